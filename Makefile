@@ -1,0 +1,39 @@
+# The two commands the README promises:
+#   make run   installs yunwang into .venv and runs the main job on embedded defaults
+#   make test  installs every system package the tests need, then runs lint, types and tests
+VENV ?= .venv
+BIN := $(VENV)/bin
+PACKAGES := estate infra playbooks monitors security dr dashboards lab yunwang
+
+.PHONY: install run test test-deps lint typecheck pytest clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+run: install
+	$(BIN)/yunwang validate examples/puyang.yaml
+	$(BIN)/yunwang show examples/puyang.yaml
+
+test-deps: install
+	bash ci/setup-test-deps.sh $(VENV)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check estate yunwang
+
+typecheck: install
+	$(BIN)/mypy $(PACKAGES)
+
+# pytest exits 5 when it collected nothing: that is a failure here, not a pass.
+pytest: install
+	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+test: test-deps lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Base tools every area uses. apt needs root; CI runs as root.
+set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+    echo "not root: skipping apt installs (lab tests will skip)" >&2
+    exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for pkg in iproute2 iputils-ping procps; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi

@@ -1,0 +1,1 @@
+"""yunwang command line: thin verbs that wire the rooms together."""

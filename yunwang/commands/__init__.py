@@ -1,0 +1,1 @@
+"""One module per verb (or verb group); each defines `register(app: typer.Typer)`."""
