@@ -1,0 +1,1 @@
+"""Posture, early warnings, event stores and the audit trail."""
