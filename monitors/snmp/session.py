@@ -1,0 +1,234 @@
+"""Sessions: how one request reaches one device, for v2c and v3.
+
+v2c goes through our own UDP transport and BER decoder (the fast path). v3
+authPriv goes through pysnmp, the protocol engine and security reference:
+one `SnmpEngine` per process, `lookupMib=False` so no MIB resolution runs on
+the hot path. Both return the same plain varbinds (`ber.VarBind`), so
+everything above this module is version-blind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from pyasn1.type import univ  # type: ignore[import-untyped]
+from pysnmp.hlapi.v3arch import asyncio as hl  # type: ignore[import-untyped]
+from pysnmp.proto import rfc1905  # type: ignore[import-untyped]
+
+from monitors.snmp import ber
+from monitors.snmp.errors import (
+    SnmpAgentError,
+    SnmpAuthError,
+    SnmpConfigError,
+    SnmpError,
+    SnmpMalformed,
+    SnmpTimeout,
+)
+from monitors.snmp.transport import RequestBuilder, UdpTransport
+
+AuthProtocol = Literal["sha", "sha256"]
+PrivProtocol = Literal["aes128", "aes256"]
+
+_AUTH = {"sha": hl.USM_AUTH_HMAC96_SHA, "sha256": hl.USM_AUTH_HMAC192_SHA256}
+# net-snmp, Cisco and Huawei derive the AES-256 key the "Reeder" way (pysnmp's
+# plain CFB256); the Blumenthal variant is rarer.
+_PRIV = {"aes128": hl.USM_PRIV_CFB128_AES, "aes256": hl.USM_PRIV_CFB256_AES}
+
+# pysnmp error indications that mean "your credentials are wrong".
+_AUTH_INDICATIONS = (
+    "wrongDigest",
+    "unknownUserName",
+    "unknownSecurityName",
+    "unsupportedSecLevel",
+    "decryptionError",
+    "notInTimeWindow",
+    "unknownEngineID",
+    "authenticationFailure",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """Resolved SNMP credentials; keys never appear in repr or logs."""
+
+    version: Literal[2, 3]
+    community: str | None = field(default=None, repr=False)
+    user: str | None = None
+    auth_protocol: AuthProtocol = "sha"
+    auth_key: str | None = field(default=None, repr=False)
+    priv_protocol: PrivProtocol = "aes128"
+    priv_key: str | None = field(default=None, repr=False)
+    context: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One device as the poller sees it."""
+
+    name: str
+    host: str
+    credential: Credential
+    port: int = 161
+
+
+class Session(Protocol):
+    target: Target
+    attempts: int
+    requests: int
+
+    async def get(self, oids: list[ber.Oid]) -> list[ber.VarBind]: ...
+
+    async def bulk(self, oids: list[ber.Oid], max_repetitions: int) -> list[ber.VarBind]: ...
+
+
+@dataclass
+class RetryPolicy:
+    timeout: float = 2.0
+    retries: int = 2
+    backoff: float = 2.0
+
+
+@dataclass
+class V2cSession:
+    target: Target
+    transport: UdpTransport
+    policy: RetryPolicy
+    attempts: int = 0  # datagrams sent, retries included
+    requests: int = 0
+
+    def __post_init__(self) -> None:
+        if self.target.credential.community is None:
+            raise SnmpConfigError(f"{self.target.name}: v2c credential without a community")
+        self._community = self.target.credential.community.encode()
+        self._address = (self.target.host, self.target.port)
+
+    async def _send(self, build: RequestBuilder) -> list[ber.VarBind]:
+        self.requests += 1
+        response, attempts = await self.transport.request(
+            self._address, build, self.policy.timeout, self.policy.retries, self.policy.backoff
+        )
+        self.attempts += attempts
+        if response.pdu_type != ber.PDU_RESPONSE:
+            raise SnmpMalformed(f"{self.target.name}: PDU 0x{response.pdu_type:02x} in answer")
+        if response.community != self._community:
+            raise SnmpMalformed(f"{self.target.name}: answer carries another community")
+        return response.varbinds
+
+    async def get(self, oids: list[ber.Oid]) -> list[ber.VarBind]:
+        return await self._send(RequestBuilder(self._community, ber.PDU_GET, oids))
+
+    async def bulk(self, oids: list[ber.Oid], max_repetitions: int) -> list[ber.VarBind]:
+        return await self._send(
+            RequestBuilder(self._community, ber.PDU_GETBULK, oids, max_repetitions)
+        )
+
+
+_engine: hl.SnmpEngine | None = None
+
+
+def engine() -> hl.SnmpEngine:
+    """The process's one SNMP engine (pysnmp keeps USM and engine-id caches in it)."""
+    global _engine
+    if _engine is None:
+        _engine = hl.SnmpEngine()
+    return _engine
+
+
+def from_pysnmp(value: Any) -> tuple[int, ber.Value]:
+    """A pysnmp value as (wire tag, plain value): the differential tests'
+    reference and the v3 path's converter."""
+    tag = value.tagSet[-1]
+    tag_byte = int(tag.tagClass) | int(tag.tagFormat) | int(tag.tagId)
+    if isinstance(value, rfc1905.NoSuchObject):
+        return tag_byte, ber.NO_SUCH_OBJECT
+    if isinstance(value, rfc1905.NoSuchInstance):
+        return tag_byte, ber.NO_SUCH_INSTANCE
+    if isinstance(value, rfc1905.EndOfMibView):
+        return tag_byte, ber.END_OF_MIB_VIEW
+    if isinstance(value, univ.ObjectIdentifier):
+        return tag_byte, tuple(value)
+    if isinstance(value, univ.Integer):
+        return tag_byte, int(value)
+    if isinstance(value, univ.OctetString):
+        return tag_byte, value.asOctets()
+    if isinstance(value, univ.Null):
+        return tag_byte, None
+    raise SnmpMalformed(f"unexpected value type {type(value).__name__}")
+
+
+@dataclass
+class V3Session:
+    target: Target
+    policy: RetryPolicy
+    attempts: int = 0
+    requests: int = 0
+    _transport: Any = None
+
+    def __post_init__(self) -> None:
+        credential = self.target.credential
+        if not (credential.user and credential.auth_key and credential.priv_key):
+            raise SnmpConfigError(
+                f"{self.target.name}: v3 needs user, auth_key and priv_key (authPriv)"
+            )
+        self._auth = hl.UsmUserData(
+            credential.user,
+            authKey=credential.auth_key,
+            privKey=credential.priv_key,
+            authProtocol=_AUTH[credential.auth_protocol],
+            privProtocol=_PRIV[credential.priv_protocol],
+        )
+        self._context = hl.ContextData(contextName=credential.context)
+
+    async def _target(self) -> Any:
+        if self._transport is None:
+            cls = hl.Udp6TransportTarget if ":" in self.target.host else hl.UdpTransportTarget
+            # pysnmp retries with a fixed timeout; we add our backoff around it.
+            self._transport = await cls.create(
+                (self.target.host, self.target.port), timeout=self.policy.timeout, retries=0
+            )
+        return self._transport
+
+    async def _run(self, command: Any, *args: Any) -> list[ber.VarBind]:
+        transport = await self._target()
+        self.requests += 1
+        wait = self.policy.timeout
+        for _attempt in range(self.policy.retries + 1):
+            self.attempts += 1
+            transport.timeout = wait
+            indication, status, index, binds = await command(
+                engine(), self._auth, transport, self._context, *args, lookupMib=False
+            )
+            if indication is None:
+                if int(status):
+                    raise SnmpAgentError(
+                        f"{self.target.name}: error-status {status.prettyPrint()} at {int(index)}"
+                    )
+                return [(tuple(name), *from_pysnmp(value)) for name, value in binds]
+            text = str(indication)
+            if any(word.lower() in text.lower().replace(" ", "") for word in _AUTH_INDICATIONS):
+                raise SnmpAuthError(f"{self.target.name}: SNMPv3 authentication failed ({text})")
+            if "timed out" not in text.lower() and "timeout" not in text.lower():
+                raise SnmpError(f"{self.target.name}: {text}")
+            wait *= self.policy.backoff
+        raise SnmpTimeout(f"no answer from {self.target.host} after {self.policy.retries + 1}")
+
+    async def get(self, oids: list[ber.Oid]) -> list[ber.VarBind]:
+        return await self._run(hl.get_cmd, *(hl.ObjectType(hl.ObjectIdentity(o)) for o in oids))
+
+    async def bulk(self, oids: list[ber.Oid], max_repetitions: int) -> list[ber.VarBind]:
+        return await self._run(
+            hl.bulk_cmd, 0, max_repetitions, *(hl.ObjectType(hl.ObjectIdentity(o)) for o in oids)
+        )
+
+
+def open_session(target: Target, transport: UdpTransport, policy: RetryPolicy) -> Session:
+    if target.credential.version == 2:
+        return V2cSession(target, transport, policy)
+    return V3Session(target, policy)
+
+
+async def close_all(transport: UdpTransport) -> None:
+    transport.close()
+    await asyncio.sleep(0)
