@@ -20,7 +20,7 @@ from monitors.snmp.ber import Oid, Value
 from monitors.snmp.counters import Sample, rate, rebooted
 from monitors.snmp.errors import ErrorKind, SnmpError
 from monitors.snmp.profiles import GENERIC, VendorProfile, profile_for
-from monitors.snmp.session import RetryPolicy, Session, Target, open_session
+from monitors.snmp.session import Credential, RetryPolicy, Session, Target, open_session
 from monitors.snmp.transport import UdpTransport
 from monitors.snmp.walk import walk_columns
 
@@ -92,9 +92,10 @@ class Poller:
         policy = RetryPolicy(self.settings.timeout_s, self.settings.retries, self.settings.backoff)
         self._sessions: dict[str, Session] = {}
         self._config_errors: dict[str, SnmpError] = {}
+        v3_users: dict[str, Credential] = {}
         for target in targets:
             try:
-                self._sessions[target.name] = open_session(target, self.transport, policy)
+                self._sessions[target.name] = open_session(target, self.transport, policy, v3_users)
             except SnmpError as error:
                 self._config_errors[target.name] = error
 

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from pyasn1.type import univ  # type: ignore[import-untyped]
 from pysnmp.hlapi.v3arch import asyncio as hl  # type: ignore[import-untyped]
-from pysnmp.proto import rfc1905  # type: ignore[import-untyped]
+from pysnmp.proto import errind, rfc1905  # type: ignore[import-untyped]
 
 from monitors.snmp import ber
 from monitors.snmp.errors import (
@@ -38,14 +38,16 @@ _PRIV = {"aes128": hl.USM_PRIV_CFB128_AES, "aes256": hl.USM_PRIV_CFB256_AES}
 
 # pysnmp error indications that mean "your credentials are wrong".
 _AUTH_INDICATIONS = (
-    "wrongDigest",
-    "unknownUserName",
-    "unknownSecurityName",
-    "unsupportedSecLevel",
-    "decryptionError",
-    "notInTimeWindow",
-    "unknownEngineID",
-    "authenticationFailure",
+    errind.WrongDigest,
+    errind.DecryptionError,
+    errind.UnknownUserName,
+    errind.UnknownSecurityName,
+    errind.UnsupportedSecurityLevel,
+    errind.NotInTimeWindow,
+    errind.UnknownEngineID,
+    errind.AuthenticationError,
+    errind.AuthenticationFailure,
+    errind.NoAuthentication,
 )
 
 
@@ -206,11 +208,13 @@ class V3Session:
                         f"{self.target.name}: error-status {status.prettyPrint()} at {int(index)}"
                     )
                 return [(tuple(name), *from_pysnmp(value)) for name, value in binds]
-            text = str(indication)
-            if any(word.lower() in text.lower().replace(" ", "") for word in _AUTH_INDICATIONS):
-                raise SnmpAuthError(f"{self.target.name}: SNMPv3 authentication failed ({text})")
-            if "timed out" not in text.lower() and "timeout" not in text.lower():
-                raise SnmpError(f"{self.target.name}: {text}")
+            if isinstance(indication, _AUTH_INDICATIONS):
+                raise SnmpAuthError(
+                    f"{self.target.name}: SNMPv3 authentication failed for user "
+                    f"{self.target.credential.user!r} ({indication})"
+                )
+            if not isinstance(indication, errind.RequestTimedOut):
+                raise SnmpError(f"{self.target.name}: {indication}")
             wait *= self.policy.backoff
         raise SnmpTimeout(f"no answer from {self.target.host} after {self.policy.retries + 1}")
 
@@ -223,10 +227,35 @@ class V3Session:
         )
 
 
-def open_session(target: Target, transport: UdpTransport, policy: RetryPolicy) -> Session:
-    if target.credential.version == 2:
+def open_session(
+    target: Target,
+    transport: UdpTransport,
+    policy: RetryPolicy,
+    v3_users: dict[str, Credential] | None = None,
+) -> Session:
+    """`v3_users` (user name -> credential) spans the process: pysnmp's one
+    engine keys USM users by name, so one name with two key sets would
+    silently overwrite each other; we refuse the second instead."""
+    credential = target.credential
+    if credential.version == 2:
         return V2cSession(target, transport, policy)
+    if v3_users is not None and credential.user is not None:
+        known = v3_users.setdefault(credential.user, credential)
+        if _keys(known) != _keys(credential):
+            raise SnmpConfigError(
+                f"{target.name}: SNMPv3 user {credential.user!r} is already used with other "
+                "keys in this collector; give each key set its own user name"
+            )
     return V3Session(target, policy)
+
+
+def _keys(credential: Credential) -> tuple[str | None, ...]:
+    return (
+        credential.auth_protocol,
+        credential.auth_key,
+        credential.priv_protocol,
+        credential.priv_key,
+    )
 
 
 async def close_all(transport: UdpTransport) -> None:
