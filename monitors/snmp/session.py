@@ -10,6 +10,7 @@ everything above this module is version-blind.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -127,15 +128,18 @@ class V2cSession:
         )
 
 
-_engine: hl.SnmpEngine | None = None
+_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
 
-def engine() -> hl.SnmpEngine:
-    """The process's one SNMP engine (pysnmp keeps USM and engine-id caches in it)."""
-    global _engine
-    if _engine is None:
-        _engine = hl.SnmpEngine()
-    return _engine
+def engine() -> Any:
+    """The process's one SNMP engine (pysnmp keeps USM and engine-id caches in
+    it). pysnmp binds an engine's sockets to the running loop, so a process
+    that runs several loops one after another (tests) gets one per loop."""
+    loop = asyncio.get_running_loop()
+    found = _engines.get(loop)
+    if found is None:
+        found = _engines[loop] = hl.SnmpEngine()
+    return found
 
 
 def from_pysnmp(value: Any) -> tuple[int, ber.Value]:
@@ -153,10 +157,10 @@ def from_pysnmp(value: Any) -> tuple[int, ber.Value]:
         return tag_byte, tuple(value)
     if isinstance(value, univ.Integer):
         return tag_byte, int(value)
+    if isinstance(value, univ.Null):  # before OctetString: pyasn1's Null subclasses it
+        return tag_byte, None
     if isinstance(value, univ.OctetString):
         return tag_byte, value.asOctets()
-    if isinstance(value, univ.Null):
-        return tag_byte, None
     raise SnmpMalformed(f"unexpected value type {type(value).__name__}")
 
 

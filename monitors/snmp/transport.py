@@ -132,7 +132,10 @@ class UdpTransport:
 
     def close(self) -> None:
         for endpoint in self._endpoints.values():
-            endpoint.close()
+            try:
+                endpoint.close()
+            except RuntimeError:
+                pass  # its loop is already closed, and the socket with it
         self._endpoints.clear()
 
 

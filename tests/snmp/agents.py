@@ -44,7 +44,7 @@ def wait_for_udp_agent(host: str, port: int, community: str, seconds: float = 60
     while time.monotonic() < deadline:
         probe = subprocess.run(
             ["snmpget", "-v2c", "-c", community, "-t", "0.5", "-r", "0", "-On", target,
-             "1.3.6.1.2.1.1.3.0"],
+             "1.3.6.1.2.1.1.5.0"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if probe.returncode == 0:
