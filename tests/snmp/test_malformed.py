@@ -1,0 +1,94 @@
+"""Crafted broken answers are counted as errors; the poller carries on."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from monitors.snmp import ber
+from monitors.snmp.poller import Poller, PollerSettings
+from monitors.snmp.session import Credential, Target
+from tests.snmp.agents import Snmpsim
+
+
+def _good_answer(request: bytes) -> bytes:
+    asked = ber.decode_message(request)
+    binds = b"".join(
+        ber.tlv(ber.TAG_SEQUENCE, ber.encode_oid(oid) + ber.tlv(ber.TAG_INTEGER, b"\x01"))
+        for oid, _t, _v in asked.varbinds
+    )
+    pdu = ber.tlv(
+        ber.PDU_RESPONSE,
+        ber.encode_integer(asked.request_id) + ber.encode_integer(0) + ber.encode_integer(0)
+        + ber.tlv(ber.TAG_SEQUENCE, binds),
+    )  # fmt: skip
+    return ber.tlv(ber.TAG_SEQUENCE, ber.encode_integer(1) + ber.tlv(4, asked.community) + pdu)
+
+
+CRAFTED = {
+    "truncated": lambda req: _good_answer(req)[:-3],
+    "bad-length": lambda req: b"\x30\x84\xff\xff\xff\xff" + _good_answer(req)[2:],
+    "garbage": lambda req: b"\xde\xad\xbe\xef" * 8,
+    "wrong-value-tag": lambda req: _good_answer(req).replace(b"\x02\x01\x01", b"\x47\x01\x01"),
+    "empty": lambda req: b"",
+    "huge-integer": lambda req: _good_answer(req).replace(
+        b"\x02\x01\x01", b"\x02\x09\x01" + b"\x00" * 8
+    ),
+}
+
+
+@pytest.fixture
+def crafting_agent() -> Iterator[tuple[int, list[str]]]:
+    """A UDP responder on 127.0.0.1 answering each request with the next
+    crafted message (cycling through CRAFTED)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+    sent: list[str] = []
+
+    def serve() -> None:
+        kinds = list(CRAFTED)
+        while not stop.is_set():
+            try:
+                request, peer = sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            kind = kinds[len(sent) % len(kinds)]
+            sent.append(kind)
+            sock.sendto(CRAFTED[kind](request), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1], sent
+    stop.set()
+    thread.join()
+    sock.close()
+
+
+def test_malformed_answers_are_counted_and_others_still_polled(
+    crafting_agent: tuple[int, list[str]], snmpsim: Snmpsim
+) -> None:
+    port, sent = crafting_agent
+    bad = Target("crafted", "127.0.0.1", Credential(2, community="c"), port)
+    good = Target("ruijie", "127.0.0.1", Credential(2, community="ruijie-s5750"), snmpsim.port)
+    poller = Poller([bad, good], PollerSettings(timeout_s=0.5, retries=0, slow_s=30))
+
+    async def cycles() -> list[list[str]]:
+        states = []
+        for _ in range(len(CRAFTED)):
+            polls = await poller.poll()
+            states.append([p.state for p in polls])
+        poller.close()
+        return states
+
+    states = asyncio.run(cycles())
+    assert all(state == ["unreachable", "reachable"] for state in states)
+    # Every crafted kind was sent, and every one counted as malformed.
+    assert set(sent) == set(CRAFTED)
+    assert poller.errors[("crafted", "malformed")] == len(CRAFTED)
+    assert poller.transport.stats.malformed >= len(CRAFTED) - 1

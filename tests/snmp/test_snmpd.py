@@ -1,0 +1,97 @@
+"""net-snmp's snmpd in a namespace: v2c and v3 authPriv over IPv4 and IPv6,
+the wrong key as a clear auth error, interfaces and rates as the kernel sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+
+import pytest
+
+from monitors.snmp.poller import DevicePoll, Poller, PollerSettings
+from monitors.snmp.session import Credential, Target
+from tests.snmp.agents import NamespaceSnmpd
+
+pytestmark = pytest.mark.lab
+SETTINGS = PollerSettings(timeout_s=1.0, retries=1, slow_s=30)
+
+
+def poll(targets: list[Target], cycles: int = 1, pause: float = 0.0) -> list[list[DevicePoll]]:
+    poller = Poller(targets, SETTINGS)
+
+    async def run() -> list[list[DevicePoll]]:
+        results = []
+        for cycle in range(cycles):
+            if cycle:
+                await asyncio.sleep(pause)
+            results.append(await poller.poll())
+        poller.close()
+        return results
+
+    return asyncio.run(run())
+
+
+def credentials(agent: NamespaceSnmpd) -> dict[str, Credential]:
+    (u1, _a1, k1, _p1, x1), (u2, _a2, k2, _p2, x2) = agent.users
+    return {
+        "v2c": Credential(2, community=agent.community),
+        "sha-aes128": Credential(3, user=u1, auth_key=k1, priv_key=x1),
+        "sha256-aes256": Credential(3, user=u2, auth_protocol="sha256", auth_key=k2,
+                                    priv_protocol="aes256", priv_key=x2),
+    }  # fmt: skip
+
+
+def test_v2c_and_v3_over_ipv4_and_ipv6(snmpd: NamespaceSnmpd) -> None:
+    targets = [
+        Target(f"{name}-{family}", host, credential)
+        for name, credential in credentials(snmpd).items()
+        for family, host in (("v4", snmpd.address4), ("v6", snmpd.address6))
+    ]
+    [polls] = poll(targets)
+    links = subprocess.run(["ip", "-n", snmpd.name, "-o", "link"], capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    kernel_names = {line.split(":")[1].strip().split("@")[0] for line in links.splitlines()}
+    for result in polls:
+        assert result.state == "reachable", (result.device, result.error)
+        assert result.vendor == "net-snmp"
+        assert {row.name for row in result.interfaces} == kernel_names
+        assert all(row.counter_bits == 64 for row in result.interfaces)
+
+
+def test_wrong_key_is_an_auth_error_not_a_crash(snmpd: NamespaceSnmpd) -> None:
+    good = credentials(snmpd)["sha256-aes256"]
+    wrong = Credential(3, user=good.user, auth_protocol="sha256", auth_key="not-the-key-1",
+                       priv_protocol="aes256", priv_key=good.priv_key)  # fmt: skip
+    [polls] = poll([Target("wrong-key", snmpd.address6, wrong),
+                    Target("v2c", snmpd.address4, credentials(snmpd)["v2c"])])  # fmt: skip
+    assert polls[0].state == "unreachable"
+    assert polls[0].error_kind == "auth"
+    assert "authentication failed" in (polls[0].error or "")
+    assert "not-the-key" not in (polls[0].error or "")
+    assert polls[1].state == "reachable"
+
+
+def test_rates_follow_real_traffic(snmpd: NamespaceSnmpd) -> None:
+    target = Target("v2c", snmpd.address4, credentials(snmpd)["v2c"])
+    poller = Poller([target], SETTINGS)
+
+    async def run() -> tuple[DevicePoll, DevicePoll, int]:
+        first = (await poller.poll())[0]
+        ping = await asyncio.create_subprocess_exec(
+            "ping", "-q", "-f", "-s", "1400", "-w", "2", snmpd.address4,
+            stdout=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        await ping.wait()
+        await asyncio.sleep(5.5)  # snmpd caches interface counters for a few seconds
+        second = (await poller.poll())[0]
+        poller.close()
+        return first, second, 0
+
+    started = time.monotonic()
+    first, second, _ = asyncio.run(run())
+    assert time.monotonic() - started > 5
+    inner = next(row for row in second.interfaces if row.name.endswith("n"))
+    rates = second.rates[inner.index]
+    assert rates.receive_bps is not None and rates.receive_bps > 100_000
+    assert first.rates[inner.index].receive_bps is None  # no rate from a single sample
