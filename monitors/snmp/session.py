@@ -178,6 +178,10 @@ class V3Session:
             raise SnmpConfigError(
                 f"{self.target.name}: v3 needs user, auth_key and priv_key (authPriv)"
             )
+        if min(len(credential.auth_key), len(credential.priv_key)) < 8:
+            raise SnmpConfigError(
+                f"{self.target.name}: SNMPv3 keys must be at least 8 characters (RFC 3414)"
+            )
         self._auth = hl.UsmUserData(
             credential.user,
             authKey=credential.auth_key,

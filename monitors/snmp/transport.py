@@ -11,6 +11,7 @@ for a timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import itertools
 import random
@@ -132,10 +133,9 @@ class UdpTransport:
 
     def close(self) -> None:
         for endpoint in self._endpoints.values():
-            try:
+            # RuntimeError: its loop is already closed, and the socket with it.
+            with contextlib.suppress(RuntimeError):
                 endpoint.close()
-            except RuntimeError:
-                pass  # its loop is already closed, and the socket with it
         self._endpoints.clear()
 
 

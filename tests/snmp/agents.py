@@ -4,6 +4,7 @@ the pid we recorded, never by name."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -183,10 +184,8 @@ class NamespaceSnmpd:
 
     def stop(self) -> None:
         if self.pid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, 15)
-            except ProcessLookupError:
-                pass
             self.pid = None
         subprocess.run(["ip", "link", "del", self.host_if], check=False, capture_output=True)
         subprocess.run(["ip", "netns", "del", self.name], check=False, capture_output=True)

@@ -1,0 +1,196 @@
+"""The collection loop: estate -> targets -> polls -> pair states -> events.
+
+`Collection.cycle()` is one poll of every estate device and one evaluation
+of every dual link; `latest` is what the exporter serves. Events go to a
+sink (callable); the CLI's default sink appends ECS JSON lines under
+$YUNWANG_HOME/events/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from estate import Estate
+from estate.secrets import SecretMissing
+from monitors.links import PairTracker, PairView, Thresholds
+from monitors.snmp.mapping import Unmatched, unmatched_report
+from monitors.snmp.poller import DevicePoll, Poller, PollerSettings
+from monitors.snmp.session import Credential, Target
+from security.events import SEVERITY_LOW, SEVERITY_MEDIUM, Context, Event
+
+EventSink = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class TargetProblem:
+    device: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.device}: {self.reason}"
+
+
+def resolve_credential(estate: Estate, name: str) -> Credential:
+    spec = estate.credential(name)
+    if spec.version == 2:
+        if not estate.monitoring.allow_v2c:
+            raise SecretMissing("SNMPv2c is disabled (monitoring.allow_v2c is false)")
+        if spec.community is None:
+            raise SecretMissing("v2c credential without a community")
+        return Credential(2, community=spec.community.resolve())
+    if spec.auth_protocol not in ("sha", "sha256") or spec.priv_protocol not in (
+        "aes128",
+        "aes256",
+    ):
+        raise SecretMissing(
+            f"unsupported protocols {spec.auth_protocol}/{spec.priv_protocol} "
+            "(supported: sha, sha256 with aes128, aes256)"
+        )
+    assert spec.auth_key is not None and spec.priv_key is not None  # schema guarantees
+    return Credential(
+        3,
+        user=spec.user,
+        auth_protocol=spec.auth_protocol,
+        auth_key=spec.auth_key.resolve(),
+        priv_protocol=spec.priv_protocol,
+        priv_key=spec.priv_key.resolve(),
+    )
+
+
+def targets_from_estate(
+    estate: Estate,
+    addresses: dict[str, tuple[str, int]] | None = None,
+    prefer_ipv6: bool = False,
+) -> tuple[list[Target], list[TargetProblem]]:
+    """`addresses` overrides a device's management address (the lab maps
+    the estate's plan onto 198.18.0.0/15 and 2001:db8::/32)."""
+    targets: list[Target] = []
+    problems: list[TargetProblem] = []
+    for device in estate.devices():
+        try:
+            credential = resolve_credential(estate, device.credential)
+        except SecretMissing as error:
+            problems.append(
+                TargetProblem(device.name, f"credential {device.credential!r}: {error}")
+            )
+            continue
+        host, port = (addresses or {}).get(
+            device.name, (str(device.mgmt6 if prefer_ipv6 else device.mgmt4), 161)
+        )
+        targets.append(Target(device.name, host, credential, port))
+    return targets, problems
+
+
+@dataclass
+class Snapshot:
+    at: datetime
+    cycle_s: float
+    polls: dict[str, DevicePoll]
+    views: list[PairView]
+    unmatched: list[Unmatched]
+    events: list[Event] = field(default_factory=list)
+
+
+class Collection:
+    def __init__(
+        self,
+        estate: Estate,
+        targets: list[Target],
+        settings: PollerSettings | None = None,
+        thresholds: Thresholds | None = None,
+        sink: EventSink | None = None,
+    ) -> None:
+        self.estate = estate
+        self.poller = Poller(targets, settings)
+        self.tracker = PairTracker(estate.link_pairs(), thresholds)
+        self.sink = sink
+        self.latest: Snapshot | None = None
+        self.cycles = 0
+        self._device_states: dict[str, str] = {}
+
+    async def cycle(self) -> Snapshot:
+        started = time.monotonic()
+        at = datetime.now(UTC)
+        polls = {p.device: p for p in await self.poller.poll()}
+        views = self.tracker.evaluate(polls, time.monotonic())
+        events = self._device_events(polls, at) + self.tracker.changes(views, at)
+        snapshot = Snapshot(
+            at,
+            time.monotonic() - started,
+            polls,
+            views,
+            unmatched_report(self.estate, polls),
+            events,
+        )
+        self.latest = snapshot
+        self.cycles += 1
+        if self.sink is not None:
+            for event in events:
+                self.sink(event)
+        return snapshot
+
+    def _device_events(self, polls: dict[str, DevicePoll], at: datetime) -> list[Event]:
+        events = []
+        for poll in polls.values():
+            state = poll.state if poll.error_kind is None else f"{poll.state}:{poll.error_kind}"
+            previous = self._device_states.get(poll.device)
+            self._device_states[poll.device] = state
+            if previous == state or (previous is None and poll.state == "reachable"):
+                continue
+            device = self.estate.device(poll.device)
+            node = self.estate.node(device.node)
+            events.append(
+                Event(
+                    timestamp=at,
+                    dataset="yunwang.snmp",
+                    action="device-state-changed",
+                    message=f"{poll.device}: {poll.state}"
+                    + (f" ({poll.error})" if poll.error else ""),
+                    kind="state" if poll.state == "reachable" else "alert",
+                    category=("network",) if poll.error_kind != "auth" else ("authentication",),
+                    type=("change",),
+                    severity=SEVERITY_MEDIUM if poll.error_kind == "auth" else SEVERITY_LOW,
+                    outcome="success" if poll.state == "reachable" else "failure",
+                    context=Context(
+                        node=node.id,
+                        device=poll.device,
+                        county=node.county,
+                        township=node.township,
+                        level=node.level,
+                        state=poll.state,
+                    ),
+                    labels=(("error_kind", poll.error_kind or "none"),),
+                )
+            )
+        return events
+
+    async def run(self, interval_s: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            await self.cycle()
+            wait = max(0.0, interval_s - (time.monotonic() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+
+    def close(self) -> None:
+        self.poller.close()
+
+
+def jsonl_sink(path: Path | None = None) -> EventSink:
+    home = Path(os.environ.get("YUNWANG_HOME", Path.home() / ".local/share/yunwang"))
+    target = path or home / "events" / "links.jsonl"
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(event: Event) -> None:
+        with target.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(event.to_ecs(), ensure_ascii=False) + "\n")
+
+    return write

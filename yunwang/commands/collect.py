@@ -1,0 +1,162 @@
+"""`yunwang collect ESTATE`: poll the estate's devices, derive dual-link
+state, serve Prometheus metrics (127.0.0.1 by default), write events.
+`--once --json` prints one poll for machines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from monitors.links import Thresholds
+from monitors.snmp.collection import Collection, Snapshot, jsonl_sink, targets_from_estate
+from monitors.snmp.poller import PollerSettings
+from security.audit import record
+from yunwang.console import err, fail, load_estate, out, print_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("collect")(collect)
+
+
+def _addresses(path: Path | None) -> dict[str, tuple[str, int]]:
+    """A JSON map device -> "host" or "host:port" / "[v6]:port"."""
+    if path is None:
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        fail(f"{path}: expected a JSON object of device -> address ({error})")
+    if not isinstance(raw, dict):
+        fail(f"{path}: expected a JSON object of device -> address")
+    result: dict[str, tuple[str, int]] = {}
+    for device, text in raw.items():
+        value = str(text)
+        host, port = value, 161
+        if value.startswith("["):
+            host, _, rest = value[1:].partition("]")
+            port = int(rest[1:]) if rest.startswith(":") else 161
+        elif value.count(":") == 1:
+            host, port_text = value.split(":")
+            port = int(port_text)
+        result[device] = (host, port)
+    return result
+
+
+def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "at": snapshot.at.isoformat(),
+        "cycle_s": round(snapshot.cycle_s, 3),
+        "devices": [
+            {
+                "device": p.device,
+                "host": p.host,
+                "state": p.state,
+                "error_kind": p.error_kind,
+                "error": p.error,
+                "vendor": p.vendor,
+                "sys_name": p.sys_name,
+                "duration_s": round(p.duration_s, 3),
+                "varbinds": p.varbinds,
+                "interfaces": len(p.interfaces),
+                "rebooted": p.rebooted,
+            }
+            for p in snapshot.polls.values()
+        ],
+        "pairs": [
+            {
+                "pair": v.pair.id,
+                "level": v.pair.primary.level,
+                "county": v.pair.primary.county,
+                "state": v.state,
+                "reason": v.reason,
+                "links": {
+                    r.link.role: {
+                        "link": r.link.id,
+                        "up": r.up,
+                        "silent_failure": r.silent_failure,
+                        "utilisation": r.utilisation,
+                        "speed_bps": r.speed_bps,
+                        "ospf_neighbour_full": r.neighbour_full,
+                    }
+                    for r in (v.primary, v.backup)
+                },
+            }
+            for v in snapshot.views
+        ],
+        "unmatched": [str(u) for u in snapshot.unmatched],
+        "events": [e.to_ecs() for e in snapshot.events],
+    }
+
+
+def collect(
+    file: Annotated[Path, typer.Argument(help="The estate YAML file.", show_default=False)],
+    once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    listen: Annotated[str, typer.Option(help="Exporter address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Exporter port.")] = 9817,
+    addresses: Annotated[
+        Path | None, typer.Option(help="JSON map device -> management address override.")
+    ] = None,
+    ipv6: Annotated[bool, typer.Option("--ipv6", help="Poll devices on mgmt6.")] = False,
+    concurrency: Annotated[int, typer.Option(help="Devices polled at once.")] = 64,
+) -> None:
+    """Poll every estate device; derive each dual link's state; export metrics."""
+    estate = load_estate(file)
+    targets, problems = targets_from_estate(estate, _addresses(addresses), prefer_ipv6=ipv6)
+    for problem in problems:
+        err.print(f"{file}: {problem}", markup=False)
+    if not targets:
+        fail(f"{file}: no device can be polled")
+    monitoring = estate.monitoring
+    settings = PollerSettings(
+        timeout_s=monitoring.timeout_s,
+        retries=monitoring.retries,
+        concurrency=concurrency,
+        deadline_s=max(
+            monitoring.timeout_s * (2 ** (monitoring.retries + 1)), monitoring.poll_interval_s * 0.8
+        ),
+    )
+    collection = Collection(estate, targets, settings, Thresholds(), jsonl_sink())
+    record(action="collect.start", target=str(file), outcome="success",
+           detail={"devices": len(targets), "once": once, "listen": f"{listen}:{port}"})  # fmt: skip
+    if once:
+        snapshot = asyncio.run(_once(collection))
+        if as_json:
+            print_json(snapshot_json(snapshot))
+        else:
+            out.print(_pairs_table(snapshot))
+            for line in snapshot.unmatched:
+                out.print(f"unmatched: {line}", markup=False)
+        return
+    from monitors.exporter import CollectionCollector, registry, serve
+
+    registry().register(CollectionCollector(collection))
+    serve(port, listen)
+    out.print(f"collecting {len(targets)} devices every {monitoring.poll_interval_s:.0f}s; "
+              f"metrics on http://{listen}:{port}/metrics", markup=False)  # fmt: skip
+    stop = asyncio.Event()
+    try:
+        asyncio.run(collection.run(monitoring.poll_interval_s, stop))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        collection.close()
+
+
+async def _once(collection: Collection) -> Snapshot:
+    try:
+        return await collection.cycle()
+    finally:
+        collection.close()
+
+
+def _pairs_table(snapshot: Snapshot) -> Table:
+    table = Table("pair", "level", "state", "reason")
+    for view in snapshot.views:
+        table.add_row(view.pair.id, view.pair.primary.level, view.state, view.reason)
+    return table
