@@ -20,7 +20,7 @@ from estate import Estate
 from lab import frr, hosts, netns, rootfs, snmpd
 from lab.errors import LabError
 from lab.plan import LabPlan, Router, Slice, plan_slice
-from lab.proc import run, stop
+from lab.proc import run, stop_all
 from lab.state import LabState, lab_tag
 
 T = TypeVar("T")
@@ -44,13 +44,13 @@ def up(estate: Estate, cut: Slice, directory: Path, *, bfd_ms: int = 100) -> Lab
     started = time.monotonic()
     state = LabState(directory=directory, tag=lab_tag(directory))
     plan = plan_slice(estate, cut, state.tag)
+    plan.bfd_ms = bfd_ms
     state.estate, state.slice, state.plan, state.phase = (
         estate.file,
         plan.slice,
         plan.to_dict(),
         "building",
     )
-    state.plan["bfd_ms"] = bfd_ms
     state.save()
     try:
         rootfs_dir = rootfs.ensure(log=True) if plan.hosts else None
@@ -140,7 +140,10 @@ def _routers(estate: Estate, plan: LabPlan, state: LabState, *, bfd_ms: int) -> 
     def start_one(router: Router) -> None:
         workdir = state.directory / "routers" / router.node
         workdir.mkdir(parents=True, exist_ok=True)
-        agentx = snmpd.agentx_client_conf(workdir / "agentx")
+        # Under FRR's own run dir: the daemons read it after dropping to the
+        # frr user, who cannot read a root-only lab directory.
+        run_dir = frr.prepare_run_dir(router, state)
+        agentx = snmpd.agentx_client_conf(run_dir / "agentx")
         credential = estate.monitoring.credentials.get(router.credential)
         if credential is None:
             raise LabError(
@@ -222,15 +225,12 @@ def down(directory: Path) -> LabState:
     require_root()
     state = LabState.load(directory)
     prefix = f"ywlab-{state.tag}-"
-    for process in reversed(state.processes):
-        stop(process.pid, process.started)
+    stop_all([(p.pid, p.started) for p in state.processes])
     # Anything else still inside our namespaces was started by this lab (a
     # command a test ran, an FRR helper): those namespaces are ours alone.
     names = sorted(set(state.namespaces) | set(netns.list_namespaces(prefix)))
-    for name in names:
-        for pid in netns.pids_in(name):
-            if pid != os.getpid():
-                stop(pid, None, grace_s=1.0)
+    strays = [pid for name in names for pid in netns.pids_in(name) if pid != os.getpid()]
+    stop_all([(pid, None) for pid in strays], grace_s=1.0)
     for name in names:
         netns.delete(name)
     for mount in reversed(state.mounts + _mounts_under(directory)):

@@ -88,10 +88,7 @@ def start(
     router: Router, state: LabState, *, workdir: Path, agentx_conf: Path, config: str
 ) -> None:
     """Start the daemons in the router's namespace and load its configuration."""
-    run_dir = FRR_RUN / pathspace(router)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state.add_dir(str(run_dir))
-    os.chown(run_dir, *_frr_ids())
+    run_dir = prepare_run_dir(router, state)
     # FRR's SNMP module reads its AgentX target from SNMPCONFPATH: a file of
     # our own instead of /etc/snmp, so the machine's snmp config is untouched.
     env = {**os.environ, "SNMPCONFPATH": str(agentx_conf.parent)}
@@ -125,8 +122,20 @@ def start(
     conf.write_text(config)
     done = run(["vtysh", "-N", pathspace(router), "-f", str(conf)], check=False)
     if done.returncode != 0:
-        detail = (done.stdout + done.stderr).strip().splitlines()
-        raise LabError(f"{router.node}: FRR refused its configuration: {detail[-1:]}")
+        detail = [
+            line
+            for line in (done.stdout + done.stderr).strip().splitlines()
+            if not line.startswith("% Can't open configuration file")
+        ]
+        raise LabError(f"{router.node}: FRR refused its configuration: {' / '.join(detail[-2:])}")
+
+
+def prepare_run_dir(router: Router, state: LabState) -> Path:
+    run_dir = FRR_RUN / pathspace(router)
+    state.add_dir(str(run_dir))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    os.chown(run_dir, *_frr_ids())
+    return run_dir
 
 
 def vtysh(router: Router, command: str) -> str:

@@ -114,6 +114,7 @@ class LabPlan:
     nms_namespace: str
     nms_address4: str
     nms_address6: str
+    bfd_ms: int = 100
 
     def router(self, node: str) -> Router:
         for r in self.routers:

@@ -7,6 +7,7 @@ that belongs to someone else.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -99,12 +100,38 @@ def stop(pid: int, started: int | None, *, grace_s: float = 3.0) -> None:
             time.sleep(0.02)
 
 
+def stop_all(processes: Sequence[tuple[int, int | None]], *, grace_s: float = 3.0) -> None:
+    """SIGTERM every process at once, wait for all, SIGKILL what is left.
+
+    Daemons take a few hundred ms each to exit: signalling them one after
+    another made `down` of a small lab take 13 s.
+    """
+    ours = [(pid, started) for pid, started in processes if alive(pid, started)]
+    for pid, _ in ours:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while ours and time.monotonic() < deadline:
+        for pid, _ in ours:
+            _reap(pid)
+        ours = [(pid, started) for pid, started in ours if alive(pid, started)]
+        time.sleep(0.02)
+    for pid, _started in ours:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        for pid, _ in ours:
+            _reap(pid)
+        ours = [(pid, started) for pid, started in ours if alive(pid, started)]
+        if not ours:
+            return
+        time.sleep(0.02)
+
+
 def _reap(pid: int) -> None:
     """Collect a child of this process so it does not linger as a zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def spawn(argv: Sequence[str], *, log: Path, env: dict[str, str] | None = None) -> int:
