@@ -13,7 +13,7 @@ the CLI can act on the same lab.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ from lab import build, chaos, netns
 from lab.addressing import Address, AddressMap
 from lab.errors import LabError
 from lab.plan import Cable, HostPlan, LabPlan, Router, Slice
+from lab.snmpd import resolve
 from lab.state import LabState, lab_dir, locked
 from lab.status import LabStatus, collect
 
@@ -63,8 +64,12 @@ def load_estate(path: str | Path) -> Estate:
 
 
 class Lab:
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(
+        self, directory: Path | None = None, *, secrets: Mapping[str, str] | None = None
+    ) -> None:
         self.directory = directory or lab_dir()
+        # Fallbacks for secret env vars that are not set (test values).
+        self.secrets = dict(secrets or {})
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -79,12 +84,17 @@ class Lab:
         villages: int = 1,
         hosts: int = 4,
         bfd_ms: int = 100,
+        secrets: Mapping[str, str] | None = None,
     ) -> Lab:
-        lab = cls(directory)
+        lab = cls(directory, secrets=secrets)
         estate = load_estate(estate_path)
         with locked(lab.directory):
             build.up(
-                estate, Slice(counties, townships, villages, hosts), lab.directory, bfd_ms=bfd_ms
+                estate,
+                Slice(counties, townships, villages, hosts),
+                lab.directory,
+                bfd_ms=bfd_ms,
+                secrets=lab.secrets,
             )
         return lab
 
@@ -161,9 +171,9 @@ class Lab:
             return SnmpV3(
                 credential.user,
                 credential.auth_protocol,
-                credential.auth_key.resolve(),
+                resolve(credential.auth_key, self.secrets),
                 credential.priv_protocol,
-                credential.priv_key.resolve(),
+                resolve(credential.priv_key, self.secrets),
             )
         except SecretMissing as exc:
             raise LabError(str(exc)) from exc

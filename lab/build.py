@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -33,7 +33,15 @@ def require_root() -> None:
         raise LabError("the lab needs root (network namespaces, FRR, snmpd): run it with sudo")
 
 
-def up(estate: Estate, cut: Slice, directory: Path, *, bfd_ms: int = 100) -> LabState:
+def up(
+    estate: Estate,
+    cut: Slice,
+    directory: Path,
+    *,
+    bfd_ms: int = 100,
+    secrets: Mapping[str, str] | None = None,
+) -> LabState:
+    """Build the lab; `secrets` are fallbacks for unset env references (tests)."""
     require_root()
     state = LabState.load(directory)
     if not state.is_empty():
@@ -57,7 +65,7 @@ def up(estate: Estate, cut: Slice, directory: Path, *, bfd_ms: int = 100) -> Lab
         _namespaces(plan, state)
         _wire(plan)
         state.timings["network_s"] = round(time.monotonic() - started, 2)
-        _routers(estate, plan, state, bfd_ms=bfd_ms)
+        _routers(estate, plan, state, bfd_ms=bfd_ms, secrets=secrets or {})
         if rootfs_dir is not None:
             _hosts(plan, state, rootfs_dir)
         _converge(plan)
@@ -134,7 +142,9 @@ def city_nms_gateway(plan: LabPlan, family: int) -> str:
     return next(a.split("/")[0] for a in iface.addresses if (":" in a) == (family == 6))
 
 
-def _routers(estate: Estate, plan: LabPlan, state: LabState, *, bfd_ms: int) -> None:
+def _routers(
+    estate: Estate, plan: LabPlan, state: LabState, *, bfd_ms: int, secrets: Mapping[str, str]
+) -> None:
     bfd_links = {c.link for c in plan.cables if c.bfd}
 
     def start_one(router: Router) -> None:
@@ -155,6 +165,7 @@ def _routers(estate: Estate, plan: LabPlan, state: LabState, *, bfd_ms: int) -> 
             allow_v2c=estate.monitoring.allow_v2c,
             name=router.credential,
             sys_name=router.node,
+            defaults=secrets,
         )
         # The agent first: FRR's subagents connect to it as they start.
         snmpd.start(router, state, workdir=workdir, config=agent_conf)

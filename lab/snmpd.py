@@ -9,10 +9,11 @@ agent as IF-MIB.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from estate.schema import SnmpCredential
-from estate.secrets import SecretMissing
+from estate.secrets import SecretMissing, SecretRef
 from lab.errors import LabError
 from lab.plan import Router
 from lab.proc import spawn, start_time, wait_for
@@ -29,11 +30,28 @@ _AUTH = {
 _PRIV = {"aes128": "AES", "aes192": "AES-192", "aes256": "AES-256"}
 
 
-def render(credential: SnmpCredential, *, allow_v2c: bool, name: str, sys_name: str) -> str:
+def resolve(ref: SecretRef, defaults: Mapping[str, str]) -> str:
+    """The secret, from where the estate says; an env var that is not set
+    falls back to `defaults` (test values passed in, never written to the env)."""
+    if ref.env is not None and ref.env not in os.environ and ref.env in defaults:
+        return defaults[ref.env]
+    return ref.resolve()
+
+
+def render(
+    credential: SnmpCredential,
+    *,
+    allow_v2c: bool,
+    name: str,
+    sys_name: str,
+    defaults: Mapping[str, str] | None = None,
+) -> str:
+    defaults = defaults or {}
     try:
         if credential.version == 3:
             assert credential.user and credential.auth_key and credential.priv_key
-            auth, priv = credential.auth_key.resolve(), credential.priv_key.resolve()
+            auth = resolve(credential.auth_key, defaults)
+            priv = resolve(credential.priv_key, defaults)
             if len(auth) < 8 or len(priv) < 8:
                 raise LabError(f"SNMP credential {name}: v3 keys need at least 8 characters")
             access = [
@@ -48,10 +66,8 @@ def render(credential: SnmpCredential, *, allow_v2c: bool, name: str, sys_name: 
                     "(monitoring.allow_v2c)"
                 )
             assert credential.community
-            access = [
-                f"rocommunity {credential.community.resolve()} default",
-                f"rocommunity6 {credential.community.resolve()} default",
-            ]
+            community = resolve(credential.community, defaults)
+            access = [f"rocommunity {community} default", f"rocommunity6 {community} default"]
     except SecretMissing as exc:
         raise LabError(f"SNMP credential {name}: {exc}") from exc
     return "\n".join(
