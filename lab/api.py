@@ -242,7 +242,15 @@ class Lab:
         with locked(self.directory):
             chaos.partition(self.state, node)
 
-    def restore(self, target: str | None = None) -> None:
-        """Heal a link, a node's links, or everything (None)."""
+    def restore(self, target: str | None = None, *, wait: bool = False) -> None:
+        """Heal a link, a node's links, or everything (None); `wait` until
+        OSPF is Full again on every link."""
         with locked(self.directory):
             chaos.restore(self.state, target)
+        if wait:
+            self.wait_converged()
+
+    def wait_converged(self, timeout_s: float = 30.0) -> None:
+        """Until every healthy link has Full OSPFv2 and OSPFv3 adjacencies."""
+        state = self.state
+        build.converge(LabPlan.from_dict(state.plan), timeout_s=timeout_s, broken=set(state.chaos))

@@ -53,6 +53,8 @@ def up(
     state = LabState(directory=directory, tag=lab_tag(directory))
     plan = plan_slice(estate, cut, state.tag)
     plan.bfd_ms = bfd_ms
+    # Secrets and credentials first: a missing key must not cost a half-built lab.
+    agents = {r.node: _agent_config(estate, r, secrets or {}) for r in plan.routers}
     state.estate, state.slice, state.plan, state.phase = (
         estate.file,
         plan.slice,
@@ -65,13 +67,16 @@ def up(
         _namespaces(plan, state)
         _wire(plan)
         state.timings["network_s"] = round(time.monotonic() - started, 2)
-        _routers(estate, plan, state, bfd_ms=bfd_ms, secrets=secrets or {})
+        _routers(plan, state, agents, bfd_ms=bfd_ms)
         if rootfs_dir is not None:
             _hosts(plan, state, rootfs_dir)
-        _converge(plan)
+        converge(plan)
     except BaseException:
+        # Leave nothing half-built behind; the record makes this the same
+        # clean-up a later `down` would do.
         state.phase = "failed"
         state.save()
+        down(directory)
         raise
     state.phase = "up"
     state.timings["up_s"] = round(time.monotonic() - started, 2)
@@ -142,9 +147,23 @@ def city_nms_gateway(plan: LabPlan, family: int) -> str:
     return next(a.split("/")[0] for a in iface.addresses if (":" in a) == (family == 6))
 
 
-def _routers(
-    estate: Estate, plan: LabPlan, state: LabState, *, bfd_ms: int, secrets: Mapping[str, str]
-) -> None:
+def _agent_config(estate: Estate, router: Router, secrets: Mapping[str, str]) -> str:
+    credential = estate.monitoring.credentials.get(router.credential)
+    if credential is None:
+        raise LabError(
+            f"{estate.file}: node {router.node}: no SNMP credential "
+            f"{router.credential!r} in monitoring.credentials"
+        )
+    return snmpd.render(
+        credential,
+        allow_v2c=estate.monitoring.allow_v2c,
+        name=router.credential,
+        sys_name=router.node,
+        defaults=secrets,
+    )
+
+
+def _routers(plan: LabPlan, state: LabState, agents: dict[str, str], *, bfd_ms: int) -> None:
     bfd_links = {c.link for c in plan.cables if c.bfd}
 
     def start_one(router: Router) -> None:
@@ -154,21 +173,8 @@ def _routers(
         # frr user, who cannot read a root-only lab directory.
         run_dir = frr.prepare_run_dir(router, state)
         agentx = snmpd.agentx_client_conf(run_dir / "agentx")
-        credential = estate.monitoring.credentials.get(router.credential)
-        if credential is None:
-            raise LabError(
-                f"{estate.file}: node {router.node}: no SNMP credential "
-                f"{router.credential!r} in monitoring.credentials"
-            )
-        agent_conf = snmpd.render(
-            credential,
-            allow_v2c=estate.monitoring.allow_v2c,
-            name=router.credential,
-            sys_name=router.node,
-            defaults=secrets,
-        )
         # The agent first: FRR's subagents connect to it as they start.
-        snmpd.start(router, state, workdir=workdir, config=agent_conf)
+        snmpd.start(router, state, workdir=workdir, config=agents[router.node])
         log = frr.FRR_RUN / frr.pathspace(router) / "frr.log"
         config = frr.render(router, bfd_ms=bfd_ms, bfd_links=bfd_links, log_file=log)
         frr.start(router, state, workdir=workdir, agentx_conf=agentx, config=config)
@@ -197,12 +203,13 @@ def _parallel(work: Callable[[T], None], items: list[T]) -> None:
             future.result()
 
 
-def _converge(plan: LabPlan, timeout_s: float = 60.0) -> None:
-    """Wait until every cable has a Full OSPFv2 and OSPFv3 adjacency at both ends."""
+def converge(plan: LabPlan, timeout_s: float = 60.0, broken: set[str] | None = None) -> None:
+    """Wait until every cable (but the `broken` links) has a Full OSPFv2 and
+    OSPFv3 adjacency at both ends."""
     deadline = time.monotonic() + timeout_s
     pending = list(plan.routers)
     while pending:
-        pending = [r for r in pending if not _adjacent(r)]
+        pending = [r for r in pending if not _adjacent(r, broken or set())]
         if not pending:
             return
         if time.monotonic() > deadline:
@@ -211,8 +218,8 @@ def _converge(plan: LabPlan, timeout_s: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def _adjacent(router: Router) -> bool:
-    wanted = {i.name for i in router.interfaces if i.kind == "link"}
+def _adjacent(router: Router, broken: set[str]) -> bool:
+    wanted = {i.name for i in router.interfaces if i.kind == "link" and i.link not in broken}
     try:
         v2 = json.loads(frr.vtysh(router, "show ip ospf neighbor json")).get("neighbors", {})
         v3 = json.loads(frr.vtysh(router, "show ipv6 ospf6 neighbor json")).get("neighbors", [])
@@ -236,7 +243,10 @@ def down(directory: Path) -> LabState:
     require_root()
     state = LabState.load(directory)
     prefix = f"ywlab-{state.tag}-"
-    stop_all([(p.pid, p.started) for p in state.processes])
+    # A host's unshare ignores SIGTERM while it waits for its child (util-linux
+    # does that on --fork); SIGKILL is safe: --kill-child takes sshd with it.
+    stop_all([(p.pid, p.started) for p in state.processes if p.what == "host"], grace_s=0)
+    stop_all([(p.pid, p.started) for p in state.processes if p.what != "host"])
     # Anything else still inside our namespaces was started by this lab (a
     # command a test ran, an FRR helper): those namespaces are ours alone.
     names = sorted(set(state.namespaces) | set(netns.list_namespaces(prefix)))

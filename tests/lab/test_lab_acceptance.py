@@ -95,7 +95,7 @@ def test_cut_primary_fails_over_to_backup_and_restore_returns(lab: Lab) -> None:
             f"restore: lost {back.lost}/{back.sent}"
         )
     finally:
-        lab.restore("hl/primary")
+        lab.restore("hl/primary", wait=True)
 
 
 def test_silent_failure_is_caught_by_bfd_within_the_measured_figure(lab: Lab) -> None:
@@ -113,7 +113,7 @@ def test_silent_failure_is_caught_by_bfd_within_the_measured_figure(lab: Lab) ->
         assert 0.1 < outage.largest_gap_s < 1.5, outage
         print(f"blackhole: largest gap {outage.largest_gap_s * 1000:.0f} ms")
     finally:
-        lab.restore("qf/primary")
+        lab.restore("qf/primary", wait=True)
     assert eventually(lambda: route_dev(lab, "qf", dst) == "up-p")
 
 
@@ -151,7 +151,7 @@ def test_cut_link_shows_oper_status_down_in_if_mib(lab: Lab) -> None:
         # snmpd caches interface data for a few seconds
         assert eventually(lambda: "INTEGER: 2" in snmp(lab, node, "snmpget", oid))
     finally:
-        lab.restore("hl-zyl/primary")
+        lab.restore("hl-zyl/primary", wait=True)
     assert eventually(lambda: "INTEGER: 1" in snmp(lab, node, "snmpget", oid))
 
 
@@ -173,7 +173,7 @@ def test_blackholed_link_loses_its_ospf_neighbour_in_ospf_mib(lab: Lab) -> None:
         ifindex = lab.ifindex("hl", cable.child_if)
         assert "INTEGER: 1" in snmp(lab, "hl", "snmpget", f"{IF_OPER_STATUS}.{ifindex}")
     finally:
-        lab.restore("hl/backup")
+        lab.restore("hl/backup", wait=True)
     assert eventually(lambda: f"{row} = INTEGER: 8" in snmp(lab, "hl", "snmpwalk", OSPF_NBR_STATE))
 
 
@@ -211,7 +211,7 @@ def test_throttle_caps_the_link_below_what_it_is_owed(lab: Lab) -> None:
         status = {lk.link: lk.state for lk in lab.status().links}
         assert status["qf-cgz/primary"].startswith("throttled")
     finally:
-        lab.restore("qf-cgz/primary")
+        lab.restore("qf-cgz/primary", wait=True)
     assert "htb" not in lab.run(cable.child, ["tc", "qdisc", "show", "dev", cable.child_if]).stdout
 
 
@@ -222,7 +222,7 @@ def test_partition_isolates_a_node_and_restore_heals_it(lab: Lab) -> None:
         assert lab.run("jwzh-app-1", ["ping", "-c", "1", "-W", "1", dst], check=False).returncode
         assert {lk.state for lk in lab.status().links if "qf-cgz" in lk.link} == {"cut"}
     finally:
-        lab.restore("qf-cgz")
+        lab.restore("qf-cgz", wait=True)
     assert eventually(
         lambda: (
             lab.run("jwzh-app-1", ["ping", "-c", "1", "-W", "1", dst], check=False).returncode == 0

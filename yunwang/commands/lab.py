@@ -21,7 +21,7 @@ lab_app = typer.Typer(
     no_args_is_help=True,
 )
 _out = Console()
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)
 
 Dir = Annotated[
     Path | None,
