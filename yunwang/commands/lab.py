@@ -32,7 +32,10 @@ Dir = Annotated[
 def _audit(action: str, target: str, outcome: str, detail: dict[str, Any]) -> None:
     from security.audit import record
 
-    record(action=action, target=target, outcome=outcome, detail=detail)  # type: ignore[arg-type]
+    try:
+        record(action=action, target=target, outcome=outcome, detail=detail)  # type: ignore[arg-type]
+    except OSError as exc:
+        _err.print(f"warning: audit trail not written: {exc}", markup=False, highlight=False)
 
 
 def _fail(action: str, target: str, exc: LabError) -> typer.Exit:
