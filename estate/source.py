@@ -14,6 +14,8 @@ import yaml
 from estate.errors import Problem, dotted
 
 Path = tuple[str | int, ...]
+# libyaml's composer keeps the same marks and is several times faster on a city-sized file.
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SourceDoc:
@@ -40,13 +42,19 @@ class SourceDoc:
 def parse(text: str, file: str) -> SourceDoc:
     """Parse one YAML document; raise a one-line `Problem` for syntax errors."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise _single(Problem(file, line, "", f"not valid YAML: {exc.problem or exc}")) from None
     except yaml.YAMLError as exc:
-        raise _single(Problem(file, 1, "", f"not valid YAML: {exc}")) from None
+        line = 1
+        if isinstance(exc, yaml.reader.ReaderError):
+            line = text.count("\n", 0, exc.position) + 1
+            detail = f"character {exc.character!r} is not allowed in YAML"
+        else:
+            detail = str(exc)
+        raise _single(Problem(file, line, "", f"not valid YAML: {detail}")) from None
     lines: dict[Path, int] = {}
     problems: list[Problem] = []
     if node is None:
