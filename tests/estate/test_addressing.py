@@ -108,9 +108,7 @@ def _leaves(estate: Estate) -> tuple[list[IPv4Network], list[IPv6Network]]:
 
 def _disjoint(nets: list[Any]) -> bool:
     spans = sorted((int(n.network_address), int(n.broadcast_address)) for n in nets)
-    return all(
-        prev_end < start for (_, prev_end), (start, _) in itertools.pairwise(spans)
-    )
+    return all(prev_end < start for (_, prev_end), (start, _) in itertools.pairwise(spans))
 
 
 estates = st.builds(
