@@ -3,9 +3,9 @@
     normal    primary carrying, backup standing by
     failover  primary down or silently dead, backup up (carrying)
     isolated  both down: the node is cut off
-    flapping  FLAP_TRANSITIONS link changes within FLAP_WINDOW_S
-    degraded  carrying link slower than owed, or above UTILISATION_LIMIT of
-              the owed bandwidth for SUSTAIN_POLLS polls in a row
+    flapping  one link changed state flap_transitions times within flap_window_s
+    degraded  carrying link slower than owed, or above utilisation_limit of
+              the owed bandwidth for sustain_polls polls in a row
     unknown   no device of the pair could be read
 
 IF-MIB can't see a silent failure (both ends up, nothing passes), so a link
@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Literal
 
 from estate import Link, LinkPair
-from monitors.snmp.mapping import EndObservation, observe_link
+from monitors.snmp.mapping import EndObservation, Translate, observe_link
 from monitors.snmp.poller import DevicePoll
 from security.events import (
     SEVERITY_CRITICAL,
@@ -73,22 +73,20 @@ def _neighbour_state(
 ) -> bool | None:
     """Full (True), present-but-not-Full or gone (False), or no OSPF data (None)."""
     verdicts: list[bool] = []
-    for end, far in ((link.child_end, link.parent_end), (link.parent_end, link.child_end)):
+    for end in (link.child_end, link.parent_end):
         poll = polls.get(end.device)
         if poll is None or not poll.neighbours:
             continue
         observed = next((o for o in ends if o.device == end.device), None)
-        mine = [
-            n for n in poll.neighbours
-            if (n.version == 2 and n.key == str(far.address4))
-            or (n.version == 3 and observed is not None and n.if_index == observed.interface.index)
-        ]  # fmt: skip
+        if observed is None:
+            continue
+        mine = [n for n in poll.neighbours if n.if_index == observed.interface.index]
         verdicts.append(any(n.full for n in mine))
     return None if not verdicts else all(verdicts)
 
 
-def read_link(link: Link, polls: dict[str, DevicePoll]) -> LinkReading:
-    ends, _missing = observe_link(link, polls)
+def read_link(link: Link, polls: dict[str, DevicePoll], translate: Translate = str) -> LinkReading:
+    ends, _missing = observe_link(link, polls, translate)
     if not ends:
         return LinkReading(link, None)
     oper_up = all(o.interface.up for o in ends)
@@ -125,8 +123,14 @@ class PairView:
 class PairTracker:
     """Holds per-link memory across polls and derives each pair's state."""
 
-    def __init__(self, pairs: list[LinkPair], thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self,
+        pairs: list[LinkPair],
+        thresholds: Thresholds | None = None,
+        translate: Translate = str,
+    ) -> None:
         self.pairs = pairs
+        self.translate = translate
         self.thresholds = thresholds or Thresholds()
         self._links: dict[str, _LinkMemory] = {}
         self.states: dict[str, PairState] = {}
@@ -156,9 +160,11 @@ class PairTracker:
         views: list[PairView] = []
         limits = self.thresholds
         for pair in self.pairs:
-            primary, backup = read_link(pair.primary, polls), read_link(pair.backup, polls)
+            primary = read_link(pair.primary, polls, self.translate)
+            backup = read_link(pair.backup, polls, self.translate)
             p_alive, b_alive = self._alive(primary, now), self._alive(backup, now)
-            changes = sum(len(self._links[link.id].changes) for link in (pair.primary, pair.backup))
+            # Per link: one outage and its repair (2 changes) is not a flap.
+            changes = max(len(self._links[link.id].changes) for link in (pair.primary, pair.backup))
             carrying = primary if p_alive else backup
             state: PairState
             if p_alive is None and b_alive is None:
@@ -167,7 +173,7 @@ class PairTracker:
                 state, reason = "isolated", "primary and backup both down"
             elif changes >= limits.flap_transitions:
                 state = "flapping"
-                reason = f"{changes} link changes within {limits.flap_window_s:.0f}s"
+                reason = f"a link changed state {changes} times within {limits.flap_window_s:.0f}s"
             elif not p_alive:
                 why = "silently dead (OSPF neighbour lost)" if primary.silent_failure else "down"
                 state, reason = "failover", f"primary {why}, backup carrying"

@@ -21,7 +21,7 @@ from pathlib import Path
 from estate import Estate
 from estate.secrets import SecretMissing
 from monitors.links import PairTracker, PairView, Thresholds
-from monitors.snmp.mapping import Unmatched, unmatched_report
+from monitors.snmp.mapping import Translate, Unmatched, unmatched_report
 from monitors.snmp.poller import DevicePoll, Poller, PollerSettings
 from monitors.snmp.session import Credential, Target
 from security.events import SEVERITY_LOW, SEVERITY_MEDIUM, Context, Event
@@ -107,10 +107,12 @@ class Collection:
         settings: PollerSettings | None = None,
         thresholds: Thresholds | None = None,
         sink: EventSink | None = None,
+        translate: Translate = str,
     ) -> None:
         self.estate = estate
+        self.translate = translate
         self.poller = Poller(targets, settings)
-        self.tracker = PairTracker(estate.link_pairs(), thresholds)
+        self.tracker = PairTracker(estate.link_pairs(), thresholds, translate)
         self.sink = sink
         self.latest: Snapshot | None = None
         self.cycles = 0
@@ -127,7 +129,7 @@ class Collection:
             time.monotonic() - started,
             polls,
             views,
-            unmatched_report(self.estate, polls),
+            unmatched_report(self.estate, polls, self.translate),
             events,
         )
         self.latest = snapshot

@@ -1,4 +1,5 @@
-"""Estate links to device interfaces: by ifName, then ifAlias, then ifDescr.
+"""Estate links to device interfaces: by ifName, then ifAlias, then ifDescr,
+then by the link's own address in the device's ipAddrTable.
 
 Names are compared exactly first, then in canonical form (vendor
 abbreviations folded: "GE0/0/1" == "GigabitEthernet0/0/1"). Whatever the
@@ -9,6 +10,7 @@ gap in the dashboards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from estate import Estate, Link
@@ -22,7 +24,7 @@ class EndObservation:
     device: str
     interface: Interface
     rates: InterfaceRates | None
-    matched_by: str  # "ifName" | "ifName~" (canonical) | "ifAlias" | "ifDescr"
+    matched_by: str  # "ifName" | "ifName~" (canonical) | "ifAlias" | "ifDescr" | "ipAddress"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,25 @@ class Unmatched:
         return f"{self.link}: {self.device} {self.interface!r}: {self.reason}"
 
 
-def find_interface(poll: DevicePoll, name: str) -> tuple[Interface, str] | None:
+def _alias_names(alias: str, device: str, name: str) -> bool:
+    """ifAlias naming the interface: exactly, canonically, or as the
+    "<device> <interface> ..." description many operators (and the lab) write."""
+    if alias == name or canonical_ifname(alias) == canonical_ifname(name):
+        return True
+    return alias.startswith(f"{device} {name}") and alias[len(device) + len(name) + 1 :][:1] in (
+        "",
+        " ",
+    )
+
+
+# Estate address -> the address the device really has (identity in
+# production; the lab maps the plan onto 198.18.0.0/15).
+Translate = Callable[[str], str]
+
+
+def find_interface(
+    poll: DevicePoll, name: str, address: str | None = None
+) -> tuple[Interface, str] | None:
     rows = poll.interfaces
     for row in rows:
         if row.name == name:
@@ -46,16 +66,21 @@ def find_interface(poll: DevicePoll, name: str) -> tuple[Interface, str] | None:
         if row.name and canonical_ifname(row.name) == wanted:
             return row, "ifName~"
     for row in rows:
-        if row.alias and (row.alias == name or canonical_ifname(row.alias) == wanted):
+        if row.alias and _alias_names(row.alias, poll.device, name):
             return row, "ifAlias"
     for row in rows:
         if row.descr and canonical_ifname(row.descr.split(" ", 1)[0]) == wanted:
             return row, "ifDescr"
+    if address is not None and address in poll.addresses:
+        index = poll.addresses[address]
+        for row in rows:
+            if row.index == index:
+                return row, "ipAddress"
     return None
 
 
 def observe_link(
-    link: Link, polls: dict[str, DevicePoll]
+    link: Link, polls: dict[str, DevicePoll], translate: Translate = str
 ) -> tuple[list[EndObservation], list[Unmatched]]:
     seen: list[EndObservation] = []
     missing: list[Unmatched] = []
@@ -68,7 +93,7 @@ def observe_link(
             reason = f"device unreachable ({poll.error_kind})"
             missing.append(Unmatched(link.id, end.device, end.interface, reason))
             continue
-        found = find_interface(poll, end.interface)
+        found = find_interface(poll, end.interface, translate(str(end.address4)))
         if found is None:
             missing.append(
                 Unmatched(link.id, end.device, end.interface, "no interface by that name or alias")
@@ -79,10 +104,12 @@ def observe_link(
     return seen, missing
 
 
-def unmatched_report(estate: Estate, polls: dict[str, DevicePoll]) -> list[Unmatched]:
+def unmatched_report(
+    estate: Estate, polls: dict[str, DevicePoll], translate: Translate = str
+) -> list[Unmatched]:
     """Every link end the estate declares that a reachable device doesn't show."""
     report: list[Unmatched] = []
     for link in estate.links():
-        _seen, missing = observe_link(link, polls)
+        _seen, missing = observe_link(link, polls, translate)
         report.extend(m for m in missing if not m.reason.startswith("device unreachable"))
     return report

@@ -26,7 +26,12 @@ from monitors.snmp.walk import walk_columns
 
 DeviceState = Literal["reachable", "slow", "unreachable"]
 NAME_COLUMNS = [tables.IF_DESCR, tables.IF_TYPE, tables.IF_NAME, tables.IF_ALIAS]
-ROUTING_COLUMNS = [tables.OSPF_NBR_STATE, tables.OSPFV3_NBR_STATE]
+ROUTING_COLUMNS = [
+    tables.OSPF_NBR_STATE,
+    tables.OSPFV3_NBR_STATE,
+    tables.IP_AD_ENT_IF_INDEX,
+    tables.IP_AD_ENT_NET_MASK,
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,7 @@ class DevicePoll:
     interfaces: list[tables.Interface] = field(default_factory=list)
     neighbours: list[tables.OspfNeighbour] = field(default_factory=list)
     rates: dict[int, InterfaceRates] = field(default_factory=dict)
+    addresses: dict[str, int] = field(default_factory=dict)  # IPv4 address -> ifIndex
 
 
 @dataclass
@@ -183,6 +189,7 @@ class Poller:
             rebooted=did_reboot,
             interfaces=interfaces,
             neighbours=tables.build_neighbours(walked),
+            addresses=tables.build_addresses(walked),
             rates=rates,
         )
 

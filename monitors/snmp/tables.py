@@ -6,7 +6,9 @@ here once, by number, with the MIB name beside it.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
 
 from monitors.snmp.ber import Oid, Value, oid_from_str
 from monitors.snmp.profiles import VendorProfile
@@ -53,6 +55,10 @@ COUNTER_COLUMNS = [
 OSPF_NBR_STATE = oid_from_str("1.3.6.1.2.1.14.10.1.6")
 OSPFV3_NBR_STATE = oid_from_str("1.3.6.1.2.1.191.1.9.1.8")
 OSPF_FULL = 8
+# IP-MIB ipAddrTable (index: the address): which local interface, and its
+# mask, so an OSPFv2 neighbour's address leads to our interface.
+IP_AD_ENT_IF_INDEX = oid_from_str("1.3.6.1.2.1.4.20.1.2")
+IP_AD_ENT_NET_MASK = oid_from_str("1.3.6.1.2.1.4.20.1.3")
 
 OPER_STATUS = {1: "up", 2: "down", 3: "testing", 4: "unknown", 5: "dormant", 6: "notPresent"}
 OPER_STATUS.update({7: "lowerLayerDown"})
@@ -138,7 +144,7 @@ def build_interfaces(
 class OspfNeighbour:
     version: int  # 2 or 3
     key: str  # neighbour IPv4 address (v2) or router id (v3)
-    if_index: int | None  # known for OSPFv3 only
+    if_index: int | None  # local interface (OSPFv2: through ipAddrTable)
     state: int
 
     @property
@@ -146,11 +152,37 @@ class OspfNeighbour:
         return self.state == OSPF_FULL
 
 
+def build_addresses(columns: dict[Oid, dict[Oid, Value]]) -> dict[str, int]:
+    return {
+        ".".join(map(str, index)): if_index
+        for index, if_index in columns.get(IP_AD_ENT_IF_INDEX, {}).items()
+        if len(index) == 4 and isinstance(if_index, int)
+    }
+
+
+def _local_subnets(columns: dict[Oid, dict[Oid, Value]]) -> list[tuple[IPv4Network, int]]:
+    subnets = []
+    masks = columns.get(IP_AD_ENT_NET_MASK, {})
+    for index, if_index in columns.get(IP_AD_ENT_IF_INDEX, {}).items():
+        mask = masks.get(index)
+        if len(index) == 4 and isinstance(if_index, int) and isinstance(mask, bytes):
+            address = ".".join(map(str, index))
+            with contextlib.suppress(ValueError):
+                subnets.append(
+                    (IPv4Network(f"{address}/{IPv4Address(mask)}", strict=False), if_index)
+                )
+    # Most specific first: a /31 link wins over a covering LAN.
+    return sorted(subnets, key=lambda item: -item[0].prefixlen)
+
+
 def build_neighbours(columns: dict[Oid, dict[Oid, Value]]) -> list[OspfNeighbour]:
     neighbours: list[OspfNeighbour] = []
+    subnets = _local_subnets(columns)
     for index, value in columns.get(OSPF_NBR_STATE, {}).items():
         if len(index) >= 4 and isinstance(value, int):
-            neighbours.append(OspfNeighbour(2, ".".join(map(str, index[:4])), None, value))
+            address = IPv4Address(".".join(map(str, index[:4])))
+            if_index = next((i for net, i in subnets if address in net), None)
+            neighbours.append(OspfNeighbour(2, str(address), if_index, value))
     for index, value in columns.get(OSPFV3_NBR_STATE, {}).items():
         if len(index) >= 3 and isinstance(value, int):
             router_id = ".".join(str((index[2] >> s) & 0xFF) for s in (24, 16, 8, 0))
