@@ -6,17 +6,22 @@ restore -> `normal`; blackhole (silent failure) -> `failover`; cut both ->
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from estate import load
 from lab.api import Lab
 from lab.errors import LabError
 from lab.testing import TEST_SECRETS, lab_session
+from monitors.exporter import CollectionCollector
 from monitors.links import PairState
 from monitors.snmp.collection import Collection, Snapshot, targets_from_estate
 from monitors.snmp.poller import PollerSettings
@@ -199,3 +204,45 @@ def test_a_link_going_down_and_up_twice_is_flapping(lab: Lab, driver: Driver) ->
         assert _event(driver, "qf-cgz", "flapping").context.township == "qf-cgz"
     finally:
         lab.restore(link, wait=True)
+
+
+def test_exporter_renders_links_pairs_interfaces_and_itself(driver: Driver) -> None:
+    registry = CollectorRegistry()
+    registry.register(CollectionCollector(driver.collection))
+    driver.until("hl", "normal", 30)
+    text = generate_latest(registry).decode()
+    hl = 'county="hl",level="county",link="hl/primary",pair="hl",role="primary",township=""'
+    assert f"yunwang_link_up{{{hl}}} 1.0" in text
+    assert f"yunwang_link_ospf_neighbour_full{{{hl}}} 1.0" in text
+    assert f"yunwang_link_owed_bandwidth_bits_per_second{{{hl}}} 1e+09" in text
+    assert (
+        'yunwang_link_pair_state{county="hl",level="county",pair="hl",state="normal",township=""} 1.0'
+        in text
+    )
+    assert (
+        'yunwang_link_pair_state{county="hl",level="county",pair="hl",state="failover",township=""} 0.0'
+        in text
+    )
+    assert 'yunwang_interface_receive_bytes_total{device="hl-agg-1"' in text
+    assert 'yunwang_snmp_device_state{device="hl-agg-1",state="reachable"} 1.0' in text
+    assert "yunwang_snmp_poll_duration_seconds{" in text
+    assert "yunwang_exporter_scrape_duration_seconds " in text
+
+
+def test_collect_once_json_from_the_nms(lab: Lab, tmp_path: Path) -> None:
+    env = dict(os.environ, YUNWANG_HOME=str(tmp_path / "home"))
+    env.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
+    done = subprocess.run(
+        ["ip", "netns", "exec", lab.namespace("nms"), str(Path(sys.executable).parent / "yunwang"),
+         "collect", str(SMALL), "--once", "--json", "--lab-dir", str(lab.directory)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    pairs = {p["pair"]: p for p in report["pairs"]}
+    assert pairs["hl"]["state"] == "normal", pairs["hl"]
+    assert pairs["hl"]["links"]["primary"]["ospf_neighbour_full"] is True
+    assert pairs["hl-ycz"]["state"] == "unknown"  # outside the lab's slice
+    polled = {d["device"] for d in report["devices"]}
+    assert "hl-agg-1" in polled and "hl-ycz-r1" not in polled
+    assert any("hl-ycz/primary" in line for line in report["unmatched"])

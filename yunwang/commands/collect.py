@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from estate import Estate
 from monitors.links import Thresholds
 from monitors.snmp.collection import Collection, Snapshot, jsonl_sink, targets_from_estate
 from monitors.snmp.poller import PollerSettings
@@ -103,11 +105,24 @@ def collect(
         Path | None, typer.Option(help="JSON map device -> management address override.")
     ] = None,
     ipv6: Annotated[bool, typer.Option("--ipv6", help="Poll devices on mgmt6.")] = False,
+    lab: Annotated[
+        bool, typer.Option("--lab", help="Poll the running lab (yunwang lab up) instead.")
+    ] = False,
+    lab_dir: Annotated[
+        Path | None, typer.Option(help="The lab's directory (implies --lab).")
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Devices polled at once.")] = 64,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
     estate = load_estate(file)
-    targets, problems = targets_from_estate(estate, _addresses(addresses), prefer_ipv6=ipv6)
+    overrides = _addresses(addresses)
+    translate: Callable[[str], str] = str
+    if lab or lab_dir is not None:
+        overrides, translate = _lab_view(estate, lab_dir, ipv6)
+    targets, problems = targets_from_estate(estate, overrides, prefer_ipv6=ipv6)
+    if lab or lab_dir is not None:
+        # Only the lab's slice: never send to the estate's real addresses.
+        targets = [t for t in targets if t.name in overrides]
     for problem in problems:
         err.print(f"{file}: {problem}", markup=False)
     if not targets:
@@ -121,7 +136,7 @@ def collect(
             monitoring.timeout_s * (2 ** (monitoring.retries + 1)), monitoring.poll_interval_s * 0.8
         ),
     )
-    collection = Collection(estate, targets, settings, Thresholds(), jsonl_sink())
+    collection = Collection(estate, targets, settings, Thresholds(), jsonl_sink(), translate)
     record(action="collect.start", target=str(file), outcome="success",
            detail={"devices": len(targets), "once": once, "listen": f"{listen}:{port}"})  # fmt: skip
     if once:
@@ -146,6 +161,34 @@ def collect(
         pass
     finally:
         collection.close()
+
+
+def _lab_view(
+    estate: Estate, directory: Path | None, ipv6: bool
+) -> tuple[dict[str, tuple[str, int]], Callable[[str], str]]:
+    """Device addresses and an address translator from a running lab."""
+    from lab.addressing import AddressMap
+    from lab.errors import LabError
+    from lab.state import LabState, lab_dir
+
+    state = LabState.load(directory or lab_dir())
+    if not state.plan:
+        fail("no lab is up: run `yunwang lab up ESTATE` first (or pass --lab-dir)")
+    address_map = AddressMap.from_dict(state.plan["addresses"])
+    in_lab = {device for router in state.plan["routers"] for device in router["devices"]}
+
+    def translate(address: str) -> str:
+        try:
+            return str(address_map.lab_address(address))
+        except LabError:
+            return address  # outside the lab's slice: matches nothing
+
+    overrides = {
+        d.name: (translate(str(d.mgmt6 if ipv6 else d.mgmt4)), 161)
+        for d in estate.devices()
+        if d.name in in_lab
+    }
+    return overrides, translate
 
 
 async def _once(collection: Collection) -> Snapshot:
