@@ -196,6 +196,12 @@ def decode_message(buf: bytes) -> Response:
     length, pos = _length(buf, pos + 1, end)
     community = buf[pos : pos + length]
     pos += length
+    pdu_type, request_id, error_status, error_index, varbinds = decode_pdu(buf, pos, end)
+    return Response(version, community, pdu_type, request_id, error_status, error_index, varbinds)
+
+
+def decode_pdu(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int, list[VarBind]]:
+    """A PDU that must fill buf[pos:end] exactly (v1/v2c message or v3 ScopedPDU)."""
     if pos >= end:
         raise BerError("truncated: PDU missing")
     pdu_type = buf[pos]
@@ -216,10 +222,28 @@ def decode_message(buf: bytes) -> Response:
     length, pos = _length(buf, pos + 1, end)
     if pos + length != end:
         raise BerError("variable-bindings length does not match the PDU")
-    return Response(
-        version, community, pdu_type, request_id, error_status, error_index,
-        decode_varbinds(buf, pos, end),
-    )  # fmt: skip
+    return pdu_type, request_id, error_status, error_index, decode_varbinds(buf, pos, end)
+
+
+def read_tlv(buf: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
+    """Expect `tag` at pos; returns (content start, content end)."""
+    if pos >= end or buf[pos] != tag:
+        raise BerError(f"expected tag 0x{tag:02x}")
+    length, start = _length(buf, pos + 1, end)
+    return start, start + length
+
+
+def read_integer(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    return _integer(buf, pos, end)
+
+
+def message_version(buf: bytes) -> int:
+    """The version field of any SNMP message (0, 1 or 3)."""
+    end = len(buf)
+    start, stop = read_tlv(buf, 0, end, TAG_SEQUENCE)
+    if stop != end:
+        raise BerError("trailing bytes after the message")
+    return _integer(buf, start, stop)[0]
 
 
 def decode_varbinds(buf: bytes, pos: int, end: int) -> list[VarBind]:
@@ -288,6 +312,26 @@ def encode_oid(oid: Oid) -> bytes:
 _NULL_VALUE: Final = b"\x05\x00"
 
 
+def encode_pdu(
+    pdu_type: int,
+    request_id: int,
+    oids: list[Oid],
+    non_repeaters: int = 0,
+    max_repetitions: int = 0,
+) -> bytes:
+    """GET/GETNEXT/GETBULK PDU (GETBULK puts its counts where the other PDUs
+    carry error-status and error-index)."""
+    binds = b"".join(tlv(TAG_SEQUENCE, encode_oid(oid) + _NULL_VALUE) for oid in oids)
+    second, third = (non_repeaters, max_repetitions) if pdu_type == PDU_GETBULK else (0, 0)
+    return tlv(
+        pdu_type,
+        encode_integer(request_id)
+        + encode_integer(second)
+        + encode_integer(third)
+        + tlv(TAG_SEQUENCE, binds),
+    )
+
+
 def encode_request(
     community: bytes,
     pdu_type: int,
@@ -297,17 +341,8 @@ def encode_request(
     max_repetitions: int = 0,
     version: int = 1,
 ) -> bytes:
-    """A v1/v2c GET/GETNEXT/GETBULK request (GETBULK puts its counts where
-    the other PDUs carry error-status and error-index)."""
-    binds = b"".join(tlv(TAG_SEQUENCE, encode_oid(oid) + _NULL_VALUE) for oid in oids)
-    second, third = (non_repeaters, max_repetitions) if pdu_type == PDU_GETBULK else (0, 0)
-    pdu = tlv(
-        pdu_type,
-        encode_integer(request_id)
-        + encode_integer(second)
-        + encode_integer(third)
-        + tlv(TAG_SEQUENCE, binds),
-    )
+    """A v1/v2c request message."""
+    pdu = encode_pdu(pdu_type, request_id, oids, non_repeaters, max_repetitions)
     return tlv(TAG_SEQUENCE, encode_integer(version) + tlv(TAG_OCTET_STRING, community) + pdu)
 
 

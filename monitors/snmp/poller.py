@@ -86,6 +86,7 @@ class PollerSettings:
     slow_s: float = 1.0  # a poll longer than this (or needing retries) is "slow"
     names_every: int = 10
     routing: bool = True
+    v3_engine: Literal["fast", "pysnmp"] = "fast"
 
 
 class Poller:

@@ -15,18 +15,22 @@ import contextlib
 import ipaddress
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from monitors.snmp import ber
+from monitors.snmp import ber, usm
 from monitors.snmp.errors import SnmpAgentError, SnmpMalformed, SnmpTimeout
 
 Address = tuple[str, int]
 
 
+Answer = ber.Response | bytes  # decoded v1/v2c, or a raw v3 message for the session
+
+
 @dataclass(slots=True)
 class _Pending:
     address: Address
-    future: asyncio.Future[ber.Response]
+    future: asyncio.Future[Answer]
 
 
 @dataclass(slots=True)
@@ -79,18 +83,26 @@ class UdpTransport:
 
     def receive(self, data: bytes, addr: Address) -> None:
         self.stats.received += 1
+        answer: Answer
         try:
-            response = ber.decode_message(data)
+            if ber.message_version(data) == 3:
+                key, answer = usm.peek_msg_id(data), data
+            else:
+                answer = ber.decode_message(data)
+                key = answer.request_id
+                self.stats.varbinds += len(answer.varbinds)
         except ber.BerError as error:
-            self.stats.malformed += 1
-            self._fail_one_from(addr, SnmpMalformed(f"malformed response from {addr[0]}: {error}"))
+            self.malformed(addr, error)
             return
-        pending = self._pending.get(response.request_id)
+        pending = self._pending.get(key)
         if pending is None or not _same_host(pending.address, addr) or pending.future.done():
             self.stats.stray += 1
             return
-        self.stats.varbinds += len(response.varbinds)
-        pending.future.set_result(response)
+        pending.future.set_result(answer)
+
+    def malformed(self, addr: Address, error: Exception) -> None:
+        self.stats.malformed += 1
+        self._fail_one_from(addr, SnmpMalformed(f"malformed response from {addr[0]}: {error}"))
 
     def _fail_one_from(self, addr: Address, error: Exception) -> None:
         for pending in self._pending.values():
@@ -101,18 +113,18 @@ class UdpTransport:
     async def request(
         self,
         address: Address,
-        build: _RequestBuilder,
+        build: RequestBytes,
         timeout: float,
         retries: int,
         backoff: float = 2.0,
-    ) -> tuple[ber.Response, int]:
+    ) -> tuple[Answer, int]:
         """Send, wait, resend with a longer wait; returns (response, attempts)."""
         endpoint = await self._endpoint(address[0])
         loop = asyncio.get_running_loop()
         wait = timeout
         for attempt in range(retries + 1):
             request_id = self.next_request_id()
-            future: asyncio.Future[ber.Response] = loop.create_future()
+            future: asyncio.Future[Answer] = loop.create_future()
             self._pending[request_id] = _Pending(address, future)
             try:
                 endpoint.sendto(build(request_id), address)
@@ -123,7 +135,7 @@ class UdpTransport:
                 continue
             finally:
                 del self._pending[request_id]
-            if response.error_status:
+            if isinstance(response, ber.Response) and response.error_status:
                 raise SnmpAgentError(
                     f"{address[0]} answered error-status {response.error_status} "
                     f"at varbind {response.error_index}"
@@ -137,6 +149,9 @@ class UdpTransport:
             with contextlib.suppress(RuntimeError):
                 endpoint.close()
         self._endpoints.clear()
+
+
+RequestBytes = Callable[[int], bytes]
 
 
 class _RequestBuilder:

@@ -9,8 +9,11 @@ import time
 
 import pytest
 
+from monitors.snmp import ber, tables
 from monitors.snmp.poller import DevicePoll, Poller, PollerSettings
-from monitors.snmp.session import Credential, Target
+from monitors.snmp.session import Credential, RetryPolicy, Target, open_session
+from monitors.snmp.transport import UdpTransport
+from monitors.snmp.walk import walk_columns
 from tests.snmp.agents import NamespaceSnmpd
 
 pytestmark = pytest.mark.lab
@@ -95,3 +98,33 @@ def test_rates_follow_real_traffic(snmpd: NamespaceSnmpd) -> None:
     rates = second.rates[inner.index]
     assert rates.receive_bps is not None and rates.receive_bps > 100_000
     assert first.rates[inner.index].receive_bps is None  # no rate from a single sample
+
+
+@pytest.mark.parametrize("name", ["sha-aes128", "sha256-aes256"])
+def test_fast_v3_path_reads_exactly_what_pysnmp_reads(snmpd: NamespaceSnmpd, name: str) -> None:
+    """The fast USM path against pysnmp's engine (the reference) on one agent."""
+    credential = credentials(snmpd)[name]
+    columns = [tables.IF_DESCR, tables.IF_NAME, tables.IF_TYPE, tables.IF_SPEED]
+
+    async def read(
+        engine: str,
+    ) -> tuple[list[ber.VarBind], dict[ber.Oid, dict[ber.Oid, ber.Value]]]:
+        transport = UdpTransport()
+        target = Target(f"{name}-{engine}", snmpd.address6, credential)
+        session = open_session(target, transport, RetryPolicy(2.0, 1), None, engine)  # type: ignore[arg-type]
+        system = await session.get([*tables.SYSTEM_OIDS[:2], tables.SYS_NAME])
+        walked = await walk_columns(session, columns)
+        transport.close()
+        return system, walked
+
+    fast = asyncio.run(read("fast"))
+    reference = asyncio.run(read("pysnmp"))
+    assert fast == reference
+    assert len(fast[1][tables.IF_NAME]) >= 2
+
+
+def test_wrong_privacy_key_is_an_auth_error(snmpd: NamespaceSnmpd) -> None:
+    good = credentials(snmpd)["sha-aes128"]
+    wrong = Credential(3, user=good.user, auth_key=good.auth_key, priv_key="not-the-priv-key")
+    [polls] = poll([Target("wrong-priv", snmpd.address4, wrong)])
+    assert polls[0].state == "unreachable" and polls[0].error_kind == "auth", polls[0].error
