@@ -153,9 +153,15 @@ def bench_exporter(pid: int, port: int, agent: NamespaceSnmpd, walks: int) -> fl
     return proc_cpu(pid) - before
 
 
-async def _walks(credential: Credential, host: str, walks: int) -> int:
+async def _walks(credential: Credential, host: str, walks: int, engine: str) -> int:
     transport = UdpTransport()
-    session = open_session(Target("bench", host, credential), transport, RetryPolicy(5.0, 1))
+    session = open_session(
+        Target("bench", host, credential),
+        transport,
+        RetryPolicy(5.0, 1),
+        None,
+        engine,  # type: ignore[arg-type]
+    )
     count = 0
     for _ in range(walks):
         for subtree in SUBTREES:
@@ -164,16 +170,19 @@ async def _walks(credential: Credential, host: str, walks: int) -> int:
     return count
 
 
-def bench_ours(credential: Credential, host: str, walks: int) -> tuple[float, int]:
+def bench_ours(
+    credential: Credential, host: str, walks: int, engine: str = "fast"
+) -> tuple[float, int]:
     before = time.process_time()
-    count = asyncio.run(_walks(credential, host, walks))
+    count = asyncio.run(_walks(credential, host, walks, engine))
     return time.process_time() - before, count
 
 
-def bench_poller(agent: NamespaceSnmpd, devices: int, cycles: int) -> tuple[float, int]:
+def bench_poller(
+    agent: NamespaceSnmpd, credential: Credential, devices: int, cycles: int
+) -> tuple[float, int]:
     """The whole product path: Poller over DEVICES logical devices (same
     agent), counters + names + routing columns, tables, rates."""
-    credential = Credential(2, community=agent.community)
     targets = [Target(f"d{i}", agent.address4, credential) for i in range(devices)]
     poller = Poller(targets, PollerSettings(timeout_s=5, retries=1, names_every=10))
 
@@ -230,14 +239,17 @@ def main() -> int:
                 cpu = bench_exporter(exporter.pid, port, agent, args.walks)
                 results.setdefault(f"snmp_exporter {tag}", []).append(varbinds * args.walks / cpu)
                 credential = v3c if v3 else v2c
-                walks = args.walks if not v3 else max(1, args.walks // 5)
-                cpu, seen = bench_ours(credential, agent.address4, walks)
+                cpu, seen = bench_ours(credential, agent.address4, args.walks)
                 results.setdefault(f"yunwang {tag}", []).append(seen / cpu)
-                if not v3:
+                cpu, seen = bench_poller(agent, credential, 20, 3)
+                results.setdefault(f"yunwang poller {tag} (20 devices)", []).append(seen / cpu)
+                if v3:
+                    # pysnmp's own engine on the same walk: the starting point.
+                    cpu, seen = bench_ours(credential, agent.address4, 1, "pysnmp")
+                    results.setdefault("pysnmp engine v3", []).append(seen / cpu)
+                else:
                     cpu = bench_snmpbulkwalk(agent, args.walks)
                     results.setdefault("snmpbulkwalk v2c", []).append(varbinds * args.walks / cpu)
-                    cpu, seen = bench_poller(agent, 20, 3)
-                    results.setdefault("yunwang poller v2c (20 devices)", []).append(seen / cpu)
             exporter.terminate()
             exporter.wait(10)
             exporter = None
@@ -251,7 +263,7 @@ def main() -> int:
         projection = {
             name: per_minute / 60 / rate
             for name, rate in medians.items()
-            if name.startswith("yunwang poller") or name.startswith("yunwang v3")
+            if name.startswith(("yunwang poller", "pysnmp"))
         }
         report = {
             "agent_interfaces": 2 * args.pairs + 2,

@@ -181,6 +181,8 @@ RequestBuilder = _RequestBuilder
 
 
 def _same_host(a: Address, b: Address) -> bool:
+    if a == b:  # the kernel reports addresses normalised: the usual case
+        return True
     if a[1] != b[1]:
         return False
     try:
