@@ -70,7 +70,15 @@ def install(data_dir: Path, cache: Path) -> list[Path]:
 
 def parse_record(line: str) -> tuple[ber.Oid, int, ber.Value] | None:
     """One snmprec line as (oid, tag, value); None for lines we don't model
-    (variation modules, unknown types)."""
+    (variation modules, unknown types) or can't read (a few recordings carry
+    broken lines, which snmpsim refuses too)."""
+    try:
+        return _parse(line)
+    except ValueError:
+        return None
+
+
+def _parse(line: str) -> tuple[ber.Oid, int, ber.Value] | None:
     oid_text, _, rest = line.rstrip("\n").partition("|")
     type_text, _, value_text = rest.partition("|")
     hexed = type_text.endswith("x")
