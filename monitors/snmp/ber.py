@@ -215,8 +215,12 @@ def decode_pdu(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int, list
     error_index, pos = _integer(buf, pos, end)
     if not _INT32_MIN <= request_id <= _INT32_MAX:
         raise BerError("request-id outside Integer32")
+    # pysnmp's constraints: error-status 0..18, error-index (or GETBULK's
+    # non-repeaters / max-repetitions) 0..2**31-1.
     if pdu_type != PDU_GETBULK and not 0 <= error_status <= 18:
         raise BerError(f"error-status {error_status} out of range")
+    if not 0 <= error_status <= _INT32_MAX or not 0 <= error_index <= _INT32_MAX:
+        raise BerError("error-status/error-index out of range")
     if pos >= end or buf[pos] != TAG_SEQUENCE:
         raise BerError("expected variable-bindings")
     length, pos = _length(buf, pos + 1, end)
@@ -247,24 +251,38 @@ def message_version(buf: bytes) -> int:
 
 
 def decode_varbinds(buf: bytes, pos: int, end: int) -> list[VarBind]:
-    """The VarBindList content from `pos` to `end`: the hot loop."""
+    """The VarBindList content from `pos` to `end`: the hot loop. Short-form
+    lengths (every VarBind of a normal table walk) are read inline; anything
+    else goes through `_length`."""
     varbinds: list[VarBind] = []
     append = varbinds.append
     length_of = _length
     while pos < end:
-        if buf[pos] != TAG_SEQUENCE:
+        if buf[pos] != TAG_SEQUENCE or pos + 1 >= end:
             raise BerError("expected VarBind")
-        length, pos = length_of(buf, pos + 1, end)
+        length = buf[pos + 1]
+        if length < 0x80:
+            pos += 2
+        else:
+            length, pos = length_of(buf, pos + 1, end)
         bind_end = pos + length
-        if pos >= bind_end or buf[pos] != TAG_OID:
+        if bind_end > end or pos + 1 >= bind_end or buf[pos] != TAG_OID:
             raise BerError("expected VarBind name")
-        length, pos = length_of(buf, pos + 1, bind_end)
-        oid = decode_oid(buf[pos : pos + length])
-        pos += length
-        if pos >= bind_end:
+        length = buf[pos + 1]
+        if length < 0x80:
+            pos += 2
+        else:
+            length, pos = length_of(buf, pos + 1, bind_end)
+        value_at = pos + length
+        if value_at + 1 >= bind_end:
             raise BerError("VarBind without value")
-        tag = buf[pos]
-        length, pos = length_of(buf, pos + 1, bind_end)
+        oid = decode_oid(buf[pos:value_at])
+        tag = buf[value_at]
+        length = buf[value_at + 1]
+        if length < 0x80:
+            pos = value_at + 2
+        else:
+            length, pos = length_of(buf, value_at + 1, bind_end)
         if pos + length != bind_end:
             raise BerError("VarBind length mismatch")
         append((oid, tag, decode_value(tag, buf[pos:bind_end])))
