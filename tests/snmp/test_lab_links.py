@@ -6,11 +6,14 @@ restore -> `normal`; blackhole (silent failure) -> `failover`; cut both ->
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from monitors.links import PairState
 from monitors.snmp.collection import Collection, Snapshot, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from security.events import Event
+from tests.snmp.agents import free_udp_port
 
 pytestmark = pytest.mark.lab
 SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
@@ -246,3 +250,34 @@ def test_collect_once_json_from_the_nms(lab: Lab, tmp_path: Path) -> None:
     polled = {d["device"] for d in report["devices"]}
     assert "hl-agg-1" in polled and "hl-ycz-r1" not in polled
     assert any("hl-ycz/primary" in line for line in report["unmatched"])
+
+
+def test_collect_serves_metrics_on_loopback_until_interrupted(lab: Lab, tmp_path: Path) -> None:
+    env = dict(os.environ, YUNWANG_HOME=str(tmp_path / "home"))
+    env.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
+    port = free_udp_port()  # a free number; TCP on the NMS's loopback is as free
+    process = subprocess.Popen(
+        ["ip", "netns", "exec", lab.namespace("nms"), str(Path(sys.executable).parent / "yunwang"),
+         "collect", str(SMALL), "--lab-dir", str(lab.directory), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        body = ""
+        deadline = time.monotonic() + 30
+        while "yunwang_link_pair_state{" not in body and time.monotonic() < deadline:
+            time.sleep(0.5)
+            with lab.entered("nms"), contextlib.suppress(OSError):
+                url = f"http://127.0.0.1:{port}/metrics"
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    body = answer.read().decode()
+        assert (
+            'yunwang_link_pair_state{county="hl",level="county",pair="hl",state="normal",township=""} 1.0'
+            in body
+        )
+        listening = lab.run("nms", ["ss", "-ltnH", f"sport = :{port}"]).stdout
+        local = {line.split()[3] for line in listening.splitlines()}
+        assert local == {f"127.0.0.1:{port}"}  # loopback only, by default
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(15)
+    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
