@@ -121,6 +121,14 @@ def _length(buf: bytes, pos: int, end: int) -> tuple[int, int]:
     return length, pos
 
 
+# The same OIDs come back every poll (ifHCInOctets.1..n of every device of a
+# model are the same bytes), so decoded names are kept: a dict hit instead of
+# a decode. Bounded: past the limit new names are decoded, not stored.
+OID_CACHE_SIZE = 100_000
+_OID_CACHE: dict[bytes, Oid] = {}
+_ENCODED_CACHE: dict[Oid, bytes] = {}
+
+
 def decode_oid(content: bytes) -> Oid:
     if not content:
         raise BerError("empty OBJECT IDENTIFIER")
@@ -257,6 +265,7 @@ def decode_varbinds(buf: bytes, pos: int, end: int) -> list[VarBind]:
     varbinds: list[VarBind] = []
     append = varbinds.append
     length_of = _length
+    oid_cache = _OID_CACHE
     while pos < end:
         if buf[pos] != TAG_SEQUENCE or pos + 1 >= end:
             raise BerError("expected VarBind")
@@ -276,7 +285,12 @@ def decode_varbinds(buf: bytes, pos: int, end: int) -> list[VarBind]:
         value_at = pos + length
         if value_at + 1 >= bind_end:
             raise BerError("VarBind without value")
-        oid = decode_oid(buf[pos:value_at])
+        name = buf[pos:value_at]
+        oid = oid_cache.get(name)
+        if oid is None:
+            oid = decode_oid(name)
+            if len(oid_cache) < OID_CACHE_SIZE:
+                oid_cache[name] = oid
         tag = buf[value_at]
         length = buf[value_at + 1]
         if length < 0x80:
@@ -310,6 +324,15 @@ def encode_integer(value: int) -> bytes:
 
 
 def encode_oid(oid: Oid) -> bytes:
+    encoded = _ENCODED_CACHE.get(oid)
+    if encoded is None:
+        encoded = _encode_oid(oid)
+        if len(_ENCODED_CACHE) < OID_CACHE_SIZE:
+            _ENCODED_CACHE[oid] = encoded
+    return encoded
+
+
+def _encode_oid(oid: Oid) -> bytes:
     if len(oid) < 2:
         raise ValueError(f"OID {oid} needs at least two arcs")
     arcs = [oid[0] * 40 + oid[1], *oid[2:]]

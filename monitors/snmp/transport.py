@@ -66,7 +66,7 @@ class UdpTransport:
     )
 
     async def _endpoint(self, host: str) -> asyncio.DatagramTransport:
-        family = ipaddress.ip_address(host).version
+        family = 6 if ":" in host else 4
         endpoint = self._endpoints.get(family)
         if endpoint is None:
             loop = asyncio.get_running_loop()
