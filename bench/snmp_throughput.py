@@ -271,9 +271,11 @@ def main() -> int:
             "rounds": args.rounds,
             "median_varbinds_per_cpu_second": {k: round(v) for k, v in medians.items()},
             "ratio_to_snmp_exporter_v2c": {k: round(v / peer, 2) for k, v in medians.items()},
-            "ratio_v3_to_snmp_exporter_v3": round(
-                medians["yunwang v3"] / medians["snmp_exporter v3"], 3
-            ),
+            "ratio_to_snmp_exporter_same_version": {
+                k: round(v / medians[f"snmp_exporter {'v3' if 'v3' in k else 'v2c'}"], 2)
+                for k, v in medians.items()
+                if not k.startswith("snmp_exporter")
+            },
             "projection_devices": args.devices,
             "projection_varbinds_per_device_poll": round(per_device),
             "projection_cores_at_one_poll_per_minute": {
