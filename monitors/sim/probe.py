@@ -50,7 +50,7 @@ async def get(
         target = await hl.UdpTransportTarget.create(
             (host, port), timeout=timeout_s, retries=retries
         )
-        error, status, index, binds = await hl.get_cmd(
+        error, status, _index, binds = await hl.get_cmd(
             engine,
             user_data(credential),
             target,

@@ -95,11 +95,9 @@ class SimulatedEstate:
         self._port = port
         self.port = 0
         self.start_timeout_s = start_timeout_s
-        # Environment variables this simulator filled with demo keys.
+        # Environment variables this simulator filled with demo keys (while it runs).
         self.demo_keys_set: list[str] = []
-        self.credentials: dict[str, SimCredential] = resolve(
-            estate, {d.credential for d in self.devices}, self.demo_keys_set
-        )
+        self.credentials: dict[str, SimCredential] = {}
         self.data_dir: Path | None = None
         self.startup_s: float | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -109,7 +107,9 @@ class SimulatedEstate:
 
     @property
     def credential(self) -> SimCredential:
-        """The estate's default credential (what most devices use)."""
+        """The estate's default credential (what most devices use), resolved at start."""
+        if not self.credentials:
+            raise SimError("the simulator is not running (use it as a context manager)")
         default = self.estate.monitoring.default_credential
         if default in self.credentials:
             return self.credentials[default]
@@ -141,7 +141,18 @@ class SimulatedEstate:
         self.stop()
 
     def start(self) -> SimulatedEstate:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> SimulatedEstate:
         began = time.monotonic()
+        self.demo_keys_set = []
+        self.credentials = resolve(
+            self.estate, {d.credential for d in self.devices}, self.demo_keys_set
+        )
         cache = yunwang_home() / "sim-cache"
         self.data_dir = self._prepare_data(cache)
         index = cache / "index"
@@ -173,9 +184,7 @@ class SimulatedEstate:
     def stop(self) -> None:
         process, self._process = self._process, None
         atexit.unregister(self.stop)
-        if process is None:
-            return
-        if process.poll() is None:
+        if process is not None and process.poll() is None:
             process.terminate()
             try:
                 process.wait(10)
@@ -184,7 +193,12 @@ class SimulatedEstate:
                 process.wait()
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
-        record(action="sim.stop", target=self.estate.file, detail={"pid": process.pid})
+            self._run_dir = None
+        # Demo keys live as long as the simulator: nothing else should find them set.
+        for name in self.demo_keys_set:
+            os.environ.pop(name, None)
+        if process is not None:
+            record(action="sim.stop", target=self.estate.file, detail={"pid": process.pid})
 
     # --- internals -------------------------------------------------------------
 
@@ -221,6 +235,8 @@ class SimulatedEstate:
 
     def _launch(self, cache: Path, index: Path, began: float) -> bool:
         assert self.data_dir is not None
+        if self._run_dir is not None:  # a previous attempt's port was taken
+            shutil.rmtree(self._run_dir, ignore_errors=True)
         self._run_dir = cache / "run" / f"{os.getpid()}-{self.port}"
         self._run_dir.mkdir(parents=True, exist_ok=True)
         args_file = self._run_dir / "engine.args"
@@ -260,10 +276,10 @@ class SimulatedEstate:
                 self._process = None
                 return False
             if answers(self.host, self.port, credential, probe_device.name):
+                args_file.unlink()  # read at start-up; the keys need not stay on disk
                 return True
             time.sleep(0.2)
         tail = self._log_tail()
-        self.stop()
         raise SimError(f"snmpsim did not answer within {self.start_timeout_s:.0f}s: {tail}")
 
     def _log_tail(self) -> str:
