@@ -3,13 +3,16 @@
 Each file holds what the poller reads (monitors/snmp/tables.py): the system
 group of a real device of the same vendor, ifTable and ifXTable rows for
 every link end the estate puts on the device (ifName exactly as declared,
-ifAlias = link id, ifHighSpeed = owed bandwidth), and OSPF-MIB / OSPFv3-MIB
-neighbour rows for the links that are up. Liveness comes from snmpsim's
+ifAlias = link id, ifHighSpeed = owed bandwidth), ipAddrTable rows for the
+link addresses, and OSPF-MIB / OSPFv3-MIB neighbour rows for the links that
+are up. Liveness comes from snmpsim's
 `numeric` variation module, evaluated at request time:
 
 - octet counters grow at `rate` bytes/s from a fixed start (they restart,
   like a rebooted device's, when the simulator restarts, and so does
   sysUpTime);
+- a silent failure's counters stop and its adjacency leaves Full at a set
+  time (numeric clamps at max/min);
 - a flapping status is a step function of time: numeric computes
   `initial + scale * fmod(t / period, 2)` and clamps it to [min, max], so
   with a steep scale the value sits on one bound for a period, then on the
@@ -38,7 +41,7 @@ LOAD: dict[Behaviour, tuple[float, float]] = {
     "carrying": (0.55, 0.25),
     "flapping": (0.10, 0.04),
     "down": (0.0, 0.0),
-    "silent": (0.0, 0.0),
+    "silent": (0.30, 0.12),  # a primary's load until the failure, then nothing
 }
 STANDBY_LOAD = (0.002, 0.001)  # a healthy backup: hellos and BFD only
 STEEP = 1_000_000  # slope of the step functions (see module docstring)
@@ -46,6 +49,7 @@ OSPF_FULL, OSPF_DOWN = 8, 1
 
 _IF = "1.3.6.1.2.1.2.2.1"
 _IFX = "1.3.6.1.2.1.31.1.1.1"
+_IP_ADDR = "1.3.6.1.2.1.4.20.1"
 _OSPF_NBR = "1.3.6.1.2.1.14.10.1"
 _OSPFV3_NBR = "1.3.6.1.2.1.191.1.9.1"
 
@@ -95,11 +99,24 @@ def _step(low: int, high: int, period_s: float, low_first: bool) -> str:
     )
 
 
-def _counter(tag: str, start: int, rate: float) -> tuple[str, str]:
-    if rate <= 0:
+def _counter(
+    tag: str, start: int, rate: float, stop_after_s: float | None = None
+) -> tuple[str, str]:
+    """A counter growing at `rate`/s; with `stop_after_s`, frozen from then on."""
+    if rate <= 0 or stop_after_s == 0:
         return tag, str(start)
+    if stop_after_s is not None:  # numeric clamps at max: growth, then flat
+        return (
+            f"{tag}:numeric",
+            f"rate={rate:.0f},initial={start},max={start + rate * stop_after_s:.0f}",
+        )
     limit = ",max=4294967295,wrap=1" if tag == "65" else ""
     return f"{tag}:numeric", f"rate={rate:.0f},initial={start}{limit}"
+
+
+def _onset(low: int, high: int, after_s: float) -> str:
+    """A numeric variation at `high` until `after_s`, then at `low` for good."""
+    return f"scale=-{STEEP},initial={high + STEEP * after_s:.0f},min={low},max={high}"
 
 
 def _oper_status(port: Port, period_s: float) -> tuple[str, str]:
@@ -123,6 +140,9 @@ def _interface_records(
     rx_rate, tx_rate = rx * octets_per_s, tx * octets_per_s
     start_in = _seed(device, name, "in") % 10**13
     start_out = _seed(device, name, "out") % 10**13
+    stop = scenario.silent_after_s if port.behaviour == "silent" else None
+    # A counter that will freeze must not wrap first: start it low in 32-bit space.
+    room32 = 2**31 if stop is not None else 2**32
     mac = "02" + f"{_seed(device, name):012x}"[-10:]
     yield f"{_IF}.1.{i}", "2", str(i)
     yield f"{_IF}.2.{i}", "4x", _hex(name)
@@ -133,26 +153,37 @@ def _interface_records(
     yield f"{_IF}.7.{i}", "2", "1"  # admin up: a failure, not an engineer's shutdown
     yield f"{_IF}.8.{i}", *_oper_status(port, scenario.flap_period_s)
     yield f"{_IF}.9.{i}", "67", "0"
-    yield f"{_IF}.10.{i}", *_counter("65", start_in % 2**32, rx_rate)
+    yield f"{_IF}.10.{i}", *_counter("65", start_in % room32, rx_rate, stop)
     yield f"{_IF}.13.{i}", "65", "0"
     yield f"{_IF}.14.{i}", "65", "0"
-    yield f"{_IF}.16.{i}", *_counter("65", start_out % 2**32, tx_rate)
+    yield f"{_IF}.16.{i}", *_counter("65", start_out % room32, tx_rate, stop)
     yield f"{_IF}.19.{i}", "65", "0"
     yield f"{_IF}.20.{i}", "65", "0"
     yield f"{_IFX}.1.{i}", "4x", _hex(name)
-    yield f"{_IFX}.6.{i}", *_counter("70", start_in, rx_rate)
-    yield f"{_IFX}.10.{i}", *_counter("70", start_out, tx_rate)
+    yield f"{_IFX}.6.{i}", *_counter("70", start_in, rx_rate, stop)
+    yield f"{_IFX}.10.{i}", *_counter("70", start_out, tx_rate, stop)
     yield f"{_IFX}.15.{i}", "66", str(link.bandwidth_bps // 1_000_000)
     yield f"{_IFX}.18.{i}", "4x", _hex(link.id)
+
+
+def _address_records(port: Port) -> Iterator[tuple[str, str, str]]:
+    """IP-MIB ipAddrTable: the poller maps an OSPFv2 neighbour to our interface by subnet."""
+    address = port.end.address4
+    yield f"{_IP_ADDR}.1.{address}", "64", str(address)
+    yield f"{_IP_ADDR}.2.{address}", "2", str(port.if_index)
+    yield f"{_IP_ADDR}.3.{address}", "64", str(port.link.net4.netmask)
 
 
 def _neighbour_records(
     port: Port, estate: Estate, scenario: Scenario
 ) -> Iterator[tuple[str, str, str]]:
-    if port.behaviour in ("down", "silent"):
+    if port.behaviour == "down" or (port.behaviour == "silent" and scenario.silent_after_s == 0):
         return  # the adjacency is gone: no row, as OSPF-MIB shows after the dead interval
+    state: tuple[str, str]
     if port.behaviour == "flapping":  # full (8) for a period, then down (1)
         state = ("2:numeric", _step(OSPF_DOWN, OSPF_FULL, scenario.flap_period_s, low_first=False))
+    elif port.behaviour == "silent":  # full until the failure, then down (1)
+        state = ("2:numeric", _onset(OSPF_DOWN, OSPF_FULL, scenario.silent_after_s))
     else:
         state = ("2", str(OSPF_FULL))
     router_id = estate.device(port.far.device).mgmt4
@@ -185,6 +216,7 @@ def device_records(
     records.append(("1.3.6.1.2.1.2.1.0", "2", str(len(device_ports))))  # ifNumber
     for port in device_ports:
         records += _interface_records(port, scenario, device.name)
+        records += _address_records(port)
         records += _neighbour_records(port, estate, scenario)
     records.sort(key=lambda r: tuple(int(x) for x in r[0].split(".")))
     return records

@@ -74,13 +74,14 @@ class SimulatedEstate:
         host: str = "127.0.0.1",
         port: int | None = None,
         flap_period_s: float = scenarios.DEFAULT_FLAP_PERIOD_S,
+        silent_after_s: float = scenarios.DEFAULT_SILENT_AFTER_S,
         start_timeout_s: float = 180.0,
     ) -> None:
         self.estate = estate
         self.scenario = (
             scenario
             if isinstance(scenario, scenarios.Scenario)
-            else scenarios.parse(scenario, estate, flap_period_s)
+            else scenarios.parse(scenario, estate, flap_period_s, silent_after_s)
         )
         self.levels: tuple[Level, ...] = tuple(levels or generator.LEVELS)
         unknown = [lv for lv in self.levels if lv not in generator.LEVELS]

@@ -7,8 +7,10 @@ A scenario names link pairs (the county or township node id, as in
   flat, no OSPF neighbour) and the backup carries the traffic.
 - flapping: the primary's ifOperStatus and OSPF neighbour state toggle every
   `flap_period_s` seconds; the backup carries traffic throughout.
-- silent: IF-MIB says up at both ends but nothing passes (counters flat) and
-  the OSPF neighbour row is gone: what only routing state reveals.
+- silent: IF-MIB says up at both ends but nothing passes: `silent_after_s`
+  after start the counters stop and the OSPF neighbour leaves Full (state
+  down); with `silent_after_s=0` the counters are flat and the neighbour
+  rows absent from the start. Only routing state reveals it.
 
 Text form, for the CLI and the API alike: `normal`, `demo`,
 `county-failover[:ID]`, `township-flapping[:ID]`, `silent-failure[:ID]`,
@@ -25,7 +27,10 @@ from monitors.sim.errors import SimError
 
 # What one link does during the simulation.
 Behaviour = Literal["up", "down", "carrying", "flapping", "silent"]
-DEFAULT_FLAP_PERIOD_S = 17.0
+DEFAULT_FLAP_PERIOD_S = 15.0
+# A silent failure starts this long after the simulator: a poller must have seen
+# the adjacency Full to call its loss a failure (0: failed from the start).
+DEFAULT_SILENT_AFTER_S = 30.0
 # The example estate's demo: a county in failover, a township flapping.
 DEMO_FAILOVER = "hl"
 DEMO_FLAPPING = "qf-cgz"
@@ -39,6 +44,7 @@ class Scenario:
     flapping: tuple[str, ...] = ()
     silent: tuple[str, ...] = ()
     flap_period_s: float = DEFAULT_FLAP_PERIOD_S
+    silent_after_s: float = DEFAULT_SILENT_AFTER_S
 
     def behaviours(self, estate: Estate) -> dict[str, Behaviour]:
         """Link id -> behaviour, for every link of the estate."""
@@ -100,7 +106,12 @@ def demo(estate: Estate) -> Scenario:
     )
 
 
-def parse(text: str, estate: Estate, flap_period_s: float = DEFAULT_FLAP_PERIOD_S) -> Scenario:
+def parse(
+    text: str,
+    estate: Estate,
+    flap_period_s: float = DEFAULT_FLAP_PERIOD_S,
+    silent_after_s: float = DEFAULT_SILENT_AFTER_S,
+) -> Scenario:
     """`county-failover:hl+township-flapping:qf-cgz` -> Scenario."""
     failover: list[str] = []
     flapping: list[str] = []
@@ -130,8 +141,13 @@ def parse(text: str, estate: Estate, flap_period_s: float = DEFAULT_FLAP_PERIOD_
                 f"scenario {part!r}: expected normal, demo, county-failover[:ID], "
                 "township-flapping[:ID] or silent-failure[:ID], joined with '+'"
             )
-    if flap_period_s <= 0:
-        raise SimError(f"scenario {text!r}: flap period must be positive, got {flap_period_s}")
-    scenario = Scenario(text, tuple(failover), tuple(flapping), tuple(silent), flap_period_s)
+    if flap_period_s <= 0 or silent_after_s < 0:
+        raise SimError(
+            f"scenario {text!r}: flap period must be positive and silent onset not negative "
+            f"(got {flap_period_s}, {silent_after_s})"
+        )
+    scenario = Scenario(
+        text, tuple(failover), tuple(flapping), tuple(silent), flap_period_s, silent_after_s
+    )
     scenario.behaviours(estate)  # rejects a pair given two behaviours, now rather than later
     return scenario

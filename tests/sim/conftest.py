@@ -59,18 +59,6 @@ def demo_sim(small: Estate, sim_home: Path) -> Iterator[SimulatedEstate]:
             sim.stop()
 
 
-@pytest.fixture(scope="package")
-def silent_sim(small: Estate, sim_home: Path) -> Iterator[SimulatedEstate]:
-    sim = SimulatedEstate(small, "silent-failure:hl-zyl", levels=("county", "township"))
-    with home(sim_home):
-        sim.start()
-    try:
-        yield sim
-    finally:
-        with home(sim_home):
-            sim.stop()
-
-
 @pytest.fixture(scope="session")
 def net_snmp() -> str:
     found = shutil.which("snmpbulkwalk")

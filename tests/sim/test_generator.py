@@ -120,3 +120,26 @@ def test_demo_is_hl_in_failover_and_qf_cgz_flapping(small: Estate) -> None:
     scenario = demo(small)
     assert scenario.failover == ("hl",)
     assert scenario.flapping == ("qf-cgz",)
+
+
+def test_silent_from_the_start_has_no_neighbour_rows_and_flat_counters(small: Estate) -> None:
+    files = generate(small, parse("silent-failure:hl-zyl", small, silent_after_s=0))
+    primary = next(p for p in small.link_pairs() if p.id == "hl-zyl").primary
+    child = rows(files[primary.child_end.device])
+    index = next(
+        i for i, name in column(child, IF_NAME).items() if name == primary.child_end.interface
+    )
+    assert child[f"1.3.6.1.2.1.2.2.1.8.{index}"] == ("2", "1")  # up in IF-MIB
+    assert child[f"1.3.6.1.2.1.31.1.1.1.6.{index}"][0] == "70"  # flat
+    assert f"1.3.6.1.2.1.14.10.1.6.{primary.parent_end.address4}.0" not in child
+    assert not [oid for oid in child if oid.startswith(f"1.3.6.1.2.1.191.1.9.1.8.{index}.")]
+
+
+def test_ip_addr_table_maps_link_addresses_to_interfaces(small: Estate) -> None:
+    files = generate(small, parse("normal", small))
+    for link in small.links():
+        for end in (link.child_end, link.parent_end):
+            records = rows(files[end.device])
+            index = next(i for i, n in column(records, IF_NAME).items() if n == end.interface)
+            assert records[f"1.3.6.1.2.1.4.20.1.2.{end.address4}"] == ("2", str(index))
+            assert records[f"1.3.6.1.2.1.4.20.1.3.{end.address4}"] == ("64", str(link.net4.netmask))

@@ -116,18 +116,29 @@ def test_flapping_township_toggles_status_and_adjacency_together(
     assert (1, 8) in seen and (2, 1) in seen
 
 
-def test_silent_failure_is_up_in_if_mib_but_flat_and_without_neighbour(
-    silent_sim: SimulatedEstate, small: Estate, net_snmp: str
+def test_silent_failure_stays_up_in_if_mib_while_traffic_and_adjacency_die(
+    small: Estate, net_snmp: str
 ) -> None:
-    pair = next(p for p in small.link_pairs() if p.id == "hl-zyl")
-    end = pair.primary.child_end
-    index = if_index(silent_sim, end.device, end.interface)
-    oids = [f"{IF_OPER}.{index}", f"{HC_IN}.{index}"]
-    first = read(silent_sim, end.device, oids)
-    time.sleep(1.2)
-    second = read(silent_sim, end.device, oids)
-    assert int(first[oids[0]]) == int(second[oids[0]]) == 1
-    assert int(first[oids[1]]) == int(second[oids[1]])
-    neighbours = bulkwalk(silent_sim, end.device, OSPF_STATE)
-    assert f"{OSPF_STATE}.{pair.primary.parent_end.address4}.0" not in neighbours
-    assert neighbours[f"{OSPF_STATE}.{pair.backup.parent_end.address4}.0"] == "8"
+    onset_s = 6.0
+    with SimulatedEstate(small, "silent-failure:hl-zyl", levels=("township",),
+                         silent_after_s=onset_s) as sim:  # fmt: skip
+        pair = next(p for p in small.link_pairs() if p.id == "hl-zyl")
+        end = pair.primary.child_end
+        index = if_index(sim, end.device, end.interface)
+        status, counter = f"{IF_OPER}.{index}", f"{HC_IN}.{index}"
+        neighbour = f"{OSPF_STATE}.{pair.primary.parent_end.address4}.0"
+        oids = [status, counter, neighbour]
+        before = read(sim, end.device, oids)
+        time.sleep(0.5)
+        still = read(sim, end.device, oids)
+        assert int(before[neighbour]) == 8  # Full: a poller learns the adjacency first
+        assert int(still[counter]) > int(before[counter])
+        time.sleep(onset_s + 0.5)
+        after = read(sim, end.device, oids)
+        time.sleep(1.0)
+        later = read(sim, end.device, oids)
+        assert int(after[status]) == int(later[status]) == 1  # IF-MIB still says up
+        assert int(after[counter]) == int(later[counter])  # nothing passes
+        assert int(after[neighbour]) == 1  # adjacency down
+        backup = bulkwalk(sim, end.device, OSPF_STATE)
+        assert backup[f"{OSPF_STATE}.{pair.backup.parent_end.address4}.0"] == "8"
