@@ -47,9 +47,8 @@ async def get(
     """OID -> value for one v3 GET; raises RuntimeError on any SNMP error."""
     engine = hl.SnmpEngine()
     try:
-        target = await hl.UdpTransportTarget.create(
-            (host, port), timeout=timeout_s, retries=retries
-        )
+        transport = hl.Udp6TransportTarget if ":" in host else hl.UdpTransportTarget
+        target = await transport.create((host, port), timeout=timeout_s, retries=retries)
         error, status, _index, binds = await hl.get_cmd(
             engine,
             user_data(credential),

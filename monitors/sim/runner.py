@@ -49,7 +49,8 @@ def yunwang_home() -> Path:
 
 
 def free_udp_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
 
@@ -245,7 +246,10 @@ class SimulatedEstate:
         with os.fdopen(fd, "w") as out:
             for credential in self.credentials.values():
                 out.write(" ".join(credential.snmpsim_args()) + "\n")
-            out.write(f"--agent-udpv4-endpoint={self.host}:{self.port}\n")
+            if ":" in self.host:
+                out.write(f"--agent-udpv6-endpoint=[{self.host}]:{self.port}\n")
+            else:
+                out.write(f"--agent-udpv4-endpoint={self.host}:{self.port}\n")
         env = dict(os.environ)
         if os.geteuid() == 0:
             # snmpsim refuses root unless told to drop privileges; as root (CI) the

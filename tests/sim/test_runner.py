@@ -88,3 +88,11 @@ def test_a_short_key_is_one_clear_line(small: Estate, monkeypatch: pytest.Monkey
 def test_unknown_level_is_refused(small: Estate) -> None:
     with pytest.raises(SimError, match="expected city, county, township or village"):
         SimulatedEstate(small, "normal", levels=("province",))  # type: ignore[arg-type]
+
+
+def test_serves_on_ipv6_loopback_when_asked(small: Estate) -> None:
+    with SimulatedEstate(small, "normal", levels=("city",), host="::1") as sim:
+        host, port, context = sim.targets()["py-core-2"]
+        assert host == "::1"
+        answer = asyncio.run(get(host, port, sim.credential, context, ["1.3.6.1.2.1.1.5.0"]))
+        assert str(answer["1.3.6.1.2.1.1.5.0"]) == "py-core-2"
