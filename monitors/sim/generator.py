@@ -71,13 +71,14 @@ def simulated_devices(estate: Estate, levels: Iterable[Level] | None = None) -> 
     return [d for n in estate.nodes() if n.level in wanted for d in n.devices]
 
 
-def ports(estate: Estate, device: str, behaviours: dict[str, Behaviour]) -> list[Port]:
-    found: list[Port] = []
+def ports(estate: Estate, behaviours: dict[str, Behaviour]) -> dict[str, list[Port]]:
+    """Device name -> its link ends, ifIndex 1..n in estate order (one pass over the links)."""
+    found: dict[str, list[Port]] = {}
     for link in estate.links():
         for end, far, up in ((link.child_end, link.parent_end, True),
                              (link.parent_end, link.child_end, False)):  # fmt: skip
-            if end.device == device:
-                found.append(Port(len(found) + 1, link, end, far, up, behaviours[link.id]))
+            mine = found.setdefault(end.device, [])
+            mine.append(Port(len(mine) + 1, link, end, far, up, behaviours[link.id]))
     return found
 
 
@@ -175,7 +176,7 @@ def _address_records(port: Port) -> Iterator[tuple[str, str, str]]:
 
 
 def _neighbour_records(
-    port: Port, estate: Estate, scenario: Scenario
+    port: Port, router_ids: dict[str, str], scenario: Scenario
 ) -> Iterator[tuple[str, str, str]]:
     if port.behaviour == "down" or (port.behaviour == "silent" and scenario.silent_after_s == 0):
         return  # the adjacency is gone: no row, as OSPF-MIB shows after the dead interval
@@ -186,38 +187,54 @@ def _neighbour_records(
         state = ("2:numeric", _onset(OSPF_DOWN, OSPF_FULL, scenario.silent_after_s))
     else:
         state = ("2", str(OSPF_FULL))
-    router_id = estate.device(port.far.device).mgmt4
+    router_id = router_ids[port.far.device]
     v2 = f"{port.far.address4}.0"
     yield f"{_OSPF_NBR}.1.{v2}", "64", str(port.far.address4)
     yield f"{_OSPF_NBR}.2.{v2}", "2", "0"
     yield f"{_OSPF_NBR}.3.{v2}", "64", str(router_id)
     yield f"{_OSPF_NBR}.6.{v2}", *state
-    v3 = f"{port.if_index}.0.{int(router_id)}"
+    v3 = f"{port.if_index}.0.{int(ipaddress.IPv4Address(router_id))}"
     yield f"{_OSPFV3_NBR}.4.{v3}", "2", "2"  # ipv6
     yield f"{_OSPFV3_NBR}.5.{v3}", "4x", ipaddress.IPv6Address(port.far.address6).packed.hex()
     yield f"{_OSPFV3_NBR}.8.{v3}", *state
 
 
-def device_records(
-    estate: Estate, device: Device, scenario: Scenario, behaviours: dict[str, Behaviour]
-) -> list[tuple[str, str, str]]:
+@dataclass(frozen=True)
+class _Plan:
+    """What every device's records are built from, indexed once."""
+
+    scenario: Scenario
+    ports: dict[str, list[Port]]
+    router_ids: dict[str, str]  # device -> its mgmt4, the OSPF router id
+    node_names: dict[str, str]
+
+
+def _plan(estate: Estate, scenario: Scenario) -> _Plan:
+    return _Plan(
+        scenario,
+        ports(estate, scenario.behaviours(estate)),
+        {d.name: str(d.mgmt4) for d in estate.devices()},
+        {n.id: n.name for n in estate.nodes()},
+    )
+
+
+def device_records(device: Device, plan: _Plan) -> list[tuple[str, str, str]]:
     system = system_group(recording_for(device.model, device.vendor))
-    node = estate.node(device.node)
     records: list[tuple[str, str, str]] = [
         (oid, kind, value) for oid, (kind, value) in system.records.items()
     ]
     records += [
         ("1.3.6.1.2.1.1.3.0", "67:numeric", f"rate=100,initial={system.uptime_ticks}"),
         ("1.3.6.1.2.1.1.5.0", "4x", _hex(device.name)),
-        ("1.3.6.1.2.1.1.6.0", "4x", _hex(node.name)),
+        ("1.3.6.1.2.1.1.6.0", "4x", _hex(plan.node_names[device.node])),
         ("1.3.6.1.2.1.14.1.1.0", "64", str(device.mgmt4)),  # ospfRouterId
     ]
-    device_ports = ports(estate, device.name, behaviours)
+    device_ports = plan.ports.get(device.name, [])
     records.append(("1.3.6.1.2.1.2.1.0", "2", str(len(device_ports))))  # ifNumber
     for port in device_ports:
-        records += _interface_records(port, scenario, device.name)
+        records += _interface_records(port, plan.scenario, device.name)
         records += _address_records(port)
-        records += _neighbour_records(port, estate, scenario)
+        records += _neighbour_records(port, plan.router_ids, plan.scenario)
     records.sort(key=lambda r: tuple(int(x) for x in r[0].split(".")))
     return records
 
@@ -230,9 +247,9 @@ def generate(
     estate: Estate, scenario: Scenario, levels: Iterable[Level] | None = None
 ) -> dict[str, str]:
     """Device name -> snmprec text, for every simulated device."""
-    behaviours = scenario.behaviours(estate)
+    plan = _plan(estate, scenario)
     return {
-        device.name: render(device_records(estate, device, scenario, behaviours))
+        device.name: render(device_records(device, plan))
         for device in simulated_devices(estate, levels)
     }
 
