@@ -68,8 +68,10 @@ def up(
         _wire(plan)
         state.timings["network_s"] = round(time.monotonic() - started, 2)
         _routers(plan, state, agents, bfd_ms=bfd_ms)
+        state.timings["routers_s"] = round(time.monotonic() - started, 2)
         if rootfs_dir is not None:
             _hosts(plan, state, rootfs_dir)
+        state.timings["hosts_s"] = round(time.monotonic() - started, 2)
         converge(plan)
     except BaseException:
         # Leave nothing half-built behind; the record makes this the same

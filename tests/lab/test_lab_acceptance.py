@@ -7,6 +7,7 @@ breaks something restores it in `finally`, so the tests stay independent.
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Callable
 
@@ -248,3 +249,29 @@ def test_estate_addresses_translate_to_what_the_lab_configured(lab: Lab) -> None
     device = estate.node("hl").devices[0]
     assert lab.lab_address(device.mgmt4) == lab.router_snmp_address("hl")
     assert lab.lab_address(device.mgmt6) == lab.router_snmp_address("hl", family=6)
+
+
+def test_python_sockets_can_run_inside_the_nms(lab: Lab) -> None:
+    """`entered` moves only the calling thread: a poller thread lives in the NMS."""
+    import socket
+    import threading
+
+    address = host_address(lab, "qf-cgz-h1", 6)
+    banner: list[bytes] = []
+    namespaces: list[str] = []
+
+    def poll() -> None:
+        with lab.entered("nms"):
+            namespaces.append(os.readlink("/proc/thread-self/ns/net"))
+            with socket.create_connection((address, 22), timeout=5) as conn:
+                banner.append(conn.recv(64))
+        namespaces.append(os.readlink("/proc/thread-self/ns/net"))
+
+    home = os.readlink("/proc/thread-self/ns/net")
+    worker = threading.Thread(target=poll)
+    worker.start()
+    worker.join(10)
+    assert banner and banner[0].startswith(b"SSH-2.0-OpenSSH")
+    # inside the block the thread was elsewhere; after it, and this thread all along, home
+    assert namespaces[0] != home and namespaces[1] == home
+    assert os.readlink("/proc/thread-self/ns/net") == home
