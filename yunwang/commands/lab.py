@@ -57,15 +57,16 @@ def up_cmd(
     """Build the slice: FRR routers, veth dual links, snmpd agents, Debian hosts."""
     started = time.monotonic()
     try:
-        lab = Lab.up(
-            estate,
-            directory=directory,
-            counties=counties,
-            townships=townships,
-            villages=villages,
-            hosts=hosts,
-            bfd_ms=bfd_ms,
-        )
+        with _err.status(f"building the lab from {estate} (routers, links, agents, hosts)..."):
+            lab = Lab.up(
+                estate,
+                directory=directory,
+                counties=counties,
+                townships=townships,
+                villages=villages,
+                hosts=hosts,
+                bfd_ms=bfd_ms,
+            )
         plan = lab.plan
     except LabError as exc:
         raise _fail("lab.up", str(estate), exc) from None
