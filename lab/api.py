@@ -23,7 +23,8 @@ from estate.secrets import SecretMissing
 from lab import build, chaos, netns
 from lab.addressing import Address, AddressMap
 from lab.errors import LabError
-from lab.plan import Cable, HostPlan, LabPlan, Router, Slice
+from lab.placement import Slice
+from lab.plan import Cable, HostPlan, LabPlan, Router
 from lab.snmpd import resolve
 from lab.state import LabState, lab_dir, locked
 from lab.status import LabStatus, collect

@@ -10,7 +10,8 @@ import pytest
 from estate import Estate, load
 from lab.addressing import LAB4, LAB6, AddressMap
 from lab.errors import LabError
-from lab.plan import LabPlan, Slice, plan_slice, select_nodes
+from lab.placement import Slice, select_nodes
+from lab.plan import LabPlan, plan_slice
 
 SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
 
