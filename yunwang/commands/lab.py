@@ -116,13 +116,22 @@ def status_cmd(
     _print_status(report)
 
 
+def _table(title: str, *columns: str) -> Table:
+    # Fold rather than cut: node ids and IPv6 addresses must stay readable
+    # in an 80-column terminal or a CI log.
+    table = Table(title=title)
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    return table
+
+
 def _print_status(report: LabStatus) -> None:
     if not report.routers:
         _out.print(f"no lab is up ({report.directory})")
         return
     _out.print(f"lab {report.phase}: {report.estate} ({report.directory})")
-    routers = Table(
-        "node", "level", "FRR", "snmpd", "OSPF full", "OSPFv3 full", "SNMP address", title="routers"
+    routers = _table(
+        "routers", "node", "level", "FRR", "snmpd", "OSPF full", "OSPFv3 full", "SNMP address"
     )
     for r in report.routers:
         routers.add_row(
@@ -134,7 +143,7 @@ def _print_status(report: LabStatus) -> None:
             str(r.ospf6_full),
             r.snmp_address,
         )
-    links = Table("link", "role", "level", "child end", "parent end", "state", title="links")
+    links = _table("links", "link", "role", "level", "child end", "parent end", "state")
     for lk in report.links:
         style = "" if lk.state == "up" else "bold red"
         links.add_row(
@@ -145,7 +154,7 @@ def _print_status(report: LabStatus) -> None:
             lk.parent_end,
             f"[{style}]{lk.state}[/]" if style else lk.state,
         )
-    hosts = Table("host", "segment", "IPv4", "IPv6", "sshd", title="hosts")
+    hosts = _table("hosts", "host", "segment", "IPv4", "IPv6", "sshd")
     for h in report.hosts:
         hosts.add_row(h.name, h.segment, h.address4, h.address6, "up" if h.sshd else "DOWN")
     for table in (routers, links, hosts):
