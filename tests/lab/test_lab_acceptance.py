@@ -35,7 +35,7 @@ def eventually(check: Callable[[], bool], timeout_s: float = 15.0) -> bool:
     return check()
 
 
-def snmp(lab: Lab, node: str, verb: str, oid: str, **override: str) -> str:
+def snmp(lab: Lab, node: str, verb: str, oid: str, family: int = 4, **override: str) -> str:
     """net-snmp's own tools from the NMS namespace, v3 authPriv."""
     cred = lab.snmp_v3(node)
     args = {
@@ -48,7 +48,9 @@ def snmp(lab: Lab, node: str, verb: str, oid: str, **override: str) -> str:
     argv = [verb, "-v3", "-l", "authPriv", "-u", cred.user, "-On", "-t", "1", "-r", "1"]
     for flag, value in args.items():
         argv += [flag, value]
-    done = lab.run("nms", [*argv, lab.router_snmp_address(node), oid], check=False)
+    address = lab.router_snmp_address(node, family)
+    target = address if family == 4 else f"udp6:[{address}]"
+    done = lab.run("nms", [*argv, target, oid], check=False)
     return done.stdout if done.returncode == 0 else f"ERROR {done.stderr.strip()}"
 
 
@@ -124,6 +126,7 @@ def test_silent_failure_is_caught_by_bfd_within_the_measured_figure(lab: Lab) ->
 
 def test_snmpd_answers_v3_authpriv_only(lab: Lab) -> None:
     assert 'STRING: "hl"' in snmp(lab, "hl", "snmpget", "1.3.6.1.2.1.1.5.0")
+    assert 'STRING: "hl"' in snmp(lab, "hl", "snmpget", "1.3.6.1.2.1.1.5.0", family=6)
     assert "ERROR" in snmp(lab, "hl", "snmpget", "1.3.6.1.2.1.1.5.0", **{"-X": "wrong-priv-key"})
     v2c = lab.run(
         "nms",
