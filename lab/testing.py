@@ -14,6 +14,8 @@ ends, whatever the tests did.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,21 @@ def needs_root() -> None:
         pytest.skip("the lab needs root (network namespaces); CI runs these tests as root")
 
 
+def _session_dir() -> Path:
+    """A lab directory named after this test process; labs of test processes
+    that died without tearing down (a killed CI job) are taken down first."""
+    parent = Path(tempfile.gettempdir()) / "yunwang-lab-tests"
+    parent.mkdir(mode=0o700, exist_ok=True)
+    for stale in parent.iterdir():
+        owner_pid = stale.name.split("-", 1)[0]
+        if owner_pid.isdigit() and not Path(f"/proc/{owner_pid}").exists():
+            Lab(stale).down()
+            shutil.rmtree(stale, ignore_errors=True)
+    directory = parent / f"{os.getpid()}-{len(list(parent.glob(f'{os.getpid()}-*')))}"
+    directory.mkdir(mode=0o700)
+    return directory
+
+
 def lab_session(
     estate_path: str | Path,
     *,
@@ -52,11 +69,11 @@ def lab_session(
     key = (str(Path(estate_path).resolve()), counties, townships, villages, hosts, bfd_ms)
 
     @pytest.fixture(scope="session")
-    def _lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    def _lab() -> Iterator[Lab]:
         needs_root()
         owner = key not in _shared
         if owner:
-            directory = tmp_path_factory.mktemp("lab")
+            directory = _session_dir()
             _shared[key] = Lab.up(
                 estate_path,
                 directory=directory,
@@ -71,6 +88,8 @@ def lab_session(
             yield _shared[key]
         finally:
             if owner:
-                _shared.pop(key).down()
+                lab = _shared.pop(key)
+                lab.down()
+                shutil.rmtree(lab.directory, ignore_errors=True)
 
     return _lab

@@ -232,11 +232,17 @@ def exec_cmd(
     if not ctx.args:
         _err.print("error: no command given (yunwang lab exec NODE -- COMMAND...)")
         raise typer.Exit(2)
+    lab = Lab(directory)
     try:
-        done = Lab(directory).run(node, list(ctx.args), check=False, timeout=3600)
+        done = lab.run(node, list(ctx.args), check=False, timeout=3600)
     except LabError as exc:
-        _err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(1) from None
+        raise _fail("lab.exec", node, exc) from None
+    _audit(
+        "lab.exec",
+        node,
+        "success" if done.returncode == 0 else "failure",
+        {"lab": str(lab.directory), "command": list(ctx.args), "exit": done.returncode},
+    )
     typer.echo(done.stdout, nl=False)
     typer.echo(done.stderr, nl=False, err=True)
     raise typer.Exit(done.returncode)
