@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -206,6 +208,36 @@ def test_ssh_with_the_lab_key_works_to_every_host(lab: Lab) -> None:
             assert done.stdout.strip() == host.name[:63]
         operator = lab.ssh(host.name, "sudo -n id -u", user="yunwang")
         assert operator.stdout.strip() == "0"
+
+
+def test_ssh_and_ansible_reach_hosts_from_the_machine_through_the_proxy(lab: Lab) -> None:
+    """No route into the lab on the machine: ssh hops in through the NMS namespace."""
+    for host in lab.hosts[:2]:
+        for family in (4, 6):
+            done = subprocess.run(
+                [*lab.ssh_argv(host.name, family=family), "hostname"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert done.stdout.strip() == host.name, done.stderr
+    inventory = lab.ansible_inventory()
+    common = inventory["all"]["vars"]
+    assert set(inventory["all"]["hosts"]) == {h.name for h in lab.hosts}
+    assert "zone_gov_extranet" in inventory["all"]["children"]
+    # Connect exactly as Ansible's ssh plugin would with these vars.
+    hostvars = next(iter(inventory["all"]["hosts"].values()))
+    argv = [
+        "ssh",
+        "-i",
+        common["ansible_ssh_private_key_file"],
+        *shlex.split(common["ansible_ssh_common_args"]),
+        f"{common['ansible_user']}@{hostvars['ansible_host']}",
+        "sudo -n /usr/bin/python3 -V",
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("Python 3"), done.stderr
 
 
 def test_hosts_have_their_own_writable_root(lab: Lab) -> None:

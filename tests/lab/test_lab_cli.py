@@ -125,3 +125,14 @@ def test_chaos_is_recorded_in_the_audit_trail(lab: Lab, tmp_path: Path) -> None:
     trail = Path(os.environ["YUNWANG_HOME"]) / "audit.jsonl"
     actions = [json.loads(line)["action"] for line in trail.read_text().splitlines()]
     assert "lab.restore" in actions
+
+
+@pytest.mark.lab
+def test_inventory_is_yaml_ansible_can_read(lab: Lab) -> None:
+    import yaml
+
+    code, out, _ = yunwang("lab", "inventory", "--family", "6", "--dir", str(lab.directory))
+    inventory = yaml.safe_load(out)
+    assert code == 0
+    assert all(":" in h["ansible_host"] for h in inventory["all"]["hosts"].values())
+    assert inventory["all"]["vars"]["ansible_become"] is True

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -246,6 +248,42 @@ def exec_cmd(
     typer.echo(done.stdout, nl=False)
     typer.echo(done.stderr, nl=False, err=True)
     raise typer.Exit(done.returncode)
+
+
+@lab_app.command("inventory")
+def inventory_cmd(
+    family: Annotated[int, typer.Option(help="Address family Ansible connects over (4|6).")] = 4,
+    user: Annotated[str, typer.Option(help="Login user (yunwang has sudo; or root).")] = "yunwang",
+    directory: Dir = None,
+) -> None:
+    """Print an Ansible inventory (YAML) of the lab's hosts, usable from this machine."""
+    if family not in (4, 6):
+        _err.print("error: --family: expected 4 or 6")
+        raise typer.Exit(2)
+    try:
+        inventory = Lab(directory).ansible_inventory(family=family, user=user)
+    except LabError as exc:
+        _err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    typer.echo(yaml.safe_dump(inventory, sort_keys=False, allow_unicode=True), nl=False)
+
+
+@lab_app.command("ssh", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def ssh_cmd(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Argument(help="A lab host's name.")],
+    user: Annotated[str, typer.Option(help="Login user.")] = "root",
+    family: Annotated[int, typer.Option(help="4 or 6.")] = 4,
+    directory: Dir = None,
+) -> None:
+    """ssh into a lab host with the lab key: yunwang lab ssh jwzh-app-1 [-- COMMAND]"""
+    lab = Lab(directory)
+    try:
+        argv = lab.ssh_argv(host, user=user, family=family)
+    except LabError as exc:
+        raise _fail("lab.ssh", host, exc) from None
+    _audit("lab.ssh", host, "success", {"lab": str(lab.directory), "user": user})
+    os.execvp(argv[0], [*argv, *ctx.args])
 
 
 def register(app: typer.Typer) -> None:
