@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 
 from lab import Lab
-from lab.measure import ping_through
+from lab.measure import ping_through, tcp_throughput
 
 pytestmark = pytest.mark.lab
 
@@ -250,6 +250,20 @@ def test_hosts_have_their_own_writable_root(lab: Lab) -> None:
 
 
 # chaos verbs beyond the acceptance list ----------------------------------------
+
+
+def test_throttle_caps_real_throughput_without_failing_over(lab: Lab) -> None:
+    src, dst = lab.namespace("qf-cgz-h1"), lab.namespace("jwzh-app-1")
+    address = host_address(lab, "jwzh-app-1", 4)
+    free = tcp_throughput(src, dst, address)
+    try:
+        lab.throttle("qf-cgz/primary", 20_000_000)
+        capped = tcp_throughput(src, dst, address)
+        assert route_dev(lab, "qf-cgz", address) == "up-p"  # BFD survived the full queue
+    finally:
+        lab.restore("qf-cgz/primary", wait=True)
+    print(f"throughput {free / 1e6:.0f} Mbit/s free, {capped / 1e6:.1f} Mbit/s at a 20 Mbit/s cap")
+    assert capped <= 22_000_000 < free
 
 
 def test_throttle_caps_the_link_below_what_it_is_owed(lab: Lab) -> None:
