@@ -61,8 +61,11 @@ def load_estate(path: str | Path) -> Estate:
     try:
         return load(str(path))
     except EstateError as exc:
-        first = exc.problems[0] if getattr(exc, "problems", None) else exc
-        raise LabError(str(first)) from exc
+        if not exc.problems:
+            raise LabError(str(exc)) from exc
+        more = len(exc.problems) - 1
+        extra = f" (and {more} more: run `yunwang validate {path}`)" if more else ""
+        raise LabError(f"{exc.problems[0]}{extra}") from exc
     except FileNotFoundError as exc:
         raise LabError(f"{path}: no such estate file") from exc
 
@@ -95,6 +98,8 @@ class Lab:
         bfd_ms: int = 100,
         secrets: Mapping[str, str] | None = None,
     ) -> Lab:
+        if not 10 <= bfd_ms <= 60000:
+            raise LabError(f"--bfd-ms {bfd_ms}: expected 10 to 60000 (FRR's BFD range)")
         lab = cls(directory, secrets=secrets)
         estate = load_estate(estate_path)
         with locked(lab.directory):

@@ -118,7 +118,8 @@ def _wire(plan: LabPlan) -> None:
     for router in plan.routers:
         commands: list[str] = []
         for iface in router.interfaces:
-            commands.append(f'link set dev {iface.name} alias "{iface.alias}"')
+            alias = iface.alias.replace('"', "'")  # ip -batch quoting
+            commands.append(f'link set dev {iface.name} alias "{alias}"')
             commands += [
                 f"addr add {a} dev {iface.name}" + (" nodad" if ":" in a else "")
                 for a in iface.addresses

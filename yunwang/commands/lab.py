@@ -72,6 +72,11 @@ def up_cmd(
         plan = lab.plan
     except LabError as exc:
         raise _fail("lab.up", str(estate), exc) from None
+    except KeyboardInterrupt:
+        # `up` has already taken down what it had built.
+        _err.print("interrupted: nothing of the lab was left behind")
+        _audit("lab.up", str(estate), "failure", {"error": "interrupted"})
+        raise typer.Exit(130) from None
     detail = {
         "routers": len(plan.routers),
         "links": len(plan.cables),
