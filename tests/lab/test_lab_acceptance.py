@@ -163,6 +163,58 @@ def test_if_mib_counts_the_real_traffic_on_a_link(lab: Lab) -> None:
     assert eventually(lambda: octets() - before >= 50_000)
 
 
+def test_pysnmp_polls_a_router_from_a_thread_in_the_nms(lab: Lab) -> None:
+    """What the collectors do: pysnmp 7 (asyncio), v3 authPriv, inside the NMS."""
+    import asyncio
+    import threading
+
+    from pysnmp.hlapi.v3arch.asyncio import (
+        ContextData,
+        ObjectIdentity,
+        ObjectType,
+        SnmpEngine,
+        UdpTransportTarget,
+        UsmUserData,
+        get_cmd,
+        usmAesCfb128Protocol,
+        usmHMAC192SHA256AuthProtocol,
+    )
+
+    cred = lab.snmp_v3("qf")
+    assert (cred.auth_protocol, cred.priv_protocol) == ("sha256", "aes128")
+    result: list[str] = []
+
+    async def poll() -> None:
+        engine = SnmpEngine()
+        target = await UdpTransportTarget.create((lab.router_snmp_address("qf"), 161), timeout=2)
+        user = UsmUserData(
+            cred.user,
+            cred.auth_key,
+            cred.priv_key,
+            authProtocol=usmHMAC192SHA256AuthProtocol,
+            privProtocol=usmAesCfb128Protocol,
+        )
+        error, status, _, binds = await get_cmd(
+            engine,
+            user,
+            target,
+            ContextData(),
+            ObjectType(ObjectIdentity("1.3.6.1.2.1.1.5.0")),
+            lookupMib=False,
+        )
+        engine.close_dispatcher()
+        result.append(str(error or status or binds[0][1]))
+
+    def in_nms() -> None:
+        with lab.entered("nms"):
+            asyncio.run(poll())
+
+    worker = threading.Thread(target=in_nms)
+    worker.start()
+    worker.join(30)
+    assert result == ["qf"]
+
+
 def test_cut_link_shows_oper_status_down_in_if_mib(lab: Lab) -> None:
     node, ifname = lab.interface("hl-zyl/primary", "child")
     oid = f"{IF_OPER_STATUS}.{lab.ifindex(node, ifname)}"
