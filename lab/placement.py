@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
-from typing import Any
+from typing import Any, TypeVar
 
 from estate import Estate, Link, Node
 from estate.addressing import first_64, nth_host4, nth_host6
 from lab.addressing import INTERNET4, INTERNET6, Network
 from lab.errors import LabError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,13 +86,14 @@ class Slot:
 
 
 def host_slots(estate: Estate, nodes: list[Node], count: int) -> list[Slot]:
-    """Spread hosts over levels: a cloud host, township LANs (one per county
-    first), the internet, then the rest in turn."""
-    zone_hosts: list[Slot] = []
+    """Spread hosts over levels and zones: a cloud host, township LANs (one
+    per county first), the internet, then cloud hosts of each zone in turn
+    alternating with further township hosts."""
+    by_zone: dict[str, list[Slot]] = {}
     for system in estate.systems():
         prefix4, prefix6 = estate.tenant_prefix(system.tenant, system.zone)
         for host in system.hosts:
-            zone_hosts.append(
+            by_zone.setdefault(system.zone, []).append(
                 Slot(
                     host.name,
                     f"zone:{system.zone}",
@@ -102,19 +105,14 @@ def host_slots(estate: Estate, nodes: list[Node], count: int) -> list[Slot]:
                     f"{system.tenant}/{system.code}",
                 )
             )
+    zone_hosts = _round_robin([by_zone[z.name] for z in estate.zones if z.name in by_zone])
     lan_hosts: list[Slot] = []
     townships = [n for n in nodes if n.level == "township"]
     # One township per county first, so two hosts already span two counties.
     by_county: dict[str | None, list[Node]] = {}
     for t in townships:
         by_county.setdefault(t.county, []).append(t)
-    ordered = [
-        t
-        for i in range(max((len(v) for v in by_county.values()), default=0))
-        for v in by_county.values()
-        if i < len(v)
-        for t in [v[i]]
-    ]
+    ordered = _round_robin(list(by_county.values()))
     for township in ordered:
         try:
             address4, address6 = nth_host4(township.lan4, 10), nth_host6(township.lan6, 10)
@@ -186,3 +184,9 @@ def zone_gateways_of(estate: Estate, zone: str) -> list[tuple[IPv4Network, IPv6N
     if tenant_nets or z.prefix4 is None or z.prefix6 is None:
         return tenant_nets
     return [(next(z.prefix4.subnets(new_prefix=max(24, z.prefix4.prefixlen))), first_64(z.prefix6))]
+
+
+def _round_robin(groups: list[list[T]]) -> list[T]:
+    """First of each group, then second of each, ..."""
+    longest = max((len(g) for g in groups), default=0)
+    return [g[i] for i in range(longest) for g in groups if i < len(g)]
