@@ -3,8 +3,8 @@
 Each host mounts an overlay (the cached rootfs below, its own upper dir
 above) inside a private mount namespace made by `unshare`, so nothing is
 mounted on the machine itself and the mounts vanish with the host's process.
-`--kill-child` ties the host's PID 1 (sshd) to the unshare process the lab
-records: stopping that one pid stops the whole host.
+`--kill-child` ties the host's PID 1 (a shell keeping sshd running) to the
+unshare process the lab records: stopping that one pid stops the whole host.
 """
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ done
 chroot "$root" chown -R {operator}:{operator} /home/{operator}/.ssh
 [ -f "$root/etc/ssh/ssh_host_ed25519_key" ] || \\
     chroot "$root" ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
-exec chroot "$root" /usr/sbin/sshd -D -e
+# This shell stays PID 1 and brings sshd back if a playbook restarts it
+# (`service ssh restart` stops the pid in /run/sshd.pid, which would otherwise
+# be PID 1 and take the whole host down).
+trap 'exit 0' TERM
+while :; do
+    chroot "$root" /usr/sbin/sshd -D -e || true
+    sleep 1
+done
 """
 
 

@@ -292,6 +292,13 @@ def test_ssh_and_ansible_reach_hosts_from_the_machine_through_the_proxy(lab: Lab
     assert done.returncode == 0 and done.stdout.startswith("Python 3"), done.stderr
 
 
+def test_a_host_survives_a_playbook_restarting_sshd(lab: Lab) -> None:
+    host = lab.hosts[-1].name
+    lab.ssh(host, "kill -TERM $(cat /run/sshd.pid)", check=False)
+    assert eventually(lambda: lab.ssh(host, "true", check=False).returncode == 0)
+    assert all(h.sshd for h in lab.status().hosts)
+
+
 def test_hosts_have_their_own_writable_root(lab: Lab) -> None:
     """A host's changes stay in its overlay (what hardening playbooks rely on)."""
     first, second = lab.hosts[0].name, lab.hosts[1].name
