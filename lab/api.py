@@ -96,6 +96,7 @@ class Lab:
         villages: int = 1,
         hosts: int = 4,
         bfd_ms: int = 100,
+        hosts_ipv6: bool = True,
         secrets: Mapping[str, str] | None = None,
     ) -> Lab:
         if not 10 <= bfd_ms <= 60000:
@@ -108,6 +109,7 @@ class Lab:
                 Slice(counties, townships, villages, hosts),
                 lab.directory,
                 bfd_ms=bfd_ms,
+                hosts_ipv6=hosts_ipv6,
                 secrets=lab.secrets,
             )
         return lab

@@ -40,6 +40,7 @@ def up(
     directory: Path,
     *,
     bfd_ms: int = 100,
+    hosts_ipv6: bool = True,
     secrets: Mapping[str, str] | None = None,
 ) -> LabState:
     """Build the lab; `secrets` are fallbacks for unset env references (tests)."""
@@ -53,7 +54,7 @@ def up(
     started = time.monotonic()
     state = LabState(directory=directory, tag=lab_tag(directory))
     plan = plan_slice(estate, cut, state.tag)
-    plan.bfd_ms = bfd_ms
+    plan.bfd_ms, plan.hosts_ipv6 = bfd_ms, hosts_ipv6
     # Secrets and credentials first: a missing key must not cost a half-built lab.
     agents = {r.node: _agent_config(estate, r, secrets or {}) for r in plan.routers}
     state.estate, state.slice, state.plan, state.phase = (
@@ -133,7 +134,7 @@ def _wire(plan: LabPlan) -> None:
                 ]
         netns.ip_batch(router.namespace, commands)
     for host in plan.hosts:
-        netns.ip_batch(host.namespace, hosts.configure_network(host))
+        netns.ip_batch(host.namespace, hosts.configure_network(host, ipv6=plan.hosts_ipv6))
     netns.ip_batch(
         plan.nms_namespace,
         [

@@ -57,15 +57,18 @@ def lab_key(directory: Path) -> Path:
     return key
 
 
-def configure_network(host: HostPlan) -> list[str]:
-    """`ip -batch` lines for the host's own namespace."""
-    return [
+def configure_network(host: HostPlan, *, ipv6: bool = True) -> list[str]:
+    """`ip -batch` lines for the host's own namespace. Without `ipv6` the host
+    starts IPv4-only (its planned IPv6 address and gateway stay in the plan):
+    the starting point of an IPv6 migration rehearsal."""
+    lines = [
         f"addr add {host.address4} dev eth0",
-        f"addr add {host.address6} dev eth0 nodad",
         "link set eth0 up",
         f"route add default via {host.gateway4}",
-        f"route add ::/0 via {host.gateway6}",
     ]
+    if ipv6:
+        lines += [f"addr add {host.address6} dev eth0 nodad", f"route add ::/0 via {host.gateway6}"]
+    return lines
 
 
 def start(host: HostPlan, state: LabState, *, rootfs: Path, directory: Path, pubkey: Path) -> int:

@@ -106,6 +106,7 @@ class LabPlan:
     nms_address4: str
     nms_address6: str
     bfd_ms: int = 100
+    hosts_ipv6: bool = True  # False: hosts start IPv4-only (IPv6 migration rehearsal)
 
     def router(self, node: str) -> Router:
         for r in self.routers:

@@ -64,9 +64,18 @@ def lab_session(
     villages: int = 1,
     hosts: int = 4,
     bfd_ms: int = 100,
+    hosts_ipv6: bool = True,
 ) -> Callable[..., Any]:
     """A session-scoped fixture bringing up (or reusing) one lab."""
-    key = (str(Path(estate_path).resolve()), counties, townships, villages, hosts, bfd_ms)
+    key = (
+        str(Path(estate_path).resolve()),
+        counties,
+        townships,
+        villages,
+        hosts,
+        bfd_ms,
+        hosts_ipv6,
+    )
 
     @pytest.fixture(scope="session")
     def _lab() -> Iterator[Lab]:
@@ -82,6 +91,7 @@ def lab_session(
                 villages=villages,
                 hosts=hosts,
                 bfd_ms=bfd_ms,
+                hosts_ipv6=hosts_ipv6,
                 secrets=TEST_SECRETS,
             )
         try:

@@ -65,8 +65,12 @@ def lab_dir(tmp_path: Path) -> Path:
 
 def test_down_leaves_nothing_behind_and_is_idempotent(lab_dir: Path) -> None:
     veths_before = root_veths()
-    lab = Lab.up(SMALL, directory=lab_dir, secrets=TEST_SECRETS, **TINY)
+    lab = Lab.up(SMALL, directory=lab_dir, secrets=TEST_SECRETS, hosts_ipv6=False, **TINY)
     recorded = lab.state
+    # (this lab's hosts start IPv4-only: the starting point of an IPv6 migration)
+    host = lab.hosts[0]
+    assert lab.run(host.name, ["ip", "-6", "addr", "show", "scope", "global"]).stdout == ""
+    assert "inet " in lab.ssh(host.name, "ip -4 -o addr show dev eth0").stdout
     assert recorded.processes and recorded.namespaces and recorded.dirs
     assert leftovers(lab_dir, recorded) != []  # the check sees a running lab
     with pytest.raises(LabError, match="already up"):

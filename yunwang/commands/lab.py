@@ -54,6 +54,10 @@ def up_cmd(
     villages: Annotated[int, typer.Option(help="Villages per township.")] = 1,
     hosts: Annotated[int, typer.Option(help="Hosts (sshd) in all.")] = 4,
     bfd_ms: Annotated[int, typer.Option("--bfd-ms", help="BFD interval on dual links.")] = 100,
+    host_ipv6: Annotated[
+        bool,
+        typer.Option("--host-ipv6/--no-host-ipv6", help="Hosts start dual-stack or IPv4-only."),
+    ] = True,
     directory: Dir = None,
 ) -> None:
     """Build the slice: FRR routers, veth dual links, snmpd agents, Debian hosts."""
@@ -68,6 +72,7 @@ def up_cmd(
                 villages=villages,
                 hosts=hosts,
                 bfd_ms=bfd_ms,
+                hosts_ipv6=host_ipv6,
             )
         plan = lab.plan
     except LabError as exc:
