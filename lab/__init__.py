@@ -7,6 +7,6 @@ Debian hosts with sshd, built from the estate model. See docs/lab.md.
 from lab.addressing import AddressMap, lab_address
 from lab.api import Lab, SnmpV3
 from lab.errors import LabError
-from lab.plan import Slice
+from lab.placement import Slice
 
 __all__ = ["AddressMap", "Lab", "LabError", "Slice", "SnmpV3", "lab_address"]

@@ -12,18 +12,22 @@ the CLI can act on the same lab.
 
 from __future__ import annotations
 
+import re
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from estate import Estate, EstateError, load
 from estate.secrets import SecretMissing
 from lab import build, chaos, netns
 from lab.addressing import Address, AddressMap
 from lab.errors import LabError
-from lab.plan import Cable, HostPlan, LabPlan, Router, Slice
+from lab.placement import Slice
+from lab.plan import Cable, HostPlan, LabPlan, Router
 from lab.snmpd import resolve
 from lab.state import LabState, lab_dir, locked
 from lab.status import LabStatus, collect
@@ -57,10 +61,18 @@ def load_estate(path: str | Path) -> Estate:
     try:
         return load(str(path))
     except EstateError as exc:
-        first = exc.problems[0] if getattr(exc, "problems", None) else exc
-        raise LabError(str(first)) from exc
+        if not exc.problems:
+            raise LabError(str(exc)) from exc
+        more = len(exc.problems) - 1
+        extra = f" (and {more} more: run `yunwang validate {path}`)" if more else ""
+        raise LabError(f"{exc.problems[0]}{extra}") from exc
     except FileNotFoundError as exc:
         raise LabError(f"{path}: no such estate file") from exc
+
+
+def _group_name(segment: str) -> str:
+    """'zone:gov-extranet' -> 'zone_gov_extranet' (Ansible group names are identifiers)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", segment)
 
 
 class Lab:
@@ -84,8 +96,11 @@ class Lab:
         villages: int = 1,
         hosts: int = 4,
         bfd_ms: int = 100,
+        hosts_ipv6: bool = True,
         secrets: Mapping[str, str] | None = None,
     ) -> Lab:
+        if not 10 <= bfd_ms <= 60000:
+            raise LabError(f"--bfd-ms {bfd_ms}: expected 10 to 60000 (FRR's BFD range)")
         lab = cls(directory, secrets=secrets)
         estate = load_estate(estate_path)
         with locked(lab.directory):
@@ -94,6 +109,7 @@ class Lab:
                 Slice(counties, townships, villages, hosts),
                 lab.directory,
                 bfd_ms=bfd_ms,
+                hosts_ipv6=hosts_ipv6,
                 secrets=lab.secrets,
             )
         return lab
@@ -219,6 +235,61 @@ class Lab:
         address = (target.address4 if family == 4 else target.address6).split("/")[0]
         argv = ["ssh", "-i", str(self.ssh_key_path), *SSH_OPTIONS, f"{user}@{address}", cmd]
         return self.run(source, argv, check=check, timeout=timeout)
+
+    def ssh_proxy_command(self, source: str = "nms") -> str:
+        """An ssh ProxyCommand reaching lab hosts from the machine itself
+        (through `source`'s namespace; no route into the lab is added)."""
+        proxy = Path(__file__).with_name("nsproxy.py")
+        return f"ip netns exec {self.namespace(source)} {sys.executable} -I {proxy} %h %p"
+
+    def ssh_argv(self, host: str, *, user: str = "root", family: int = 4) -> list[str]:
+        """The ssh command line, for the machine's own namespace, to a host."""
+        target = self.plan.host(host)
+        address = (target.address4 if family == 4 else target.address6).split("/")[0]
+        return [
+            "ssh",
+            "-i",
+            str(self.ssh_key_path),
+            *SSH_OPTIONS,
+            "-o",
+            f"ProxyCommand={self.ssh_proxy_command()}",
+            f"{user}@{address}",
+        ]
+
+    def ansible_inventory(self, *, family: int = 4, user: str = "yunwang") -> dict[str, Any]:
+        """An Ansible inventory of the lab's hosts, usable from the machine itself.
+
+        Hosts are grouped by zone and by segment; `yunwang_*` vars carry the
+        estate's view (system, zone) for playbooks that act on it.
+        """
+        common = " ".join([*SSH_OPTIONS, "-o", f"ProxyCommand='{self.ssh_proxy_command()}'"])
+        hosts: dict[str, Any] = {}
+        groups: dict[str, dict[str, Any]] = {}
+        for host in self.hosts:
+            address = (host.address4 if family == 4 else host.address6).split("/")[0]
+            hosts[host.name] = {
+                "ansible_host": address,
+                "yunwang_zone": host.zone,
+                "yunwang_segment": host.segment,
+                "yunwang_system": host.system,
+                "yunwang_address4": host.address4,
+                "yunwang_address6": host.address6,
+            }
+            group = _group_name(host.segment)
+            groups.setdefault(group, {"hosts": {}})["hosts"][host.name] = None
+        return {
+            "all": {
+                "vars": {
+                    "ansible_user": user,
+                    "ansible_become": user != "root",
+                    "ansible_ssh_private_key_file": str(self.ssh_key_path),
+                    "ansible_ssh_common_args": common,
+                    "ansible_python_interpreter": "/usr/bin/python3",
+                },
+                "hosts": hosts,
+                "children": groups,
+            }
+        }
 
     @contextmanager
     def entered(self, node: str) -> Iterator[None]:

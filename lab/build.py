@@ -19,7 +19,8 @@ from typing import TypeVar
 from estate import Estate
 from lab import frr, hosts, netns, rootfs, snmpd
 from lab.errors import LabError
-from lab.plan import LabPlan, Router, Slice, plan_slice
+from lab.placement import Slice
+from lab.plan import LabPlan, Router, plan_slice
 from lab.proc import run, stop_all
 from lab.state import LabState, lab_tag
 
@@ -39,6 +40,7 @@ def up(
     directory: Path,
     *,
     bfd_ms: int = 100,
+    hosts_ipv6: bool = True,
     secrets: Mapping[str, str] | None = None,
 ) -> LabState:
     """Build the lab; `secrets` are fallbacks for unset env references (tests)."""
@@ -52,7 +54,7 @@ def up(
     started = time.monotonic()
     state = LabState(directory=directory, tag=lab_tag(directory))
     plan = plan_slice(estate, cut, state.tag)
-    plan.bfd_ms = bfd_ms
+    plan.bfd_ms, plan.hosts_ipv6 = bfd_ms, hosts_ipv6
     # Secrets and credentials first: a missing key must not cost a half-built lab.
     agents = {r.node: _agent_config(estate, r, secrets or {}) for r in plan.routers}
     state.estate, state.slice, state.plan, state.phase = (
@@ -68,8 +70,10 @@ def up(
         _wire(plan)
         state.timings["network_s"] = round(time.monotonic() - started, 2)
         _routers(plan, state, agents, bfd_ms=bfd_ms)
+        state.timings["routers_s"] = round(time.monotonic() - started, 2)
         if rootfs_dir is not None:
             _hosts(plan, state, rootfs_dir)
+        state.timings["hosts_s"] = round(time.monotonic() - started, 2)
         converge(plan)
     except BaseException:
         # Leave nothing half-built behind; the record makes this the same
@@ -115,7 +119,8 @@ def _wire(plan: LabPlan) -> None:
     for router in plan.routers:
         commands: list[str] = []
         for iface in router.interfaces:
-            commands.append(f'link set dev {iface.name} alias "{iface.alias}"')
+            alias = iface.alias.replace('"', "'")  # ip -batch quoting
+            commands.append(f'link set dev {iface.name} alias "{alias}"')
             commands += [
                 f"addr add {a} dev {iface.name}" + (" nodad" if ":" in a else "")
                 for a in iface.addresses
@@ -129,7 +134,7 @@ def _wire(plan: LabPlan) -> None:
                 ]
         netns.ip_batch(router.namespace, commands)
     for host in plan.hosts:
-        netns.ip_batch(host.namespace, hosts.configure_network(host))
+        netns.ip_batch(host.namespace, hosts.configure_network(host, ipv6=plan.hosts_ipv6))
     netns.ip_batch(
         plan.nms_namespace,
         [

@@ -10,6 +10,7 @@ master in the same namespace) serve OSPF-MIB and OSPFV3-MIB.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from lab.errors import LabError
@@ -133,7 +134,10 @@ def start(
 def prepare_run_dir(router: Router, state: LabState) -> Path:
     run_dir = FRR_RUN / pathspace(router)
     state.add_dir(str(run_dir))
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # The pathspace name is this lab's own: stale pid files or sockets from a
+    # lab whose record was lost would make the daemons refuse to start.
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
     os.chown(run_dir, *_frr_ids())
     return run_dir
 

@@ -3,8 +3,8 @@
 Each host mounts an overlay (the cached rootfs below, its own upper dir
 above) inside a private mount namespace made by `unshare`, so nothing is
 mounted on the machine itself and the mounts vanish with the host's process.
-`--kill-child` ties the host's PID 1 (sshd) to the unshare process the lab
-records: stopping that one pid stops the whole host.
+`--kill-child` ties the host's PID 1 (a shell keeping sshd running) to the
+unshare process the lab records: stopping that one pid stops the whole host.
 """
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ done
 chroot "$root" chown -R {operator}:{operator} /home/{operator}/.ssh
 [ -f "$root/etc/ssh/ssh_host_ed25519_key" ] || \\
     chroot "$root" ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
-exec chroot "$root" /usr/sbin/sshd -D -e
+# This shell stays PID 1 and brings sshd back if a playbook restarts it
+# (`service ssh restart` stops the pid in /run/sshd.pid, which would otherwise
+# be PID 1 and take the whole host down).
+trap 'exit 0' TERM
+while :; do
+    chroot "$root" /usr/sbin/sshd -D -e || true
+    sleep 1
+done
 """
 
 
@@ -50,15 +57,18 @@ def lab_key(directory: Path) -> Path:
     return key
 
 
-def configure_network(host: HostPlan) -> list[str]:
-    """`ip -batch` lines for the host's own namespace."""
-    return [
+def configure_network(host: HostPlan, *, ipv6: bool = True) -> list[str]:
+    """`ip -batch` lines for the host's own namespace. Without `ipv6` the host
+    starts IPv4-only (its planned IPv6 address and gateway stay in the plan):
+    the starting point of an IPv6 migration rehearsal."""
+    lines = [
         f"addr add {host.address4} dev eth0",
-        f"addr add {host.address6} dev eth0 nodad",
         "link set eth0 up",
         f"route add default via {host.gateway4}",
-        f"route add ::/0 via {host.gateway6}",
     ]
+    if ipv6:
+        lines += [f"addr add {host.address6} dev eth0 nodad", f"route add ::/0 via {host.gateway6}"]
+    return lines
 
 
 def start(host: HostPlan, state: LabState, *, rootfs: Path, directory: Path, pubkey: Path) -> int:

@@ -162,8 +162,15 @@ def drop_all(namespace: str, ifname: str) -> None:
 
 
 def rate_limit(namespace: str, ifname: str, rate_bps: int) -> None:
-    """Cap the egress rate with htb (no tbf or netem on this kernel)."""
+    """Cap the egress rate with htb (no tbf or netem on this kernel).
+
+    The class's queue holds about 50 ms at the capped rate, like a real
+    shaper's buffer: with the default 1000 packets a saturated link would
+    queue BFD's packets for seconds and fail over on its own.
+    """
     tc = ["ip", "netns", "exec", namespace, "tc"]
+    rate = f"{rate_bps}bit"
+    packets = max(10, rate_bps // 8 // 1500 // 20)
     run([*tc, "qdisc", "replace", "dev", ifname, "root", "handle", "1:", "htb", "default", "10"])
     run(
         [
@@ -178,9 +185,25 @@ def rate_limit(namespace: str, ifname: str, rate_bps: int) -> None:
             "1:10",
             "htb",
             "rate",
-            f"{rate_bps}bit",
+            rate,
             "ceil",
-            f"{rate_bps}bit",
+            rate,
+        ]
+    )
+    run(
+        [
+            *tc,
+            "qdisc",
+            "replace",
+            "dev",
+            ifname,
+            "parent",
+            "1:10",
+            "handle",
+            "10:",
+            "pfifo",
+            "limit",
+            str(packets),
         ]
     )
 

@@ -9,32 +9,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
 
 from estate import Estate, Link, Node
-from estate.addressing import first_64, nth_host4, nth_host6
-from lab.addressing import INTERNET4, INTERNET6, NMS4, NMS6, AddressMap, Network
+from lab.addressing import INTERNET4, INTERNET6, NMS4, NMS6, AddressMap
 from lab.errors import LabError
+from lab.placement import (
+    Slice,
+    Slot,
+    host_slots,
+    plan_space,
+    select_nodes,
+    used_networks,
+    zone_gateways_of,
+)
 
 COST = {"primary": 10, "backup": 100}
 MAX_IFNAME = 15
-
-
-@dataclass(frozen=True)
-class Slice:
-    """How much of the estate to build: first N counties, N townships per
-    county, N villages per township, N hosts in all."""
-
-    counties: int = 2
-    townships: int = 1
-    villages: int = 1
-    hosts: int = 4
-
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if value < 0:
-                raise LabError(f"--{name}: expected 0 or more, found {value}")
 
 
 @dataclass
@@ -115,6 +106,7 @@ class LabPlan:
     nms_address4: str
     nms_address6: str
     bfd_ms: int = 100
+    hosts_ipv6: bool = True  # False: hosts start IPv4-only (IPv6 migration rehearsal)
 
     def router(self, node: str) -> Router:
         for r in self.routers:
@@ -181,37 +173,22 @@ def namespace_name(tag: str, item: str) -> str:
     return f"ywlab-{tag}-{re.sub(r'[^A-Za-z0-9_.-]', '-', item)}"
 
 
-def select_nodes(estate: Estate, cut: Slice) -> list[Node]:
-    """The city, then each chosen county with its chosen townships and villages."""
-    chosen: list[Node] = estate.nodes(level="city")[:1]
-    if not chosen:
-        raise LabError(f"{estate.file}: the estate has no city node to build a lab from")
-    for county in estate.nodes(level="county")[: cut.counties]:
-        chosen.append(county)
-        townships = [n for n in estate.nodes(level="township") if n.parent == county.id]
-        for township in townships[: cut.townships]:
-            chosen.append(township)
-            villages = [n for n in estate.nodes(level="village") if n.parent == township.id]
-            chosen.extend(villages[: cut.villages])
-    return [n for n in chosen if n.devices]
-
-
 def plan_slice(
     estate: Estate, cut: Slice, tag: str, *, bfd_levels: tuple[str, ...] = ("county", "township")
 ) -> LabPlan:
     nodes = select_nodes(estate, cut)
     ids = {n.id for n in nodes}
     links = [lk for lk in estate.links() if lk.child in ids and lk.parent in ids]
-    host_slots = _host_slots(estate, nodes, cut.hosts)
+    slots = host_slots(estate, nodes, cut.hosts)
     amap = AddressMap.build(
-        _plan_space(estate, 4),
-        _plan_space(estate, 6),
-        _used_networks(estate, nodes, links, host_slots),
+        plan_space(estate, 4),
+        plan_space(estate, 6),
+        used_networks(estate, nodes, links, slots),
     )
 
     routers = {n.id: _router(estate, n, tag, amap) for n in nodes}
     cables = _cables(links, routers, amap, bfd_levels)
-    segments, hosts = _segments_and_hosts(estate, nodes, routers, host_slots, tag, amap)
+    segments, hosts = _segments_and_hosts(estate, nodes, routers, slots, tag, amap)
     city = routers[nodes[0].id]
     city.interfaces.append(
         Interface(
@@ -234,131 +211,6 @@ def plan_slice(
         nms_address4=f"{NMS4[2]}/{NMS4.prefixlen}",
         nms_address6=f"{NMS6[2]}/{NMS6.prefixlen}",
     )
-
-
-def _plan_space(estate: Estate, version: int) -> Any:
-    regions = [getattr(a, f"ipv{version}") for a in estate.prefixes(kind="region")]
-    if not regions:
-        regions = [getattr(a, f"ipv{version}") for a in estate.prefixes()]
-    low = min(int(n.network_address) for n in regions)
-    high = max(int(n.broadcast_address) for n in regions)
-    bits = 32 if version == 4 else 128
-    prefixlen = bits - (high - low).bit_length() if high > low else bits
-    while True:
-        net = ip_network(f"{_addr(low, version)}/{prefixlen}", strict=False)
-        if int(net.broadcast_address) >= high:
-            return net
-        prefixlen -= 1
-
-
-def _addr(value: int, version: int) -> str:
-    from ipaddress import IPv4Address, IPv6Address
-
-    return str(IPv4Address(value) if version == 4 else IPv6Address(value))
-
-
-# --- hosts: where they go ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Slot:
-    name: str
-    segment: str  # "zone:NAME" or "lan:NODE"
-    zone: str | None
-    address4: Any
-    address6: Any
-    net4: Network
-    net6: Network
-    system: str | None
-
-
-def _host_slots(estate: Estate, nodes: list[Node], count: int) -> list[_Slot]:
-    """Spread hosts over levels: a cloud host, township LANs (one per county
-    first), the internet, then the rest in turn."""
-    zone_hosts: list[_Slot] = []
-    for system in estate.systems():
-        prefix4, prefix6 = estate.tenant_prefix(system.tenant, system.zone)
-        for host in system.hosts:
-            zone_hosts.append(
-                _Slot(
-                    host.name,
-                    f"zone:{system.zone}",
-                    system.zone,
-                    host.address4,
-                    host.address6,
-                    prefix4,
-                    first_64(prefix6),
-                    f"{system.tenant}/{system.code}",
-                )
-            )
-    lan_hosts: list[_Slot] = []
-    townships = [n for n in nodes if n.level == "township"]
-    # One township per county first, so two hosts already span two counties.
-    by_county: dict[str | None, list[Node]] = {}
-    for t in townships:
-        by_county.setdefault(t.county, []).append(t)
-    ordered = [
-        t
-        for i in range(max((len(v) for v in by_county.values()), default=0))
-        for v in by_county.values()
-        if i < len(v)
-        for t in [v[i]]
-    ]
-    for township in ordered:
-        lan_hosts.append(
-            _Slot(
-                f"{township.id}-h1",
-                f"lan:{township.id}",
-                None,
-                nth_host4(township.lan4, 10),
-                nth_host6(township.lan6, 10),
-                township.lan4,
-                township.lan6,
-                None,
-            )
-        )
-    internet = [
-        _Slot(
-            f"{z.name}-h1",
-            f"zone:{z.name}",
-            z.name,
-            INTERNET4[10],
-            INTERNET6[10],
-            INTERNET4,
-            INTERNET6,
-            None,
-        )
-        for z in estate.zones
-        if z.kind == "internet"
-    ]
-    order: list[_Slot] = zone_hosts[:1] + lan_hosts[:2] + internet[:1]
-    # Alternate cloud and extranet hosts after the first four.
-    cloud, extranet = zone_hosts[1:], lan_hosts[2:]
-    rest = [s for pair in zip(cloud, extranet, strict=False) for s in pair]
-    rest += cloud[len(extranet) :] + extranet[len(cloud) :]
-    return (order + rest)[:count]
-
-
-def _used_networks(
-    estate: Estate, nodes: list[Node], links: list[Link], slots: list[_Slot]
-) -> list[Network]:
-    used: list[Network] = []
-    for n in nodes:
-        used += [n.lan4, n.lan6]
-    for lk in links:
-        used += [lk.net4, lk.net6]
-    for net4, net6 in _zone_gateways(estate):
-        used += [net4, net6]
-    for s in slots:
-        if s.zone is None or estate.zone(s.zone).kind != "internet":
-            used += [s.net4, s.net6]
-    return used
-
-
-def _zone_gateways(estate: Estate) -> list[tuple[IPv4Network, IPv6Network]]:
-    """The subnets a zone's segment routes: its tenants' prefixes, or (for a
-    zone no tenant uses yet) the first /24 and /64 of the zone."""
-    return [net for zone in estate.zones for net in _zone_gateways_of(estate, zone.name)]
 
 
 # --- routers, cables, segments -------------------------------------------------
@@ -441,7 +293,7 @@ def _segments_and_hosts(
     estate: Estate,
     nodes: list[Node],
     routers: dict[str, Router],
-    slots: list[_Slot],
+    slots: list[Slot],
     tag: str,
     amap: AddressMap,
 ) -> tuple[list[Segment], list[HostPlan]]:
@@ -458,7 +310,7 @@ def _segments_and_hosts(
             ]
         else:
             addrs = []
-            for net4, net6 in _zone_gateways_of(estate, zone.name):
+            for net4, net6 in zone_gateways_of(estate, zone.name):
                 addrs.append(f"{amap.lab_address(net4[1])}/{net4.prefixlen}")
                 addrs.append(f"{amap.lab_address(net6[1])}/{net6.prefixlen}")
         city.interfaces.append(Interface(bridge, f"zone {zone.name}", addrs, "zone"))
@@ -490,15 +342,3 @@ def _segments_and_hosts(
             )
         )
     return segments, hosts
-
-
-def _zone_gateways_of(estate: Estate, zone: str) -> list[tuple[IPv4Network, IPv6Network]]:
-    z = estate.zone(zone)
-    tenant_nets = [
-        (a.ipv4, first_64(a.ipv6))
-        for a in estate.prefixes(kind="tenant")
-        if a.key.endswith(f"/{zone}")
-    ]
-    if tenant_nets or z.prefix4 is None or z.prefix6 is None:
-        return tenant_nets
-    return [(next(z.prefix4.subnets(new_prefix=max(24, z.prefix4.prefixlen))), first_64(z.prefix6))]

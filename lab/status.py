@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -65,8 +66,11 @@ def collect(state: LabState) -> LabStatus:
     by_ns: dict[str, list[tuple[str, bool]]] = {}
     for p in state.processes:
         by_ns.setdefault(p.namespace or "", []).append((p.what, alive(p.pid, p.started)))
+    # Two vtysh calls per router: ask all routers at once.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        adjacencies = list(pool.map(lambda r: _full_neighbours(r.namespace, plan), plan.routers))
     routers = []
-    for r in plan.routers:
+    for r, (full4, full6) in zip(plan.routers, adjacencies, strict=True):
         procs = by_ns.get(r.namespace, [])
         daemons = [ok for what, ok in procs if what.startswith("frr:")]
         routers.append(
@@ -76,7 +80,8 @@ def collect(state: LabState) -> LabStatus:
                 r.namespace,
                 f"{sum(daemons)}/{len(frr.DAEMONS)}",
                 any(ok for what, ok in procs if what == "snmpd"),
-                *_full_neighbours(r.namespace, plan),
+                full4,
+                full6,
                 r.mgmt4[0],
             )
         )

@@ -14,6 +14,8 @@ ends, whatever the tests did.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,21 @@ def needs_root() -> None:
         pytest.skip("the lab needs root (network namespaces); CI runs these tests as root")
 
 
+def _session_dir() -> Path:
+    """A lab directory named after this test process; labs of test processes
+    that died without tearing down (a killed CI job) are taken down first."""
+    parent = Path(tempfile.gettempdir()) / "yunwang-lab-tests"
+    parent.mkdir(mode=0o700, exist_ok=True)
+    for stale in parent.iterdir():
+        owner_pid = stale.name.split("-", 1)[0]
+        if owner_pid.isdigit() and not Path(f"/proc/{owner_pid}").exists():
+            Lab(stale).down()
+            shutil.rmtree(stale, ignore_errors=True)
+    directory = parent / f"{os.getpid()}-{len(list(parent.glob(f'{os.getpid()}-*')))}"
+    directory.mkdir(mode=0o700)
+    return directory
+
+
 def lab_session(
     estate_path: str | Path,
     *,
@@ -47,16 +64,25 @@ def lab_session(
     villages: int = 1,
     hosts: int = 4,
     bfd_ms: int = 100,
+    hosts_ipv6: bool = True,
 ) -> Callable[..., Any]:
     """A session-scoped fixture bringing up (or reusing) one lab."""
-    key = (str(Path(estate_path).resolve()), counties, townships, villages, hosts, bfd_ms)
+    key = (
+        str(Path(estate_path).resolve()),
+        counties,
+        townships,
+        villages,
+        hosts,
+        bfd_ms,
+        hosts_ipv6,
+    )
 
     @pytest.fixture(scope="session")
-    def _lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    def _lab() -> Iterator[Lab]:
         needs_root()
         owner = key not in _shared
         if owner:
-            directory = tmp_path_factory.mktemp("lab")
+            directory = _session_dir()
             _shared[key] = Lab.up(
                 estate_path,
                 directory=directory,
@@ -65,12 +91,15 @@ def lab_session(
                 villages=villages,
                 hosts=hosts,
                 bfd_ms=bfd_ms,
+                hosts_ipv6=hosts_ipv6,
                 secrets=TEST_SECRETS,
             )
         try:
             yield _shared[key]
         finally:
             if owner:
-                _shared.pop(key).down()
+                lab = _shared.pop(key)
+                lab.down()
+                shutil.rmtree(lab.directory, ignore_errors=True)
 
     return _lab

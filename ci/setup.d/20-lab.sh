@@ -26,4 +26,4 @@ for unit in frr snmpd; do
 done
 # Build (or reuse) the cached host root filesystem through the lab's own builder,
 # so CI and `yunwang lab up` share one implementation.
-"$venv/bin/python" -m lab.rootfs --ensure
+"$venv/bin/python" -c 'import sys; from lab.rootfs import main; sys.exit(main(["--ensure"]))'

@@ -7,17 +7,21 @@ breaks something restores it in `finally`, so the tests stay independent.
 from __future__ import annotations
 
 import itertools
+import os
+import shlex
+import subprocess
 import time
 from collections.abc import Callable
 
 import pytest
 
 from lab import Lab
-from lab.measure import ping_through
+from lab.measure import ping_through, tcp_throughput
 
 pytestmark = pytest.mark.lab
 
 IF_OPER_STATUS = "1.3.6.1.2.1.2.2.1.8"
+IF_HC_OUT_OCTETS = "1.3.6.1.2.1.31.1.1.1.10"
 OSPF_NBR_STATE = "1.3.6.1.2.1.14.10.1.6"
 OSPFV3_NBR_STATE = "1.3.6.1.2.1.191.1.9.1.8"
 _AUTH = {"sha": "SHA", "sha256": "SHA-256", "sha512": "SHA-512"}
@@ -33,7 +37,7 @@ def eventually(check: Callable[[], bool], timeout_s: float = 15.0) -> bool:
     return check()
 
 
-def snmp(lab: Lab, node: str, verb: str, oid: str, **override: str) -> str:
+def snmp(lab: Lab, node: str, verb: str, oid: str, family: int = 4, **override: str) -> str:
     """net-snmp's own tools from the NMS namespace, v3 authPriv."""
     cred = lab.snmp_v3(node)
     args = {
@@ -46,7 +50,9 @@ def snmp(lab: Lab, node: str, verb: str, oid: str, **override: str) -> str:
     argv = [verb, "-v3", "-l", "authPriv", "-u", cred.user, "-On", "-t", "1", "-r", "1"]
     for flag, value in args.items():
         argv += [flag, value]
-    done = lab.run("nms", [*argv, lab.router_snmp_address(node), oid], check=False)
+    address = lab.router_snmp_address(node, family)
+    target = address if family == 4 else f"udp6:[{address}]"
+    done = lab.run("nms", [*argv, target, oid], check=False)
     return done.stdout if done.returncode == 0 else f"ERROR {done.stderr.strip()}"
 
 
@@ -89,7 +95,7 @@ def test_cut_primary_fails_over_to_backup_and_restore_returns(lab: Lab) -> None:
         assert outage.received > 0 and outage.largest_gap_s < 1.0, outage
         back = ping_through(lab.namespace(src), dst, lambda: lab.restore("hl/primary"), after_s=3.0)
         assert eventually(lambda: route_dev(lab, "hl", dst) == "up-p")
-        assert back.lost <= 1, back  # failback loses (almost) nothing
+        assert back.lost <= 2, back  # failback loses (almost) nothing
         print(
             f"cut: largest gap {outage.largest_gap_s * 1000:.0f} ms; "
             f"restore: lost {back.lost}/{back.sent}"
@@ -122,6 +128,7 @@ def test_silent_failure_is_caught_by_bfd_within_the_measured_figure(lab: Lab) ->
 
 def test_snmpd_answers_v3_authpriv_only(lab: Lab) -> None:
     assert 'STRING: "hl"' in snmp(lab, "hl", "snmpget", "1.3.6.1.2.1.1.5.0")
+    assert 'STRING: "hl"' in snmp(lab, "hl", "snmpget", "1.3.6.1.2.1.1.5.0", family=6)
     assert "ERROR" in snmp(lab, "hl", "snmpget", "1.3.6.1.2.1.1.5.0", **{"-X": "wrong-priv-key"})
     v2c = lab.run(
         "nms",
@@ -140,6 +147,72 @@ def test_snmpd_answers_v3_authpriv_only(lab: Lab) -> None:
         check=False,
     )
     assert v2c.returncode != 0
+
+
+def test_if_mib_counts_the_real_traffic_on_a_link(lab: Lab) -> None:
+    node, ifname = lab.interface("qf/primary", "child")
+    oid = f"{IF_HC_OUT_OCTETS}.{lab.ifindex(node, ifname)}"
+
+    def octets() -> int:
+        return int(snmp(lab, node, "snmpget", oid).split("Counter64:")[1])
+
+    before = octets()
+    dst = host_address(lab, "jwzh-app-1", 4)
+    lab.run("qf-cgz-h1", ["ping", "-q", "-c", "50", "-i", "0.01", "-s", "1000", dst])
+    # 50 x ~1 kB left qf towards the city on its primary (snmpd caches a few seconds)
+    assert eventually(lambda: octets() - before >= 50_000)
+
+
+def test_pysnmp_polls_a_router_from_a_thread_in_the_nms(lab: Lab) -> None:
+    """What the collectors do: pysnmp 7 (asyncio), v3 authPriv, inside the NMS."""
+    import asyncio
+    import threading
+
+    from pysnmp.hlapi.v3arch.asyncio import (
+        ContextData,
+        ObjectIdentity,
+        ObjectType,
+        SnmpEngine,
+        UdpTransportTarget,
+        UsmUserData,
+        get_cmd,
+        usmAesCfb128Protocol,
+        usmHMAC192SHA256AuthProtocol,
+    )
+
+    cred = lab.snmp_v3("qf")
+    assert (cred.auth_protocol, cred.priv_protocol) == ("sha256", "aes128")
+    result: list[str] = []
+
+    async def poll() -> None:
+        engine = SnmpEngine()
+        target = await UdpTransportTarget.create((lab.router_snmp_address("qf"), 161), timeout=2)
+        user = UsmUserData(
+            cred.user,
+            cred.auth_key,
+            cred.priv_key,
+            authProtocol=usmHMAC192SHA256AuthProtocol,
+            privProtocol=usmAesCfb128Protocol,
+        )
+        error, status, _, binds = await get_cmd(
+            engine,
+            user,
+            target,
+            ContextData(),
+            ObjectType(ObjectIdentity("1.3.6.1.2.1.1.5.0")),
+            lookupMib=False,
+        )
+        engine.close_dispatcher()
+        result.append(str(error or status or binds[0][1]))
+
+    def in_nms() -> None:
+        with lab.entered("nms"):
+            asyncio.run(poll())
+
+    worker = threading.Thread(target=in_nms)
+    worker.start()
+    worker.join(30)
+    assert result == ["qf"]
 
 
 def test_cut_link_shows_oper_status_down_in_if_mib(lab: Lab) -> None:
@@ -189,6 +262,43 @@ def test_ssh_with_the_lab_key_works_to_every_host(lab: Lab) -> None:
         assert operator.stdout.strip() == "0"
 
 
+def test_ssh_and_ansible_reach_hosts_from_the_machine_through_the_proxy(lab: Lab) -> None:
+    """No route into the lab on the machine: ssh hops in through the NMS namespace."""
+    for host in lab.hosts[:2]:
+        for family in (4, 6):
+            done = subprocess.run(
+                [*lab.ssh_argv(host.name, family=family), "hostname"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert done.stdout.strip() == host.name, done.stderr
+    inventory = lab.ansible_inventory()
+    common = inventory["all"]["vars"]
+    assert set(inventory["all"]["hosts"]) == {h.name for h in lab.hosts}
+    assert "zone_gov_extranet" in inventory["all"]["children"]
+    # Connect exactly as Ansible's ssh plugin would with these vars.
+    hostvars = next(iter(inventory["all"]["hosts"].values()))
+    argv = [
+        "ssh",
+        "-i",
+        common["ansible_ssh_private_key_file"],
+        *shlex.split(common["ansible_ssh_common_args"]),
+        f"{common['ansible_user']}@{hostvars['ansible_host']}",
+        "sudo -n /usr/bin/python3 -V",
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("Python 3"), done.stderr
+
+
+def test_a_host_survives_a_playbook_restarting_sshd(lab: Lab) -> None:
+    host = lab.hosts[-1].name
+    lab.ssh(host, "kill -TERM $(cat /run/sshd.pid)", check=False)
+    assert eventually(lambda: lab.ssh(host, "true", check=False).returncode == 0)
+    assert all(h.sshd for h in lab.status().hosts)
+
+
 def test_hosts_have_their_own_writable_root(lab: Lab) -> None:
     """A host's changes stay in its overlay (what hardening playbooks rely on)."""
     first, second = lab.hosts[0].name, lab.hosts[1].name
@@ -199,6 +309,20 @@ def test_hosts_have_their_own_writable_root(lab: Lab) -> None:
 
 
 # chaos verbs beyond the acceptance list ----------------------------------------
+
+
+def test_throttle_caps_real_throughput_without_failing_over(lab: Lab) -> None:
+    src, dst = lab.namespace("qf-cgz-h1"), lab.namespace("jwzh-app-1")
+    address = host_address(lab, "jwzh-app-1", 4)
+    free = tcp_throughput(src, dst, address)
+    try:
+        lab.throttle("qf-cgz/primary", 20_000_000)
+        capped = tcp_throughput(src, dst, address)
+        assert route_dev(lab, "qf-cgz", address) == "up-p"  # BFD survived the full queue
+    finally:
+        lab.restore("qf-cgz/primary", wait=True)
+    print(f"throughput {free / 1e6:.0f} Mbit/s free, {capped / 1e6:.1f} Mbit/s at a 20 Mbit/s cap")
+    assert capped <= 22_000_000 < free
 
 
 def test_throttle_caps_the_link_below_what_it_is_owed(lab: Lab) -> None:
@@ -248,3 +372,29 @@ def test_estate_addresses_translate_to_what_the_lab_configured(lab: Lab) -> None
     device = estate.node("hl").devices[0]
     assert lab.lab_address(device.mgmt4) == lab.router_snmp_address("hl")
     assert lab.lab_address(device.mgmt6) == lab.router_snmp_address("hl", family=6)
+
+
+def test_python_sockets_can_run_inside_the_nms(lab: Lab) -> None:
+    """`entered` moves only the calling thread: a poller thread lives in the NMS."""
+    import socket
+    import threading
+
+    address = host_address(lab, "qf-cgz-h1", 6)
+    banner: list[bytes] = []
+    namespaces: list[str] = []
+
+    def poll() -> None:
+        with lab.entered("nms"):
+            namespaces.append(os.readlink("/proc/thread-self/ns/net"))
+            with socket.create_connection((address, 22), timeout=5) as conn:
+                banner.append(conn.recv(64))
+        namespaces.append(os.readlink("/proc/thread-self/ns/net"))
+
+    home = os.readlink("/proc/thread-self/ns/net")
+    worker = threading.Thread(target=poll)
+    worker.start()
+    worker.join(10)
+    assert banner and banner[0].startswith(b"SSH-2.0-OpenSSH")
+    # inside the block the thread was elsewhere; after it, and this thread all along, home
+    assert namespaces[0] != home and namespaces[1] == home
+    assert os.readlink("/proc/thread-self/ns/net") == home

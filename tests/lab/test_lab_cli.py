@@ -125,3 +125,27 @@ def test_chaos_is_recorded_in_the_audit_trail(lab: Lab, tmp_path: Path) -> None:
     trail = Path(os.environ["YUNWANG_HOME"]) / "audit.jsonl"
     actions = [json.loads(line)["action"] for line in trail.read_text().splitlines()]
     assert "lab.restore" in actions
+
+
+@pytest.mark.lab
+def test_inventory_is_yaml_ansible_can_read(lab: Lab) -> None:
+    import yaml
+
+    code, out, _ = yunwang("lab", "inventory", "--family", "6", "--dir", str(lab.directory))
+    inventory = yaml.safe_load(out)
+    assert code == 0
+    assert all(":" in h["ansible_host"] for h in inventory["all"]["hosts"].values())
+    assert inventory["all"]["vars"]["ansible_become"] is True
+
+
+def test_an_invalid_estate_is_one_line_naming_the_problem(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(SMALL.read_text().replace("ipv4: 10.32.0.0/12", "ipv4: 10.32.0.0/33"))
+    code, _, err = yunwang("lab", "up", str(broken), "--dir", str(tmp_path / "l"))
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1 and "broken.yaml" in err
+
+
+def test_bfd_interval_outside_frrs_range_is_refused(tmp_path: Path) -> None:
+    code, _, err = yunwang("lab", "up", str(SMALL), "--bfd-ms", "5", "--dir", str(tmp_path / "l"))
+    assert code == 1 and "--bfd-ms 5" in err

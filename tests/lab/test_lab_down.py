@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,8 +65,12 @@ def lab_dir(tmp_path: Path) -> Path:
 
 def test_down_leaves_nothing_behind_and_is_idempotent(lab_dir: Path) -> None:
     veths_before = root_veths()
-    lab = Lab.up(SMALL, directory=lab_dir, secrets=TEST_SECRETS, **TINY)
+    lab = Lab.up(SMALL, directory=lab_dir, secrets=TEST_SECRETS, hosts_ipv6=False, **TINY)
     recorded = lab.state
+    # (this lab's hosts start IPv4-only: the starting point of an IPv6 migration)
+    host = lab.hosts[0]
+    assert lab.run(host.name, ["ip", "-6", "addr", "show", "scope", "global"]).stdout == ""
+    assert "inet " in lab.ssh(host.name, "ip -4 -o addr show dev eth0").stdout
     assert recorded.processes and recorded.namespaces and recorded.dirs
     assert leftovers(lab_dir, recorded) != []  # the check sees a running lab
     with pytest.raises(LabError, match="already up"):
@@ -102,3 +107,27 @@ def test_down_after_a_crash_half_way_through_up(lab_dir: Path) -> None:
     assert recorded.namespaces, "the crash left a record to clean from"
     Lab(lab_dir).down()
     assert leftovers(lab_dir, recorded) == []
+
+
+def test_a_new_test_session_takes_down_labs_of_dead_sessions() -> None:
+    """A CI job killed mid-run leaves its session lab up; the next one cleans it."""
+    needs_root()
+    from lab.testing import _session_dir
+
+    script = (
+        "import os, pathlib; from lab import Lab; from lab.testing import TEST_SECRETS; "
+        "d = pathlib.Path('/tmp/yunwang-lab-tests') / f'{os.getpid()}-0'; d.mkdir(parents=True); "
+        f"Lab.up({str(SMALL)!r}, directory=d, secrets=TEST_SECRETS, **{TINY!r}); print(d)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    stale = Path(done.stdout.strip().splitlines()[-1])
+    recorded = LabState.load(stale)
+    assert recorded.phase == "up" and list_namespaces(f"ywlab-{recorded.tag}-")
+    fresh = _session_dir()  # the session that died is gone: its lab goes with it
+    try:
+        assert not stale.exists()
+        assert leftovers(stale, recorded) == []
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)

@@ -10,7 +10,8 @@ import pytest
 from estate import Estate, load
 from lab.addressing import LAB4, LAB6, AddressMap
 from lab.errors import LabError
-from lab.plan import LabPlan, Slice, plan_slice, select_nodes
+from lab.placement import Slice, select_nodes
+from lab.plan import LabPlan, plan_slice
 
 SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
 
@@ -117,3 +118,9 @@ def test_select_nodes_respects_the_slice(small: Estate) -> None:
 def test_negative_slice_is_a_clear_error() -> None:
     with pytest.raises(LabError, match="--counties: expected 0 or more"):
         Slice(counties=-1)
+
+
+def test_more_hosts_visit_every_zone_before_repeating_one(small: Estate) -> None:
+    plan = plan_slice(small, Slice(hosts=7), "t000")
+    zones = [h.zone for h in plan.hosts if h.zone]
+    assert sorted(zones) == sorted(z.name for z in small.zones)

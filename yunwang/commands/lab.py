@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -52,23 +54,34 @@ def up_cmd(
     villages: Annotated[int, typer.Option(help="Villages per township.")] = 1,
     hosts: Annotated[int, typer.Option(help="Hosts (sshd) in all.")] = 4,
     bfd_ms: Annotated[int, typer.Option("--bfd-ms", help="BFD interval on dual links.")] = 100,
+    host_ipv6: Annotated[
+        bool,
+        typer.Option("--host-ipv6/--no-host-ipv6", help="Hosts start dual-stack or IPv4-only."),
+    ] = True,
     directory: Dir = None,
 ) -> None:
     """Build the slice: FRR routers, veth dual links, snmpd agents, Debian hosts."""
     started = time.monotonic()
     try:
-        lab = Lab.up(
-            estate,
-            directory=directory,
-            counties=counties,
-            townships=townships,
-            villages=villages,
-            hosts=hosts,
-            bfd_ms=bfd_ms,
-        )
+        with _err.status(f"building the lab from {estate} (routers, links, agents, hosts)..."):
+            lab = Lab.up(
+                estate,
+                directory=directory,
+                counties=counties,
+                townships=townships,
+                villages=villages,
+                hosts=hosts,
+                bfd_ms=bfd_ms,
+                hosts_ipv6=host_ipv6,
+            )
         plan = lab.plan
     except LabError as exc:
         raise _fail("lab.up", str(estate), exc) from None
+    except KeyboardInterrupt:
+        # `up` has already taken down what it had built.
+        _err.print("interrupted: nothing of the lab was left behind")
+        _audit("lab.up", str(estate), "failure", {"error": "interrupted"})
+        raise typer.Exit(130) from None
     detail = {
         "routers": len(plan.routers),
         "links": len(plan.cables),
@@ -115,13 +128,22 @@ def status_cmd(
     _print_status(report)
 
 
+def _table(title: str, *columns: str) -> Table:
+    # Fold rather than cut: node ids and IPv6 addresses must stay readable
+    # in an 80-column terminal or a CI log.
+    table = Table(title=title)
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    return table
+
+
 def _print_status(report: LabStatus) -> None:
     if not report.routers:
         _out.print(f"no lab is up ({report.directory})")
         return
     _out.print(f"lab {report.phase}: {report.estate} ({report.directory})")
-    routers = Table(
-        "node", "level", "FRR", "snmpd", "OSPF full", "OSPFv3 full", "SNMP address", title="routers"
+    routers = _table(
+        "routers", "node", "level", "FRR", "snmpd", "OSPF full", "OSPFv3 full", "SNMP address"
     )
     for r in report.routers:
         routers.add_row(
@@ -133,7 +155,7 @@ def _print_status(report: LabStatus) -> None:
             str(r.ospf6_full),
             r.snmp_address,
         )
-    links = Table("link", "role", "level", "child end", "parent end", "state", title="links")
+    links = _table("links", "link", "role", "level", "child end", "parent end", "state")
     for lk in report.links:
         style = "" if lk.state == "up" else "bold red"
         links.add_row(
@@ -144,7 +166,7 @@ def _print_status(report: LabStatus) -> None:
             lk.parent_end,
             f"[{style}]{lk.state}[/]" if style else lk.state,
         )
-    hosts = Table("host", "segment", "IPv4", "IPv6", "sshd", title="hosts")
+    hosts = _table("hosts", "host", "segment", "IPv4", "IPv6", "sshd")
     for h in report.hosts:
         hosts.add_row(h.name, h.segment, h.address4, h.address6, "up" if h.sshd else "DOWN")
     for table in (routers, links, hosts):
@@ -222,14 +244,56 @@ def exec_cmd(
     if not ctx.args:
         _err.print("error: no command given (yunwang lab exec NODE -- COMMAND...)")
         raise typer.Exit(2)
+    lab = Lab(directory)
     try:
-        done = Lab(directory).run(node, list(ctx.args), check=False, timeout=3600)
+        done = lab.run(node, list(ctx.args), check=False, timeout=3600)
     except LabError as exc:
-        _err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(1) from None
+        raise _fail("lab.exec", node, exc) from None
+    _audit(
+        "lab.exec",
+        node,
+        "success" if done.returncode == 0 else "failure",
+        {"lab": str(lab.directory), "command": list(ctx.args), "exit": done.returncode},
+    )
     typer.echo(done.stdout, nl=False)
     typer.echo(done.stderr, nl=False, err=True)
     raise typer.Exit(done.returncode)
+
+
+@lab_app.command("inventory")
+def inventory_cmd(
+    family: Annotated[int, typer.Option(help="Address family Ansible connects over (4|6).")] = 4,
+    user: Annotated[str, typer.Option(help="Login user (yunwang has sudo; or root).")] = "yunwang",
+    directory: Dir = None,
+) -> None:
+    """Print an Ansible inventory (YAML) of the lab's hosts, usable from this machine."""
+    if family not in (4, 6):
+        _err.print("error: --family: expected 4 or 6")
+        raise typer.Exit(2)
+    try:
+        inventory = Lab(directory).ansible_inventory(family=family, user=user)
+    except LabError as exc:
+        _err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    typer.echo(yaml.safe_dump(inventory, sort_keys=False, allow_unicode=True), nl=False)
+
+
+@lab_app.command("ssh", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def ssh_cmd(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Argument(help="A lab host's name.")],
+    user: Annotated[str, typer.Option(help="Login user.")] = "root",
+    family: Annotated[int, typer.Option(help="4 or 6.")] = 4,
+    directory: Dir = None,
+) -> None:
+    """ssh into a lab host with the lab key: yunwang lab ssh jwzh-app-1 [-- COMMAND]"""
+    lab = Lab(directory)
+    try:
+        argv = lab.ssh_argv(host, user=user, family=family)
+    except LabError as exc:
+        raise _fail("lab.ssh", host, exc) from None
+    _audit("lab.ssh", host, "success", {"lab": str(lab.directory), "user": user})
+    os.execvp(argv[0], [*argv, *ctx.args])
 
 
 def register(app: typer.Typer) -> None:
