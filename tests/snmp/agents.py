@@ -117,7 +117,8 @@ def run(*command: str) -> None:
 @dataclass
 class NamespaceSnmpd:
     """net-snmp's snmpd in its own namespace, reached over a veth pair with
-    198.18.x.y/30 and 2001:db8:x::/64 addresses (v2c and v3 authPriv users)."""
+    198.19.x.y/30 and 2001:db8:ffx::/64 addresses (v2c and v3 authPriv users;
+    the top of 198.18.0.0/15, away from what the lab allocates from its bottom)."""
 
     name: str
     work: Path
@@ -136,19 +137,19 @@ class NamespaceSnmpd:
 
     @property
     def address4(self) -> str:
-        return f"198.18.{self.subnet}.2"
+        return f"198.19.{self.subnet}.2"
 
     @property
     def address6(self) -> str:
-        return f"2001:db8:{self.subnet}::2"
+        return f"2001:db8:ff{self.subnet:02x}::2"
 
     def start(self) -> NamespaceSnmpd:
         inner = f"{self.name[-9:]}n"
         run("ip", "netns", "add", self.name)
         run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", inner)
         run("ip", "link", "set", inner, "netns", self.name)
-        run("ip", "addr", "add", f"198.18.{self.subnet}.1/30", "dev", self.host_if)
-        run("ip", "-6", "addr", "add", f"2001:db8:{self.subnet}::1/64", "dev", self.host_if,
+        run("ip", "addr", "add", f"198.19.{self.subnet}.1/30", "dev", self.host_if)
+        run("ip", "-6", "addr", "add", f"2001:db8:ff{self.subnet:02x}::1/64", "dev", self.host_if,
             "nodad")  # fmt: skip
         run("ip", "link", "set", self.host_if, "up")
         inside = ("ip", "netns", "exec", self.name)
@@ -159,8 +160,8 @@ class NamespaceSnmpd:
         self.work.mkdir(parents=True, exist_ok=True)
         lines = [
             f"agentAddress udp:{self.address4}:161,udp6:[{self.address6}]:161",
-            f"rocommunity {self.community} 198.18.{self.subnet}.0/30",
-            f"rocommunity6 {self.community} 2001:db8:{self.subnet}::/64",
+            f"rocommunity {self.community} 198.19.{self.subnet}.0/30",
+            f"rocommunity6 {self.community} 2001:db8:ff{self.subnet:02x}::/64",
         ]
         for user, auth, auth_key, priv, priv_key in self.users:
             lines.append(f'createUser {user} {auth} "{auth_key}" {priv} "{priv_key}"')

@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
+from estate import load
 from monitors.snmp import ber, tables
+from monitors.snmp.collection import Collection
 from monitors.snmp.poller import DevicePoll, Poller, PollerSettings
 from monitors.snmp.session import Credential, RetryPolicy, Target, open_session
 from monitors.snmp.transport import UdpTransport
 from monitors.snmp.walk import walk_columns
+from security.events import Event
 from tests.snmp.agents import NamespaceSnmpd
 
 pytestmark = pytest.mark.lab
@@ -128,3 +132,27 @@ def test_wrong_privacy_key_is_an_auth_error(snmpd: NamespaceSnmpd) -> None:
     wrong = Credential(3, user=good.user, auth_key=good.auth_key, priv_key="not-the-priv-key")
     [polls] = poll([Target("wrong-priv", snmpd.address4, wrong)])
     assert polls[0].state == "unreachable" and polls[0].error_kind == "auth", polls[0].error
+
+
+def test_wrong_key_becomes_an_authentication_event(snmpd: NamespaceSnmpd, small_path: Path) -> None:
+    estate = load(small_path)
+    good = credentials(snmpd)["sha-aes128"]
+    wrong = Credential(3, user=good.user, auth_key="wrong-auth-key", priv_key=good.priv_key)
+    events: list[Event] = []
+    collection = Collection(
+        estate,
+        [Target("hl-agg-1", snmpd.address4, wrong), Target("hl-agg-2", snmpd.address4, good)],
+        SETTINGS,
+        sink=events.append,
+    )
+
+    async def run() -> None:
+        await collection.cycle()
+        collection.close()
+
+    asyncio.run(run())
+    [event] = [e for e in events if e.action == "device-state-changed"]
+    assert event.context.device == "hl-agg-1" and event.context.county == "hl"
+    assert event.category == ("authentication",) and event.outcome == "failure"
+    assert "authentication failed" in event.message and "wrong-auth-key" not in event.message
+    assert event.dataset == "yunwang.snmp"
