@@ -117,6 +117,8 @@ class Collection:
         self.latest: Snapshot | None = None
         self.cycles = 0
         self._device_states: dict[str, str] = {}
+        nodes = {node.id: node for node in estate.nodes()}
+        self._node_of = {device.name: nodes[device.node] for device in estate.devices()}
 
     async def cycle(self) -> Snapshot:
         started = time.monotonic()
@@ -147,8 +149,9 @@ class Collection:
             self._device_states[poll.device] = state
             if previous == state or (previous is None and poll.state == "reachable"):
                 continue
-            device = self.estate.device(poll.device)
-            node = self.estate.node(device.node)
+            node = self._node_of.get(poll.device)
+            if node is None:
+                continue  # a target the estate does not declare: nothing to place it in
             events.append(
                 Event(
                     timestamp=at,
