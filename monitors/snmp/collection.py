@@ -69,12 +69,17 @@ def targets_from_estate(
     estate: Estate,
     addresses: dict[str, tuple[str, int]] | None = None,
     prefer_ipv6: bool = False,
+    county: str | None = None,
 ) -> tuple[list[Target], list[TargetProblem]]:
     """`addresses` overrides a device's management address (the lab maps
-    the estate's plan onto 198.18.0.0/15 and 2001:db8::/32)."""
+    the estate's plan onto 198.18.0.0/15 and 2001:db8::/32). `county` keeps
+    one county's devices: collectors shard by county and share nothing."""
     targets: list[Target] = []
     problems: list[TargetProblem] = []
+    in_county = None if county is None else {n.id for n in estate.nodes(county=county)}
     for device in estate.devices():
+        if in_county is not None and device.node not in in_county:
+            continue
         try:
             credential = resolve_credential(estate, device.credential)
         except SecretMissing as error:
@@ -108,11 +113,13 @@ class Collection:
         thresholds: Thresholds | None = None,
         sink: EventSink | None = None,
         translate: Translate = str,
+        county: str | None = None,
     ) -> None:
         self.estate = estate
         self.translate = translate
+        self.county = county
         self.poller = Poller(targets, settings)
-        self.tracker = PairTracker(estate.link_pairs(), thresholds, translate)
+        self.tracker = PairTracker(estate.link_pairs(county=county), thresholds, translate)
         self.sink = sink
         self.latest: Snapshot | None = None
         self.cycles = 0
@@ -131,7 +138,7 @@ class Collection:
             time.monotonic() - started,
             polls,
             views,
-            unmatched_report(self.estate, polls, self.translate),
+            unmatched_report(self.estate, polls, self.translate, self.county),
             events,
         )
         self.latest = snapshot

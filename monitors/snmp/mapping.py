@@ -105,11 +105,21 @@ def observe_link(
 
 
 def unmatched_report(
-    estate: Estate, polls: dict[str, DevicePoll], translate: Translate = str
+    estate: Estate,
+    polls: dict[str, DevicePoll],
+    translate: Translate = str,
+    county: str | None = None,
 ) -> list[Unmatched]:
-    """Every link end the estate declares that a reachable device doesn't show."""
+    """Every link end the estate declares that a reachable device doesn't
+    show. A county shard reports its own links, and not the far ends it
+    leaves to the shard that polls them."""
     report: list[Unmatched] = []
-    for link in estate.links():
+    for link in estate.links(county=county):
         _seen, missing = observe_link(link, polls, translate)
-        report.extend(m for m in missing if not m.reason.startswith("device unreachable"))
+        report.extend(
+            m
+            for m in missing
+            if not m.reason.startswith("device unreachable")
+            and not (county is not None and m.reason == "device not polled")
+        )
     return report

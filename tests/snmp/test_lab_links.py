@@ -281,3 +281,22 @@ def test_collect_serves_metrics_on_loopback_until_interrupted(lab: Lab, tmp_path
         process.send_signal(signal.SIGINT)
         process.wait(15)
     assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+
+
+def test_a_county_shard_polls_and_judges_only_its_county(lab: Lab, tmp_path: Path) -> None:
+    env = dict(os.environ, YUNWANG_HOME=str(tmp_path / "home"))
+    env.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
+    done = subprocess.run(
+        ["ip", "netns", "exec", lab.namespace("nms"), str(Path(sys.executable).parent / "yunwang"),
+         "collect", str(SMALL), "--once", "--json", "--lab-dir", str(lab.directory),
+         "--county", "qf"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert {d["device"] for d in report["devices"]} == {"qf-agg-1", "qf-agg-2", "qf-cgz-r1",
+                                                        "qf-cgz-v001-r1"}  # fmt: skip
+    pairs = {p["pair"]: p["state"] for p in report["pairs"]}
+    assert set(pairs) == {"qf", "qf-cgz", "qf-mzq"}
+    assert pairs["qf"] == "normal" and pairs["qf-cgz"] == "normal"
+    assert not any(line.startswith("hl") for line in report["unmatched"])

@@ -112,14 +112,20 @@ def collect(
         Path | None, typer.Option(help="The lab's directory (implies --lab).")
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Devices polled at once.")] = 64,
+    county: Annotated[
+        str | None, typer.Option(help="Only this county's devices and dual links (a shard).")
+    ] = None,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
     estate = load_estate(file)
+    if county is not None and county not in {n.id for n in estate.nodes(level="county")}:
+        known = ", ".join(n.id for n in estate.nodes(level="county"))
+        fail(f"{file}: --county {county}: expected one of the estate's counties ({known})")
     overrides = _addresses(addresses)
     translate: Callable[[str], str] = str
     if lab or lab_dir is not None:
         overrides, translate = _lab_view(estate, lab_dir, ipv6)
-    targets, problems = targets_from_estate(estate, overrides, prefer_ipv6=ipv6)
+    targets, problems = targets_from_estate(estate, overrides, prefer_ipv6=ipv6, county=county)
     if lab or lab_dir is not None:
         # Only the lab's slice: never send to the estate's real addresses.
         targets = [t for t in targets if t.name in overrides]
@@ -136,9 +142,12 @@ def collect(
             monitoring.timeout_s * (2 ** (monitoring.retries + 1)), monitoring.poll_interval_s * 0.8
         ),
     )
-    collection = Collection(estate, targets, settings, Thresholds(), jsonl_sink(), translate)
+    collection = Collection(
+        estate, targets, settings, Thresholds(), jsonl_sink(), translate, county
+    )
     record(action="collect.start", target=str(file), outcome="success",
-           detail={"devices": len(targets), "once": once, "listen": f"{listen}:{port}"})  # fmt: skip
+           detail={"devices": len(targets), "once": once, "listen": f"{listen}:{port}",
+                   "county": county})  # fmt: skip
     if once:
         snapshot = asyncio.run(_once(collection))
         if as_json:
