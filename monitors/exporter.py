@@ -96,6 +96,16 @@ class CollectionCollector(Collector):
             "Negotiated speed (slower end)",
             labels=LINK_LABELS,
         )
+        receive = GaugeMetricFamily(
+            "yunwang_link_receive_bits_per_second",
+            "Inbound rate at the child end",
+            labels=LINK_LABELS,
+        )
+        transmit = GaugeMetricFamily(
+            "yunwang_link_transmit_bits_per_second",
+            "Outbound rate at the child end",
+            labels=LINK_LABELS,
+        )
         neighbour = GaugeMetricFamily(
             "yunwang_link_ospf_neighbour_full",
             "OSPF neighbour on the link is Full",
@@ -124,6 +134,10 @@ class CollectionCollector(Collector):
                     util.add_metric(labels, reading.utilisation)
                 if reading.speed_bps:
                     speed.add_metric(labels, reading.speed_bps)
+                if reading.receive_bps is not None:
+                    receive.add_metric(labels, reading.receive_bps)
+                if reading.transmit_bps is not None:
+                    transmit.add_metric(labels, reading.transmit_bps)
                 if reading.neighbour_full is not None:
                     neighbour.add_metric(labels, 1 if reading.neighbour_full else 0)
             place = [
@@ -134,7 +148,7 @@ class CollectionCollector(Collector):
             ]
             for state in PAIR_STATES:
                 states.add_metric([*place, state], 1 if view.state == state else 0)
-        yield from (up, util, owed, speed, neighbour, states)
+        yield from (up, util, owed, speed, receive, transmit, neighbour, states)
 
     def _interfaces(self, snapshot: Any) -> Iterator[Metric]:
         families = {

@@ -55,7 +55,7 @@ Translate = Callable[[str], str]
 
 
 def find_interface(
-    poll: DevicePoll, name: str, address: str | None = None
+    poll: DevicePoll, name: str, addresses: tuple[str, ...] = ()
 ) -> tuple[Interface, str] | None:
     rows = poll.interfaces
     for row in rows:
@@ -71,10 +71,10 @@ def find_interface(
     for row in rows:
         if row.descr and canonical_ifname(row.descr.split(" ", 1)[0]) == wanted:
             return row, "ifDescr"
-    if address is not None and address in poll.addresses:
-        index = poll.addresses[address]
+    for address in addresses:
+        index = poll.addresses.get(address)
         for row in rows:
-            if row.index == index:
+            if index is not None and row.index == index:
                 return row, "ipAddress"
     return None
 
@@ -93,7 +93,9 @@ def observe_link(
             reason = f"device unreachable ({poll.error_kind})"
             missing.append(Unmatched(link.id, end.device, end.interface, reason))
             continue
-        found = find_interface(poll, end.interface, translate(str(end.address4)))
+        found = find_interface(
+            poll, end.interface, (translate(str(end.address4)), translate(str(end.address6)))
+        )
         if found is None:
             missing.append(
                 Unmatched(link.id, end.device, end.interface, "no interface by that name or alias")

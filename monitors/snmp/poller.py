@@ -31,6 +31,7 @@ ROUTING_COLUMNS = [
     tables.OSPFV3_NBR_STATE,
     tables.IP_AD_ENT_IF_INDEX,
     tables.IP_AD_ENT_NET_MASK,
+    tables.IP_ADDRESS_IF_INDEX,
 ]
 
 
@@ -61,7 +62,7 @@ class DevicePoll:
     interfaces: list[tables.Interface] = field(default_factory=list)
     neighbours: list[tables.OspfNeighbour] = field(default_factory=list)
     rates: dict[int, InterfaceRates] = field(default_factory=dict)
-    addresses: dict[str, int] = field(default_factory=dict)  # IPv4 address -> ifIndex
+    addresses: dict[str, int] = field(default_factory=dict)  # local address -> ifIndex
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 
 from monitors.snmp.ber import Oid, Value, oid_from_str
 from monitors.snmp.profiles import VendorProfile
@@ -59,6 +59,8 @@ OSPF_FULL = 8
 # mask, so an OSPFv2 neighbour's address leads to our interface.
 IP_AD_ENT_IF_INDEX = oid_from_str("1.3.6.1.2.1.4.20.1.2")
 IP_AD_ENT_NET_MASK = oid_from_str("1.3.6.1.2.1.4.20.1.3")
+# IP-MIB ipAddressIfIndex (index: type . length . octets): IPv6 addresses too.
+IP_ADDRESS_IF_INDEX = oid_from_str("1.3.6.1.2.1.4.34.1.3")
 
 OPER_STATUS = {1: "up", 2: "down", 3: "testing", 4: "unknown", 5: "dormant", 6: "notPresent"}
 OPER_STATUS.update({7: "lowerLayerDown"})
@@ -153,11 +155,21 @@ class OspfNeighbour:
 
 
 def build_addresses(columns: dict[Oid, dict[Oid, Value]]) -> dict[str, int]:
-    return {
+    """Local address (IPv4 dotted, IPv6 compressed) -> ifIndex."""
+    found = {
         ".".join(map(str, index)): if_index
         for index, if_index in columns.get(IP_AD_ENT_IF_INDEX, {}).items()
         if len(index) == 4 and isinstance(if_index, int)
     }
+    for index, if_index in columns.get(IP_ADDRESS_IF_INDEX, {}).items():
+        if not isinstance(if_index, int) or len(index) < 2 or len(index) != index[1] + 2:
+            continue
+        with contextlib.suppress(ValueError):
+            if index[0] == 1 and index[1] == 4:
+                found[str(IPv4Address(bytes(index[2:])))] = if_index
+            elif index[0] == 2 and index[1] == 16:
+                found[str(IPv6Address(bytes(index[2:])))] = if_index
+    return found
 
 
 def _local_subnets(columns: dict[Oid, dict[Oid, Value]]) -> list[tuple[IPv4Network, int]]:

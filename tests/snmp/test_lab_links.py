@@ -214,11 +214,14 @@ def test_exporter_renders_links_pairs_interfaces_and_itself(driver: Driver) -> N
     registry = CollectorRegistry()
     registry.register(CollectionCollector(driver.collection))
     driver.until("hl", "normal", 30)
+    time.sleep(POLL_EVERY_S)
+    driver.cycle()  # a second sample: rates exist from here on
     text = generate_latest(registry).decode()
     hl = 'county="hl",level="county",link="hl/primary",pair="hl",role="primary",township=""'
     assert f"yunwang_link_up{{{hl}}} 1.0" in text
     assert f"yunwang_link_ospf_neighbour_full{{{hl}}} 1.0" in text
     assert f"yunwang_link_owed_bandwidth_bits_per_second{{{hl}}} 1e+09" in text
+    assert f"yunwang_link_receive_bits_per_second{{{hl}}} " in text  # rate after two polls
     assert (
         'yunwang_link_pair_state{county="hl",level="county",pair="hl",state="normal",township=""} 1.0'
         in text

@@ -64,6 +64,8 @@ def test_v2c_and_v3_over_ipv4_and_ipv6(snmpd: NamespaceSnmpd) -> None:
         assert result.vendor == "net-snmp"
         assert {row.name for row in result.interfaces} == kernel_names
         assert all(row.counter_bits == 64 for row in result.interfaces)
+        # Both address families lead to the same interface (link mapping's fallback).
+        assert result.addresses[snmpd.address4] == result.addresses[snmpd.address6]
 
 
 def test_wrong_key_is_an_auth_error_not_a_crash(snmpd: NamespaceSnmpd) -> None:
