@@ -262,9 +262,12 @@ class V3FastSession:
         try:
             return usm.decode(payload, self._keys)
         except usm.UsmError as error:
-            raise SnmpAuthError(
-                f"{self.target.name}: SNMPv3 authentication failed for user "
-                f"{self.target.credential.user!r} ({error})"
+            # Agents report credential problems in unauthenticated Reports
+            # (handled by the caller); an authenticated message that fails
+            # its check was corrupted or forged on the way.
+            self.transport.stats.malformed += 1
+            raise SnmpMalformed(
+                f"{self.target.name}: SNMPv3 answer fails its integrity check ({error})"
             ) from None
         except ber.BerError as error:
             self.transport.stats.malformed += 1
@@ -350,8 +353,10 @@ class V3FastSession:
                 )
             if engine is None or message.engine_id != engine.engine_id:
                 raise SnmpMalformed(f"{self.target.name}: answer from another SNMP engine")
-            if not message.flags & usm.FLAG_AUTH:
-                raise SnmpAuthError(f"{self.target.name}: unauthenticated SNMPv3 response")
+            if not message.flags & usm.FLAG_AUTH or not message.flags & usm.FLAG_PRIV:
+                raise SnmpAuthError(f"{self.target.name}: SNMPv3 response not authPriv")
+            if message.user != self._user:
+                raise SnmpMalformed(f"{self.target.name}: SNMPv3 response for another user")
             if message.error_status:
                 raise SnmpAgentError(
                     f"{self.target.name}: error-status {message.error_status} "

@@ -23,6 +23,10 @@ from typing import Any
 from cryptography.hazmat.decrepit.ciphers.modes import CFB
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from pyasn1.type import univ  # type: ignore[import-untyped]
+
+# pysnmp's security modules import each other in a circle; its config module
+# loads them in an order that works, so it comes first.
+from pysnmp.entity import config as _pysnmp_config  # type: ignore[import-untyped]  # noqa: F401
 from pysnmp.proto.secmod.eso.priv import aes256  # type: ignore[import-untyped]
 from pysnmp.proto.secmod.rfc3414.auth import hmacsha  # type: ignore[import-untyped]
 from pysnmp.proto.secmod.rfc3826.priv import aes  # type: ignore[import-untyped]

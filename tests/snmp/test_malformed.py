@@ -29,6 +29,18 @@ def _good_answer(request: bytes) -> bytes:
     return ber.tlv(ber.TAG_SEQUENCE, ber.encode_integer(1) + ber.tlv(4, asked.community) + pdu)
 
 
+def _flip(data: bytes, back: int) -> bytes:
+    return data[:-back] + bytes((data[-back] ^ 0xFF,)) + data[len(data) - back + 1 :]
+
+
+# Answers to an SNMPv3 request: the request itself sent back damaged (same
+# msgID, so it reaches the waiting request and must be refused there).
+CRAFTED_V3 = {
+    "v3-truncated": lambda req: req[:-5],
+    "v3-ciphertext-flipped": lambda req: _flip(req, 3),
+    "v3-bad-length": lambda req: b"\x30\x84\x7f\xff\xff\xff" + req[2:],
+}
+
 CRAFTED = {
     "truncated": lambda req: _good_answer(req)[:-3],
     "bad-length": lambda req: b"\x30\x84\xff\xff\xff\xff" + _good_answer(req)[2:],
@@ -58,9 +70,14 @@ def crafting_agent() -> Iterator[tuple[int, list[str]]]:
                 request, peer = sock.recvfrom(65535)
             except TimeoutError:
                 continue
-            kind = kinds[len(sent) % len(kinds)]
+            if ber.message_version(request) == 3:
+                kind = list(CRAFTED_V3)[len(sent) % len(CRAFTED_V3)]
+                answer = CRAFTED_V3[kind](request)
+            else:
+                kind = kinds[len(sent) % len(kinds)]
+                answer = CRAFTED[kind](request)
             sent.append(kind)
-            sock.sendto(CRAFTED[kind](request), peer)
+            sock.sendto(answer, peer)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -92,3 +109,23 @@ def test_malformed_answers_are_counted_and_others_still_polled(
     assert set(sent) == set(CRAFTED)
     assert poller.errors[("crafted", "malformed")] == len(CRAFTED)
     assert poller.transport.stats.malformed >= len(CRAFTED) - 1
+
+
+def test_damaged_snmpv3_answers_are_malformed_not_auth_errors(
+    crafting_agent: tuple[int, list[str]],
+) -> None:
+    port, sent = crafting_agent
+    credential = Credential(3, user="ywsnmp", auth_key="yw-auth-key-1", priv_key="yw-priv-key-1")
+    target = Target("crafted-v3", "127.0.0.1", credential, port)
+    poller = Poller([target], PollerSettings(timeout_s=0.5, retries=0, slow_s=30))
+
+    async def cycles() -> list[str | None]:
+        kinds = []
+        for _ in range(len(CRAFTED_V3)):
+            [poll] = await poller.poll()
+            kinds.append(poll.error_kind)
+        poller.close()
+        return kinds
+
+    assert asyncio.run(cycles()) == ["malformed"] * len(CRAFTED_V3)
+    assert set(sent) == set(CRAFTED_V3)
