@@ -1,0 +1,191 @@
+"""ARP watch: who claims which IPv4 address, and how loudly.
+
+Three units, in the spirit of arpwatch:
+
+- `ArpBindings` remembers IP -> MAC from every ARP sender. A change is
+  `ywpkt-arp-mac-changed`; a change *back* to the MAC before within
+  `flip_flop_window_s` is `ywpkt-arp-flip-flop`, arpwatch's name for two
+  hosts fighting over one address (a spoofer and its victim, or a
+  misconfigured duplicate). Gateway addresses are left to the stricter
+  gateway unit so one forged reply gives one event.
+- `GatewayClaims` watches the gateway addresses the estate declares: a MAC
+  not declared for that gateway (or, with no MAC declared, not the first one
+  seen) claiming it is the classic ARP man-in-the-middle,
+  `ywpkt-arp-gateway-claim`, raised once per (address, MAC) per
+  `repeat_after_s`.
+- `GratuitousStorm`: a host announcing its own address (sender = target)
+  more than `threshold` times in `window_s` is either flapping or poisoning
+  caches at scale; one `ywpkt-arp-gratuitous-storm` per window and MAC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from security.events import SEVERITY_HIGH, SEVERITY_MEDIUM, Endpoint
+
+from ..decode import ArpInfo, Packet, ip_text, mac_text
+from ..policy import SensorPolicy
+from ..rules import Detection, Emit, Rule, override
+
+_UNSPECIFIED = b"\x00\x00\x00\x00"
+
+MAC_CHANGED = Rule(
+    "ywpkt-arp-mac-changed", "IPv4 address moved to another MAC", "arp-mac-changed", SEVERITY_MEDIUM
+)
+FLIP_FLOP = Rule(
+    "ywpkt-arp-flip-flop",
+    "IPv4 address flip-flops between two MACs",
+    "arp-flip-flop",
+    SEVERITY_HIGH,
+)
+GATEWAY_CLAIM = Rule(
+    "ywpkt-arp-gateway-claim",
+    "Undeclared MAC claims a gateway address",
+    "arp-gateway-claim",
+    SEVERITY_HIGH,
+    type=("indicator",),
+)
+GRATUITOUS_STORM = Rule(
+    "ywpkt-arp-gratuitous-storm", "Gratuitous ARP storm", "arp-gratuitous-storm", SEVERITY_MEDIUM
+)
+
+
+def _arp_endpoint(ip: bytes, mac: bytes) -> Endpoint:
+    return Endpoint(ip=ip_text(ip), mac=mac_text(mac))
+
+
+@dataclass(frozen=True)
+class BindingThresholds:
+    flip_flop_window_s: float = 3600.0
+    max_bindings: int = 1_000_000
+
+
+class ArpBindings(Detection):
+    key = "arp"
+    rules = (MAC_CHANGED, FLIP_FLOP)
+
+    def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
+        super().__init__(emit, observer, policy)
+        self.thresholds = override(
+            BindingThresholds(), policy.thresholds.get(self.key, {}), self.key
+        )
+        self._gateways = frozenset(policy.gateways)
+        # ip -> (mac, previous mac, when the binding last changed)
+        self._bindings: dict[bytes, tuple[bytes, bytes | None, float]] = {}
+
+    def on_arp(self, packet: Packet, arp: ArpInfo) -> None:
+        ip, mac = arp.sender_ip, arp.sender_mac
+        if ip == _UNSPECIFIED:
+            return
+        known = self._bindings.get(ip)
+        if known is None:
+            if len(self._bindings) >= self.thresholds.max_bindings:
+                self._bindings.clear()
+            self._bindings[ip] = (mac, None, packet.ts)
+            return
+        current, previous, changed_at = known
+        if mac == current:
+            return
+        self._bindings[ip] = (mac, current, packet.ts)
+        text = ip_text(ip)
+        if text in self._gateways:
+            return
+        window = self.thresholds.flip_flop_window_s
+        flip_flop = mac == previous and packet.ts - changed_at <= window
+        rule = FLIP_FLOP if flip_flop else MAC_CHANGED
+        self.event(
+            rule,
+            packet.ts,
+            f"{text} moved from {mac_text(current)} to {mac_text(mac)}"
+            + (" and back again" if flip_flop else ""),
+            source=_arp_endpoint(ip, mac),
+            labels={"previous_mac": mac_text(current)},
+        )
+
+
+@dataclass(frozen=True)
+class GatewayThresholds:
+    repeat_after_s: float = 300.0
+
+
+class GatewayClaims(Detection):
+    key = "arp_gateway"
+    rules = (GATEWAY_CLAIM,)
+
+    def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
+        super().__init__(emit, observer, policy)
+        self.thresholds = override(
+            GatewayThresholds(), policy.thresholds.get(self.key, {}), self.key
+        )
+        self._gateways = dict(policy.gateways)
+        self._declared = {ip: set(macs) for ip, macs in policy.gateway_macs.items()}
+        self._learned: dict[str, str] = {}
+        self._raised: dict[tuple[str, str], float] = {}
+
+    def on_arp(self, packet: Packet, arp: ArpInfo) -> None:
+        if arp.sender_ip == _UNSPECIFIED:
+            return
+        ip = ip_text(arp.sender_ip)
+        segment = self._gateways.get(ip)
+        if segment is None:
+            return
+        mac = mac_text(arp.sender_mac)
+        declared = self._declared.get(ip)
+        if declared is None:
+            expected = self._learned.setdefault(ip, mac)
+            if mac == expected:
+                return
+            why = f"first seen as {expected}"
+        elif mac in declared:
+            return
+        else:
+            why = f"declared {', '.join(sorted(declared))}"
+        last = self._raised.get((ip, mac))
+        if last is not None and packet.ts - last < self.thresholds.repeat_after_s:
+            return
+        self._raised[(ip, mac)] = packet.ts
+        self.event(
+            GATEWAY_CLAIM,
+            packet.ts,
+            f"{mac} claims gateway {ip} of {segment} ({why})",
+            source=_arp_endpoint(arp.sender_ip, arp.sender_mac),
+            destination=_arp_endpoint(arp.target_ip, arp.target_mac),
+            labels={"gateway": ip, "segment": segment},
+        )
+
+
+@dataclass(frozen=True)
+class StormThresholds:
+    threshold: int = 20
+    window_s: float = 10.0
+
+
+class GratuitousStorm(Detection):
+    key = "arp_storm"
+    rules = (GRATUITOUS_STORM,)
+
+    def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
+        super().__init__(emit, observer, policy)
+        self.thresholds = override(StormThresholds(), policy.thresholds.get(self.key, {}), self.key)
+        # mac -> [window start, count, already raised in this window]
+        self._windows: dict[bytes, list[float]] = {}
+
+    def on_arp(self, packet: Packet, arp: ArpInfo) -> None:
+        if arp.sender_ip != arp.target_ip or arp.sender_ip == _UNSPECIFIED:
+            return
+        window = self._windows.get(arp.sender_mac)
+        if window is None or packet.ts - window[0] > self.thresholds.window_s:
+            if len(self._windows) > 100_000:
+                self._windows.clear()
+            window = self._windows[arp.sender_mac] = [packet.ts, 0.0, 0.0]
+        window[1] += 1
+        if window[1] > self.thresholds.threshold and not window[2]:
+            window[2] = 1.0
+            self.event(
+                GRATUITOUS_STORM,
+                packet.ts,
+                f"{mac_text(arp.sender_mac)} sent more than {self.thresholds.threshold} "
+                f"gratuitous ARPs in {self.thresholds.window_s:g} s",
+                source=_arp_endpoint(arp.sender_ip, arp.sender_mac),
+            )
