@@ -137,3 +137,36 @@ def _if_tsresol(data: bytes, pos: int, end: int, endian: str) -> float:
             return 2.0 ** -(value & 0x7F) if value & 0x80 else 10.0**-value
         pos += 4 + length + (-length % 4)
     return 1e-6
+
+
+class PcapWriter:
+    """Classic little-endian microsecond pcap, Ethernet link type.
+
+    Used to keep what a live sensor saw (`yunwang sense --write`), so the
+    same frames can be replayed later with identical events.
+    """
+
+    def __init__(self, path: str | Path, snaplen: int = 262144) -> None:
+        self.path = Path(path)
+        self._handle = self.path.open("wb")
+        self._handle.write(
+            struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, LINKTYPE_ETHERNET)
+        )
+        self._record = struct.Struct("<IIII").pack
+
+    def write(self, ts: float, frame: bytes, length: int = 0) -> None:
+        seconds = int(ts)
+        micros = round((ts - seconds) * 1e6)
+        if micros >= 1_000_000:
+            seconds, micros = seconds + 1, micros - 1_000_000
+        self._handle.write(self._record(seconds, micros, len(frame), length or len(frame)))
+        self._handle.write(frame)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> PcapWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
