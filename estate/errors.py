@@ -17,7 +17,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path or '(top)'}: {self.message}"
+        # One problem, one line: parser messages sometimes carry their own newlines.
+        message = " ".join(self.message.split())
+        return f"{where}: {self.path or '(top)'}: {message}"
 
 
 class EstateError(Exception):

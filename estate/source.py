@@ -46,7 +46,13 @@ def parse(text: str, file: str) -> SourceDoc:
         line = mark.line + 1 if mark else 1
         raise _single(Problem(file, line, "", f"not valid YAML: {exc.problem or exc}")) from None
     except yaml.YAMLError as exc:
-        raise _single(Problem(file, 1, "", f"not valid YAML: {exc}")) from None
+        line = 1
+        if isinstance(exc, yaml.reader.ReaderError):
+            line = text.count("\n", 0, exc.position) + 1
+            detail = f"character {exc.character!r} is not allowed in YAML"
+        else:
+            detail = str(exc)
+        raise _single(Problem(file, line, "", f"not valid YAML: {detail}")) from None
     lines: dict[Path, int] = {}
     problems: list[Problem] = []
     if node is None:
