@@ -107,6 +107,8 @@ class Sensor:
             return
         try:
             self._dispatch(packet)
+        except BrokenPipeError:
+            raise  # the event consumer went away: that ends sensing, it is not a packet's fault
         except Exception as exc:  # a hostile packet must not stop the sensor
             stats.malformed += 1
             stats.detection_errors += 1

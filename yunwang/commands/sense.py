@@ -121,6 +121,10 @@ def sense(
     except PcapError as exc:
         outcome = "failure"
         _fail(str(exc))
+    except BrokenPipeError:
+        # `yunwang sense ... | head`: the reader has had enough.
+        sys.stderr.close()
+        raise typer.Exit(0) from None
     finally:
         sensor.close()
         if writer is not None:

@@ -101,7 +101,7 @@ class RogueDhcp(Detection):
         kind = "advertise" if isinstance(answer, DHCP6_Advertise) else "reply"
         detail = f"DHCPv6 {kind}"
         if duid is not None:
-            detail += f" (server DUID {bytes(duid.duid).hex()})"
+            detail += f" (server DUID {bytes(duid)[4:].hex()})"
         self._raise(ROGUE_DHCP6, packet, server, detail, "ipv6")
 
     def _raise(self, rule: Rule, packet: Packet, server: str, detail: str, family: str) -> None:

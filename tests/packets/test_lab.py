@@ -1,0 +1,110 @@
+"""Real packets on a veth between two namespaces, sensed live, then replayed.
+
+The attacker's namespace runs the scenarios (scapy frames on an L2 socket and
+kernel TCP connections); the sensor runs as `yunwang sense --iface` in the
+other namespace and must raise exactly the expected events, none for the
+allowed flow. What it captured, replayed with `--pcap`, gives the very same
+events (same ids), and so does the scenario built offline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.packets import scenarios
+from tests.packets.conftest import Segment
+
+ROOT = Path(__file__).resolve().parents[2]
+YUNWANG = str(Path(sys.executable).with_name("yunwang"))
+
+
+def _wait_for(stream: object, text: str, timeout: float) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    fd = stream.fileno()  # type: ignore[attr-defined]
+    while text not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise AssertionError(f"sensor did not print {text!r}; got {seen!r}")
+        chunk = os.read(fd, 4096).decode()
+        if not chunk:
+            raise AssertionError(f"sensor exited early: {seen!r}")
+        seen += chunk
+    return seen
+
+
+def _docs(stdout: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.lab
+def test_live_scenarios_raise_exactly_the_expected_events(
+    segment: Segment, policy_file: Path, tmp_path: Path
+) -> None:
+    captured = tmp_path / "captured.pcap"
+    common = [str(scenarios.ESTATE), "--policy", str(policy_file), "--json", "--observer", "lab"]
+    sensor = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            segment.sensor,
+            YUNWANG,
+            "sense",
+            "--iface",
+            segment.sensor_if,
+            *common,
+            "--write",
+            str(captured),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        _wait_for(sensor.stderr, "sensing on", timeout=30)
+        subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                segment.attacker,
+                sys.executable,
+                "-m",
+                "tests.packets.attacker",
+                segment.attacker_if,
+            ],
+            check=True,
+            cwd=ROOT,
+            timeout=60,
+            capture_output=True,
+        )
+        time.sleep(1.0)  # let the last answers arrive
+    finally:
+        sensor.send_signal(signal.SIGTERM)
+        stdout, stderr = sensor.communicate(timeout=30)
+    assert sensor.returncode == 0, stderr.decode()
+    live = _docs(stdout.decode())
+    assert sorted((scenarios.summary(d) for d in live), key=str) == scenarios.EXPECTED
+    # Nothing about the allowed service, in either family.
+    assert not [d for d in live if (d.get("destination") or {}).get("port") == 443]  # type: ignore[union-attr]
+
+    replay = subprocess.run(
+        [YUNWANG, "sense", "--pcap", str(captured), *common],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    replayed = _docs(replay.stdout.decode())
+    assert [d["event"]["id"] for d in replayed] == [d["event"]["id"] for d in live]  # type: ignore[index]
+    assert "0 malformed" in replay.stderr.decode()
