@@ -154,3 +154,9 @@ def summary(doc: dict[str, object]) -> tuple[str, str | None, str | None]:
     destination = doc.get("destination") or {}
     assert isinstance(rule, dict) and isinstance(source, dict) and isinstance(destination, dict)
     return (rule["id"], source.get("ip"), destination.get("ip"))
+
+
+def destination_port(doc: dict[str, object]) -> object:
+    destination = doc.get("destination") or {}
+    assert isinstance(destination, dict)
+    return destination.get("port")
