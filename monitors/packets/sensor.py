@@ -107,6 +107,9 @@ class Sensor:
             return
         try:
             self._dispatch(packet)
+        except MalformedPacket:  # a body a detection reads (ARP) is not what it claims
+            stats.malformed += 1
+            return
         except BrokenPipeError:
             raise  # the event consumer went away: that ends sensing, it is not a packet's fault
         except Exception as exc:  # a hostile packet must not stop the sensor

@@ -9,11 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from scapy.config import conf
+from scapy.layers.l2 import Neighbor
 
 from estate import Estate, load
 from monitors.packets import SensorPolicy
 from monitors.packets.estate_policy import policy_from_estate
 from tests.packets import scenarios
+
+
+# Network safety: scapy fills a missing Ether.dst by resolving the next hop,
+# which sends ARP/ND on the host's own interfaces. Frames in these tests are
+# only ever bytes or sent inside our namespaces, so resolution is switched
+# off for the whole test session: a missing dst becomes broadcast, offline.
+conf.neighbor = Neighbor()
 
 
 @pytest.fixture(scope="session")

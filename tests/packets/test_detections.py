@@ -148,10 +148,12 @@ def test_cross_zone_once_per_service_flow(policy: SensorPolicy) -> None:
     frames = []
     for sport in (50001, 50002, 50003):
         frames.append(
-            Ether() / IP(src=sc.ATTACKER4, dst=sc.EXCHANGE4) / TCP(sport=sport, dport=22, flags="S")
+            Ether(src=A, dst=B)
+            / IP(src=sc.ATTACKER4, dst=sc.EXCHANGE4)
+            / TCP(sport=sport, dport=22, flags="S")
         )
         frames.append(
-            Ether()
+            Ether(src=A, dst=B)
             / IP(src=sc.ATTACKER4, dst=sc.EXCHANGE4)
             / TCP(sport=sport, dport=443, flags="S")
         )
@@ -167,19 +169,31 @@ def test_cross_zone_direction_comes_from_the_handshake(policy: SensorPolicy) -> 
     # Management may reach everything on tcp/22; the reply direction is not a new flow.
     mgmt = "198.18.12.10"
     frames = [
-        Ether() / IP(src=mgmt, dst=sc.EXCHANGE4) / TCP(sport=50000, dport=22, flags="S"),
-        Ether() / IP(src=sc.EXCHANGE4, dst=mgmt) / TCP(sport=22, dport=50000, flags="SA"),
-        Ether() / IP(src=sc.EXCHANGE4, dst=mgmt) / TCP(sport=22, dport=50000, flags="PA"),
+        Ether(src=A, dst=B)
+        / IP(src=mgmt, dst=sc.EXCHANGE4)
+        / TCP(sport=50000, dport=22, flags="S"),
+        Ether(src=A, dst=B)
+        / IP(src=sc.EXCHANGE4, dst=mgmt)
+        / TCP(sport=22, dport=50000, flags="SA"),
+        Ether(src=A, dst=B)
+        / IP(src=sc.EXCHANGE4, dst=mgmt)
+        / TCP(sport=22, dport=50000, flags="PA"),
     ]
     assert rules(run(policy, frames)) == Counter()
     # Mid-stream capture (no SYN): the lower port is the service.
-    late = [Ether() / IP(src=sc.EXCHANGE4, dst=mgmt) / TCP(sport=22, dport=50000, flags="PA")]
+    late = [
+        Ether(src=A, dst=B)
+        / IP(src=sc.EXCHANGE4, dst=mgmt)
+        / TCP(sport=22, dport=50000, flags="PA")
+    ]
     assert rules(run(policy, late)) == Counter()
 
 
 def test_internet_to_extranet_is_forbidden(policy: SensorPolicy) -> None:
     outside = "198.19.5.5"  # outside the test plan (198.18.0.0/16): the internet zone
-    sensor = run(policy, [Ether() / IP(src=outside, dst=sc.VICTIM4) / TCP(dport=80, flags="S")])
+    sensor = run(
+        policy, [Ether(src=A, dst=B) / IP(src=outside, dst=sc.VICTIM4) / TCP(dport=80, flags="S")]
+    )
     assert rules(sensor) == Counter({"ywpkt-zone-forbidden-flow": 1})
     assert "(internet) -> 198.18.0.20 (gov-extranet) tcp/80" in sensor.events[0].message
 
