@@ -17,7 +17,6 @@ from monitors.packets import SensorPolicy
 from monitors.packets.estate_policy import policy_from_estate
 from tests.packets import scenarios
 
-
 # Network safety: scapy fills a missing Ether.dst by resolving the next hop,
 # which sends ARP/ND on the host's own interfaces. Frames in these tests are
 # only ever bytes or sent inside our namespaces, so resolution is switched
