@@ -11,6 +11,7 @@ would dissect; the seed makes every run identical.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import socket
 from collections.abc import Sequence
@@ -44,13 +45,13 @@ class Host:
 
 
 def hosts_in(prefix4: str, prefix6: str, count: int, mac_base: int) -> list[Host]:
-    """`count` hosts numbered from .10 / ::a in a /24-ish IPv4 and a /64 IPv6 prefix."""
-    base4 = prefix4.rsplit(".", 1)[0]
-    base6 = prefix6.split("::")[0]
+    """`count` hosts numbered from the 10th address of an IPv4 and an IPv6 prefix."""
+    net4 = ipaddress.IPv4Network(prefix4, strict=False)
+    net6 = ipaddress.IPv6Network(prefix6, strict=False)
     return [
         Host(
-            f"{base4}.{10 + i}",
-            f"{base6}::{10 + i:x}",
+            str(net4.network_address + 10 + i),
+            str(net6.network_address + 10 + i),
             _mac(mac_base + i),
         )
         for i in range(count)
@@ -187,14 +188,15 @@ def mixed_traffic(
     seed: int = 1,
     ipv6_share: float = 0.4,
     vlan_share: float = 0.1,
+    ports: Sequence[int] = (443, 443, 443, 8443, 5432, 22, 80),
+    tcp_only: bool = False,
 ) -> list[Frame]:
     """`connections` conversations between random clients and servers, in order."""
     builder = _Builder(seed, vlan_share, ipv6_share)
     rng = builder.rng
-    ports = (443, 443, 443, 8443, 5432, 22, 80)
     for _ in range(connections):
         client, server = rng.choice(clients), rng.choice(servers)
-        roll = rng.random()
+        roll = 0.0 if tcp_only else rng.random()
         if roll < 0.70:
             builder.tcp_connection(client, server, rng.choice(ports))
         elif roll < 0.88:

@@ -162,8 +162,8 @@ def claims_more_than_it_holds(frame: bytes) -> bool:
 @pytest.fixture(scope="module")
 def test_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A pcap of everything the differential test covers (read back by our reader)."""
-    clients = hosts_in("198.18.136.0", "2001:db8:3900:8800::", 12, 0x100)
-    servers = hosts_in("198.18.8.0", "2001:db8:3900:800::", 4, 0x200)
+    clients = hosts_in("198.18.136.0/26", "2001:db8:3900:8800::/64", 12, 0x100)
+    servers = hosts_in("198.18.8.0/24", "2001:db8:3900:800::/64", 4, 0x200)
     frames = [f for _, f in mixed_traffic(clients, servers, 250, seed=7)]
     frames += [bytes(p) for p in scenarios.all_frames() + edge_cases()]
     path = tmp_path_factory.mktemp("pcaps") / "differential.pcap"

@@ -85,6 +85,7 @@ def sense(
     from monitors.packets import PcapError, PolicyError, Sensor, ThresholdError, read_capture
     from monitors.packets.capture import PcapWriter
     from monitors.packets.estate_policy import policy_from_estate
+    from monitors.packets.sensor import settle_memory
     from security.audit import record
 
     try:
@@ -105,6 +106,7 @@ def sense(
         _fail(str(exc))
     if metrics_port is not None:
         _serve_metrics(sensor, name, metrics_addr, metrics_port)
+    settle_memory()
 
     target = iface if iface is not None else str(pcap)
     writer = PcapWriter(write) if write is not None else None
