@@ -69,7 +69,10 @@ def endpoints(estate: Estate, zone: str) -> tuple[list[Host], list[Host]]:
     return clients, servers
 
 
-def attacks(clients: list[Host], servers: list[Host], start: float) -> list[tuple[float, bytes]]:
+def attacks(
+    clients: list[Host], servers: list[Host], exchange: list[Host], start: float
+) -> list[tuple[float, bytes]]:
+    """A SYN scan, a sweep of tcp/3389, and 20 forbidden flows (tcp/22 into the exchange zone)."""
     from scapy.layers.inet import IP, TCP
     from scapy.layers.l2 import Ether
 
@@ -86,11 +89,17 @@ def attacks(clients: list[Host], servers: list[Host], start: float) -> list[tupl
         / TCP(dport=3389, flags="S")
         for s in servers[:60]
     ]
+    frames += [
+        Ether(src=c.mac, dst=exchange[0].mac)
+        / IP(src=c.ipv4, dst=exchange[0].ipv4)
+        / TCP(dport=22, flags="S")
+        for c in clients[1:21]
+    ]
     return [(start + i * 1e-4, bytes(f)) for i, f in enumerate(frames)]
 
 
 def build_capture(estate: Estate, estate_path: Path, connections: int) -> Path:
-    path = cache_dir() / f"bench-packets-{estate_path.stem}-{connections}.pcap"
+    path = cache_dir() / f"bench-packets-v2-{estate_path.stem}-{connections}.pcap"
     if path.exists():
         return path
     clients, servers = endpoints(estate, "gov-extranet")
@@ -104,7 +113,7 @@ def build_capture(estate: Estate, estate_path: Path, connections: int) -> Path:
     )
     frames.sort(key=lambda record: record[0])
     middle = len(frames) // 2
-    frames[middle:middle] = attacks(clients, servers, frames[middle][0])
+    frames[middle:middle] = attacks(clients, servers, exchange, frames[middle][0])
     partial = path.with_suffix(".tmp")
     with PcapWriter(partial) as writer:
         for ts, frame in frames:

@@ -5,6 +5,7 @@ flows). Thresholds are overridden by name; bad overrides are one-line errors."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import pytest
 from scapy.layers.dhcp import BOOTP, DHCP
@@ -20,7 +21,7 @@ from tests.packets import scenarios as sc
 A, B, C = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
 
 
-def run(policy: SensorPolicy, frames: list[Packet], step: float = 0.01) -> Sensor:
+def run(policy: SensorPolicy, frames: Sequence[Packet], step: float = 0.01) -> Sensor:
     sensor = Sensor(policy, observer="unit")
     for index, frame in enumerate(frames):
         raw = bytes(frame)
