@@ -2,7 +2,7 @@
 
 A detection is a small class that consumes decoded packets through hooks the
 sensor calls (`on_arp`, `on_flow`, `on_answer`, `on_router_advert`,
-`on_dhcp`) and emits `security.events.Event`s. Its thresholds are a frozen
+`on_neighbor_advert`, `on_dhcp`) and emits `security.events.Event`s. Its thresholds are a frozen
 dataclass with named defaults; a sensor policy overrides them by name
 (`scan.port_scan_threshold: 30`), and an unknown name is an input error.
 """
@@ -121,6 +121,9 @@ class Detection:
         raise NotImplementedError
 
     def on_router_advert(self, packet: Packet) -> None:
+        raise NotImplementedError
+
+    def on_neighbor_advert(self, packet: Packet) -> None:
         raise NotImplementedError
 
     def on_dhcp(self, packet: Packet) -> None:

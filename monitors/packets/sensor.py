@@ -34,6 +34,7 @@ from .decode import (
 from .detections import DETECTIONS
 from .detections.adoption import Ipv6Adoption
 from .detections.dhcp import is_dhcp_server_message
+from .detections.gateway import NEIGHBOR_ADVERT
 from .detections.ndp import ROUTER_ADVERT
 from .flows import Flow, FlowKey, new_flow
 from .policy import SensorPolicy
@@ -90,6 +91,7 @@ class Sensor:
         self._on_flow = _hooks(self.detections, "on_flow")
         self._on_answer = _hooks(self.detections, "on_answer")
         self._on_router_advert = _hooks(self.detections, "on_router_advert")
+        self._on_neighbor_advert = _hooks(self.detections, "on_neighbor_advert")
         self._on_dhcp = _hooks(self.detections, "on_dhcp")
         self.flows: dict[FlowKey, Flow] = {}
         self._next_sweep = 0.0
@@ -155,10 +157,15 @@ class Sensor:
             else:
                 self.stats.unsupported += 1
             return
-        if proto == PROTO_ICMPV6 and packet.icmp_type == ROUTER_ADVERT:
-            for hook in self._on_router_advert:
-                hook(packet)
-            return
+        if proto == PROTO_ICMPV6:
+            if packet.icmp_type == ROUTER_ADVERT:
+                for hook in self._on_router_advert:
+                    hook(packet)
+                return
+            if packet.icmp_type == NEIGHBOR_ADVERT:
+                for hook in self._on_neighbor_advert:
+                    hook(packet)
+                return
         if packet.l4 < 0:
             return  # a non-first fragment: no ports, not a flow of its own
         key = (packet.src, packet.dst, proto, packet.sport, packet.dport)

@@ -31,6 +31,7 @@ def main(iface: str) -> None:
         frames = (
             scenarios.syn_scan()
             + scenarios.forged_gateway_reply()
+            + scenarios.forged_gateway_advert()
             + scenarios.router_adverts()
             + scenarios.dhcp_answers()
         )

@@ -14,7 +14,9 @@ from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.dhcp6 import DHCP6_Advertise, DHCP6OptClientId, DHCP6OptServerId
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import (
+    ICMPv6ND_NA,
     ICMPv6ND_RA,
+    ICMPv6NDOptDstLLAddr,
     ICMPv6NDOptPrefixInfo,
     ICMPv6NDOptSrcLLAddr,
     IPv6,
@@ -34,6 +36,7 @@ VICTIM4 = "198.18.0.20"
 EXCHANGE4 = "198.18.8.10"
 EXCHANGE6 = "2001:db8:3900:800::a"
 GATEWAY4 = "198.18.0.1"
+GATEWAY6 = "2001:db8:3900::1"
 GATEWAY_MAC = "02:00:00:00:00:01"
 ROUTER_LL = "fe80::1"
 FOREIGN_PREFIX = "2001:db8:bad::"
@@ -46,6 +49,7 @@ FORBIDDEN_PORT = 22
 POLICY = f"""\
 gateway_macs:
   {GATEWAY4}: {GATEWAY_MAC}
+  "{GATEWAY6}": {GATEWAY_MAC}
 routers: [{ROUTER_LL}]
 """
 
@@ -63,6 +67,16 @@ def syn_scan() -> list[Packet]:
 
 def forged_gateway_reply() -> list[Packet]:
     return [_l2() / ARP(op=2, hwsrc=ATTACKER_MAC, psrc=GATEWAY4, hwdst=VICTIM_MAC, pdst=VICTIM4)]
+
+
+def forged_gateway_advert() -> list[Packet]:
+    """An unsolicited, overriding neighbour advertisement for the IPv6 gateway."""
+    return [
+        _l2("33:33:00:00:00:01")
+        / IPv6(src=ATTACKER_LL, dst="ff02::1", hlim=255)
+        / ICMPv6ND_NA(tgt=GATEWAY6, R=1, S=0, O=1)
+        / ICMPv6NDOptDstLLAddr(lladdr=ATTACKER_MAC)
+    ]
 
 
 def router_advert(source: str, mac: str, prefix: str) -> Packet:
@@ -125,6 +139,7 @@ def all_frames() -> list[Packet]:
     return (
         syn_scan()
         + forged_gateway_reply()
+        + forged_gateway_advert()
         + router_adverts()
         + dhcp_answers()
         + cross_zone_handshakes()
@@ -136,6 +151,7 @@ EXPECTED = sorted(
     [
         ("ywpkt-scan-port", ATTACKER4, VICTIM4),
         ("ywpkt-arp-gateway-claim", GATEWAY4, VICTIM4),
+        ("ywpkt-nd-gateway-claim", GATEWAY6, "ff02::1"),
         ("ywpkt-ra-undeclared-router", ATTACKER_LL, None),
         ("ywpkt-ra-foreign-prefix", ATTACKER_LL, None),
         ("ywpkt-dhcp4-rogue-server", ATTACKER4, "255.255.255.255"),

@@ -46,7 +46,7 @@ def test_pcap_gives_the_scenario_events_as_ecs_json(scenario_pcap: Path, policy_
     docs = [json.loads(line) for line in out.splitlines()]
     assert sorted((scenarios.summary(d) for d in docs), key=str) == scenarios.EXPECTED
     assert {d["event"]["dataset"] for d in docs} == {"yunwang.packets"}
-    assert f"{len(scenarios.all_frames())} frames" in err and "8 events" in err
+    assert f"{len(scenarios.all_frames())} frames" in err and "9 events" in err
 
 
 def test_text_output_and_audit_record(scenario_pcap: Path, policy_file: Path) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import pytest
 from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import ICMPv6NDOptDstLLAddr
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
@@ -82,6 +83,17 @@ def test_gateway_without_declared_mac_trusts_the_first(estate: Estate) -> None:
     )
     assert rules(sensor) == Counter({"ywpkt-arp-gateway-claim": 1})
     assert "first seen as 02:00:00:00:00:0a" in sensor.events[0].message
+
+
+def test_neighbour_advert_for_the_ipv6_gateway(policy: SensorPolicy) -> None:
+    genuine = sc.forged_gateway_advert()[0].copy()
+    genuine[Ether].src = sc.GATEWAY_MAC
+    genuine[ICMPv6NDOptDstLLAddr].lladdr = sc.GATEWAY_MAC
+    assert rules(run(policy, [genuine])) == Counter()
+    sensor = run(policy, [genuine, *sc.forged_gateway_advert() * 3])
+    assert rules(sensor) == Counter({"ywpkt-nd-gateway-claim": 1})
+    assert sensor.events[0].source is not None
+    assert sensor.events[0].source.mac == sc.ATTACKER_MAC
 
 
 def test_gratuitous_storm(policy: SensorPolicy) -> None:
@@ -220,7 +232,7 @@ def test_every_rule_id_is_stable_and_prefixed() -> None:
     from monitors.packets.detections import DETECTIONS
 
     ids = [rule.id for d in DETECTIONS for rule in d.rules]
-    assert len(ids) == len(set(ids)) == 11
+    assert len(ids) == len(set(ids)) == 12
     assert all(i.startswith("ywpkt-") for i in ids)
     assert all(
         d.__module__ and (__import__(d.__module__, fromlist=["_"]).__doc__ or "").strip()

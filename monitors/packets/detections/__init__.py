@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ..rules import Detection
 from .adoption import Ipv6Adoption
-from .arp import ArpBindings, GatewayClaims, GratuitousStorm
+from .arp import ArpBindings, GratuitousStorm
 from .dhcp import RogueDhcp
+from .gateway import GatewayClaims
 from .ndp import RogueRouters
 from .scan import Scans
 from .zones import CrossZoneFlows

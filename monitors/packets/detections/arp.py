@@ -1,6 +1,6 @@
 """ARP watch: who claims which IPv4 address, and how loudly.
 
-Three units, in the spirit of arpwatch:
+Two units, in the spirit of arpwatch:
 
 - `ArpBindings` remembers IP -> MAC from every ARP sender. A change is
   `ywpkt-arp-mac-changed`; a change *back* to the MAC before within
@@ -8,11 +8,8 @@ Three units, in the spirit of arpwatch:
   hosts fighting over one address (a spoofer and its victim, or a
   misconfigured duplicate). Gateway addresses are left to the stricter
   gateway unit so one forged reply gives one event.
-- `GatewayClaims` watches the gateway addresses the estate declares: a MAC
-  not declared for that gateway (or, with no MAC declared, not the first one
-  seen) claiming it is the classic ARP man-in-the-middle,
-  `ywpkt-arp-gateway-claim`, raised once per (address, MAC) per
-  `repeat_after_s`.
+- gateway addresses are watched by `gateway.GatewayClaims`, for ARP and
+  IPv6 neighbour advertisements alike;
 - `GratuitousStorm`: a host announcing its own address (sender = target)
   more than `threshold` times in `window_s` is either flapping or poisoning
   caches at scale; one `ywpkt-arp-gratuitous-storm` per window and MAC.
@@ -38,13 +35,6 @@ FLIP_FLOP = Rule(
     "IPv4 address flip-flops between two MACs",
     "arp-flip-flop",
     SEVERITY_HIGH,
-)
-GATEWAY_CLAIM = Rule(
-    "ywpkt-arp-gateway-claim",
-    "Undeclared MAC claims a gateway address",
-    "arp-gateway-claim",
-    SEVERITY_HIGH,
-    type=("indicator",),
 )
 GRATUITOUS_STORM = Rule(
     "ywpkt-arp-gratuitous-storm", "Gratuitous ARP storm", "arp-gratuitous-storm", SEVERITY_MEDIUM
@@ -101,57 +91,6 @@ class ArpBindings(Detection):
             + (" and back again" if flip_flop else ""),
             source=_arp_endpoint(ip, mac),
             labels={"previous_mac": mac_text(current)},
-        )
-
-
-@dataclass(frozen=True)
-class GatewayThresholds:
-    repeat_after_s: float = 300.0
-
-
-class GatewayClaims(Detection):
-    key = "arp_gateway"
-    rules = (GATEWAY_CLAIM,)
-
-    def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
-        super().__init__(emit, observer, policy)
-        self.thresholds = override(
-            GatewayThresholds(), policy.thresholds.get(self.key, {}), self.key
-        )
-        self._gateways = dict(policy.gateways)
-        self._declared = {ip: set(macs) for ip, macs in policy.gateway_macs.items()}
-        self._learned: dict[str, str] = {}
-        self._raised: dict[tuple[str, str], float] = {}
-
-    def on_arp(self, packet: Packet, arp: ArpInfo) -> None:
-        if arp.sender_ip == _UNSPECIFIED:
-            return
-        ip = ip_text(arp.sender_ip)
-        segment = self._gateways.get(ip)
-        if segment is None:
-            return
-        mac = mac_text(arp.sender_mac)
-        declared = self._declared.get(ip)
-        if declared is None:
-            expected = self._learned.setdefault(ip, mac)
-            if mac == expected:
-                return
-            why = f"first seen as {expected}"
-        elif mac in declared:
-            return
-        else:
-            why = f"declared {', '.join(sorted(declared))}"
-        last = self._raised.get((ip, mac))
-        if last is not None and packet.ts - last < self.thresholds.repeat_after_s:
-            return
-        self._raised[(ip, mac)] = packet.ts
-        self.event(
-            GATEWAY_CLAIM,
-            packet.ts,
-            f"{mac} claims gateway {ip} of {segment} ({why})",
-            source=_arp_endpoint(arp.sender_ip, arp.sender_mac),
-            destination=_arp_endpoint(arp.target_ip, arp.target_mac),
-            labels={"gateway": ip, "segment": segment},
         )
 
 
