@@ -14,6 +14,8 @@ import yaml
 from estate.errors import Problem, dotted
 
 Path = tuple[str | int, ...]
+# libyaml's composer keeps the same marks and is several times faster on a city-sized file.
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SourceDoc:
@@ -40,7 +42,7 @@ class SourceDoc:
 def parse(text: str, file: str) -> SourceDoc:
     """Parse one YAML document; raise a one-line `Problem` for syntax errors."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

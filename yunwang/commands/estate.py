@@ -49,6 +49,7 @@ def show(file: EstateFile, as_json: JsonFlag = False) -> None:
     out.print(_pairs_table(estate))
     out.print(_tenants_table(estate))
     out.print(_zones_table(estate))
+    out.print(_prefixes_table(estate))
 
 
 def summary(estate: Estate) -> dict[str, Any]:
@@ -200,4 +201,22 @@ def _zones_table(estate: Estate) -> Table:
     )
     if drs:
         table.caption = (table.caption + " | " if table.caption else "") + f"DR classes: {drs}"
+    return table
+
+
+def _prefixes_table(estate: Estate) -> Table:
+    table = Table(
+        title="Address plan (dual-stack; townships, villages and links are cut from these)"
+    )
+    for col in ("kind", "name", "IPv4", "IPv6"):
+        table.add_column(col)
+    names = {n.id: n.name for n in estate.nodes(level="county")}
+    for alloc in estate.prefixes():
+        if alloc.kind in ("region", "zone", "city", "county"):
+            label = names.get(alloc.key, alloc.key)
+            pinned = " (pinned)" if alloc.override else ""
+            table.add_row(alloc.kind, f"{label}{pinned}", str(alloc.ipv4), str(alloc.ipv6))
+    tenants = estate.prefixes("tenant")
+    if tenants:
+        table.caption = f"{len(tenants)} tenant networks (one per tenant and zone); yunwang show --json lists them"
     return table
