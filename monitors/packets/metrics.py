@@ -21,7 +21,7 @@ class SensorCollector(Collector):
         self._observer = observer
 
     def collect(self) -> Iterator[Metric]:
-        stats = self._sensor.stats
+        stats = self._sensor.stats  # read while capture runs: plain ints, copied below
         labels = ["observer"]
         values = [self._observer]
         for name, help_text, value in (
@@ -41,14 +41,18 @@ class SensorCollector(Collector):
         events = CounterMetricFamily(
             "yunwang_packets_events", "Events raised, by rule", labels=["observer", "rule"]
         )
+        known = {rule.id for detection in DETECTIONS for rule in detection.rules}
         for detection in DETECTIONS:
             for rule in detection.rules:
                 events.add_metric([self._observer, rule.id], stats.events.get(rule.id, 0))
+        for rule_id, count in list(stats.events.items()):
+            if rule_id not in known:
+                events.add_metric([self._observer, rule_id], count)
         yield events
         flows = GaugeMetricFamily(
             "yunwang_packets_flows_tracked", "Flows in the flow table", labels=labels
         )
-        flows.add_metric(values, len({id(f) for f in self._sensor.flows.values()}))
+        flows.add_metric(values, len({id(f) for f in list(self._sensor.flows.values())}))
         yield flows
         yield from self._adoption()
 

@@ -75,10 +75,17 @@ class Ipv6Adoption(Detection):
                 entry.bytes += flow.bytes
 
     def snapshot(self) -> dict[tuple[str, int], FamilyCounts]:
-        """Flows and bytes per (segment, family), live flows included."""
-        result = {key: FamilyCounts(c.flows, c.bytes) for key, c in self.totals.items()}
-        by_identity = {id(c): key for key, c in self.totals.items()}
-        for flow, counts in self._live.values():
+        """Flows and bytes per (segment, family), live flows included.
+
+        Called from the metrics server's thread while capture goes on: the
+        `list(...)` copies are atomic under the GIL, iterating live dicts is not.
+        """
+        totals = list(self.totals.items())
+        result = {key: FamilyCounts(c.flows, c.bytes) for key, c in totals}
+        by_identity = {id(c): key for key, c in totals}
+        for flow, counts in list(self._live.values()):
             for entry in counts:
-                result[by_identity[id(entry)]].bytes += flow.bytes
+                key = by_identity.get(id(entry))
+                if key is not None:
+                    result[key].bytes += flow.bytes
         return result
