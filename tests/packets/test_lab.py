@@ -42,6 +42,20 @@ def _wait_for(stream: object, text: str, timeout: float) -> str:
     return seen
 
 
+def _scrape(namespace: str, url: str, sensor: subprocess.Popen[bytes]) -> str:
+    """GET from inside the namespace, where the sensor's listener is."""
+    code = (
+        f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read().decode())"
+    )
+    result = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", code],
+        capture_output=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, (sensor.poll(), result.stderr.decode()[-300:])
+    return result.stdout.decode()
+
+
 def _docs(stdout: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
@@ -65,6 +79,8 @@ def test_live_scenarios_raise_exactly_the_expected_events(
             *common,
             "--write",
             str(captured),
+            "--metrics-port",
+            "9464",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -89,6 +105,7 @@ def test_live_scenarios_raise_exactly_the_expected_events(
             capture_output=True,
         )
         time.sleep(1.0)  # let the last answers arrive
+        metrics = _scrape(segment.sensor, "http://127.0.0.1:9464/metrics", sensor)
     finally:
         sensor.send_signal(signal.SIGTERM)
         stdout, stderr = sensor.communicate(timeout=30)
@@ -98,6 +115,14 @@ def test_live_scenarios_raise_exactly_the_expected_events(
     # Nothing about the allowed service, in either family.
     ports = [scenarios.destination_port(d) for d in live]
     assert scenarios.ALLOWED_PORT not in ports
+
+    # The scrape, taken while the sensor ran, counted the same events.
+    assert 'yunwang_packets_events_total{observer="lab",rule="ywpkt-scan-port"} 1.0' in metrics
+    assert (
+        'yunwang_packets_events_total{observer="lab",rule="ywpkt-zone-forbidden-flow"} 2.0'
+        in metrics
+    )
+    assert 'yunwang_packets_malformed_total{observer="lab"} 0.0' in metrics
 
     replay = subprocess.run(
         [YUNWANG, "sense", "--pcap", str(captured), *common],
