@@ -28,14 +28,12 @@ PROTO_TCP: Final = 6
 PROTO_UDP: Final = 17
 PROTO_ICMPV6: Final = 58
 
-TCP_FIN: Final = 0x01
 TCP_SYN: Final = 0x02
 TCP_RST: Final = 0x04
 TCP_ACK: Final = 0x10
 
 NO_VLAN: Final = -1
 _VLAN_TYPES: Final = frozenset({ETH_VLAN, ETH_QINQ})
-NO_PORT: Final = -1
 _ICMPS: Final = frozenset({PROTO_ICMP, PROTO_ICMPV6})
 
 # IPv6 extension headers walked to reach the transport header. Hop-by-hop,

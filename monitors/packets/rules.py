@@ -2,9 +2,10 @@
 
 A detection is a small class that consumes decoded packets through hooks the
 sensor calls (`on_arp`, `on_flow`, `on_answer`, `on_router_advert`,
-`on_neighbor_advert`, `on_dhcp`) and emits `security.events.Event`s. Its thresholds are a frozen
-dataclass with named defaults; a sensor policy overrides them by name
-(`scan.port_scan_threshold: 30`), and an unknown name is an input error.
+`on_neighbor_advert`, `on_dhcp`) and emits `security.events.Event`s. Its
+thresholds are a frozen dataclass with named defaults; a sensor policy
+overrides them by name (`scan.port_scan_threshold: 30`), and an unknown name
+is an input error.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 from security.events import Context, Endpoint, Event
 
-from .decode import ArpInfo, Packet, ip_text, mac_text
+from .decode import ArpInfo, Packet
 from .policy import SensorPolicy
 
 DATASET = "yunwang.packets"
@@ -130,15 +131,14 @@ class Detection:
         raise NotImplementedError
 
 
-def packet_source(packet: Packet) -> Endpoint:
-    port = packet.sport if packet.sport >= 0 else None
-    return Endpoint(ip=ip_text(packet.src), port=port, mac=mac_text(packet.eth_src))
+K = TypeVar("K")
+# What a detection remembers per address is bounded: a flood of forged
+# sources (random RA or DHCP senders) must not grow memory without limit.
+MAX_REMEMBERED = 100_000
 
 
-def packet_destination(packet: Packet) -> Endpoint:
-    port = packet.dport if packet.dport >= 0 else None
-    return Endpoint(ip=ip_text(packet.dst), port=port, mac=mac_text(packet.eth_dst))
-
-
-def network_type(packet: Packet) -> str:
-    return "ipv6" if packet.version == 6 else "ipv4"
+def remember(table: dict[K, float], key: K, ts: float) -> None:
+    """`table[key] = ts`, forgetting everything first when the table is full."""
+    if len(table) >= MAX_REMEMBERED and key not in table:
+        table.clear()
+    table[key] = ts

@@ -24,7 +24,7 @@ from security.events import SEVERITY_HIGH, Endpoint
 
 from ..decode import PROTO_UDP, Packet, ip_text, mac_text
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override
+from ..rules import Detection, Emit, Rule, override, remember
 
 DHCP4_SERVER_PORT: Final = 67
 DHCP4_CLIENT_PORT: Final = 68
@@ -108,7 +108,7 @@ class RogueDhcp(Detection):
         last = self._raised.get(server)
         if last is not None and packet.ts - last < self.thresholds.repeat_after_s:
             return
-        self._raised[server] = packet.ts
+        remember(self._raised, server, packet.ts)
         self.event(
             rule,
             packet.ts,

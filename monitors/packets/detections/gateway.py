@@ -20,7 +20,7 @@ from security.events import SEVERITY_HIGH, Endpoint
 
 from ..decode import ArpInfo, Packet, ip_text, mac_text
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override
+from ..rules import Detection, Emit, Rule, override, remember
 
 NEIGHBOR_ADVERT: Final = 136
 _UNSPECIFIED4: Final = b"\x00\x00\x00\x00"
@@ -124,7 +124,7 @@ class GatewayClaims(Detection):
         last = self._raised.get((ip, mac))
         if last is not None and packet.ts - last < self.thresholds.repeat_after_s:
             return
-        self._raised[(ip, mac)] = packet.ts
+        remember(self._raised, (ip, mac), packet.ts)
         self.event(
             rule,
             packet.ts,

@@ -27,7 +27,7 @@ from security.events import SEVERITY_HIGH, Endpoint
 
 from ..decode import Packet, ip_text, mac_text
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override
+from ..rules import Detection, Emit, Rule, override, remember
 
 ROUTER_ADVERT: Final = 134
 _OPT_PREFIX_INFO: Final = 3
@@ -118,5 +118,5 @@ class RogueRouters(Detection):
         last = self._raised.get(key)
         if last is not None and ts - last < self.thresholds.repeat_after_s:
             return False
-        self._raised[key] = ts
+        remember(self._raised, key, ts)
         return True
