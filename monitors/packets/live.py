@@ -19,6 +19,7 @@ from scapy.arch.linux import L2ListenSocket
 from scapy.error import Scapy_Exception
 
 from .capture import Record
+from .sensor import SensorStats
 
 # What the detections read: ARP, IPv4, IPv6, and any of them behind a VLAN tag.
 DEFAULT_BPF: Final = "arp or ip or ip6 or vlan"
@@ -40,8 +41,18 @@ class LiveCapture:
             raise CaptureError(f"{iface}: cannot capture ({exc})") from exc
         self.dropped = 0
 
-    def records(self, duration: float | None = None, count: int | None = None) -> Iterator[Record]:
-        """Frames as they arrive, until `duration` seconds or `count` frames."""
+    def records(
+        self,
+        duration: float | None = None,
+        count: int | None = None,
+        stats: SensorStats | None = None,
+    ) -> Iterator[Record]:
+        """Frames as they arrive, until `duration` seconds or `count` frames.
+
+        With `stats`, its `dropped` follows the kernel's count while capturing
+        (checked when idle and every few thousand frames), so a scrape shows
+        drops as they happen.
+        """
         deadline = None if duration is None else time.monotonic() + duration
         received = 0
         fd = self._socket.ins
@@ -50,15 +61,21 @@ class LiveCapture:
             if deadline is not None:
                 wait = min(wait, deadline - time.monotonic())
                 if wait <= 0:
-                    return
+                    break
             ready, _, _ = select.select([fd], [], [], wait)
             if not ready:
+                if stats is not None:
+                    stats.dropped = self.update_drops()
                 continue
             _, frame, ts = self._socket.recv_raw(_MTU)
             if frame is None:
                 continue
             received += 1
+            if stats is not None and not received & 0x1FFF:
+                stats.dropped = self.update_drops()
             yield (ts if ts is not None else time.time()), frame, len(frame)
+        if stats is not None:
+            stats.dropped = self.update_drops()
 
     def update_drops(self) -> int:
         """Add the kernel's drop count since the last call (the kernel resets it)."""

@@ -187,7 +187,7 @@ def _live(
         with LiveCapture(iface, bpf if bpf is not None else DEFAULT_BPF) as capture:
             typer.echo(f"sensing on {iface}", err=True)
             with contextlib.suppress(_Stop, KeyboardInterrupt):
-                _run(sensor, capture.records(duration=duration, count=count), writer)
+                _run(sensor, capture.records(duration, count, sensor.stats), writer)
             sensor.stats.dropped = capture.update_drops()
     except CaptureError as exc:
         _fail(str(exc))
