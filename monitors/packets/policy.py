@@ -41,7 +41,9 @@ class SensorPolicy:
     - `gateways`: IPv4/IPv6 gateway address -> segment name (ARP/ND claims);
     - `gateway_macs`: gateway address -> the MACs allowed to claim it (empty:
       learn the first MAC seen, and flag any other);
-    - `routers`: addresses or MACs allowed to send Router Advertisements;
+    - `routers`: addresses or MACs allowed to send Router Advertisements
+      (a gateway's MAC, declared or first seen, counts too: the box that
+      owns the gateway address is the segment's router);
     - `dhcp_servers`: addresses (v4 or v6) allowed to answer DHCP;
     - `planned`: the address plan; an RA prefix outside it is foreign;
     - `segments`: prefix -> segment name, for IPv6 adoption per segment;
@@ -54,6 +56,9 @@ class SensorPolicy:
     gateways: dict[str, str] = field(default_factory=dict)
     gateway_macs: dict[str, frozenset[str]] = field(default_factory=dict)
     routers: frozenset[str] = frozenset()
+    # MACs seen answering for a gateway address with no declared MAC (trust
+    # on first use); filled by the gateway detection while sensing.
+    learned_gateway_macs: set[str] = field(default_factory=set)
     dhcp_servers: frozenset[str] = frozenset()
     planned: PrefixMap[Network] = field(default_factory=PrefixMap)
     segments: PrefixMap[str] = field(default_factory=PrefixMap)

@@ -141,6 +141,16 @@ def test_declared_router_with_planned_prefix_is_quiet_foreign_prefix_is_not(
     assert rules(run(policy, [foreign] * 3)) == Counter({"ywpkt-ra-foreign-prefix": 1})
 
 
+def test_router_known_by_its_gateway_mac(estate: Estate) -> None:
+    policy = policy_from_estate(estate)  # no overlay: no router link-locals declared
+    gateway_arp = arp_reply(A, sc.GATEWAY4)
+    from_gateway = sc.router_advert("fe80::a", A, sc.PLANNED_PREFIX)
+    from_other = sc.router_advert("fe80::c", C, sc.PLANNED_PREFIX)
+    assert rules(run(policy, [gateway_arp, from_gateway])) == Counter()
+    sensor = run(policy_from_estate(estate), [gateway_arp, from_other])
+    assert rules(sensor) == Counter({"ywpkt-ra-undeclared-router": 1})
+
+
 def test_dhcp_from_the_gateway_relay_is_declared(policy: SensorPolicy) -> None:
     def offer(server: str) -> Packet:
         return (

@@ -78,6 +78,7 @@ class GatewayClaims(Detection):
         self._gateways = dict(policy.gateways)
         self._declared = {ip: set(macs) for ip, macs in policy.gateway_macs.items()}
         self._learned: dict[str, str] = {}
+        self._learned_macs = policy.learned_gateway_macs
         self._raised: dict[tuple[str, str], float] = {}
 
     def on_arp(self, packet: Packet, arp: ArpInfo) -> None:
@@ -113,7 +114,10 @@ class GatewayClaims(Detection):
         mac = mac_text(claimed)
         declared = self._declared.get(ip)
         if declared is None:
-            expected = self._learned.setdefault(ip, mac)
+            expected = self._learned.get(ip)
+            if expected is None:
+                self._learned[ip] = expected = mac
+                self._learned_macs.add(mac)
             if mac == expected:
                 return
             why = f"first seen as {expected}"

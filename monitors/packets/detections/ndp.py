@@ -5,8 +5,11 @@ route and an address from *any* RA on its link (NDPMon's reason to exist):
 a laptop with connection sharing or an attacker's `fake_router6` captures a
 segment's traffic. Two facts are checked, each its own rule:
 
-- `ywpkt-ra-undeclared-router`: the RA's source address and source MAC are
-  both absent from the declared routers;
+- `ywpkt-ra-undeclared-router`: neither the RA's source address nor its
+  source MAC is a declared router, and the MAC is not one that answers for
+  a gateway address (declared, or first seen: the box owning the gateway
+  address is the segment's router, and RAs come from link-local addresses
+  the estate does not list);
 - `ywpkt-ra-foreign-prefix`: a Prefix Information option announces a prefix
   that is not inside the address plan (or is wider than the planned prefix
   holding it).
@@ -82,13 +85,20 @@ class RogueRouters(Detection):
             RouterThresholds(), policy.thresholds.get(self.key, {}), self.key
         )
         self._routers = policy.routers
+        self._gateway_macs = {mac for macs in policy.gateway_macs.values() for mac in macs}
+        self._learned_gateway_macs = policy.learned_gateway_macs
         self._planned = policy.planned
         self._raised: dict[tuple[str, str, str], float] = {}
 
     def on_router_advert(self, packet: Packet) -> None:
         router, mac = ip_text(packet.src), mac_text(packet.eth_src)
         source = Endpoint(ip=router, mac=mac)
-        declared = router in self._routers or mac in self._routers
+        declared = (
+            router in self._routers
+            or mac in self._routers
+            or mac in self._gateway_macs
+            or mac in self._learned_gateway_macs
+        )
         if not declared and self._due(UNDECLARED_ROUTER, router, "", packet.ts):
             self.event(
                 UNDECLARED_ROUTER,
