@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from security.events import Event
+from yunwang.console import EXIT_USAGE, fail, load_estate
 
 if TYPE_CHECKING:
     from monitors.packets import Sensor
@@ -39,11 +40,6 @@ class _Stop(Exception):
 
 def register(app: typer.Typer) -> None:
     app.command(name="sense", help=app_help)(sense)
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def sense(
@@ -78,24 +74,15 @@ def sense(
     ] = "127.0.0.1",
 ) -> None:
     if (iface is None) == (pcap is None):
-        typer.echo("error: give exactly one of --iface IF or --pcap FILE", err=True)
-        raise typer.Exit(2)
+        fail("give exactly one of --iface IF or --pcap FILE", EXIT_USAGE)
     # Imported here so `yunwang --help` stays fast and the other verbs never pay for scapy.
-    from estate import EstateError, load
     from monitors.packets import PcapError, PolicyError, Sensor, ThresholdError, read_capture
     from monitors.packets.capture import PcapWriter
     from monitors.packets.estate_policy import policy_from_estate
     from monitors.packets.sensor import settle_memory
     from security.audit import record
 
-    try:
-        estate = load(estate_file)
-    except EstateError as exc:
-        for problem in exc.problems:
-            typer.echo(f"error: {problem}", err=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        _fail(f"{estate_file}: cannot read estate ({exc.strerror})")
+    estate = load_estate(estate_file)
     name = observer or socket.gethostname()
     try:
         policy = policy_from_estate(estate)
@@ -103,7 +90,7 @@ def sense(
             policy.apply_overlay(policy_file)
         sensor = Sensor(policy, observer=name, sinks=[_printer(as_json)])
     except (PolicyError, ThresholdError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if metrics_port is not None:
         _serve_metrics(sensor, name, metrics_addr, metrics_port)
     settle_memory()
@@ -122,7 +109,7 @@ def sense(
             _live(sensor, iface, bpf, duration, count, writer)
     except PcapError as exc:
         outcome = "failure"
-        _fail(str(exc))
+        fail(str(exc))
     except BrokenPipeError:
         # `yunwang sense ... | head`: the reader has had enough.
         sys.stderr.close()
@@ -177,7 +164,7 @@ def _live(
     from monitors.packets.live import DEFAULT_BPF, CaptureError, LiveCapture, interface_exists
 
     if not interface_exists(iface):
-        _fail(f"{iface}: no such network interface")
+        fail(f"{iface}: no such network interface")
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise _Stop
@@ -190,7 +177,7 @@ def _live(
                 _run(sensor, capture.records(duration, count, sensor.stats), writer)
             sensor.stats.dropped = capture.update_drops()
     except CaptureError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -218,4 +205,4 @@ def _serve_metrics(sensor: Sensor, name: str, addr: str, port: int) -> None:
     try:
         start_http_server(port, addr=addr, registry=registry)
     except OSError as exc:
-        _fail(f"--metrics-port {port}: cannot listen on {addr} ({exc.strerror})")
+        fail(f"--metrics-port {port}: cannot listen on {addr} ({exc.strerror})")
