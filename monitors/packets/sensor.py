@@ -70,7 +70,10 @@ class Sensor:
         policy: SensorPolicy,
         observer: str = "yunwang-sensor",
         sinks: Iterable[Sink] = (),
+        keep_events: bool = True,
     ) -> None:
+        """`sinks` receive every event as it is raised; `keep_events` also
+        keeps them in `self.events` (off for long live runs: memory)."""
         known = {d.key for d in DETECTIONS} | {"flows"}
         for key in policy.thresholds:
             if key not in known:
@@ -82,6 +85,8 @@ class Sensor:
         self.stats = SensorStats()
         self.events: list[Event] = []
         self._sinks = list(sinks)
+        if keep_events:
+            self._sinks.insert(0, self.events.append)
         self.flow_thresholds = override(
             FlowThresholds(), policy.thresholds.get("flows", {}), "flows"
         )
@@ -98,7 +103,6 @@ class Sensor:
 
     def _emit(self, event: Event) -> None:
         self.stats.events[event.rule_id or event.action] += 1
-        self.events.append(event)
         for sink in self._sinks:
             sink(event)
 
@@ -147,7 +151,8 @@ class Sensor:
             feed(ts, frame, length)
 
     def _rare(self, packet: Packet) -> None:
-        """ARP, ICMP, fragments and other protocols."""
+        """ARP, ICMP, fragments and other protocols (the flow part repeats
+        `feed`'s inline path, which saves a call on nearly every packet)."""
         proto = packet.proto
         if proto < 0:
             if packet.ethertype == ETH_ARP:

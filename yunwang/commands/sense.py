@@ -88,7 +88,7 @@ def sense(
         policy = policy_from_estate(estate)
         if policy_file is not None:
             policy.apply_overlay(policy_file)
-        sensor = Sensor(policy, observer=name, sinks=[_printer(as_json)])
+        sensor = Sensor(policy, observer=name, sinks=[_printer(as_json)], keep_events=False)
     except (PolicyError, ThresholdError) as exc:
         fail(str(exc))
     if metrics_port is not None:
