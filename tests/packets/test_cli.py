@@ -15,7 +15,7 @@ from scapy.layers.l2 import Ether
 from typer.testing import CliRunner
 
 from monitors.packets import Sensor, SensorPolicy
-from monitors.packets.capture import PcapWriter
+from monitors.packets.capture import PcapWriter, read_capture
 from monitors.packets.metrics import SensorCollector
 from security.audit import AuditTrail, default_path
 from tests.packets import scenarios
@@ -159,3 +159,16 @@ def test_collector_reports_counters_events_and_ipv6_adoption(policy: SensorPolic
         ]
         == 3
     )
+
+
+def test_count_and_write(scenario_pcap: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "first5.pcap"
+    code, _, err = sense(
+        "--pcap", str(scenario_pcap), str(scenarios.ESTATE), "--count", "5", "--write", str(copy)
+    )
+    assert code == 0 and err.startswith("5 frames")
+    assert [f for _, f, _ in read_capture(copy)] == [bytes(p) for p in scenarios.all_frames()[:5]]
+    code, _, err = sense(
+        "--pcap", str(scenario_pcap), str(scenarios.ESTATE), "--write", "/nonexistent/dir/x.pcap"
+    )
+    assert code == 1 and "--write /nonexistent/dir/x.pcap: cannot create" in err

@@ -11,6 +11,7 @@ for Prometheus on 127.0.0.1 (or --metrics-addr) while it runs.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import signal
 import socket
@@ -96,13 +97,16 @@ def sense(
     settle_memory()
 
     target = iface if iface is not None else str(pcap)
-    writer = PcapWriter(write) if write is not None else None
+    try:
+        writer = PcapWriter(write) if write is not None else None
+    except OSError as exc:
+        fail(f"--write {write}: cannot create ({exc.strerror})")
     outcome: Literal["success", "failure"] = "success"
     try:
         if pcap is not None:
-            records = read_capture(pcap)
+            records: Iterable[Record] = read_capture(pcap)
             if count is not None:
-                records = (r for i, r in enumerate(records) if i < count)
+                records = itertools.islice(records, count)
             _run(sensor, records, writer)
         else:
             assert iface is not None
@@ -110,6 +114,9 @@ def sense(
     except PcapError as exc:
         outcome = "failure"
         fail(str(exc))
+    except SystemExit:
+        outcome = "failure"
+        raise
     except BrokenPipeError:
         # `yunwang sense ... | head`: the reader has had enough.
         sys.stderr.close()
