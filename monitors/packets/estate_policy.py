@@ -18,6 +18,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network, IPv6Network
 
 from estate import Estate
+from security.events import Context
 
 from .policy import SensorPolicy
 
@@ -33,18 +34,29 @@ def policy_from_estate(estate: Estate) -> SensorPolicy:
         if node.devices:
             gateways.setdefault(str(node.gateway4), node.id)
             gateways.setdefault(str(node.gateway6), node.id)
-        policy.segments.add(node.lan4, node.id)
-        policy.segments.add(node.lan6, node.id)
+        place = Context(
+            node=node.id,
+            county=node.county,
+            township=node.township,
+            level=node.level,
+            zone=estate.zone_of(node.lan4.network_address),
+        )
+        for lan in (node.lan4, node.lan6):
+            policy.segments.add(lan, node.id)
+            policy.places.add(lan, place)
     for allocation in estate.prefixes("tenant"):
         gateways.setdefault(_first(allocation.ipv4), allocation.key)
         gateways.setdefault(_first(allocation.ipv6), allocation.key)
-        policy.segments.add(allocation.ipv4, allocation.key)
-        policy.segments.add(allocation.ipv6, allocation.key)
+        tenant, zone_name = allocation.key.split("/", 1)
+        for tenant_prefix in (allocation.ipv4, allocation.ipv6):
+            policy.segments.add(tenant_prefix, allocation.key)
+            policy.places.add(tenant_prefix, Context(tenant=tenant, zone=zone_name))
     for zone in estate.zones:
         for prefix in (zone.prefix4, zone.prefix6):
             if prefix is not None:
                 gateways.setdefault(_first(prefix), zone.name)
                 policy.segments.add(prefix, zone.name)
+                policy.places.add(prefix, Context(zone=zone.name))
     for allocation in estate.prefixes():
         policy.add_planned(allocation.ipv4)
         policy.add_planned(allocation.ipv6)

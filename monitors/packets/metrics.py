@@ -34,6 +34,11 @@ class SensorCollector(Collector):
             ),
             ("dropped", "Frames the kernel dropped before the sensor read them", stats.dropped),
             ("unsupported", "Frames of an ethertype the sensor does not read", stats.unsupported),
+            (
+                "detection_errors",
+                "Frames a detection failed on (counted as malformed too; a sensor bug)",
+                stats.detection_errors,
+            ),
         ):
             family = CounterMetricFamily(f"yunwang_packets_{name}", help_text, labels=labels)
             family.add_metric(values, value)

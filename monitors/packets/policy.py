@@ -16,10 +16,15 @@ from typing import Any
 
 import yaml
 
+from security.events import Context
+
 from .prefixes import Network, PrefixMap
 
 ZoneOf = Callable[[str], str | None]
 Allowed = Callable[[str, str, str, int | None], bool]
+
+
+_NOWHERE = Context()
 
 
 class PolicyError(ValueError):
@@ -47,6 +52,7 @@ class SensorPolicy:
     - `dhcp_servers`: addresses (v4 or v6) allowed to answer DHCP;
     - `planned`: the address plan; an RA prefix outside it is foreign;
     - `segments`: prefix -> segment name, for IPv6 adoption per segment;
+    - `places`: prefix -> estate context (`yunwang.*` in events);
     - `zone_of`/`allowed`: the estate's zone map and isolation matrix;
     - `thresholds`: detection key -> {threshold name: value}.
     """
@@ -63,7 +69,14 @@ class SensorPolicy:
     planned: PrefixMap[Network] = field(default_factory=PrefixMap)
     segments: PrefixMap[str] = field(default_factory=PrefixMap)
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    places: PrefixMap[Context] = field(default_factory=PrefixMap)
     source: str = "<policy>"
+
+    def locate(self, address: bytes | None) -> Context:
+        """Where in the estate an address is (node, county, tenant, zone)."""
+        if address is None:
+            return _NOWHERE
+        return self.places.lookup(address) or _NOWHERE
 
     def apply_overlay(self, path: str | Path) -> None:
         """Merge a YAML overlay (see docs/packets.md) into this policy."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-from security.events import Context, Endpoint, Event
+from security.events import Endpoint, Event
 
 from .decode import ArpInfo, Packet
 from .policy import SensorPolicy
@@ -75,6 +75,7 @@ class Detection:
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         self._emit = emit
         self._observer = Endpoint(name=observer)
+        self._locate = policy.locate
 
     def event(
         self,
@@ -86,9 +87,11 @@ class Detection:
         destination: Endpoint | None = None,
         transport: str | None = None,
         network_type: str | None = None,
-        zone: str | None = None,
+        at: bytes | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> None:
+        """Emit an event of `rule`; `at` is the address whose place in the
+        estate (node, county, tenant, zone) the event is filed under."""
         self._emit(
             Event(
                 timestamp=datetime.fromtimestamp(ts, UTC),
@@ -106,7 +109,7 @@ class Detection:
                 destination=destination,
                 transport=transport,
                 network_type=network_type,
-                context=Context(zone=zone),
+                context=self._locate(at),
                 labels=tuple(sorted((labels or {}).items())),
             )
         )

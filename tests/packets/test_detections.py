@@ -248,3 +248,19 @@ def test_every_rule_id_is_stable_and_prefixed() -> None:
         d.__module__ and (__import__(d.__module__, fromlist=["_"]).__doc__ or "").strip()
         for d in DETECTIONS
     )
+
+
+def test_events_are_filed_under_their_place_in_the_estate(policy: SensorPolicy) -> None:
+    county_host = "198.18.136.10"  # on county node tx's LAN
+    sensor = run(policy, [syn(sc.VICTIM4, p, src=county_host) for p in range(1, 20)])
+    [event] = sensor.events
+    assert event.context.node == "tx" and event.context.level == "county"
+    assert event.context.zone == "gov-extranet"
+    sensor = run(policy, sc.cross_zone_handshakes())
+    assert {e.context.zone for e in sensor.events} == {"gov-extranet"}
+    tenant_host = "198.18.0.10"  # jwzh-app-1, tenant gaj in gov-extranet
+    sensor = run(policy, [syn(sc.EXCHANGE4, 22, src=tenant_host)])
+    assert (sensor.events[0].context.tenant, sensor.events[0].context.zone) == (
+        "gaj",
+        "gov-extranet",
+    )

@@ -90,6 +90,7 @@ class ArpBindings(Detection):
             f"{text} moved from {mac_text(current)} to {mac_text(mac)}"
             + (" and back again" if flip_flop else ""),
             source=_arp_endpoint(ip, mac),
+            at=ip,
             labels={"previous_mac": mac_text(current)},
         )
 
@@ -127,4 +128,5 @@ class GratuitousStorm(Detection):
                 f"{mac_text(arp.sender_mac)} sent more than {self.thresholds.threshold} "
                 f"gratuitous ARPs in {self.thresholds.window_s:g} s",
                 source=_arp_endpoint(arp.sender_ip, arp.sender_mac),
+                at=arp.sender_ip,
             )

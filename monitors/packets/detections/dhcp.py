@@ -117,4 +117,5 @@ class RogueDhcp(Detection):
             destination=Endpoint(ip=ip_text(packet.dst), port=packet.dport),
             transport="udp",
             network_type=family,
+            at=packet.src,
         )

@@ -136,5 +136,6 @@ class GatewayClaims(Detection):
             source=Endpoint(ip=ip, mac=mac),
             destination=destination,
             network_type="ipv6" if len(address) == 16 else "ipv4",
+            at=address,
             labels={"gateway": ip, "segment": segment},
         )

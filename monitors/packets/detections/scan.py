@@ -131,5 +131,6 @@ class Scans(Detection):
             destination=destination,
             transport=transport,
             network_type="ipv6" if flow.version == 6 else "ipv4",
+            at=flow.client,
             labels={"probes": str(count)},
         )

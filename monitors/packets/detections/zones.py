@@ -88,6 +88,6 @@ class CrossZoneFlows(Detection):
             destination=Endpoint(ip=server, port=port),
             transport=protocol,
             network_type="ipv6" if flow.version == 6 else "ipv4",
-            zone=client_zone,
+            at=flow.client,
             labels={"source_zone": client_zone, "destination_zone": server_zone},
         )
