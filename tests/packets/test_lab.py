@@ -60,12 +60,12 @@ def _docs(stdout: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
-@pytest.mark.lab
-def test_live_scenarios_raise_exactly_the_expected_events(
-    segment: Segment, policy_file: Path, tmp_path: Path
-) -> None:
-    captured = tmp_path / "captured.pcap"
-    common = [str(scenarios.ESTATE), "--policy", str(policy_file), "--json", "--observer", "lab"]
+def _sense_live(
+    segment: Segment, args: list[str], scrape: bool = False
+) -> tuple[list[dict[str, object]], str, str]:
+    """Run `yunwang sense --iface` in the sensor's namespace while the attacker
+    plays every scenario; (event documents, its stderr, a metrics scrape)."""
+    extra = ["--metrics-port", "9464"] if scrape else []
     sensor = subprocess.Popen(
         [
             "ip",
@@ -76,41 +76,41 @@ def test_live_scenarios_raise_exactly_the_expected_events(
             "sense",
             "--iface",
             segment.sensor_if,
-            *common,
-            "--write",
-            str(captured),
-            "--metrics-port",
-            "9464",
+            *args,
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
     )
+    metrics = ""
     try:
         _wait_for(sensor.stderr, "sensing on", timeout=30)
+        attacker = [sys.executable, "-m", "tests.packets.attacker", segment.attacker_if]
         subprocess.run(
-            [
-                "ip",
-                "netns",
-                "exec",
-                segment.attacker,
-                sys.executable,
-                "-m",
-                "tests.packets.attacker",
-                segment.attacker_if,
-            ],
+            ["ip", "netns", "exec", segment.attacker, *attacker],
             check=True,
             cwd=ROOT,
             timeout=60,
             capture_output=True,
         )
         time.sleep(1.0)  # let the last answers arrive
-        metrics = _scrape(segment.sensor, "http://127.0.0.1:9464/metrics", sensor)
+        if scrape:
+            metrics = _scrape(segment.sensor, "http://127.0.0.1:9464/metrics", sensor)
     finally:
         sensor.send_signal(signal.SIGTERM)
         stdout, stderr = sensor.communicate(timeout=30)
     assert sensor.returncode == 0, stderr.decode()
-    live = _docs(stdout.decode())
+    return _docs(stdout.decode()), stderr.decode(), metrics
+
+
+@pytest.mark.lab
+def test_live_scenarios_raise_exactly_the_expected_events(
+    segment: Segment, policy_file: Path, tmp_path: Path
+) -> None:
+    captured = tmp_path / "captured.pcap"
+    common = [str(scenarios.ESTATE), "--policy", str(policy_file), "--json", "--observer", "lab"]
+    live, _, metrics = _sense_live(segment, [*common, "--write", str(captured)], scrape=True)
     assert sorted((scenarios.summary(d) for d in live), key=str) == scenarios.EXPECTED
     # Nothing about the allowed service, in either family.
     ports = [scenarios.destination_port(d) for d in live]
@@ -134,3 +134,13 @@ def test_live_scenarios_raise_exactly_the_expected_events(
     replayed = _docs(replay.stdout.decode())
     assert [d["event"]["id"] for d in replayed] == [d["event"]["id"] for d in live]  # type: ignore[index]
     assert "0 malformed" in replay.stderr.decode()
+
+
+@pytest.mark.lab
+def test_the_bpf_filter_is_applied_in_the_kernel(segment: Segment, policy_file: Path) -> None:
+    """With `--bpf "not arp"` the forged ARP reply never reaches the sensor."""
+    args = [str(scenarios.ESTATE), "--policy", str(policy_file), "--json", "--bpf", "not arp"]
+    live, stderr, _ = _sense_live(segment, args)
+    expected = [e for e in scenarios.EXPECTED if e[0] != "ywpkt-arp-gateway-claim"]
+    assert sorted((scenarios.summary(d) for d in live), key=str) == expected
+    assert "0 malformed" in stderr
