@@ -21,6 +21,7 @@ LINKTYPE_ETHERNET: Final = 1
 _CHUNK: Final = 4 << 20
 # A record larger than this is a corrupt file, not a jumbo frame.
 _MAX_RECORD: Final = 256 << 10
+_MAX_BLOCK: Final = 16 << 20
 
 _PCAP_MAGIC: Final = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -83,41 +84,56 @@ def _pcap(path: Path, handle: BinaryIO, endian: str, scale: float) -> Iterator[R
 
 
 def _pcapng(path: Path, handle: BinaryIO) -> Iterator[Record]:
-    data = _PCAPNG_SHB + handle.read()
+    """Blocks are read in chunks too: dumpcap and Wireshark write pcapng by
+    default, and investigation captures can be many gigabytes."""
+    buf = _PCAPNG_SHB + handle.read(_CHUNK)
     pos = 0
-    size = len(data)
+    consumed = 0  # file offset of buf[0], for error messages
     endian = "<"
     # Per interface: (link type, seconds per timestamp unit).
     interfaces: list[tuple[int, float]] = []
-    while pos + 12 <= size:
-        if data[pos : pos + 4] == _PCAPNG_SHB:
-            bom = data[pos + 8 : pos + 12]
-            endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
-            interfaces = []
-        block_type, block_len = struct.unpack_from(endian + "II", data, pos)
-        if block_len < 12 or block_len % 4 or pos + block_len > size:
-            if pos + block_len > size and block_len >= 12:
-                return  # cut off mid-block
-            raise PcapError(f"{path}: pcapng block of bogus length {block_len} at offset {pos}")
+    while True:
+        block_len = 0
+        if pos + 12 <= len(buf):
+            if buf[pos : pos + 4] == _PCAPNG_SHB:
+                endian = "<" if buf[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+                interfaces = []
+            block_type, block_len = struct.unpack_from(endian + "II", buf, pos)
+            if block_len < 12 or block_len % 4 or block_len > _MAX_BLOCK:
+                raise PcapError(
+                    f"{path}: pcapng block of bogus length {block_len} at offset {consumed + pos}"
+                )
+        if block_len == 0 or pos + block_len > len(buf):
+            more = handle.read(_CHUNK)
+            if not more:
+                return  # the end, or a capture cut off mid-block
+            buf = buf[pos:] + more
+            consumed += pos
+            pos = 0
+            continue
         body = pos + 8
         if block_type == 1:
-            linktype = struct.unpack_from(endian + "H", data, body)[0]
-            interfaces.append((linktype, _if_tsresol(data, body + 8, pos + block_len - 4, endian)))
+            linktype = struct.unpack_from(endian + "H", buf, body)[0]
+            interfaces.append((linktype, _if_tsresol(buf, body + 8, pos + block_len - 4, endian)))
         elif block_type == 6:
-            iface, high, low, caplen, wirelen = struct.unpack_from(endian + "IIIII", data, body)
+            iface, high, low, caplen, wirelen = struct.unpack_from(endian + "IIIII", buf, body)
             if iface >= len(interfaces):
-                raise PcapError(f"{path}: packet for undeclared interface {iface} at {pos}")
+                raise PcapError(
+                    f"{path}: packet for undeclared interface {iface} at offset {consumed + pos}"
+                )
             linktype, unit = interfaces[iface]
             _check_linktype(path, linktype)
             start = body + 20
-            yield ((high << 32) | low) * unit, data[start : start + caplen], wirelen
+            yield ((high << 32) | low) * unit, buf[start : start + caplen], wirelen
         elif block_type == 3:
             if not interfaces:
-                raise PcapError(f"{path}: simple packet block before any interface at {pos}")
+                raise PcapError(
+                    f"{path}: simple packet block before any interface at offset {consumed + pos}"
+                )
             _check_linktype(path, interfaces[0][0])
-            wirelen = struct.unpack_from(endian + "I", data, body)[0]
+            wirelen = struct.unpack_from(endian + "I", buf, body)[0]
             caplen = min(wirelen, block_len - 16)
-            yield 0.0, data[body + 4 : body + 4 + caplen], wirelen
+            yield 0.0, buf[body + 4 : body + 4 + caplen], wirelen
         pos += block_len
 
 

@@ -117,3 +117,32 @@ def test_bad_files_give_one_line_naming_the_file(
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PcapError, match="cannot open capture"):
         list(read_capture(tmp_path / "nope.pcap"))
+
+
+def test_large_pcapng_streams_across_chunks_and_matches_pcap(tmp_path: Path) -> None:
+    """A pcapng bigger than the reader's chunk, converted by editcap from a
+    pcap: every record crosses the same, whatever chunk boundary it straddles."""
+    if not shutil.which("editcap"):
+        pytest.skip("editcap (wireshark-common) is installed by ci/setup.d/40-packets.sh")
+    frames = [bytes(p) for p in scenarios.all_frames()]
+    classic = tmp_path / "big.pcap"
+    with PcapWriter(classic) as writer:
+        for index in range(9000):
+            writer.write(10.0 + index * 1e-3, frames[index % len(frames)] + b"\x00" * (index % 900))
+    converted = tmp_path / "big.pcapng"
+    subprocess.run(
+        ["editcap", "-F", "pcapng", str(classic), str(converted)], check=True, timeout=60
+    )
+    assert converted.stat().st_size > 4 << 20
+    theirs = list(read_capture(converted))
+    ours = list(read_capture(classic))
+    assert [(f, n) for _, f, n in theirs] == [(f, n) for _, f, n in ours]
+    assert [round(t, 6) for t, _, _ in theirs] == [round(t, 6) for t, _, _ in ours]
+
+
+def test_pcapng_bogus_block_length(tmp_path: Path) -> None:
+    path = tmp_path / "bad.pcapng"
+    shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+    path.write_bytes(shb + struct.pack("<II", 6, 13) + b"\x00" * 16)
+    with pytest.raises(PcapError, match="pcapng block of bogus length 13 at offset 28"):
+        list(read_capture(path))
