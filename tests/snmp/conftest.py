@@ -9,7 +9,7 @@ import pytest
 
 from tests.snmp.agents import NamespaceSnmpd, Snmpsim, recordings_cache
 
-SLOW_WAIT_MS = 1500
+SLOW_WAIT_MS = 2500
 
 
 def _need(binary: str) -> None:
@@ -33,7 +33,7 @@ def snmpsim(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(scope="session")
 def slow_snmpsim(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
-    """A device whose agent takes 1.5 s per answer (snmpsim's delay variation:
+    """A device whose agent takes 2.5 s to answer sysUpTime (snmpsim's delay variation:
     the kernel has no netem). Its own process, since snmpsim sleeps inline."""
     work = tmp_path_factory.mktemp("slow")
     data = work / "data"
