@@ -14,8 +14,8 @@ from pysnmp.proto import rfc1902
 from pysnmp.proto.api import v2c
 
 from monitors.snmp import ber
+from monitors.snmp.pysnmp_session import from_pysnmp
 from monitors.snmp.recordings import VENDOR_RECORDINGS, records
-from monitors.snmp.session import from_pysnmp
 
 _MAKE = {
     ber.TAG_INTEGER: rfc1902.Integer32,
