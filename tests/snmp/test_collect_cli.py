@@ -49,3 +49,11 @@ def test_unknown_county_is_one_line(small_path: Path) -> None:
     assert done.returncode == 1
     assert "--county nowhere" in done.stderr and "hl, qf" in done.stderr
     assert done.stderr.count("\n") == 1
+
+
+def test_bad_port_in_addresses_is_one_line(small_path: Path, tmp_path: Path) -> None:
+    mapping = tmp_path / "addresses.json"
+    mapping.write_text('{"hl-agg-1": "198.18.0.1:snmp"}')
+    done = run(str(small_path), "--once", "--addresses", str(mapping))
+    assert done.returncode == 1
+    assert "hl-agg-1: expected host, host:port" in done.stderr and "Traceback" not in done.stderr

@@ -39,12 +39,15 @@ def _addresses(path: Path | None) -> dict[str, tuple[str, int]]:
     for device, text in raw.items():
         value = str(text)
         host, port = value, 161
-        if value.startswith("["):
-            host, _, rest = value[1:].partition("]")
-            port = int(rest[1:]) if rest.startswith(":") else 161
-        elif value.count(":") == 1:
-            host, port_text = value.split(":")
-            port = int(port_text)
+        try:
+            if value.startswith("["):
+                host, _, rest = value[1:].partition("]")
+                port = int(rest[1:]) if rest.startswith(":") else 161
+            elif value.count(":") == 1:
+                host, port_text = value.split(":")
+                port = int(port_text)
+        except ValueError:
+            fail(f"{path}: {device}: expected host, host:port or [v6]:port, found {value!r}")
         result[device] = (host, port)
     return result
 
