@@ -1,0 +1,252 @@
+"""The embedded store: one SQLite file in WAL mode.
+
+Events are buffered and written in batches inside one transaction (the
+difference between ~1k and >50k events/s); ids are primary keys, so a replay
+is ignored row by row. Message text is indexed with FTS5 through an external
+content table kept in step by triggers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from security.events import Event
+from security.levels import WarningLevel, rank
+from security.store import StoreError, check_retention
+from security.warnings import Status, Warning
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    ts REAL NOT NULL,
+    dataset TEXT NOT NULL,
+    action TEXT NOT NULL,
+    severity INTEGER NOT NULL,
+    county TEXT, tenant TEXT, zone TEXT, rule_id TEXT,
+    message TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE INDEX IF NOT EXISTS events_dataset_ts ON events (dataset, ts);
+CREATE INDEX IF NOT EXISTS events_county_ts ON events (county, ts);
+CREATE INDEX IF NOT EXISTS events_tenant_ts ON events (tenant, ts);
+CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
+    message, content='events', content_rowid='rowid'
+);
+CREATE TRIGGER IF NOT EXISTS events_fts_insert AFTER INSERT ON events BEGIN
+    INSERT INTO events_fts (rowid, message) VALUES (new.rowid, new.message);
+END;
+CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN
+    INSERT INTO events_fts (events_fts, rowid, message) VALUES ('delete', old.rowid, old.message);
+END;
+CREATE TABLE IF NOT EXISTS warnings (
+    id TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    level TEXT NOT NULL,
+    level_rank INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    last_seen REAL NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS warnings_status_level ON warnings (status, level_rank, last_seen);
+CREATE INDEX IF NOT EXISTS warnings_rule_key ON warnings (rule_id, key);
+"""
+
+
+def fts_query(text: str) -> str:
+    """Every word must appear; words are quoted so user text is never FTS syntax."""
+    words = [w.replace('"', '""') for w in text.split()]
+    return " ".join(f'"{w}"' for w in words)
+
+
+def _row(event: Event) -> tuple[Any, ...]:
+    ctx = event.context
+    return (
+        event.id,
+        event.timestamp.timestamp(),
+        event.dataset,
+        event.action,
+        event.severity,
+        ctx.county,
+        ctx.tenant,
+        ctx.zone,
+        event.rule_id,
+        event.message,
+        json.dumps(event.to_ecs(), ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+class SqliteStore:
+    def __init__(self, path: Path, retention_days: int = 180, batch_size: int = 5000) -> None:
+        self.path = path
+        self.retention_days = check_retention(retention_days)
+        self.batch_size = batch_size
+        self._pending: list[tuple[Any, ...]] = []
+        self._lock = threading.RLock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across process crashes in WAL mode; only an OS
+            # crash can lose the last transactions.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{path}: cannot open the event store ({exc})") from exc
+
+    # -- events ----------------------------------------------------------
+    def put_events(self, events: Sequence[Event]) -> None:
+        with self._lock:
+            self._pending.extend(_row(event) for event in events)
+            if len(self._pending) >= self.batch_size:
+                self._write_pending()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO events (id, ts, dataset, action, severity, county, tenant,"
+                " zone, rule_id, message, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            self._db.execute("ROLLBACK")
+            self._pending[:0] = rows
+            raise
+
+    def get_event(self, event_id: str) -> Event | None:
+        self.flush()
+        row = self._db.execute("SELECT doc FROM events WHERE id = ?", (event_id,)).fetchone()
+        return Event.from_ecs(json.loads(row[0])) if row else None
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        dataset: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        self.flush()
+        where: list[str] = []
+        args: list[Any] = []
+        if query and query.strip():
+            where.append("e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+            args.append(fts_query(query))
+        if dataset:
+            where.append("e.dataset = ?")
+            args.append(dataset)
+        if since:
+            where.append("e.ts >= ?")
+            args.append(since.timestamp())
+        if until:
+            where.append("e.ts < ?")
+            args.append(until.timestamp())
+        sql = "SELECT e.doc FROM events e"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY e.ts DESC, e.rowid DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [Event.from_ecs(json.loads(row[0])) for row in rows]
+
+    def count_events(self) -> int:
+        self.flush()
+        return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def iter_events(self, datasets: Sequence[str], since: datetime) -> Iterator[Event]:
+        self.flush()
+        marks = ",".join("?" for _ in datasets)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT doc FROM events WHERE dataset IN ({marks}) AND ts >= ?"
+                " ORDER BY ts, rowid",
+                [*datasets, since.timestamp()],
+            ).fetchall()
+        for row in rows:
+            yield Event.from_ecs(json.loads(row[0]))
+
+    # -- warnings --------------------------------------------------------
+    def put_warnings(self, warnings: Sequence[Warning]) -> None:
+        rows = [
+            (
+                w.id,
+                w.rule_id,
+                w.key,
+                w.level,
+                rank(w.level),
+                w.status,
+                w.last_seen.timestamp(),
+                json.dumps(w.to_dict(), ensure_ascii=False),
+            )
+            for w in warnings
+        ]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO warnings VALUES (?,?,?,?,?,?,?,?)", rows)
+            self._db.execute("COMMIT")
+
+    def get_warning(self, warning_id: str) -> Warning | None:
+        row = self._db.execute("SELECT doc FROM warnings WHERE id = ?", (warning_id,)).fetchone()
+        return Warning.from_dict(json.loads(row[0])) if row else None
+
+    def find_warnings(
+        self,
+        *,
+        status: Iterable[Status] | None = None,
+        level: WarningLevel | None = None,
+        rule_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[Warning]:
+        where: list[str] = []
+        args: list[Any] = []
+        if status is not None:
+            statuses = list(status)
+            where.append(f"status IN ({','.join('?' for _ in statuses)})")
+            args.extend(statuses)
+        if level is not None:
+            where.append("level = ?")
+            args.append(level)
+        if rule_id is not None:
+            where.append("rule_id = ?")
+            args.append(rule_id)
+        sql = "SELECT doc FROM warnings"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY level_rank, last_seen DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [Warning.from_dict(json.loads(row[0])) for row in rows]
+
+    # -- housekeeping ----------------------------------------------------
+    def apply_retention(self, now: datetime | None = None) -> int:
+        self.flush()
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=self.retention_days)
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM events WHERE ts < ?", (cutoff.timestamp(),))
+        return cursor.rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            self._write_pending()
+            self._db.close()
