@@ -15,7 +15,7 @@ from typing import Any, Literal
 from security.events import Event
 from security.levels import escalate, rank
 from security.rulebook import Rule, flatten
-from security.warnings import CONTEXT_FIELDS, ACTIVE, Warning, WarningError, warning_id
+from security.warnings import ACTIVE, CONTEXT_FIELDS, Warning, WarningError, warning_id
 
 ChangeKind = Literal["opened", "updated", "escalated", "acknowledged", "resolved"]
 
@@ -30,7 +30,9 @@ class Change:
 
 
 def _context(flat: Mapping[str, Any]) -> dict[str, str]:
-    context = {name: str(flat[f"yunwang.{name}"]) for name in CONTEXT_FIELDS if flat.get(f"yunwang.{name}")}
+    context = {
+        name: str(flat[f"yunwang.{name}"]) for name in CONTEXT_FIELDS if flat.get(f"yunwang.{name}")
+    }
     for label in ("source_zone", "destination_zone", "mlps_level"):
         if flat.get(f"labels.{label}"):
             context[label] = str(flat[f"labels.{label}"])
@@ -75,7 +77,9 @@ class WarningBook:
             elif rule.clears(flat):
                 current = self._active.get((rule.id, rule.key_for(flat)))
                 if current is not None:
-                    resolved = current.resolve("auto", event.timestamp, f"cleared by {event.action}")
+                    resolved = current.resolve(
+                        "auto", event.timestamp, f"cleared by {event.action}"
+                    )
                     changes.append(self._set(resolved, "resolved", notify=True))
         return changes
 
@@ -128,7 +132,9 @@ class WarningBook:
                 continue
             quiet = rule.quiet_window
             if quiet is not None and now - warning.last_seen >= quiet:
-                resolved = warning.resolve("auto", now, f"no repeat for {rule.resolve and rule.resolve.quiet}")
+                resolved = warning.resolve(
+                    "auto", now, f"no repeat for {rule.resolve and rule.resolve.quiet}"
+                )
                 changes.append(self._set(resolved, "resolved", notify=True))
                 continue
             if rule.escalate is None or rule.escalate_after is None or warning.status != "open":

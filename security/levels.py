@@ -44,4 +44,6 @@ def escalate(level: WarningLevel, steps: int = 1, ceiling: WarningLevel = "red")
 
 
 def worst(levels: list[WarningLevel]) -> WarningLevel | None:
-    return min(levels, key=rank) if levels else None
+    if not levels:
+        return None
+    return min(levels, key=rank)

@@ -10,8 +10,9 @@ its own pass/fail fixtures so the rule is tested where it is written.
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +27,6 @@ from security.levels import WarningLevel
 RULES_DIR = Path(__file__).parent / "rules"
 _DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_OPERATORS = {"eq", "ne", "in", "gte", "gt", "lte", "lt", "exists", "regex"}
 
 
 class RuleError(Exception):
@@ -52,6 +52,9 @@ def flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+_OPERATORS = {"eq", "ne", "in", "gte", "gt", "lte", "lt", "exists", "regex"}
+
+
 def _check_condition(field: str, expected: Any) -> None:
     if isinstance(expected, dict):
         unknown = set(expected) - _OPERATORS
@@ -61,6 +64,22 @@ def _check_condition(field: str, expected: Any) -> None:
             )
         if "regex" in expected:
             re.compile(str(expected["regex"]))
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "in": lambda a, v: a in v,
+    "gte": operator.ge,
+    "gt": operator.gt,
+    "lte": operator.le,
+    "lt": operator.lt,
+    "regex": lambda a, v: re.search(str(v), str(a)) is not None,
+}
+
+
+def _compare(op: str, actual: Any, value: Any) -> bool:
+    return bool(_COMPARE[op](actual, value))
 
 
 def _test(actual: Any, expected: Any) -> bool:
@@ -78,16 +97,10 @@ def _test(actual: Any, expected: Any) -> bool:
             continue
         if actual is None:
             return False
-        ok = {
-            "eq": lambda a, v: a == v,
-            "ne": lambda a, v: a != v,
-            "in": lambda a, v: a in v,
-            "gte": lambda a, v: a >= v,
-            "gt": lambda a, v: a > v,
-            "lte": lambda a, v: a <= v,
-            "lt": lambda a, v: a < v,
-            "regex": lambda a, v: re.search(str(v), str(a)) is not None,
-        }[op](actual, value)
+        try:
+            ok = _compare(op, actual, value)
+        except TypeError:  # e.g. a number rule against a string field: no match
+            return False
         if not ok:
             return False
     return True
@@ -212,9 +225,7 @@ class Rule(_Strict):
 
     def _selected(self, flat: Mapping[str, Any]) -> bool:
         datasets = self.match.dataset
-        return flat.get("event.dataset") in (
-            datasets if isinstance(datasets, list) else [datasets]
-        )
+        return flat.get("event.dataset") in (datasets if isinstance(datasets, list) else [datasets])
 
     def matches(self, flat: Mapping[str, Any]) -> bool:
         if not self._selected(flat):
@@ -247,9 +258,7 @@ class Rule(_Strict):
 
     def render_summary(self, flat: Mapping[str, Any]) -> str:
         """`summary` with {dotted.field} placeholders filled from the event."""
-        return re.sub(
-            r"\{([\w.@]+)\}", lambda m: str(flat.get(m.group(1), "?")), self.summary
-        )
+        return re.sub(r"\{([\w.@]+)\}", lambda m: str(flat.get(m.group(1), "?")), self.summary)
 
 
 def fixture_event(doc: Mapping[str, Any]) -> Event:

@@ -19,7 +19,18 @@ Status = Literal["open", "acknowledged", "resolved"]
 ACTIVE: frozenset[Status] = frozenset({"open", "acknowledged"})
 # Context fields copied from the triggering event so warnings can be filtered
 # and scored by county, tenant, zone... without re-reading events.
-CONTEXT_FIELDS = ("county", "township", "node", "device", "link", "pair", "zone", "tenant", "system", "level")
+CONTEXT_FIELDS = (
+    "county",
+    "township",
+    "node",
+    "device",
+    "link",
+    "pair",
+    "zone",
+    "tenant",
+    "system",
+    "level",
+)
 
 
 class WarningError(Exception):
@@ -64,16 +75,23 @@ class Warning:
 
     def acknowledge(self, who: str, when: datetime, comment: str) -> Warning:
         if self.status != "open":
-            raise WarningError(f"warning {self.id} is {self.status}; only open warnings can be acknowledged")
+            raise WarningError(
+                f"warning {self.id} is {self.status}; only open warnings can be acknowledged"
+            )
         return replace(self, status="acknowledged", ack_by=who, ack_at=when, ack_comment=comment)
 
     def resolve(self, who: str, when: datetime, reason: str) -> Warning:
         if self.status == "resolved":
             raise WarningError(f"warning {self.id} is already resolved")
-        return replace(self, status="resolved", resolved_at=when, resolved_by=who, resolution=reason)
+        return replace(
+            self, status="resolved", resolved_at=when, resolved_by=who, resolution=reason
+        )
 
     def description(self) -> str:
-        parts = [f"{self.rule_id} {self.rule_name}", f"seen {self.count}x since {self.first_seen:%Y-%m-%d %H:%M:%S}Z"]
+        parts = [
+            f"{self.rule_id} {self.rule_name}",
+            f"seen {self.count}x since {self.first_seen:%Y-%m-%d %H:%M:%S}Z",
+        ]
         if self.escalations:
             parts.append(f"escalated {self.escalations}x from {self.base_level}")
         parts += [f"{k}={v}" for k, v in sorted(self.context.items())]

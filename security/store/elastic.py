@@ -44,7 +44,9 @@ class ElasticStore:
         request_timeout: float = 30.0,
     ) -> None:
         if not namespace.islower() or "-" in namespace:
-            raise StoreError(f"namespace {namespace!r}: expected lower case, no '-' (data stream naming)")
+            raise StoreError(
+                f"namespace {namespace!r}: expected lower case, no '-' (data stream naming)"
+            )
         self.url = url
         self.namespace = namespace
         self.stream = schema.data_stream(namespace)
@@ -104,7 +106,12 @@ class ElasticStore:
                 self._send_pending()
 
     def _action(self, event: Event) -> dict[str, Any]:
-        return {"_op_type": "create", "_index": self.stream, "_id": event.id, "_source": event.to_ecs()}
+        return {
+            "_op_type": "create",
+            "_index": self.stream,
+            "_id": event.id,
+            "_source": event.to_ecs(),
+        }
 
     def flush(self) -> None:
         with self._lock:
@@ -169,7 +176,9 @@ class ElasticStore:
             log.warning("elasticsearch went away after %d of %d events", handled, len(actions))
         except ApiError as exc:
             if exc.status_code not in (429, 502, 503, 504):
-                raise StoreError(f"{self.url}: bulk refused ({exc.status_code}: {exc.message})") from exc
+                raise StoreError(
+                    f"{self.url}: bulk refused ({exc.status_code}: {exc.message})"
+                ) from exc
         if retry_later:
             self.spool.append(retry_later)
         return handled
@@ -222,7 +231,10 @@ class ElasticStore:
                 index=self.stream,
                 query=query,
                 size=size,
-                sort=[{"@timestamp": {"order": "asc" if ascending else "desc"}}, {"event.id": "asc"}],
+                sort=[
+                    {"@timestamp": {"order": "asc" if ascending else "desc"}},
+                    {"event.id": "asc"},
+                ],
                 ignore_unavailable=True,
             )
         except NotFoundError:
@@ -331,7 +343,7 @@ class ElasticStore:
         deleted = 0
         write_index = indices[-1]
         newest = self._newest(indices)
-        expired = [i for i in indices if newest.get(i) is not None and newest[i] < cutoff]
+        expired = [i for i, ts in newest.items() if ts is not None and ts < cutoff]
         if write_index in expired:
             # A write index cannot be deleted: roll over first.
             self.client.indices.rollover(alias=self.stream)

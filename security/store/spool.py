@@ -30,7 +30,9 @@ class Spool:
     def append(self, docs: Sequence[dict[str, Any]]) -> None:
         if not docs:
             return
-        lines = "".join(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n" for doc in docs)
+        lines = "".join(
+            json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n" for doc in docs
+        )
         with self._lock, open(self.path, "a", encoding="utf-8") as handle:
             handle.write(lines)
             handle.flush()

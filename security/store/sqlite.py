@@ -178,8 +178,7 @@ class SqliteStore:
         marks = ",".join("?" for _ in datasets)
         with self._lock:
             rows = self._db.execute(
-                f"SELECT doc FROM events WHERE dataset IN ({marks}) AND ts >= ?"
-                " ORDER BY ts, rowid",
+                f"SELECT doc FROM events WHERE dataset IN ({marks}) AND ts >= ? ORDER BY ts, rowid",
                 [*datasets, since.timestamp()],
             ).fetchall()
         for row in rows:
