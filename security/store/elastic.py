@@ -29,6 +29,8 @@ from security.store.spool import Spool
 from security.warnings import Status, Warning
 
 log = logging.getLogger(__name__)
+# The transport logs every failed request during an outage; the store reports it once.
+logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
 UNREACHABLE = (TransportConnectionError, ConnectionTimeout)
 
 
@@ -60,6 +62,7 @@ class ElasticStore:
         self.spool = Spool(spool_dir or yunwang_home() / "spool" / namespace)
         self.ilm = False
         self.rejected = 0
+        self.down = False
         self._ready = False
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.RLock()
@@ -173,7 +176,10 @@ class ElasticStore:
                 self.rejected += 1
                 self.spool.reject(action, str(item["create"].get("error")))
         except UNREACHABLE:
-            log.warning("elasticsearch went away after %d of %d events", handled, len(actions))
+            if not self.down:
+                log.warning("%s unreachable after %d of %d events: spooling", self.url, handled, len(actions))
+            self.down = True
+            return handled
         except ApiError as exc:
             if exc.status_code not in (429, 502, 503, 504):
                 raise StoreError(
@@ -181,6 +187,9 @@ class ElasticStore:
                 ) from exc
         if retry_later:
             self.spool.append(retry_later)
+        if self.down:
+            log.warning("%s reachable again", self.url)
+        self.down = False
         return handled
 
     def _refresh(self) -> None:

@@ -1,0 +1,121 @@
+"""Elasticsearch specifics: ECS data stream, retention policy, and the spool across an outage."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from conftest import EsNode, es_namespace
+from sec_helpers import make_event
+
+from elasticsearch import helpers
+
+from security.store import es_schema
+from security.store.elastic import ElasticStore
+
+
+def test_data_stream_has_ecs_mappings_and_retention(es_node: EsNode, tmp_path: Path) -> None:
+    store = ElasticStore(es_node.url, namespace=es_namespace(), spool_dir=tmp_path / "spool", retention_days=200)
+    store.put_events([make_event(0, src="198.18.0.5", county="c1", pair="c1")])
+    store.flush()
+    [index] = store.backing_indices()
+    assert index.startswith(f".ds-logs-yunwang.events-{store.namespace}-")
+    props = store.client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert props["source"]["properties"]["ip"]["type"] == "ip"
+    assert props["event"]["properties"]["severity"]["type"] == "long"
+    assert props["yunwang"]["properties"]["county"]["type"] == "keyword"
+    assert props["@timestamp"]["type"] == "date"
+    template = store.client.indices.get_index_template(name=f"logs-yunwang.events-{store.namespace}")
+    body = template["index_templates"][0]["index_template"]
+    assert body["data_stream"] is not None and body["priority"] == 200
+    if store.ilm:
+        assert body["template"]["settings"]["index"]["lifecycle"]["name"] == es_schema.POLICY_NAME
+        policy = store.client.ilm.get_lifecycle(name=es_schema.POLICY_NAME)
+        assert policy[es_schema.POLICY_NAME]["policy"]["phases"]["delete"]["min_age"] == "200d"
+    else:
+        assert body["template"]["lifecycle"]["data_retention"] == "200d"
+    store.close()
+
+
+def test_policy_deletes_after_retention_and_rolls_over() -> None:
+    policy = es_schema.ilm_policy(365)
+    assert policy["phases"]["delete"]["min_age"] == "365d"
+    assert policy["phases"]["hot"]["actions"]["rollover"]["max_age"] == "1d"
+
+
+def _in_index_order(store: ElasticStore) -> list[str]:
+    ids: list[str] = []
+    for index in store.backing_indices():
+        hits = helpers.scan(
+            store.client,
+            index=index,
+            query={"sort": ["_seq_no"], "_source": ["event.id"]},
+            preserve_order=True,
+        )
+        ids += [hit["_source"]["event"]["id"] for hit in hits]
+    return ids
+
+
+def test_outage_mid_stream_loses_nothing_and_duplicates_nothing(es_node: EsNode, tmp_path: Path) -> None:
+    store = ElasticStore(
+        es_node.url, namespace=es_namespace(), spool_dir=tmp_path / "spool", batch_size=100, chunk_size=100,
+        request_timeout=5,
+    )
+    sent: list[str] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            batch = [make_event(n + i, message=f"event {n + i}", link=f"l{n + i}") for i in range(100)]
+            store.put_events(batch)
+            sent.extend(e.id for e in batch)
+            n += 100
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while len(sent) < 1500:
+            time.sleep(0.05)
+        es_node.stop(keep_data=True)  # mid-stream: the writer keeps going
+        while not store.spool:
+            time.sleep(0.05)
+        spooled_during_outage = len(store.spool)
+        es_node.start()
+        written_at_restart = len(sent)
+        while len(sent) < written_at_restart + 1000:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join()
+    store.flush()
+    assert spooled_during_outage > 0
+    assert not store.spool, "the spool replays completely once Elasticsearch is back"
+    assert store.rejected == 0
+    assert store.count_events() == len(sent) == len(set(sent))
+    assert _in_index_order(store) == sent, "events are stored in the order they were produced"
+    store.close()
+
+
+def test_spool_survives_a_restart_of_yunwang(es_node: EsNode, tmp_path: Path) -> None:
+    """Events spooled while Elasticsearch was unreachable are sent by the next process."""
+    from conftest import free_port
+
+    namespace = es_namespace()
+    offline = ElasticStore(
+        f"http://127.0.0.1:{free_port()}", namespace=namespace, spool_dir=tmp_path / "spool", request_timeout=5
+    )
+    batch = [make_event(i, message=f"early {i}") for i in range(50)]
+    offline.put_events(batch)
+    offline.flush()  # no exception: the events wait on disk
+    assert len(offline.spool) == 50 and offline.down
+    offline.close()
+
+    online = ElasticStore(es_node.url, namespace=namespace, spool_dir=tmp_path / "spool")
+    online.put_events([make_event(100, message="late")])
+    online.flush()
+    assert not online.spool
+    assert _in_index_order(online) == [e.id for e in batch] + [make_event(100, message="late").id]
+    online.close()
