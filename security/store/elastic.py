@@ -69,6 +69,7 @@ class ElasticStore:
         try:
             self.setup()
         except UNREACHABLE:
+            self.down = True
             log.warning("elasticsearch at %s unreachable; events will spool", url)
 
     # -- installation ----------------------------------------------------
@@ -127,6 +128,7 @@ class ElasticStore:
             try:
                 self.setup()
             except UNREACHABLE:
+                self.down = True
                 self.spool.append(actions)
                 return
         if self.spool and not self.replay():
