@@ -12,6 +12,7 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -58,7 +59,6 @@ def alert(warning: Warning, now: datetime, generator_url: str | None = None) -> 
         "warning_level": warning.level,
         "warning_id": warning.id,
         "rule_id": warning.rule_id,
-        "status": warning.status,
     }
     labels.update(
         {
@@ -72,11 +72,14 @@ def alert(warning: Warning, now: datetime, generator_url: str | None = None) -> 
         "annotations": {
             "summary": f"[{GRADE[warning.level]} {CHINESE[warning.level]}] {warning.summary}",
             "description": warning.description(),
+            # Not a label: labels are the alert's identity, and status changes.
+            "status": warning.status,
         },
         "startsAt": warning.first_seen.isoformat(),
     }
     if warning.status == "resolved":
-        body["endsAt"] = (warning.resolved_at or now).isoformat()
+        # Never in the future: Alertmanager would keep the alert firing until then.
+        body["endsAt"] = min(warning.resolved_at or now, now).isoformat()
     if generator_url:
         body["generatorURL"] = generator_url
     return body
@@ -90,10 +93,16 @@ class Alertmanager:
         self.generator_url = generator_url
 
     def send(self, changes: Sequence[Change], now: datetime) -> None:
-        if changes:
-            _post(
-                self.url, [alert(c.warning, now, self.generator_url) for c in changes], self.timeout
-            )
+        alerts = []
+        for change in changes:
+            if change.previous_level is not None and change.previous_level != change.warning.level:
+                # The level is a label, so the escalated warning is a new alert:
+                # end the one at the old level.
+                old = replace(change.warning, level=change.previous_level, status="resolved")
+                alerts.append(alert(old, now, self.generator_url))
+            alerts.append(alert(change.warning, now, self.generator_url))
+        if alerts:
+            _post(self.url, alerts, self.timeout)
 
 
 class Webhook:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from security.events import Event
-from security.levels import escalate, rank
+from security.levels import WarningLevel, escalate, rank
 from security.rulebook import Rule, flatten
 from security.warnings import ACTIVE, CONTEXT_FIELDS, Warning, WarningError, warning_id
 
@@ -27,6 +27,7 @@ class Change:
     kind: ChangeKind
     warning: Warning
     notify: bool
+    previous_level: WarningLevel | None = None
 
 
 def _context(flat: Mapping[str, Any]) -> dict[str, str]:
@@ -120,7 +121,9 @@ class WarningBook:
             last_event_id=event.id,
             notified_at=now if notify else current.notified_at,
         )
-        return self._set(updated, "escalated" if worse else "updated", notify=notify)
+        if worse:
+            return self._set(updated, "escalated", notify=True, previous_level=current.level)
+        return self._set(updated, "updated", notify=notify)
 
     # -- time ------------------------------------------------------------
     def tick(self, now: datetime) -> list[Change]:
@@ -144,7 +147,9 @@ class WarningBook:
                 target = escalate(warning.level, rule.escalate.steps, rule.escalate.ceiling)
                 if target != warning.level:
                     escalated = replace(warning, level=target, escalations=due, notified_at=now)
-                    changes.append(self._set(escalated, "escalated", notify=True))
+                    changes.append(
+                        self._set(escalated, "escalated", notify=True, previous_level=warning.level)
+                    )
         return changes
 
     # -- people ----------------------------------------------------------
@@ -174,6 +179,12 @@ class WarningBook:
         self._active[(warning.rule_id, warning.key)] = warning
         self._by_id[warning.id] = warning
 
-    def _set(self, warning: Warning, kind: ChangeKind, notify: bool) -> Change:
+    def _set(
+        self,
+        warning: Warning,
+        kind: ChangeKind,
+        notify: bool,
+        previous_level: WarningLevel | None = None,
+    ) -> Change:
         self.adopt(warning)
-        return Change(kind, warning, notify)
+        return Change(kind, warning, notify, previous_level)
