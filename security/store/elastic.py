@@ -179,7 +179,12 @@ class ElasticStore:
                 self.spool.reject(action, str(item["create"].get("error")))
         except UNREACHABLE:
             if not self.down:
-                log.warning("%s unreachable after %d of %d events: spooling", self.url, handled, len(actions))
+                log.warning(
+                    "%s unreachable after %d of %d events: spooling",
+                    self.url,
+                    handled,
+                    len(actions),
+                )
             self.down = True
             return handled
         except ApiError as exc:

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[2]
 ES_SCRIPTS = ROOT / "ci" / "elasticsearch"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
@@ -89,10 +88,13 @@ class Receiver:
         received = self.bodies
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 received.append(
-                    {"body": json.loads(self.rfile.read(length)), "auth": self.headers.get("Authorization")}
+                    {
+                        "body": json.loads(self.rfile.read(length)),
+                        "auth": self.headers.get("Authorization"),
+                    }
                 )
                 self.send_response(200)
                 self.end_headers()
@@ -159,7 +161,9 @@ class AlertmanagerProcess:
         raise RuntimeError("alertmanager did not become ready")
 
     def alerts(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.url}/api/v2/alerts?active=true&silenced=false", timeout=5) as r:
+        with urllib.request.urlopen(
+            f"{self.url}/api/v2/alerts?active=true&silenced=false", timeout=5
+        ) as r:
             data: list[dict[str, Any]] = json.loads(r.read())
             return data
 
@@ -175,7 +179,9 @@ class AlertmanagerProcess:
 @pytest.fixture
 def alertmanager(tmp_path: Path, receiver: Receiver) -> Iterator[AlertmanagerProcess]:
     if ALERTMANAGER is None:
-        pytest.skip("prometheus-alertmanager not installed: run ci/setup.d/50-security.sh (CI does)")
+        pytest.skip(
+            "prometheus-alertmanager not installed: run ci/setup.d/50-security.sh (CI does)"
+        )
     am = AlertmanagerProcess(tmp_path, receiver.url)
     yield am
     am.stop()

@@ -7,16 +7,17 @@ import time
 from pathlib import Path
 
 from conftest import EsNode, es_namespace
-from sec_helpers import make_event
-
 from elasticsearch import helpers
+from sec_helpers import make_event
 
 from security.store import es_schema
 from security.store.elastic import ElasticStore
 
 
 def test_data_stream_has_ecs_mappings_and_retention(es_node: EsNode, tmp_path: Path) -> None:
-    store = ElasticStore(es_node.url, namespace=es_namespace(), spool_dir=tmp_path / "spool", retention_days=200)
+    store = ElasticStore(
+        es_node.url, namespace=es_namespace(), spool_dir=tmp_path / "spool", retention_days=200
+    )
     store.put_events([make_event(0, src="198.18.0.5", county="c1", pair="c1")])
     store.flush()
     [index] = store.backing_indices()
@@ -26,7 +27,9 @@ def test_data_stream_has_ecs_mappings_and_retention(es_node: EsNode, tmp_path: P
     assert props["event"]["properties"]["severity"]["type"] == "long"
     assert props["yunwang"]["properties"]["county"]["type"] == "keyword"
     assert props["@timestamp"]["type"] == "date"
-    template = store.client.indices.get_index_template(name=f"logs-yunwang.events-{store.namespace}")
+    template = store.client.indices.get_index_template(
+        name=f"logs-yunwang.events-{store.namespace}"
+    )
     body = template["index_templates"][0]["index_template"]
     assert body["data_stream"] is not None and body["priority"] == 200
     if store.ilm:
@@ -57,9 +60,15 @@ def _in_index_order(store: ElasticStore) -> list[str]:
     return ids
 
 
-def test_outage_mid_stream_loses_nothing_and_duplicates_nothing(es_node: EsNode, tmp_path: Path) -> None:
+def test_outage_mid_stream_loses_nothing_and_duplicates_nothing(
+    es_node: EsNode, tmp_path: Path
+) -> None:
     store = ElasticStore(
-        es_node.url, namespace=es_namespace(), spool_dir=tmp_path / "spool", batch_size=100, chunk_size=100,
+        es_node.url,
+        namespace=es_namespace(),
+        spool_dir=tmp_path / "spool",
+        batch_size=100,
+        chunk_size=100,
         request_timeout=5,
     )
     sent: list[str] = []
@@ -68,7 +77,9 @@ def test_outage_mid_stream_loses_nothing_and_duplicates_nothing(es_node: EsNode,
     def writer() -> None:
         n = 0
         while not stop.is_set():
-            batch = [make_event(n + i, message=f"event {n + i}", link=f"l{n + i}") for i in range(100)]
+            batch = [
+                make_event(n + i, message=f"event {n + i}", link=f"l{n + i}") for i in range(100)
+            ]
             store.put_events(batch)
             sent.extend(e.id for e in batch)
             n += 100
@@ -105,7 +116,10 @@ def test_spool_survives_a_restart_of_yunwang(es_node: EsNode, tmp_path: Path) ->
 
     namespace = es_namespace()
     offline = ElasticStore(
-        f"http://127.0.0.1:{free_port()}", namespace=namespace, spool_dir=tmp_path / "spool", request_timeout=5
+        f"http://127.0.0.1:{free_port()}",
+        namespace=namespace,
+        spool_dir=tmp_path / "spool",
+        request_timeout=5,
     )
     batch = [make_event(i, message=f"early {i}") for i in range(50)]
     offline.put_events(batch)

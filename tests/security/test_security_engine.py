@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sec_helpers import T0, make_event
 
 from security.engine import WarningBook
 from security.rulebook import load_rules
 from security.warnings import WarningError
-from sec_helpers import T0, make_event
 
 
 @pytest.fixture
@@ -63,7 +63,11 @@ def test_long_failover_escalates_one_level_per_window(book: WarningBook) -> None
     book.observe(failover())
     assert book.tick(T0 + timedelta(minutes=29)) == []
     [first] = book.tick(T0 + timedelta(minutes=30))
-    assert first.kind == "escalated" and first.warning.level == "red" and first.warning.escalations == 1
+    assert (
+        first.kind == "escalated"
+        and first.warning.level == "red"
+        and first.warning.escalations == 1
+    )
     assert first.warning.base_level == "orange"
     assert book.tick(T0 + timedelta(minutes=90)) == []  # already at the ceiling
 
@@ -72,7 +76,11 @@ def test_acknowledged_warnings_do_not_escalate_and_record_who(book: WarningBook)
     w = book.observe(failover())[0].warning
     change = book.acknowledge(w.id, "alice", T0 + timedelta(minutes=1), "carrier ticket 42")
     acked = change.warning
-    assert (acked.status, acked.ack_by, acked.ack_comment) == ("acknowledged", "alice", "carrier ticket 42")
+    assert (acked.status, acked.ack_by, acked.ack_comment) == (
+        "acknowledged",
+        "alice",
+        "carrier ticket 42",
+    )
     assert acked.ack_at == T0 + timedelta(minutes=1)
     assert book.tick(T0 + timedelta(hours=2)) == []
     with pytest.raises(WarningError, match="only open warnings"):
@@ -84,7 +92,9 @@ def test_acknowledged_warnings_do_not_escalate_and_record_who(book: WarningBook)
 
 
 def test_quiet_rules_resolve_after_silence(book: WarningBook) -> None:
-    scan = make_event(0, dataset="yunwang.packets", action="port-scan", src="198.18.0.7", zone="cloud")
+    scan = make_event(
+        0, dataset="yunwang.packets", action="port-scan", src="198.18.0.7", zone="cloud"
+    )
     w = book.observe(scan)[0].warning
     assert w.rule_id == "YW-NET-004" and w.level == "blue"
     assert book.tick(T0 + timedelta(hours=1)) == []

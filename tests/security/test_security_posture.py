@@ -29,10 +29,19 @@ from security.store.sqlite import SqliteStore
 NOW = T0 + timedelta(hours=1)
 
 
-def control(host: str, name: str, ok: bool, mlps: int, tenant: str = "t1", zone: str = "cloud") -> Event:
+def control(
+    host: str, name: str, ok: bool, mlps: int, tenant: str = "t1", zone: str = "cloud"
+) -> Event:
     return replace(
-        make_event(0, dataset="yunwang.hardening", action="control-checked", tenant=tenant, zone=zone,
-                   system=f"{tenant}-sys", label_mlps_level=str(mlps)),
+        make_event(
+            0,
+            dataset="yunwang.hardening",
+            action="control-checked",
+            tenant=tenant,
+            zone=zone,
+            system=f"{tenant}-sys",
+            label_mlps_level=str(mlps),
+        ),
         outcome="success" if ok else "failure",
         rule_id=name,
         observer=Endpoint(name=host),
@@ -45,21 +54,32 @@ def pair(name: str, level: str, state: str, county: str) -> Event:
 
 def drill(system: str, ok: bool, age_s: float, rpo_s: int, tenant: str = "t1") -> Event:
     return replace(
-        make_event(-age_s + 3600, dataset="yunwang.dr", action="drill-finished", tenant=tenant, system=system,
-                   label_rpo_s=str(rpo_s), label_mlps_level="3"),
+        make_event(
+            -age_s + 3600,
+            dataset="yunwang.dr",
+            action="drill-finished",
+            tenant=tenant,
+            system=system,
+            label_rpo_s=str(rpo_s),
+            label_mlps_level="3",
+        ),
         outcome="success" if ok else "failure",
     )
 
 
 def test_a_clean_estate_scores_100() -> None:
-    inputs = PostureInputs().observe_all([control("h1", "c1", True, 3), pair("c1", "county", "normal", "c1")])
+    inputs = PostureInputs().observe_all(
+        [control("h1", "c1", True, 3), pair("c1", "county", "normal", "c1")]
+    )
     s = score(inputs, [], "city", "city", NOW)
     assert s.score == 100.0 and s.deductions == []
     assert s.components["dr"] is None  # no data: not counted, weights renormalised
 
 
 def test_compliance_is_weighted_by_mlps_level() -> None:
-    inputs = PostureInputs().observe_all([control("h1", "a", False, 3), control("h2", "a", True, 2)])
+    inputs = PostureInputs().observe_all(
+        [control("h1", "a", False, 3), control("h2", "a", True, 2)]
+    )
     s = score(inputs, [], "tenant", "t1", NOW)
     # level-3 control weighs 2, level-2 weighs 1: 1 of 3 weight passes
     assert s.components["compliance"] == pytest.approx(100 / 3, abs=0.01)
@@ -73,10 +93,14 @@ def test_warnings_decay_with_age_but_never_vanish() -> None:
     book = WarningBook(load_rules())
     w = book.observe(pair("c1", "county", "isolated", "c1"))[0].warning
     fresh = score(PostureInputs(), [w], "city", "city", T0)
-    assert fresh.components["warnings"] == pytest.approx(100 * math.exp(-WARNING_PENALTY["red"] / WARNING_SCALE), abs=0.01)
+    assert fresh.components["warnings"] == pytest.approx(
+        100 * math.exp(-WARNING_PENALTY["red"] / WARNING_SCALE), abs=0.01
+    )
     day = score(PostureInputs(), [w], "city", "city", T0 + timedelta(seconds=WARNING_HALF_LIFE_S))
     decay = WARNING_FLOOR + (1 - WARNING_FLOOR) * 0.5
-    assert day.components["warnings"] == pytest.approx(100 * math.exp(-40 * decay / WARNING_SCALE), abs=0.01)
+    assert day.components["warnings"] == pytest.approx(
+        100 * math.exp(-40 * decay / WARNING_SCALE), abs=0.01
+    )
     old = score(PostureInputs(), [w], "city", "city", T0 + timedelta(days=365))
     assert old.score < 100 and old.score > fresh.score
     acked = score(PostureInputs(), [w.acknowledge("a", T0, "x")], "city", "city", T0)
@@ -84,8 +108,11 @@ def test_warnings_decay_with_age_but_never_vanish() -> None:
 
 
 def test_a_county_in_trouble_pulls_down_its_county_and_the_city_only() -> None:
-    events = [pair("c1", "county", "isolated", "c1"), pair("c2", "county", "normal", "c2"),
-              pair("t21", "township", "normal", "c2")]
+    events = [
+        pair("c1", "county", "isolated", "c1"),
+        pair("c2", "county", "normal", "c2"),
+        pair("t21", "township", "normal", "c2"),
+    ]
     inputs = PostureInputs().observe_all(events)
     book = WarningBook(load_rules())
     warnings = [c.warning for e in events for c in book.observe(e)]
@@ -94,11 +121,15 @@ def test_a_county_in_trouble_pulls_down_its_county_and_the_city_only() -> None:
     assert scores[("county", "c1")].score < scores[("city", "city")].score < 100.0
     explained = scores[("county", "c1")]
     assert {d.component for d in explained.deductions} == {"links", "warnings"}
-    assert 100.0 - explained.score == pytest.approx(sum(d.points for d in explained.deductions), abs=0.05)
+    assert 100.0 - explained.score == pytest.approx(
+        sum(d.points for d in explained.deductions), abs=0.05
+    )
 
 
 def test_dr_freshness_against_rpo() -> None:
-    inputs = PostureInputs().observe_all([drill("fresh", True, 600, 3600), drill("stale", True, 3 * 3600, 3600)])
+    inputs = PostureInputs().observe_all(
+        [drill("fresh", True, 600, 3600), drill("stale", True, 3 * 3600, 3600)]
+    )
     s = score(inputs, [], "tenant", "t1", NOW)
     # fresh: 1.0; stale: age 3x RPO -> 1 - (3 - 1) / 3 = 1/3
     assert s.components["dr"] == pytest.approx(100 * (1 + 1 / 3) / 2, abs=0.5)

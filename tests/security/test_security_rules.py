@@ -17,7 +17,13 @@ def test_there_are_rules_for_every_producer() -> None:
     for rule in load_rules():
         d = rule.match.dataset
         datasets.update(d if isinstance(d, list) else [d])
-    assert {"yunwang.links", "yunwang.packets", "yunwang.hardening", "yunwang.dr", "yunwang.snmp"} <= datasets
+    assert {
+        "yunwang.links",
+        "yunwang.packets",
+        "yunwang.hardening",
+        "yunwang.dr",
+        "yunwang.snmp",
+    } <= datasets
 
 
 @pytest.mark.parametrize("path", RULE_FILES, ids=[p.stem for p in RULE_FILES])
@@ -38,15 +44,36 @@ def test_context_grades_the_same_fault_differently() -> None:
     rules = {r.id: r for r in load_rules()}
     isolated = rules["YW-LINK-002"]
     flapping = rules["YW-LINK-003"]
-    county = flatten(fixture_event({"event": {"dataset": "yunwang.links", "action": "pair-state-changed"},
-                                    "yunwang": {"node": "c1", "level": "county", "state": "isolated"}}).to_ecs())
-    village = flatten(fixture_event({"event": {"dataset": "yunwang.links", "action": "link-flapping"},
-                                     "yunwang": {"link": "v1/primary", "level": "village"}}).to_ecs())
+    county = flatten(
+        fixture_event(
+            {
+                "event": {"dataset": "yunwang.links", "action": "pair-state-changed"},
+                "yunwang": {"node": "c1", "level": "county", "state": "isolated"},
+            }
+        ).to_ecs()
+    )
+    village = flatten(
+        fixture_event(
+            {
+                "event": {"dataset": "yunwang.links", "action": "link-flapping"},
+                "yunwang": {"link": "v1/primary", "level": "village"},
+            }
+        ).to_ecs()
+    )
     assert isolated.level_for(county) == "red"
     assert flapping.level_for(village) == "blue"
     flows = rules["YW-NET-001"]
-    into = lambda zone: flatten(fixture_event({"event": {"dataset": "yunwang.packets", "action": "forbidden-flow"},  # noqa: E731
-                                              "labels": {"destination_zone": zone}}).to_ecs())
+
+    def into(zone: str) -> dict[str, object]:
+        return flatten(
+            fixture_event(
+                {
+                    "event": {"dataset": "yunwang.packets", "action": "forbidden-flow"},
+                    "labels": {"destination_zone": zone},
+                }
+            ).to_ecs()
+        )
+
     assert flows.level_for(into("management")) == "red"
     assert flows.level_for(into("exchange")) == "yellow"
 
@@ -77,7 +104,10 @@ def test_bad_rules_give_one_line_naming_file_and_field(tmp_path: Path) -> None:
     [
         ({"references": ["RFC 1918"]}, "MLPS clause"),
         ({"suppress": "soon"}, "duration"),
-        ({"match": {"dataset": "yunwang.links", "where": {"x": {"between": 1}}}}, "unknown operator"),
+        (
+            {"match": {"dataset": "yunwang.links", "where": {"x": {"between": 1}}}},
+            "unknown operator",
+        ),
         ({"surprise": 1}, "surprise"),
         ({"fixtures": {"pass": [], "fail": []}}, "fixtures.pass"),
     ],

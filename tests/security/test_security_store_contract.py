@@ -25,14 +25,18 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         s = SqliteStore(tmp_path / "events.db", batch_size=7)
     else:
         node: EsNode = request.getfixturevalue("es_node")
-        s = ElasticStore(node.url, namespace=es_namespace(), spool_dir=tmp_path / "spool", batch_size=7)
+        s = ElasticStore(
+            node.url, namespace=es_namespace(), spool_dir=tmp_path / "spool", batch_size=7
+        )
     yield s
     s.close()
 
 
 def events(n: int, start: float = 0, **context: str) -> list:  # type: ignore[type-arg]
     return [
-        make_event(start + i, message=f"county c{i % 3} link {i} failover", county=f"c{i % 3}", **context)
+        make_event(
+            start + i, message=f"county c{i % 3} link {i} failover", county=f"c{i % 3}", **context
+        )
         for i in range(n)
     ]
 
@@ -51,7 +55,9 @@ def test_put_is_idempotent(store: Store) -> None:
 
 def test_search_needs_every_word_and_is_newest_first(store: Store) -> None:
     store.put_events(events(30))
-    store.put_events([make_event(100, message="rogue router advertisement on cloud", dataset="yunwang.packets")])
+    store.put_events(
+        [make_event(100, message="rogue router advertisement on cloud", dataset="yunwang.packets")]
+    )
     store.flush()
     hits = store.search("c1 failover")
     assert len(hits) == 10
@@ -65,7 +71,9 @@ def test_search_needs_every_word_and_is_newest_first(store: Store) -> None:
 
 def test_filters_by_dataset_and_time(store: Store) -> None:
     store.put_events(events(10))
-    store.put_events([make_event(50, dataset="yunwang.packets", action="port-scan", message="scan")])
+    store.put_events(
+        [make_event(50, dataset="yunwang.packets", action="port-scan", message="scan")]
+    )
     store.flush()
     assert [e.action for e in store.search(dataset="yunwang.packets")] == ["port-scan"]
     window = store.search(since=T0 + timedelta(seconds=3), until=T0 + timedelta(seconds=6))
@@ -79,7 +87,10 @@ def test_user_text_is_never_query_syntax(store: Store) -> None:
 
 
 def test_iter_events_is_oldest_first_per_dataset(store: Store) -> None:
-    mixed = events(5) + [make_event(2.5, dataset="yunwang.dr", action="drill-finished", message="drill")]
+    mixed = [
+        *events(5),
+        make_event(2.5, dataset="yunwang.dr", action="drill-finished", message="drill"),
+    ]
     store.put_events(list(reversed(mixed)))
     got = list(store.iter_events(["yunwang.links", "yunwang.dr"], T0 + timedelta(seconds=1)))
     assert [e.timestamp for e in got] == sorted(e.timestamp for e in got)
@@ -89,14 +100,18 @@ def test_iter_events_is_oldest_first_per_dataset(store: Store) -> None:
 
 def test_warnings_round_trip_and_order(store: Store) -> None:
     book = WarningBook(load_rules())
-    county = book.observe(make_event(0, pair="c1", node="c1", level="county", state="isolated", county="c1"))
+    county = book.observe(
+        make_event(0, pair="c1", node="c1", level="county", state="isolated", county="c1")
+    )
     village = book.observe(make_event(5, pair="v1", node="v1", level="village", state="failover"))
     warnings = [c.warning for c in county + village]
     store.put_warnings(warnings)
     red = next(w for w in warnings if w.level == "red")
     assert store.get_warning(red.id) == red
     found = store.find_warnings(status=["open"])
-    assert [w.level for w in found] == sorted((w.level for w in warnings), key=["red", "orange", "yellow", "blue"].index)
+    assert [w.level for w in found] == sorted(
+        (w.level for w in warnings), key=["red", "orange", "yellow", "blue"].index
+    )
     acked = red.acknowledge("alice", T0 + timedelta(minutes=2), "on it")
     store.put_warnings([acked])
     assert store.get_warning(red.id) == acked
@@ -108,11 +123,15 @@ def test_warnings_round_trip_and_order(store: Store) -> None:
 
 def test_retention_keeps_six_months(store: Store) -> None:
     now = datetime.now(UTC)
-    old = [replace(e, timestamp=now - timedelta(days=200, seconds=i)) for i, e in enumerate(events(5))]
+    old = [
+        replace(e, timestamp=now - timedelta(days=200, seconds=i)) for i, e in enumerate(events(5))
+    ]
     store.put_events(old)
     store.flush()
     assert store.apply_retention(now) == 5
-    kept = [replace(e, timestamp=now - timedelta(days=179, seconds=i)) for i, e in enumerate(events(4))]
+    kept = [
+        replace(e, timestamp=now - timedelta(days=179, seconds=i)) for i, e in enumerate(events(4))
+    ]
     store.put_events(kept)
     store.flush()
     assert store.apply_retention(now) == 0
