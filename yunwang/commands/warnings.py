@@ -111,32 +111,18 @@ def _age(w: Warning, now: datetime) -> str:
 def _table(found: list[Warning]) -> Table:
     now = datetime.now(UTC)
     table = Table(title=f"Early warnings ({len(found)})", title_justify="left")
-    for column in (
-        "id",
-        "level",
-        "status",
-        "rule",
-        "summary",
-        "count",
-        "age",
-        "where",
-        "acknowledged",
-    ):
+    for column in ("id", "level", "status", "summary", "seen", "age", "where"):
         table.add_column(column, overflow="fold")
     for w in found:
-        where = " ".join(
-            f"{k}={w.context[k]}" for k in ("county", "tenant", "zone") if k in w.context
-        )
-        acked = f"{w.ack_by}: {w.ack_comment}" if w.ack_by else ""
+        where = " ".join(w.context[k] for k in ("county", "tenant", "zone") if k in w.context)
+        status = f"{w.status} ({w.ack_by}: {w.ack_comment})" if w.ack_by else w.status
         table.add_row(
             w.id,
             f"[{STYLE[w.level]}]{w.level} {GRADE[w.level]} {CHINESE[w.level]}[/]",
-            w.status,
-            w.rule_id,
-            w.summary,
+            status,
+            f"{w.rule_id} {w.summary}",
             str(w.count),
             _age(w, now),
             where,
-            acked,
         )
     return table
