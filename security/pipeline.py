@@ -43,8 +43,11 @@ class Pipeline:
         clock: Callable[[], datetime] = utcnow,
         resend_interval: timedelta = timedelta(minutes=1),
         history: timedelta = timedelta(days=30),
+        enrich: Callable[[Event], Event] | None = None,
     ) -> None:
         self.store = store
+        # e.g. EstateContext(estate).enrich: adds county/tenant/zone before rules run
+        self.enrich = enrich
         self.sinks = list(sinks)
         self.clock = clock
         self.resend_interval = resend_interval
@@ -63,7 +66,7 @@ class Pipeline:
 
     # -- input -----------------------------------------------------------
     def submit(self, events: Iterable[Event]) -> list[Change]:
-        batch = list(events)
+        batch = [self.enrich(e) for e in events] if self.enrich else list(events)
         with self._lock:
             try:
                 self.store.put_events(batch)
