@@ -1,13 +1,16 @@
 """The embedded store: one SQLite file in WAL mode.
 
 Events are buffered and written in batches inside one transaction (the
-difference between ~1k and >50k events/s); ids are primary keys, so a replay
-is ignored row by row. Message text is indexed with FTS5 through an external
-content table kept in step by triggers.
+difference between ~1k and >50k events/s); ids are unique keys, so a replay
+is ignored row by row. Message text is indexed with FTS5 over the events
+table (external content): new rows are added to the index in one statement
+per batch, which is ~4x faster than a per-row trigger; deletions go
+through a trigger (retention is rare).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -33,16 +36,13 @@ CREATE TABLE IF NOT EXISTS events (
     message TEXT NOT NULL,
     doc TEXT NOT NULL
 );
+-- Only the indexes the CLI's queries use: every extra index costs ~10 % of
+-- insert speed. (county and tenant stay columns for ad-hoc SQL.)
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 CREATE INDEX IF NOT EXISTS events_dataset_ts ON events (dataset, ts);
-CREATE INDEX IF NOT EXISTS events_county_ts ON events (county, ts);
-CREATE INDEX IF NOT EXISTS events_tenant_ts ON events (tenant, ts);
 CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
     message, content='events', content_rowid='rowid'
 );
-CREATE TRIGGER IF NOT EXISTS events_fts_insert AFTER INSERT ON events BEGIN
-    INSERT INTO events_fts (rowid, message) VALUES (new.rowid, new.message);
-END;
 CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN
     INSERT INTO events_fts (events_fts, rowid, message) VALUES ('delete', old.rowid, old.message);
 END;
@@ -68,9 +68,13 @@ def fts_query(text: str) -> str:
 
 
 def _row(event: Event) -> tuple[Any, ...]:
+    # The stored document is exactly what Event.id hashes (no id inside; it
+    # is recomputed on read), so each event is built and serialised once.
+    body = json.dumps(event.to_ecs(include_id=False), sort_keys=True, ensure_ascii=False)
+    event_id = hashlib.sha256(body.encode()).hexdigest()[:32]
     ctx = event.context
     return (
-        event.id,
+        event_id,
         event.timestamp.timestamp(),
         event.dataset,
         event.action,
@@ -80,12 +84,12 @@ def _row(event: Event) -> tuple[Any, ...]:
         ctx.zone,
         event.rule_id,
         event.message,
-        json.dumps(event.to_ecs(), ensure_ascii=False, separators=(",", ":")),
+        body,
     )
 
 
 class SqliteStore:
-    def __init__(self, path: Path, retention_days: int = 180, batch_size: int = 5000) -> None:
+    def __init__(self, path: Path, retention_days: int = 180, batch_size: int = 10000) -> None:
         self.path = path
         self.retention_days = check_retention(retention_days)
         self.batch_size = batch_size
@@ -99,6 +103,10 @@ class SqliteStore:
             # crash can lose the last transactions.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
+            # A 64 MiB page cache and a larger WAL between checkpoints keep the
+            # id and FTS index updates of a batch in memory.
+            self._db.execute("PRAGMA cache_size=-65536")
+            self._db.execute("PRAGMA wal_autocheckpoint=10000")
             self._db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: cannot open the event store ({exc})") from exc
@@ -118,12 +126,20 @@ class SqliteStore:
         if not self._pending:
             return
         rows, self._pending = self._pending, []
-        self._db.execute("BEGIN")
+        # IMMEDIATE: take the write lock before reading max(rowid), so rows
+        # another process adds cannot slip between that read and our insert.
+        self._db.execute("BEGIN IMMEDIATE")
         try:
+            last = self._db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
             self._db.executemany(
                 "INSERT OR IGNORE INTO events (id, ts, dataset, action, severity, county, tenant,"
                 " zone, rule_id, message, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
+            )
+            self._db.execute(
+                "INSERT INTO events_fts (rowid, message) SELECT rowid, message FROM events"
+                " WHERE rowid > ?",
+                (last,),
             )
             self._db.execute("COMMIT")
         except sqlite3.Error:
