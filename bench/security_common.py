@@ -35,7 +35,9 @@ def event_mix(n: int, offset: int = 0) -> list[Event]:
                     dataset="yunwang.links",
                     action="link-state-changed",
                     message=f"link {village}/primary up",
-                    context=Context(link=f"{village}/primary", county=county, level="village", state="up"),
+                    context=Context(
+                        link=f"{village}/primary", county=county, level="village", state="up"
+                    ),
                 )
             )
         else:

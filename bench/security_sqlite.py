@@ -18,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from security.store.sqlite import SCHEMA, SqliteStore, _row
 from security_common import event_mix, median
+
+from security.store.sqlite import SCHEMA, SqliteStore, _row
 
 
 def store_run(events: list, directory: Path) -> tuple[float, float]:  # type: ignore[type-arg]
