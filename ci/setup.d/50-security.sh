@@ -20,6 +20,7 @@ fi
 # The Debian package enables a system alertmanager on :9093; tests start their own.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus-alertmanager 2>/dev/null; then
     systemctl stop prometheus-alertmanager || true
+    systemctl disable prometheus-alertmanager 2>/dev/null || true
 fi
 id yunwang-es >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin yunwang-es
 cache=${YUNWANG_ES_CACHE:-/var/cache/yunwang/es}

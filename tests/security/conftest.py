@@ -51,12 +51,14 @@ class EsNode:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        subprocess.run(
+        result = subprocess.run(
             [str(ES_SCRIPTS / "start.sh"), "--dir", str(self.directory), "--port", str(self.port)],
-            check=True,
             capture_output=True,
+            text=True,
             timeout=300,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"elasticsearch did not start: {result.stderr.strip()[-500:]}")
 
     def stop(self, keep_data: bool = True) -> None:
         args = [str(ES_SCRIPTS / "stop.sh"), "--dir", str(self.directory)]
