@@ -133,3 +133,29 @@ def test_spool_survives_a_restart_of_yunwang(es_node: EsNode, tmp_path: Path) ->
     assert not online.spool
     assert _in_index_order(online) == [e.id for e in batch] + [make_event(100, message="late").id]
     online.close()
+
+
+def test_429_is_retried_with_backoff(es_node: EsNode, tmp_path: Path) -> None:
+    """A real 429: the in-flight request circuit breaker trips on every bulk body for a while."""
+    store = ElasticStore(
+        es_node.url, namespace=es_namespace(), spool_dir=tmp_path / "spool", chunk_size=200
+    )
+    breaker = "network.breaker.inflight_requests.limit"
+    store.client.cluster.put_settings(transient={breaker: "4kb"})
+    released = threading.Timer(
+        2.0, lambda: store.client.cluster.put_settings(transient={breaker: None})
+    )
+    try:
+        released.start()
+        batch = [make_event(i, message=f"burst {i} " + "x" * 200) for i in range(400)]
+        started = time.monotonic()
+        store.put_events(batch)
+        store.flush()
+        waited = time.monotonic() - started
+    finally:
+        released.join()
+        store.client.cluster.put_settings(transient={breaker: None})
+    assert waited >= 1.5, "the bulk was refused (429) and retried after backoff"
+    assert not store.spool and store.rejected == 0
+    assert store.count_events() == 400
+    store.close()
