@@ -59,6 +59,9 @@ class WarningBook:
     def active(self) -> list[Warning]:
         return sorted(self._by_id.values(), key=lambda w: (rank(w.level), -w.last_seen.timestamp()))
 
+    def find(self, rule_id: str, key: str) -> Warning | None:
+        return self._active.get((rule_id, key))
+
     def get(self, warning_id: str) -> Warning | None:
         return self._by_id.get(warning_id)
 

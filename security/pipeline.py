@@ -25,7 +25,7 @@ from security.engine import Change, WarningBook
 from security.events import Event, utcnow
 from security.posture import DATASETS, PostureInputs, Score, score_all
 from security.rulebook import Rule, load_rules
-from security.store import Store
+from security.store import Store, StoreError
 from security.warnings import ACTIVE, Warning, WarningError
 
 if TYPE_CHECKING:
@@ -51,10 +51,10 @@ class Pipeline:
         self.sinks = list(sinks)
         self.clock = clock
         self.resend_interval = resend_interval
-        self.book = WarningBook(
-            rules if rules is not None else load_rules(), store.find_warnings(status=ACTIVE)
-        )
-        self.inputs = PostureInputs().observe_all(store.iter_events(DATASETS, clock() - history))
+        self.book = WarningBook(rules if rules is not None else load_rules())
+        self.inputs = PostureInputs()
+        self._history = history
+        self._resumed = False
         self.events_total: Counter[str] = Counter()
         self.changes_total: Counter[str] = Counter()
         self.delivery_errors: Counter[str] = Counter()
@@ -63,6 +63,7 @@ class Pipeline:
         self._last_resend = clock()
         self._last_retention: datetime | None = None
         self._lock = threading.RLock()
+        self._resume()
 
     # -- input -----------------------------------------------------------
     def submit(self, events: Iterable[Event]) -> list[Change]:
@@ -89,9 +90,12 @@ class Pipeline:
             except Exception as exc:
                 self.store_errors += 1
                 log.error("event store flush: %s", exc)
+            if not self._resumed:
+                self._resume()
             self._sync_from_store()
             changes = self.book.tick(now)
             self._apply(changes)
+            self._save([])  # retry warnings the store could not take earlier
             if now - self._last_resend >= self.resend_interval:
                 self._last_resend = now
                 self._deliver([Change("updated", w, True) for w in self.book.active()], now)
@@ -137,6 +141,29 @@ class Pipeline:
             self.store.close()
 
     # -- internals -------------------------------------------------------
+    def _resume(self) -> None:
+        """Take up the stored active warnings and recent state (retried each tick until it works).
+
+        If the store was unreachable at start and a warning was opened again
+        meanwhile, the live one is kept and the stored one closed as superseded.
+        """
+        try:
+            stored = self.store.find_warnings(status=ACTIVE, limit=10000)
+            history = list(self.store.iter_events(DATASETS, self.clock() - self._history))
+        except StoreError as exc:
+            log.error("resuming from the store: %s (retrying)", exc)
+            return
+        superseded = []
+        for warning in stored:
+            live = self.book.find(warning.rule_id, warning.key)
+            if live is None:
+                self.book.adopt(warning)
+            elif live.id != warning.id:
+                superseded.append(warning.resolve("auto", self.clock(), f"superseded by {live.id}"))
+        self.inputs.merge_older(PostureInputs().observe_all(history))
+        self._resumed = True
+        self._save(superseded)
+
     def _apply(self, changes: list[Change]) -> None:
         if not changes:
             return

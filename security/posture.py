@@ -142,6 +142,15 @@ class PostureInputs:
                 _ctx(event),
             )
 
+    def merge_older(self, older: PostureInputs) -> None:
+        """Add state from `older` (history) where nothing newer is known."""
+        for key, value in older.controls.items():
+            self.controls.setdefault(key, value)
+        for pair, state in older.pairs.items():
+            self.pairs.setdefault(pair, state)
+        for system, dr in older.dr.items():
+            self.dr.setdefault(system, dr)
+
     def scopes(self, warnings: Iterable[Warning]) -> dict[ScopeKind, set[str]]:
         found: dict[ScopeKind, set[str]] = {"county": set(), "tenant": set(), "zone": set()}
         contexts = [c for _, _, c in self.controls.values()]

@@ -9,12 +9,13 @@ behind them so order is kept; each flush first replays the spool.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -28,10 +29,26 @@ from security.store import es_schema as schema
 from security.store.spool import Spool
 from security.warnings import Status, Warning
 
+P = ParamSpec("P")
+R = TypeVar("R")
 log = logging.getLogger(__name__)
 # The transport logs every failed request during an outage; the store reports it once.
 logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
 UNREACHABLE = (TransportConnectionError, ConnectionTimeout)
+
+
+def _reachable(method: Callable[P, R]) -> Callable[P, R]:
+    """A cluster that is down is one clear StoreError, not a transport traceback."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except UNREACHABLE as exc:
+            store = args[0]
+            raise StoreError(f"{getattr(store, 'url', '?')}: elasticsearch is unreachable") from exc
+
+    return wrapper
 
 
 class ElasticStore:
@@ -259,6 +276,7 @@ class ElasticStore:
             raise StoreError(f"{self.url}: elasticsearch is unreachable") from exc
         return [Event.from_ecs(hit["_source"]) for hit in response["hits"]["hits"]]
 
+    @_reachable
     def count_events(self) -> int:
         self._reading()
         try:
@@ -288,8 +306,11 @@ class ElasticStore:
                 yield Event.from_ecs(hit["_source"])
         except NotFoundError:
             return
+        except UNREACHABLE as exc:
+            raise StoreError(f"{self.url}: elasticsearch is unreachable") from exc
 
     # -- warnings --------------------------------------------------------
+    @_reachable
     def put_warnings(self, warnings: Sequence[Warning]) -> None:
         if not warnings:
             return
@@ -306,6 +327,7 @@ class ElasticStore:
         ]
         helpers.bulk(self.client, actions, refresh=True)
 
+    @_reachable
     def get_warning(self, warning_id: str) -> Warning | None:
         try:
             doc = self.client.get(index=self.warnings_index, id=warning_id)
@@ -313,6 +335,7 @@ class ElasticStore:
             return None
         return _warning(doc["_source"])
 
+    @_reachable
     def find_warnings(
         self,
         *,
@@ -341,6 +364,7 @@ class ElasticStore:
         info = self.client.indices.get(index=self.stream, expand_wildcards="all")
         return sorted(name for name in info if name.startswith(".ds-"))
 
+    @_reachable
     def apply_retention(self, now: datetime | None = None) -> int:
         """Delete whole backing indices whose newest event is past retention.
 

@@ -10,6 +10,7 @@ from conftest import EsNode, es_namespace
 from elasticsearch import helpers
 from sec_helpers import make_event
 
+from security.pipeline import Pipeline
 from security.store import es_schema
 from security.store.elastic import ElasticStore
 
@@ -93,6 +94,18 @@ def test_outage_mid_stream_loses_nothing_and_duplicates_nothing(
         es_node.stop(keep_data=True)  # mid-stream: the writer keeps going
         while not store.spool:
             time.sleep(0.05)
+        # Meanwhile `yunwang watch` starts with Elasticsearch down: detection goes on.
+        watch_store = ElasticStore(
+            es_node.url, namespace=es_namespace(), spool_dir=tmp_path / "watch", request_timeout=5
+        )
+        pipeline = Pipeline(watch_store)
+        isolated = make_event(
+            0, pair="hl", node="hl", level="county", state="isolated", county="hl"
+        )
+        [change] = pipeline.submit([isolated])
+        pipeline.tick()
+        assert change.warning.level == "red" and pipeline.active_warnings() == [change.warning]
+        assert pipeline.store_errors > 0 and len(watch_store.spool) == 1
         spooled_during_outage = len(store.spool)
         es_node.start()
         written_at_restart = len(sent)
@@ -108,6 +121,10 @@ def test_outage_mid_stream_loses_nothing_and_duplicates_nothing(
     assert store.count_events() == len(sent) == len(set(sent))
     assert _in_index_order(store) == sent, "events are stored in the order they were produced"
     store.close()
+    pipeline.tick()  # the watch pipeline catches up: spooled event and unsaved warning
+    assert watch_store.get_warning(change.warning.id) == change.warning
+    assert watch_store.count_events() == 1 and not watch_store.spool
+    pipeline.close()
 
 
 def test_spool_survives_a_restart_of_yunwang(es_node: EsNode, tmp_path: Path) -> None:
