@@ -84,7 +84,7 @@ def test_outage_mid_stream_loses_nothing_and_duplicates_nothing(
             store.put_events(batch)
             sent.extend(e.id for e in batch)
             n += 100
-            time.sleep(0.05)
+            time.sleep(0.2)  # ~500 events/s: an outage of ~30 s spools ~15k
 
     thread = threading.Thread(target=writer)
     thread.start()
