@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -82,7 +83,8 @@ def test_warnings_lists_most_severe_first(store_url: str) -> None:
     result = runner.invoke(app, ["warnings", "--store", store_url])
     assert result.exit_code == 0
     assert "Early warnings (3)" in result.stdout
-    assert "red 1  orange 0  yellow 2  blue 0" in result.stdout
+    summary = r"red 1 \(oldest [45]m\d+s\)  orange 0  yellow 2 \(oldest [45]m\d+s\)  blue 0"
+    assert re.search(summary, result.stdout)
     listed = json.loads(runner.invoke(app, ["warnings", "--store", store_url, "--json"]).stdout)
     assert [w["level"] for w in listed] == ["red", "yellow", "yellow"]
     red = runner.invoke(app, ["warnings", "--store", store_url, "--level", "red", "--json"])

@@ -88,8 +88,19 @@ def warnings(
         print_json([w.to_dict() for w in found])
         return
     out.print(_table(found))
-    counts = {lvl: sum(1 for w in found if w.level == lvl) for lvl in LEVELS}
-    out.print("  ".join(f"[{STYLE[lvl]}]{lvl} {n}[/]" for lvl, n in counts.items()))
+    out.print(_summary(found))
+
+
+def _summary(found: list[Warning]) -> str:
+    """Counts by level, and the age of the oldest of each: what is waiting longest."""
+    now = datetime.now(UTC)
+    parts = []
+    for lvl in LEVELS:
+        of_level = [w for w in found if w.level == lvl]
+        oldest = max(of_level, key=lambda w: w.age_seconds(now), default=None)
+        age = f" (oldest {_age(oldest, now)})" if oldest is not None else ""
+        parts.append(f"[{STYLE[lvl]}]{lvl} {len(of_level)}[/]{age}")
+    return "  ".join(parts)
 
 
 def _level(text: str) -> WarningLevel:
