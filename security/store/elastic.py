@@ -255,7 +255,10 @@ class ElasticStore:
             if until:
                 bounds["lt"] = until.astimezone(UTC).isoformat()
             must.append({"range": {"@timestamp": bounds}})
-        return self._search({"bool": {"filter": must}} if must else {"match_all": {}}, size=limit)
+        # 10,000 is the index.max_result_window default; the CLI never needs more.
+        return self._search(
+            {"bool": {"filter": must}} if must else {"match_all": {}}, size=min(limit, 10000)
+        )
 
     def _search(self, query: dict[str, Any], size: int, ascending: bool = False) -> list[Event]:
         self._reading()
@@ -354,7 +357,7 @@ class ElasticStore:
         response = self.client.search(
             index=self.warnings_index,
             query={"bool": {"filter": filters}},
-            size=limit,
+            size=min(limit, 10000),
             sort=[{"level_rank": "asc"}, {"last_seen": "desc"}],
         )
         return [_warning(hit["_source"]) for hit in response["hits"]["hits"]]

@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from sec_helpers import T0, make_event
 
@@ -149,3 +151,64 @@ def test_metrics_expose_posture_and_warnings(tmp_path) -> None:  # type: ignore[
     assert 'yunwang_security_events_total{dataset="yunwang.links"} 1.0' in text
     assert "yunwang_warning_oldest_age_seconds" in text
     pipeline.close()
+
+
+LEVEL_NAMES = ["city", "county", "township", "village"]
+STATES = ["normal", "failover", "isolated", "flapping", "down"]
+
+
+@st.composite
+def estates(draw: st.DrawFn) -> tuple[PostureInputs, list]:  # type: ignore[type-arg]
+    events = []
+    for i in range(draw(st.integers(0, 6))):
+        events.append(
+            control(
+                f"h{i}",
+                draw(st.sampled_from(["a", "b"])),
+                draw(st.booleans()),
+                draw(st.sampled_from([2, 3])),
+            )
+        )
+    for i in range(draw(st.integers(0, 6))):
+        events.append(
+            pair(
+                f"p{i}",
+                draw(st.sampled_from(LEVEL_NAMES)),
+                draw(st.sampled_from(STATES)),
+                f"c{i % 2}",
+            )
+        )
+    for i in range(draw(st.integers(0, 3))):
+        events.append(
+            drill(
+                f"s{i}",
+                draw(st.booleans()),
+                draw(st.floats(0, 50000)),
+                draw(st.sampled_from([300, 3600])),
+            )
+        )
+    book = WarningBook(load_rules())
+    warnings = [c.warning for e in events for c in book.observe(e)]
+    return PostureInputs().observe_all(events), [w for w in warnings if w.active]
+
+
+@settings(max_examples=60, deadline=None)
+@given(estates(), st.floats(0, 30 * 86400))
+def test_scores_are_bounded_and_fully_explained(
+    case: tuple[PostureInputs, list], age: float
+) -> None:  # type: ignore[type-arg]
+    inputs, warnings = case
+    for s in score_all(inputs, warnings, NOW + timedelta(seconds=age)):
+        assert 0.0 <= s.score <= 100.0
+        assert 100.0 - s.score == pytest.approx(sum(d.points for d in s.deductions), abs=0.05)
+        assert all(d.points >= 0 for d in s.deductions)
+
+
+@settings(max_examples=40, deadline=None)
+@given(estates())
+def test_another_warning_never_raises_a_score(case: tuple[PostureInputs, list]) -> None:  # type: ignore[type-arg]
+    inputs, warnings = case
+    extra = WarningBook(load_rules()).observe(pair("zz", "county", "isolated", "c0"))[0].warning
+    before = score(inputs, warnings, "city", "city", NOW).score
+    after = score(inputs, [*warnings, extra], "city", "city", NOW).score
+    assert after <= before
