@@ -48,6 +48,10 @@ if [ "$(id -u)" -eq 0 ]; then
     chmod o+rx "$cache" "$(dirname "$cache")" 2>/dev/null || true
     run=(setpriv --reuid=yunwang-es --regid="$(id -g yunwang-es)" --init-groups)
 fi
+# Debian 12's Java 17 when present (8.19 supports 17-24), else whatever `java` is.
+if [ -z "${ES_JAVA_HOME:-}" ] && [ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ]; then
+    ES_JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
+fi
 java_home=${ES_JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
 rm -f "$dir/es.pid"
 ES_PATH_CONF="$dir/config" ES_TMPDIR="$dir/tmp" ES_JAVA_HOME="$java_home" \
