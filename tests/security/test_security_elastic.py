@@ -176,3 +176,41 @@ def test_429_is_retried_with_backoff(es_node: EsNode, tmp_path: Path) -> None:
     assert not store.spool and store.rejected == 0
     assert store.count_events() == 400
     store.close()
+
+
+def test_cli_reads_the_elasticsearch_store(es_node: EsNode, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from yunwang.cli import app
+
+    namespace = es_namespace()
+    url = f"{es_node.url}/?namespace={namespace}&spool={tmp_path / 'spool'}"
+    pipeline = Pipeline(
+        ElasticStore(es_node.url, namespace=namespace, spool_dir=tmp_path / "spool")
+    )
+    isolated = make_event(
+        0,
+        pair="hl",
+        node="hl",
+        level="county",
+        state="isolated",
+        county="hl",
+        message="county hl isolated from the extranet",
+    )
+    [change] = pipeline.submit([isolated])
+    pipeline.close()
+    runner = CliRunner()
+    found = runner.invoke(app, ["events", "search", "isolated extranet", "--store", url, "--json"])
+    assert found.exit_code == 0, found.output
+    assert [doc["event"]["id"] for doc in json.loads(found.stdout)] == [isolated.id]
+    acked = runner.invoke(
+        app, ["warnings", "--store", url, "--ack", change.warning.id, "-m", "on it"]
+    )
+    assert acked.exit_code == 0, acked.output
+    listed = json.loads(runner.invoke(app, ["warnings", "--store", url, "--json"]).stdout)
+    assert [(w["id"], w["status"]) for w in listed] == [(change.warning.id, "acknowledged")]
+    down = runner.invoke(app, ["warnings", "--store", "http://127.0.0.1:9/?namespace=x"])
+    assert down.exit_code == 1
+    assert down.stderr.strip() == "http://127.0.0.1:9: elasticsearch is unreachable"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 from datetime import timedelta
 from typing import Annotated
@@ -26,6 +27,9 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.
 
 
 def store_from(url: str | None) -> Store:
+    # The store logs for long-running processes; a CLI verb reports its own
+    # failures in one line, so the store's warnings would only repeat them.
+    logging.getLogger("security").setLevel(logging.ERROR)
     try:
         return open_store(url or os.environ.get("YUNWANG_STORE") or default_url())
     except StoreError as exc:
