@@ -149,7 +149,8 @@ class SqliteStore:
 
     def get_event(self, event_id: str) -> Event | None:
         self.flush()
-        row = self._db.execute("SELECT doc FROM events WHERE id = ?", (event_id,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM events WHERE id = ?", (event_id,)).fetchone()
         return Event.from_ecs(json.loads(row[0])) if row else None
 
     def search(
@@ -187,7 +188,8 @@ class SqliteStore:
 
     def count_events(self) -> int:
         self.flush()
-        return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def iter_events(self, datasets: Sequence[str], since: datetime) -> Iterator[Event]:
         self.flush()
@@ -216,12 +218,21 @@ class SqliteStore:
             for w in warnings
         ]
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO warnings VALUES (?,?,?,?,?,?,?,?)", rows)
-            self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO warnings VALUES (?,?,?,?,?,?,?,?)", rows
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
 
     def get_warning(self, warning_id: str) -> Warning | None:
-        row = self._db.execute("SELECT doc FROM warnings WHERE id = ?", (warning_id,)).fetchone()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT doc FROM warnings WHERE id = ?", (warning_id,)
+            ).fetchone()
         return Warning.from_dict(json.loads(row[0])) if row else None
 
     def find_warnings(

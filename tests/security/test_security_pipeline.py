@@ -57,3 +57,39 @@ def test_a_restarted_pipeline_resumes_warnings_and_posture(tmp_path: Path) -> No
     [resolved] = again.submit([county(60, "normal")])
     assert resolved.kind == "resolved" and resolved.warning.id == opened.warning.id
     again.close()
+
+
+def test_producers_on_many_threads_and_scrapes_meanwhile(tmp_path: Path) -> None:
+    import threading
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    pipeline = Pipeline(SqliteStore(tmp_path / "e.db"), clock=lambda: T0)
+    registry = CollectorRegistry()
+    registry.register(pipeline.collector())
+    errors: list[BaseException] = []
+
+    def produce(worker: int) -> None:
+        try:
+            for i in range(50):
+                pipeline.submit([county(i, "failover", name=f"w{worker}-{i % 5}")])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=produce, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        generate_latest(registry)
+        pipeline.tick(T0)
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert pipeline.store.count_events() == 200
+    warnings = pipeline.store.find_warnings(status=["open"])
+    assert len(warnings) == 20 and sum(w.count for w in warnings) == 200
+    assert (
+        'yunwang_warnings{status="open",warning_level="orange"} 20.0'
+        in generate_latest(registry).decode()
+    )
+    pipeline.close()
