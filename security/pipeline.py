@@ -198,15 +198,18 @@ class Pipeline:
 
     def _sync_from_store(self) -> None:
         """Pick up acknowledgements and resolutions made by `yunwang warnings` elsewhere."""
+        active = self.book.active()
+        if not active:
+            return
         try:
-            stored = {
-                w.id: w
-                for w in self.store.find_warnings(status=("acknowledged", "resolved"), limit=10000)
-            }
+            changed_elsewhere = self.store.find_warnings(
+                status=("acknowledged", "resolved"), ids=[w.id for w in active], limit=len(active)
+            )
+            stored = {w.id: w for w in changed_elsewhere}
         except Exception as exc:
             log.error("warning sync: %s", exc)
             return
-        for warning in self.book.active():
+        for warning in active:
             theirs = stored.get(warning.id)
             if (
                 theirs is not None

@@ -74,6 +74,7 @@ class Store(Protocol):
         status: Iterable[Status] | None = None,
         level: WarningLevel | None = None,
         rule_id: str | None = None,
+        ids: Iterable[str] | None = None,
         limit: int = 1000,
     ) -> list[Warning]:
         """Most severe first, then newest first."""

@@ -345,6 +345,7 @@ class ElasticStore:
         status: Iterable[Status] | None = None,
         level: WarningLevel | None = None,
         rule_id: str | None = None,
+        ids: Iterable[str] | None = None,
         limit: int = 1000,
     ) -> list[Warning]:
         filters: list[dict[str, Any]] = []
@@ -354,6 +355,8 @@ class ElasticStore:
             filters.append({"term": {"level": level}})
         if rule_id is not None:
             filters.append({"term": {"rule_id": rule_id}})
+        if ids is not None:
+            filters.append({"ids": {"values": list(ids)}})
         response = self.client.search(
             index=self.warnings_index,
             query={"bool": {"filter": filters}},

@@ -241,6 +241,7 @@ class SqliteStore:
         status: Iterable[Status] | None = None,
         level: WarningLevel | None = None,
         rule_id: str | None = None,
+        ids: Iterable[str] | None = None,
         limit: int = 1000,
     ) -> list[Warning]:
         where: list[str] = []
@@ -255,6 +256,10 @@ class SqliteStore:
         if rule_id is not None:
             where.append("rule_id = ?")
             args.append(rule_id)
+        if ids is not None:
+            wanted = list(ids)
+            where.append(f"id IN ({','.join('?' for _ in wanted)})")
+            args.extend(wanted)
         sql = "SELECT doc FROM warnings"
         if where:
             sql += " WHERE " + " AND ".join(where)

@@ -118,6 +118,9 @@ def test_warnings_round_trip_and_order(store: Store) -> None:
     assert [w.id for w in store.find_warnings(status=["acknowledged"])] == [red.id]
     assert {w.id for w in store.find_warnings(level="red")} == {red.id}
     assert store.find_warnings(rule_id="YW-NET-001") == []
+    others = [w.id for w in warnings if w.id != red.id]
+    assert [w.id for w in store.find_warnings(ids=others)] == others
+    assert store.find_warnings(status=["acknowledged"], ids=others) == []
     assert store.get_warning("Wnope") is None
 
 
