@@ -45,8 +45,7 @@ def raw_run(rows: list[tuple], directory: Path) -> tuple[float, float]:  # type:
     for i in range(0, len(rows), 5000):
         db.execute("BEGIN")
         db.executemany(
-            "INSERT OR IGNORE INTO events (id, ts, dataset, action, severity, county, tenant,"
-            " zone, rule_id, message, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO events (id, ts, dataset, message, doc) VALUES (?,?,?,?,?)",
             rows[i : i + 5000],
         )
         db.execute("COMMIT")
