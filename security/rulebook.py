@@ -167,6 +167,7 @@ class Fixture(_Strict):
 class Fixtures(_Strict):
     pass_: tuple[Fixture, ...] = Field(alias="pass", min_length=1)
     fail: tuple[Fixture, ...] = Field(min_length=1)
+    clear: tuple[Fixture, ...] = ()  # events that must resolve the warning (resolve.where/action)
 
 
 class Match(_Strict):

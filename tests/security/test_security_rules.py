@@ -38,6 +38,21 @@ def test_rule_fixtures(path: Path) -> None:
     for fixture in rule.fixtures.pass_:
         flat = flatten(fixture_event(fixture.event).to_ecs())
         assert not rule.matches(flat), f"{rule.id}: pass fixture matched: {fixture.event}"
+    for fixture in rule.fixtures.clear:
+        flat = flatten(fixture_event(fixture.event).to_ecs())
+        assert rule.clears(flat) and not rule.matches(flat), (
+            f"{rule.id}: does not clear: {fixture.event}"
+        )
+        first = flatten(fixture_event(rule.fixtures.fail[0].event).to_ecs())
+        assert rule.key_for(flat) == rule.key_for(first), (
+            f"{rule.id}: clear fixture has another key"
+        )
+
+
+def test_rules_without_quiet_time_can_be_cleared() -> None:
+    for rule in load_rules():
+        if rule.quiet_window is None:
+            assert rule.fixtures.clear, f"{rule.id}: resolves only by hand; give clear fixtures"
 
 
 def test_context_grades_the_same_fault_differently() -> None:
