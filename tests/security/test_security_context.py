@@ -49,7 +49,7 @@ def test_hosts_and_addresses_get_tenant_zone_and_mlps() -> None:
     )
     assert dict(got.labels)["mlps_level"] == str(system.mlps_level)
     flow = replace(
-        make_event(0, dataset="yunwang.packets", action="forbidden-flow"),
+        make_event(0, dataset="yunwang.packets", action="forbidden-cross-zone-flow"),
         source=Endpoint(ip="8.8.8.8"),
         destination=Endpoint(ip=str(host.address4)),
     )

@@ -83,7 +83,7 @@ def test_context_grades_the_same_fault_differently() -> None:
         return flatten(
             fixture_event(
                 {
-                    "event": {"dataset": "yunwang.packets", "action": "forbidden-flow"},
+                    "event": {"dataset": "yunwang.packets", "action": "forbidden-cross-zone-flow"},
                     "labels": {"destination_zone": zone},
                 }
             ).to_ecs()
