@@ -25,6 +25,7 @@ from security.audit import yunwang_home
 from security.events import Event
 from security.levels import WarningLevel, rank
 from security.store import StoreError, check_retention
+from security.store import es_retention as retention
 from security.store import es_schema as schema
 from security.store.spool import Spool
 from security.warnings import Status, Warning
@@ -367,46 +368,13 @@ class ElasticStore:
 
     # -- housekeeping ----------------------------------------------------
     def backing_indices(self) -> list[str]:
-        info = self.client.indices.get(index=self.stream, expand_wildcards="all")
-        return sorted(name for name in info if name.startswith(".ds-"))
+        return retention.backing_indices(self.client, self.stream)
 
     @_reachable
     def apply_retention(self, now: datetime | None = None) -> int:
-        """Delete whole backing indices whose newest event is past retention.
-
-        ILM does this on full clusters; the sweep makes retention hold on
-        clusters without it. Granularity is one index, as with ILM: an index
-        goes when its newest event is older than the retention.
-        """
         self._reading()
         cutoff = (now or datetime.now(UTC)) - timedelta(days=self.retention_days)
-        try:
-            indices = self.backing_indices()
-        except NotFoundError:
-            return 0
-        if not indices:
-            return 0
-        deleted = 0
-        write_index = indices[-1]
-        newest = self._newest(indices)
-        expired = [i for i, ts in newest.items() if ts is not None and ts < cutoff]
-        if write_index in expired:
-            # A write index cannot be deleted: roll over first.
-            self.client.indices.rollover(alias=self.stream)
-        for index in expired:
-            deleted += int(self.client.count(index=index)["count"])
-            self.client.indices.delete(index=index)
-        return deleted
-
-    def _newest(self, indices: list[str]) -> dict[str, datetime | None]:
-        newest: dict[str, datetime | None] = {}
-        for index in indices:
-            response = self.client.search(
-                index=index, size=0, aggs={"newest": {"max": {"field": "@timestamp"}}}
-            )
-            value = response["aggregations"]["newest"].get("value")
-            newest[index] = datetime.fromtimestamp(value / 1000, UTC) if value else None
-        return newest
+        return retention.sweep(self.client, self.stream, cutoff)
 
     def close(self) -> None:
         try:
