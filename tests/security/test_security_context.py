@@ -68,7 +68,15 @@ def test_producer_values_win_and_plain_events_pass_unchanged() -> None:
 def test_pipeline_grades_with_estate_context(tmp_path: Path) -> None:
     pipeline = Pipeline(SqliteStore(tmp_path / "e.db"), enrich=EstateContext(ESTATE).enrich)
     [change] = pipeline.submit(
-        [make_event(0, dataset="yunwang.snmp", action="device-unreachable", device="hl-agg-1")]
+        [
+            make_event(
+                0,
+                dataset="yunwang.snmp",
+                action="device-state-changed",
+                device="hl-agg-1",
+                state="unreachable",
+            )
+        ]
     )
     assert change.warning.level == "orange" and change.warning.context["county"] == "hl"
     pipeline.close()

@@ -70,8 +70,13 @@ def test_context_grades_the_same_fault_differently() -> None:
     village = flatten(
         fixture_event(
             {
-                "event": {"dataset": "yunwang.links", "action": "link-flapping"},
-                "yunwang": {"link": "v1/primary", "level": "village"},
+                "event": {"dataset": "yunwang.links", "action": "pair-state-changed"},
+                "yunwang": {
+                    "pair": "v1",
+                    "link": "v1/primary",
+                    "level": "village",
+                    "state": "flapping",
+                },
             }
         ).to_ecs()
     )

@@ -32,7 +32,11 @@ def test_service_serves_metrics_ticks_and_delivers(tmp_path: Path, receiver: Rec
     service.start()
     try:
         event = make_event(
-            0, dataset="yunwang.snmp", action="device-unreachable", device="hl-agg-1"
+            0,
+            dataset="yunwang.snmp",
+            action="device-state-changed",
+            device="hl-agg-1",
+            state="unreachable",
         )
         service.pipeline.submit([replace(event, timestamp=utcnow())])
         assert service.metrics_url is not None and service.metrics_url.startswith(
