@@ -1,0 +1,15 @@
+"""Pulumi entry point (`Pulumi.yaml`: `main: infra/`)."""
+
+import pulumi
+
+from estate import load
+from infra.program import build
+from infra.settings import CloudSettings
+
+settings = CloudSettings.from_config()
+city = build(load(settings.estate_file), settings)
+pulumi.export("inventory", city.inventory)
+pulumi.export("projects", {code: t.project.id for code, t in city.tenants.items()})
+pulumi.export(
+    "extranet_segments", {node: s.network.id for node, s in city.segments.items()}
+)

@@ -1,0 +1,182 @@
+"""The DR centre (容灾备份中心): its own region, replication network, standby networks, volume types.
+
+Standby networks carry the same prefixes as production so a failed-over
+system keeps its addresses; they have no router until the DR runbook
+attaches one, so the same prefix is never routed from two places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network
+
+import pulumi
+import pulumi_openstack as openstack
+
+from estate import Estate
+from estate.addressing import nth_subnet
+from infra.identity import storage_quota
+from infra.settings import CloudSettings
+from infra.zones import first_64
+
+
+def volume_types(
+    estate: Estate, region: str, provider: openstack.Provider, parent: pulumi.Resource, site: str
+) -> dict[str, openstack.blockstorage.VolumeTypeV3]:
+    """One volume type per DR class; replication classes ask the backend to replicate."""
+    types: dict[str, openstack.blockstorage.VolumeTypeV3] = {}
+    for cls in estate.dr.classes.values():
+        specs = {
+            "yunwang:dr_class": cls.name,
+            "yunwang:rpo_s": str(int(cls.rpo_s)),
+            "yunwang:rto_s": str(int(cls.rto_s)),
+        }
+        if cls.method == "replication":
+            specs["replication_enabled"] = "<is> True"
+        types[cls.name] = openstack.blockstorage.VolumeTypeV3(
+            f"{site}-dr-{cls.name}",
+            name=f"dr-{cls.name}",
+            description=f"DR class {cls.name}: RPO {int(cls.rpo_s)} s, {cls.method}",
+            is_public=True,
+            extra_specs=specs,
+            region=region,
+            opts=pulumi.ResourceOptions(parent=parent, provider=provider),
+        )
+    return types
+
+
+def replication_prefixes(estate: Estate, zone: str) -> tuple[IPv4Network, IPv6Network]:
+    """The DR side of the replication zone: the zone's last /24 and last /64.
+
+    Tenants are cut from the front of a zone's slot, so the last one is the
+    one the plan reaches last.
+    """
+    z = estate.zone(zone)
+    if z.prefix4 is None or z.prefix6 is None:
+        raise ValueError(f"zone {zone} has no prefixes")
+    bits4 = 24 - z.prefix4.prefixlen
+    bits6 = 64 - z.prefix6.prefixlen
+    return (
+        nth_subnet(z.prefix4, bits4, (1 << bits4) - 1),
+        nth_subnet(z.prefix6, bits6, (1 << bits6) - 1),
+    )
+
+
+class DrCentre(pulumi.ComponentResource):
+    provider: openstack.Provider
+    volume_types: dict[str, openstack.blockstorage.VolumeTypeV3]
+
+    def __init__(
+        self,
+        estate: Estate,
+        settings: CloudSettings,
+        projects: Mapping[str, pulumi.Input[str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("yunwang:infra:DrCentre", f"{estate.city.code}-dr", None, opts)
+        region = estate.sites.dr.region
+        self.provider = openstack.Provider(
+            "dr-admin",
+            auth_url=settings.auth_url,
+            user_name=settings.user_name,
+            user_domain_name=settings.user_domain,
+            project_domain_name=settings.user_domain,
+            tenant_name=settings.admin_project,
+            password=settings.password,
+            region=region,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        self.volume_types = volume_types(estate, region, self.provider, self, "dr")
+        replicated = estate.replicated_systems()
+        if replicated and any(z.name == settings.replication_zone for z in estate.zones):
+            self._replication_network(estate, settings.replication_zone, child)
+        for tenant in estate.tenants:
+            if tenant.code not in projects:
+                continue
+            project_id = projects[tenant.code]
+            storage_quota(f"dr-{tenant.code}-storage-quota", tenant, project_id, region, child)
+            for zone_name in sorted({s.zone for s in replicated if s.tenant == tenant.code}):
+                self._standby(estate, tenant.code, zone_name, project_id, child)
+        self.register_outputs({"region": region})
+
+    def _replication_network(
+        self, estate: Estate, zone: str, child: pulumi.ResourceOptions
+    ) -> None:
+        net4, net6 = replication_prefixes(estate, zone)
+        mode = estate.zone(zone).ipv6_mode
+        network = openstack.networking.Network(
+            "dr-replication-net", name=f"dr-{zone}", tags=["yunwang", "dr"], opts=child
+        )
+        subnets = [
+            openstack.networking.Subnet(
+                "dr-replication-v4",
+                name=f"dr-{zone}-v4",
+                network_id=network.id,
+                ip_version=4,
+                cidr=str(net4),
+                enable_dhcp=True,
+                opts=child,
+            ),
+            openstack.networking.Subnet(
+                "dr-replication-v6",
+                name=f"dr-{zone}-v6",
+                network_id=network.id,
+                ip_version=6,
+                cidr=str(net6),
+                enable_dhcp=True,
+                ipv6_ra_mode=mode,
+                ipv6_address_mode=mode,
+                opts=child,
+            ),
+        ]
+        router = openstack.networking.Router(
+            "dr-replication-router", name=f"dr-{zone}", tags=["yunwang", "dr"], opts=child
+        )
+        for family, subnet in zip(("v4", "v6"), subnets, strict=True):
+            openstack.networking.RouterInterface(
+                f"dr-replication-router-{family}",
+                router_id=router.id,
+                subnet_id=subnet.id,
+                opts=child,
+            )
+
+    def _standby(
+        self,
+        estate: Estate,
+        tenant: str,
+        zone_name: str,
+        project_id: pulumi.Input[str],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        zone = estate.zone(zone_name)
+        net4, net6 = estate.tenant_prefix(tenant, zone_name)
+        name = f"dr-{tenant}-{zone_name}"
+        tags = ["yunwang", "dr", "standby", f"tenant:{tenant}", f"zone:{zone_name}"]
+        network = openstack.networking.Network(
+            f"{name}-net", name=name, tenant_id=project_id, tags=tags, opts=child
+        )
+        openstack.networking.Subnet(
+            f"{name}-v4",
+            name=f"{name}-v4",
+            network_id=network.id,
+            tenant_id=project_id,
+            ip_version=4,
+            cidr=str(net4),
+            enable_dhcp=True,
+            tags=tags,
+            opts=child,
+        )
+        openstack.networking.Subnet(
+            f"{name}-v6",
+            name=f"{name}-v6",
+            network_id=network.id,
+            tenant_id=project_id,
+            ip_version=6,
+            cidr=str(first_64(net6)),
+            enable_dhcp=True,
+            ipv6_ra_mode=zone.ipv6_mode,
+            ipv6_address_mode=zone.ipv6_mode,
+            tags=tags,
+            opts=child,
+        )
