@@ -13,9 +13,12 @@ the clean way to plan two estates (`yunwang plan OLD NEW`) side by side.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,18 +91,37 @@ def _strip(value: Any, path: str, secrets: list[str]) -> Any:
     return value
 
 
-def _run(estate_file: str) -> Plan:
-    """Plan one estate in this process (the caller makes sure it is a fresh one)."""
-    import pulumi
-    from pulumi.runtime import mocks
+def plan_config(estate_file: str, stack_config: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The config a plan runs with: the stack file's plain `yunwang:` values, placeholders
+    for what planning does not need (endpoint, password), and the estate given."""
+    config: dict[str, str] = {}
+    for key, value in (stack_config or {}).items():
+        if key.startswith("yunwang:") and not isinstance(value, dict):  # skip `secure:` values
+            config[key] = value if isinstance(value, str) else json.dumps(value)
+    config["yunwang:estate"] = estate_file
+    config.setdefault("yunwang:authUrl", PLACEHOLDER_AUTH_URL)
+    # Planning needs no credentials, but the program still reads the
+    # password the one way it may (require_secret), so it gets a placeholder.
+    config["yunwang:password"] = "plan-placeholder"
+    return config
 
-    from estate import load
+
+def _run(estate: Estate, config: dict[str, str], shard: tuple[int, int] = (0, 1)) -> Plan:
+    """Plan one estate (or one shard of it) in this process, which must be a fresh one."""
+    import pulumi
+    from pulumi.runtime import mocks, rpc
+    from pulumi.runtime.proto import resource_pb2
+    from pulumi.runtime.sync_await import _ensure_event_loop
+
+    from infra.program import Shard, build
+    from infra.settings import CloudSettings
 
     started = time.perf_counter()
-    estate = load(estate_file)
     recorded: list[Planned] = []
 
     class Echo(pulumi.runtime.Mocks):
+        """Resources echo their inputs; invokes (role and user lookups) answer by name."""
+
         def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
             return f"{args.name}-id", dict(args.inputs)
 
@@ -108,54 +130,51 @@ def _run(estate_file: str) -> Plan:
             return {"id": f"{args.token.rsplit(':', 1)[-1]}-{name}", "name": name}, []
 
     class Recorder(mocks.MockMonitor):
+        """MockMonitor.RegisterResource, minus a round trip, plus a record.
+
+        The base class asks `new_resource` for the outputs and serializes
+        them again; echoing means the outputs *are* the serialized inputs,
+        so the request's own struct goes back as is.
+        """
+
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-            response = super().RegisterResource(request)
+            urn = self.make_urn(request.parent, request.type, request.name)
             if request.type == "pulumi:pulumi:Stack":
-                return response
-            urn = response.urn
-            registration = self.resources[urn]
+                return resource_pb2.RegisterResourceResponse(urn=urn)
+            _ensure_event_loop()
+            state = rpc.deserialize_properties(request.object)
+            resource_id = f"{request.name}-id" if request.custom else ""
+            self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
             secrets: list[str] = []
-            inputs = _strip(dict(registration.state), "", secrets)
             recorded.append(
                 Planned(
                     urn=urn,
                     type=request.type,
                     name=request.name,
-                    id=registration.id or "",
+                    id=resource_id,
                     parent=request.parent,
                     provider=request.provider,
                     custom=bool(request.custom),
-                    inputs=inputs,
+                    inputs=_strip(state, "", secrets),
                     secrets=tuple(secrets),
                 )
             )
-            return response
+            return resource_pb2.RegisterResourceResponse(
+                urn=urn, id=resource_id, object=request.object
+            )
 
     _quieten_source_positions()
     echo = Echo()
     pulumi.runtime.set_mocks(
         echo, project=PLAN_PROJECT, stack=PLAN_STACK, preview=False, monitor=Recorder(echo)
     )
-    pulumi.runtime.set_all_config(
-        {
-            "yunwang:estate": estate_file,
-            "yunwang:authUrl": PLACEHOLDER_AUTH_URL,
-            # A placeholder: planning needs no credentials, but the program
-            # still reads it the one way it may (require_secret).
-            "yunwang:password": "plan-placeholder",
-        },
-        secret_keys=["yunwang:password"],
-    )
+    pulumi.runtime.set_all_config(config, secret_keys=["yunwang:password"])
 
-    from infra.program import build
-    from infra.settings import CloudSettings
-
-    def program() -> pulumi.Output[Any]:
-        city = build(estate, CloudSettings.from_config())
-        return city.inventory
+    def program() -> None:
+        build(estate, CloudSettings.from_config(), Shard(*shard))
 
     pulumi.runtime.test(program)()
-    return Plan(estate=estate_file, resources=recorded, seconds=time.perf_counter() - started)
+    return Plan(estate=estate.file, resources=recorded, seconds=time.perf_counter() - started)
 
 
 def _quieten_source_positions() -> None:
@@ -171,9 +190,9 @@ def _quieten_source_positions() -> None:
         resource._get_stack_trace = source_pb2.StackTrace
 
 
-def _child(estate_file: str, conn: Any) -> None:
+def _child(estate: Estate, config: dict[str, str], shard: tuple[int, int], conn: Any) -> None:
     try:
-        conn.send(("ok", _run(estate_file)))
+        conn.send(("ok", _run(estate, config, shard)))
     except BaseException as exc:  # noqa: BLE001 (sent to the parent, which raises)
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
@@ -184,28 +203,64 @@ class PlanError(Exception):
     """The program failed under the mock runtime (the message is one line)."""
 
 
-def plan_files(*estate_files: str) -> list[Plan]:
-    """Plan each estate file in its own forked process, all at once."""
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def plan_estates(
+    estates: list[Estate],
+    stack_config: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+) -> list[Plan]:
+    """Plan each estate, each split over `workers` forked processes, all at once.
+
+    Shards overlap in the city-wide resources; merging keeps one of each
+    (same URN, same inputs) and sorts by URN, so a plan does not depend on
+    how many workers made it.
+    """
+    import pulumi_openstack  # noqa: F401 (imported once here, shared by every fork)
+
+    count = workers or default_workers()
     ctx = multiprocessing.get_context("fork")
-    jobs = []
-    for path in estate_files:
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(path, child), daemon=True)
-        proc.start()
-        child.close()
-        jobs.append((path, proc, parent))
-    plans: list[Plan] = []
-    for path, proc, conn in jobs:
+    jobs: list[tuple[int, Any, Any]] = []
+    for n, estate in enumerate(estates):
+        config = plan_config(estate.file, stack_config)
+        for index in range(count):
+            receive, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(
+                target=_child, args=(estate, config, (index, count), send), daemon=True
+            )
+            proc.start()
+            send.close()
+            jobs.append((n, proc, receive))
+    parts: dict[int, list[Plan]] = {n: [] for n in range(len(estates))}
+    failures: list[str] = []
+    for n, proc, conn in jobs:
         try:
             status, payload = conn.recv()
         except EOFError:
             status, payload = "error", f"planner process died (exit code {proc.exitcode})"
         proc.join()
-        if status != "ok":
-            raise PlanError(f"{path}: {payload}")
-        plans.append(payload)
-    return plans
+        if status == "ok":
+            parts[n].append(payload)
+        else:
+            failures.append(f"{estates[n].file}: {payload}")
+    if failures:
+        raise PlanError(failures[0])
+    return [merge(estates[n].file, parts[n]) for n in range(len(estates))]
 
 
-def plan_estate(estate: Estate) -> Plan:
-    return plan_files(estate.file)[0]
+def merge(estate_file: str, parts: list[Plan]) -> Plan:
+    unique: dict[str, Planned] = {}
+    for part in parts:
+        for resource in part.resources:
+            unique.setdefault(resource.urn, resource)
+    return Plan(
+        estate=estate_file,
+        resources=[unique[urn] for urn in sorted(unique)],
+        seconds=max((p.seconds for p in parts), default=0.0),
+    )
+
+
+def plan_estate(estate: Estate, workers: int | None = None) -> Plan:
+    return plan_estates([estate], workers=workers)[0]

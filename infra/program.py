@@ -15,7 +15,6 @@ from estate import Estate
 from infra.dr import DrCentre, volume_types
 from infra.extranet import SEGMENT_LEVELS, ExtranetQos, ExtranetSegment
 from infra.identity import DUTY_ROLES, CityIdentity, Tenant
-from infra.inventory import inventory
 from infra.settings import CloudSettings
 from infra.system import System
 from infra.zones import CityZones, ZoneNetwork
@@ -29,16 +28,24 @@ class City:
     segments: dict[str, ExtranetSegment]
     systems: dict[tuple[str, str], System]
     dr: DrCentre
-    inventory: pulumi.Output[dict[str, object]]
 
 
-def extranet_tenants(estate: Estate, settings: CloudSettings) -> list[str]:
-    """Who gets the extranet segments shared: the configured list, else every
-    tenant that runs a system in an extranet zone."""
-    if settings.extranet_tenants is not None:
-        return list(settings.extranet_tenants)
-    extranet = {z.name for z in estate.zones if z.kind == "extranet"}
-    return [t.code for t in estate.tenants if any(s.zone in extranet for s in t.systems)]
+@dataclass(frozen=True)
+class Shard:
+    """Part `index` of `count`: lets `yunwang plan` spread one program over processes.
+
+    Tenants and extranet segments are dealt round-robin; everything
+    city-wide, and every tenant the extranet segments are shared with, is
+    built in every shard. Each shard registers exactly the resources the
+    whole program would (same names, same inputs), so the union of the shards
+    is the whole program.
+    """
+
+    index: int = 0
+    count: int = 1
+
+    def takes(self, position: int) -> bool:
+        return position % self.count == self.index
 
 
 def admin_provider(settings: CloudSettings, region: str) -> openstack.Provider:
@@ -68,7 +75,18 @@ def city_identity(settings: CloudSettings, admin: openstack.Provider) -> CityIde
     return CityIdentity(roles=roles, deployer_id=deployer.id)
 
 
-def build(estate: Estate, settings: CloudSettings) -> City:
+def check_settings(estate: Estate, settings: CloudSettings) -> None:
+    codes = {t.code for t in estate.tenants}
+    unknown = [t for t in settings.extranet_tenants if t not in codes]
+    if unknown:
+        raise ValueError(
+            f"config yunwang:extranetTenants names no tenant of {estate.file}: {', '.join(unknown)}"
+        )
+
+
+def build(estate: Estate, settings: CloudSettings, shard: Shard | None = None) -> City:
+    shard = shard or Shard()
+    check_settings(estate, settings)
     region = estate.sites.main.region
     admin = admin_provider(settings, region)
     identity = city_identity(settings, admin)
@@ -78,7 +96,9 @@ def build(estate: Estate, settings: CloudSettings) -> City:
     tenants: dict[str, Tenant] = {}
     networks: dict[tuple[str, str], ZoneNetwork] = {}
     systems: dict[tuple[str, str], System] = {}
-    for spec in estate.tenants:
+    for position, spec in enumerate(estate.tenants):
+        if not (shard.takes(position) or spec.code in settings.extranet_tenants):
+            continue
         tenant = Tenant(spec, identity, settings, region, admin)
         tenants[spec.code] = tenant
         for zone_name in dict.fromkeys(s.zone for s in spec.systems):
@@ -112,16 +132,16 @@ def build(estate: Estate, settings: CloudSettings) -> City:
         level: ExtranetQos(level, estate.owed_bandwidth(level), region, admin)  # type: ignore[arg-type]
         for level in SEGMENT_LEVELS
     }
-    shared = {t: tenants[t].project.id for t in extranet_tenants(estate, settings) if t in tenants}
+    shared = {t: tenants[t].project.id for t in settings.extranet_tenants if t in tenants}
     segments: dict[str, ExtranetSegment] = {}
-    vlan = settings.vlan_start
-    for node in estate.nodes():
-        if node.level not in SEGMENT_LEVELS:
+    attached = [n for n in estate.nodes() if n.level in SEGMENT_LEVELS]
+    for position, node in enumerate(attached):
+        if not shard.takes(position):
             continue
+        vlan = settings.vlan_start + position
         segments[node.id] = ExtranetSegment(
             node, vlan, settings.physical_network, qos[node.level], shared, region, admin
         )
-        vlan += 1
 
     dr = DrCentre(estate, settings, {code: t.project.id for code, t in tenants.items()})
     return City(
@@ -131,5 +151,4 @@ def build(estate: Estate, settings: CloudSettings) -> City:
         segments=segments,
         systems=systems,
         dr=dr,
-        inventory=inventory(estate, systems),
     )

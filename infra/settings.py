@@ -26,7 +26,10 @@ class CloudSettings:
     vlan_start: int = 1000
     replication_zone: str = "dr-replication"
     key_pair: str | None = None
-    extranet_tenants: tuple[str, ...] | None = None  # None: every tenant with extranet systems
+    # Tenants that attach ports to extranet segments (e.g. the security team's
+    # sensors). Departments reach the extranet routed, through the cloud's
+    # extranet gateway, so by default no segment is shared with anyone.
+    extranet_tenants: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls) -> CloudSettings:
@@ -43,5 +46,5 @@ class CloudSettings:
             vlan_start=cfg.get_int("vlanStart") or 1000,
             replication_zone=cfg.get("replicationZone") or "dr-replication",
             key_pair=cfg.get("keyPair"),
-            extranet_tenants=tuple(str(t) for t in tenants) if isinstance(tenants, list) else None,
+            extranet_tenants=tuple(str(t) for t in tenants) if isinstance(tenants, list) else (),
         )
