@@ -3,7 +3,8 @@
 #   make test  installs every system package the tests need, then runs lint, types and tests
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := estate infra playbooks monitors security dr dashboards lab yunwang
+# Only the rooms that exist yet: mypy refuses a folder with no Python in it.
+PACKAGES := $(foreach d,estate infra playbooks monitors security dr dashboards lab yunwang,$(if $(wildcard $(d)/*.py),$(d)))
 
 .PHONY: install run test test-deps lint typecheck pytest clean
 
@@ -24,7 +25,7 @@ test-deps: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check estate yunwang
+	$(BIN)/ruff format --check .
 
 typecheck: install
 	$(BIN)/mypy $(PACKAGES)

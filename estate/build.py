@@ -1,0 +1,447 @@
+"""From the validated spec to the `Estate` every room reads.
+
+Checks every cross-reference and allocates every prefix; collects all
+problems before failing so the user fixes the file in one pass.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network, IPv6Network
+
+from estate.addressing import Allocation, ZoneLookup, find_clashes, first_64, nth_host4, nth_host6
+from estate.errors import EstateError, Problem
+from estate.isolation import parse_service
+from estate.model import (
+    Device,
+    DrClass,
+    DrPlan,
+    Estate,
+    Host,
+    IsolationRule,
+    Link,
+    LinkEnd,
+    Node,
+    System,
+    Tenant,
+    Zone,
+)
+from estate.plan import Planner, lan_of
+from estate.schema import EstateSpec, Level
+from estate.source import SourceDoc
+from estate.topology import PlannedNode, expand
+
+Path = tuple[str | int, ...]
+FIRST_HOST = 10  # .1-.9 stay free for gateways, VRRP and service addresses
+
+
+class _Builder:
+    def __init__(self, spec: EstateSpec, source: SourceDoc) -> None:
+        self.spec = spec
+        self.source = source
+        self.problems: list[Problem] = []
+        self.planner = Planner(spec.address_plan, self.report)
+        self.zone_allocs: dict[str, Allocation] = {}
+        self.ports: dict[tuple[str, str], str] = {}  # (device, ifName) -> link id
+
+    def report(self, path: Path, message: str) -> None:
+        self.problems.append(self.source.problem(path, message))
+
+    def build(self) -> Estate:
+        spec = self.spec
+        zones = self._zones()
+        isolation = self._isolation({z.name for z in zones})
+        self._credentials()
+        nodes, links = self._extranet()
+        tenants = self._tenants(zones)
+        dr = DrPlan(
+            {
+                name: DrClass(name, c.rpo_s, c.rto_s, c.method)
+                for name, c in spec.dr.classes.items()
+            },
+            spec.dr.drill_interval_s,
+        )
+        for ref in self.planner.unused_overrides():
+            self.report(
+                ("address_plan", "overrides", ref),
+                "no allocation by that name (expected kind:key, e.g. zone:management, county:hl, tenant:gaj/gov-extranet)",
+            )
+        for clash in find_clashes(self.planner.allocations):
+            culprit = clash.first if clash.first.override else clash.second
+            where: Path = (
+                ("address_plan", "overrides", culprit.ref)
+                if culprit.override
+                else ("address_plan",)
+            )
+            self.report(where, f"{clash.first.ref} and {clash.second.ref} clash: {clash.reason}")
+        if self.problems:
+            raise EstateError(self.problems)
+        return Estate(
+            file=self.source.file,
+            city=spec.city,
+            sites=spec.sites,
+            zones=tuple(zones),
+            isolation=tuple(isolation),
+            tenants=tuple(tenants),
+            monitoring=spec.monitoring,
+            dr=dr,
+            owed={str(k): v for k, v in spec.extranet.owed_bandwidth.items()},
+            _nodes=tuple(nodes),
+            _links=tuple(links),
+            _allocations=tuple(self.planner.allocations),
+            _zone_lookup=self._zone_lookup(zones),
+        )
+
+    # --- zones and the isolation matrix --------------------------------------
+
+    def _zones(self) -> list[Zone]:
+        zones: list[Zone] = []
+        seen: set[str] = set()
+        for i, z in enumerate(self.spec.zones):
+            path: Path = ("zones", i)
+            if z.name in seen:
+                self.report((*path, "name"), f"duplicate zone {z.name!r}")
+                continue
+            seen.add(z.name)
+            prefix4: IPv4Network | None = None
+            prefix6: IPv6Network | None = None
+            if z.kind != "internet":
+                alloc = self.planner.slot(
+                    "zone",
+                    z.name,
+                    self.planner.regions["cloud"],
+                    self.spec.address_plan.split.zones,
+                    i,
+                    path,
+                )
+                if alloc is not None:
+                    self.zone_allocs[z.name] = alloc
+                    prefix4, prefix6 = alloc.ipv4, alloc.ipv6
+            zones.append(Zone(z.name, z.kind, z.description, z.ipv6_mode, prefix4, prefix6))
+        for kind in ("internet", "extranet"):
+            if sum(1 for z in zones if z.kind == kind) > 1:
+                self.report(("zones",), f"expected at most one zone of kind {kind}")
+        return zones
+
+    def _isolation(self, zone_names: set[str]) -> list[IsolationRule]:
+        rules = []
+        for i, rule in enumerate(self.spec.isolation):
+            path: Path = ("isolation", i)
+            for key, value in (("from", rule.src), ("to", rule.dst)):
+                if value != "*" and value not in zone_names:
+                    self.report(
+                        (*path, key), f"no zone {value!r} (zones: {', '.join(sorted(zone_names))})"
+                    )
+            if rule.src == rule.dst and rule.src != "*":
+                self.report(path, "a zone needs no rule to reach itself")
+            services = []
+            for j, text in enumerate(rule.allow):
+                try:
+                    services.append(parse_service(text))
+                except ValueError as exc:
+                    self.report((*path, "allow", j), str(exc))
+            rules.append(IsolationRule(rule.src, rule.dst, tuple(services), rule.reason))
+        return rules
+
+    def _credentials(self) -> None:
+        mon = self.spec.monitoring
+        for name, cred in mon.credentials.items():
+            if cred.version == 2 and not mon.allow_v2c:
+                self.report(
+                    ("monitoring", "credentials", name),
+                    "SNMP v2c is disabled (monitoring.allow_v2c: false); use v3 authPriv or allow v2c explicitly",
+                )
+        if mon.default_credential is not None and mon.default_credential not in mon.credentials:
+            self.report(
+                ("monitoring", "default_credential"), f"no credential {mon.default_credential!r}"
+            )
+
+    # --- the extranet -----------------------------------------------------------
+
+    def _extranet(self) -> tuple[list[Node], list[Link]]:
+        planned = expand(self.spec.extranet, self.report)
+        split = self.spec.address_plan.split
+        child_bits: dict[Level, int | None] = {
+            "city": split.counties,
+            "county": split.townships,
+            "township": split.villages,
+            "village": None,
+        }
+        blocks: dict[str, Allocation] = {}
+        link_blocks: dict[str, Allocation] = {}
+        nodes: dict[str, Node] = {}
+        links: list[Link] = []
+        for pn in planned:
+            spec = pn.spec
+            block = self._node_block(pn, blocks, link_blocks)
+            if block is None:
+                continue
+            blocks[spec.id] = block
+            if spec.level == "city":
+                lan4, lan6 = lan_of(nth_alloc(block, split.counties), split.townships)
+            else:
+                lan4, lan6 = lan_of(block, child_bits[spec.level])
+            devices = self._devices(pn, lan4, lan6)
+            nodes[spec.id] = Node(
+                spec.id,
+                spec.name,
+                spec.level,
+                spec.parent,
+                pn.county,
+                pn.township,
+                devices,
+                lan4,
+                lan6,
+            )
+            if spec.parent in nodes:
+                links.extend(self._uplinks(pn, nodes[spec.id], nodes[spec.parent], link_blocks))
+        return list(nodes.values()), links
+
+    def _node_block(
+        self, pn: PlannedNode, blocks: dict[str, Allocation], link_blocks: dict[str, Allocation]
+    ) -> Allocation | None:
+        spec, split, planner = pn.spec, self.spec.address_plan.split, self.planner
+        if spec.level == "city":
+            region = planner.regions["extranet"]
+            city = Allocation("city", spec.id, region.ipv4, region.ipv6, region.ref)
+            planner.allocations.append(city)
+            return city
+        parent = blocks.get(spec.parent or "")
+        if parent is None:
+            return None
+        bits = {"county": split.counties, "township": split.townships, "village": split.villages}[
+            spec.level
+        ]
+        alloc = planner.slot(spec.level, spec.id, parent, bits, pn.index, pn.path)
+        if alloc is None:
+            return None
+        planner.check_lan6(alloc, pn.path)
+        if spec.level == "county":
+            lb = planner.slot(
+                "links", spec.id, planner.regions["links"], split.counties, pn.index, pn.path
+            )
+        elif spec.level == "township" and spec.parent in link_blocks:
+            lb = planner.slot(
+                "links", spec.id, link_blocks[spec.parent], split.townships, pn.index, pn.path
+            )
+        else:
+            lb = None
+        if lb is not None:
+            link_blocks[spec.id] = lb
+        return alloc
+
+    def _devices(self, pn: PlannedNode, lan4: IPv4Network, lan6: IPv6Network) -> tuple[Device, ...]:
+        mon = self.spec.monitoring
+        devices = []
+        for j, d in enumerate(pn.spec.devices):
+            credential = d.credential or mon.default_credential
+            path = (
+                (*pn.path, "devices", j)
+                if pn.spec.level != "village" or pn.path[-1] != "villages"
+                else pn.path
+            )
+            if credential is None:
+                self.report(
+                    path, "no SNMP credential: set credential here or monitoring.default_credential"
+                )
+                credential = ""
+            elif credential not in mon.credentials:
+                self.report(
+                    (*path, "credential"), f"no credential {credential!r} in monitoring.credentials"
+                )
+            try:
+                mgmt4 = d.mgmt_ipv4 or nth_host4(lan4, 1 + j)
+                mgmt6 = d.mgmt_ipv6 or nth_host6(lan6, 1 + j)
+            except IndexError:
+                self.report(path, f"no room for device {d.name!r} in LAN {lan4}")
+                continue
+            vendor = d.model.split("-", 1)[0]
+            devices.append(Device(d.name, pn.spec.id, d.model, vendor, mgmt4, mgmt6, credential))
+        return tuple(devices)
+
+    def _uplinks(
+        self, pn: PlannedNode, child: Node, parent: Node, link_blocks: dict[str, Allocation]
+    ) -> list[Link]:
+        # A county's and a township's own uplinks take the first pairs of their
+        # link block; a village's take pairs 2k, 2k+1 of its township's block.
+        if child.level == "village":
+            block, base = link_blocks.get(parent.id), 2 * pn.index
+        else:
+            block, base = link_blocks.get(child.id), 0
+        if block is None or not child.devices or not parent.devices:
+            return []
+        out = []
+        for k, uplink in enumerate(pn.spec.uplinks):
+            nets = self.planner.p2p(block, base + (0 if uplink.role == "primary" else 1))
+            if nets is None:
+                self.report((*pn.path, "uplinks", k), f"no room for this link in {block.ref}")
+                continue
+            net4, net6 = nets
+            child_dev = uplink.device or child.devices[0].name
+            parent_dev = uplink.parent_device or parent.devices[0].name
+            link_id = f"{child.id}/{uplink.role}"
+            for device, ifname, key in (
+                (child_dev, uplink.interface, "interface"),
+                (parent_dev, uplink.parent_interface, "parent_interface"),
+            ):
+                other = self.ports.setdefault((device, ifname), link_id)
+                if other != link_id:
+                    self.report(
+                        (*pn.path, "uplinks", k, key) if pn.path[-1] != "villages" else pn.path,
+                        f"{device} {ifname} already carries link {other}",
+                    )
+            out.append(
+                Link(
+                    id=link_id,
+                    child=child.id,
+                    parent=parent.id,
+                    level=child.level,
+                    role=uplink.role,
+                    bandwidth_bps=uplink.bandwidth
+                    or self.spec.extranet.owed_bandwidth[child.level],  # type: ignore[index]
+                    child_end=LinkEnd(child_dev, uplink.interface, net4[1], net6[1]),
+                    parent_end=LinkEnd(parent_dev, uplink.parent_interface, net4[0], net6[0]),
+                    net4=net4,
+                    net6=net6,
+                    county=child.county,
+                    township=child.township,
+                )
+            )
+        return out
+
+    # --- tenants ----------------------------------------------------------------
+
+    def _tenants(self, zones: list[Zone]) -> list[Tenant]:
+        kinds = {z.name: z.kind for z in zones}
+        tenants: list[Tenant] = []
+        codes: set[str] = set()
+        hostnames: dict[str, str] = {}
+        for i, t in enumerate(self.spec.tenants):
+            path: Path = ("tenants", i)
+            if t.code in codes:
+                self.report((*path, "code"), f"duplicate tenant code {t.code!r}")
+                continue
+            codes.add(t.code)
+            next_host: dict[str, int] = {}
+            systems: list[System] = []
+            system_codes: set[str] = set()
+            for j, s in enumerate(t.systems):
+                spath: Path = (*path, "systems", j)
+                if s.code in system_codes:
+                    self.report(
+                        (*spath, "code"), f"duplicate system code {s.code!r} in tenant {t.code!r}"
+                    )
+                    continue
+                system_codes.add(s.code)
+                if s.zone not in kinds:
+                    self.report((*spath, "zone"), f"no zone {s.zone!r} (zones: {', '.join(kinds)})")
+                    continue
+                if kinds[s.zone] == "internet":
+                    self.report(
+                        (*spath, "zone"), "systems live in cloud zones, not in the internet zone"
+                    )
+                    continue
+                if s.dr_class is not None and s.dr_class not in self.spec.dr.classes:
+                    self.report((*spath, "dr_class"), f"no DR class {s.dr_class!r} in dr.classes")
+                prefix = self._tenant_prefix(t.code, s.zone, i, spath)
+                hosts: list[Host] = []
+                for k, h in enumerate(s.hosts):
+                    names = (
+                        [h.name]
+                        if h.count == 1
+                        else [f"{h.name}-{n}" for n in range(1, h.count + 1)]
+                    )
+                    for name in names:
+                        if name in hostnames:
+                            self.report(
+                                (*spath, "hosts", k, "name"),
+                                f"duplicate host name {name!r} (also in {hostnames[name]})",
+                            )
+                            continue
+                        hostnames[name] = f"{t.code}/{s.code}"
+                        if prefix is None:
+                            continue
+                        n = next_host.get(s.zone, FIRST_HOST)
+                        next_host[s.zone] = n + 1
+                        try:
+                            addr4, addr6 = (
+                                nth_host4(prefix[0], n),
+                                nth_host6(first_64(prefix[1]), n),
+                            )
+                        except IndexError:
+                            self.report(
+                                (*spath, "hosts", k), f"no room for host {name!r} in {prefix[0]}"
+                            )
+                            continue
+                        hosts.append(
+                            Host(name, h.role, h.flavor, h.image, h.volume_gb, addr4, addr6)
+                        )
+                systems.append(
+                    System(
+                        t.code,
+                        s.code,
+                        s.name,
+                        s.zone,
+                        s.mlps_level,
+                        s.dr_class,
+                        s.ipv6,
+                        tuple(hosts),
+                    )
+                )
+            tenants.append(Tenant(t.code, t.name, t.quotas, tuple(systems)))
+        return tenants
+
+    def _tenant_prefix(
+        self, tenant: str, zone: str, index: int, path: Path
+    ) -> tuple[IPv4Network, IPv6Network] | None:
+        key = f"{tenant}/{zone}"
+        for a in self.planner.allocations:
+            if a.kind == "tenant" and a.key == key:
+                return a.ipv4, a.ipv6
+        zone_alloc = self.zone_allocs.get(zone)
+        if zone_alloc is None:
+            return None
+        alloc = self.planner.slot(
+            "tenant", key, zone_alloc, self.spec.address_plan.split.tenants, index, path
+        )
+        if alloc is None:
+            return None
+        if first_64(alloc.ipv6).prefixlen != 64:
+            self.planner.check_lan6(alloc, path)
+        return alloc.ipv4, alloc.ipv6
+
+    def _zone_lookup(self, zones: list[Zone]) -> ZoneLookup:
+        extranet = next((z.name for z in zones if z.kind == "extranet"), None)
+        internet = next((z.name for z in zones if z.kind == "internet"), None)
+        plan = self.spec.address_plan
+        entries: list[tuple[IPv4Network | IPv6Network, str | None]] = [
+            (plan.ipv4, None),
+            (plan.ipv6, None),
+        ]
+        for a in self.planner.allocations:
+            # Regions cover the extranet's nodes and links; only overridden node
+            # prefixes can sit elsewhere. Keeping the list short keeps zone_of
+            # cheap for the packet sensors.
+            zone: str | None
+            if a.kind == "zone":
+                zone = a.key
+            elif (a.kind == "region" and a.key in ("links", "extranet")) or (
+                a.override and a.kind in ("county", "township", "village", "links")
+            ):
+                zone = extranet
+            else:
+                continue
+            entries += [(a.ipv4, zone), (a.ipv6, zone)]
+        return ZoneLookup(entries, internet)
+
+
+def nth_alloc(block: Allocation, bits: int) -> Allocation:
+    """Slot 0 of a block, as an allocation (the city's own core block)."""
+    from estate.addressing import nth_subnet
+
+    return Allocation(
+        block.kind, block.key, nth_subnet(block.ipv4, bits, 0), nth_subnet(block.ipv6, bits, 0)
+    )
+
+
+def build(spec: EstateSpec, source: SourceDoc) -> Estate:
+    return _Builder(spec, source).build()

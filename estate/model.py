@@ -1,0 +1,306 @@
+"""The estate as the other rooms see it: expanded, addressed, cross-checked.
+
+Built once by `estate.build` from the validated spec; immutable afterwards.
+Queries return lists in declaration order so every consumer (Pulumi program,
+lab, poller) sees the same order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Literal
+
+from estate.addressing import Allocation, ZoneLookup
+from estate.schema import (
+    City,
+    Level,
+    Monitoring,
+    Quotas,
+    Role,
+    Sites,
+    SnmpCredential,
+)
+
+LEVELS: tuple[Level, ...] = ("city", "county", "township", "village")
+Protocol = Literal["tcp", "udp", "icmp", "icmpv6", "any"]
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    node: str
+    model: str
+    vendor: str
+    mgmt4: IPv4Address
+    mgmt6: IPv6Address
+    credential: str
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    name: str
+    level: Level
+    parent: str | None
+    county: str | None
+    township: str | None
+    devices: tuple[Device, ...]
+    lan4: IPv4Network
+    lan6: IPv6Network
+
+    @property
+    def gateway4(self) -> IPv4Address:
+        return self.devices[0].mgmt4
+
+    @property
+    def gateway6(self) -> IPv6Address:
+        return self.devices[0].mgmt6
+
+
+@dataclass(frozen=True)
+class LinkEnd:
+    device: str
+    interface: str
+    address4: IPv4Address
+    address6: IPv6Address
+
+
+@dataclass(frozen=True)
+class Link:
+    id: str
+    child: str
+    parent: str
+    level: Level
+    role: Role
+    bandwidth_bps: int
+    child_end: LinkEnd
+    parent_end: LinkEnd
+    net4: IPv4Network
+    net6: IPv6Network
+    county: str | None
+    township: str | None
+
+
+@dataclass(frozen=True)
+class LinkPair:
+    """The primary/backup pair of a county or township (双链路)."""
+
+    id: str
+    node: str
+    primary: Link
+    backup: Link
+
+
+@dataclass(frozen=True)
+class Zone:
+    name: str
+    kind: Literal["cloud", "extranet", "internet"]
+    description: str
+    ipv6_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"]
+    prefix4: IPv4Network | None
+    prefix6: IPv6Network | None
+
+
+@dataclass(frozen=True)
+class Service:
+    protocol: Protocol
+    port_min: int | None = None
+    port_max: int | None = None
+
+    def matches(self, protocol: str, port: int | None) -> bool:
+        if self.protocol != "any" and self.protocol != protocol:
+            # One rule for both families: "icmp" in the matrix also opens ICMPv6,
+            # so a dual-stack migration does not silently change what is allowed.
+            if not (self.protocol == "icmp" and protocol == "icmpv6"):
+                return False
+        if self.port_min is None:
+            return True
+        return port is not None and self.port_min <= port <= (self.port_max or self.port_min)
+
+    def __str__(self) -> str:
+        if self.port_min is None:
+            return self.protocol
+        if self.port_max is None or self.port_max == self.port_min:
+            return f"{self.protocol}/{self.port_min}"
+        return f"{self.protocol}/{self.port_min}-{self.port_max}"
+
+
+@dataclass(frozen=True)
+class IsolationRule:
+    src: str
+    dst: str
+    services: tuple[Service, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    role: str
+    flavor: str
+    image: str
+    volume_gb: int
+    address4: IPv4Address
+    address6: IPv6Address
+
+
+@dataclass(frozen=True)
+class System:
+    tenant: str
+    code: str
+    name: str
+    zone: str
+    mlps_level: Literal[2, 3]
+    dr_class: str | None
+    ipv6: Literal["ready", "dual-stack", "planned", "not-ready"]
+    hosts: tuple[Host, ...]
+
+
+@dataclass(frozen=True)
+class Tenant:
+    code: str
+    name: str
+    quotas: Quotas
+    systems: tuple[System, ...]
+
+
+@dataclass(frozen=True)
+class DrClass:
+    name: str
+    rpo_s: float
+    rto_s: float
+    method: Literal["replication", "backup"]
+
+
+@dataclass(frozen=True)
+class DrPlan:
+    classes: dict[str, DrClass]
+    drill_interval_s: float
+
+
+@dataclass(frozen=True)
+class Estate:
+    file: str
+    city: City
+    sites: Sites
+    zones: tuple[Zone, ...]
+    isolation: tuple[IsolationRule, ...]
+    tenants: tuple[Tenant, ...]
+    monitoring: Monitoring
+    dr: DrPlan
+    owed: dict[str, int]
+    _nodes: tuple[Node, ...]
+    _links: tuple[Link, ...]
+    _allocations: tuple[Allocation, ...]
+    _zone_lookup: ZoneLookup
+
+    # --- extranet ---------------------------------------------------------
+
+    def nodes(self, level: Level | None = None, county: str | None = None) -> list[Node]:
+        return [
+            n
+            for n in self._nodes
+            if (level is None or n.level == level) and (county is None or n.county == county)
+        ]
+
+    def node(self, node_id: str) -> Node:
+        for n in self._nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    def devices(self) -> list[Device]:
+        return [d for n in self._nodes for d in n.devices]
+
+    def device(self, name: str) -> Device:
+        for d in self.devices():
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+    def links(
+        self, level: Level | None = None, county: str | None = None, role: Role | None = None
+    ) -> list[Link]:
+        return [
+            link
+            for link in self._links
+            if (level is None or link.level == level)
+            and (county is None or link.county == county)
+            and (role is None or link.role == role)
+        ]
+
+    def link_pairs(self, level: Level | None = None, county: str | None = None) -> list[LinkPair]:
+        pairs: list[LinkPair] = []
+        by_child: dict[str, dict[str, Link]] = {}
+        for link in self.links(level=level, county=county):
+            by_child.setdefault(link.child, {})[link.role] = link
+        for child, roles in by_child.items():
+            if "primary" in roles and "backup" in roles:
+                pairs.append(LinkPair(child, child, roles["primary"], roles["backup"]))
+        return pairs
+
+    def owed_bandwidth(self, level: Level) -> int:
+        return self.owed[level]
+
+    # --- zones --------------------------------------------------------------
+
+    def zone(self, name: str) -> Zone:
+        for z in self.zones:
+            if z.name == name:
+                return z
+        raise KeyError(name)
+
+    def zone_of(self, address: str | IPv4Address | IPv6Address) -> str | None:
+        return self._zone_lookup.zone_of(address)
+
+    def allowed(self, src_zone: str, dst_zone: str, protocol: str, port: int | None = None) -> bool:
+        """Whether the isolation matrix lets `src_zone` open this service in `dst_zone`.
+
+        Traffic inside one zone is not the matrix's business; everything
+        between zones that no rule opens is denied.
+        """
+        if src_zone == dst_zone:
+            return True
+        for rule in self.isolation:
+            if rule.src in (src_zone, "*") and rule.dst in (dst_zone, "*"):
+                if any(s.matches(protocol, port) for s in rule.services):
+                    return True
+        return False
+
+    # --- tenants and systems ------------------------------------------------
+
+    def tenant(self, code: str) -> Tenant:
+        for t in self.tenants:
+            if t.code == code:
+                return t
+        raise KeyError(code)
+
+    def systems(
+        self, tenant: str | None = None, zone: str | None = None, mlps_level: int | None = None
+    ) -> list[System]:
+        return [
+            s
+            for t in self.tenants
+            for s in t.systems
+            if (tenant is None or s.tenant == tenant)
+            and (zone is None or s.zone == zone)
+            and (mlps_level is None or s.mlps_level == mlps_level)
+        ]
+
+    def replicated_systems(self) -> list[System]:
+        return [s for s in self.systems() if s.dr_class is not None]
+
+    # --- addresses and credentials ---------------------------------------------
+
+    def prefixes(self, kind: str | None = None) -> list[Allocation]:
+        return [a for a in self._allocations if kind is None or a.kind == kind]
+
+    def tenant_prefix(self, tenant: str, zone: str) -> tuple[IPv4Network, IPv6Network]:
+        for a in self._allocations:
+            if a.kind == "tenant" and a.key == f"{tenant}/{zone}":
+                return a.ipv4, a.ipv6
+        raise KeyError(f"{tenant}/{zone}")
+
+    def credential(self, name: str) -> SnmpCredential:
+        return self.monitoring.credentials[name]

@@ -1,0 +1,291 @@
+"""The estate file's shape, as pydantic models (what the city writes in YAML).
+
+These models only check shape and local rules; references between parts of
+the file (a link's parent, a system's zone) are checked in `checks.py`, and
+the derived view other rooms use lives in `model.py`.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from estate.secrets import SecretRef
+from estate.units import parse_bandwidth, parse_duration
+
+Level = Literal["city", "county", "township", "village"]
+Role = Literal["primary", "backup"]
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+Bandwidth = Annotated[int, BeforeValidator(parse_bandwidth)]
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+PositiveInt = Annotated[int, Field(ge=0)]
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class City(Spec):
+    name: str = Field(min_length=1)
+    code: Code
+
+
+class Site(Spec):
+    name: str = Field(min_length=1)
+    region: str = Field(min_length=1)
+
+
+class Sites(Spec):
+    main: Site
+    dr: Site
+
+
+# --- address plan -----------------------------------------------------------
+
+
+class Split(Spec):
+    """Bits each level of allocation takes below its parent: 4 means 16 slots."""
+
+    zones: int = Field(4, ge=1, le=16)
+    tenants: int = Field(6, ge=1, le=16)
+    counties: int = Field(4, ge=1, le=16)
+    townships: int = Field(5, ge=1, le=16)
+    villages: int = Field(6, ge=1, le=16)
+
+
+class PrefixOverride(Spec):
+    ipv4: IPv4Network | None = None
+    ipv6: IPv6Network | None = None
+
+
+class AddressPlan(Spec):
+    ipv4: IPv4Network
+    ipv6: IPv6Network
+    split: Split = Split()
+    overrides: dict[str, PrefixOverride] = {}
+
+    @model_validator(mode="after")
+    def _sizes(self) -> AddressPlan:
+        if self.ipv6.prefixlen > 48:
+            raise ValueError(
+                f"ipv6: expected a /48 or larger for the city, found /{self.ipv6.prefixlen}"
+            )
+        if self.ipv4.prefixlen > 16:
+            raise ValueError(
+                f"ipv4: expected a /16 or larger supernet, found /{self.ipv4.prefixlen}"
+            )
+        return self
+
+
+# --- extranet ---------------------------------------------------------------
+
+
+class DeviceSpec(Spec):
+    name: Code
+    model: str = "generic"
+    mgmt_ipv4: IPv4Address | None = None
+    mgmt_ipv6: IPv6Address | None = None
+    credential: str | None = None
+
+
+class UplinkSpec(Spec):
+    """One of a node's links to its parent; interfaces are ifNames."""
+
+    role: Role
+    interface: str = Field(min_length=1)
+    parent_interface: str = Field(min_length=1)
+    device: str | None = None
+    parent_device: str | None = None
+    bandwidth: Bandwidth | None = None
+
+
+class VillageGroup(Spec):
+    """Many single-homed villages under a township, declared in one block.
+
+    `{n}` in interface templates is the village's number (1-based).
+    """
+
+    count: int = Field(ge=1, le=4096)
+    names: list[str] = []
+    model: str = "generic"
+    interface: str = "GigabitEthernet0/0/1"
+    parent_interface: str = "GigabitEthernet1/0/{n}"
+
+    @model_validator(mode="after")
+    def _names_fit(self) -> VillageGroup:
+        if len(self.names) > self.count:
+            raise ValueError(f"names: {len(self.names)} names for count {self.count}")
+        return self
+
+
+class NodeSpec(Spec):
+    id: Code
+    name: str = Field(min_length=1)
+    level: Level
+    parent: str | None = None
+    devices: list[DeviceSpec] = []
+    uplinks: list[UplinkSpec] = []
+    villages: VillageGroup | None = None
+
+
+def _default_owed() -> dict[Literal["county", "township", "village"], int]:
+    # 千兆到县、百兆到乡镇: the plan's figures; villages are the estate's choice.
+    return {"county": 1_000_000_000, "township": 100_000_000, "village": 20_000_000}
+
+
+class Extranet(Spec):
+    owed_bandwidth: dict[Literal["county", "township", "village"], Bandwidth] = Field(
+        default_factory=_default_owed
+    )
+    nodes: list[NodeSpec]
+
+
+# --- zones and isolation ----------------------------------------------------
+
+
+class ZoneSpec(Spec):
+    name: Code
+    kind: Literal["cloud", "extranet", "internet"] = "cloud"
+    description: str = ""
+    ipv6_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] = "slaac"
+
+
+class IsolationRuleSpec(Spec):
+    """`from` may open `allow` (e.g. tcp/443, udp/161, tcp/8000-8100, icmp) to `to`."""
+
+    src: str = Field(alias="from")
+    dst: str = Field(alias="to")
+    allow: list[str] = Field(min_length=1)
+    reason: str = ""
+
+
+# --- tenants ----------------------------------------------------------------
+
+
+class ComputeQuota(Spec):
+    instances: PositiveInt = 20
+    cores: PositiveInt = 80
+    ram_mb: PositiveInt = 163_840
+    key_pairs: PositiveInt = 20
+    server_groups: PositiveInt = 10
+    server_group_members: PositiveInt = 10
+    metadata_items: PositiveInt = 128
+
+
+class NetworkQuota(Spec):
+    networks: PositiveInt = 10
+    subnets: PositiveInt = 20
+    ports: PositiveInt = 200
+    routers: PositiveInt = 2
+    floating_ips: PositiveInt = 4
+    security_groups: PositiveInt = 20
+    security_group_rules: PositiveInt = 400
+    rbac_policies: PositiveInt = 20
+
+
+class StorageQuota(Spec):
+    volumes: PositiveInt = 50
+    gigabytes: PositiveInt = 5_000
+    snapshots: PositiveInt = 50
+    per_volume_gigabytes: PositiveInt = 2_000
+    backups: PositiveInt = 50
+    backup_gigabytes: PositiveInt = 10_000
+    groups: PositiveInt = 10
+
+
+class Quotas(Spec):
+    compute: ComputeQuota = ComputeQuota()
+    network: NetworkQuota = NetworkQuota()
+    storage: StorageQuota = StorageQuota()
+
+
+class HostSpec(Spec):
+    name: Code
+    count: int = Field(1, ge=1, le=256)
+    role: str = "app"
+    flavor: str = "m1.medium"
+    image: str = "debian-12"
+    volume_gb: int = Field(50, ge=1)
+
+
+class SystemSpec(Spec):
+    code: Code
+    name: str = Field(min_length=1)
+    zone: str
+    mlps_level: Literal[2, 3]
+    dr_class: str | None = None
+    ipv6: Literal["ready", "dual-stack", "planned", "not-ready"] = "planned"
+    hosts: list[HostSpec] = []
+
+
+class TenantSpec(Spec):
+    code: Code
+    name: str = Field(min_length=1)
+    quotas: Quotas = Quotas()
+    systems: list[SystemSpec] = []
+
+
+# --- monitoring and DR ------------------------------------------------------
+
+
+class SnmpCredential(Spec):
+    version: Literal[2, 3] = 3
+    user: str | None = None
+    auth_protocol: Literal["sha", "sha224", "sha256", "sha384", "sha512"] = "sha256"
+    auth_key: SecretRef | None = None
+    priv_protocol: Literal["aes128", "aes192", "aes256"] = "aes128"
+    priv_key: SecretRef | None = None
+    community: SecretRef | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SnmpCredential:
+        if self.version == 3:
+            missing = [k for k in ("user", "auth_key", "priv_key") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"SNMPv3 is used authPriv only: missing {', '.join(missing)}")
+            if self.community is not None:
+                raise ValueError("a v3 credential takes no community")
+        elif self.community is None:
+            raise ValueError("a v2c credential needs community: {env: NAME} or {file: PATH}")
+        return self
+
+
+class Monitoring(Spec):
+    poll_interval_s: Duration = Field(60.0, alias="poll_interval")
+    timeout_s: Duration = Field(2.0, alias="timeout")
+    retries: int = Field(2, ge=0, le=10)
+    allow_v2c: bool = False
+    default_credential: str | None = None
+    credentials: dict[str, SnmpCredential] = {}
+
+
+class DrClassSpec(Spec):
+    rpo_s: Duration = Field(alias="rpo")
+    rto_s: Duration = Field(alias="rto")
+    method: Literal["replication", "backup"] = "replication"
+
+
+class Dr(Spec):
+    classes: dict[Code, DrClassSpec] = {}
+    drill_interval_s: Duration = Field(90 * 86400.0, alias="drill_interval")
+
+
+class EstateSpec(Spec):
+    city: City
+    sites: Sites
+    address_plan: AddressPlan
+    extranet: Extranet
+    zones: list[ZoneSpec] = Field(min_length=1)
+    isolation: list[IsolationRuleSpec] = []
+    tenants: list[TenantSpec] = []
+    monitoring: Monitoring = Monitoring()
+    dr: Dr = Dr()

@@ -1,0 +1,38 @@
+"""What every verb shares: loading the estate or failing in one line per problem."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from estate import Estate, EstateError, load
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
+    err.print(message, markup=False)
+    raise SystemExit(code)
+
+
+def load_estate(path: Path) -> Estate:
+    """The estate at `path`, or every problem on stderr and exit 1."""
+    try:
+        return load(path)
+    except EstateError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
