@@ -12,6 +12,4 @@ estate = load(settings.estate_file)
 city = build(estate, settings)
 pulumi.export("inventory", inventory(estate, city.systems))
 pulumi.export("projects", {code: t.project.id for code, t in city.tenants.items()})
-pulumi.export(
-    "extranet_segments", {node: s.network.id for node, s in city.segments.items()}
-)
+pulumi.export("extranet_segments", {node: s.network.id for node, s in city.segments.items()})

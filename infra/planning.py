@@ -88,6 +88,8 @@ def _strip(value: Any, path: str, secrets: list[str]) -> Any:
         }
     if isinstance(value, list):
         return [_strip(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf carries every number as a double
     return value
 
 
@@ -137,13 +139,15 @@ def _run(estate: Estate, config: dict[str, str], shard: tuple[int, int] = (0, 1)
         so the request's own struct goes back as is.
         """
 
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        def RegisterResource(self, request: Any) -> Any:
             urn = self.make_urn(request.parent, request.type, request.name)
             if request.type == "pulumi:pulumi:Stack":
                 return resource_pb2.RegisterResourceResponse(urn=urn)
             _ensure_event_loop()
             state = rpc.deserialize_properties(request.object)
-            resource_id = f"{request.name}-id" if request.custom else ""
+            # Type and name: an address group and a security group share a name.
+            kind = request.type.rsplit(":", 1)[-1]
+            resource_id = f"{kind}/{request.name}" if request.custom else ""
             self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
             secrets: list[str] = []
             recorded.append(
@@ -193,7 +197,7 @@ def _quieten_source_positions() -> None:
 def _child(estate: Estate, config: dict[str, str], shard: tuple[int, int], conn: Any) -> None:
     try:
         conn.send(("ok", _run(estate, config, shard)))
-    except BaseException as exc:  # noqa: BLE001 (sent to the parent, which raises)
+    except BaseException as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()

@@ -7,6 +7,7 @@ Nothing here talks to Pulumi.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, summarize_address_range
@@ -73,7 +74,7 @@ def zone_address_sets(estate: Estate) -> dict[str, list[Network]]:
             cuts.add(int(net.broadcast_address) + 1)
         bounds = sorted(cuts)
         runs: list[tuple[int, int, str]] = []
-        for start, end in zip(bounds, bounds[1:], strict=False):
+        for start, end in itertools.pairwise(bounds):
             zone = estate.zone_of(_address(family, start))
             if zone is None:
                 continue

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_openstack as openstack
 
-from estate.model import Host, System as SystemSpec
-from estate.model import Zone
+from estate.model import Host, Zone
+from estate.model import System as SystemSpec
 
 # Neutron refuses a chosen IPv6 address on a subnet that assigns them itself
 # (SLAAC, DHCPv6-stateless). There the port allows the planned address and
