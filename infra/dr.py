@@ -7,7 +7,6 @@ attaches one, so the same prefix is never routed from two places.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network
 
 import pulumi
@@ -15,6 +14,7 @@ import pulumi_openstack as openstack
 
 from estate import Estate
 from estate.addressing import nth_subnet
+from estate.model import Tenant as TenantSpec
 from infra.identity import storage_quota
 from infra.settings import CloudSettings
 from infra.zones import first_64
@@ -63,17 +63,22 @@ def replication_prefixes(estate: Estate, zone: str) -> tuple[IPv4Network, IPv6Ne
 
 
 class DrCentre(pulumi.ComponentResource):
+    """Built in two steps: the centre and its volume types first (production volumes
+    need the types), then `protect` for the tenants, then `finish`."""
+
     provider: openstack.Provider
     volume_types: dict[str, openstack.blockstorage.VolumeTypeV3]
+    main_volume_types: dict[str, openstack.blockstorage.VolumeTypeV3]
 
     def __init__(
         self,
         estate: Estate,
         settings: CloudSettings,
-        projects: Mapping[str, pulumi.Input[str]],
+        main_admin: openstack.Provider,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("yunwang:infra:DrCentre", f"{estate.city.code}-dr", None, opts)
+        self.estate = estate
         region = estate.sites.dr.region
         self.provider = openstack.Provider(
             "dr-admin",
@@ -86,19 +91,33 @@ class DrCentre(pulumi.ComponentResource):
             region=region,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        self._child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        # Production volumes of a class are created with its type in the main
+        # region; the backend replicates them to the same type here.
+        self.main_volume_types = volume_types(
+            estate, estate.sites.main.region, main_admin, self, "main"
+        )
         self.volume_types = volume_types(estate, region, self.provider, self, "dr")
-        replicated = estate.replicated_systems()
-        if replicated and any(z.name == settings.replication_zone for z in estate.zones):
-            self._replication_network(estate, settings.replication_zone, child)
-        for tenant in estate.tenants:
-            if tenant.code not in projects:
-                continue
-            project_id = projects[tenant.code]
-            storage_quota(f"dr-{tenant.code}-storage-quota", tenant, project_id, region, child)
-            for zone_name in sorted({s.zone for s in replicated if s.tenant == tenant.code}):
-                self._standby(estate, tenant.code, zone_name, project_id, child)
-        self.register_outputs({"region": region})
+        if estate.replicated_systems() and any(
+            z.name == settings.replication_zone for z in estate.zones
+        ):
+            self._replication_network(estate, settings.replication_zone, self._child)
+
+    def protect(self, tenant: TenantSpec, project_id: pulumi.Input[str]) -> None:
+        """Backup quotas for a tenant, and standby networks for its replicated zones."""
+        region = self.estate.sites.dr.region
+        storage_quota(f"dr-{tenant.code}-storage-quota", tenant, project_id, region, self._child)
+        zones = sorted({s.zone for s in tenant.systems if s.dr_class is not None})
+        for zone_name in zones:
+            self._standby(self.estate, tenant.code, zone_name, project_id, self._child)
+
+    def finish(self) -> None:
+        self.register_outputs(
+            {
+                "region": self.estate.sites.dr.region,
+                "volume_types": {n: t.name for n, t in self.volume_types.items()},
+            }
+        )
 
     def _replication_network(
         self, estate: Estate, zone: str, child: pulumi.ResourceOptions

@@ -143,7 +143,7 @@ class Index:
             zone
             for zone, owned in self.zone_sets.items()
             for net in nets
-            if any(net.version == o.version and net.overlaps(o) for o in owned)  # type: ignore[arg-type]
+            if any(net.version == o.version and net.overlaps(o) for o in owned)
         }
 
     def subnets_of(self, network: Planned) -> list[Planned]:
@@ -331,13 +331,14 @@ def dual_stack(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[str]]:
                     f"{s.name}: IPv6 {mode}/{ra} but zone {zone} says {want} for address and RA"
                 )
     for port in idx.of(PORT):
-        families = set()
+        families: set[int] = set()
         for fixed in port.inputs.get("fixedIps") or []:
             subnet = idx.ref(fixed.get("subnetId"))
             if subnet is not None:
-                families.add(subnet.inputs.get("ipVersion"))
+                families.add(int(subnet.inputs.get("ipVersion") or 0))
         if families != {4, 6}:
-            findings.append(f"{port.name}: addresses only from IPv{sorted(families)}")
+            got = "/".join(f"IPv{v}" for v in sorted(families)) or "no subnet"
+            findings.append(f"{port.name}: addresses only from {got}")
     return len(networks) + len(idx.of(PORT)), findings
 
 
@@ -366,8 +367,8 @@ def extranet_qos(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[str]]:
             continue
         by_direction = {r.inputs.get("direction", "egress"): r for r in limits[policy.id]}
         for direction in ("egress", "ingress"):
-            rule = by_direction.get(direction)
-            got = rule.inputs.get("maxKbps") if rule else None
+            limit = by_direction.get(direction)
+            got = limit.inputs.get("maxKbps") if limit else None
             if got != owed_kbps:
                 findings.append(
                     f"{net.name}: {direction} limit {got} kbit/s, owed {owed_kbps} kbit/s "
@@ -399,7 +400,8 @@ def separation_of_duties(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[st
         held = {k[1]: v for k, v in duties.items() if k[0] == project.id}
         for group, roles in held.items():
             if len(roles) > 1:
-                name = idx.ref(group).name if idx.ref(group) else group
+                known = idx.ref(group)
+                name = known.name if known is not None else group
                 findings.append(f"{project.name}: group {name} holds {', '.join(sorted(roles))}")
         present = set().union(*held.values()) if held else set()
         for role in ADMIN_DUTY_ROLES:

@@ -143,7 +143,7 @@ def _run(estate: Estate, config: dict[str, str], shard: tuple[int, int] = (0, 1)
             urn = self.make_urn(request.parent, request.type, request.name)
             if request.type == "pulumi:pulumi:Stack":
                 return resource_pb2.RegisterResourceResponse(urn=urn)
-            _ensure_event_loop()
+            _ensure_event_loop()  # type: ignore[no-untyped-call]
             state = rpc.deserialize_properties(request.object)
             # Type and name: an address group and a security group share a name.
             kind = request.type.rsplit(":", 1)[-1]
@@ -168,6 +168,8 @@ def _run(estate: Estate, config: dict[str, str], shard: tuple[int, int] = (0, 1)
             )
 
     _quieten_source_positions()
+    # A forked child may inherit a configured runtime (tests set mocks at import).
+    pulumi.runtime.settings.reset_options(project=PLAN_PROJECT, stack=PLAN_STACK, preview=False)
     echo = Echo()
     pulumi.runtime.set_mocks(
         echo, project=PLAN_PROJECT, stack=PLAN_STACK, preview=False, monitor=Recorder(echo)
@@ -177,7 +179,7 @@ def _run(estate: Estate, config: dict[str, str], shard: tuple[int, int] = (0, 1)
     def program() -> None:
         build(estate, CloudSettings.from_config(), Shard(*shard))
 
-    pulumi.runtime.test(program)()
+    pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]
     return Plan(estate=estate.file, resources=recorded, seconds=time.perf_counter() - started)
 
 

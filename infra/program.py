@@ -12,7 +12,7 @@ import pulumi
 import pulumi_openstack as openstack
 
 from estate import Estate
-from infra.dr import DrCentre, volume_types
+from infra.dr import DrCentre
 from infra.extranet import SEGMENT_LEVELS, ExtranetQos, ExtranetSegment
 from infra.identity import DUTY_ROLES, CityIdentity, Tenant
 from infra.settings import CloudSettings
@@ -91,7 +91,7 @@ def build(estate: Estate, settings: CloudSettings, shard: Shard | None = None) -
     admin = admin_provider(settings, region)
     identity = city_identity(settings, admin)
     zones = CityZones(estate, region, admin)
-    main_types = volume_types(estate, region, admin, zones, "main")
+    dr = DrCentre(estate, settings, admin)
 
     tenants: dict[str, Tenant] = {}
     networks: dict[tuple[str, str], ZoneNetwork] = {}
@@ -101,6 +101,7 @@ def build(estate: Estate, settings: CloudSettings, shard: Shard | None = None) -
             continue
         tenant = Tenant(spec, identity, settings, region, admin)
         tenants[spec.code] = tenant
+        dr.protect(spec, tenant.project.id)
         for zone_name in dict.fromkeys(s.zone for s in spec.systems):
             zone = estate.zone(zone_name)
             networks[(spec.code, zone_name)] = ZoneNetwork(
@@ -122,7 +123,7 @@ def build(estate: Estate, settings: CloudSettings, shard: Shard | None = None) -
                 net.subnet4,
                 net.subnet6,
                 zones.security_groups[system.zone].id,
-                main_types,
+                dr.main_volume_types,
                 tenant.provider,
                 key_pair=settings.key_pair,
                 opts=pulumi.ResourceOptions(parent=tenant),
@@ -143,7 +144,7 @@ def build(estate: Estate, settings: CloudSettings, shard: Shard | None = None) -
             node, vlan, settings.physical_network, qos[node.level], shared, region, admin
         )
 
-    dr = DrCentre(estate, settings, {code: t.project.id for code, t in tenants.items()})
+    dr.finish()
     return City(
         tenants=tenants,
         zones=zones,

@@ -84,7 +84,7 @@ def zone_address_sets(estate: Estate) -> dict[str, list[Network]]:
                 runs.append((start, end, zone))
         for start, end, zone in runs:
             first, last = _address(family, start), _address(family, end - 1)
-            sets.setdefault(zone, []).extend(summarize_address_range(first, last))  # type: ignore[arg-type]
+            sets.setdefault(zone, []).extend(summarize_address_range(first, last))
     return sets
 
 
@@ -124,8 +124,8 @@ def matrix_rules(estate: Estate) -> list[RuleSpec]:
     specs: set[RuleSpec] = set()
     for zone in guarded:
         for ethertype in ("IPv4", "IPv6"):
-            specs.add(RuleSpec(zone, "ingress", ethertype, None, None, None, zone))  # type: ignore[arg-type]
-            specs.add(RuleSpec(zone, "egress", ethertype, None, None, None, zone))  # type: ignore[arg-type]
+            specs.add(RuleSpec(zone, "ingress", ethertype, None, None, None, zone))
+            specs.add(RuleSpec(zone, "egress", ethertype, None, None, None, zone))
     for rule in estate.isolation:
         for src in _expand(estate, rule.src, rule.dst):
             for dst in _expand(estate, rule.dst, src):
