@@ -42,8 +42,9 @@ class ExtranetQos(pulumi.ComponentResource):
             region=region,
             opts=child,
         )
+        self.rules: list[openstack.networking.QosBandwidthLimitRule] = []
         for direction in ("egress", "ingress"):
-            openstack.networking.QosBandwidthLimitRule(
+            rule = openstack.networking.QosBandwidthLimitRule(
                 f"extranet-{level}-qos-{direction}",
                 qos_policy_id=self.policy.id,
                 direction=direction,
@@ -52,6 +53,7 @@ class ExtranetQos(pulumi.ComponentResource):
                 region=region,
                 opts=child,
             )
+            self.rules.append(rule)
         self.register_outputs({"policy_id": self.policy.id, "max_kbps": kbps})
 
 
@@ -121,8 +123,9 @@ class ExtranetSegment(pulumi.ComponentResource):
             region=region,
             opts=child,
         )
+        self.shares: list[openstack.networking.RbacPolicyV2] = []
         for tenant, project_id in shared_with.items():
-            openstack.networking.RbacPolicyV2(
+            share = openstack.networking.RbacPolicyV2(
                 f"{name}-share-{tenant}",
                 object_type="network",
                 object_id=self.network.id,
@@ -131,4 +134,5 @@ class ExtranetSegment(pulumi.ComponentResource):
                 region=region,
                 opts=child,
             )
+            self.shares.append(share)
         self.register_outputs({"network_id": self.network.id, "vlan": vlan})

@@ -93,7 +93,7 @@ class Tenant(pulumi.ComponentResource):
             role_id=identity.roles[DEPLOYER_ROLE],
             opts=child,
         )
-        self._quotas(spec, region, child)
+        self.quotas = self._quotas(spec, region, child)
         self.provider = openstack.Provider(
             f"{code}-provider",
             auth_url=settings.auth_url,
@@ -112,9 +112,15 @@ class Tenant(pulumi.ComponentResource):
             }
         )
 
-    def _quotas(self, spec: TenantSpec, region: str, child: pulumi.ResourceOptions) -> None:
+    def _quotas(
+        self, spec: TenantSpec, region: str, child: pulumi.ResourceOptions
+    ) -> tuple[
+        openstack.compute.QuotaSetV2,
+        openstack.networking.QuotaV2,
+        openstack.blockstorage.QuoteSetV3,
+    ]:
         code, q = spec.code, spec.quotas
-        openstack.compute.QuotaSetV2(
+        compute = openstack.compute.QuotaSetV2(
             f"{code}-compute-quota",
             project_id=self.project.id,
             region=region,
@@ -135,7 +141,7 @@ class Tenant(pulumi.ComponentResource):
             injected_file_path_bytes=NOVA_INJECTED_FILE_PATH_BYTES,
             opts=child,
         )
-        openstack.networking.QuotaV2(
+        network = openstack.networking.QuotaV2(
             f"{code}-network-quota",
             project_id=self.project.id,
             region=region,
@@ -150,7 +156,8 @@ class Tenant(pulumi.ComponentResource):
             subnetpool=0,  # the address plan is central: tenants make no subnet pools
             opts=child,
         )
-        storage_quota(f"{code}-storage-quota", spec, self.project.id, region, child)
+        storage = storage_quota(f"{code}-storage-quota", spec, self.project.id, region, child)
+        return compute, network, storage
 
 
 def storage_quota(

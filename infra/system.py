@@ -17,6 +17,7 @@ SELF_ASSIGNED_V6 = ("slaac", "dhcpv6-stateless")
 class System(pulumi.ComponentResource):
     instances: dict[str, openstack.compute.Instance]
     ports: dict[str, openstack.networking.Port]
+    volumes: dict[str, openstack.blockstorage.Volume]
 
     def __init__(
         self,
@@ -34,7 +35,7 @@ class System(pulumi.ComponentResource):
         name = f"{spec.tenant}-{spec.code}"
         super().__init__("yunwang:infra:System", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        self.instances, self.ports = {}, {}
+        self.instances, self.ports, self.volumes = {}, {}, {}
         metadata = {
             "yunwang:tenant": spec.tenant,
             "yunwang:system": spec.code,
@@ -83,6 +84,7 @@ class System(pulumi.ComponentResource):
             )
             self.instances[host.name] = instance
             self.ports[host.name] = port
+            self.volumes[host.name] = volume
         self.register_outputs({"instances": {h: i.id for h, i in self.instances.items()}})
 
     @staticmethod

@@ -59,8 +59,9 @@ class CityZones(pulumi.ComponentResource):
                 region=region,
                 opts=child,
             )
+        self.rules: list[openstack.networking.SecGroupRule] = []
         for spec in matrix_rules(estate):
-            openstack.networking.SecGroupRule(
+            rule = openstack.networking.SecGroupRule(
                 f"zone-{spec.zone}-{spec.key}",
                 security_group_id=self.security_groups[spec.zone].id,
                 direction=spec.direction,
@@ -73,6 +74,7 @@ class CityZones(pulumi.ComponentResource):
                 region=region,
                 opts=child,
             )
+            self.rules.append(rule)
         self.register_outputs(
             {"security_groups": {z: g.id for z, g in self.security_groups.items()}}
         )
