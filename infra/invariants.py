@@ -415,12 +415,16 @@ def separation_of_duties(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[st
 )
 def explicit_quotas(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[str]]:
     findings: list[str] = []
+    main, dr = idx.estate.sites.main.region, idx.estate.sites.dr.region
+    # Storage is also needed at the DR centre: replicas and backups count there.
+    regions = {COMPUTE_QUOTA: (main,), NETWORK_QUOTA: (main,), STORAGE_QUOTA: (main, dr)}
     projects = idx.of(PROJECT)
     for project in projects:
         for typ, fields in QUOTA_FIELDS.items():
             quotas = [q for q in idx.of(typ) if q.inputs.get("projectId") == project.id]
-            if not quotas:
-                findings.append(f"{project.name}: no {typ.rsplit(':', 1)[-1]}")
+            for region in regions[typ]:
+                if not any(q.inputs.get("region") == region for q in quotas):
+                    findings.append(f"{project.name}: no {typ.rsplit(':', 1)[-1]} in {region}")
             for q in quotas:
                 for f in fields:
                     value = q.inputs.get(f)
