@@ -13,6 +13,7 @@ the clean way to plan two estates (`yunwang plan OLD NEW`) side by side.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import multiprocessing
 import os
@@ -168,7 +169,10 @@ def _run(estate: Estate, config: dict[str, str], shard: tuple[int, int] = (0, 1)
             )
 
     _quieten_source_positions()
-    # A forked child may inherit a configured runtime (tests set mocks at import).
+    # A forked child inherits the parent's event loop, whose executor threads
+    # did not survive the fork (work sent to them would wait forever), and
+    # maybe a configured runtime (tests set mocks at import): start clean.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.settings.reset_options(project=PLAN_PROJECT, stack=PLAN_STACK, preview=False)
     echo = Echo()
     pulumi.runtime.set_mocks(
@@ -210,7 +214,9 @@ class PlanError(Exception):
 
 
 def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """The cores nobody else is using (the plan is CPU-bound), between 1 and 4."""
+    idle = (os.cpu_count() or 1) - os.getloadavg()[0]
+    return max(1, min(4, round(idle)))
 
 
 def plan_estates(
