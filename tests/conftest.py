@@ -7,6 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scapy.config import conf
+from scapy.layers.l2 import Neighbor
+
+# Network safety for every area: scapy fills in a missing destination MAC by
+# asking the network (ARP/ND on the host's own interfaces). Our tests only
+# build bytes or send inside namespaces they create, so resolution is off
+# for the whole session: a missing destination becomes broadcast, offline.
+conf.neighbor = Neighbor()
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

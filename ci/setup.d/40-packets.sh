@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Packet sensors: tshark is the benchmark peer (bench/packets_bench.py) and
+# tcpdump is handy for looking at a namespace while a lab test runs. scapy
+# comes from pyproject. Idempotent; needs root for apt (CI runs as root).
+set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+    echo "not root: skipping apt installs for packets (lab tests will skip)" >&2
+    exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for pkg in tshark tcpdump; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    # tshark's postinst asks whether non-root users may capture: answer no.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi

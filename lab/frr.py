@@ -1,0 +1,156 @@
+"""FRR in a namespace: one zebra/bfdd/ospfd/ospf6d set per router.
+
+Follows TESTBED.md: FRR's pathspace (`-N NAME`) keeps each router's sockets
+and pid files under /var/run/frr/NAME; zebra must have made zserv.api before
+the protocol daemons start; the whole configuration goes in with one
+`vtysh -f`. `-M snmp` plus `agentx` in the config lets snmpd (the AgentX
+master in the same namespace) serve OSPF-MIB and OSPFV3-MIB.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from lab.errors import LabError
+from lab.plan import Router
+from lab.proc import run, start_time, wait_for
+from lab.state import LabState, Process
+
+FRR_BIN = Path("/usr/lib/frr")
+FRR_RUN = Path("/var/run/frr")
+DAEMONS = ("zebra", "bfdd", "ospfd", "ospf6d")
+_SNMP_DAEMONS = {"zebra", "ospfd", "ospf6d"}
+
+
+def pathspace(router: Router) -> str:
+    return router.namespace
+
+
+def render(router: Router, *, bfd_ms: int, bfd_links: set[str], log_file: Path) -> str:
+    """The router's whole configuration (OSPFv2 + OSPFv3, BFD, AgentX)."""
+    lines = [
+        "frr defaults traditional",
+        f"hostname {router.node}",
+        f"log file {log_file} informational",
+        "service integrated-vtysh-config",
+        "agentx",
+        "!",
+        "bfd",
+        " profile lab",
+        f"  transmit-interval {bfd_ms}",
+        f"  receive-interval {bfd_ms}",
+        "  detect-multiplier 3",
+        " exit",
+        "exit",
+        "!",
+    ]
+    for iface in router.interfaces:
+        lines.append(f"interface {iface.name}")
+        lines.append(" ip ospf area 0")
+        lines.append(" ipv6 ospf6 area 0")
+        if iface.cost is None:
+            lines += [" ip ospf passive", " ipv6 ospf6 passive"]
+        else:
+            lines += [
+                " ip ospf network point-to-point",
+                f" ip ospf cost {iface.cost}",
+                " ip ospf hello-interval 1",
+                " ip ospf dead-interval 4",
+                " ipv6 ospf6 network point-to-point",
+                f" ipv6 ospf6 cost {iface.cost}",
+                " ipv6 ospf6 hello-interval 1",
+                " ipv6 ospf6 dead-interval 4",
+            ]
+            if iface.link in bfd_links:
+                lines += [" ip ospf bfd", " ip ospf bfd profile lab", " ipv6 ospf6 bfd profile lab"]
+        lines += ["exit", "!"]
+    lines += [
+        "router ospf",
+        f" ospf router-id {router.router_id}",
+        # Low SPF/LSA throttles: the lab measures failover, not damping.
+        " timers throttle spf 0 50 500",
+        " timers throttle lsa all 0",
+        " timers lsa min-arrival 0",
+        "exit",
+        "!",
+        "router ospf6",
+        f" ospf6 router-id {router.router_id}",
+        " timers throttle spf 0 50 500",
+        " timers lsa min-arrival 0",
+        "exit",
+        "!",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def start(
+    router: Router, state: LabState, *, workdir: Path, agentx_conf: Path, config: str
+) -> None:
+    """Start the daemons in the router's namespace and load its configuration."""
+    run_dir = prepare_run_dir(router, state)
+    # FRR's SNMP module reads its AgentX target from SNMPCONFPATH: a file of
+    # our own instead of /etc/snmp, so the machine's snmp config is untouched.
+    env = {**os.environ, "SNMPCONFPATH": str(agentx_conf.parent)}
+    for daemon in DAEMONS:
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            router.namespace,
+            str(FRR_BIN / daemon),
+            "-d",
+            "-N",
+            pathspace(router),
+            "-f",
+            "/dev/null",
+            "-P",
+            "0",
+        ]
+        if daemon in _SNMP_DAEMONS:
+            argv += ["-M", "snmp"]
+        run(argv, env=env)
+        pid_file = run_dir / f"{daemon}.pid"
+        wait_for(pid_file, timeout_s=15, what=f"{router.node} {daemon}")
+        pid = int(pid_file.read_text().strip())
+        state.add_process(Process(pid, start_time(pid), f"frr:{daemon}", router.namespace))
+        if daemon == "zebra":
+            wait_for(run_dir / "zserv.api", timeout_s=15, what=f"{router.node} zebra")
+    for daemon in DAEMONS[1:]:
+        wait_for(run_dir / f"{daemon}.vty", timeout_s=15, what=f"{router.node} {daemon} vty")
+    conf = workdir / "frr.conf"
+    conf.write_text(config)
+    done = run(["vtysh", "-N", pathspace(router), "-f", str(conf)], check=False)
+    if done.returncode != 0:
+        detail = [
+            line
+            for line in (done.stdout + done.stderr).strip().splitlines()
+            if not line.startswith("% Can't open configuration file")
+        ]
+        raise LabError(f"{router.node}: FRR refused its configuration: {' / '.join(detail[-2:])}")
+
+
+def prepare_run_dir(router: Router, state: LabState) -> Path:
+    run_dir = FRR_RUN / pathspace(router)
+    state.add_dir(str(run_dir))
+    # The pathspace name is this lab's own: stale pid files or sockets from a
+    # lab whose record was lost would make the daemons refuse to start.
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    os.chown(run_dir, *_frr_ids())
+    return run_dir
+
+
+def vtysh(router: Router, command: str) -> str:
+    return run(["vtysh", "-N", pathspace(router), "-c", command]).stdout
+
+
+def _frr_ids() -> tuple[int, int]:
+    import grp
+    import pwd
+
+    try:
+        return pwd.getpwnam("frr").pw_uid, grp.getgrnam("frr").gr_gid
+    except KeyError as exc:
+        raise LabError("FRR is not installed (no frr user): run ci/setup.d/20-lab.sh") from exc

@@ -1,0 +1,130 @@
+"""net-snmp's snmpd in a router namespace: the agent the collectors poll.
+
+v3 authPriv with the user and keys the estate's credential references; v2c
+only when the estate allows it. snmpd is also the AgentX master (TCP on the
+namespace's own 127.0.0.1:705) so FRR's OSPF-MIB rows appear in the same
+agent as IF-MIB.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from estate.schema import SnmpCredential
+from estate.secrets import SecretMissing, SecretRef
+from lab.errors import LabError
+from lab.plan import Router
+from lab.proc import spawn, start_time, wait_for
+from lab.state import LabState, Process
+
+AGENTX = "tcp:127.0.0.1:705"
+_AUTH = {
+    "sha": "SHA",
+    "sha224": "SHA-224",
+    "sha256": "SHA-256",
+    "sha384": "SHA-384",
+    "sha512": "SHA-512",
+}
+_PRIV = {"aes128": "AES", "aes192": "AES-192", "aes256": "AES-256"}
+
+
+def resolve(ref: SecretRef, defaults: Mapping[str, str]) -> str:
+    """The secret, from where the estate says; an env var that is not set
+    falls back to `defaults` (test values passed in, never written to the env)."""
+    if ref.env is not None and ref.env not in os.environ and ref.env in defaults:
+        return defaults[ref.env]
+    return ref.resolve()
+
+
+def render(
+    credential: SnmpCredential,
+    *,
+    allow_v2c: bool,
+    name: str,
+    sys_name: str,
+    defaults: Mapping[str, str] | None = None,
+) -> str:
+    defaults = defaults or {}
+    try:
+        if credential.version == 3:
+            assert credential.user and credential.auth_key and credential.priv_key
+            auth = resolve(credential.auth_key, defaults)
+            priv = resolve(credential.priv_key, defaults)
+            if len(auth) < 8 or len(priv) < 8:
+                raise LabError(f"SNMP credential {name}: v3 keys need at least 8 characters")
+            access = [
+                f'createUser {credential.user} {_AUTH[credential.auth_protocol]} "{auth}" '
+                f'{_PRIV[credential.priv_protocol]} "{priv}"',
+                f"rouser {credential.user} priv",
+            ]
+        else:
+            if not allow_v2c:
+                raise LabError(
+                    f"SNMP credential {name} is v2c but the estate does not allow v2c "
+                    "(monitoring.allow_v2c)"
+                )
+            assert credential.community
+            community = resolve(credential.community, defaults)
+            access = [f"rocommunity {community} default", f"rocommunity6 {community} default"]
+    except SecretMissing as exc:
+        raise LabError(f"SNMP credential {name}: {exc}") from exc
+    return "\n".join(
+        [
+            "agentAddress udp:161,udp6:161",
+            "master agentx",
+            f"agentXSocket {AGENTX}",
+            "agentXTimeout 2",
+            f"sysName {sys_name}",
+            "sysLocation yunwang lab",
+            "sysServices 72",
+            *access,
+            "",
+        ]
+    )
+
+
+def agentx_client_conf(directory: Path) -> Path:
+    """The file FRR's AgentX subagents read (through SNMPCONFPATH)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "frr.conf"
+    conf.write_text(f"agentXSocket {AGENTX}\n")
+    return conf
+
+
+def start(router: Router, state: LabState, *, workdir: Path, config: str) -> int:
+    persistent = workdir / "snmp-persist"
+    persistent.mkdir(parents=True, exist_ok=True)
+    conf = workdir / "snmpd.conf"
+    conf.unlink(missing_ok=True)
+    # Holds the resolved v3 keys: readable by root only from the first byte.
+    with open(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(config)
+    pid_file = workdir / "snmpd.pid"
+    pid_file.unlink(missing_ok=True)
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(persistent)}
+    pid = spawn(
+        [
+            "ip",
+            "netns",
+            "exec",
+            router.namespace,
+            "snmpd",
+            "-f",
+            "-C",
+            "-c",
+            str(conf),
+            "-u",
+            "root",
+            "-p",
+            str(pid_file),
+            "-Lf",
+            str(workdir / "snmpd.log"),
+        ],
+        log=workdir / "snmpd.out",
+        env=env,
+    )
+    state.add_process(Process(pid, start_time(pid), "snmpd", router.namespace))
+    wait_for(pid_file, timeout_s=15, what=f"{router.node} snmpd")
+    return pid

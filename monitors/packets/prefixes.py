@@ -1,0 +1,61 @@
+"""Longest-prefix match over raw address bytes, cached per address.
+
+Zones, node LANs and the address plan are a few thousand prefixes; the
+sensor asks "which segment is this address in" once per new address, so a
+dict per prefix length (longest first) is both simple and fast enough.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class PrefixMap(Generic[V]):
+    def __init__(self, entries: Iterable[tuple[Network, V]] = ()) -> None:
+        # (version, prefixlen) -> {network int: value}
+        self._tables: dict[tuple[int, int], dict[int, V]] = {}
+        self._order: list[tuple[int, int]] = []
+        self._cache: dict[bytes, V | None] = {}
+        for network, value in entries:
+            self.add(network, value)
+
+    def add(self, network: Network, value: V) -> None:
+        table = self._tables.setdefault((network.version, network.prefixlen), {})
+        table.setdefault(int(network.network_address), value)
+        self._cache = {}
+        self._order = sorted(self._tables, key=lambda k: (k[0], -k[1]))
+
+    def lookup(self, address: bytes) -> V | None:
+        """The value of the longest prefix holding `address` (raw 4 or 16 bytes)."""
+        try:
+            return self._cache[address]
+        except KeyError:
+            pass
+        version = 4 if len(address) == 4 else 6
+        bits = 32 if version == 4 else 128
+        number = int.from_bytes(address, "big")
+        found: V | None = None
+        for table_version, prefixlen in self._order:
+            if table_version != version:
+                continue
+            host_bits = bits - prefixlen
+            key = (number >> host_bits) << host_bits
+            value = self._tables[(table_version, prefixlen)].get(key)
+            if value is not None:
+                found = value
+                break
+        if len(self._cache) > 1 << 20:
+            self._cache.clear()
+        self._cache[address] = found
+        return found
+
+    def __contains__(self, address: bytes) -> bool:
+        return self.lookup(address) is not None
+
+    def __bool__(self) -> bool:
+        return bool(self._tables)

@@ -1,0 +1,253 @@
+"""The sensor: frames in, events and counters out.
+
+`Sensor.feed(ts, frame, length)` is the hot path. It decodes the frame,
+keeps the flow table and calls each detection's hooks only for the packets
+that hook is about: ARP frames, Router Advertisements, DHCP server messages,
+the first packet of a flow and its first answer. A packet of an established
+flow costs one decode, one dict lookup and three attribute updates.
+
+A detection that raises on a crafted packet is a sensor bug, but it must not
+stop the sensor on a hostile wire: the packet is counted as malformed, the
+first such error is kept for the operator, and capture goes on.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from security.events import Event
+
+from .decode import (
+    ETH_ARP,
+    PROTO_ICMPV6,
+    PROTO_TCP,
+    PROTO_UDP,
+    TCP_RST,
+    MalformedPacket,
+    Packet,
+    decode,
+    decode_arp,
+)
+from .detections import DETECTIONS
+from .detections.adoption import Ipv6Adoption
+from .detections.dhcp import is_dhcp_server_message
+from .detections.gateway import NEIGHBOR_ADVERT
+from .detections.ndp import ROUTER_ADVERT
+from .flows import Flow, FlowKey, new_flow
+from .policy import SensorPolicy
+from .rules import Detection, ThresholdError, override
+
+Sink = Callable[[Event], None]
+_DHCP_SERVER_PORTS = frozenset({67, 547})
+_FLOW_PROTOS = frozenset({PROTO_TCP, PROTO_UDP})
+
+
+@dataclass(frozen=True)
+class FlowThresholds:
+    idle_timeout_s: float = 120.0
+    sweep_every_s: float = 10.0
+    max_flows: int = 500_000
+
+
+@dataclass
+class SensorStats:
+    seen: int = 0
+    parsed: int = 0
+    malformed: int = 0
+    dropped: int = 0
+    unsupported: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    detection_errors: int = 0
+    first_error: str | None = None
+
+
+class Sensor:
+    def __init__(
+        self,
+        policy: SensorPolicy,
+        observer: str = "yunwang-sensor",
+        sinks: Iterable[Sink] = (),
+        keep_events: bool = True,
+    ) -> None:
+        """`sinks` receive every event as it is raised; `keep_events` also
+        keeps them in `self.events` (off for long live runs: memory)."""
+        known = {d.key for d in DETECTIONS} | {"flows"}
+        for key in policy.thresholds:
+            if key not in known:
+                expected = ", ".join(sorted(known))
+                raise ThresholdError(
+                    f"thresholds.{key}: unknown detection (expected one of {expected})"
+                )
+        self.policy = policy
+        self.stats = SensorStats()
+        self.events: list[Event] = []
+        self._sinks = list(sinks)
+        if keep_events:
+            self._sinks.insert(0, self.events.append)
+        self.flow_thresholds = override(
+            FlowThresholds(), policy.thresholds.get("flows", {}), "flows"
+        )
+        self.detections: list[Detection] = [d(self._emit, observer, policy) for d in DETECTIONS]
+        self.adoption = next(d for d in self.detections if isinstance(d, Ipv6Adoption))
+        self._on_arp = _hooks(self.detections, "on_arp")
+        self._on_flow = _hooks(self.detections, "on_flow")
+        self._on_answer = _hooks(self.detections, "on_answer")
+        self._on_router_advert = _hooks(self.detections, "on_router_advert")
+        self._on_neighbor_advert = _hooks(self.detections, "on_neighbor_advert")
+        self._on_dhcp = _hooks(self.detections, "on_dhcp")
+        self.flows: dict[FlowKey, Flow] = {}
+        self._next_sweep = 0.0
+
+    def _emit(self, event: Event) -> None:
+        self.stats.events[event.rule_id or event.action] += 1
+        for sink in self._sinks:
+            sink(event)
+
+    def feed(self, ts: float, frame: bytes, length: int = 0) -> None:
+        stats = self.stats
+        stats.seen += 1
+        try:
+            packet = decode(frame, ts, length)
+        except MalformedPacket:
+            stats.malformed += 1
+            return
+        try:
+            proto = packet.proto
+            # The common case first and inline: a TCP/UDP packet of a known flow.
+            if proto in _FLOW_PROTOS and packet.l4 >= 0:
+                if proto == PROTO_UDP and packet.sport in _DHCP_SERVER_PORTS:
+                    self._dhcp(packet)
+                key = (packet.src, packet.dst, proto, packet.sport, packet.dport)
+                flow = self.flows.get(key)
+                if flow is None:
+                    flow = self._open(packet, key)
+                if flow is not None:
+                    flow.packets += 1
+                    flow.bytes += packet.length
+                    flow.last_seen = ts
+                    if not flow.answered and packet.src == flow.server:
+                        self._answered(packet, flow)
+            else:
+                self._rare(packet)
+        except MalformedPacket:  # a body a detection reads (ARP) is not what it claims
+            stats.malformed += 1
+            return
+        except BrokenPipeError:
+            raise  # the event consumer went away: that ends sensing, it is not a packet's fault
+        except Exception as exc:  # a hostile packet must not stop the sensor
+            stats.malformed += 1
+            stats.detection_errors += 1
+            if stats.first_error is None:
+                stats.first_error = f"{type(exc).__name__}: {exc}"
+            return
+        stats.parsed += 1
+
+    def feed_all(self, records: Iterable[tuple[float, bytes, int]]) -> None:
+        feed = self.feed
+        for ts, frame, length in records:
+            feed(ts, frame, length)
+
+    def _rare(self, packet: Packet) -> None:
+        """ARP, ICMP, fragments and other protocols (the flow part repeats
+        `feed`'s inline path, which saves a call on nearly every packet)."""
+        proto = packet.proto
+        if proto < 0:
+            if packet.ethertype == ETH_ARP:
+                arp = decode_arp(packet)
+                for hook in self._on_arp:
+                    hook(packet, arp)
+            else:
+                self.stats.unsupported += 1
+            return
+        if proto == PROTO_ICMPV6:
+            if packet.icmp_type == ROUTER_ADVERT:
+                for hook in self._on_router_advert:
+                    hook(packet)
+                return
+            if packet.icmp_type == NEIGHBOR_ADVERT:
+                for hook in self._on_neighbor_advert:
+                    hook(packet)
+                return
+        if packet.l4 < 0:
+            return  # a non-first fragment: no ports, not a flow of its own
+        key = (packet.src, packet.dst, proto, packet.sport, packet.dport)
+        flow = self.flows.get(key)
+        if flow is None:
+            flow = self._open(packet, key)
+            if flow is None:
+                return
+        flow.packets += 1
+        flow.bytes += packet.length
+        flow.last_seen = packet.ts
+        if not flow.answered and packet.src == flow.server:
+            self._answered(packet, flow)
+
+    def _dhcp(self, packet: Packet) -> None:
+        if is_dhcp_server_message(packet):
+            for hook in self._on_dhcp:
+                hook(packet)
+
+    def _answered(self, packet: Packet, flow: Flow) -> None:
+        """The server's first packet; a TCP reset is a refusal, not an answer."""
+        if packet.proto == PROTO_TCP and packet.tcp_flags & TCP_RST:
+            return
+        flow.answered = True
+        for hook in self._on_answer:
+            hook(packet, flow)
+
+    def _open(self, packet: Packet, key: FlowKey) -> Flow | None:
+        flow = new_flow(packet)
+        if flow is None:
+            return None
+        if packet.ts >= self._next_sweep or len(self.flows) >= 2 * self.flow_thresholds.max_flows:
+            self.sweep(packet.ts)
+        reverse = (packet.dst, packet.src, packet.proto, packet.dport, packet.sport)
+        self.flows[key] = flow
+        self.flows[reverse] = flow
+        for hook in self._on_flow:
+            hook(packet, flow)
+        return flow
+
+    def sweep(self, now: float, everything: bool = False) -> None:
+        """Forget flows idle for `idle_timeout_s` (all of them when `everything`)."""
+        limits = self.flow_thresholds
+        self._next_sweep = now + limits.sweep_every_s
+        horizon = now - limits.idle_timeout_s
+        expired = [
+            key for key, flow in self.flows.items() if everything or flow.last_seen < horizon
+        ]
+        if not everything and len(self.flows) - len(expired) >= 2 * limits.max_flows:
+            # Still full of busy flows: drop the oldest half rather than grow.
+            expired = list(self.flows)[: len(self.flows) // 2]
+        for key in expired:
+            flow = self.flows.pop(key, None)
+            if flow is not None and flow.client == key[0]:
+                self.adoption.on_expire(flow)
+
+    def close(self) -> None:
+        """End of capture: fold every live flow into the totals."""
+        self.sweep(float("inf"), everything=True)
+
+
+def settle_memory() -> None:
+    """Call once the estate and policy are loaded, before capturing.
+
+    The sensor allocates millions of short-lived, acyclic objects. With the
+    default thresholds CPython's cyclic collector runs every 700 allocations
+    and, every few runs, walks every object alive: the estate's thousands of
+    nodes, the prefix tables, the flow table. Freezing what is loaded so far
+    and collecting young objects less often removed ~30 % of the sensor's
+    CPU time in bench/packets_bench.py. Nothing the sensor keeps forms
+    cycles, so memory is still returned promptly by reference counting.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def _hooks(detections: list[Detection], name: str) -> list[Callable[..., None]]:
+    base = getattr(Detection, name)
+    return [getattr(d, name) for d in detections if getattr(type(d), name) is not base]

@@ -1,0 +1,86 @@
+"""Small pieces of the lab that need no root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.chaos import parse_rate
+from lab.errors import LabError
+from lab.measure import parse
+from lab.rootfs import _mirror_in
+from lab.state import LabState, Process, lab_tag
+
+
+@pytest.mark.parametrize(
+    ("text", "bps"),
+    [
+        ("50Mbit/s", 50_000_000),
+        ("800kbit", 800_000),
+        ("2000000", 2_000_000),
+        ("1.5G", 1_500_000_000),
+    ],
+)
+def test_rates_parse_to_bits_per_second(text: str, bps: int) -> None:
+    assert parse_rate(text) == bps
+
+
+@pytest.mark.parametrize("text", ["fast", "0", "-5Mbit"])
+def test_bad_rates_are_one_line_errors(text: str) -> None:
+    with pytest.raises(LabError, match="--rate"):
+        parse_rate(text)
+
+
+PING = """PING 198.18.0.10 (198.18.0.10) 56(84) bytes of data.
+[1000.000] 64 bytes from 198.18.0.10: icmp_seq=1 ttl=62 time=0.3 ms
+[1000.016] 64 bytes from 198.18.0.10: icmp_seq=2 ttl=62 time=0.3 ms
+[1000.350] 64 bytes from 198.18.0.10: icmp_seq=22 ttl=62 time=0.3 ms
+[1000.366] 64 bytes from 198.18.0.10: icmp_seq=23 ttl=62 time=0.3 ms
+
+--- 198.18.0.10 ping statistics ---
+23 packets transmitted, 4 received, 82.6087% packet loss, time 360ms
+"""
+
+
+def test_largest_gap_between_replies_is_the_outage() -> None:
+    outage = parse(PING)
+    assert outage.largest_gap_s == pytest.approx(0.334)
+    assert (outage.sent, outage.received, outage.lost) == (23, 4, 19)
+
+
+def test_a_stream_that_never_came_back_counts_to_the_stop() -> None:
+    assert parse(PING, stopped_at=1005.0).largest_gap_s == pytest.approx(4.634)
+
+
+def test_no_replies_is_an_error() -> None:
+    with pytest.raises(LabError, match="no usable output"):
+        parse("connect: Network is unreachable\n")
+
+
+def test_mirror_comes_from_the_machines_apt_sources() -> None:
+    deb822 = (
+        "Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm bookworm-updates\n\n"
+        "Types: deb\nURIs: http://mirror.invalid/debian-security\nSuites: bookworm-security\n"
+    )
+    assert _mirror_in(deb822) == "http://mirror.invalid/debian"
+    assert _mirror_in("deb [arch=amd64] http://m.invalid/debian bookworm main\n") == (
+        "http://m.invalid/debian"
+    )
+    assert _mirror_in("deb http://m.invalid/other jammy main\n") is None
+
+
+def test_state_round_trips_and_tags_differ_per_directory(tmp_path: Path) -> None:
+    state = LabState(directory=tmp_path / "a", tag=lab_tag(tmp_path / "a"))
+    state.add_namespace("ywlab-x-py")
+    state.add_process(Process(123, 456, "snmpd", "ywlab-x-py"))
+    again = LabState.load(tmp_path / "a")
+    assert again.namespaces == ["ywlab-x-py"]
+    assert again.processes == [Process(123, 456, "snmpd", "ywlab-x-py")]
+    assert lab_tag(tmp_path / "a") != lab_tag(tmp_path / "b")
+
+
+def test_unreadable_state_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text("{not json")
+    with pytest.raises(LabError, match="unreadable lab state"):
+        LabState.load(tmp_path)

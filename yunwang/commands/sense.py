@@ -1,0 +1,215 @@
+"""`yunwang sense`: run the packet sensor on an interface or a capture file.
+
+    yunwang sense --iface eth1 examples/small.yaml
+    yunwang sense --pcap suspicious.pcapng examples/small.yaml --json
+
+Events go to stdout (one line each, or ECS JSON lines with --json); the
+summary goes to stderr. With --metrics-port the sensor's counters are served
+for Prometheus on 127.0.0.1 (or --metrics-addr) while it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from security.events import Event
+from yunwang.console import EXIT_USAGE, fail, load_estate
+
+if TYPE_CHECKING:
+    from monitors.packets import Sensor
+    from monitors.packets.capture import PcapWriter, Record
+
+app_help = (
+    "Watch the wire: ARP spoofing, scans, rogue routers and DHCP, forbidden cross-zone flows."
+)
+
+
+class _Stop(Exception):
+    pass
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="sense", help=app_help)(sense)
+
+
+def sense(
+    estate_file: Annotated[Path, typer.Argument(metavar="ESTATE", help="The estate YAML")],
+    iface: Annotated[
+        str | None, typer.Option("--iface", help="Capture live on this interface")
+    ] = None,
+    pcap: Annotated[Path | None, typer.Option("--pcap", help="Replay a pcap/pcapng file")] = None,
+    policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", help="YAML overlay: gateway_macs, routers, dhcp_servers, thresholds"
+        ),
+    ] = None,
+    bpf: Annotated[str | None, typer.Option("--bpf", help="BPF filter for live capture")] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop a live capture after SECONDS")
+    ] = None,
+    count: Annotated[int | None, typer.Option("--count", help="Stop after N frames")] = None,
+    write: Annotated[
+        Path | None, typer.Option("--write", help="Also save the captured frames to this pcap")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Events as ECS JSON lines")] = False,
+    observer: Annotated[
+        str | None, typer.Option("--observer", help="Sensor name in events (default: hostname)")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port")
+    ] = None,
+    metrics_addr: Annotated[
+        str, typer.Option("--metrics-addr", help="Address for --metrics-port")
+    ] = "127.0.0.1",
+) -> None:
+    if (iface is None) == (pcap is None):
+        fail("give exactly one of --iface IF or --pcap FILE", EXIT_USAGE)
+    # Imported here so `yunwang --help` stays fast and the other verbs never pay for scapy.
+    from monitors.packets import PcapError, PolicyError, Sensor, ThresholdError, read_capture
+    from monitors.packets.capture import PcapWriter
+    from monitors.packets.estate_policy import policy_from_estate
+    from monitors.packets.sensor import settle_memory
+    from security.audit import record
+
+    estate = load_estate(estate_file)
+    name = observer or socket.gethostname()
+    try:
+        policy = policy_from_estate(estate)
+        if policy_file is not None:
+            policy.apply_overlay(policy_file)
+        sensor = Sensor(policy, observer=name, sinks=[_printer(as_json)], keep_events=False)
+    except (PolicyError, ThresholdError) as exc:
+        fail(str(exc))
+    if metrics_port is not None:
+        _serve_metrics(sensor, name, metrics_addr, metrics_port)
+    settle_memory()
+
+    target = iface if iface is not None else str(pcap)
+    try:
+        writer = PcapWriter(write) if write is not None else None
+    except OSError as exc:
+        fail(f"--write {write}: cannot create ({exc.strerror})")
+    outcome: Literal["success", "failure"] = "success"
+    try:
+        if pcap is not None:
+            records: Iterable[Record] = read_capture(pcap)
+            if count is not None:
+                records = itertools.islice(records, count)
+            _run(sensor, records, writer)
+        else:
+            assert iface is not None
+            _live(sensor, iface, bpf, duration, count, writer)
+    except PcapError as exc:
+        outcome = "failure"
+        fail(str(exc))
+    except SystemExit:
+        outcome = "failure"
+        raise
+    except BrokenPipeError:
+        # `yunwang sense ... | head`: the reader has had enough.
+        sys.stderr.close()
+        raise typer.Exit(0) from None
+    finally:
+        sensor.close()
+        if writer is not None:
+            writer.close()
+        stats = sensor.stats
+        record(
+            action="packets.sense",
+            target=target,
+            outcome=outcome,
+            detail={
+                "estate": str(estate_file),
+                "observer": name,
+                "seen": stats.seen,
+                "parsed": stats.parsed,
+                "malformed": stats.malformed,
+                "dropped": stats.dropped,
+                "events": dict(stats.events),
+            },
+        )
+    stats = sensor.stats
+    typer.echo(
+        f"{stats.seen} frames, {stats.parsed} parsed, {stats.malformed} malformed, "
+        f"{stats.dropped} dropped, {sum(stats.events.values())} events",
+        err=True,
+    )
+    if stats.first_error is not None:
+        typer.echo(f"warning: a detection failed on a packet: {stats.first_error}", err=True)
+
+
+def _run(sensor: Sensor, records: Iterable[Record], writer: PcapWriter | None) -> None:
+    if writer is None:
+        sensor.feed_all(records)
+        return
+    feed = sensor.feed
+    for ts, frame, length in records:
+        writer.write(ts, frame, length)
+        feed(ts, frame, length)
+
+
+def _live(
+    sensor: Sensor,
+    iface: str,
+    bpf: str | None,
+    duration: float | None,
+    count: int | None,
+    writer: PcapWriter | None,
+) -> None:
+    from monitors.packets.live import DEFAULT_BPF, CaptureError, LiveCapture, interface_exists
+
+    if not interface_exists(iface):
+        fail(f"{iface}: no such network interface")
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _Stop
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with LiveCapture(iface, bpf if bpf is not None else DEFAULT_BPF) as capture:
+            typer.echo(f"sensing on {iface}", err=True)
+            with contextlib.suppress(_Stop, KeyboardInterrupt):
+                _run(sensor, capture.records(duration, count, sensor.stats), writer)
+            sensor.stats.dropped = capture.update_drops()
+    except CaptureError as exc:
+        fail(str(exc))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _printer(as_json: bool) -> Callable[[Event], None]:
+    def emit(event: Event) -> None:
+        if as_json:
+            line = json.dumps(event.to_ecs(), ensure_ascii=False, sort_keys=True)
+        else:
+            when = event.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            line = f"{when} {event.severity:>3} {event.rule_id} {event.message}"
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    return emit
+
+
+def _serve_metrics(sensor: Sensor, name: str, addr: str, port: int) -> None:
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from monitors.packets.metrics import SensorCollector
+
+    registry = CollectorRegistry()
+    registry.register(SensorCollector(sensor, name))
+    try:
+        start_http_server(port, addr=addr, registry=registry)
+    except OSError as exc:
+        fail(f"--metrics-port {port}: cannot listen on {addr} ({exc.strerror})")
