@@ -56,10 +56,15 @@ def replication_prefixes(estate: Estate, zone: str) -> tuple[IPv4Network, IPv6Ne
         raise ValueError(f"zone {zone} has no prefixes")
     bits4 = 24 - z.prefix4.prefixlen
     bits6 = 64 - z.prefix6.prefixlen
-    return (
-        nth_subnet(z.prefix4, bits4, (1 << bits4) - 1),
-        nth_subnet(z.prefix6, bits6, (1 << bits6) - 1),
-    )
+    net4 = nth_subnet(z.prefix4, bits4, (1 << bits4) - 1)
+    net6 = nth_subnet(z.prefix6, bits6, (1 << bits6) - 1)
+    for a in estate.prefixes("tenant"):
+        if a.ipv4.overlaps(net4) or a.ipv6.overlaps(net6):
+            raise ValueError(
+                f"zone {zone}: tenant prefix {a.key} reaches the DR replication network "
+                f"{net4} / {net6} (the zone's last slot); pin it with an override"
+            )
+    return net4, net6
 
 
 class DrCentre(pulumi.ComponentResource):

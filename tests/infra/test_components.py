@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from ipaddress import ip_network
+from pathlib import Path
 
 import pulumi
 import pytest
 
-from estate import Estate
+from estate import Estate, load_text
 from infra.dr import DrCentre, replication_prefixes
 from infra.extranet import ExtranetQos, ExtranetSegment
 from infra.identity import ADMIN_DUTIES, DUTY_ROLES, CityIdentity, Tenant
@@ -188,3 +189,16 @@ async def test_inventory_has_real_ids_and_groups(small: Estate) -> None:
     assert "gaj-web-1" in groups["mlps_2"]["hosts"]
     assert set(groups["county_hl"]["hosts"]) >= {"hl-agg-1", "hl-zyl-r1"}
     assert "hl-agg-1" not in groups["county_qf"]["hosts"]
+
+
+def test_dr_replication_network_refuses_a_tenant_in_the_last_slot(small: Estate) -> None:
+    text = Path(small.file).read_text(encoding="utf-8")
+    pinned = text.replace(
+        "    zone:management: {ipv4: 10.35.192.0/18}",
+        "    zone:management: {ipv4: 10.35.192.0/18}\n"
+        "    tenant:dsjj/dr-replication: {ipv4: 10.33.63.0/24}",
+    )
+    assert pinned != text
+    estate = load_text(pinned, small.file)
+    with pytest.raises(ValueError, match=r"dsjj/dr-replication reaches the DR replication network"):
+        replication_prefixes(estate, "dr-replication")
