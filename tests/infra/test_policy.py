@@ -123,3 +123,14 @@ def test_missing_estate_is_one_violation(small_plan: Plan, small: Estate, tmp_pa
     args = StackValidationArgs([], {"estate": str(tmp_path / "none.yaml")})
     policy.validate(args, lambda message, urn=None: messages.append(message))
     assert len(messages) == 1 and "none.yaml" in messages[0]
+
+
+def test_example_policy_config_names_every_policy_and_a_real_estate() -> None:
+    import json
+
+    from .conftest import ROOT
+
+    config = json.loads((ROOT / "infra" / "policy" / "policy-config.example.json").read_text())
+    assert set(config) == set(INVARIANTS)
+    for entry in config.values():
+        assert (ROOT / entry["estate"]).is_file()
