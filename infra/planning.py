@@ -14,6 +14,7 @@ the clean way to plan two estates (`yunwang plan OLD NEW`) side by side.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
@@ -201,6 +202,12 @@ def _quieten_source_positions() -> None:
 
 
 def _child(estate: Estate, config: dict[str, str], shard: tuple[int, int], conn: Any) -> None:
+    # The mock run builds ~100 objects per resource, many in reference cycles
+    # (futures and their callbacks), and the cyclic collector rescans the
+    # growing heap again and again: measured, ~60 % of the CPU of a full-city
+    # plan. This process lives for one plan; without collection its peak
+    # memory grows by ~5 % (287 -> 301 MB for the full city).
+    gc.disable()
     try:
         conn.send(("ok", _run(estate, config, shard)))
     except BaseException as exc:
