@@ -2,7 +2,10 @@
 
     .venv/bin/python bench/infra_plan.py [examples/puyang.yaml] [--repeat 3]
 
-Each trial is a fresh process (Pulumi's runtime is process-wide). Reported:
+Modes: `cli` is the whole `yunwang plan ESTATE --json` command (load, plan,
+invariants, output); `yunwang` and `yunwang-1` the planner alone with the
+default workers and with one. Each trial is a fresh process (Pulumi's
+runtime is process-wide). Reported:
 median wall seconds, median CPU seconds (user+sys of the trial and its
 children), resources planned, and ratios to the peer. The peer is what the
 Pulumi docs set up for unit tests: `pulumi.runtime.set_mocks` with a Mocks
@@ -62,16 +65,18 @@ def ours(estate_file: str, workers: int | None) -> int:
 
 
 def trial(mode: str, estate_file: str) -> dict[str, float]:
+    if mode == "cli":  # the whole command: load, plan, invariants, JSON out
+        command = [str(Path(sys.executable).parent / "yunwang"), "plan", estate_file, "--json"]
+    else:
+        command = [sys.executable, __file__, estate_file, "--one", mode]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, __file__, estate_file, "--one", mode],
-        capture_output=True, text=True, check=True, cwd=ROOT,
-    )  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall": wall, "cpu": cpu, "resources": float(proc.stdout.strip())}
+    count = len(json.loads(proc.stdout)["resources"]) if mode == "cli" else int(proc.stdout.strip())
+    return {"wall": wall, "cpu": cpu, "resources": float(count)}
 
 
 def main() -> None:
@@ -87,7 +92,7 @@ def main() -> None:
             workers = None if args.one == "yunwang" else int(args.one.split("-")[1])
             print(ours(args.estate, workers))
         return
-    modes = ["yunwang", "yunwang-1", "stock"]
+    modes = ["cli", "yunwang", "yunwang-1", "stock"]
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     for _ in range(args.repeat):
         for mode in modes:  # interleaved, so load spikes hit every mode alike
