@@ -127,3 +127,35 @@ async def test_the_pulumi_entry_point_runs_under_mocks(small: Estate) -> None:
     assert await known(city.tenants["gaj"].project.name) == "gaj"
     provider = city.tenants["gaj"].provider
     assert await provider.urn.is_known()
+
+
+@pytest.mark.slow
+def test_the_full_city_plans_clean() -> None:
+    from estate import load
+    from infra.invariants import check_all
+
+    estate = load(ROOT / "examples" / "puyang.yaml")
+    (plan,) = plan_estates([estate])
+    results = check_all(plan, estate)
+    assert all(r.passed for r in results), [f for r in results for f in r.findings][:10]
+    hosts = sum(len(s.hosts) for s in estate.systems())
+    assert sum(r.type.endswith(":Instance") for r in plan.resources) == hosts
+    segments = [n for n in estate.nodes() if n.level in ("county", "township")]
+    qos = [r for r in plan.resources if r.type.endswith(":Network") and r.inputs.get("qosPolicyId")]
+    assert len(qos) == len(segments)
+
+
+def test_entry_point_reports_a_bad_estate_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("city: {name: x}\n", encoding="utf-8")
+    pulumi.runtime.set_all_config(
+        {
+            "yunwang:estate": str(bad),
+            "yunwang:authUrl": "https://k.invalid/v3",
+            "yunwang:password": "p",
+        },
+        secret_keys=["yunwang:password"],
+    )
+    with pytest.raises(pulumi.RunError) as caught:
+        runpy.run_path(str(ROOT / "infra" / "__main__.py"))
+    assert "bad.yaml" in str(caught.value)
