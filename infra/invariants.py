@@ -1,107 +1,39 @@
-"""Named checks over the planned resources, run before anything is applied.
+"""The invariants, checked over the planned resources before anything is applied.
 
-Each check reads only the plan (resource types and inputs, as the engine
-would receive them) and the estate, never the program's own bookkeeping: a
-check that asked the generator what it meant to do would prove nothing.
-The same functions run under `yunwang plan` and inside the PolicyPack.
+The same functions run under `yunwang plan` and inside the PolicyPack
+(`infra/policy`). Registration order is the order they are reported in.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from ipaddress import ip_network
 from typing import Any
 
+import infra.isolation_check  # noqa: F401 (registers isolation-matrix first)
 from estate import Estate
+from infra.checks import (
+    ADMIN_DUTY_ROLES,
+    COMPUTE_QUOTA,
+    INVARIANTS,
+    NETWORK,
+    NETWORK_QUOTA,
+    PORT,
+    PROJECT,
+    QOS_LIMIT,
+    QUOTA_FIELDS,
+    ROLE,
+    ROLE_ASSIGNMENT,
+    SECRET_KEY,
+    STORAGE_QUOTA,
+    CheckResult,
+    Index,
+    invariant,
+)
 from infra.planning import SECRET, Plan, Planned
-from infra.rules import Network, guarded_zones, zone_address_sets
 
-SEC_GROUP = "openstack:networking/secGroup:SecGroup"
-SEC_RULE = "openstack:networking/secGroupRule:SecGroupRule"
-ADDRESS_GROUP = "openstack:networking/addressGroupV2:AddressGroupV2"
-PORT = "openstack:networking/port:Port"
-NETWORK = "openstack:networking/network:Network"
-SUBNET = "openstack:networking/subnet:Subnet"
-QOS_POLICY = "openstack:networking/qosPolicy:QosPolicy"
-QOS_LIMIT = "openstack:networking/qosBandwidthLimitRule:QosBandwidthLimitRule"
-PROJECT = "openstack:identity/project:Project"
-ROLE = "openstack:identity/role:Role"
-ROLE_ASSIGNMENT = "openstack:identity/roleAssignment:RoleAssignment"
-COMPUTE_QUOTA = "openstack:compute/quotaSetV2:QuotaSetV2"
-NETWORK_QUOTA = "openstack:networking/quotaV2:QuotaV2"
-STORAGE_QUOTA = "openstack:blockstorage/quoteSetV3:QuoteSetV3"
-PROVIDER = "pulumi:providers:openstack"
-
-ADMIN_DUTY_ROLES = ("yunwang-system-admin", "yunwang-security-admin", "yunwang-audit-admin")
-# Every field each quota resource takes: the provider zeroes those left out.
-QUOTA_FIELDS: dict[str, tuple[str, ...]] = {
-    COMPUTE_QUOTA: (
-        "cores",
-        "fixedIps",
-        "floatingIps",
-        "injectedFileContentBytes",
-        "injectedFilePathBytes",
-        "injectedFiles",
-        "instances",
-        "keyPairs",
-        "metadataItems",
-        "ram",
-        "securityGroupRules",
-        "securityGroups",
-        "serverGroupMembers",
-        "serverGroups",
-    ),
-    NETWORK_QUOTA: (
-        "floatingip",
-        "network",
-        "port",
-        "rbacPolicy",
-        "router",
-        "securityGroup",
-        "securityGroupRule",
-        "subnet",
-        "subnetpool",
-    ),
-    STORAGE_QUOTA: (
-        "backupGigabytes",
-        "backups",
-        "gigabytes",
-        "groups",
-        "perVolumeGigabytes",
-        "snapshots",
-        "volumeTypeQuota",
-        "volumes",
-    ),
-}
-SECRET_KEY = re.compile(r"(password|passwd|secret|token|adminpass|privatekey)", re.I)
-ESTATE_PROTOCOL = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "ipv6-icmp": "icmpv6"}
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    title: str
-    checked: int
-    findings: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not self.findings
-
-
-Check = Callable[["Index", Mapping[str, Any]], tuple[int, list[str]]]
-INVARIANTS: dict[str, tuple[str, Check]] = {}
-
-
-def invariant(name: str, title: str) -> Callable[[Check], Check]:
-    def register(fn: Check) -> Check:
-        INVARIANTS[name] = (title, fn)
-        return fn
-
-    return register
+__all__ = ["INVARIANTS", "CheckResult", "Index", "check_all"]
 
 
 def check_all(
@@ -113,191 +45,6 @@ def check_all(
         checked, findings = fn(idx, stack_config or {})
         results.append(CheckResult(name, title, checked, findings))
     return results
-
-
-# --- helpers -------------------------------------------------------------------
-
-
-class Index:
-    """The plan by id and by type, with the zone of every address."""
-
-    def __init__(self, plan: Plan, estate: Estate) -> None:
-        self.plan = plan
-        self.estate = estate
-        self.by_id = plan.by_id()
-        self.by_type: dict[str, list[Planned]] = defaultdict(list)
-        for r in plan.resources:
-            self.by_type[r.type].append(r)
-        self.zone_sets = zone_address_sets(estate)
-
-    def of(self, typ: str) -> list[Planned]:
-        return self.by_type.get(typ, [])
-
-    def ref(self, value: Any) -> Planned | None:
-        return self.by_id.get(value) if isinstance(value, str) else None
-
-    def zones_of(self, prefixes: Iterable[str]) -> set[str]:
-        """Every zone an address list reaches (a prefix may straddle several)."""
-        nets: list[Network] = [ip_network(p, strict=False) for p in prefixes]
-        return {
-            zone
-            for zone, owned in self.zone_sets.items()
-            for net in nets
-            if any(net.version == o.version and net.overlaps(o) for o in owned)
-        }
-
-    def subnets_of(self, network: Planned) -> list[Planned]:
-        return [s for s in self.of(SUBNET) if s.inputs.get("networkId") == network.id]
-
-    def port_zones(self, port: Planned) -> set[str]:
-        cidrs = []
-        for fixed in port.inputs.get("fixedIps") or []:
-            subnet = self.ref(fixed.get("subnetId"))
-            if subnet is not None and subnet.inputs.get("cidr"):
-                cidrs.append(subnet.inputs["cidr"])
-        return {z for z in self.zones_of(cidrs)}
-
-
-def _rule_remote_zones(rule: Planned, idx: Index) -> set[str]:
-    i = rule.inputs
-    if i.get("remoteAddressGroupId"):
-        group = idx.ref(i["remoteAddressGroupId"])
-        return idx.zones_of(group.inputs.get("addresses") or []) if group else set()
-    if i.get("remoteIpPrefix"):
-        return idx.zones_of([i["remoteIpPrefix"]])
-    if i.get("remoteGroupId"):
-        group = idx.ref(i["remoteGroupId"])
-        return _group_zones(group, idx) if group else set()
-    return set(idx.zone_sets)  # no remote: everything, the internet included
-
-
-def _group_zones(group: Planned, idx: Index) -> set[str]:
-    """Where a security group is applied: its zone by name, and the zones of its ports."""
-    zones = set()
-    name = group.inputs.get("name", "")
-    if name.startswith("zone-") and name[5:] in idx.zone_sets:
-        zones.add(name[5:])
-    for port in idx.of(PORT):
-        if group.id in (port.inputs.get("securityGroupIds") or []):
-            zones |= idx.port_zones(port)
-    return zones
-
-
-def _estate_protocol(rule: Planned) -> str:
-    protocol = rule.inputs.get("protocol")
-    if not protocol:
-        return "any"
-    if protocol == "icmp" and rule.inputs.get("ethertype") == "IPv6":
-        return "icmpv6"
-    return ESTATE_PROTOCOL.get(str(protocol), str(protocol))
-
-
-# --- the invariants ------------------------------------------------------------
-
-
-@invariant("isolation-matrix", "security groups implement the isolation matrix, both ways")
-def isolation_matrix(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[str]]:
-    estate = idx.estate
-    findings: list[str] = []
-    groups = {g.id: g for g in idx.of(SEC_GROUP)}
-    group_zones = {gid: _group_zones(g, idx) for gid, g in groups.items()}
-    for g in groups.values():
-        if g.inputs.get("deleteDefaultRules") is not True:
-            findings.append(f"{g.name}: default rules kept (egress to anywhere stays open)")
-    # 1. no rule opens a flow the matrix does not allow
-    realised: dict[tuple[str, str, str, str], list[tuple[int | None, int | None]]] = defaultdict(
-        list
-    )
-    for rule in idx.of(SEC_RULE):
-        i = rule.inputs
-        here = group_zones.get(i.get("securityGroupId", ""), set())
-        if not here:
-            findings.append(f"{rule.name}: belongs to no known security group")
-            continue
-        remote = _rule_remote_zones(rule, idx)
-        protocol = _estate_protocol(rule)
-        low, high = i.get("portRangeMin"), i.get("portRangeMax")
-        family = str(i.get("ethertype"))
-        for zone in here:
-            for other in remote:
-                src, dst = (other, zone) if i.get("direction") == "ingress" else (zone, other)
-                realised[(i.get("direction", ""), src, dst, f"{protocol}/{family}")].append(
-                    (low, high)
-                )
-                if src == dst:
-                    continue
-                bad = _first_disallowed(estate, src, dst, protocol, low, high)
-                if bad is not None:
-                    findings.append(
-                        f"{rule.name}: opens {bad} from {src} to {dst}, which the matrix does not allow"
-                    )
-    # 2. every flow the matrix allows is present, on both sides
-    guarded = set(guarded_zones(estate))
-    for m in estate.isolation:
-        for src in _expand(estate, m.src, m.dst):
-            for dst in _expand(estate, m.dst, src):
-                if src == dst:
-                    continue
-                for service in m.services:
-                    for protocol, family in _families(service.protocol):
-                        want = (service.port_min, service.port_max or service.port_min)
-                        sides = []
-                        if dst in guarded:
-                            sides.append("ingress")
-                        if src in guarded:
-                            sides.append("egress")
-                        for direction in sides:
-                            have = realised.get((direction, src, dst, f"{protocol}/{family}"), [])
-                            have += realised.get((direction, src, dst, f"any/{family}"), [])
-                            if not any(_covers(r, want) for r in have):
-                                findings.append(
-                                    f"matrix allows {service} from {src} to {dst} "
-                                    f"but no {direction} {family} rule opens it"
-                                )
-    # 3. every port is guarded by its own zone's group and nothing else
-    for port in idx.of(PORT):
-        zones = idx.port_zones(port)
-        ids = port.inputs.get("securityGroupIds") or []
-        if port.inputs.get("portSecurityEnabled") is False or not ids:
-            findings.append(f"{port.name}: port without security groups bypasses the matrix")
-            continue
-        for gid in ids:
-            if gid not in group_zones or not group_zones[gid] <= zones | {""}:
-                findings.append(f"{port.name}: in {sorted(zones)} carries group {gid}")
-    return len(idx.of(SEC_RULE)) + len(idx.of(PORT)), findings
-
-
-def _expand(estate: Estate, name: str, other: str) -> list[str]:
-    return [z.name for z in estate.zones if z.name != other] if name == "*" else [name]
-
-
-def _families(protocol: str) -> list[tuple[str, str]]:
-    if protocol == "icmp":
-        return [("icmp", "IPv4"), ("icmpv6", "IPv6")]
-    if protocol == "icmpv6":
-        return [("icmpv6", "IPv6")]
-    return [(protocol, "IPv4"), (protocol, "IPv6")]
-
-
-def _covers(have: tuple[int | None, int | None], want: tuple[int | None, int | None]) -> bool:
-    if have[0] is None:
-        return True
-    if want[0] is None:
-        return False
-    return have[0] <= want[0] and (want[1] or want[0]) <= (have[1] or have[0])
-
-
-def _first_disallowed(
-    estate: Estate, src: str, dst: str, protocol: str, low: int | None, high: int | None
-) -> str | None:
-    if protocol == "any":
-        return None if estate.allowed(src, dst, "any") else "every protocol"
-    if protocol not in ("tcp", "udp") or low is None:
-        return None if estate.allowed(src, dst, protocol) else f"{protocol} (all ports)"
-    for port in range(low, (high or low) + 1):
-        if not estate.allowed(src, dst, protocol, port):
-            return f"{protocol}/{port}"
-    return None
 
 
 @invariant("dual-stack", "every network has an IPv4 and an IPv6 subnet, v6 as the zone says")
