@@ -1,0 +1,64 @@
+"""Pulumi's mock runtime for the infra tests, set before any resource exists.
+
+Resources echo their inputs (plus an id); the Keystone lookups answer by
+name. Unit tests await real values through `known`, which fails on an
+unknown output instead of letting an `apply` callback silently never run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pulumi
+import pytest
+from pulumi.runtime import mocks
+
+from estate import Estate, load
+from infra.planning import Plan, plan_estates
+from infra.settings import CloudSettings
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class CityMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        kind = args.typ.rsplit(":", 1)[-1]
+        return f"{kind}/{args.name}", dict(args.inputs)
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        name = str(args.args.get("name", ""))
+        return {"id": f"{args.token.rsplit(':', 1)[-1]}/{name}", "name": name}, []
+
+
+pulumi.runtime.set_mocks(CityMocks(), project="yunwang", stack="test", preview=False)
+
+
+async def known(output: pulumi.Output[T]) -> T:
+    """The resolved value of `output`; an unknown one fails the test."""
+    assert await output.is_known(), "output is unknown: an assertion on it would pass vacuously"
+    return await output.future()  # type: ignore[return-value]
+
+
+def settings_for(estate: Estate, **overrides: Any) -> CloudSettings:
+    values: dict[str, Any] = {
+        "estate_file": estate.file,
+        "auth_url": "https://keystone.test.invalid:5000/v3",
+        "user_name": "yunwang-deployer",
+        "user_domain": "Default",
+        "admin_project": "admin",
+        "password": pulumi.Output.secret("test-password"),
+    }
+    values.update(overrides)
+    return CloudSettings(**values)
+
+
+@pytest.fixture(scope="session")
+def small() -> Estate:
+    return load(ROOT / "examples" / "small.yaml")
+
+
+@pytest.fixture(scope="session")
+def small_plan(small: Estate) -> Plan:
+    return plan_estates([small], workers=1)[0]
