@@ -189,7 +189,7 @@ class _Builder:
                 lan4, lan6 = lan_of(block, child_bits[spec.level])
             devices = self._devices(pn, lan4, lan6)
             dhcp = self.declared.dhcp_servers(
-                pn.path, spec.dhcp_servers, lan4, lan6, f"this node's LAN {lan4} / {lan6}"
+                pn.path, spec.dhcp_servers, lan4, lan6, "this node's LAN"
             )
             nodes[spec.id] = Node(
                 spec.id, spec.name, spec.level, spec.parent, pn.county, pn.township,

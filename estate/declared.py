@@ -100,11 +100,11 @@ class Declarations:
                 self.report(at, f"duplicate address {address}")
                 continue
             if isinstance(address, IPv4Address):
-                inside, prefix = net4 is not None and address in net4, net4
+                inside = net4 is not None and address in net4
             else:
                 inside = address.is_link_local or (net6 is not None and address in net6)
-                prefix = net6
             if not inside:
+                prefix = net4 if isinstance(address, IPv4Address) else net6
                 self.report(at, f"{address} is outside {where} ({prefix})")
                 continue
             out.append(address)
