@@ -26,6 +26,7 @@ from scapy.packet import Packet
 from estate import Estate, load, load_text
 from monitors.packets import Sensor, SensorPolicy
 from monitors.packets.estate_policy import policy_from_estate
+from monitors.packets.policy import PolicyError
 from tests.packets import scenarios as sc
 
 GW_MAC = "70:7b:e8:00:10:01"
@@ -195,3 +196,15 @@ def test_the_overlay_still_adds_and_overrides(policy: SensorPolicy, tmp_path: Pa
     policy.apply_overlay(overlay)
     assert rules(run(policy, [arp_reply(ROGUE_MAC, GW4), offer(GW4)])) == Counter()
     assert rules(run(policy, [arp_reply(GW_MAC, GW4)])) == Counter({"ywpkt-arp-gateway-claim": 1})
+
+
+def test_an_unquoted_mac_in_the_overlay_is_one_clear_line(
+    policy: SensorPolicy, tmp_path: Path
+) -> None:
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(f"gateway_macs:\n  {GW4}: 52:54:00:12:34:56\n")
+    with pytest.raises(PolicyError) as caught:
+        policy.apply_overlay(overlay)
+    assert str(caught.value) == (
+        f'{overlay}: gateway_macs.{GW4}: a MAC address must be quoted ("52:54:00:12:34:56")'
+    )
