@@ -92,7 +92,7 @@ class SensorPolicy:
             data.get("gateway_macs", {}), f"{where}: gateway_macs"
         ).items():
             ip = _address(address, f"{where}: gateway_macs")
-            values = [macs] if isinstance(macs, str) else macs
+            values = [macs] if isinstance(macs, str | int) else macs
             if not isinstance(values, list) or not values:
                 raise PolicyError(f"{where}: gateway_macs.{address}: expected a MAC or a list")
             self.gateway_macs[ip] = frozenset(
