@@ -173,11 +173,11 @@ def test_declaration_rule_prints_exactly_one_line(name: str, edit: Edit, line: s
 
 def test_problem_points_at_the_line_of_the_bad_mac() -> None:
     text = dump(small_data()).replace(
-        "- name: hl-agg-1\n", "- name: hl-agg-1\n      lan_macs: [02:00:5e:10:00:zz]\n", 1
+        "- name: qf-agg-1\n", "- name: qf-agg-1\n      lan_macs: [02:00:5e:10:00:zz]\n", 1
     )
-    expected = next(i for i, line in enumerate(text.splitlines(), 1) if "lan_macs" in line)
+    expected = next(i for i, line in enumerate(text.splitlines(), 1) if ":zz]" in line)
     (problem,) = problems_of(text)
-    assert problem.startswith(f"t.yaml:{expected}: {HL}.devices[0].lan_macs[0]:"), problem
+    assert problem.startswith(f"t.yaml:{expected}: extranet.nodes[5].devices[0].lan_macs[0]:")
 
 
 def test_macs_in_any_cli_form_are_one_mac() -> None:
@@ -200,10 +200,10 @@ def test_macs_in_any_cli_form_are_one_mac() -> None:
 def test_unquoted_mac_is_not_a_base60_number() -> None:
     # YAML 1.1 would read 52:54:00:12:34:56 as the integer 684_558_756_896.
     text = dump(small_data()).replace(
-        "- name: hl-agg-1\n", "- name: hl-agg-1\n      lan_macs: [52:54:00:12:34:56]\n", 1
+        "- name: qf-agg-1\n", "- name: qf-agg-1\n      lan_macs: [52:54:00:12:34:56]\n", 1
     )
     assert "lan_macs: [52:54:00:12:34:56]" in text
-    assert load_ok(text).device("hl-agg-1").lan_macs == ("52:54:00:12:34:56",)
+    assert load_ok(text).device("qf-agg-1").lan_macs == ("52:54:00:12:34:56",)
 
 
 def test_link_locals_default_to_fe80_n_and_explicit_wins() -> None:
@@ -252,4 +252,4 @@ def test_sensors_are_in_the_model() -> None:
         ("village", "hl-zyl-v002", "eth1"),
     ]
     assert estate.sensor("hl-tap").node == "hl"
-    assert load_ok(dump(small_data())).sensors == ()
+    assert [s.name for s in load_ok(dump(small_data())).sensors] == ["hl-tap"]
