@@ -257,13 +257,8 @@ class _Builder:
             except IndexError:
                 self.report(path, f"no room for device {d.name!r} in LAN {lan4}")
                 continue
-            vendor = d.model.split("-", 1)[0]
-            macs, link_local = declared[j]
-            devices.append(
-                Device(
-                    d.name, pn.spec.id, d.model, vendor, mgmt4, mgmt6, credential, macs, link_local
-                )
-            )
+            identity = (d.name, pn.spec.id, d.model, d.model.split("-", 1)[0])  # vendor-model
+            devices.append(Device(*identity, mgmt4, mgmt6, credential, *declared[j]))
         return tuple(devices)
 
     def _uplinks(
