@@ -70,8 +70,11 @@ class Context:
 
     def to_ecs(self) -> dict[str, Any]:
         return {
-            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+            name: value for name in _CONTEXT_FIELDS if (value := getattr(self, name)) is not None
         }
+
+
+_CONTEXT_FIELDS = tuple(f.name for f in fields(Context))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,9 @@ class Event:
     network_type: str | None = None
     context: Context = field(default_factory=Context)
     labels: tuple[tuple[str, str], ...] = ()
+    # Hashing the whole document is most of an event's cost in the stores, and
+    # every store, rule and spool asks for the id: compute it once, lazily.
+    _id: str = field(default="", init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.timestamp.tzinfo is None:
@@ -110,8 +116,10 @@ class Event:
     @property
     def id(self) -> str:
         """Deterministic id: the same content always gets the same id."""
-        body = json.dumps(self.to_ecs(include_id=False), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(body.encode()).hexdigest()[:32]
+        if not self._id:
+            body = json.dumps(self.to_ecs(include_id=False), sort_keys=True, ensure_ascii=False)
+            object.__setattr__(self, "_id", hashlib.sha256(body.encode()).hexdigest()[:32])
+        return self._id
 
     def with_context(self, **changes: str | None) -> Event:
         return replace(self, context=replace(self.context, **changes))

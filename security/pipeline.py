@@ -1,0 +1,265 @@
+"""The security pipeline `yunwang watch` drives: events in; warnings, scores, alerts out.
+
+    pipeline = Pipeline(open_store(), sinks=[Alertmanager(url)])
+    REGISTRY.register(pipeline.collector())
+    pipeline.submit(events)          # from collectors and sensors, any thread
+    pipeline.tick()                  # once a second: flush, escalate, resend, sync acks
+
+Warnings are stored as soon as they change (so an operator's CLI sees
+them); events are batched. A store or receiver that fails does not stop the
+pipeline: what could not be written is retried on the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from security.audit import record
+from security.delivery import DeliveryError, Sink
+from security.engine import Change, WarningBook
+from security.events import Event, utcnow
+from security.posture import DATASETS, PostureInputs, Score, score_all
+from security.rulebook import Rule, load_rules
+from security.store import Store, StoreError
+from security.warnings import ACTIVE, Warning, WarningError
+
+if TYPE_CHECKING:
+    from security.metrics import PostureCollector
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: Store,
+        rules: Sequence[Rule] | None = None,
+        sinks: Sequence[Sink] = (),
+        clock: Callable[[], datetime] = utcnow,
+        resend_interval: timedelta = timedelta(minutes=1),
+        history: timedelta = timedelta(days=30),
+        enrich: Callable[[Event], Event] | None = None,
+    ) -> None:
+        self.store = store
+        # e.g. EstateContext(estate).enrich: adds county/tenant/zone before rules run
+        self.enrich = enrich
+        self.sinks = list(sinks)
+        self.clock = clock
+        self.resend_interval = resend_interval
+        self.book = WarningBook(rules if rules is not None else load_rules())
+        self.inputs = PostureInputs()
+        self._history = history
+        self._resumed = False
+        self.events_total: Counter[str] = Counter()
+        self.changes_total: Counter[str] = Counter()
+        self.delivery_errors: Counter[str] = Counter()
+        self.store_errors = 0
+        self._unsaved: dict[str, Warning] = {}
+        self._last_resend = clock()
+        self._last_retention: datetime | None = None
+        self._lock = threading.RLock()
+        self._resume()
+
+    # -- input -----------------------------------------------------------
+    def submit(self, events: Iterable[Event]) -> list[Change]:
+        batch = [self.enrich(e) for e in events] if self.enrich else list(events)
+        with self._lock:
+            try:
+                self.store.put_events(batch)
+            except Exception as exc:
+                self.store_errors += 1
+                log.error("event store: %s", exc)
+            changes: list[Change] = []
+            for event in batch:
+                self.events_total[event.dataset] += 1
+                self.inputs.observe(event)
+                changes += self.book.observe(event)
+            self._apply(changes)
+        return changes
+
+    def tick(self, now: datetime | None = None) -> list[Change]:
+        now = now or self.clock()
+        with self._lock:
+            try:
+                self.store.flush()
+            except Exception as exc:
+                self.store_errors += 1
+                log.error("event store flush: %s", exc)
+            if not self._resumed:
+                self._resume()
+            self._sync_from_store()
+            changes = self.book.tick(now)
+            self._apply(changes)
+            self._save([])  # retry warnings the store could not take earlier
+            if now - self._last_resend >= self.resend_interval:
+                self._last_resend = now
+                self._deliver([Change("updated", w, True) for w in self.book.active()], now)
+            if self._last_retention is None or now - self._last_retention >= timedelta(days=1):
+                self._last_retention = now
+                try:
+                    self.store.apply_retention(now)
+                except Exception as exc:
+                    log.error("retention: %s", exc)
+        return changes
+
+    # -- people ----------------------------------------------------------
+    def acknowledge(self, warning_id: str, who: str, comment: str) -> Warning:
+        with self._lock:
+            change = self.book.acknowledge(warning_id, who, self.clock(), comment)
+            self._apply([change])
+        return change.warning
+
+    def resolve(self, warning_id: str, who: str, reason: str) -> Warning:
+        with self._lock:
+            change = self.book.resolve(warning_id, who, self.clock(), reason)
+            self._apply([change])
+        return change.warning
+
+    # -- output ----------------------------------------------------------
+    def active_warnings(self) -> list[Warning]:
+        with self._lock:
+            return self.book.active()
+
+    def scores(self, now: datetime | None = None) -> list[Score]:
+        with self._lock:
+            return score_all(self.inputs, self.book.active(), now or self.clock())
+
+    def collector(self) -> PostureCollector:
+        from security.metrics import PostureCollector
+
+        return PostureCollector(self)
+
+    def close(self) -> None:
+        with self._lock:
+            self.store.flush()
+            self._save([])
+            self.store.close()
+
+    # -- internals -------------------------------------------------------
+    def _resume(self) -> None:
+        """Take up the stored active warnings and recent state (retried each tick until it works).
+
+        If the store was unreachable at start and a warning was opened again
+        meanwhile, the live one is kept and the stored one closed as superseded.
+        """
+        try:
+            stored = self.store.find_warnings(status=ACTIVE, limit=10000)
+            history = list(self.store.iter_events(DATASETS, self.clock() - self._history))
+        except StoreError as exc:
+            log.error("resuming from the store: %s (retrying)", exc)
+            return
+        superseded = []
+        for warning in stored:
+            live = self.book.find(warning.rule_id, warning.key)
+            if live is None:
+                self.book.adopt(warning)
+            elif live.id != warning.id:
+                superseded.append(warning.resolve("auto", self.clock(), f"superseded by {live.id}"))
+        self.inputs.merge_older(PostureInputs().observe_all(history))
+        self._resumed = True
+        self._save(superseded)
+
+    def _apply(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        for change in changes:
+            self.changes_total[change.kind] += 1
+            if change.kind in ("acknowledged", "resolved") and change.warning.resolved_by != "auto":
+                self._audit(change)
+        self._save([c.warning for c in changes])
+        self._deliver([c for c in changes if c.notify], self.clock())
+
+    def _save(self, warnings: list[Warning]) -> None:
+        for warning in warnings:
+            self._unsaved[warning.id] = warning
+        if not self._unsaved:
+            return
+        try:
+            self.store.put_warnings(list(self._unsaved.values()))
+            self._unsaved.clear()
+        except Exception as exc:
+            self.store_errors += 1
+            log.error("warning store: %s", exc)
+
+    def _deliver(self, changes: list[Change], now: datetime) -> None:
+        if not changes:
+            return
+        for sink in self.sinks:
+            try:
+                sink.send(changes, now)
+            except DeliveryError as exc:
+                self.delivery_errors[sink.name] += 1
+                log.error("%s: %s", sink.name, exc)
+
+    def _sync_from_store(self) -> None:
+        """Pick up acknowledgements and resolutions made by `yunwang warnings` elsewhere."""
+        active = self.book.active()
+        if not active:
+            return
+        try:
+            changed_elsewhere = self.store.find_warnings(
+                status=("acknowledged", "resolved"), ids=[w.id for w in active], limit=len(active)
+            )
+            stored = {w.id: w for w in changed_elsewhere}
+        except Exception as exc:
+            log.error("warning sync: %s", exc)
+            return
+        for warning in active:
+            theirs = stored.get(warning.id)
+            if (
+                theirs is not None
+                and theirs.status != warning.status
+                and warning.id not in self._unsaved
+            ):
+                self.book.adopt(theirs)
+
+    def _audit(self, change: Change) -> None:
+        w = change.warning
+        who = w.resolved_by if change.kind == "resolved" else w.ack_by
+        comment = w.resolution if change.kind == "resolved" else w.ack_comment
+        record(
+            action=f"warning.{'acknowledge' if change.kind == 'acknowledged' else 'resolve'}",
+            target=w.id,
+            outcome="success",
+            detail={"rule": w.rule_id, "level": w.level, "comment": comment or ""},
+            actor=who,
+        )
+
+
+def acknowledge_stored(
+    store: Store, warning_id: str, who: str, comment: str, resolve: bool = False
+) -> Warning:
+    """Acknowledge (or resolve) a warning straight in the store, as the CLI does."""
+    warning = store.get_warning(warning_id)
+    if warning is None:
+        raise WarningError(f"no warning with id {warning_id}")
+    now = utcnow()
+    try:
+        changed = (
+            warning.resolve(who, now, comment)
+            if resolve
+            else warning.acknowledge(who, now, comment)
+        )
+    except WarningError:
+        record(
+            action="warning.resolve" if resolve else "warning.acknowledge",
+            target=warning_id,
+            outcome="failure",
+            detail={"status": warning.status},
+            actor=who,
+        )
+        raise
+    store.put_warnings([changed])
+    record(
+        action="warning.resolve" if resolve else "warning.acknowledge",
+        target=warning_id,
+        outcome="success",
+        detail={"rule": warning.rule_id, "level": warning.level, "comment": comment},
+        actor=who,
+    )
+    return changed

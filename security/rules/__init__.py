@@ -1,0 +1,1 @@
+"""Rule files (one YAML per rule); loaded by `security.rulebook`."""

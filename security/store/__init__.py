@@ -1,0 +1,113 @@
+"""Where events and warnings are kept: one interface, two engines.
+
+SQLite is the embedded default (one file under $YUNWANG_HOME); Elasticsearch
+is the scale-out store. Both keep events at least 180 days (Cybersecurity
+Law art. 21) and are held to the same contract by tests/security/test_store_contract.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, urlparse
+
+from security.audit import yunwang_home
+from security.events import Event
+from security.levels import WarningLevel
+from security.warnings import Status, Warning
+
+MIN_RETENTION_DAYS = 180
+
+
+class StoreError(Exception):
+    """A store that cannot be opened or used; str() is one line."""
+
+
+def check_retention(days: int) -> int:
+    if days < MIN_RETENTION_DAYS:
+        raise StoreError(
+            f"retention_days: {days} is below the legal minimum of {MIN_RETENTION_DAYS} days "
+            "(Cybersecurity Law art. 21: logs kept at least six months)"
+        )
+    return days
+
+
+class Store(Protocol):
+    """The contract both engines meet."""
+
+    retention_days: int
+
+    def put_events(self, events: Sequence[Event]) -> None:
+        """Store events; storing an event whose id is already stored changes nothing."""
+
+    def flush(self) -> None:
+        """Make everything put so far durable and visible to reads."""
+
+    def get_event(self, event_id: str) -> Event | None: ...
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        dataset: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Newest first; `query` is words that must all appear in the message."""
+
+    def count_events(self) -> int: ...
+
+    def iter_events(self, datasets: Sequence[str], since: datetime) -> Iterator[Event]:
+        """Oldest first, for folding state (link pairs, controls, drills)."""
+
+    def put_warnings(self, warnings: Sequence[Warning]) -> None:
+        """Insert or replace by warning id."""
+
+    def get_warning(self, warning_id: str) -> Warning | None: ...
+
+    def find_warnings(
+        self,
+        *,
+        status: Iterable[Status] | None = None,
+        level: WarningLevel | None = None,
+        rule_id: str | None = None,
+        ids: Iterable[str] | None = None,
+        limit: int = 1000,
+    ) -> list[Warning]:
+        """Most severe first, then newest first."""
+
+    def apply_retention(self, now: datetime) -> int:
+        """Drop events older than retention_days; returns how many went."""
+
+    def close(self) -> None: ...
+
+
+def default_url() -> str:
+    return f"sqlite:///{yunwang_home() / 'events.db'}"
+
+
+def open_store(url: str | None = None, retention_days: int = MIN_RETENTION_DAYS) -> Store:
+    """`sqlite:///PATH` (or a bare path) or `http(s)://HOST:PORT/?namespace=NS&spool=DIR`."""
+    url = url or default_url()
+    parsed = urlparse(url)
+    if parsed.scheme in ("http", "https"):
+        from security.store.elastic import ElasticStore
+
+        params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        endpoint = f"{parsed.scheme}://{parsed.netloc}"
+        spool = Path(params["spool"]) if "spool" in params else None
+        return ElasticStore(
+            endpoint,
+            namespace=params.get("namespace", "default"),
+            spool_dir=spool,
+            retention_days=retention_days,
+        )
+    if parsed.scheme in ("sqlite", ""):
+        from security.store.sqlite import SqliteStore
+
+        path = parsed.path if parsed.scheme else url
+        return SqliteStore(Path(path), retention_days=retention_days)
+    raise StoreError(f"store url {url!r}: expected sqlite:///PATH or http://HOST:PORT")

@@ -1,0 +1,390 @@
+"""The scale-out store: Elasticsearch 8.x, data streams, ILM, and a disk spool.
+
+Events are indexed with `helpers.streaming_bulk` (op_type create, _id = the
+event's deterministic id: a replay answers 409 and changes nothing). 429s
+are retried with exponential backoff by the helper. When Elasticsearch is
+unreachable the unsent events go to the spool, and every later event queues
+behind them so order is kept; each flush first replays the spool.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
+
+from security.audit import yunwang_home
+from security.events import Event
+from security.levels import WarningLevel, rank
+from security.store import StoreError, check_retention
+from security.store import es_retention as retention
+from security.store import es_schema as schema
+from security.store.spool import Spool
+from security.warnings import Status, Warning
+
+P = ParamSpec("P")
+R = TypeVar("R")
+log = logging.getLogger(__name__)
+# The transport logs every failed request during an outage; the store reports it once.
+logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
+UNREACHABLE = (TransportConnectionError, ConnectionTimeout)
+
+
+def _reachable(method: Callable[P, R]) -> Callable[P, R]:
+    """A cluster that is down is one clear StoreError, not a transport traceback."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except UNREACHABLE as exc:
+            store = args[0]
+            raise StoreError(f"{getattr(store, 'url', '?')}: elasticsearch is unreachable") from exc
+
+    return wrapper
+
+
+class ElasticStore:
+    def __init__(
+        self,
+        url: str,
+        namespace: str = "default",
+        spool_dir: Path | None = None,
+        retention_days: int = 180,
+        chunk_size: int = 2000,
+        batch_size: int = 5000,
+        request_timeout: float = 30.0,
+    ) -> None:
+        if not namespace.islower() or "-" in namespace:
+            raise StoreError(
+                f"namespace {namespace!r}: expected lower case, no '-' (data stream naming)"
+            )
+        self.url = url
+        self.namespace = namespace
+        self.stream = schema.data_stream(namespace)
+        self.warnings_index = schema.warnings_index(namespace)
+        self.retention_days = check_retention(retention_days)
+        self.chunk_size = chunk_size
+        self.batch_size = batch_size
+        self.client = Elasticsearch(
+            url, request_timeout=request_timeout, max_retries=0, retry_on_timeout=False
+        )
+        self.spool = Spool(spool_dir or yunwang_home() / "spool" / namespace)
+        self.ilm = False
+        self.rejected = 0
+        self.down = False
+        self._ready = False
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.RLock()
+        try:
+            self.setup()
+        except UNREACHABLE:
+            self.down = True
+            log.warning("elasticsearch at %s unreachable; events will spool", url)
+
+    # -- installation ----------------------------------------------------
+    def setup(self) -> None:
+        """Install policy, template and the warnings index (idempotent)."""
+        try:
+            self.client.ilm.put_lifecycle(
+                name=schema.POLICY_NAME, policy=schema.ilm_policy(self.retention_days)
+            )
+            self.ilm = True
+        except (NotFoundError, ApiError) as exc:
+            if isinstance(exc, ApiError) and exc.status_code not in (400, 404, 405):
+                raise
+            # A minimal distribution without the ILM module: fall back to data
+            # stream lifecycle plus our own sweep (apply_retention).
+            self.ilm = False
+        self.client.indices.put_index_template(
+            name=f"{schema.TEMPLATE_NAME}-{self.namespace}",
+            **schema.index_template(self.namespace, self.retention_days, self.ilm),
+        )
+        if not self.client.indices.exists(index=self.warnings_index):
+            try:
+                self.client.indices.create(
+                    index=self.warnings_index,
+                    mappings=schema.WARNINGS_MAPPINGS,
+                    settings={"index.auto_expand_replicas": "0-1"},
+                )
+            except ApiError as exc:
+                if exc.status_code != 400:  # created meanwhile by another process
+                    raise
+        self._ready = True
+
+    # -- events ----------------------------------------------------------
+    def put_events(self, events: Sequence[Event]) -> None:
+        with self._lock:
+            self._pending.extend(self._action(event) for event in events)
+            if len(self._pending) >= self.batch_size:
+                self._send_pending()
+
+    def _action(self, event: Event) -> dict[str, Any]:
+        return {
+            "_op_type": "create",
+            "_index": self.stream,
+            "_id": event.id,
+            "_source": event.to_ecs(),
+        }
+
+    def flush(self) -> None:
+        with self._lock:
+            self._send_pending()
+        self._refresh()
+
+    def _send_pending(self) -> None:
+        actions, self._pending = self._pending, []
+        if not self._ready:
+            try:
+                self.setup()
+            except UNREACHABLE:
+                self.down = True
+                self.spool.append(actions)
+                return
+        if self.spool and not self.replay():
+            self.spool.append(actions)
+            return
+        sent = self._bulk(actions)
+        if sent < len(actions):
+            self.spool.append(actions[sent:])
+
+    def replay(self) -> bool:
+        """Send the spool in order; True when it is empty afterwards."""
+        with self._lock:
+            while self.spool:
+                docs, offset = self.spool.read(self.chunk_size)
+                if not docs:
+                    return True
+                if self._bulk(docs) < len(docs):
+                    return False
+                self.spool.commit(offset)
+            return True
+
+    def _bulk(self, actions: list[dict[str, Any]]) -> int:
+        """Index in order; returns how many were handled before Elasticsearch went away."""
+        handled = 0
+        retry_later: list[dict[str, Any]] = []
+        try:
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                actions,
+                chunk_size=self.chunk_size,
+                max_retries=6,
+                initial_backoff=0.5,
+                max_backoff=30,
+                raise_on_error=False,
+                raise_on_exception=True,
+            ):
+                action = actions[handled]
+                handled += 1
+                if ok:
+                    continue
+                status = item["create"].get("status", 0)
+                if status == 409:  # already stored: the replay of a sent event
+                    continue
+                if status == 429:  # still rejected after every retry
+                    retry_later.append(action)
+                    continue
+                self.rejected += 1
+                self.spool.reject(action, str(item["create"].get("error")))
+        except UNREACHABLE:
+            if not self.down:
+                log.warning(
+                    "%s unreachable after %d of %d events: spooling",
+                    self.url,
+                    handled,
+                    len(actions),
+                )
+            self.down = True
+            return handled
+        except ApiError as exc:
+            if exc.status_code not in (429, 502, 503, 504):
+                raise StoreError(
+                    f"{self.url}: bulk refused ({exc.status_code}: {exc.message})"
+                ) from exc
+        if retry_later:
+            self.spool.append(retry_later)
+        if self.down:
+            log.warning("%s reachable again", self.url)
+        self.down = False
+        return handled
+
+    def _refresh(self) -> None:
+        try:
+            self.client.indices.refresh(index=self.stream, ignore_unavailable=True)
+        except UNREACHABLE:
+            pass
+        except NotFoundError:
+            pass
+
+    def _reading(self) -> None:
+        """Reads see everything written so far; a down cluster is one clear error."""
+        self.flush()
+        if not self._ready:
+            raise StoreError(f"{self.url}: elasticsearch is unreachable")
+
+    def get_event(self, event_id: str) -> Event | None:
+        hits = self._search({"term": {"event.id": event_id}}, size=1)
+        return hits[0] if hits else None
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        dataset: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        must: list[dict[str, Any]] = []
+        if query and query.strip():
+            must.append({"match": {"message": {"query": query, "operator": "and"}}})
+        if dataset:
+            must.append({"term": {"event.dataset": dataset}})
+        if since or until:
+            bounds: dict[str, str] = {}
+            if since:
+                bounds["gte"] = since.astimezone(UTC).isoformat()
+            if until:
+                bounds["lt"] = until.astimezone(UTC).isoformat()
+            must.append({"range": {"@timestamp": bounds}})
+        # 10,000 is the index.max_result_window default; the CLI never needs more.
+        return self._search(
+            {"bool": {"filter": must}} if must else {"match_all": {}}, size=min(limit, 10000)
+        )
+
+    def _search(self, query: dict[str, Any], size: int, ascending: bool = False) -> list[Event]:
+        self._reading()
+        try:
+            response = self.client.search(
+                index=self.stream,
+                query=query,
+                size=size,
+                sort=[
+                    {"@timestamp": {"order": "asc" if ascending else "desc"}},
+                    {"event.id": "asc"},
+                ],
+                ignore_unavailable=True,
+            )
+        except NotFoundError:
+            return []
+        except UNREACHABLE as exc:
+            raise StoreError(f"{self.url}: elasticsearch is unreachable") from exc
+        return [Event.from_ecs(hit["_source"]) for hit in response["hits"]["hits"]]
+
+    @_reachable
+    def count_events(self) -> int:
+        self._reading()
+        try:
+            return int(self.client.count(index=self.stream, ignore_unavailable=True)["count"])
+        except NotFoundError:
+            return 0
+
+    def iter_events(self, datasets: Sequence[str], since: datetime) -> Iterator[Event]:
+        self._reading()
+        query = {
+            "bool": {
+                "filter": [
+                    {"terms": {"event.dataset": list(datasets)}},
+                    {"range": {"@timestamp": {"gte": since.astimezone(UTC).isoformat()}}},
+                ]
+            }
+        }
+        try:
+            hits = helpers.scan(
+                self.client,
+                index=self.stream,
+                query={"query": query, "sort": [{"@timestamp": "asc"}, {"event.id": "asc"}]},
+                preserve_order=True,
+                ignore_unavailable=True,
+            )
+            for hit in hits:
+                yield Event.from_ecs(hit["_source"])
+        except NotFoundError:
+            return
+        except UNREACHABLE as exc:
+            raise StoreError(f"{self.url}: elasticsearch is unreachable") from exc
+
+    # -- warnings --------------------------------------------------------
+    @_reachable
+    def put_warnings(self, warnings: Sequence[Warning]) -> None:
+        if not warnings:
+            return
+        if not self._ready:
+            self.setup()
+        actions = [
+            {
+                "_op_type": "index",
+                "_index": self.warnings_index,
+                "_id": w.id,
+                "_source": {**w.to_dict(), "level_rank": rank(w.level)},
+            }
+            for w in warnings
+        ]
+        helpers.bulk(self.client, actions, refresh=True)
+
+    @_reachable
+    def get_warning(self, warning_id: str) -> Warning | None:
+        try:
+            doc = self.client.get(index=self.warnings_index, id=warning_id)
+        except NotFoundError:
+            return None
+        return _warning(doc["_source"])
+
+    @_reachable
+    def find_warnings(
+        self,
+        *,
+        status: Iterable[Status] | None = None,
+        level: WarningLevel | None = None,
+        rule_id: str | None = None,
+        ids: Iterable[str] | None = None,
+        limit: int = 1000,
+    ) -> list[Warning]:
+        filters: list[dict[str, Any]] = []
+        if status is not None:
+            filters.append({"terms": {"status": list(status)}})
+        if level is not None:
+            filters.append({"term": {"level": level}})
+        if rule_id is not None:
+            filters.append({"term": {"rule_id": rule_id}})
+        if ids is not None:
+            filters.append({"ids": {"values": list(ids)}})
+        response = self.client.search(
+            index=self.warnings_index,
+            query={"bool": {"filter": filters}},
+            size=min(limit, 10000),
+            sort=[{"level_rank": "asc"}, {"last_seen": "desc"}],
+        )
+        return [_warning(hit["_source"]) for hit in response["hits"]["hits"]]
+
+    # -- housekeeping ----------------------------------------------------
+    def backing_indices(self) -> list[str]:
+        return retention.backing_indices(self.client, self.stream)
+
+    @_reachable
+    def apply_retention(self, now: datetime | None = None) -> int:
+        self._reading()
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=self.retention_days)
+        return retention.sweep(self.client, self.stream, cutoff)
+
+    def close(self) -> None:
+        try:
+            with self._lock:
+                self._send_pending()
+        finally:
+            self.client.close()
+
+
+def _warning(source: dict[str, Any]) -> Warning:
+    doc = dict(source)
+    doc.pop("level_rank", None)
+    return Warning.from_dict(doc)

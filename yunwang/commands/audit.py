@@ -1,0 +1,94 @@
+"""`yunwang audit verify` and `yunwang audit show`: the tamper-evident trail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from security.audit import AuditRecord, AuditTrail
+from yunwang.console import EXIT_INVALID, err, fail, out, print_json
+
+audit_app = typer.Typer(
+    help="Check and read the audit trail of every platform action.", no_args_is_help=True
+)
+TrailOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--file", help="Trail to read (default $YUNWANG_HOME/audit.jsonl).", show_default=False
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def verify(
+    file: TrailOption = None, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Check the hash chain; exit 1 if any record was edited, removed or reordered."""
+    trail = AuditTrail(file)
+    if not trail.path.exists():
+        fail(f"{trail.path}: no audit trail here")
+    breaches = trail.verify()
+    count = sum(1 for _ in _records(trail)) if not breaches else None
+    if as_json:
+        print_json(
+            {
+                "file": str(trail.path),
+                "intact": not breaches,
+                "records": count,
+                "breaches": [{"line": b.line, "reason": b.reason} for b in breaches],
+            }
+        )
+    elif breaches:
+        for breach in breaches:
+            err.print(f"{trail.path}: {breach}", markup=False)
+    else:
+        out.print(f"{trail.path}: intact, {count} records", markup=False)
+    if breaches:
+        raise SystemExit(EXIT_INVALID)
+
+
+@audit_app.command("show")
+def show(
+    file: TrailOption = None,
+    last: Annotated[int, typer.Option("--last", min=1, help="Only the newest N records.")] = 50,
+    action: Annotated[
+        str | None, typer.Option("--action", help="Only actions starting with this, e.g. warning.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The newest records of the trail (run `audit verify` to trust them)."""
+    trail = AuditTrail(file)
+    records = [r for r in _records(trail) if action is None or r.action.startswith(action)][-last:]
+    if as_json:
+        print_json([{**r.body(), "hash": r.hash} for r in records])
+        return
+    table = Table(title=f"{trail.path} (newest {len(records)})", title_justify="left")
+    for column in ("seq", "time (UTC)", "actor", "action", "target", "outcome", "detail"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        detail = " ".join(f"{k}={v}" for k, v in r.detail.items())
+        style = "" if r.outcome == "success" else "[red]"
+        table.add_row(
+            str(r.seq),
+            r.time[:19].replace("T", " "),
+            r.actor,
+            r.action,
+            r.target,
+            f"{style}{r.outcome}",
+            detail,
+        )
+    out.print(table)
+
+
+def _records(trail: AuditTrail) -> list[AuditRecord]:
+    try:
+        return list(trail.records())
+    except (ValueError, TypeError) as exc:
+        fail(f"{trail.path}: unreadable record ({exc}); run `yunwang audit verify`")

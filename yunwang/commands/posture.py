@@ -1,0 +1,175 @@
+"""`yunwang posture [--explain NAME]`: scores by city, county, tenant and zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from security.posture import DATASETS, PostureInputs, ScopeKind, Score, score
+from security.store import StoreError
+from security.warnings import ACTIVE
+from yunwang.commands._security import JsonFlag, StoreOption, duration, store_from
+from yunwang.console import fail, load_estate, out, print_json
+
+KINDS: tuple[ScopeKind, ...] = ("tenant", "county", "zone")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("posture")(posture)
+
+
+def posture(
+    explain: Annotated[
+        str | None,
+        typer.Option(
+            "--explain", help="Show what takes this tenant, county or zone (or 'city') down."
+        ),
+    ] = None,
+    estate_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--estate", help="Score every county, tenant and zone of this estate, even quiet ones."
+        ),
+    ] = None,
+    history: Annotated[
+        str, typer.Option("--history", help="How far back to read state events.")
+    ] = "30d",
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Security posture scores (0-100, docs/posture.md); exit 1 if a scope is unknown."""
+    now = datetime.now(UTC)
+    since = now - duration(history, "--history")
+    db = store_from(store)
+    try:
+        inputs = PostureInputs().observe_all(db.iter_events(DATASETS, since))
+        warnings = db.find_warnings(status=ACTIVE, limit=100000)
+    except StoreError as exc:
+        fail(str(exc))
+    finally:
+        db.close()
+    scopes = inputs.scopes(warnings)
+    city = "city"
+    if estate_file is not None:
+        estate = load_estate(estate_file)
+        city = estate.city.name
+        scopes["county"] |= {n.id for n in estate.nodes(level="county")}
+        scopes["tenant"] |= {t.code for t in estate.tenants}
+        scopes["zone"] |= {z.name for z in estate.zones}
+    if explain is not None:
+        _explain(explain, city, scopes, inputs, warnings, now, as_json)
+        return
+    scores = [_rename(score(inputs, warnings, "city", "city", now), city)]
+    for kind in KINDS:
+        scores += [score(inputs, warnings, kind, name, now) for name in sorted(scopes[kind])]
+    if as_json:
+        print_json([_doc(s) for s in scores])
+        return
+    table = Table(title="Security posture (100 = nothing known is wrong)", title_justify="left")
+    for column in (
+        "scope",
+        "name",
+        "score",
+        "compliance",
+        "warnings",
+        "links",
+        "DR",
+        "top deduction",
+    ):
+        table.add_column(
+            column,
+            justify="right"
+            if column in ("score", "compliance", "warnings", "links", "DR")
+            else "left",
+        )
+    for s in scores:
+        top = s.deductions[0] if s.deductions else None
+        table.add_row(
+            s.kind,
+            s.name,
+            f"[{_style(s.score)}]{s.score:.1f}[/]",
+            *(_pct(s.components[c]) for c in ("compliance", "warnings", "links", "dr")),
+            f"-{top.points:.1f} {top.subject}" if top else "",
+        )
+    out.print(table)
+
+
+def _explain(
+    name: str,
+    city: str,
+    scopes: dict[ScopeKind, set[str]],
+    inputs: PostureInputs,
+    warnings: list[Any],
+    now: datetime,
+    as_json: bool,
+) -> None:
+    if name in ("city", city):
+        s = _rename(score(inputs, warnings, "city", "city", now), city)
+    else:
+        kind = next((k for k in KINDS if name in scopes[k]), None)
+        if kind is None:
+            known = sorted(n for k in KINDS for n in scopes[k])
+            fail(
+                f"--explain: no tenant, county or zone named {name!r} (known: {', '.join(known) or 'none yet'})"
+            )
+        s = score(inputs, warnings, kind, name, now)
+    if as_json:
+        print_json(_doc(s))
+        return
+    out.print(f"[bold]{s.kind} {s.name}[/]: [{_style(s.score)}]{s.score:.1f}[/] / 100")
+    table = Table(title="What takes the score down", title_justify="left")
+    for column in ("points", "component", "subject", "why"):
+        table.add_column(column, justify="right" if column == "points" else "left", overflow="fold")
+    for d in s.deductions:
+        table.add_row(f"-{d.points:.2f}", d.component, d.subject, d.reason)
+    if not s.deductions:
+        table.add_row("0", "", "nothing known is wrong", "")
+    out.print(table)
+    out.print(
+        "components: "
+        + ", ".join(f"{c} {_pct(v)}" for c, v in s.components.items())
+        + "  (— = no data, left out)"
+    )
+
+
+def _rename(s: Score, city: str) -> Score:
+    s.name = city
+    return s
+
+
+def _doc(s: Score) -> dict[str, Any]:
+    return {
+        "scope": s.kind,
+        "name": s.name,
+        "score": s.score,
+        "components": s.components,
+        "deductions": [
+            {
+                "component": d.component,
+                "subject": d.subject,
+                "points": round(d.points, 3),
+                "reason": d.reason,
+            }
+            for d in s.deductions
+        ],
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def _style(value: float) -> str:
+    return (
+        "green"
+        if value >= 90
+        else "yellow"
+        if value >= 70
+        else "dark_orange"
+        if value >= 50
+        else "bold red"
+    )
