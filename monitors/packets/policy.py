@@ -160,7 +160,7 @@ def _address(value: Any, where: str) -> str:
 def _mac(value: Any, where: str) -> str:
     if isinstance(value, int):
         # YAML 1.1 reads an unquoted 52:54:00:12:34:56 as a base-60 number.
-        raise PolicyError(f"{where}: a MAC address must be quoted (\"52:54:00:12:34:56\")")
+        raise PolicyError(f'{where}: a MAC address must be quoted ("52:54:00:12:34:56")')
     text = str(value).lower().replace("-", ":")
     parts = text.split(":")
     if len(parts) != 6 or not all(
