@@ -66,7 +66,7 @@ def parse_mac(value: object) -> str:
         raise ValueError(f"{_MAC_EXAMPLE}, found {value!r}")
     text = value.strip().lower()
     digits = "".join(c for c in text if c not in ":-.")
-    groups = [g for g in re.split(r"[:.-]", text)]
+    groups = re.split(r"[:.-]", text)
     if not _MAC_HEX.match(digits) or {len(g) for g in groups} not in ({2}, {4}, {12}):
         raise ValueError(f"{_MAC_EXAMPLE}, found {value!r}")
     mac = ":".join(digits[i : i + 2] for i in range(0, 12, 2))
