@@ -175,7 +175,7 @@ zones:
   - {{name: gov-extranet, kind: extranet, description: 电子政务外网}}
   - {{name: internet, kind: internet, description: 互联网}}
   - {{name: exchange, description: 安全交换区}}
-  - {{name: management, description: 安全管理中心与运维管理区}}
+  - {{name: management, description: 安全管理中心与运维管理区, dhcp_servers: [10.32.192.2, "2001:db8:3900:c00::2"]}}
   - {{name: dr-replication, description: 容灾复制网络}}
 isolation:
   - {{from: gov-extranet, to: exchange, allow: [tcp/443, tcp/8443], reason: 业务系统经交换区与互联网交换数据}}
@@ -198,7 +198,8 @@ monitoring:
       auth_key: {{env: YUNWANG_SNMP_AUTH}}
       priv_protocol: aes128
       priv_key: {{env: YUNWANG_SNMP_PRIV}}
-dr:
+  sensors:
+{sensors}dr:
   drill_interval: 90d
   classes:
     gold: {{rpo: 5m, rto: 30m, method: replication}}
@@ -210,8 +211,16 @@ extranet:
     - id: {code}
       name: {city}
       level: city
-      devices: [{{name: {code}-core-1, model: huawei-s12704}}, {{name: {code}-core-2, model: huawei-s12704}}]
+      devices:
+        - {{name: {code}-core-1, model: huawei-s12704, lan_macs: ["{core1}", "{vrrp}"]}}
+        - {{name: {code}-core-2, model: huawei-s12704, lan_macs: ["{core2}", "{vrrp}"]}}
 """
+VRRP_MAC = "00:00:5e:00:01:01"  # VRID 1: every LAN's gateway pair uses it
+
+
+def mac(county: int, township: int, device: int) -> str:
+    """A locally administered MAC per device: 02:59:<county>:<township>:00:<device>."""
+    return f"02:59:{county:02x}:{township:02x}:00:{device:02x}"
 
 
 def counties_of(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
@@ -225,15 +234,34 @@ def counties_of(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
 
 def write(args: argparse.Namespace, emit: list[str]) -> None:
     city_code = "puyang" if args.puyang else "demo"
-    emit.append(HEADER.format(city="濮阳市" if args.puyang else "示范市", code=city_code))
-    for c, (ccode, cname, towns) in enumerate(counties_of(args), start=1):
+    counties = counties_of(args)
+    sensors = (
+        f"    - {{name: {city_code}-core-tap, node: {city_code}, interface: eth1}}\n"
+        + "".join(
+            f"    - {{name: {ccode}-tap, node: {ccode}, interface: eth1}}\n"
+            for ccode, _, _ in counties
+        )
+    )
+    emit.append(
+        HEADER.format(
+            city="濮阳市" if args.puyang else "示范市",
+            code=city_code,
+            sensors=sensors,
+            core1=mac(0, 0, 1),
+            core2=mac(0, 0, 2),
+            vrrp=VRRP_MAC,
+        )
+    )
+    for c, (ccode, cname, towns) in enumerate(counties, start=1):
         model = COUNTY_MODELS[c % len(COUNTY_MODELS)]
         emit.append(f"""
     - id: {ccode}
       name: {cname}
       level: county
       parent: {city_code}
-      devices: [{{name: {ccode}-agg-1, model: {model}}}, {{name: {ccode}-agg-2, model: {model}}}]
+      devices:
+        - {{name: {ccode}-agg-1, model: {model}, lan_macs: ["{mac(c, 0, 1)}", "{VRRP_MAC}"]}}
+        - {{name: {ccode}-agg-2, model: {model}, lan_macs: ["{mac(c, 0, 2)}", "{VRRP_MAC}"]}}
       uplinks:
         - {{role: primary, interface: XGigabitEthernet0/0/1, parent_interface: XGigabitEthernet1/0/{c}}}
         - {{role: backup, interface: XGigabitEthernet0/0/2, parent_interface: XGigabitEthernet2/0/{c}, device: {ccode}-agg-2, parent_device: {city_code}-core-2}}
@@ -247,7 +275,7 @@ def write(args: argparse.Namespace, emit: list[str]) -> None:
       name: {tname}
       level: township
       parent: {ccode}
-      devices: [{{name: {tcode}-r1, model: {tmodel}}}]
+      devices: [{{name: {tcode}-r1, model: {tmodel}, lan_macs: ["{mac(c, t, 1)}"]}}]
       uplinks:
         - {{role: primary, interface: GigabitEthernet0/0/1, parent_interface: GigabitEthernet1/0/{t}}}
         - {{role: backup, interface: GigabitEthernet0/0/2, parent_interface: GigabitEthernet1/0/{t}, parent_device: {ccode}-agg-2}}

@@ -8,7 +8,7 @@ for pair in city.link_pairs(level="county"):
 
 from estate.errors import EstateError, Problem
 from estate.loader import load, load_text
-from estate.model import Device, Estate, Link, LinkEnd, LinkPair, Node
+from estate.model import Device, Estate, Link, LinkEnd, LinkPair, Node, Sensor, Zone
 
 __all__ = [
     "Device",
@@ -19,6 +19,8 @@ __all__ = [
     "LinkPair",
     "Node",
     "Problem",
+    "Sensor",
+    "Zone",
     "load",
     "load_text",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network, IPv6Network
 
 from estate.addressing import Allocation, ZoneLookup, find_clashes, first_64, nth_host4, nth_host6
+from estate.declared import Declarations
 from estate.errors import EstateError, Problem
 from estate.isolation import parse_service
 from estate.model import (
@@ -42,6 +43,7 @@ class _Builder:
         self.planner = Planner(spec.address_plan, self.report)
         self.zone_allocs: dict[str, Allocation] = {}
         self.ports: dict[tuple[str, str], str] = {}  # (device, ifName) -> link id
+        self.declared = Declarations(self.report)
 
     def report(self, path: Path, message: str) -> None:
         self.problems.append(self.source.problem(path, message))
@@ -53,6 +55,7 @@ class _Builder:
         self._credentials()
         nodes, links = self._extranet()
         tenants = self._tenants(zones)
+        sensors = self.declared.sensors(spec.monitoring.sensors, {n.id for n in nodes})
         dr = DrPlan(
             {
                 name: DrClass(name, c.rpo_s, c.rto_s, c.method)
@@ -89,6 +92,7 @@ class _Builder:
             _links=tuple(links),
             _allocations=tuple(self.planner.allocations),
             _zone_lookup=self._zone_lookup(zones),
+            sensors=sensors,
         )
 
     # --- zones and the isolation matrix --------------------------------------
@@ -116,7 +120,10 @@ class _Builder:
                 if alloc is not None:
                     self.zone_allocs[z.name] = alloc
                     prefix4, prefix6 = alloc.ipv4, alloc.ipv6
-            zones.append(Zone(z.name, z.kind, z.description, z.ipv6_mode, prefix4, prefix6))
+            dhcp = self.declared.dhcp_servers(
+                path, z.dhcp_servers, prefix4, prefix6, f"zone {z.name!r}"
+            )
+            zones.append(Zone(z.name, z.kind, z.description, z.ipv6_mode, prefix4, prefix6, dhcp))
         for kind in ("internet", "extranet"):
             if sum(1 for z in zones if z.kind == kind) > 1:
                 self.report(("zones",), f"expected at most one zone of kind {kind}")
@@ -181,17 +188,13 @@ class _Builder:
             else:
                 lan4, lan6 = lan_of(block, child_bits[spec.level])
             devices = self._devices(pn, lan4, lan6)
-            nodes[spec.id] = Node(
-                spec.id,
-                spec.name,
-                spec.level,
-                spec.parent,
-                pn.county,
-                pn.township,
-                devices,
-                lan4,
-                lan6,
+            dhcp = self.declared.dhcp_servers(
+                pn.path, spec.dhcp_servers, lan4, lan6, "this node's LAN"
             )
+            nodes[spec.id] = Node(
+                spec.id, spec.name, spec.level, spec.parent, pn.county, pn.township,
+                devices, lan4, lan6, dhcp,
+            )  # fmt: skip
             if spec.parent in nodes:
                 links.extend(self._uplinks(pn, nodes[spec.id], nodes[spec.parent], link_blocks))
         return list(nodes.values()), links
@@ -232,13 +235,13 @@ class _Builder:
     def _devices(self, pn: PlannedNode, lan4: IPv4Network, lan6: IPv6Network) -> tuple[Device, ...]:
         mon = self.spec.monitoring
         devices = []
-        for j, d in enumerate(pn.spec.devices):
+        generated = pn.path[-1] == "villages"  # a village block: errors point at the block
+        paths = [
+            pn.path if generated else (*pn.path, "devices", j) for j in range(len(pn.spec.devices))
+        ]
+        declared = self.declared.devices(pn.spec, paths)
+        for j, (d, path) in enumerate(zip(pn.spec.devices, paths, strict=True)):
             credential = d.credential or mon.default_credential
-            path = (
-                (*pn.path, "devices", j)
-                if pn.spec.level != "village" or pn.path[-1] != "villages"
-                else pn.path
-            )
             if credential is None:
                 self.report(
                     path, "no SNMP credential: set credential here or monitoring.default_credential"
@@ -254,8 +257,8 @@ class _Builder:
             except IndexError:
                 self.report(path, f"no room for device {d.name!r} in LAN {lan4}")
                 continue
-            vendor = d.model.split("-", 1)[0]
-            devices.append(Device(d.name, pn.spec.id, d.model, vendor, mgmt4, mgmt6, credential))
+            identity = (d.name, pn.spec.id, d.model, d.model.split("-", 1)[0])  # vendor-model
+            devices.append(Device(*identity, mgmt4, mgmt6, credential, *declared[j]))
         return tuple(devices)
 
     def _uplinks(

@@ -22,6 +22,7 @@ from estate.schema import (
     SnmpCredential,
 )
 
+_FIRST_LINK_LOCAL = IPv6Address("fe80::1")
 LEVELS: tuple[Level, ...] = ("city", "county", "township", "village")
 Protocol = Literal["tcp", "udp", "icmp", "icmpv6", "any"]
 
@@ -35,6 +36,10 @@ class Device:
     mgmt4: IPv4Address
     mgmt6: IPv6Address
     credential: str
+    # What the device answers with on its node's LAN (empty: not declared) and
+    # the link-local it sends Router Advertisements from.
+    lan_macs: tuple[str, ...] = ()
+    link_local: IPv6Address = _FIRST_LINK_LOCAL
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,9 @@ class Node:
     devices: tuple[Device, ...]
     lan4: IPv4Network
     lan6: IPv6Network
+    # Addresses allowed to answer DHCP on the LAN; None: not declared (the
+    # gateway relays), (): no DHCP on this LAN.
+    dhcp_servers: tuple[IPv4Address | IPv6Address, ...] | None = None
 
     @property
     def gateway4(self) -> IPv4Address:
@@ -100,6 +108,16 @@ class Zone:
     ipv6_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"]
     prefix4: IPv4Network | None
     prefix6: IPv6Network | None
+    dhcp_servers: tuple[IPv4Address | IPv6Address, ...] | None = None  # as for Node
+
+
+@dataclass(frozen=True)
+class Sensor:
+    """A packet sensor listening on `interface`, on `node`'s LAN."""
+
+    name: str
+    node: str
+    interface: str
 
 
 @dataclass(frozen=True)
@@ -194,6 +212,7 @@ class Estate:
     _links: tuple[Link, ...]
     _allocations: tuple[Allocation, ...]
     _zone_lookup: ZoneLookup
+    sensors: tuple[Sensor, ...] = ()
 
     # --- extranet ---------------------------------------------------------
 
@@ -209,6 +228,12 @@ class Estate:
             if n.id == node_id:
                 return n
         raise KeyError(node_id)
+
+    def sensor(self, name: str) -> Sensor:
+        for s in self.sensors:
+            if s.name == name:
+                return s
+        raise KeyError(name)
 
     def devices(self) -> list[Device]:
         return [d for n in self._nodes for d in n.devices]

@@ -7,7 +7,7 @@ the derived view other rooms use lives in `model.py`.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from estate.secrets import SecretRef
-from estate.units import parse_bandwidth, parse_duration
+from estate.units import parse_bandwidth, parse_duration, parse_mac
 
 Level = Literal["city", "county", "township", "village"]
 Role = Literal["primary", "backup"]
@@ -28,6 +28,19 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 Bandwidth = Annotated[int, BeforeValidator(parse_bandwidth)]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 PositiveInt = Annotated[int, Field(ge=0)]
+Mac = Annotated[str, BeforeValidator(parse_mac)]
+
+
+def _address(value: object) -> object:
+    if isinstance(value, IPv4Address | IPv6Address):
+        return value
+    try:
+        return ip_address(str(value))
+    except ValueError:
+        raise ValueError(f"expected an IPv4 or IPv6 address, found {value!r}") from None
+
+
+IpAddress = Annotated[IPv4Address | IPv6Address, BeforeValidator(_address)]
 
 
 class Spec(BaseModel):
@@ -90,11 +103,18 @@ class AddressPlan(Spec):
 
 
 class DeviceSpec(Spec):
+    """A router/switch of a node. `lan_macs` are the MACs it answers with on the
+    node's LAN (its own, and a VRRP virtual MAC if it runs VRRP); `link_local`
+    is the fe80:: address it sends Router Advertisements from (default: fe80::N
+    for the node's Nth device)."""
+
     name: Code
     model: str = "generic"
     mgmt_ipv4: IPv4Address | None = None
     mgmt_ipv6: IPv6Address | None = None
     credential: str | None = None
+    lan_macs: list[Mac] = []
+    link_local: IPv6Address | None = None
 
 
 class UplinkSpec(Spec):
@@ -135,6 +155,9 @@ class NodeSpec(Spec):
     devices: list[DeviceSpec] = []
     uplinks: list[UplinkSpec] = []
     villages: VillageGroup | None = None
+    # Who may answer DHCP (v4 and v6) on this node's LAN: servers or relays, by
+    # the address they answer from. Unset: the gateway relays; []: no DHCP here.
+    dhcp_servers: list[IpAddress] | None = None
 
 
 def _default_owed() -> dict[Literal["county", "township", "village"], int]:
@@ -157,6 +180,8 @@ class ZoneSpec(Spec):
     kind: Literal["cloud", "extranet", "internet"] = "cloud"
     description: str = ""
     ipv6_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] = "slaac"
+    # As for nodes: who may answer DHCP in this zone and its tenants' prefixes.
+    dhcp_servers: list[IpAddress] | None = None
 
 
 class IsolationRuleSpec(Spec):
@@ -259,6 +284,14 @@ class SnmpCredential(Spec):
         return self
 
 
+class SensorSpec(Spec):
+    """A packet sensor: which node's LAN it listens on, through which interface."""
+
+    name: Code
+    node: str = Field(min_length=1)
+    interface: str = Field(min_length=1)
+
+
 class Monitoring(Spec):
     poll_interval_s: Duration = Field(60.0, alias="poll_interval")
     timeout_s: Duration = Field(2.0, alias="timeout")
@@ -266,6 +299,7 @@ class Monitoring(Spec):
     allow_v2c: bool = False
     default_credential: str | None = None
     credentials: dict[str, SnmpCredential] = {}
+    sensors: list[SensorSpec] = []
 
 
 class DrClassSpec(Spec):

@@ -118,10 +118,15 @@ class _Builder:
             self._add(node.start_mark.line + 1, path, "expected a plain value here")
             return None
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             self._add(node.start_mark.line + 1, path, f"bad value: {exc}")
             return None
+        if isinstance(value, int | float) and ":" in node.value and not node.style:
+            # YAML 1.1 reads 52:54:00:12:34:56 as a base-60 number; YAML 1.2
+            # dropped that, and in an estate it is always a MAC address.
+            return node.value
+        return value
 
     def _add(self, line: int, path: Path, message: str) -> None:
         self.problems.append(Problem(self.file, line, dotted(path), message))

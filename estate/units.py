@@ -52,3 +52,31 @@ def format_duration(seconds: float) -> str:
         if seconds >= factor and seconds % factor == 0:
             return f"{int(seconds // factor)}{unit}"
     return f"{seconds:g}s"
+
+
+_MAC_HEX = re.compile(r"^[0-9a-f]{12}$")
+_MAC_EXAMPLE = "expected a MAC address like 70:7b:e8:00:10:01"
+VRRP_MAC_PREFIXES = ("00:00:5e:00:01:", "00:00:5e:00:02:")  # RFC 5798, IPv4 and IPv6
+
+
+def parse_mac(value: object) -> str:
+    """`aa:bb:cc:dd:ee:ff` from the colon, dash (Huawei/H3C `aabb-ccdd-eeff`) or
+    dotted (Cisco `aabb.ccdd.eeff`) forms a network engineer copies from a CLI."""
+    if not isinstance(value, str):
+        raise ValueError(f"{_MAC_EXAMPLE}, found {value!r}")
+    text = value.strip().lower()
+    digits = "".join(c for c in text if c not in ":-.")
+    groups = re.split(r"[:.-]", text)
+    if not _MAC_HEX.match(digits) or {len(g) for g in groups} not in ({2}, {4}, {12}):
+        raise ValueError(f"{_MAC_EXAMPLE}, found {value!r}")
+    mac = ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+    if int(digits[:2], 16) & 1:
+        raise ValueError(f"{mac} is a multicast/broadcast MAC, not a device's address")
+    if digits == "0" * 12:
+        raise ValueError("00:00:00:00:00:00 is not a device's address")
+    return mac
+
+
+def is_vrrp_mac(mac: str) -> bool:
+    """A VRRP virtual router MAC: shared by the routers of one LAN by design."""
+    return mac.startswith(VRRP_MAC_PREFIXES)

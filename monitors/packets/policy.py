@@ -1,9 +1,10 @@
 """What the sensor must know about the estate, in the shape detections need.
 
-`SensorPolicy` is built from the estate (`monitors.packets.from_estate`) and
-can be completed by a small YAML overlay for facts the estate does not (yet)
-declare: gateway MAC addresses, router link-local addresses, DHCP servers,
-and threshold overrides per detection.
+`SensorPolicy` is built from the estate (`monitors.packets.from_estate`),
+which declares gateway MACs, router link-locals and DHCP servers; a small
+YAML overlay can add to or override those facts (a segment the estate does
+not describe, a replacement gateway before the estate is updated) and
+override thresholds per detection.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class SensorPolicy:
             data.get("gateway_macs", {}), f"{where}: gateway_macs"
         ).items():
             ip = _address(address, f"{where}: gateway_macs")
-            values = [macs] if isinstance(macs, str) else macs
+            values = [macs] if isinstance(macs, str | int) else macs
             if not isinstance(values, list) or not values:
                 raise PolicyError(f"{where}: gateway_macs.{address}: expected a MAC or a list")
             self.gateway_macs[ip] = frozenset(
@@ -157,6 +158,9 @@ def _address(value: Any, where: str) -> str:
 
 
 def _mac(value: Any, where: str) -> str:
+    if isinstance(value, int):
+        # YAML 1.1 reads an unquoted 52:54:00:12:34:56 as a base-60 number.
+        raise PolicyError(f'{where}: a MAC address must be quoted ("52:54:00:12:34:56")')
     text = str(value).lower().replace("-", ":")
     parts = text.split(":")
     if len(parts) != 6 or not all(
