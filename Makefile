@@ -16,9 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# The main job on embedded defaults: the example city against simulated
+# devices, attacks replayed through the sensor; Ctrl-C to stop.
 run: install
 	$(BIN)/yunwang validate examples/puyang.yaml
-	$(BIN)/yunwang show examples/puyang.yaml
+	$(BIN)/yunwang watch
 
 test-deps: install
 	bash ci/setup-test-deps.sh $(VENV)

@@ -1,0 +1,279 @@
+"""`yunwang watch`: collectors, sensor, rules, posture, exporter and store in one process.
+
+    with Watch(WatchOptions(estate_path=None)) as watch:   # the demo: simulated devices
+        while ...:
+            watch.cycle()                                    # one poll, events into the pipeline
+            watch.summary()                                  # what the live view shows
+
+With no estate the example city runs against simulated devices (snmpsim
+serving generated recordings, a county in failover and a flapping
+township link) and a capture with a few attacks is replayed through the
+packet sensor, so a newcomer sees real warnings within a minute, without
+root and without any server. Given an estate, the real devices are polled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from estate import Estate, load
+from monitors.exporter import CollectionCollector, registry
+from monitors.packets import Sensor, read_capture
+from monitors.packets.estate_policy import policy_from_estate
+from monitors.packets.metrics import SensorCollector
+from monitors.sim import SimulatedEstate
+from monitors.sim.traffic import write_demo_capture
+from monitors.snmp.collection import Collection, Snapshot, targets_from_estate
+from monitors.snmp.poller import PollerSettings
+from monitors.snmp.session import Target
+from security.audit import record, yunwang_home
+from security.events import Event
+from security.watch import SecurityService, WatchConfig
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "small.yaml"
+OBSERVER = "yunwang-watch"
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    estate_path: Path | None = None  # None: the example city, simulated
+    simulate: bool | None = None  # None: simulate exactly when no estate is given
+    scenario: str = "demo"
+    interval_s: float | None = None  # None: the estate's poll interval (5 s when simulated)
+    pcap: Path | None = None  # replayed through the sensor; the demo writes its own
+    store: str | None = None
+    alertmanager: str | None = None
+    webhook: str | None = None
+    metrics_address: str = "127.0.0.1"
+    metrics_port: int = 9464
+    flap_period_s: float = 10.0  # demo: four transitions, hence "flapping", within a minute
+
+
+@dataclass
+class Summary:
+    """What the live view and `--json` show after each cycle."""
+
+    estate: str
+    mode: str
+    cycles: int
+    devices: dict[str, int]
+    pairs: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+    posture: list[dict[str, Any]]
+    events: dict[str, int]
+    metrics_url: str | None
+    sensor: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+class Watch:
+    def __init__(self, options: WatchOptions) -> None:
+        self.options = options
+        self.simulated = (
+            options.simulate if options.simulate is not None else options.estate_path is None
+        )
+        self.estate: Estate = load(options.estate_path or EXAMPLE)
+        self._stack = contextlib.ExitStack()
+        self._loop = asyncio.new_event_loop()
+        self.sim: SimulatedEstate | None = None
+        self.collection: Collection | None = None
+        self.security: SecurityService | None = None
+        self.sensor: Sensor | None = None
+        self.problems: list[str] = []
+        self.latest: Snapshot | None = None
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def __enter__(self) -> Watch:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+        self._loop.close()
+        record(action="watch.stop", target=self.estate.file, detail={"cycles": self.cycles})
+
+    def _start(self) -> None:
+        opts = self.options
+        record(
+            action="watch.start",
+            target=self.estate.file,
+            detail={"simulated": self.simulated, "store": opts.store or "sqlite (default)"},
+        )
+        self.security = SecurityService(
+            WatchConfig(
+                store=opts.store,
+                alertmanager=opts.alertmanager,
+                webhook=opts.webhook,
+                metrics_port=opts.metrics_port,
+                metrics_address=opts.metrics_address,
+            ),
+            estate=self.estate,
+            registry=registry(),
+        )
+        targets = self._targets()
+        interval = opts.interval_s or (
+            5.0 if self.simulated else self.estate.monitoring.poll_interval_s
+        )
+        self.interval_s = interval
+        settings = self._poller_settings(interval)
+        self.collection = Collection(self.estate, targets, settings)
+        self._stack.callback(self.collection.close)
+        collector = CollectionCollector(self.collection)
+        registry().register(collector)
+        self._stack.callback(registry().unregister, collector)
+        self.sensor = Sensor(
+            policy_from_estate(self.estate),
+            observer=OBSERVER,
+            keep_events=False,
+            sinks=[self._submit_one],
+        )
+        sensor_metrics = SensorCollector(self.sensor, OBSERVER)
+        registry().register(sensor_metrics)
+        self._stack.callback(registry().unregister, sensor_metrics)
+        self.security.start()
+        self._stack.callback(self.security.stop)
+        self._pcap = opts.pcap or (self._demo_capture() if self.simulated else None)
+        self._replayed = False
+
+    def _targets(self) -> list[Target]:
+        if not self.simulated:
+            targets, problems = targets_from_estate(self.estate)
+            self.problems += [str(p) for p in problems]
+            return targets
+        self.sim = self._stack.enter_context(
+            SimulatedEstate(
+                self.estate, self.options.scenario, flap_period_s=self.options.flap_period_s
+            )
+        )
+        at = {name: (t.host, t.port) for name, t in self.sim.targets().items()}
+        targets, problems = targets_from_estate(self.estate, at)
+        self.problems += [str(p) for p in problems]
+        # One snmpsim serves every device; the v3 context name picks the device.
+        return [
+            replace(t, credential=replace(t.credential, context=t.name))
+            for t in targets
+            if t.name in at
+        ]
+
+    def _poller_settings(self, interval: float) -> PollerSettings:
+        mon = self.estate.monitoring
+        if self.simulated:
+            # One simulator process answers for every device: keep it ahead of the poller.
+            return PollerSettings(timeout_s=3.0, retries=1, concurrency=4, deadline_s=interval * 2)
+        return PollerSettings(
+            timeout_s=mon.timeout_s,
+            retries=mon.retries,
+            deadline_s=max(mon.timeout_s * (2 ** (mon.retries + 1)), interval * 0.8),
+        )
+
+    def _demo_capture(self) -> Path:
+        path = yunwang_home() / "demo" / "attacks.pcap"
+        write_demo_capture(self.estate, path, start=time.time())
+        return path
+
+    # --- the loop ---------------------------------------------------------------
+
+    @property
+    def cycles(self) -> int:
+        return self.collection.cycles if self.collection else 0
+
+    def _submit_one(self, event: Event) -> None:
+        assert self.security is not None
+        self.security.pipeline.submit([event])
+
+    def cycle(self) -> Snapshot:
+        """One poll of every device; then (once) the capture through the sensor."""
+        assert self.collection is not None and self.security is not None
+        snapshot = self._loop.run_until_complete(self.collection.cycle())
+        self.security.pipeline.submit(snapshot.events)
+        if self._pcap is not None and not self._replayed:
+            self._replayed = True
+            self._replay(self._pcap)
+        self.security.pipeline.tick()
+        self.latest = snapshot
+        return snapshot
+
+    def _replay(self, pcap: Path) -> None:
+        assert self.sensor is not None
+        self.sensor.feed_all(read_capture(pcap))
+        self.sensor.sweep(time.time(), everything=True)
+        record(action="watch.replay", target=str(pcap), detail={"frames": self.sensor.stats.seen})
+
+    def wait_next(self, started: float) -> None:
+        time.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
+
+    # --- what people see ----------------------------------------------------------
+
+    def summary(self) -> Summary:
+        assert self.security is not None
+        pipeline = self.security.pipeline
+        snap = self.latest
+        states: dict[str, int] = {}
+        if snap is not None:
+            for poll in snap.polls.values():
+                states[poll.state] = states.get(poll.state, 0) + 1
+        pairs = [
+            {
+                "pair": v.pair.id,
+                "level": v.pair.primary.level,
+                "county": v.pair.primary.county,
+                "state": v.state,
+                "reason": v.reason,
+            }
+            for v in (snap.views if snap else [])
+        ]
+        now = pipeline.clock()
+        warnings = [
+            {
+                "id": w.id,
+                "level": w.level,
+                "rule": w.rule_id,
+                "summary": w.summary,
+                "status": w.status,
+                "count": w.count,
+                "age_s": round(w.age_seconds(now)),
+            }
+            for w in pipeline.active_warnings()
+        ]
+        posture = [
+            {
+                "kind": s.kind,
+                "name": s.name,
+                "score": round(s.score, 1),
+                "components": {
+                    k: (None if v is None else round(v, 3)) for k, v in s.components.items()
+                },
+            }
+            for s in pipeline.scores(now)
+        ]
+        sensor = self.sensor.stats if self.sensor else None
+        return Summary(
+            estate=self.estate.file,
+            mode="simulated" if self.simulated else "live",
+            cycles=self.cycles,
+            devices=states,
+            pairs=pairs,
+            warnings=warnings,
+            posture=posture,
+            events=dict(pipeline.events_total),
+            metrics_url=self.security.metrics_url,
+            sensor={
+                "seen": sensor.seen,
+                "parsed": sensor.parsed,
+                "events": sum(sensor.events.values()),
+            }
+            if sensor
+            else {},
+        )
