@@ -282,8 +282,15 @@ def test_collect_serves_metrics_on_loopback_until_interrupted(lab: Lab, tmp_path
         assert local == {f"127.0.0.1:{port}"}  # loopback only, by default
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(15)
-    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+        # communicate() drains the pipes: a child blocked writing to a full
+        # pipe cannot act on its Ctrl-C. Never leave it running.
+        try:
+            _, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+            raise AssertionError(f"collect ignored Ctrl-C for 30 s: {stderr[-2000:]}") from None
+    assert process.returncode == 0, stderr[-2000:]
 
 
 def test_a_county_shard_polls_and_judges_only_its_county(lab: Lab, tmp_path: Path) -> None:
