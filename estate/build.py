@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network
 
-from estate.addressing import Allocation, ZoneLookup, find_clashes, first_64, nth_host4, nth_host6
+from estate.addressing import Allocation, ZoneLookup, find_clashes, nth_host4, nth_host6
 from estate.declared import Declarations
 from estate.errors import EstateError, Problem
 from estate.isolation import parse_service
@@ -17,22 +17,19 @@ from estate.model import (
     DrClass,
     DrPlan,
     Estate,
-    Host,
     IsolationRule,
     Link,
     LinkEnd,
     Node,
-    System,
-    Tenant,
     Zone,
 )
 from estate.plan import Planner, lan_of
 from estate.schema import EstateSpec, Level
 from estate.source import SourceDoc
+from estate.tenancy import Tenancy
 from estate.topology import PlannedNode, expand
 
 Path = tuple[str | int, ...]
-FIRST_HOST = 10  # .1-.9 stay free for gateways, VRRP and service addresses
 
 
 class _Builder:
@@ -54,7 +51,7 @@ class _Builder:
         isolation = self._isolation({z.name for z in zones})
         self._credentials()
         nodes, links = self._extranet()
-        tenants = self._tenants(zones)
+        tenants = Tenancy(self.spec, self.planner, self.zone_allocs, self.report).build(zones)
         sensors = self.declared.sensors(spec.monitoring.sensors, {n.id for n in nodes})
         dr = DrPlan(
             {
@@ -310,107 +307,6 @@ class _Builder:
                 )
             )
         return out
-
-    # --- tenants ----------------------------------------------------------------
-
-    def _tenants(self, zones: list[Zone]) -> list[Tenant]:
-        kinds = {z.name: z.kind for z in zones}
-        tenants: list[Tenant] = []
-        codes: set[str] = set()
-        hostnames: dict[str, str] = {}
-        for i, t in enumerate(self.spec.tenants):
-            path: Path = ("tenants", i)
-            if t.code in codes:
-                self.report((*path, "code"), f"duplicate tenant code {t.code!r}")
-                continue
-            codes.add(t.code)
-            next_host: dict[str, int] = {}
-            systems: list[System] = []
-            system_codes: set[str] = set()
-            for j, s in enumerate(t.systems):
-                spath: Path = (*path, "systems", j)
-                if s.code in system_codes:
-                    self.report(
-                        (*spath, "code"), f"duplicate system code {s.code!r} in tenant {t.code!r}"
-                    )
-                    continue
-                system_codes.add(s.code)
-                if s.zone not in kinds:
-                    self.report((*spath, "zone"), f"no zone {s.zone!r} (zones: {', '.join(kinds)})")
-                    continue
-                if kinds[s.zone] == "internet":
-                    self.report(
-                        (*spath, "zone"), "systems live in cloud zones, not in the internet zone"
-                    )
-                    continue
-                if s.dr_class is not None and s.dr_class not in self.spec.dr.classes:
-                    self.report((*spath, "dr_class"), f"no DR class {s.dr_class!r} in dr.classes")
-                prefix = self._tenant_prefix(t.code, s.zone, i, spath)
-                hosts: list[Host] = []
-                for k, h in enumerate(s.hosts):
-                    names = (
-                        [h.name]
-                        if h.count == 1
-                        else [f"{h.name}-{n}" for n in range(1, h.count + 1)]
-                    )
-                    for name in names:
-                        if name in hostnames:
-                            self.report(
-                                (*spath, "hosts", k, "name"),
-                                f"duplicate host name {name!r} (also in {hostnames[name]})",
-                            )
-                            continue
-                        hostnames[name] = f"{t.code}/{s.code}"
-                        if prefix is None:
-                            continue
-                        n = next_host.get(s.zone, FIRST_HOST)
-                        next_host[s.zone] = n + 1
-                        try:
-                            addr4, addr6 = (
-                                nth_host4(prefix[0], n),
-                                nth_host6(first_64(prefix[1]), n),
-                            )
-                        except IndexError:
-                            self.report(
-                                (*spath, "hosts", k), f"no room for host {name!r} in {prefix[0]}"
-                            )
-                            continue
-                        hosts.append(
-                            Host(name, h.role, h.flavor, h.image, h.volume_gb, addr4, addr6)
-                        )
-                systems.append(
-                    System(
-                        t.code,
-                        s.code,
-                        s.name,
-                        s.zone,
-                        s.mlps_level,
-                        s.dr_class,
-                        s.ipv6,
-                        tuple(hosts),
-                    )
-                )
-            tenants.append(Tenant(t.code, t.name, t.quotas, tuple(systems)))
-        return tenants
-
-    def _tenant_prefix(
-        self, tenant: str, zone: str, index: int, path: Path
-    ) -> tuple[IPv4Network, IPv6Network] | None:
-        key = f"{tenant}/{zone}"
-        for a in self.planner.allocations:
-            if a.kind == "tenant" and a.key == key:
-                return a.ipv4, a.ipv6
-        zone_alloc = self.zone_allocs.get(zone)
-        if zone_alloc is None:
-            return None
-        alloc = self.planner.slot(
-            "tenant", key, zone_alloc, self.spec.address_plan.split.tenants, index, path
-        )
-        if alloc is None:
-            return None
-        if first_64(alloc.ipv6).prefixlen != 64:
-            self.planner.check_lan6(alloc, path)
-        return alloc.ipv4, alloc.ipv6
 
     def _zone_lookup(self, zones: list[Zone]) -> ZoneLookup:
         extranet = next((z.name for z in zones if z.kind == "extranet"), None)
