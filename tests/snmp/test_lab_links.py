@@ -263,6 +263,9 @@ def test_collect_serves_metrics_on_loopback_until_interrupted(lab: Lab, tmp_path
         ["ip", "netns", "exec", lab.namespace("nms"), str(Path(sys.executable).parent / "yunwang"),
          "collect", str(SMALL), "--lab-dir", str(lab.directory), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # A terminal's Ctrl-C: a test run started in the background (CI, nohup)
+        # inherits SIGINT ignored, and Python keeps an ignored SIGINT ignored.
+        preexec_fn=_default_sigint,
     )  # fmt: skip
     try:
         body = ""
@@ -291,6 +294,10 @@ def test_collect_serves_metrics_on_loopback_until_interrupted(lab: Lab, tmp_path
             _, stderr = process.communicate()
             raise AssertionError(f"collect ignored Ctrl-C for 30 s: {stderr[-2000:]}") from None
     assert process.returncode == 0, stderr[-2000:]
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_a_county_shard_polls_and_judges_only_its_county(lab: Lab, tmp_path: Path) -> None:

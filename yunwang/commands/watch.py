@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -74,6 +76,9 @@ def watch(
             err.print(str(problem), markup=False)
         raise SystemExit(1) from None
     names = {n.id: n.name for n in runner.estate.nodes() if n.level != "village"}
+    # A service manager stops us with SIGTERM: leave as cleanly as on Ctrl-C
+    # (the simulator stopped, the store flushed, the audit trail written).
+    signal.signal(signal.SIGTERM, _interrupt)
     deadline = time.monotonic() + duration if duration > 0 else None
     try:
         with runner:
@@ -107,3 +112,7 @@ def _loop(runner: Watch, deadline: float | None, refresh: object = None) -> None
         if deadline is not None and time.monotonic() >= deadline:
             break
         runner.wait_next(started)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
