@@ -280,111 +280,29 @@ def _transport(
     l4: int,
     end: int,
 ) -> Packet:
+    # Transport fields first, one Packet built at the end: -1 marks "not this protocol".
+    sport = dport = icmp_type = icmp_code = -1
+    flags = 0
     if proto == PROTO_TCP:
         if l4 + 20 > end:
             raise MalformedPacket("truncated TCP header")
         sport, dport = _PORTS.unpack_from(frame, l4)
         if frame[l4 + 12] >> 4 < 5:
             raise MalformedPacket("TCP data offset below 5")
-        return _new_packet(
-            Packet,
-            (
-                ts,
-                length,
-                eth_src,
-                eth_dst,
-                vlan,
-                ethertype,
-                version,
-                src,
-                dst,
-                proto,
-                sport,
-                dport,
-                frame[l4 + _TCP_FLAGS_AT],
-                -1,
-                -1,
-                l3,
-                l4,
-                frame,
-            ),
-        )
-    if proto == PROTO_UDP:
+        flags = frame[l4 + _TCP_FLAGS_AT]
+    elif proto == PROTO_UDP:
         if l4 + 8 > end:
             raise MalformedPacket("truncated UDP header")
         sport, dport = _PORTS.unpack_from(frame, l4)
-        return _new_packet(
-            Packet,
-            (
-                ts,
-                length,
-                eth_src,
-                eth_dst,
-                vlan,
-                ethertype,
-                version,
-                src,
-                dst,
-                proto,
-                sport,
-                dport,
-                0,
-                -1,
-                -1,
-                l3,
-                l4,
-                frame,
-            ),
-        )
-    if proto in _ICMPS:
+    elif proto in _ICMPS:
         if l4 + 4 > end:
             raise MalformedPacket("truncated ICMP header")
-        return _new_packet(
-            Packet,
-            (
-                ts,
-                length,
-                eth_src,
-                eth_dst,
-                vlan,
-                ethertype,
-                version,
-                src,
-                dst,
-                proto,
-                -1,
-                -1,
-                0,
-                frame[l4],
-                frame[l4 + 1],
-                l3,
-                l4,
-                frame,
-            ),
-        )
+        icmp_type, icmp_code = frame[l4], frame[l4 + 1]
     return _new_packet(
         Packet,
-        (
-            ts,
-            length,
-            eth_src,
-            eth_dst,
-            vlan,
-            ethertype,
-            version,
-            src,
-            dst,
-            proto,
-            -1,
-            -1,
-            0,
-            -1,
-            -1,
-            l3,
-            l4,
-            frame,
-        ),
-    )
+        (ts, length, eth_src, eth_dst, vlan, ethertype, version, src, dst, proto,
+         sport, dport, flags, icmp_type, icmp_code, l3, l4, frame),
+    )  # fmt: skip
 
 
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
