@@ -11,11 +11,13 @@ from typing import Annotated
 import typer
 from rich.live import Live
 
+from dashboards.web.server import WebError, WebOptions
 from estate import EstateError
 from monitors.sim import SimError
 from yunwang.console import err, fail, out, print_json
 from yunwang.watching import Watch, WatchOptions
 from yunwang.watchview import render
+from yunwang.web import web_view
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +57,11 @@ def watch(
     as_json: Annotated[
         bool, typer.Option("--json", help="No live view: one JSON summary at the end.")
     ] = False,
+    web: Annotated[bool, typer.Option("--web", help="Serve the web view (一屏统览) too.")] = False,
+    web_listen: Annotated[str, typer.Option(help="Web view address.")] = "127.0.0.1",
+    web_port: Annotated[int, typer.Option(help="Web view port (0: any free port).")] = 8443,
+    cert: Annotated[Path | None, typer.Option(help="TLS certificate for the web view.")] = None,
+    key: Annotated[Path | None, typer.Option(help="TLS private key for the web view.")] = None,
 ) -> None:
     """Poll, sense, grade and store: posture and early warnings, live."""
     options = WatchOptions(
@@ -81,19 +88,27 @@ def watch(
     signal.signal(signal.SIGTERM, _interrupt)
     deadline = time.monotonic() + duration if duration > 0 else None
     try:
-        with runner:
+        web_options = WebOptions(web_listen, web_port, certfile=cert, keyfile=key) if web else None
+        with runner, web_view(runner, web_options) as web_changed:
             for line in runner.problems:
                 err.print(f"{runner.estate.file}: {line}", markup=False)
             if as_json:
-                _loop(runner, deadline)
+                _loop(runner, deadline, web_changed)
             else:
                 with Live(
                     render(runner.summary(), names), console=out, refresh_per_second=2
                 ) as live:
-                    _loop(runner, deadline, lambda: live.update(render(runner.summary(), names)))
+
+                    def refresh() -> None:
+                        live.update(render(runner.summary(), names))
+                        web_changed()
+
+                    _loop(runner, deadline, refresh)
             summary = runner.summary()
     except SimError as exc:
         fail(f"simulated devices: {exc}")
+    except WebError as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"watch: {exc}")
     except KeyboardInterrupt:
