@@ -39,11 +39,12 @@ def start_watch(home: Path, *args: str, duration: float = 240.0) -> WatchWeb:
     stderr = home / "watch.stderr"
     home.mkdir(parents=True, exist_ok=True)
     metrics_port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "yunwang", "watch", "--web", "--web-port", "0", "--port", str(metrics_port),
-         "--json", "--duration", str(duration), *args],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(stderr, "w"), text=True,
-    )  # fmt: skip
+    with open(stderr, "w") as sink:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "yunwang", "watch", "--web", "--web-port", "0",
+             "--port", str(metrics_port), "--json", "--duration", str(duration), *args],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=sink, text=True,
+        )  # fmt: skip
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         text = stderr.read_text()
