@@ -10,10 +10,18 @@ from dashboards.web.source import LinkReadings, PipelineSource
 from yunwang.console import err
 from yunwang.watching import Watch
 
+# A village hangs on one link: how its device answers is how the village is.
+VILLAGE_STATE = {"reachable": "normal", "slow": "degraded", "unreachable": "isolated"}
+
 
 def readings(runner: Watch) -> LinkReadings:
     found = LinkReadings()
     snapshot = runner.latest
+    if snapshot is not None:
+        villages = {d.name: n.id for n in runner.estate.nodes(level="village") for d in n.devices}
+        for poll in snapshot.polls.values():
+            if poll.device in villages:
+                found.states[villages[poll.device]] = VILLAGE_STATE.get(poll.state, "unknown")
     for view in snapshot.views if snapshot else []:
         found.states[view.pair.id] = view.state
         for reading in (view.primary, view.backup):

@@ -282,13 +282,14 @@ async function start() {
   }
   applyLang();
   render(await api("/api/view"));
+  window.ywFirstRender = performance.now();  // page-load figure for bench/web_view.py
   const es = new EventSource("/api/stream");
   es.addEventListener("open", () => { $("live").className = "live on"; });
   es.addEventListener("error", () => { $("live").className = "live off"; });
   es.addEventListener("view", ev => {
     const v = JSON.parse(ev.data);
     render(v);
-    window.ywLastUpdate = {at: performance.now(), version: ev.lastEventId};
+    window.ywLastUpdate = {at: Date.now(), version: ev.lastEventId};  // update-latency figure
   });
   es.addEventListener("expired", () => { es.close(); location.href = "/login"; });
 }
