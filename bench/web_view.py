@@ -110,7 +110,9 @@ def measure(estate_path: Path, runs: int, home: Path) -> dict[str, list[float]]:
                 started = time.time() * 1000
                 source.changed()
                 WebDriverWait(browser, 30, poll_frequency=0.01).until(
-                    lambda b: b.execute_script("return window.ywLastUpdate.version") != before
+                    lambda b, seen=before: (
+                        b.execute_script("return window.ywLastUpdate.version") != seen
+                    )
                 )
                 figures["update_ms"].append(
                     browser.execute_script("return window.ywLastUpdate.at") - started
