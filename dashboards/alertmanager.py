@@ -92,5 +92,5 @@ def config(estate: Estate, webhook: str) -> dict[str, Any]:
                 "city-digest",
                 *(f"county-{c}{suffix}" for c in counties for suffix in ("", "-urgent")),
             )
-        ],  # fmt: skip
+        ],
     }

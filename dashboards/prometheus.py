@@ -88,13 +88,13 @@ def rules(estate: Estate) -> dict[str, Any]:
     for level in ("county", "township"):
         if not estate.link_pairs(level=level):
             continue
-        grade = 0 if level == "county" else 1
+        at_township = level == "township"
         for state, levels in PAIR_STATE_LEVELS.items():
             links.append(
                 _alert(
                     f"YunwangLinkPair{state.capitalize()}",
                     f'yunwang_link_pair_state{{level="{level}",state="{state}"}} == 1',
-                    levels[grade],
+                    levels[at_township],
                     f"{level} {{{{ $labels.pair }}}} dual link is {state}",
                     level=level,
                 )
