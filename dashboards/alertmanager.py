@@ -64,7 +64,7 @@ def config(estate: Estate, webhook: str) -> dict[str, Any]:
                     "receiver": "city-digest",
                     "matchers": ['warning_level="blue"'],
                     "repeat_interval": REPEAT["blue"],
-                },  # fmt: skip
+                },
             ],
         },
         "inhibit_rules": [

@@ -132,7 +132,7 @@ def rules(estate: Estate) -> dict[str, Any]:
                 f"{node.level} {node.name}: {{{{ $labels.device }}}} does not answer SNMP",
                 "1m",
                 **place,
-            )  # fmt: skip
+            )
         )
         villages = [v for v in estate.nodes(level="village") if v.parent == node.id and v.devices]
         if villages:
@@ -144,7 +144,7 @@ def rules(estate: Estate) -> dict[str, Any]:
                     f"a village of {node.name}: {{{{ $labels.device }}}} does not answer SNMP",
                     "1m",
                     **{**place, "level": "village"},
-                )  # fmt: skip
+                )
             )
     health = [
         _alert("YunwangPollerStale", f"time() - yunwang_snmp_last_cycle_timestamp_seconds > {interval * 3:g}",
