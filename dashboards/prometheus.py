@@ -119,6 +119,10 @@ def rules(estate: Estate) -> dict[str, Any]:
             ),
         ]
     devices = []
+    villages_of: dict[str | None, list[Node]] = {}
+    for village in estate.nodes(level="village"):
+        if village.devices:
+            villages_of.setdefault(village.parent, []).append(village)
     for node in estate.nodes():
         if node.level == "village" or not node.devices:
             continue
@@ -134,7 +138,7 @@ def rules(estate: Estate) -> dict[str, Any]:
                 **place,
             )
         )
-        villages = [v for v in estate.nodes(level="village") if v.parent == node.id and v.devices]
+        villages = villages_of.get(node.id, [])
         if villages:
             devices.append(
                 _alert(

@@ -82,9 +82,10 @@ def stop_watch(watch: WatchWeb) -> None:
             watch.process.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def watch_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WatchWeb]:
-    watch = start_watch(tmp_path_factory.mktemp("yunwang-home"))
+    """One simulated city for the browser and the Prometheus/Grafana tests."""
+    watch = start_watch(tmp_path_factory.mktemp("yunwang-home"), duration=600)
     yield watch
     stop_watch(watch)
 
