@@ -97,6 +97,10 @@ class WebServer:
 
     def hint(self) -> str:
         """The line `make run` prints: where to look and how to log in the first time."""
-        if self.first_login is not None:
-            return f"web view: {self.url}  first login: user admin, password in {self.first_login} (0600)"
+        first = self.users.path.with_name("first-login.txt")
+        if first.exists():
+            return (
+                f"web view: {self.url}  first login: user admin, password in {first} "
+                "(0600; delete it once the admin has a password of its own)"
+            )
         return f"web view: {self.url}  users: {self.users.path}"

@@ -47,8 +47,10 @@ class User:
 
 
 class Users:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, hasher: PasswordHasher = _HASHER) -> None:
         self.path = path
+        # Verifying uses the parameters stored in each hash, whatever `hasher` is.
+        self.hasher = hasher
         self._hashes: dict[str, tuple[Role, str]] = {}
         if path.exists():
             self._load()
@@ -64,7 +66,7 @@ class Users:
             return None
         role, digest = self._hashes.get(name, ("auditor", _DUMMY))
         try:
-            _HASHER.verify(digest, password)
+            self.hasher.verify(digest, password)
         except (VerificationError, InvalidHashError):
             return None
         return User(name, role) if name in self._hashes else None
@@ -79,7 +81,7 @@ class Users:
             )
         if name not in self._hashes and len(self._hashes) >= MAX_USERS:
             raise UserError(f"{self.path}: at most {MAX_USERS} users")
-        self._hashes[name] = (checked, _HASHER.hash(password))
+        self._hashes[name] = (checked, self.hasher.hash(password))
         self._save()
         return User(name, checked)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -91,7 +92,10 @@ def seeded(home: Path) -> Warning:
 
 
 def _server(home: Path, **options: Any) -> WebServer:
-    users = Users(home / "web" / "users.json")
+    # Cheap argon2 parameters keep the suite fast; verifying reads them from each hash.
+    users = Users(
+        home / "web" / "users.json", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    )
     for name, role in (("admin", "admin"), ("op", "operator"), ("aud", "auditor")):
         users.set(name, role, PASSWORD)
     store = open_store(f"sqlite:///{home / 'events.db'}")
