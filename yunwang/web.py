@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
-from dashboards.web.server import WebOptions, WebServer
+from dashboards.web.server import WebError, WebOptions, WebServer
 from dashboards.web.source import LinkReadings, PipelineSource
-from yunwang.console import err
+from yunwang.console import err, fail
 from yunwang.watching import Watch
 
 # A village hangs on one link: how its device answers is how the village is.
@@ -39,12 +39,14 @@ def readings(runner: Watch) -> LinkReadings:
 
 
 @contextmanager
-def web_view(runner: Watch, options: WebOptions | None) -> Iterator[Callable[[], None]]:
+def web_view(runner: Watch, options: WebOptions) -> Iterator[Callable[[], None]]:
     """Serve the page while the loop runs; yields what to call after each cycle."""
-    if options is None or runner.security is None:
-        yield lambda: None
-        return
+    assert runner.security is not None, "the watch is started"
     source = PipelineSource(runner.estate, runner.security.pipeline, lambda: readings(runner))
-    with WebServer(source, options) as server:
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(WebServer(source, options))
+        except WebError as exc:
+            fail(str(exc))
         err.print(server.hint(), markup=False, soft_wrap=True)
         yield source.changed

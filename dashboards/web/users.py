@@ -13,6 +13,7 @@ without a plain default password existing anywhere.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -31,9 +32,6 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # bounds the hashing work one request can ask for
 MAX_USERS = 1000
 _HASHER = PasswordHasher()
-# Verified against when the user does not exist, so a wrong name costs as
-# long as a wrong password and names cannot be probed by timing.
-_DUMMY = _HASHER.hash(secrets.token_urlsafe(16))
 
 
 class UserError(Exception):
@@ -64,7 +62,7 @@ class Users:
     def verify(self, name: str, password: str) -> User | None:
         if len(password) > MAX_PASSWORD or len(name) > 64:
             return None
-        role, digest = self._hashes.get(name, ("auditor", _DUMMY))
+        role, digest = self._hashes.get(name, ("auditor", _dummy()))
         try:
             self.hasher.verify(digest, password)
         except (VerificationError, InvalidHashError):
@@ -123,6 +121,13 @@ class Users:
     def _save(self) -> None:
         doc = {"users": {n: {"role": r, "hash": h} for n, (r, h) in sorted(self._hashes.items())}}
         _write_private(self.path, json.dumps(doc, indent=2) + "\n")
+
+
+@functools.cache
+def _dummy() -> str:
+    """Verified against when the user does not exist, so a wrong name costs as
+    long as a wrong password and names cannot be probed by timing."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def _role(value: object, where: str) -> Role:

@@ -81,6 +81,11 @@ def test_admin_adds_an_operator_who_acknowledges_a_warning(
     browser.find_element(By.CSS_SELECTOR, "#map .county").click()  # drill into a county
     WebDriverWait(browser, 10).until(EC.visibility_of_element_located((By.ID, "drawer-title")))
     browser.find_element(By.ID, "drawer-close").click()
+    heading = browser.find_element(By.CSS_SELECTOR, ".warnings h2")
+    assert heading.text == "预警"  # Chinese first
+    browser.find_element(By.ID, "lang").click()
+    assert heading.text == "Warnings"
+    browser.find_element(By.ID, "lang").click()
     SCREENSHOT.parent.mkdir(exist_ok=True)
     browser.save_screenshot(str(SCREENSHOT))
     browser.save_screenshot(str(tmp_path / "acknowledged.png"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -11,13 +13,11 @@ from typing import Annotated
 import typer
 from rich.live import Live
 
-from dashboards.web.server import WebError, WebOptions
 from estate import EstateError
 from monitors.sim import SimError
 from yunwang.console import err, fail, out, print_json
 from yunwang.watching import Watch, WatchOptions
 from yunwang.watchview import render
-from yunwang.web import web_view
 
 
 def register(app: typer.Typer) -> None:
@@ -88,8 +88,7 @@ def watch(
     signal.signal(signal.SIGTERM, _interrupt)
     deadline = time.monotonic() + duration if duration > 0 else None
     try:
-        web_options = WebOptions(web_listen, web_port, certfile=cert, keyfile=key) if web else None
-        with runner, web_view(runner, web_options) as web_changed:
+        with runner, _web(runner, web, web_listen, web_port, cert, key) as web_changed:
             for line in runner.problems:
                 err.print(f"{runner.estate.file}: {line}", markup=False)
             if as_json:
@@ -107,8 +106,6 @@ def watch(
             summary = runner.summary()
     except SimError as exc:
         fail(f"simulated devices: {exc}")
-    except WebError as exc:
-        fail(str(exc))
     except OSError as exc:
         fail(f"watch: {exc}")
     except KeyboardInterrupt:
@@ -116,6 +113,21 @@ def watch(
         return
     if as_json:
         print_json(summary.to_dict())
+
+
+@contextmanager
+def _web(
+    runner: Watch, on: bool, host: str, port: int, cert: Path | None, key: Path | None
+) -> Iterator[Callable[[], None]]:
+    """The web view beside the loop when asked for (imported only then: it is not small)."""
+    if not on:
+        yield lambda: None
+        return
+    from dashboards.web.server import WebOptions
+    from yunwang.web import web_view
+
+    with web_view(runner, WebOptions(host, port, certfile=cert, keyfile=key)) as changed:
+        yield changed
 
 
 def _loop(runner: Watch, deadline: float | None, refresh: object = None) -> None:
