@@ -13,6 +13,8 @@ opened in the system Chromium.
 - update latency: from the watch loop's `changed()` after a new warning
   to the page having rendered it from the server-sent event;
 - view build: the server's time to compute the page's JSON, and its size.
+
+Saves the full city's page as docs/web-view-puyang.png.
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ def measure(estate_path: Path, runs: int, home: Path) -> dict[str, list[float]]:
                 figures["update_ms"].append(
                     browser.execute_script("return window.ywLastUpdate.at") - started
                 )
+            if estate_path.stem == "puyang":
+                browser.save_screenshot(str(REPO / "docs" / "web-view-puyang.png"))
             for _ in range(runs):
                 t0 = time.perf_counter()
                 doc = city_view(estate, source.state(), source.trend())

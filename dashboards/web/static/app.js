@@ -41,6 +41,7 @@ function el(tag, attrs = {}, ...kids) {
   const e = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "text") e.textContent = v;
+    else if (k === "style") e.style.cssText = v;  // CSSOM: the CSP forbids style attributes
     else if (k === "on") for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
     else if (v !== null && v !== undefined) e.setAttribute(k, v);
   }
