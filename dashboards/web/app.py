@@ -14,6 +14,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -107,6 +108,9 @@ class WebView:
         read_guard = self._reading(role, handler)
 
         async def guarded(request: Request) -> Response:
+            refused = _cross_site(request)
+            if refused is not None:
+                return refused
             session = self._session(request)
             if session is not None and not Sessions.csrf_ok(
                 session, request.headers.get("x-csrf-token")
@@ -130,6 +134,9 @@ class WebView:
         return _file("index.html")
 
     async def login(self, request: Request) -> Response:
+        refused = _cross_site(request)
+        if refused is not None:
+            return refused
         body = await _json(request)
         name, password = str(body.get("user", ""))[:64], str(body.get("password", ""))
         client = request.client.host if request.client else "?"
@@ -289,6 +296,17 @@ class _Headers:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _cross_site(request: Request) -> Response | None:
+    """A state change must be JSON (a cross-site form cannot send it without a CORS
+    preflight we never grant) from this origin: login CSRF included."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return _error(415, "expected application/json")
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        return _error(403, "cross-origin request refused")
+    return None
 
 
 async def _json(request: Request) -> dict[str, Any]:

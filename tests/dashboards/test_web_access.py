@@ -50,9 +50,13 @@ class Client:
         self.csrf: str | None = None
 
     def call(
-        self, path: str, body: dict[str, Any] | None = None, csrf: bool = True
+        self,
+        path: str,
+        body: dict[str, Any] | None = None,
+        csrf: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if csrf and self.csrf:
             headers["X-CSRF-Token"] = self.csrf
         data = None if body is None else json.dumps(body).encode()
@@ -123,6 +127,13 @@ def test_operator_acknowledges_with_csrf_and_it_is_audited(
     assert op.call(path, {"comment": "on it"})[0] == 403
     op.csrf = real
     assert op.call(path, {})[0] == 400  # a comment is required
+    as_form = {"Content-Type": "text/plain"}  # what a cross-site form can send without preflight
+    assert op.call(path, {"comment": "x"}, headers=as_form)[0] == 415
+    assert op.call(path, {"comment": "x"}, headers={"Origin": "https://evil.example"})[0] == 403
+    assert (
+        Client(web.url).call("api/login", {"user": "op", "password": PASSWORD}, headers=as_form)[0]
+        == 415
+    )
     status, doc = op.call(path, {"comment": "on it"})
     assert status == 200 and doc["status"] == "acknowledged" and doc["ack_by"] == "op"
     assert op.call(path, {"comment": "again"})[0] == 409

@@ -14,6 +14,7 @@ from security.audit import AuditTrail
 from tests.dashboards.conftest import REPO, WatchWeb
 
 OPERATOR = ("duty-officer", "operator", "correct horse battery")
+AUDITOR = ("inspector", "auditor", "another long passphrase")
 SCREENSHOT = REPO / "docs" / "web-view.png"
 
 
@@ -42,17 +43,20 @@ def test_refused_without_a_session(watch_web: WatchWeb, browser: webdriver.Chrom
     assert json.loads(browser.find_element(By.TAG_NAME, "body").text) == {"error": "login required"}
 
 
-def test_admin_adds_an_operator_who_acknowledges_a_warning(
+def test_three_roles_in_the_browser(
     watch_web: WatchWeb, browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
-    # The admin (first login) creates the operator in the page: 三员分立, the admin cannot act.
+    # The admin (first login) creates the auditor and the operator in the page (三员分立):
+    # the admin itself may neither act on warnings nor read the audit trail.
     login(browser, watch_web.url, "admin", watch_web.admin_password)
-    name, role, password = OPERATOR
-    browser.find_element(By.ID, "new-name").send_keys(name)
-    browser.find_element(By.ID, "new-role").send_keys(role)
-    browser.find_element(By.ID, "new-password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "#user-form button").click()
-    WebDriverWait(browser, 10).until(EC.text_to_be_present_in_element((By.ID, "users"), name))
+    for name, role, password in (AUDITOR, OPERATOR):
+        for field in ("new-name", "new-password"):
+            browser.find_element(By.ID, field).clear()
+        browser.find_element(By.ID, "new-name").send_keys(name)
+        browser.find_element(By.ID, "new-role").send_keys(role)
+        browser.find_element(By.ID, "new-password").send_keys(password)
+        browser.find_element(By.CSS_SELECTOR, "#user-form button").click()
+        WebDriverWait(browser, 10).until(EC.text_to_be_present_in_element((By.ID, "users"), name))
     assert not browser.find_elements(By.CSS_SELECTOR, "button.ack")  # admin may not acknowledge
     assert fetch_status(browser, "/api/audit") == 403  # nor read the audit trail
     browser.find_element(By.ID, "logout").click()
@@ -90,12 +94,23 @@ def test_admin_adds_an_operator_who_acknowledges_a_warning(
     browser.save_screenshot(str(SCREENSHOT))
     browser.save_screenshot(str(tmp_path / "acknowledged.png"))
 
+    # The auditor reads the trail in the page, the operator's acknowledgement in it.
+    browser.find_element(By.ID, "logout").click()
+    WebDriverWait(browser, 10).until(EC.url_contains("/login"))
+    login(browser, watch_web.url, AUDITOR[0], AUDITOR[2])
+    WebDriverWait(browser, 10).until(
+        EC.text_to_be_present_in_element((By.ID, "audit"), "warning.acknowledge")
+    )
+    assert browser.find_element(By.ID, "audit-intact").text == "审计链完整"
+    assert not browser.find_elements(By.CSS_SELECTOR, "button.ack")  # the auditor may not act
+
     trail = AuditTrail(watch_web.home / "audit.jsonl")
     actions = {(r.actor, r.action, r.outcome) for r in trail.records()}
     assert ("admin", "web.login", "success") in actions
     assert ("admin", "web.user.set", "success") in actions
     assert ("admin", "web.denied", "failure") in actions
     assert (name, "web.login", "success") in actions
+    assert (AUDITOR[0], "web.audit.read", "success") in actions
     assert any(
         r.actor == name and r.action == "warning.acknowledge" and r.target == warning_id
         for r in trail.records()
