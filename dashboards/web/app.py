@@ -54,13 +54,13 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 class WebView:
     def __init__(self, source: CitySource, users: Users, sessions: Sessions | None = None,
-                 secure_cookie: bool = False) -> None:  # fmt: skip
+                 tls: bool = False) -> None:  # fmt: skip
         self.source = source
         self.users = users
         self.sessions = sessions or Sessions()
-        self.secure_cookie = secure_cookie
+        self.tls = tls
         self.app = Starlette(routes=self._routes())
-        self.app.add_middleware(_Headers)
+        self.app.add_middleware(_Headers, tls=tls)
 
     def _routes(self) -> list[Route | Mount]:
         return [
@@ -161,7 +161,7 @@ class WebView:
         )
         response = JSONResponse({"user": user.name, "role": user.role, "csrf": session.csrf})
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict",
-                            secure=self.secure_cookie, path="/")  # fmt: skip
+                            secure=self.tls, path="/")  # fmt: skip
         return response
 
     async def logout(self, request: Request, session: Session) -> Response:
@@ -285,14 +285,18 @@ class WebView:
 
 
 class _Headers:
-    def __init__(self, app: Any) -> None:
+    """Security headers on every response; under TLS, HSTS too."""
+
+    def __init__(self, app: Any, tls: bool = False) -> None:
         self.app = app
+        extra = {"Strict-Transport-Security": "max-age=31536000"} if tls else {}
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in (HEADERS | extra).items()]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] += [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+                message["headers"] += self.headers
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -56,7 +56,7 @@ class WebServer:
             self.first_login = self.users.ensure_first_admin()
         except (UserError, OSError) as exc:
             raise WebError(str(exc)) from None
-        self.view = WebView(source, self.users, secure_cookie=options.tls)
+        self.view = WebView(source, self.users, tls=options.tls)
         self.options = options
         config = uvicorn.Config(
             self.view.app,

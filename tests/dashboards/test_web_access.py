@@ -222,6 +222,9 @@ def test_tls_when_given_a_certificate(home: Path, seeded: Warning) -> None:
         client = Client(server.url, context)
         assert client.login("op", PASSWORD) == 200
         assert all(c.secure for c in client.jar)  # the session cookie never travels in clear
+        with client.opener.open(server.url + "login", timeout=10) as page:
+            assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+            assert "default-src 'self'" in page.headers["Content-Security-Policy"]
         assert client.call("api/view")[0] == 200
 
 
