@@ -16,7 +16,7 @@ from dashboards.web.users import UserError, Users
 from security.audit import yunwang_home
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8443
+DEFAULT_PORT = 8088
 START_TIMEOUT_S = 10.0
 
 

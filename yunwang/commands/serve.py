@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dashboards.web.server import WebError, WebOptions, WebServer
+from dashboards.web.server import DEFAULT_PORT, WebError, WebOptions, WebServer
 from dashboards.web.source import StoreSource
 from security.audit import record
 from yunwang.commands._security import StoreOption, store_from
@@ -25,7 +25,7 @@ def serve(
     file: Annotated[Path, typer.Argument(help="The estate the store's events are about.")],
     store: StoreOption = None,
     listen: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 8443,
+    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = DEFAULT_PORT,
     users: Annotated[
         Path | None, typer.Option(help="Users file (default $YUNWANG_HOME/web/users.json).")
     ] = None,

@@ -59,7 +59,7 @@ def watch(
     ] = False,
     web: Annotated[bool, typer.Option("--web", help="Serve the web view (一屏统览) too.")] = False,
     web_listen: Annotated[str, typer.Option(help="Web view address.")] = "127.0.0.1",
-    web_port: Annotated[int, typer.Option(help="Web view port (0: any free port).")] = 8443,
+    web_port: Annotated[int, typer.Option(help="Web view port (0: any free port).")] = 8088,
     cert: Annotated[Path | None, typer.Option(help="TLS certificate for the web view.")] = None,
     key: Annotated[Path | None, typer.Option(help="TLS private key for the web view.")] = None,
 ) -> None:
