@@ -10,13 +10,14 @@ from pathlib import Path
 
 import uvicorn
 
+from dashboards.web import DEFAULT_PORT
 from dashboards.web.app import WebView
 from dashboards.web.source import CitySource
 from dashboards.web.users import UserError, Users
 from security.audit import yunwang_home
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8088
+
 START_TIMEOUT_S = 10.0
 
 

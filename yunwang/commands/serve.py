@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from dashboards.web.server import DEFAULT_PORT, WebError, WebOptions, WebServer
+from dashboards.web import DEFAULT_PORT
+from dashboards.web.server import WebError, WebOptions, WebServer
 from dashboards.web.source import StoreSource
 from security.audit import record
 from yunwang.commands._security import StoreOption, store_from

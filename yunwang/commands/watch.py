@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.live import Live
 
+from dashboards.web import DEFAULT_PORT
 from estate import EstateError
 from monitors.sim import SimError
 from yunwang.console import err, fail, out, print_json
@@ -59,7 +60,7 @@ def watch(
     ] = False,
     web: Annotated[bool, typer.Option("--web", help="Serve the web view (一屏统览) too.")] = False,
     web_listen: Annotated[str, typer.Option(help="Web view address.")] = "127.0.0.1",
-    web_port: Annotated[int, typer.Option(help="Web view port (0: any free port).")] = 8088,
+    web_port: Annotated[int, typer.Option(help="Web view port (0: any free port).")] = DEFAULT_PORT,
     cert: Annotated[Path | None, typer.Option(help="TLS certificate for the web view.")] = None,
     key: Annotated[Path | None, typer.Option(help="TLS private key for the web view.")] = None,
 ) -> None:
