@@ -17,10 +17,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The main job on embedded defaults: the example city against simulated
-# devices, attacks replayed through the sensor; Ctrl-C to stop.
+# devices, attacks replayed through the sensor, and the web view; Ctrl-C to stop.
 run: install
 	$(BIN)/yunwang validate examples/puyang.yaml
-	$(BIN)/yunwang watch
+	$(BIN)/yunwang watch --web
 
 test-deps: install
 	bash ci/setup-test-deps.sh $(VENV)

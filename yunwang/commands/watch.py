@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -11,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.live import Live
 
+from dashboards.web import DEFAULT_PORT
 from estate import EstateError
 from monitors.sim import SimError
 from yunwang.console import err, fail, out, print_json
@@ -55,6 +58,11 @@ def watch(
     as_json: Annotated[
         bool, typer.Option("--json", help="No live view: one JSON summary at the end.")
     ] = False,
+    web: Annotated[bool, typer.Option("--web", help="Serve the web view (一屏统览) too.")] = False,
+    web_listen: Annotated[str, typer.Option(help="Web view address.")] = "127.0.0.1",
+    web_port: Annotated[int, typer.Option(help="Web view port (0: any free port).")] = DEFAULT_PORT,
+    cert: Annotated[Path | None, typer.Option(help="TLS certificate for the web view.")] = None,
+    key: Annotated[Path | None, typer.Option(help="TLS private key for the web view.")] = None,
 ) -> None:
     """Poll, sense, grade and store: posture and early warnings, live."""
     options = WatchOptions(
@@ -81,16 +89,21 @@ def watch(
     signal.signal(signal.SIGTERM, _interrupt)
     deadline = time.monotonic() + duration if duration > 0 else None
     try:
-        with runner:
+        with runner, _web(runner, web, web_listen, web_port, cert, key) as web_changed:
             for line in runner.problems:
                 err.print(f"{runner.estate.file}: {line}", markup=False)
             if as_json:
-                _loop(runner, deadline)
+                _loop(runner, deadline, web_changed)
             else:
                 with Live(
                     render(runner.summary(), names), console=out, refresh_per_second=2
                 ) as live:
-                    _loop(runner, deadline, lambda: live.update(render(runner.summary(), names)))
+
+                    def refresh() -> None:
+                        live.update(render(runner.summary(), names))
+                        web_changed()
+
+                    _loop(runner, deadline, refresh)
             summary = runner.summary()
     except SimError as exc:
         fail(f"simulated devices: {exc}")
@@ -101,6 +114,21 @@ def watch(
         return
     if as_json:
         print_json(summary.to_dict())
+
+
+@contextmanager
+def _web(
+    runner: Watch, on: bool, host: str, port: int, cert: Path | None, key: Path | None
+) -> Iterator[Callable[[], None]]:
+    """The web view beside the loop when asked for (imported only then: it is not small)."""
+    if not on:
+        yield lambda: None
+        return
+    from dashboards.web.server import WebOptions
+    from yunwang.web import web_view
+
+    with web_view(runner, WebOptions(host, port, certfile=cert, keyfile=key)) as changed:
+        yield changed
 
 
 def _loop(runner: Watch, deadline: float | None, refresh: object = None) -> None:

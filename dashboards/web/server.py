@@ -1,0 +1,107 @@
+"""Run the web view under uvicorn in a background thread (beside `watch`'s loop)
+or in the foreground (`yunwang serve`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from dashboards.web import DEFAULT_PORT
+from dashboards.web.app import WebView
+from dashboards.web.source import CitySource
+from dashboards.web.users import UserError, Users
+from security.audit import yunwang_home
+
+DEFAULT_HOST = "127.0.0.1"
+
+START_TIMEOUT_S = 10.0
+
+
+class WebError(Exception):
+    """The web view cannot start (one line)."""
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT  # 0: any free port
+    users_file: Path | None = None  # default: $YUNWANG_HOME/web/users.json
+    certfile: Path | None = None
+    keyfile: Path | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.certfile is not None
+
+
+def default_users_file() -> Path:
+    return yunwang_home() / "web" / "users.json"
+
+
+class WebServer:
+    """`with WebServer(source, options) as web: print(web.url)`"""
+
+    def __init__(self, source: CitySource, options: WebOptions) -> None:
+        if (options.certfile is None) != (options.keyfile is None):
+            raise WebError("--cert and --key: give both (TLS) or neither")
+        for path in (options.certfile, options.keyfile):
+            if path is not None and not path.is_file():
+                raise WebError(f"{path}: no such file")
+        try:
+            self.users = Users(options.users_file or default_users_file())
+            # Set when this start created the first admin: where its password is.
+            self.first_login = self.users.ensure_first_admin()
+        except (UserError, OSError) as exc:
+            raise WebError(str(exc)) from None
+        self.view = WebView(source, self.users, tls=options.tls)
+        self.options = options
+        config = uvicorn.Config(
+            self.view.app,
+            host=options.host,
+            port=options.port,
+            ssl_certfile=str(options.certfile) if options.certfile else None,
+            ssl_keyfile=str(options.keyfile) if options.keyfile else None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        sockets = self._server.servers[0].sockets if self._server.servers else []
+        port = sockets[0].getsockname()[1] if sockets else self.options.port
+        host = self.options.host if ":" not in self.options.host else f"[{self.options.host}]"
+        return f"{'https' if self.options.tls else 'http'}://{host}:{port}/"
+
+    def __enter__(self) -> WebServer:
+        self._thread = threading.Thread(target=self._server.run, name="yunwang-web", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise WebError(
+                    f"web view: could not listen on {self.options.host}:{self.options.port}"
+                )
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def hint(self) -> str:
+        """The line `make run` prints: where to look and how to log in the first time."""
+        first = self.users.path.with_name("first-login.txt")
+        if first.exists():
+            return (
+                f"web view: {self.url}  first login: user admin, password in {first} "
+                "(0600; delete it once the admin has a password of its own)"
+            )
+        return f"web view: {self.url}  users: {self.users.path}"
