@@ -16,7 +16,7 @@ from typing import Any
 
 from estate import Estate
 from infra.planning import Plan, Planned
-from infra.rules import Network, zone_address_sets
+from infra.security_groups import Network, zone_address_sets
 
 SEC_GROUP = "openstack:networking/secGroup:SecGroup"
 SEC_RULE = "openstack:networking/secGroupRule:SecGroupRule"

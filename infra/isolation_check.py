@@ -9,7 +9,7 @@ from typing import Any
 from estate import Estate
 from infra.checks import ESTATE_PROTOCOL, PORT, SEC_GROUP, SEC_RULE, Index, invariant
 from infra.planning import Planned
-from infra.rules import guarded_zones
+from infra.security_groups import guarded_zones
 
 
 def _rule_remote_zones(rule: Planned, idx: Index) -> set[str]:

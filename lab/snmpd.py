@@ -14,8 +14,8 @@ from pathlib import Path
 
 from estate.schema import SnmpCredential
 from estate.secrets import SecretMissing, SecretRef
+from lab.blueprint import Router
 from lab.errors import LabError
-from lab.plan import Router
 from lab.proc import spawn, start_time, wait_for
 from lab.state import LabState, Process
 

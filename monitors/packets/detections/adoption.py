@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..decode import Packet
 from ..flows import Flow
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, override
+from ..signature import Detection, Emit, override
 
 UNPLANNED = "unplanned"
 

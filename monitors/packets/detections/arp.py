@@ -23,7 +23,7 @@ from security.events import SEVERITY_HIGH, SEVERITY_MEDIUM, Endpoint
 
 from ..decode import ArpInfo, Packet, ip_text, mac_text
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override
+from ..signature import Detection, Emit, Rule, override
 
 _UNSPECIFIED = b"\x00\x00\x00\x00"
 

@@ -24,7 +24,7 @@ from security.events import SEVERITY_HIGH, Endpoint
 
 from ..decode import PROTO_UDP, Packet, ip_text, mac_text
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override, remember
+from ..signature import Detection, Emit, Rule, override, remember
 
 DHCP4_SERVER_PORT: Final = 67
 DHCP4_CLIENT_PORT: Final = 68

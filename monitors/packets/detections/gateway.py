@@ -20,7 +20,7 @@ from security.events import SEVERITY_HIGH, Endpoint
 
 from ..decode import ArpInfo, Packet, ip_text, mac_text
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override, remember
+from ..signature import Detection, Emit, Rule, override, remember
 
 NEIGHBOR_ADVERT: Final = 136
 _UNSPECIFIED4: Final = b"\x00\x00\x00\x00"

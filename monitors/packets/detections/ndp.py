@@ -30,7 +30,7 @@ from security.events import SEVERITY_HIGH, Endpoint
 
 from ..decode import Packet, ip_text, mac_text
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override, remember
+from ..signature import Detection, Emit, Rule, override, remember
 
 ROUTER_ADVERT: Final = 134
 _OPT_PREFIX_INFO: Final = 3

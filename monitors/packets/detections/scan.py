@@ -22,7 +22,7 @@ from security.events import SEVERITY_MEDIUM, Endpoint
 from ..decode import PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN, Packet, ip_text
 from ..flows import Flow
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override
+from ..signature import Detection, Emit, Rule, override
 
 K = TypeVar("K")
 

@@ -23,7 +23,7 @@ from security.events import SEVERITY_HIGH, Endpoint
 from ..decode import Packet, ip_text
 from ..flows import TRANSPORT_NAMES, Flow
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override
+from ..signature import Detection, Emit, Rule, override
 
 FORBIDDEN_FLOW = Rule(
     "ywpkt-zone-forbidden-flow",

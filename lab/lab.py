@@ -25,9 +25,9 @@ from estate import Estate, EstateError, load
 from estate.secrets import SecretMissing
 from lab import build, chaos, netns
 from lab.addressing import Address, AddressMap
+from lab.blueprint import Cable, HostPlan, LabPlan, Router
 from lab.errors import LabError
 from lab.placement import Slice
-from lab.plan import Cable, HostPlan, LabPlan, Router
 from lab.snmpd import resolve
 from lab.state import LabState, lab_dir, locked
 from lab.status import LabStatus, collect

@@ -33,7 +33,7 @@ from monitors.snmp.poller import PollerSettings
 from monitors.snmp.session import Target
 from security.audit import record, yunwang_home
 from security.events import Event
-from security.watch import SecurityService, WatchConfig
+from security.service import SecurityService, WatchConfig
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "small.yaml"
 OBSERVER = "yunwang-watch"
