@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from estate import Estate, load
+from estate.home import yunwang_home
 from monitors.exporter import CollectionCollector, registry
 from monitors.packets import Sensor, read_capture
 from monitors.packets.estate_policy import policy_from_estate
@@ -31,7 +32,7 @@ from monitors.sim.traffic import write_demo_capture
 from monitors.snmp.collection import Collection, Snapshot, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from monitors.snmp.session import Target
-from security.audit import record, yunwang_home
+from security.audit import record
 from security.events import Event
 from security.service import SecurityService, WatchConfig
 

@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from estate import Estate
+from estate.home import yunwang_home
 from estate.schema import Level
 from monitors.sim import generator, scenarios
 from monitors.sim.credentials import SimCredential, resolve
@@ -42,10 +43,6 @@ class SimTarget(NamedTuple):
     host: str
     port: int
     context: str
-
-
-def yunwang_home() -> Path:
-    return Path(os.environ.get("YUNWANG_HOME") or Path.home() / ".local/share/yunwang")
 
 
 def free_udp_port(host: str) -> int:

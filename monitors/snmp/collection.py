@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from estate import Estate
+from estate.home import yunwang_home
 from estate.secrets import SecretMissing
 from monitors.links import PairTracker, PairView, Thresholds
 from monitors.snmp.mapping import Translate, Unmatched, unmatched_report
@@ -197,8 +197,7 @@ class Collection:
 
 
 def jsonl_sink(path: Path | None = None) -> EventSink:
-    home = Path(os.environ.get("YUNWANG_HOME", Path.home() / ".local/share/yunwang"))
-    target = path or home / "events" / "links.jsonl"
+    target = path or yunwang_home() / "events" / "links.jsonl"
     target.parent.mkdir(parents=True, exist_ok=True)
 
     def write(event: Event) -> None:

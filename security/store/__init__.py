@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlparse
 
-from security.audit import yunwang_home
+from estate.home import yunwang_home
 from security.events import Event
 from security.levels import WarningLevel
 from security.warnings import Status, Warning
