@@ -1,4 +1,4 @@
-"""What every invariant shares: resource types, the registry, and an index of the plan.
+"""What every invariant shares: resource types, the check signature and an index of the plan.
 
 Each check reads only the plan (resource types and inputs, as the engine
 would receive them) and the estate, never the program's own bookkeeping: a
@@ -92,15 +92,6 @@ class CheckResult:
 
 
 Check = Callable[["Index", Mapping[str, Any]], tuple[int, list[str]]]
-INVARIANTS: dict[str, tuple[str, Check]] = {}
-
-
-def invariant(name: str, title: str) -> Callable[[Check], Check]:
-    def register(fn: Check) -> Check:
-        INVARIANTS[name] = (title, fn)
-        return fn
-
-    return register
 
 
 class Index:
