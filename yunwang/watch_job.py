@@ -159,7 +159,7 @@ class Watch:
             )
         )
         at = {name: (t.host, t.port) for name, t in self.sim.targets().items()}
-        targets, problems = targets_from_estate(self.estate, at)
+        targets, problems = targets_from_estate(self.estate, at, defaults=self.sim.demo_keys)
         self.problems += [str(p) for p in problems]
         # One snmpsim serves every device; the v3 context name picks the device.
         return [

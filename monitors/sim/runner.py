@@ -31,7 +31,7 @@ from estate import Estate
 from estate.home import yunwang_home
 from estate.schema import Level
 from monitors.sim import generator, scenarios
-from monitors.sim.credentials import SimCredential, resolve
+from monitors.sim.credentials import SimCredential, demo_keys, resolve
 from monitors.sim.errors import SimError
 from monitors.sim.probe import answers
 from security.audit import record
@@ -94,8 +94,9 @@ class SimulatedEstate:
         self._port = port
         self.port = 0
         self.start_timeout_s = start_timeout_s
-        # Environment variables this simulator filled with demo keys (while it runs).
-        self.demo_keys_set: list[str] = []
+        # Environment variable -> demo key, for the keys the estate references
+        # but nobody set: pass it to the poller (`targets_from_estate(defaults=)`).
+        self.demo_keys: dict[str, str] = {}
         self.credentials: dict[str, SimCredential] = {}
         self.data_dir: Path | None = None
         self.startup_s: float | None = None
@@ -148,10 +149,9 @@ class SimulatedEstate:
 
     def _start(self) -> SimulatedEstate:
         began = time.monotonic()
-        self.demo_keys_set = []
-        self.credentials = resolve(
-            self.estate, {d.credential for d in self.devices}, self.demo_keys_set
-        )
+        names = {d.credential for d in self.devices}
+        self.demo_keys = demo_keys(self.estate, names)
+        self.credentials = resolve(self.estate, names, self.demo_keys)
         cache = yunwang_home() / "sim-cache"
         self.data_dir = self._prepare_data(cache)
         index = cache / "index"
@@ -175,7 +175,7 @@ class SimulatedEstate:
                 "endpoint": f"{self.host}:{self.port}",
                 "pid": self.pid,
                 "startup_s": round(self.startup_s, 2),
-                "demo_keys_set": self.demo_keys_set,
+                "demo_keys_for": sorted(self.demo_keys),
             },
         )
         return self
@@ -193,9 +193,6 @@ class SimulatedEstate:
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
             self._run_dir = None
-        # Demo keys live as long as the simulator: nothing else should find them set.
-        for name in self.demo_keys_set:
-            os.environ.pop(name, None)
         if process is not None:
             record(action="sim.stop", target=self.estate.file, detail={"pid": process.pid})
 

@@ -29,7 +29,7 @@ def test_poller_sees_failover_silent_failure_and_flapping(small: Estate) -> None
         small, scenario, flap_period_s=FLAP_S, silent_after_s=SILENT_AFTER_S
     ) as sim:
         addresses = {name: (t.host, t.port) for name, t in sim.targets().items()}
-        targets, problems = collection.targets_from_estate(small, addresses)
+        targets, problems = collection.targets_from_estate(small, addresses, defaults=sim.demo_keys)
         assert not problems
         targets = [
             dataclasses.replace(t, credential=dataclasses.replace(t.credential, context=t.name))
