@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
@@ -34,6 +35,9 @@ from monitors.sim import generator, scenarios
 from monitors.sim.credentials import SimCredential, demo_keys, resolve
 from monitors.sim.errors import SimError
 from monitors.sim.probe import answers
+from monitors.snmp.collection import TargetProblem, targets_from_estate
+from monitors.snmp.poller import PollerSettings
+from monitors.snmp.session import Target
 from security.audit import record
 
 KEEP_DATA_SETS = 6  # cached data directories kept besides the one in use
@@ -122,6 +126,22 @@ class SimulatedEstate:
         if self._process is None:
             raise SimError("the simulator is not running (use it as a context manager)")
         return {d.name: SimTarget(self.host, self.port, d.name) for d in self.devices}
+
+    def poll_targets(self) -> tuple[list[Target], list[TargetProblem]]:
+        """The estate's devices as this simulator serves them, for the poller:
+        one snmpsim answers for all, the v3 context name picks the device."""
+        at = {name: (t.host, t.port) for name, t in self.targets().items()}
+        targets, problems = targets_from_estate(self.estate, at, defaults=self.demo_keys)
+        served = [
+            replace(t, credential=replace(t.credential, context=t.name))
+            for t in targets
+            if t.name in at
+        ]
+        return served, problems
+
+    def poller_settings(self, interval_s: float) -> PollerSettings:
+        """One simulator process answers for every device: keep it ahead of the poller."""
+        return PollerSettings(timeout_s=3.0, retries=1, concurrency=4, deadline_s=interval_s * 2)
 
     @property
     def pid(self) -> int | None:
