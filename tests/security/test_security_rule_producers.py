@@ -72,7 +72,7 @@ def source_events() -> dict[Pair, str]:
 def produced() -> dict[Pair, str]:
     events = source_events()
     for detection in DETECTIONS:
-        for signature in detection.rules:
+        for signature in detection.signatures:
             events[(PACKETS, signature.action)] = f"detection {detection.key}"
     return events
 

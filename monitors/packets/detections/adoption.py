@@ -34,7 +34,7 @@ class FamilyCounts:
 
 class Ipv6Adoption(Detection):
     key = "adoption"
-    rules = ()
+    signatures = ()
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)
