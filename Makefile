@@ -28,6 +28,7 @@ test-deps: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python ci/import_layers.py
 
 typecheck: install
 	$(BIN)/mypy $(PACKAGES)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import statistics
@@ -38,6 +37,7 @@ from pathlib import Path
 from scapy.utils import PcapReader, RawPcapReader
 
 from estate import Estate, load
+from estate.home import yunwang_home
 from monitors.packets import Sensor, read_capture
 from monitors.packets.capture import PcapWriter
 from monitors.packets.decode import MalformedPacket, decode
@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cache_dir() -> Path:
-    home = Path(os.environ.get("YUNWANG_HOME", Path.home() / ".local/share/yunwang"))
+    home = yunwang_home()
     path = home / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path

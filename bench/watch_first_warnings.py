@@ -15,7 +15,7 @@ import statistics
 import tempfile
 import time
 
-from yunwang.watching import Watch, WatchOptions
+from yunwang.watch_job import Watch, WatchOptions
 
 WANTED = ("YW-LINK-001", "YW-LINK-003", "YW-NET-001", "YW-NET-002", "YW-NET-004", "YW-NET-005")
 

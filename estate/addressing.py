@@ -22,6 +22,8 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from itertools import pairwise
 from typing import TypeVar
 
+from estate.prefixes import PrefixMap
+
 Net = TypeVar("Net", IPv4Network, IPv6Network)
 
 
@@ -133,9 +135,12 @@ class ZoneLookup:
     def __init__(
         self, entries: Iterable[tuple[IPv4Network | IPv6Network, str | None]], outside: str | None
     ) -> None:
-        # Longest prefix first so an override inside a region wins; an entry
-        # mapping to None marks in-plan space that belongs to no zone.
-        self._entries = sorted(entries, key=lambda e: e[0].prefixlen, reverse=True)
+        # The longest prefix wins, so an override inside a region does; an
+        # entry mapping to None marks in-plan space that belongs to no zone
+        # (wrapped in a tuple: PrefixMap's None means "no prefix holds it").
+        self._prefixes: PrefixMap[tuple[str | None]] = PrefixMap(
+            (network, (zone,)) for network, zone in entries
+        )
         self._outside = outside
         self._cache: dict[str, str | None] = {}
 
@@ -143,12 +148,8 @@ class ZoneLookup:
         key = str(address)
         if key in self._cache:
             return self._cache[key]
-        addr = ip_address(key)
-        found: str | None = self._outside
-        for net, zone in self._entries:
-            if addr.version == net.version and addr in net:
-                found = zone
-                break
+        hit = self._prefixes.lookup(ip_address(key).packed)
+        found = self._outside if hit is None else hit[0]
         if len(self._cache) < 1_000_000:
             self._cache[key] = found
         return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network, IPv6Network
 
 from estate.addressing import Allocation, ZoneLookup, find_clashes, nth_host4, nth_host6
+from estate.allocator import Planner, lan_of
 from estate.declared import Declarations
 from estate.errors import EstateError, Problem
 from estate.isolation import parse_service
@@ -23,7 +24,6 @@ from estate.model import (
     Node,
     Zone,
 )
-from estate.plan import Planner, lan_of
 from estate.schema import EstateSpec, Level
 from estate.source import SourceDoc
 from estate.tenancy import Tenancy

@@ -1,7 +1,7 @@
 """The estate file's shape, as pydantic models (what the city writes in YAML).
 
 These models only check shape and local rules; references between parts of
-the file (a link's parent, a system's zone) are checked in `checks.py`, and
+the file (a link's parent, a system's zone) are checked in `build.py`, and
 the derived view other rooms use lives in `model.py`.
 """
 

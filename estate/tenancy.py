@@ -10,8 +10,8 @@ from collections.abc import Callable
 from ipaddress import IPv4Network, IPv6Network
 
 from estate.addressing import Allocation, first_64, nth_host4, nth_host6
+from estate.allocator import Planner
 from estate.model import Host, System, Tenant, Zone
-from estate.plan import Planner
 from estate.schema import EstateSpec
 
 Path = tuple[str | int, ...]

@@ -1,4 +1,4 @@
-"""What every invariant shares: resource types, the registry, and an index of the plan.
+"""What every invariant shares: resource types, the check signature and an index of the plan.
 
 Each check reads only the plan (resource types and inputs, as the engine
 would receive them) and the estate, never the program's own bookkeeping: a
@@ -16,7 +16,7 @@ from typing import Any
 
 from estate import Estate
 from infra.planning import Plan, Planned
-from infra.rules import Network, zone_address_sets
+from infra.security_groups import Network, zone_address_sets
 
 SEC_GROUP = "openstack:networking/secGroup:SecGroup"
 SEC_RULE = "openstack:networking/secGroupRule:SecGroupRule"
@@ -92,15 +92,6 @@ class CheckResult:
 
 
 Check = Callable[["Index", Mapping[str, Any]], tuple[int, list[str]]]
-INVARIANTS: dict[str, tuple[str, Check]] = {}
-
-
-def invariant(name: str, title: str) -> Callable[[Check], Check]:
-    def register(fn: Check) -> Check:
-        INVARIANTS[name] = (title, fn)
-        return fn
-
-    return register
 
 
 class Index:

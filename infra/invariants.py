@@ -1,7 +1,7 @@
 """The invariants, checked over the planned resources before anything is applied.
 
 The same functions run under `yunwang plan` and inside the PolicyPack
-(`infra/policy`). Registration order is the order they are reported in.
+(`infra/policy`). `INVARIANTS` at the end lists them in the order they are reported.
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ from collections.abc import Iterable, Mapping
 from ipaddress import ip_network
 from typing import Any
 
-import infra.isolation_check  # noqa: F401 (registers isolation-matrix first)
 from estate import Estate
 from infra.checks import (
     ADMIN_DUTY_ROLES,
     COMPUTE_QUOTA,
-    INVARIANTS,
     NETWORK,
     NETWORK_QUOTA,
     PORT,
@@ -27,10 +25,11 @@ from infra.checks import (
     ROLE_ASSIGNMENT,
     SECRET_KEY,
     STORAGE_QUOTA,
+    Check,
     CheckResult,
     Index,
-    invariant,
 )
+from infra.isolation_check import isolation_matrix
 from infra.planning import SECRET, Plan, Planned
 
 __all__ = ["INVARIANTS", "CheckResult", "Index", "check_all"]
@@ -47,7 +46,6 @@ def check_all(
     return results
 
 
-@invariant("dual-stack", "every network has an IPv4 and an IPv6 subnet, v6 as the zone says")
 def dual_stack(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[str]]:
     estate = idx.estate
     zones = {z.name: z for z in estate.zones}
@@ -89,7 +87,6 @@ def dual_stack(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[str]]:
     return len(networks) + len(idx.of(PORT)), findings
 
 
-@invariant("extranet-qos", "every county and township segment is limited to its owed bandwidth")
 def extranet_qos(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[str]]:
     estate = idx.estate
     findings: list[str] = []
@@ -127,7 +124,6 @@ def extranet_qos(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[str]]:
     return len(lans), findings
 
 
-@invariant("separation-of-duties", "三员分立: three admin duties, three groups, per tenant")
 def separation_of_duties(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[str]]:
     findings: list[str] = []
     role_names = {r.id: r.inputs.get("name", r.name) for r in idx.of(ROLE)}
@@ -157,9 +153,6 @@ def separation_of_duties(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[st
     return len(projects), findings
 
 
-@invariant(
-    "explicit-quotas", "every tenant has compute, network and storage quotas, every field set"
-)
 def explicit_quotas(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[str]]:
     findings: list[str] = []
     main, dr = idx.estate.sites.main.region, idx.estate.sites.dr.region
@@ -182,7 +175,6 @@ def explicit_quotas(idx: Index, _: Mapping[str, Any]) -> tuple[int, list[str]]:
     return len(projects), findings
 
 
-@invariant("no-plain-secrets", "credentials only as Pulumi secrets, in resources and stack config")
 def no_plain_secrets(idx: Index, stack_config: Mapping[str, Any]) -> tuple[int, list[str]]:
     findings: list[str] = []
     checked = 0
@@ -212,3 +204,29 @@ def _walk(value: Any, path: str) -> Iterable[tuple[str, Any]]:
             yield from _walk(v, f"{path}[{i}]")
     else:
         yield path, value
+
+
+# name -> (title, check), in the order they are reported (isolation first).
+INVARIANTS: dict[str, tuple[str, Check]] = {
+    "isolation-matrix": (
+        "security groups implement the isolation matrix, both ways",
+        isolation_matrix,
+    ),
+    "dual-stack": ("every network has an IPv4 and an IPv6 subnet, v6 as the zone says", dual_stack),
+    "extranet-qos": (
+        "every county and township segment is limited to its owed bandwidth",
+        extranet_qos,
+    ),
+    "separation-of-duties": (
+        "三员分立: three admin duties, three groups, per tenant",
+        separation_of_duties,
+    ),
+    "explicit-quotas": (
+        "every tenant has compute, network and storage quotas, every field set",
+        explicit_quotas,
+    ),
+    "no-plain-secrets": (
+        "credentials only as Pulumi secrets, in resources and stack config",
+        no_plain_secrets,
+    ),
+}

@@ -16,7 +16,7 @@ import pulumi_openstack as openstack
 
 from estate import Estate
 from estate.model import Zone
-from infra.rules import guarded_zones, matrix_rules, zone_address_sets
+from infra.security_groups import guarded_zones, matrix_rules, zone_address_sets
 
 
 def slug(text: str) -> str:

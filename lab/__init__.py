@@ -5,8 +5,8 @@ Debian hosts with sshd, built from the estate model. See docs/lab.md.
 """
 
 from lab.addressing import AddressMap, lab_address
-from lab.api import Lab, SnmpV3
 from lab.errors import LabError
+from lab.lab import Lab
 from lab.placement import Slice
 
-__all__ = ["AddressMap", "Lab", "LabError", "Slice", "SnmpV3", "lab_address"]
+__all__ = ["AddressMap", "Lab", "LabError", "Slice", "lab_address"]

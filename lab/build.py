@@ -18,9 +18,9 @@ from typing import TypeVar
 
 from estate import Estate
 from lab import frr, hosts, netns, rootfs, snmpd
+from lab.blueprint import LabPlan, Router, plan_slice
 from lab.errors import LabError
 from lab.placement import Slice
-from lab.plan import LabPlan, Router, plan_slice
 from lab.proc import run, stop_all
 from lab.state import LabState, lab_tag
 

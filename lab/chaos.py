@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 
 from lab import netns
+from lab.blueprint import Cable, LabPlan
 from lab.errors import LabError
-from lab.plan import Cable, LabPlan
 from lab.state import LabState
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}

@@ -13,8 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
+from lab.blueprint import Router
 from lab.errors import LabError
-from lab.plan import Router
 from lab.proc import run, start_time, wait_for
 from lab.state import LabState, Process
 

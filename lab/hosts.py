@@ -12,8 +12,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from lab.blueprint import HostPlan
 from lab.errors import LabError
-from lab.plan import HostPlan
 from lab.proc import run, spawn, start_time
 from lab.rootfs import OPERATOR
 from lab.state import LabState, Process

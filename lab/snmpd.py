@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from estate.schema import SnmpCredential
-from estate.secrets import SecretMissing, SecretRef
+from estate.secrets import SecretMissing, resolve_snmp
+from lab.blueprint import Router
 from lab.errors import LabError
-from lab.plan import Router
 from lab.proc import spawn, start_time, wait_for
 from lab.state import LabState, Process
 
@@ -30,14 +30,6 @@ _AUTH = {
 _PRIV = {"aes128": "AES", "aes192": "AES-192", "aes256": "AES-256"}
 
 
-def resolve(ref: SecretRef, defaults: Mapping[str, str]) -> str:
-    """The secret, from where the estate says; an env var that is not set
-    falls back to `defaults` (test values passed in, never written to the env)."""
-    if ref.env is not None and ref.env not in os.environ and ref.env in defaults:
-        return defaults[ref.env]
-    return ref.resolve()
-
-
 def render(
     credential: SnmpCredential,
     *,
@@ -46,12 +38,10 @@ def render(
     sys_name: str,
     defaults: Mapping[str, str] | None = None,
 ) -> str:
-    defaults = defaults or {}
     try:
         if credential.version == 3:
-            assert credential.user and credential.auth_key and credential.priv_key
-            auth = resolve(credential.auth_key, defaults)
-            priv = resolve(credential.priv_key, defaults)
+            keys = resolve_snmp(credential, defaults)
+            auth, priv = keys.auth_key, keys.priv_key
             if len(auth) < 8 or len(priv) < 8:
                 raise LabError(f"SNMP credential {name}: v3 keys need at least 8 characters")
             access = [
@@ -65,8 +55,7 @@ def render(
                     f"SNMP credential {name} is v2c but the estate does not allow v2c "
                     "(monitoring.allow_v2c)"
                 )
-            assert credential.community
-            community = resolve(credential.community, defaults)
+            community = resolve_snmp(credential, defaults).community
             access = [f"rocommunity {community} default", f"rocommunity6 {community} default"]
     except SecretMissing as exc:
         raise LabError(f"SNMP credential {name}: {exc}") from exc

@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,14 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from estate.home import yunwang_home
 from lab.errors import LabError
 
 STATE_VERSION = 1
-
-
-def yunwang_home() -> Path:
-    env = os.environ.get("YUNWANG_HOME")
-    return Path(env) if env else Path.home() / ".local/share/yunwang"
 
 
 def lab_dir(home: Path | None = None) -> Path:

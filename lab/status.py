@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lab import frr, netns
+from lab.blueprint import LabPlan
 from lab.errors import LabError
-from lab.plan import LabPlan
 from lab.proc import alive
 from lab.state import LabState
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from lab.api import Lab
+from lab.lab import Lab
 
 # The estate's examples reference their SNMPv3 keys by environment variable;
 # where those are unset the lab uses these (lab-only) values. They are handed

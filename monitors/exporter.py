@@ -16,14 +16,16 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitors.links import PAIR_STATES
 from monitors.snmp.collection import Collection
+from security import metrics
+from security.metrics import MetricsEndpoint
 
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = metrics.DEFAULT_HOST
 DEFAULT_PORT = 9817
 _REGISTRY: CollectorRegistry | None = None
 
@@ -38,9 +40,9 @@ def registry() -> CollectorRegistry:
     return _REGISTRY
 
 
-def serve(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST) -> Any:
-    """Start the HTTP endpoint in a thread; returns (server, thread)."""
-    return start_http_server(port, addr=host, registry=registry())
+def serve(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST) -> MetricsEndpoint:
+    """This process's registry on host:port, served from a thread."""
+    return metrics.serve(registry(), port, host)
 
 
 class CollectionCollector(Collector):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from estate import Link, LinkPair
 from monitors.snmp.mapping import EndObservation, Translate, observe_link
@@ -118,6 +118,29 @@ class PairView:
     primary: LinkReading
     backup: LinkReading
     reason: str
+
+    def to_json(self, readings: bool = False) -> dict[str, Any]:
+        """What `collect --json` and `watch` print; `readings` adds each link's."""
+        shown: dict[str, Any] = {
+            "pair": self.pair.id,
+            "level": self.pair.primary.level,
+            "county": self.pair.primary.county,
+            "state": self.state,
+            "reason": self.reason,
+        }
+        if readings:
+            shown["links"] = {
+                r.link.role: {
+                    "link": r.link.id,
+                    "up": r.up,
+                    "silent_failure": r.silent_failure,
+                    "utilisation": r.utilisation,
+                    "speed_bps": r.speed_bps,
+                    "ospf_neighbour_full": r.neighbour_full,
+                }
+                for r in (self.primary, self.backup)
+            }
+        return shown
 
 
 class PairTracker:

@@ -22,13 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from estate.home import yunwang_home
+
 Outcome = Literal["success", "failure"]
 GENESIS = "0" * 64
-
-
-def yunwang_home() -> Path:
-    """Runtime state (stores, audit trail, lab state) lives here."""
-    return Path(os.environ.get("YUNWANG_HOME", Path.home() / ".local/share/yunwang"))
 
 
 def default_path() -> Path:

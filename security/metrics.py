@@ -3,15 +3,20 @@
     REGISTRY.register(pipeline.collector())
 
 Names follow Prometheus conventions; `warning_level` uses the same four
-words as everywhere else.
+words as everywhere else. `serve()` is the one way any yunwang process
+exposes a registry over HTTP (watch, collect, sense).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from wsgiref.simple_server import WSGIServer
 
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -19,6 +24,32 @@ from security.levels import LEVELS
 
 if TYPE_CHECKING:
     from security.pipeline import Pipeline
+
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class MetricsEndpoint:
+    """A registry served over HTTP from a daemon thread."""
+
+    server: WSGIServer
+    thread: threading.Thread
+    host: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.server.server_port}/metrics"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def serve(registry: CollectorRegistry, port: int, host: str = DEFAULT_HOST) -> MetricsEndpoint:
+    """Serve `registry` on host:port (0: any free port); OSError if it cannot listen."""
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    return MetricsEndpoint(server, thread, host)
 
 
 class PostureCollector(Collector):

@@ -151,8 +151,14 @@ class PostureInputs:
         for system, dr in older.dr.items():
             self.dr.setdefault(system, dr)
 
-    def scopes(self, warnings: Iterable[Warning]) -> dict[ScopeKind, set[str]]:
+    def scopes(
+        self, warnings: Iterable[Warning], also: Mapping[ScopeKind, Iterable[str]] | None = None
+    ) -> dict[ScopeKind, set[str]]:
+        """Every county, tenant and zone the inputs or warnings name, plus
+        `also` (an estate's quiet ones)."""
         found: dict[ScopeKind, set[str]] = {"county": set(), "tenant": set(), "zone": set()}
+        for kind, names in (also or {}).items():
+            found[kind] |= set(names)
         contexts = [c for _, _, c in self.controls.values()]
         contexts += [c for _, _, c in self.pairs.values()]
         contexts += [c for *_, c in self.dr.values()]
@@ -261,9 +267,17 @@ def score(
     return Score(kind, name, round(final, 2), components, deductions)
 
 
-def score_all(inputs: PostureInputs, warnings: Iterable[Warning], now: datetime) -> list[Score]:
+def score_all(
+    inputs: PostureInputs,
+    warnings: Iterable[Warning],
+    now: datetime,
+    also: Mapping[ScopeKind, Iterable[str]] | None = None,
+    city: str = "city",
+) -> list[Score]:
+    """The city (named `city`) first, then every scope (`PostureInputs.scopes`) by name."""
     warning_list = list(warnings)
     scores = [score(inputs, warning_list, "city", "city", now)]
-    for kind, names in inputs.scopes(warning_list).items():
+    scores[0].name = city
+    for kind, names in inputs.scopes(warning_list, also).items():
         scores += [score(inputs, warning_list, kind, name, now) for name in sorted(names)]
     return scores

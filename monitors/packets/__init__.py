@@ -8,8 +8,8 @@ what the estate declares; `SensorCollector` exposes the counters.
 from .capture import PcapError, read_capture
 from .decode import MalformedPacket, Packet, decode
 from .policy import PolicyError, SensorPolicy
-from .rules import DATASET, ThresholdError
 from .sensor import Sensor, SensorStats
+from .signature import DATASET, ThresholdError
 
 __all__ = [
     "DATASET",

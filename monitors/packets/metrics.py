@@ -46,9 +46,9 @@ class SensorCollector(Collector):
         events = CounterMetricFamily(
             "yunwang_packets_events", "Events raised, by rule", labels=["observer", "rule"]
         )
-        known = {rule.id for detection in DETECTIONS for rule in detection.rules}
+        known = {rule.id for detection in DETECTIONS for rule in detection.signatures}
         for detection in DETECTIONS:
-            for rule in detection.rules:
+            for rule in detection.signatures:
                 events.add_metric([self._observer, rule.id], stats.events.get(rule.id, 0))
         for rule_id, count in list(stats.events.items()):
             if rule_id not in known:

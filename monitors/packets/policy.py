@@ -17,9 +17,8 @@ from typing import Any
 
 import yaml
 
+from estate.prefixes import Network, PrefixMap
 from security.events import Context
-
-from .prefixes import Network, PrefixMap
 
 ZoneOf = Callable[[str], str | None]
 Allowed = Callable[[str, str, str, int | None], bool]

@@ -38,7 +38,7 @@ from .detections.gateway import NEIGHBOR_ADVERT
 from .detections.ndp import ROUTER_ADVERT
 from .flows import Flow, FlowKey, new_flow
 from .policy import SensorPolicy
-from .rules import Detection, ThresholdError, override
+from .signature import Detection, ThresholdError, override
 
 Sink = Callable[[Event], None]
 _DHCP_SERVER_PORTS = frozenset({67, 547})

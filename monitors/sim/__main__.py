@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
             print(
                 f"SNMPv3 user {cred.user} ({cred.auth_protocol}/{cred.priv_protocol}); context = device name"
             )
-            for name in sim.demo_keys_set:
+            for name in sim.demo_keys:
                 print(f"{name} was unset: using a demo key for the simulated devices")
             for device, target in sim.targets().items():
                 print(f"  {device:24} {target.host}:{target.port} context {target.context}")

@@ -1,19 +1,20 @@
 """The SNMPv3 users the simulator serves: the estate's own credentials.
 
 Keys stay references in the estate. For a newcomer with nothing set, the
-simulator fills the environment variables the credential names with demo
-values (and says which), so the poller, resolving the same references,
-finds the same keys.
+simulator serves demo keys for the environment variables that are not set
+(and says which); it hands the same mapping to the poller explicitly
+(`SimulatedEstate.demo_keys`), never through the process environment.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from estate import Estate
 from estate.schema import SnmpCredential
-from estate.secrets import SecretMissing, SecretRef
+from estate.secrets import SecretMissing, SecretRef, resolve_snmp
 from monitors.sim.errors import SimError
 
 # estate protocol names -> snmpsim's option values.
@@ -49,28 +50,32 @@ class SimCredential:
         ]
 
 
-def _resolve(name: str, what: str, ref: SecretRef | None, demo_set: list[str]) -> str:
-    if ref is None:
-        raise SimError(f"credential {name!r}: authPriv needs a {what}_key reference")
-    if ref.env is not None and ref.env not in os.environ:
-        os.environ[ref.env] = DEMO_KEYS[what]
-        demo_set.append(ref.env)
-    try:
-        value = ref.resolve()
-    except SecretMissing as missing:
-        raise SimError(f"credential {name!r}: {what}_key: {missing}") from None
+def demo_keys(estate: Estate, names: set[str]) -> dict[str, str]:
+    """Environment variable -> demo key, for the v3 keys of `names` that
+    reference a variable that is not set."""
+    demo: dict[str, str] = {}
+    for name in sorted(names):
+        spec = estate.credential(name)
+        for what, ref in (("auth", spec.auth_key), ("priv", spec.priv_key)):
+            if ref is not None and ref.env is not None and ref.env not in os.environ:
+                demo.setdefault(ref.env, DEMO_KEYS[what])
+    return demo
+
+
+def _usable(name: str, what: str, ref: SecretRef | None, value: str) -> str:
     # USM needs 8+ characters; snmpsim reads its options split on whitespace.
     if len(value) < 8 or any(c.isspace() for c in value):
+        where = ref.describe() if ref is not None else "?"
         raise SimError(
-            f"credential {name!r}: {what}_key ({ref.describe()}) must be at least "
+            f"credential {name!r}: {what}_key ({where}) must be at least "
             "8 characters without whitespace"
         )
     return value
 
 
-def resolve(estate: Estate, names: set[str], demo_set: list[str]) -> dict[str, SimCredential]:
+def resolve(estate: Estate, names: set[str], demo: Mapping[str, str]) -> dict[str, SimCredential]:
     """Credential name -> resolved v3 user, for the credentials the simulated
-    devices use. `demo_set` collects the environment variables given demo values."""
+    devices use; `demo` fills environment variables that are not set."""
     resolved: dict[str, SimCredential] = {}
     users: dict[str, str] = {}
     for name in sorted(names):
@@ -86,12 +91,16 @@ def resolve(estate: Estate, names: set[str], demo_set: list[str]) -> dict[str, S
                 f"{spec.user!r}: one simulator serves one key set per user"
             )
         users[spec.user] = name
+        try:
+            keys = resolve_snmp(spec, demo)
+        except SecretMissing as missing:
+            raise SimError(f"credential {name!r}: {missing}") from None
         resolved[name] = SimCredential(
             name=name,
             user=spec.user,
             auth_protocol=spec.auth_protocol,
-            auth_key=_resolve(name, "auth", spec.auth_key, demo_set),
+            auth_key=_usable(name, "auth", spec.auth_key, keys.auth_key),
             priv_protocol=spec.priv_protocol,
-            priv_key=_resolve(name, "priv", spec.priv_key, demo_set),
+            priv_key=_usable(name, "priv", spec.priv_key, keys.priv_key),
         )
     return resolved

@@ -32,7 +32,8 @@ from pathlib import Path
 from estate import Device, Estate, Link, LinkEnd
 from estate.schema import Level
 from monitors.sim.scenarios import Behaviour, Scenario
-from monitors.sim.vendors import recording_for, system_group
+from monitors.sim.vendors import system_group
+from monitors.snmp.recordings import recording_for
 
 LEVELS: tuple[Level, ...] = ("city", "county", "township", "village")
 # Share of the owed bandwidth a link carries, (towards the child, towards the parent).

@@ -23,16 +23,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
 from estate import Estate
+from estate.home import yunwang_home
 from estate.schema import Level
 from monitors.sim import generator, scenarios
-from monitors.sim.credentials import SimCredential, resolve
+from monitors.sim.credentials import SimCredential, demo_keys, resolve
 from monitors.sim.errors import SimError
 from monitors.sim.probe import answers
+from monitors.snmp.collection import TargetProblem, targets_from_estate
+from monitors.snmp.poller import PollerSettings
+from monitors.snmp.session import Target
 from security.audit import record
 
 KEEP_DATA_SETS = 6  # cached data directories kept besides the one in use
@@ -42,10 +47,6 @@ class SimTarget(NamedTuple):
     host: str
     port: int
     context: str
-
-
-def yunwang_home() -> Path:
-    return Path(os.environ.get("YUNWANG_HOME") or Path.home() / ".local/share/yunwang")
 
 
 def free_udp_port(host: str) -> int:
@@ -97,8 +98,9 @@ class SimulatedEstate:
         self._port = port
         self.port = 0
         self.start_timeout_s = start_timeout_s
-        # Environment variables this simulator filled with demo keys (while it runs).
-        self.demo_keys_set: list[str] = []
+        # Environment variable -> demo key, for the keys the estate references
+        # but nobody set: pass it to the poller (`targets_from_estate(defaults=)`).
+        self.demo_keys: dict[str, str] = {}
         self.credentials: dict[str, SimCredential] = {}
         self.data_dir: Path | None = None
         self.startup_s: float | None = None
@@ -124,6 +126,22 @@ class SimulatedEstate:
         if self._process is None:
             raise SimError("the simulator is not running (use it as a context manager)")
         return {d.name: SimTarget(self.host, self.port, d.name) for d in self.devices}
+
+    def poll_targets(self) -> tuple[list[Target], list[TargetProblem]]:
+        """The estate's devices as this simulator serves them, for the poller:
+        one snmpsim answers for all, the v3 context name picks the device."""
+        at = {name: (t.host, t.port) for name, t in self.targets().items()}
+        targets, problems = targets_from_estate(self.estate, at, defaults=self.demo_keys)
+        served = [
+            replace(t, credential=replace(t.credential, context=t.name))
+            for t in targets
+            if t.name in at
+        ]
+        return served, problems
+
+    def poller_settings(self, interval_s: float) -> PollerSettings:
+        """One simulator process answers for every device: keep it ahead of the poller."""
+        return PollerSettings(timeout_s=3.0, retries=1, concurrency=4, deadline_s=interval_s * 2)
 
     @property
     def pid(self) -> int | None:
@@ -151,10 +169,9 @@ class SimulatedEstate:
 
     def _start(self) -> SimulatedEstate:
         began = time.monotonic()
-        self.demo_keys_set = []
-        self.credentials = resolve(
-            self.estate, {d.credential for d in self.devices}, self.demo_keys_set
-        )
+        names = {d.credential for d in self.devices}
+        self.demo_keys = demo_keys(self.estate, names)
+        self.credentials = resolve(self.estate, names, self.demo_keys)
         cache = yunwang_home() / "sim-cache"
         self.data_dir = self._prepare_data(cache)
         index = cache / "index"
@@ -178,7 +195,7 @@ class SimulatedEstate:
                 "endpoint": f"{self.host}:{self.port}",
                 "pid": self.pid,
                 "startup_s": round(self.startup_s, 2),
-                "demo_keys_set": self.demo_keys_set,
+                "demo_keys_for": sorted(self.demo_keys),
             },
         )
         return self
@@ -196,9 +213,6 @@ class SimulatedEstate:
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
             self._run_dir = None
-        # Demo keys live as long as the simulator: nothing else should find them set.
-        for name in self.demo_keys_set:
-            os.environ.pop(name, None)
         if process is not None:
             record(action="sim.stop", target=self.estate.file, detail={"pid": process.pid})
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from estate import Estate
-from estate.secrets import SecretMissing
+from estate.home import yunwang_home
+from estate.secrets import SecretMissing, resolve_snmp
 from monitors.links import PairTracker, PairView, Thresholds
 from monitors.snmp.mapping import Translate, Unmatched, unmatched_report
 from monitors.snmp.poller import DevicePoll, Poller, PollerSettings
@@ -38,14 +38,16 @@ class TargetProblem:
         return f"{self.device}: {self.reason}"
 
 
-def resolve_credential(estate: Estate, name: str) -> Credential:
+def resolve_credential(
+    estate: Estate, name: str, defaults: Mapping[str, str] | None = None
+) -> Credential:
+    """`defaults`: keys for environment variables that are not set (the
+    simulator's demo keys), see `estate.secrets.resolve_snmp`."""
     spec = estate.credential(name)
     if spec.version == 2:
         if not estate.monitoring.allow_v2c:
             raise SecretMissing("SNMPv2c is disabled (monitoring.allow_v2c is false)")
-        if spec.community is None:
-            raise SecretMissing("v2c credential without a community")
-        return Credential(2, community=spec.community.resolve())
+        return Credential(2, community=resolve_snmp(spec, defaults).community)
     if spec.auth_protocol not in ("sha", "sha256") or spec.priv_protocol not in (
         "aes128",
         "aes256",
@@ -54,14 +56,14 @@ def resolve_credential(estate: Estate, name: str) -> Credential:
             f"unsupported protocols {spec.auth_protocol}/{spec.priv_protocol} "
             "(supported: sha, sha256 with aes128, aes256)"
         )
-    assert spec.auth_key is not None and spec.priv_key is not None  # schema guarantees
+    keys = resolve_snmp(spec, defaults)
     return Credential(
         3,
-        user=spec.user,
+        user=keys.user,
         auth_protocol=spec.auth_protocol,
-        auth_key=spec.auth_key.resolve(),
+        auth_key=keys.auth_key,
         priv_protocol=spec.priv_protocol,
-        priv_key=spec.priv_key.resolve(),
+        priv_key=keys.priv_key,
     )
 
 
@@ -70,10 +72,12 @@ def targets_from_estate(
     addresses: dict[str, tuple[str, int]] | None = None,
     prefer_ipv6: bool = False,
     county: str | None = None,
+    defaults: Mapping[str, str] | None = None,
 ) -> tuple[list[Target], list[TargetProblem]]:
     """`addresses` overrides a device's management address (the lab maps
     the estate's plan onto 198.18.0.0/15 and 2001:db8::/32). `county` keeps
-    one county's devices: collectors shard by county and share nothing."""
+    one county's devices: collectors shard by county and share nothing.
+    `defaults` are keys for unset environment variables (`resolve_credential`)."""
     targets: list[Target] = []
     problems: list[TargetProblem] = []
     in_county = None if county is None else {n.id for n in estate.nodes(county=county)}
@@ -81,7 +85,7 @@ def targets_from_estate(
         if in_county is not None and device.node not in in_county:
             continue
         try:
-            credential = resolve_credential(estate, device.credential)
+            credential = resolve_credential(estate, device.credential, defaults)
         except SecretMissing as error:
             problems.append(
                 TargetProblem(device.name, f"credential {device.credential!r}: {error}")
@@ -197,8 +201,7 @@ class Collection:
 
 
 def jsonl_sink(path: Path | None = None) -> EventSink:
-    home = Path(os.environ.get("YUNWANG_HOME", Path.home() / ".local/share/yunwang"))
-    target = path or home / "events" / "links.jsonl"
+    target = path or yunwang_home() / "events" / "links.jsonl"
     target.parent.mkdir(parents=True, exist_ok=True)
 
     def write(event: Event) -> None:

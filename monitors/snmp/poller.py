@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from estate.schema import Monitoring
 from monitors.snmp import tables
 from monitors.snmp.ber import Oid, Value
 from monitors.snmp.counters import Sample, rate, rebooted
@@ -88,6 +89,21 @@ class PollerSettings:
     names_every: int = 10
     routing: bool = True
     v3_engine: Literal["fast", "pysnmp"] = "fast"
+
+    @classmethod
+    def for_estate(
+        cls, monitoring: Monitoring, interval_s: float, concurrency: int = 64
+    ) -> PollerSettings:
+        """The estate's timeout and retries; a device's deadline covers its
+        whole retry ladder (the timeout doubling per retry) and never cuts a
+        poll shorter than 80 % of the interval."""
+        ladder = monitoring.timeout_s * (2 ** (monitoring.retries + 1))
+        return cls(
+            timeout_s=monitoring.timeout_s,
+            retries=monitoring.retries,
+            concurrency=concurrency,
+            deadline_s=max(ladder, interval_s * 0.8),
+        )
 
 
 class Poller:

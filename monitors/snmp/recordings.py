@@ -18,15 +18,35 @@ from pathlib import Path
 
 from monitors.snmp import ber
 
-# Stem served by snmpsim -> path inside snmpsim-data's data directory.
-VENDOR_RECORDINGS: dict[str, str] = {
-    "huawei-s5720": "network/router/huawei-s5720.snmprec.bz2",
-    "huawei-s12704": "network/switch/huawei-s12704.snmprec.bz2",
-    "h3c-comware": "network/switch/h3c-comware-7-1-075.snmprec.bz2",
-    "ruijie-s5750": "network/switch/ruijie-s5750-24gt12sfp.snmprec.bz2",
-    "zte-zxr10": "network/switch/zte-zxr10-5250.snmprec.bz2",
-    "cisco-c3560": "network/switch/cisco-c3560.snmprec.bz2",
+# The one vendor table. Estate device model -> its recording inside
+# snmpsim-data's data/ directory (without .snmprec.bz2); also the stem
+# snmpsim serves a sliced recording under.
+MODEL_RECORDINGS: dict[str, str] = {
+    "huawei-s12704": "network/switch/huawei-s12704",
+    "huawei-s5720": "network/router/huawei-s5720",
+    "h3c-comware": "network/switch/h3c-comware-7-1-075",
+    "ruijie-s5750": "network/switch/ruijie-s5750-24gt12sfp",
+    "zte-zxr10": "network/switch/zte-zxr10-5250",
+    "cisco-c3560": "network/switch/cisco-c3560",
+    "cisco-c3750": "network/switch/cisco-c3750",
+    "maipu-sm4200": "network/switch/maipu-sm4200-16gef8ge-ac",
 }
+# Models nobody recorded answer like their vendor's closest recording;
+# generic devices and FRR routers like net-snmp on Linux.
+LINUX = "os/linux/unknown-001"
+VENDOR_RECORDINGS: dict[str, str] = {
+    "huawei": MODEL_RECORDINGS["huawei-s5720"],
+    "h3c": MODEL_RECORDINGS["h3c-comware"],
+    "ruijie": MODEL_RECORDINGS["ruijie-s5750"],
+    "zte": MODEL_RECORDINGS["zte-zxr10"],
+    "cisco": MODEL_RECORDINGS["cisco-c3750"],
+    "maipu": MODEL_RECORDINGS["maipu-sm4200"],
+    "generic": LINUX,
+    "frr": LINUX,
+}
+# The models `install` slices for the poller's differential tests.
+SLICED_MODELS = ("huawei-s5720", "huawei-s12704", "h3c-comware", "ruijie-s5750", "zte-zxr10",
+                 "cisco-c3560")  # fmt: skip
 KEPT_SUBTREES = ("1.3.6.1.2.1.1.", "1.3.6.1.2.1.2.", "1.3.6.1.2.1.31.1.1.", "1.3.6.1.2.1.14.")
 
 # snmprec type codes -> BER tags.
@@ -44,6 +64,12 @@ SNMPREC_TAGS = {
 }
 
 
+def recording_for(model: str, vendor: str) -> str:
+    if model in MODEL_RECORDINGS:
+        return MODEL_RECORDINGS[model]
+    return VENDOR_RECORDINGS.get(vendor, VENDOR_RECORDINGS["generic"])
+
+
 def slice_lines(lines: Iterator[str]) -> Iterator[str]:
     for line in lines:
         if line.startswith(KEPT_SUBTREES):
@@ -53,9 +79,9 @@ def slice_lines(lines: Iterator[str]) -> Iterator[str]:
 def install(data_dir: Path, cache: Path) -> list[Path]:
     cache.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for stem, relative in VENDOR_RECORDINGS.items():
+    for stem in SLICED_MODELS:
         target = cache / f"{stem}.snmprec"
-        source = data_dir / "data" / relative
+        source = data_dir / "data" / f"{MODEL_RECORDINGS[stem]}.snmprec.bz2"
         if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
             written.append(target)
             continue

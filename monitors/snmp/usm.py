@@ -5,8 +5,9 @@ localised by pysnmp's own auth and privacy services (Ku -> Kul, and the
 Reeder extension for AES-256). What this module does itself is the per-packet
 work pysnmp does through pyasn1: frame the message, HMAC it, AES-CFB the
 ScopedPDU, and the reverse, so a v3 walk costs little more than a v2c one.
-tests/snmp/test_usm.py checks it against net-snmp and against pysnmp's v3
-session on the same agent.
+tests/snmp/test_usm.py checks that a sealed message opens, that any flipped
+byte or other key is refused and that keys are localised per engine;
+tests/snmp/test_snmpd.py polls net-snmp's snmpd with it over v3 authPriv.
 """
 
 from __future__ import annotations

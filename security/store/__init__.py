@@ -2,7 +2,7 @@
 
 SQLite is the embedded default (one file under $YUNWANG_HOME); Elasticsearch
 is the scale-out store. Both keep events at least 180 days (Cybersecurity
-Law art. 21) and are held to the same contract by tests/security/test_store_contract.py.
+Law art. 21) and are held to the same contract by tests/security/test_security_store_contract.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlparse
 
-from security.audit import yunwang_home
+from estate.home import yunwang_home
 from security.events import Event
 from security.levels import WarningLevel
 from security.warnings import Status, Warning

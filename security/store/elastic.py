@@ -21,7 +21,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
-from security.audit import yunwang_home
+from estate.home import yunwang_home
 from security.events import Event
 from security.levels import WarningLevel, rank
 from security.store import StoreError, check_retention

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from estate import Estate, load_text
 from infra.invariants import check_all
 from infra.planning import plan_estates
-from infra.rules import RuleSpec, guarded_zones, matrix_rules, zone_address_sets
+from infra.security_groups import RuleSpec, guarded_zones, matrix_rules, zone_address_sets
 
 from .conftest import ROOT
 

@@ -241,7 +241,7 @@ def test_bad_threshold_overrides(
 def test_every_rule_id_is_stable_and_prefixed() -> None:
     from monitors.packets.detections import DETECTIONS
 
-    ids = [rule.id for d in DETECTIONS for rule in d.rules]
+    ids = [rule.id for d in DETECTIONS for rule in d.signatures]
     assert len(ids) == len(set(ids)) == 12
     assert all(i.startswith("ywpkt-") for i in ids)
     assert all(

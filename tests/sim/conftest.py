@@ -1,7 +1,6 @@
 """A real snmpsim serving examples/small.yaml, shared by the tests of this folder.
 
-Package-scoped: the demo keys a simulator puts in the environment are gone
-before any other area's tests run. The flap period is short here (4 s) so
+Package-scoped, so one simulator start serves the folder. The flap period is short here (4 s) so
 the flapping test is bounded; the default (17 s) is what `yunwang watch` shows.
 """
 

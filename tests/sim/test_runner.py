@@ -14,6 +14,7 @@ import pytest
 from estate import Estate
 from monitors.sim import SimError, SimulatedEstate
 from monitors.sim.probe import SYS_UPTIME, get
+from monitors.snmp.collection import resolve_credential
 from security.audit import AuditTrail
 
 
@@ -45,21 +46,29 @@ def test_wrong_key_and_v2c_get_no_answer(demo_sim: SimulatedEstate, net_snmp: st
     assert v2c.returncode != 0
 
 
-def test_stop_ends_the_process_clears_demo_keys_and_audits(
+def test_demo_keys_are_handed_over_never_put_in_the_environment(
     small: Estate, yunwang_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A newcomer's shell: neither key set (the package's simulator may have set them).
+    # A newcomer's shell: neither key set.
     monkeypatch.delenv("YUNWANG_SNMP_AUTH", raising=False)
     monkeypatch.delenv("YUNWANG_SNMP_PRIV", raising=False)
     with SimulatedEstate(small, "normal", levels=("city",)) as sim:
         pid = sim.pid
         assert pid is not None
-        assert sorted(sim.demo_keys_set) == ["YUNWANG_SNMP_AUTH", "YUNWANG_SNMP_PRIV"]
-        assert os.environ["YUNWANG_SNMP_AUTH"] == sim.credential.auth_key
+        assert sorted(sim.demo_keys) == ["YUNWANG_SNMP_AUTH", "YUNWANG_SNMP_PRIV"]
+        assert sim.demo_keys["YUNWANG_SNMP_AUTH"] == sim.credential.auth_key
+        assert "YUNWANG_SNMP_AUTH" not in os.environ
+        # The poller, handed the same mapping, resolves the same keys; the agent answers.
+        polled = resolve_credential(small, sim.credential.name, sim.demo_keys)
+        assert (polled.auth_key, polled.priv_key) == (
+            sim.credential.auth_key,
+            sim.credential.priv_key,
+        )
+        host, port, context = sim.targets()["py-core-1"]
+        assert asyncio.run(get(host, port, sim.credential, context, [SYS_UPTIME]))
         assert set(sim.targets()) == {"py-core-1", "py-core-2"}
         assert not list((yunwang_home / "sim-cache" / "run").glob("*/engine.args"))
     assert not Path(f"/proc/{pid}").exists()
-    assert "YUNWANG_SNMP_AUTH" not in os.environ
     actions = [(r.action, r.outcome) for r in AuditTrail().records()]
     assert ("sim.start", "success") in actions and ("sim.stop", "success") in actions
     assert (yunwang_home / "sim-cache" / "index").is_dir()  # indexes cached outside the repo
@@ -71,7 +80,7 @@ def test_keys_already_set_are_used_not_replaced(
     monkeypatch.setenv("YUNWANG_SNMP_AUTH", "operator-auth-key")
     monkeypatch.setenv("YUNWANG_SNMP_PRIV", "operator-priv-key")
     with SimulatedEstate(small, "normal", levels=("city",)) as sim:
-        assert sim.demo_keys_set == []
+        assert sim.demo_keys == {}
         assert sim.credential.auth_key == "operator-auth-key"
         host, port, context = sim.targets()["py-core-1"]
         assert asyncio.run(get(host, port, sim.credential, context, [SYS_UPTIME]))

@@ -1,23 +1,16 @@
 """The simulator through the project's own poller and dual-link tracker
 (monitors/snmp, monitors/links.py): the warnings a newcomer should see.
-
-Runs once the poller has landed beside the simulator (it is built on another
-branch); until then this module is skipped on the simulator's branch only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
-
-import pytest
 
 from estate import Estate
 from monitors.sim import SimulatedEstate
-
-collection = pytest.importorskip("monitors.snmp.collection", reason="monitors/snmp not merged yet")
-poller = pytest.importorskip("monitors.snmp.poller")
+from monitors.snmp.collection import Collection
+from monitors.snmp.poller import PollerSettings
 
 FLAP_S = 4.0
 SILENT_AFTER_S = 6.0
@@ -28,16 +21,11 @@ def test_poller_sees_failover_silent_failure_and_flapping(small: Estate) -> None
     with SimulatedEstate(
         small, scenario, flap_period_s=FLAP_S, silent_after_s=SILENT_AFTER_S
     ) as sim:
-        addresses = {name: (t.host, t.port) for name, t in sim.targets().items()}
-        targets, problems = collection.targets_from_estate(small, addresses)
+        targets, problems = sim.poll_targets()
         assert not problems
-        targets = [
-            dataclasses.replace(t, credential=dataclasses.replace(t.credential, context=t.name))
-            for t in targets
-        ]
         # One snmpsim answers every device: a few requests at a time keep it responsive.
-        settings = poller.PollerSettings(timeout_s=3, retries=1, concurrency=4)
-        run = collection.Collection(small, targets, settings)
+        settings = PollerSettings(timeout_s=3, retries=1, concurrency=4)
+        run = Collection(small, targets, settings)
         seen: dict[str, set[str]] = {}
         reasons: dict[str, str] = {}
 

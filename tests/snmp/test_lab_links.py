@@ -21,8 +21,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from estate import load
-from lab.api import Lab
 from lab.errors import LabError
+from lab.lab import Lab
 from lab.testing import TEST_SECRETS, lab_session
 from monitors.exporter import CollectionCollector
 from monitors.links import PairState

@@ -11,7 +11,7 @@ import pytest
 from monitors.snmp import tables
 from monitors.snmp.poller import DevicePoll, Poller, PollerSettings
 from monitors.snmp.profiles import canonical_ifname
-from monitors.snmp.recordings import VENDOR_RECORDINGS, records
+from monitors.snmp.recordings import SLICED_MODELS, records
 from monitors.snmp.session import Credential, Target
 from tests.snmp.agents import V3_AUTH, V3_PRIV, V3_USER, Snmpsim
 
@@ -42,12 +42,12 @@ def recorded(path: Path) -> dict[tuple[int, ...], object]:
 def vendor_polls(snmpsim: Snmpsim) -> dict[str, DevicePoll]:
     targets = [
         Target(stem, "127.0.0.1", Credential(2, community=stem), snmpsim.port)
-        for stem in VENDOR_RECORDINGS
+        for stem in SLICED_MODELS
     ]
     return {poll.device: poll for poll in poll_once(targets)}
 
 
-@pytest.mark.parametrize("stem", sorted(VENDOR_RECORDINGS))
+@pytest.mark.parametrize("stem", SLICED_MODELS)
 def test_vendor_recording_reads_as_recorded(
     vendor_polls: dict[str, DevicePoll], recordings: Path, stem: str
 ) -> None:

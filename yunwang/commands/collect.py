@@ -72,27 +72,7 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
             }
             for p in snapshot.polls.values()
         ],
-        "pairs": [
-            {
-                "pair": v.pair.id,
-                "level": v.pair.primary.level,
-                "county": v.pair.primary.county,
-                "state": v.state,
-                "reason": v.reason,
-                "links": {
-                    r.link.role: {
-                        "link": r.link.id,
-                        "up": r.up,
-                        "silent_failure": r.silent_failure,
-                        "utilisation": r.utilisation,
-                        "speed_bps": r.speed_bps,
-                        "ospf_neighbour_full": r.neighbour_full,
-                    }
-                    for r in (v.primary, v.backup)
-                },
-            }
-            for v in snapshot.views
-        ],
+        "pairs": [v.to_json(readings=True) for v in snapshot.views],
         "unmatched": [str(u) for u in snapshot.unmatched],
         "events": [e.to_ecs() for e in snapshot.events],
     }
@@ -137,14 +117,7 @@ def collect(
     if not targets:
         fail(f"{file}: no device can be polled")
     monitoring = estate.monitoring
-    settings = PollerSettings(
-        timeout_s=monitoring.timeout_s,
-        retries=monitoring.retries,
-        concurrency=concurrency,
-        deadline_s=max(
-            monitoring.timeout_s * (2 ** (monitoring.retries + 1)), monitoring.poll_interval_s * 0.8
-        ),
-    )
+    settings = PollerSettings.for_estate(monitoring, monitoring.poll_interval_s, concurrency)
     collection = Collection(
         estate, targets, settings, Thresholds(), jsonl_sink(), translate, county
     )
@@ -178,29 +151,14 @@ def collect(
 def _lab_view(
     estate: Estate, directory: Path | None, ipv6: bool
 ) -> tuple[dict[str, tuple[str, int]], Callable[[str], str]]:
-    """Device addresses and an address translator from a running lab."""
-    from lab.addressing import AddressMap
     from lab.errors import LabError
-    from lab.state import LabState, lab_dir
+    from lab.polling import lab_view
 
-    state = LabState.load(directory or lab_dir())
-    if not state.plan:
-        fail("no lab is up: run `yunwang lab up ESTATE` first (or pass --lab-dir)")
-    address_map = AddressMap.from_dict(state.plan["addresses"])
-    in_lab = {device for router in state.plan["routers"] for device in router["devices"]}
-
-    def translate(address: str) -> str:
-        try:
-            return str(address_map.lab_address(address))
-        except LabError:
-            return address  # outside the lab's slice: matches nothing
-
-    overrides = {
-        d.name: (translate(str(d.mgmt6 if ipv6 else d.mgmt4)), 161)
-        for d in estate.devices()
-        if d.name in in_lab
-    }
-    return overrides, translate
+    try:
+        view = lab_view(estate, directory, ipv6)
+    except LabError as error:
+        fail(str(error))
+    return view.addresses, view.translate
 
 
 async def _once(collection: Collection) -> Snapshot:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from security.posture import DATASETS, PostureInputs, ScopeKind, Score, score
+from security.posture import DATASETS, PostureInputs, ScopeKind, Score, score, score_all
 from security.store import StoreError
 from security.warnings import ACTIVE
 from yunwang.commands._security import JsonFlag, StoreOption, duration, store_from
@@ -52,20 +52,23 @@ def posture(
         fail(str(exc))
     finally:
         db.close()
-    scopes = inputs.scopes(warnings)
     city = "city"
+    also: dict[ScopeKind, set[str]] = {}
     if estate_file is not None:
         estate = load_estate(estate_file)
         city = estate.city.name
-        scopes["county"] |= {n.id for n in estate.nodes(level="county")}
-        scopes["tenant"] |= {t.code for t in estate.tenants}
-        scopes["zone"] |= {z.name for z in estate.zones}
+        also = {
+            "county": {n.id for n in estate.nodes(level="county")},
+            "tenant": {t.code for t in estate.tenants},
+            "zone": {z.name for z in estate.zones},
+        }
     if explain is not None:
-        _explain(explain, city, scopes, inputs, warnings, now, as_json)
+        _explain(explain, city, inputs.scopes(warnings, also), inputs, warnings, now, as_json)
         return
-    scores = [_rename(score(inputs, warnings, "city", "city", now), city)]
-    for kind in KINDS:
-        scores += [score(inputs, warnings, kind, name, now) for name in sorted(scopes[kind])]
+    order: dict[str, int] = {"city": 0} | {kind: i + 1 for i, kind in enumerate(KINDS)}
+    scores = sorted(
+        score_all(inputs, warnings, now, also, city), key=lambda s: order[s.kind]
+    )  # stable: by name within a kind
     if as_json:
         print_json([_doc(s) for s in scores])
         return
@@ -108,7 +111,8 @@ def _explain(
     as_json: bool,
 ) -> None:
     if name in ("city", city):
-        s = _rename(score(inputs, warnings, "city", "city", now), city)
+        s = score(inputs, warnings, "city", "city", now)
+        s.name = city
     else:
         kind = next((k for k in KINDS if name in scopes[k]), None)
         if kind is None:
@@ -134,11 +138,6 @@ def _explain(
         + ", ".join(f"{c} {_pct(v)}" for c, v in s.components.items())
         + "  (— = no data, left out)"
     )
-
-
-def _rename(s: Score, city: str) -> Score:
-    s.name = city
-    return s
 
 
 def _doc(s: Score) -> dict[str, Any]:

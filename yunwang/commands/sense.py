@@ -203,13 +203,14 @@ def _printer(as_json: bool) -> Callable[[Event], None]:
 
 
 def _serve_metrics(sensor: Sensor, name: str, addr: str, port: int) -> None:
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import CollectorRegistry
 
     from monitors.packets.metrics import SensorCollector
+    from security.metrics import serve
 
     registry = CollectorRegistry()
     registry.register(SensorCollector(sensor, name))
     try:
-        start_http_server(port, addr=addr, registry=registry)
+        serve(registry, port, addr)
     except OSError as exc:
         fail(f"--metrics-port {port}: cannot listen on {addr} ({exc.strerror})")

@@ -17,8 +17,8 @@ from dashboards.web import DEFAULT_PORT
 from estate import EstateError
 from monitors.sim import SimError
 from yunwang.console import err, fail, out, print_json
-from yunwang.watching import Watch, WatchOptions
-from yunwang.watchview import render
+from yunwang.watch_job import Watch, WatchOptions
+from yunwang.watch_view import render
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..rules import Detection
+from ..signature import Detection
 from .adoption import Ipv6Adoption
 from .arp import ArpBindings, GratuitousStorm
 from .dhcp import RogueDhcp

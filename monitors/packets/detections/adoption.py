@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..decode import Packet
 from ..flows import Flow
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, override
+from ..signature import Detection, Emit, override
 
 UNPLANNED = "unplanned"
 
@@ -34,7 +34,7 @@ class FamilyCounts:
 
 class Ipv6Adoption(Detection):
     key = "adoption"
-    rules = ()
+    signatures = ()
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)

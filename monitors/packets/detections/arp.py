@@ -23,20 +23,20 @@ from security.events import SEVERITY_HIGH, SEVERITY_MEDIUM, Endpoint
 
 from ..decode import ArpInfo, Packet, ip_text, mac_text
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override
+from ..signature import Detection, Emit, Signature, override
 
 _UNSPECIFIED = b"\x00\x00\x00\x00"
 
-MAC_CHANGED = Rule(
+MAC_CHANGED = Signature(
     "ywpkt-arp-mac-changed", "IPv4 address moved to another MAC", "arp-mac-changed", SEVERITY_MEDIUM
 )
-FLIP_FLOP = Rule(
+FLIP_FLOP = Signature(
     "ywpkt-arp-flip-flop",
     "IPv4 address flip-flops between two MACs",
     "arp-flip-flop",
     SEVERITY_HIGH,
 )
-GRATUITOUS_STORM = Rule(
+GRATUITOUS_STORM = Signature(
     "ywpkt-arp-gratuitous-storm", "Gratuitous ARP storm", "arp-gratuitous-storm", SEVERITY_MEDIUM
 )
 
@@ -53,7 +53,7 @@ class BindingThresholds:
 
 class ArpBindings(Detection):
     key = "arp"
-    rules = (MAC_CHANGED, FLIP_FLOP)
+    signatures = (MAC_CHANGED, FLIP_FLOP)
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)
@@ -103,7 +103,7 @@ class StormThresholds:
 
 class GratuitousStorm(Detection):
     key = "arp_storm"
-    rules = (GRATUITOUS_STORM,)
+    signatures = (GRATUITOUS_STORM,)
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)

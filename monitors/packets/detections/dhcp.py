@@ -24,7 +24,7 @@ from security.events import SEVERITY_HIGH, Endpoint
 
 from ..decode import PROTO_UDP, Packet, ip_text, mac_text
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override, remember
+from ..signature import Detection, Emit, Signature, override, remember
 
 DHCP4_SERVER_PORT: Final = 67
 DHCP4_CLIENT_PORT: Final = 68
@@ -32,14 +32,14 @@ DHCP6_SERVER_PORT: Final = 547
 DHCP6_CLIENT_PORT: Final = 546
 _DHCP4_SERVER_MESSAGES: Final = {2: "offer", 5: "ack", 6: "nak"}
 
-ROGUE_DHCP4 = Rule(
+ROGUE_DHCP4 = Signature(
     "ywpkt-dhcp4-rogue-server",
     "DHCPv4 answer from an undeclared server",
     "rogue-dhcp-server",
     SEVERITY_HIGH,
     type=("indicator",),
 )
-ROGUE_DHCP6 = Rule(
+ROGUE_DHCP6 = Signature(
     "ywpkt-dhcp6-rogue-server",
     "DHCPv6 answer from an undeclared server",
     "rogue-dhcpv6-server",
@@ -62,7 +62,7 @@ def is_dhcp_server_message(packet: Packet) -> bool:
 
 class RogueDhcp(Detection):
     key = "dhcp"
-    rules = (ROGUE_DHCP4, ROGUE_DHCP6)
+    signatures = (ROGUE_DHCP4, ROGUE_DHCP6)
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)
@@ -104,7 +104,9 @@ class RogueDhcp(Detection):
             detail += f" (server DUID {bytes(duid)[4:].hex()})"
         self._raise(ROGUE_DHCP6, packet, server, detail, "ipv6")
 
-    def _raise(self, rule: Rule, packet: Packet, server: str, detail: str, family: str) -> None:
+    def _raise(
+        self, rule: Signature, packet: Packet, server: str, detail: str, family: str
+    ) -> None:
         last = self._raised.get(server)
         if last is not None and packet.ts - last < self.thresholds.repeat_after_s:
             return

@@ -20,20 +20,20 @@ from security.events import SEVERITY_HIGH, Endpoint
 
 from ..decode import ArpInfo, Packet, ip_text, mac_text
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override, remember
+from ..signature import Detection, Emit, Signature, override, remember
 
 NEIGHBOR_ADVERT: Final = 136
 _UNSPECIFIED4: Final = b"\x00\x00\x00\x00"
 _OPT_TARGET_LLADDR: Final = 2
 
-ARP_GATEWAY_CLAIM = Rule(
+ARP_GATEWAY_CLAIM = Signature(
     "ywpkt-arp-gateway-claim",
     "Undeclared MAC claims a gateway address (ARP)",
     "arp-gateway-claim",
     SEVERITY_HIGH,
     type=("indicator",),
 )
-ND_GATEWAY_CLAIM = Rule(
+ND_GATEWAY_CLAIM = Signature(
     "ywpkt-nd-gateway-claim",
     "Undeclared MAC claims a gateway address (IPv6 neighbour advertisement)",
     "nd-gateway-claim",
@@ -68,7 +68,7 @@ def advertised_neighbor(packet: Packet) -> tuple[bytes, bytes] | None:
 
 class GatewayClaims(Detection):
     key = "gateway"
-    rules = (ARP_GATEWAY_CLAIM, ND_GATEWAY_CLAIM)
+    signatures = (ARP_GATEWAY_CLAIM, ND_GATEWAY_CLAIM)
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)
@@ -105,7 +105,7 @@ class GatewayClaims(Detection):
             )
 
     def _claim(
-        self, rule: Rule, packet: Packet, address: bytes, claimed: bytes, destination: Endpoint
+        self, rule: Signature, packet: Packet, address: bytes, claimed: bytes, destination: Endpoint
     ) -> None:
         ip = ip_text(address)
         segment = self._gateways.get(ip)

@@ -30,20 +30,20 @@ from security.events import SEVERITY_HIGH, Endpoint
 
 from ..decode import Packet, ip_text, mac_text
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override, remember
+from ..signature import Detection, Emit, Signature, override, remember
 
 ROUTER_ADVERT: Final = 134
 _OPT_PREFIX_INFO: Final = 3
 _RA_HEADER: Final = 16
 
-UNDECLARED_ROUTER = Rule(
+UNDECLARED_ROUTER = Signature(
     "ywpkt-ra-undeclared-router",
     "Router Advertisement from an undeclared router",
     "rogue-router-advertisement",
     SEVERITY_HIGH,
     type=("indicator",),
 )
-FOREIGN_PREFIX = Rule(
+FOREIGN_PREFIX = Signature(
     "ywpkt-ra-foreign-prefix",
     "Router Advertisement announces a prefix outside the address plan",
     "foreign-prefix-advertised",
@@ -77,7 +77,7 @@ def advertised_prefixes(packet: Packet) -> list[ipaddress.IPv6Network]:
 
 class RogueRouters(Detection):
     key = "ra"
-    rules = (UNDECLARED_ROUTER, FOREIGN_PREFIX)
+    signatures = (UNDECLARED_ROUTER, FOREIGN_PREFIX)
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)
@@ -123,7 +123,7 @@ class RogueRouters(Detection):
                     labels={"prefix": str(prefix)},
                 )
 
-    def _due(self, rule: Rule, router: str, prefix: str, ts: float) -> bool:
+    def _due(self, rule: Signature, router: str, prefix: str, ts: float) -> bool:
         key = (rule.id, router, prefix)
         last = self._raised.get(key)
         if last is not None and ts - last < self.thresholds.repeat_after_s:

@@ -22,11 +22,11 @@ from security.events import SEVERITY_MEDIUM, Endpoint
 from ..decode import PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN, Packet, ip_text
 from ..flows import Flow
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override
+from ..signature import Detection, Emit, Signature, override
 
 K = TypeVar("K")
 
-PORT_SCAN = Rule(
+PORT_SCAN = Signature(
     "ywpkt-scan-port",
     "Port scan: one source, many ports of one host",
     "port-scan",
@@ -34,7 +34,7 @@ PORT_SCAN = Rule(
     category=("network", "intrusion_detection"),
     type=("connection", "indicator"),
 )
-ADDRESS_SCAN = Rule(
+ADDRESS_SCAN = Signature(
     "ywpkt-scan-address",
     "Address scan: one source, one port on many hosts",
     "address-scan",
@@ -64,7 +64,7 @@ class _Window:
 
 class Scans(Detection):
     key = "scan"
-    rules = (PORT_SCAN, ADDRESS_SCAN)
+    signatures = (PORT_SCAN, ADDRESS_SCAN)
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)
@@ -115,7 +115,7 @@ class Scans(Detection):
             window = table[key] = _Window(ts)
         return window
 
-    def _raise(self, rule: Rule, packet: Packet, flow: Flow, count: int, since: float) -> None:
+    def _raise(self, rule: Signature, packet: Packet, flow: Flow, count: int, since: float) -> None:
         client, transport = ip_text(flow.client), flow.transport
         if rule is PORT_SCAN:
             message = f"{client} probed {count} {transport} ports on {ip_text(flow.server)}"

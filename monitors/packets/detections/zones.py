@@ -23,9 +23,9 @@ from security.events import SEVERITY_HIGH, Endpoint
 from ..decode import Packet, ip_text
 from ..flows import TRANSPORT_NAMES, Flow
 from ..policy import SensorPolicy
-from ..rules import Detection, Emit, Rule, override
+from ..signature import Detection, Emit, Signature, override
 
-FORBIDDEN_FLOW = Rule(
+FORBIDDEN_FLOW = Signature(
     "ywpkt-zone-forbidden-flow",
     "Flow between zones the isolation matrix forbids",
     "forbidden-cross-zone-flow",
@@ -42,7 +42,7 @@ class ZoneThresholds:
 
 class CrossZoneFlows(Detection):
     key = "zones"
-    rules = (FORBIDDEN_FLOW,)
+    signatures = (FORBIDDEN_FLOW,)
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)

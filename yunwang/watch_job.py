@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from estate import Estate, load
+from estate.home import yunwang_home
 from monitors.exporter import CollectionCollector, registry
 from monitors.packets import Sensor, read_capture
 from monitors.packets.estate_policy import policy_from_estate
@@ -31,9 +32,9 @@ from monitors.sim.traffic import write_demo_capture
 from monitors.snmp.collection import Collection, Snapshot, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from monitors.snmp.session import Target
-from security.audit import record, yunwang_home
+from security.audit import record
 from security.events import Event
-from security.watch import SecurityService, WatchConfig
+from security.service import SecurityService, WatchConfig
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "small.yaml"
 OBSERVER = "yunwang-watch"
@@ -157,26 +158,14 @@ class Watch:
                 self.estate, self.options.scenario, flap_period_s=self.options.flap_period_s
             )
         )
-        at = {name: (t.host, t.port) for name, t in self.sim.targets().items()}
-        targets, problems = targets_from_estate(self.estate, at)
+        targets, problems = self.sim.poll_targets()
         self.problems += [str(p) for p in problems]
-        # One snmpsim serves every device; the v3 context name picks the device.
-        return [
-            replace(t, credential=replace(t.credential, context=t.name))
-            for t in targets
-            if t.name in at
-        ]
+        return targets
 
     def _poller_settings(self, interval: float) -> PollerSettings:
-        mon = self.estate.monitoring
-        if self.simulated:
-            # One simulator process answers for every device: keep it ahead of the poller.
-            return PollerSettings(timeout_s=3.0, retries=1, concurrency=4, deadline_s=interval * 2)
-        return PollerSettings(
-            timeout_s=mon.timeout_s,
-            retries=mon.retries,
-            deadline_s=max(mon.timeout_s * (2 ** (mon.retries + 1)), interval * 0.8),
-        )
+        if self.sim is not None:
+            return self.sim.poller_settings(interval)
+        return PollerSettings.for_estate(self.estate.monitoring, interval)
 
     def _demo_capture(self) -> Path:
         path = yunwang_home() / "demo" / "attacks.pcap"
@@ -224,16 +213,7 @@ class Watch:
         if snap is not None:
             for poll in snap.polls.values():
                 states[poll.state] = states.get(poll.state, 0) + 1
-        pairs = [
-            {
-                "pair": v.pair.id,
-                "level": v.pair.primary.level,
-                "county": v.pair.primary.county,
-                "state": v.state,
-                "reason": v.reason,
-            }
-            for v in (snap.views if snap else [])
-        ]
+        pairs = [v.to_json() for v in (snap.views if snap else [])]
         now = pipeline.clock()
         warnings = [
             {

@@ -9,9 +9,9 @@ import pytest
 
 from estate import Estate, load
 from lab.addressing import LAB4, LAB6, AddressMap
+from lab.blueprint import LabPlan, plan_slice
 from lab.errors import LabError
 from lab.placement import Slice, select_nodes
-from lab.plan import LabPlan, plan_slice
 
 SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
 

@@ -1,8 +1,10 @@
-"""Longest-prefix match over raw address bytes, cached per address.
+"""The one longest-prefix match: over raw address bytes, cached per address.
 
 Zones, node LANs and the address plan are a few thousand prefixes; the
-sensor asks "which segment is this address in" once per new address, so a
-dict per prefix length (longest first) is both simple and fast enough.
+estate's `zone_of` (used by infra, security's context and the sensor) and
+the sensor's own segment maps ask "which prefix holds this address" once
+per new address, so a dict per prefix length (longest first) is both simple
+and fast enough.
 """
 
 from __future__ import annotations

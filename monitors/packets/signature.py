@@ -1,4 +1,4 @@
-"""What every detection shares: its rules, thresholds and how it emits events.
+"""What every detection shares: its signatures, thresholds and how it emits events.
 
 A detection is a small class that consumes decoded packets through hooks the
 sensor calls (`on_arp`, `on_flow`, `on_answer`, `on_router_advert`,
@@ -28,8 +28,10 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
-    """A stable identity for one kind of finding (`rule.id` in every event)."""
+class Signature:
+    """A stable identity for one kind of finding (`rule.id` in every event).
+
+    Not a warning rule: security/rules/YW-*.yaml grade these events."""
 
     id: str
     name: str
@@ -64,13 +66,14 @@ def override(defaults: T, values: Mapping[str, Any], where: str) -> T:
 class Detection:
     """Base of every detection; subclasses override the hooks they need.
 
-    `key` names the detection in policy overrides and docs; `rules` lists the
-    rule ids it can emit. The sensor only calls hooks a subclass overrides,
-    so an unused hook costs nothing per packet.
+    `key` names the detection in policy overrides and docs; `signatures`
+    lists what it can emit (each a `ywpkt-*` rule id in ECS terms). The
+    sensor only calls hooks a subclass overrides, so an unused hook costs
+    nothing per packet.
     """
 
     key: ClassVar[str]
-    rules: ClassVar[tuple[Rule, ...]]
+    signatures: ClassVar[tuple[Signature, ...]]
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         self._emit = emit
@@ -79,7 +82,7 @@ class Detection:
 
     def event(
         self,
-        rule: Rule,
+        rule: Signature,
         ts: float,
         message: str,
         *,

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from security.levels import CHINESE, GRADE, LEVELS
-from yunwang.watching import Summary
+from yunwang.watch_job import Summary
 
 LEVEL_STYLE = {
     "red": "bold red",

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from estate import Estate
 from security.audit import record
 from security.context import EstateContext
 from security.delivery import Alertmanager, Sink, Webhook
+from security.metrics import MetricsEndpoint, serve
 from security.pipeline import Pipeline
 from security.rulebook import load_rules
 from security.store import MIN_RETENTION_DAYS, open_store
@@ -65,13 +65,13 @@ class SecurityService:
         self._collector = self.pipeline.collector()
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="security-tick", daemon=True)
-        self._server: Any = None
+        self._endpoint: MetricsEndpoint | None = None
 
     def start(self) -> None:
         self.registry.register(self._collector)
         if self.config.metrics_port is not None:
-            self._server, _ = start_http_server(
-                self.config.metrics_port, addr=self.config.metrics_address, registry=self.registry
+            self._endpoint = serve(
+                self.registry, self.config.metrics_port, self.config.metrics_address
             )
         self._ticker.start()
         record(
@@ -85,9 +85,7 @@ class SecurityService:
 
     @property
     def metrics_url(self) -> str | None:
-        if self._server is None:
-            return None
-        return f"http://{self.config.metrics_address}:{self._server.server_port}/metrics"
+        return self._endpoint.url if self._endpoint is not None else None
 
     def _tick(self) -> None:
         while not self._stop.wait(self.config.tick_seconds):
@@ -97,9 +95,8 @@ class SecurityService:
         self._stop.set()
         if self._ticker.is_alive():
             self._ticker.join()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._endpoint is not None:
+            self._endpoint.close()
         self.registry.unregister(self._collector)
         self.pipeline.close()
         record(action="security.stop", target=self.config.store or "sqlite (default)")

@@ -17,18 +17,16 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from estate import Estate, EstateError, load
-from estate.secrets import SecretMissing
+from estate.secrets import SecretMissing, SnmpKeys, resolve_snmp
 from lab import build, chaos, netns
 from lab.addressing import Address, AddressMap
+from lab.blueprint import Cable, HostPlan, LabPlan, Router
 from lab.errors import LabError
 from lab.placement import Slice
-from lab.plan import Cable, HostPlan, LabPlan, Router
-from lab.snmpd import resolve
 from lab.state import LabState, lab_dir, locked
 from lab.status import LabStatus, collect
 
@@ -44,17 +42,6 @@ SSH_OPTIONS = (
     "-o",
     "ConnectTimeout=5",
 )
-
-
-@dataclass(frozen=True)
-class SnmpV3:
-    """Resolved v3 credential of a router's agent (for a test's poller)."""
-
-    user: str
-    auth_protocol: str  # estate spelling: sha, sha256, ...
-    auth_key: str
-    priv_protocol: str  # aes128, aes256, ...
-    priv_key: str
 
 
 def load_estate(path: str | Path) -> Estate:
@@ -177,20 +164,14 @@ class Lab:
     def lab_address(self, estate_address: str | Address) -> str:
         return str(AddressMap.from_dict(self.plan.addresses).lab_address(estate_address))
 
-    def snmp_v3(self, node: str) -> SnmpV3:
+    def snmp_v3(self, node: str) -> SnmpKeys:
+        """The v3 credential of a router's agent, resolved (for a test's poller)."""
         plan = self.plan
         credential = load_estate(plan.estate).monitoring.credentials[plan.router(node).credential]
         if credential.version != 3:
             raise LabError(f"{node}: its SNMP credential is not v3")
-        assert credential.user and credential.auth_key and credential.priv_key
         try:
-            return SnmpV3(
-                credential.user,
-                credential.auth_protocol,
-                resolve(credential.auth_key, self.secrets),
-                credential.priv_protocol,
-                resolve(credential.priv_key, self.secrets),
-            )
+            return resolve_snmp(credential, self.secrets)
         except SecretMissing as exc:
             raise LabError(str(exc)) from exc
 

@@ -14,7 +14,7 @@ from sec_helpers import make_event
 from estate import load
 from security.audit import AuditTrail
 from security.events import utcnow
-from security.watch import SecurityService, WatchConfig
+from security.service import SecurityService, WatchConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,139 @@
+"""Every warning rule has a producer, and every producer's event is known.
+
+A rule whose `match` names a dataset/action nothing emits never fires; an
+event a producer emits that no rule matches and docs/posture.md does not list
+is a contract nobody wrote down. Producers are found where they are declared:
+the packet detections' signatures, and every `Event(dataset=..., action=...)`
+with constant arguments in the producing rooms' source.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from monitors.packets.detections import DETECTIONS
+from monitors.packets.signature import DATASET as PACKETS
+from security.rulebook import Rule, load_rules
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCING_ROOMS = ("monitors", "playbooks", "dr")
+CONTRACT = ROOT / "docs" / "posture.md"
+
+# Rules (or single actions of a rule) whose producer is being built: each
+# says which one. An entry whose producer arrives makes the test fail until
+# it is removed here.
+WAITING: dict[tuple[str, str | None], str] = {
+    ("YW-HOST-001", None): "hardening runs in playbooks/ (yunwang.hardening)",
+    ("YW-DR-001", None): "DR drills and replica checks in dr/ (yunwang.dr)",
+    ("YW-AUTH-001", None): "authentication-failure counting from host and device logs",
+    ("YW-LINK-002", "link-state-changed"): "single-homed link states in monitors/links.py",
+}
+
+Pair = tuple[str, str]
+
+
+def _constants(tree: ast.Module) -> dict[str, str]:
+    return {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name) and isinstance(node.value.value, str)
+    }
+
+
+def _literal(value: ast.expr, constants: dict[str, str]) -> str | None:
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value
+    if isinstance(value, ast.Name):
+        return constants.get(value.id)
+    return None
+
+
+def source_events() -> dict[Pair, str]:
+    """(dataset, action) -> file, for every Event built from constants."""
+    found: dict[Pair, str] = {}
+    for room in PRODUCING_ROOMS:
+        for path in sorted((ROOT / room).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            constants = _constants(tree)
+            for node in ast.walk(tree):
+                if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Event"):
+                    continue
+                args = {k.arg: _literal(k.value, constants) for k in node.keywords if k.arg}
+                if args.get("dataset") and args.get("action"):
+                    pair = (str(args["dataset"]), str(args["action"]))
+                    found[pair] = str(path.relative_to(ROOT))
+    return found
+
+
+def produced() -> dict[Pair, str]:
+    events = source_events()
+    for detection in DETECTIONS:
+        for signature in detection.signatures:
+            events[(PACKETS, signature.action)] = f"detection {detection.key}"
+    return events
+
+
+def rule_pairs(rule: Rule) -> list[tuple[str, str | None]]:
+    datasets = rule.match.dataset if isinstance(rule.match.dataset, list) else [rule.match.dataset]
+    action = rule.match.action
+    actions: list[str | None] = (
+        [None] if action is None else (action if isinstance(action, list) else [action])
+    )
+    return [(dataset, a) for dataset in datasets for a in actions]
+
+
+def documented() -> set[Pair]:
+    """The producers' contract table in docs/posture.md: | `dataset` | `action`, ... |."""
+    pairs = set()
+    for line in CONTRACT.read_text(encoding="utf-8").splitlines():
+        cells = line.split("|")
+        if len(cells) < 4 or not cells[1].strip().startswith("`yunwang."):
+            continue
+        dataset = cells[1].strip().strip("`")
+        for action in re.findall(r"`([a-z0-9-]+)`", cells[2]):
+            pairs.add((dataset, action))
+    return pairs
+
+
+def test_the_scan_finds_the_known_producers() -> None:
+    events = produced()
+    assert ("yunwang.links", "pair-state-changed") in events
+    assert ("yunwang.snmp", "device-state-changed") in events
+    assert (PACKETS, "port-scan") in events
+
+
+def test_every_rule_is_produced_or_waiting() -> None:
+    events = produced()
+    datasets = {dataset for dataset, _ in events}
+    missing = []
+    for rule in load_rules():
+        waiting_rule = (rule.id, None) in WAITING
+        for dataset, action in rule_pairs(rule):
+            emitted = dataset in datasets if action is None else (dataset, action) in events
+            waiting = waiting_rule or (rule.id, action) in WAITING
+            if emitted == waiting:
+                state = "still marked waiting" if emitted else "has no producer"
+                missing.append(f"{rule.id}: {dataset}/{action or 'any action'} {state}")
+    assert not missing, "\n".join(missing)
+
+
+def test_every_waiting_entry_names_a_rule() -> None:
+    ids = {rule.id for rule in load_rules()}
+    assert {rule_id for rule_id, _ in WAITING} <= ids
+
+
+def test_every_produced_event_is_matched_or_documented() -> None:
+    matched = {pair for rule in load_rules() for pair in rule_pairs(rule)}
+    known = documented()
+    unknown = [
+        f"{where}: {dataset}/{action}"
+        for (dataset, action), where in sorted(produced().items())
+        if (dataset, action) not in matched
+        and (dataset, None) not in matched
+        and (dataset, action) not in known
+    ]
+    assert not unknown, "no rule matches and docs/posture.md does not list:\n" + "\n".join(unknown)
