@@ -8,7 +8,7 @@ from contextlib import ExitStack, contextmanager
 from dashboards.web.server import WebError, WebOptions, WebServer
 from dashboards.web.source import LinkReadings, PipelineSource
 from yunwang.console import err, fail
-from yunwang.watching import Watch
+from yunwang.watch_job import Watch
 
 # A village hangs on one link: how its device answers is how the village is.
 VILLAGE_STATE = {"reachable": "normal", "slow": "degraded", "unreachable": "isolated"}

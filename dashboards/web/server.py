@@ -14,7 +14,7 @@ from dashboards.web import DEFAULT_PORT
 from dashboards.web.app import WebView
 from dashboards.web.source import CitySource
 from dashboards.web.users import UserError, Users
-from security.audit import yunwang_home
+from estate.home import yunwang_home
 
 DEFAULT_HOST = "127.0.0.1"
 
