@@ -78,9 +78,11 @@ def seal(
     mac_length = keys.auth.mac_length if keys is not None and flags & usm.FLAG_AUTH else 0
     salt = (os.urandom(8) if flags & usm.FLAG_PRIV else b"") if salt is None else salt
     if flags & usm.FLAG_PRIV and keys is not None:
-        iv = (boots & 0xFFFFFFFF).to_bytes(4, "big") + (engine_time & 0xFFFFFFFF).to_bytes(
-            4, "big"
-        ) + salt[:8].ljust(8, b"\0")
+        iv = (
+            (boots & 0xFFFFFFFF).to_bytes(4, "big")
+            + (engine_time & 0xFFFFFFFF).to_bytes(4, "big")
+            + salt[:8].ljust(8, b"\0")
+        )
         encryptor = Cipher(algorithms.AES(keys.priv_key), CFB(iv)).encryptor()
         data = ber.tlv(ber.TAG_OCTET_STRING, encryptor.update(scoped) + encryptor.finalize())
     else:
@@ -116,7 +118,9 @@ def seal(
 
 
 def response_pdu(
-    request_id: int, varbinds: list[tuple[ber.Oid, int, ber.Value]], pdu_type: int = ber.PDU_RESPONSE
+    request_id: int,
+    varbinds: list[tuple[ber.Oid, int, ber.Value]],
+    pdu_type: int = ber.PDU_RESPONSE,
 ) -> bytes:
     binds = b"".join(
         ber.tlv(ber.TAG_SEQUENCE, ber.encode_oid(oid) + encode_value(tag, value))

@@ -18,10 +18,10 @@ from monitors.snmp import ber, tables, usm
 from monitors.snmp.poller import DevicePoll, Poller, PollerSettings
 from monitors.snmp.recordings import records
 from monitors.snmp.session import Credential, Target
-from tests.snmp.hostile import HostileAgent, Request, response_pdu, seal, vendor_recording
 from tests.snmp.agents import Snmpsim
+from tests.snmp.hostile import Answer, HostileAgent, Request, response_pdu, seal, vendor_recording
 
-SETTINGS = PollerSettings(timeout_s=0.6, retries=0, slow_s=30, routing=False)
+SETTINGS = PollerSettings(timeout_s=1.0, retries=1, slow_s=30, routing=False)
 
 
 def cycles(poller: Poller, count: int = 1) -> list[list[DevicePoll]]:
@@ -50,7 +50,7 @@ def assert_good(poll: DevicePoll) -> None:
 # -- 1: any exception from one device is that device's error ----------------
 
 
-def bad_discovery(boots: int, engine_time: int) -> object:
+def bad_discovery(boots: int, engine_time: int) -> Answer:
     def answer(agent: HostileAgent, request: Request, honest: bytes) -> list[bytes]:
         if not request.discovery:
             return [honest]
@@ -170,8 +170,14 @@ def test_a_reflected_request_is_not_taken_for_its_answer(
         other_id = response_pdu(request.request_id ^ 1, [(tables.SYS_NAME, 4, b"forged")])
         return [
             request.raw,  # our own authPriv request: it authenticates with our key
-            seal(request.msg_id, other_id, keys=agent.keys, boots=agent.boots,
-                 engine_time=agent.engine_time()),  # another request-id  # fmt: skip
+            # another request-id:
+            seal(
+                request.msg_id,
+                other_id,
+                keys=agent.keys,
+                boots=agent.boots,
+                engine_time=agent.engine_time(),
+            ),
             agent.answer(request, pdu_type=ber.PDU_GET),  # not a Response
             honest,
         ]
@@ -234,7 +240,7 @@ def test_spoofed_and_malformed_datagrams_are_dropped_and_the_answer_still_counts
         poller = Poller([agent.target(), good_device(snmpsim)], SETTINGS)
         [[hostile, good]] = cycles(poller)
     assert hostile.state == "reachable", hostile.error
-    assert hostile.requests == len(agent.requests) - 1  # no retries: each first answer counted
+    assert hostile.requests == len(agent.requests)  # no retries: each first answer counted
     assert hostile.sys_name == sys_name(vendor_recording(recordings))
     assert_good(good)
     assert poller.transport.stats.malformed >= 3 * len(agent.requests)
@@ -249,7 +255,7 @@ def test_unsolicited_datagrams_do_not_fill_the_oid_cache(snmpsim: Snmpsim) -> No
     poller = Poller([good_device(snmpsim)], SETTINGS)
 
     async def run() -> DevicePoll:
-        [first] = await poller.poll()
+        await poller.poll()
         before = ber.OID_CACHE.bytes
         local = poller.transport._endpoints[4].get_extra_info("sockname")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spoofer:
@@ -260,6 +266,8 @@ def test_unsolicited_datagrams_do_not_fill_the_oid_cache(snmpsim: Snmpsim) -> No
                               + ber.tlv(ber.TAG_SEQUENCE, binds))  # fmt: skip
                 message = ber.tlv(ber.TAG_SEQUENCE, b"\x02\x01\x01\x04\x01c" + pdu)
                 spoofer.sendto(message, local)
+                if n % 50 == 0:
+                    await asyncio.sleep(0.01)  # let the poller read: no kernel drops
         await asyncio.sleep(0.3)
         [second] = await poller.poll()
         assert ber.OID_CACHE.bytes == before
