@@ -177,7 +177,7 @@ class HostileAgent:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
-        self._epoch = time.monotonic()
+        self.epoch = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -189,7 +189,7 @@ class HostileAgent:
         return Target(name, "127.0.0.1", CREDENTIAL, self.port)
 
     def engine_time(self) -> int:
-        return self.started_time + int(time.monotonic() - self._epoch)
+        return self.started_time + int(time.monotonic() - self.epoch)
 
     def __enter__(self) -> HostileAgent:
         self._thread.start()
