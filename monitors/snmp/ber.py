@@ -18,7 +18,7 @@ pysnmp would reject is rejected here too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 Oid = tuple[int, ...]
 
@@ -121,18 +121,60 @@ def _length(buf: bytes, pos: int, end: int) -> tuple[int, int]:
     return length, pos
 
 
-# The same OIDs come back every poll (ifHCInOctets.1..n of every device of a
-# model are the same bytes), so decoded names are kept: a dict hit instead of
-# a decode. Bounded: past the limit new names are decoded, not stored.
-OID_CACHE_SIZE = 100_000
-_OID_CACHE: dict[bytes, Oid] = {}
-_ENCODED_CACHE: dict[Oid, bytes] = {}
+# RFC 2578 3.5: at most 128 sub-identifiers, each at most 2^32-1.
+MAX_SUB_IDENTIFIERS: Final = 128
+_ENTRY_OVERHEAD: Final = 128  # dict slot, bytes and tuple headers, roughly
+
+
+_Key = TypeVar("_Key", bytes, Oid)
+_Value = TypeVar("_Value", bytes, Oid)
+
+
+class OidCache(Generic[_Key, _Value]):
+    """Decoded (or encoded) OIDs kept between polls: the same names come back
+    every poll (ifHCInOctets.1..n of every device of a model are the same
+    bytes), so a dict hit replaces a decode. Bounded by an estimate of the
+    memory it holds, not by entries: one long name costs what a hundred
+    short ones do. When full it starts over, so the names of today's devices
+    win back their places."""
+
+    __slots__ = ("bytes", "entries", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.bytes = 0
+        self.entries: dict[_Key, _Value] = {}
+
+    def store(self, key: _Key, value: _Value, cost: int) -> None:
+        cost += _ENTRY_OVERHEAD
+        if self.bytes + cost > self.limit:
+            self.clear()
+        self.entries[key] = value
+        self.bytes += cost
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.bytes = 0
+
+
+OID_CACHE: Final[OidCache[bytes, Oid]] = OidCache(32 * 2**20)  # wire bytes -> Oid
+ENCODED_CACHE: Final[OidCache[Oid, bytes]] = OidCache(32 * 2**20)  # Oid -> its TLV
+
+
+def decode_oid_cached(content: bytes) -> Oid:
+    oid = OID_CACHE.entries.get(content)
+    if oid is None:
+        oid = decode_oid(content)
+        OID_CACHE.store(content, oid, len(content) + 8 * len(oid))
+    return oid
 
 
 def decode_oid(content: bytes) -> Oid:
     if not content:
         raise BerError("empty OBJECT IDENTIFIER")
     if max(content) < 0x80:  # every arc fits in one octet: the common case
+        if len(content) >= MAX_SUB_IDENTIFIERS:
+            raise BerError("OBJECT IDENTIFIER longer than 128 sub-identifiers")
         first = content[0]
         head = (first // 40, first % 40) if first < 80 else (2, first - 80)
         return head + tuple(content[1:])
@@ -143,12 +185,16 @@ def decode_oid(content: bytes) -> Oid:
         if fresh and octet == 0x80:
             raise BerError("non-minimal OBJECT IDENTIFIER arc")
         value = (value << 7) | (octet & 0x7F)
+        if value > _UINT32_MAX:
+            raise BerError("OBJECT IDENTIFIER arc above 2^32-1")
         fresh = not octet & 0x80
         if fresh:
             arcs.append(value)
             value = 0
     if not fresh:
         raise BerError("truncated OBJECT IDENTIFIER arc")
+    if len(arcs) >= MAX_SUB_IDENTIFIERS:
+        raise BerError("OBJECT IDENTIFIER longer than 128 sub-identifiers")
     first = arcs[0]
     head = (first // 40, first % 40) if first < 80 else (2, first - 80)
     return head + tuple(arcs[1:])
@@ -258,6 +304,22 @@ def message_version(buf: bytes) -> int:
     return _integer(buf, start, stop)[0]
 
 
+def peek_request_id(buf: bytes) -> int:
+    """The id that routes a datagram to its request without decoding it: the
+    request-id of a v1/v2c PDU, the msgID of a v3 message."""
+    end = len(buf)
+    start, stop = read_tlv(buf, 0, end, TAG_SEQUENCE)
+    version, pos = _integer(buf, start, stop)
+    if version == 3:
+        start, inner = read_tlv(buf, pos, stop, TAG_SEQUENCE)
+        return _integer(buf, start, inner)[0]
+    _community, pos = read_tlv(buf, pos, stop, TAG_OCTET_STRING)
+    if pos >= stop or buf[pos] & 0xE0 != 0xA0:
+        raise BerError("expected a PDU")
+    pos = _length(buf, pos + 1, stop)[1]
+    return _integer(buf, pos, stop)[0]
+
+
 def decode_varbinds(buf: bytes, pos: int, end: int) -> list[VarBind]:
     """The VarBindList content from `pos` to `end`: the hot loop. Short-form
     lengths (every VarBind of a normal table walk) are read inline; anything
@@ -265,7 +327,7 @@ def decode_varbinds(buf: bytes, pos: int, end: int) -> list[VarBind]:
     varbinds: list[VarBind] = []
     append = varbinds.append
     length_of = _length
-    oid_cache = _OID_CACHE
+    oid_cache = OID_CACHE.entries
     while pos < end:
         if buf[pos] != TAG_SEQUENCE or pos + 1 >= end:
             raise BerError("expected VarBind")
@@ -288,9 +350,7 @@ def decode_varbinds(buf: bytes, pos: int, end: int) -> list[VarBind]:
         name = buf[pos:value_at]
         oid = oid_cache.get(name)
         if oid is None:
-            oid = decode_oid(name)
-            if len(oid_cache) < OID_CACHE_SIZE:
-                oid_cache[name] = oid
+            oid = decode_oid_cached(name)
         tag = buf[value_at]
         length = buf[value_at + 1]
         if length < 0x80:
@@ -324,17 +384,20 @@ def encode_integer(value: int) -> bytes:
 
 
 def encode_oid(oid: Oid) -> bytes:
-    encoded = _ENCODED_CACHE.get(oid)
+    encoded = ENCODED_CACHE.entries.get(oid)
     if encoded is None:
         encoded = _encode_oid(oid)
-        if len(_ENCODED_CACHE) < OID_CACHE_SIZE:
-            _ENCODED_CACHE[oid] = encoded
+        ENCODED_CACHE.store(oid, encoded, len(encoded) + 8 * len(oid))
     return encoded
 
 
 def _encode_oid(oid: Oid) -> bytes:
-    if len(oid) < 2:
-        raise ValueError(f"OID {oid} needs at least two arcs")
+    if not 2 <= len(oid) <= MAX_SUB_IDENTIFIERS:
+        raise BerError(f"OID {oid_to_str(oid)} needs 2 to 128 sub-identifiers")
+    if not all(0 <= arc <= _UINT32_MAX for arc in oid):
+        raise BerError(f"OID {oid_to_str(oid)} has an arc outside 0..2^32-1")
+    if oid[0] > 2 or (oid[0] < 2 and oid[1] >= 40) or oid[0] * 40 + oid[1] > _UINT32_MAX:
+        raise BerError(f"OID {oid_to_str(oid)} does not start with a valid root arc")
     arcs = [oid[0] * 40 + oid[1], *oid[2:]]
     out = bytearray()
     for arc in arcs:

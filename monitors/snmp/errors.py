@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-ErrorKind = Literal["timeout", "auth", "malformed", "agent", "walk", "config"]
+# "internal": a defect on our side that one device's answer ran into; it
+# costs that device's poll (logged with its traceback at debug level).
+ErrorKind = Literal["timeout", "auth", "malformed", "agent", "walk", "config", "internal"]
 
 
 class SnmpError(Exception):

@@ -9,6 +9,7 @@ poll, after a reboot, when an unknown ifIndex shows up, and every
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from monitors.snmp.session import Credential, RetryPolicy, Session, Target, open
 from monitors.snmp.transport import UdpTransport
 from monitors.snmp.walk import walk_columns
 
+log = logging.getLogger(__name__)
 DeviceState = Literal["reachable", "slow", "unreachable"]
 NAME_COLUMNS = [tables.IF_DESCR, tables.IF_TYPE, tables.IF_NAME, tables.IF_ALIAS]
 ROUTING_COLUMNS = [
@@ -143,8 +145,16 @@ class Poller:
             result = await asyncio.wait_for(
                 self._read(target, session, started, at), self.settings.deadline_s
             )
-        except (SnmpError, TimeoutError) as error:
-            kind: ErrorKind = error.kind if isinstance(error, SnmpError) else "timeout"
+        except Exception as error:  # one device never ends the cycle
+            kind: ErrorKind
+            if isinstance(error, SnmpError):
+                kind = error.kind
+            elif isinstance(error, TimeoutError):
+                kind = "timeout"
+            else:
+                kind = "internal"
+                log.warning("%s: poll failed on %r", target.name, error)
+                log.debug("%s: traceback", target.name, exc_info=True)
             self.errors[(target.name, kind)] += 1
             return DevicePoll(
                 device=target.name,

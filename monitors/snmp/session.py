@@ -24,7 +24,7 @@ from monitors.snmp.errors import (
     SnmpMalformed,
     SnmpTimeout,
 )
-from monitors.snmp.transport import RequestBuilder, UdpTransport
+from monitors.snmp.transport import Rejected, RequestBuilder, UdpTransport
 
 AuthProtocol = Literal["sha", "sha256"]
 PrivProtocol = Literal["aes128", "aes256"]
@@ -85,18 +85,35 @@ class V2cSession:
         self._community = self.target.credential.community.encode()
         self._address = (self.target.host, self.target.port)
 
+    def _accept(self, data: bytes, request_id: int) -> ber.Response:
+        name = self.target.name
+        try:
+            response = ber.decode_message(data)
+        except ber.BerError as error:
+            raise Rejected(SnmpMalformed(f"{name}: malformed answer: {error}")) from None
+        if response.pdu_type != ber.PDU_RESPONSE:
+            raise Rejected(SnmpMalformed(f"{name}: PDU 0x{response.pdu_type:02x} in answer"))
+        if response.community != self._community:
+            raise Rejected(SnmpMalformed(f"{name}: answer carries another community"))
+        return response
+
     async def _send(self, build: RequestBuilder) -> list[ber.VarBind]:
         self.requests += 1
         response, attempts = await self.transport.request(
-            self._address, build, self.policy.timeout, self.policy.retries, self.policy.backoff
+            self._address,
+            build,
+            self._accept,
+            self.policy.timeout,
+            self.policy.retries,
+            self.policy.backoff,
         )
         self.attempts += attempts
-        if not isinstance(response, ber.Response):
-            raise SnmpMalformed(f"{self.target.name}: SNMPv3 answer to a v2c request")
-        if response.pdu_type != ber.PDU_RESPONSE:
-            raise SnmpMalformed(f"{self.target.name}: PDU 0x{response.pdu_type:02x} in answer")
-        if response.community != self._community:
-            raise SnmpMalformed(f"{self.target.name}: answer carries another community")
+        self.transport.stats.varbinds += len(response.varbinds)
+        if response.error_status:
+            raise SnmpAgentError(
+                f"{self.target.name}: error-status {response.error_status} "
+                f"at varbind {response.error_index}"
+            )
         return response.varbinds
 
     async def get(self, oids: list[ber.Oid]) -> list[ber.VarBind]:
@@ -106,6 +123,15 @@ class V2cSession:
         return await self._send(
             RequestBuilder(self._community, ber.PDU_GETBULK, oids, max_repetitions)
         )
+
+
+class Reported(SnmpAuthError):
+    """An unauthenticated usmStats Report was all the agent sent back. Anyone
+    can forge one, so it is believed only when no real answer came."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass
@@ -128,38 +154,92 @@ class V3FastSession:
         self._context = credential.context.encode()
         self._address = (self.target.host, self.target.port)
 
-    async def _exchange(self, build: Callable[[int], bytes]) -> usm.V3Message:
-        payload, attempts = await self.transport.request(
-            self._address, build, self.policy.timeout, self.policy.retries, self.policy.backoff
+    async def _exchange(
+        self, build: Callable[[int], bytes], accept: Callable[[bytes, int], usm.V3Message]
+    ) -> usm.V3Message:
+        message, attempts = await self.transport.request(
+            self._address,
+            build,
+            accept,
+            self.policy.timeout,
+            self.policy.retries,
+            self.policy.backoff,
         )
         self.attempts += attempts
-        if not isinstance(payload, bytes):
-            raise SnmpMalformed(f"{self.target.name}: v1/v2c answer to an SNMPv3 request")
+        return message
+
+    def _open(self, data: bytes) -> usm.V3Message:
         try:
-            return usm.decode(payload, self._keys)
+            return usm.decode(data, self._keys)
         except usm.UsmError as error:
-            # Agents report credential problems in unauthenticated Reports
-            # (handled by the caller); an authenticated message that fails
-            # its check was corrupted or forged on the way.
-            self.transport.stats.malformed += 1
-            raise SnmpMalformed(
-                f"{self.target.name}: SNMPv3 answer fails its integrity check ({error})"
+            # Agents report credential problems in unauthenticated Reports;
+            # an authenticated message that fails its check was corrupted
+            # or forged on the way.
+            raise Rejected(
+                SnmpMalformed(
+                    f"{self.target.name}: SNMPv3 answer fails its integrity check ({error})"
+                )
             ) from None
         except ber.BerError as error:
-            self.transport.stats.malformed += 1
-            raise SnmpMalformed(f"{self.target.name}: malformed SNMPv3 answer: {error}") from None
+            raise Rejected(
+                SnmpMalformed(f"{self.target.name}: malformed SNMPv3 answer: {error}")
+            ) from None
+
+    def _accept_probe(self, data: bytes, _msg_id: int) -> usm.V3Message:
+        message = self._open(data)
+        if message.pdu_type != ber.PDU_REPORT or not message.engine_id:
+            raise Rejected(
+                SnmpMalformed(f"{self.target.name}: discovery answer without an engine id")
+            )
+        return message
+
+    def _accept(self, data: bytes, msg_id: int) -> usm.V3Message:
+        """An authPriv Response to this very request, in the time window, or
+        an authenticated Report of the agent's engine (RFC 3414 3.2)."""
+        name, message, engine = self.target.name, self._open(data), self._engine
+        assert engine is not None
+        if message.pdu_type == ber.PDU_REPORT:
+            reason = usm.report_reason(message)
+            if not message.flags & usm.FLAG_AUTH:
+                raise Rejected(
+                    Reported(
+                        f"{name}: SNMPv3 authentication failed for user "
+                        f"{self.target.credential.user!r} ({reason})",
+                        reason,
+                    )
+                )
+        elif message.pdu_type != ber.PDU_RESPONSE:
+            raise Rejected(SnmpMalformed(f"{name}: PDU 0x{message.pdu_type:02x} in answer"))
+        elif message.request_id != msg_id:
+            raise Rejected(SnmpMalformed(f"{name}: answer to another request-id"))
+        elif not message.flags & usm.FLAG_AUTH or not message.flags & usm.FLAG_PRIV:
+            raise Rejected(SnmpMalformed(f"{name}: SNMPv3 response not authPriv"))
+        if message.engine_id != engine.engine_id:
+            raise Rejected(SnmpMalformed(f"{name}: answer from another SNMP engine"))
+        if message.user != self._user:
+            raise Rejected(SnmpMalformed(f"{name}: SNMPv3 answer for another user"))
+        if message.pdu_type == ber.PDU_RESPONSE and not engine.timely(
+            message.boots, message.engine_time
+        ):
+            raise Rejected(
+                SnmpAuthError(
+                    f"{name}: SNMPv3 answer outside the time window (replayed, or the "
+                    "agent's clock went back)"
+                )
+            )
+        return message
+
+    def _probe(self, msg_id: int) -> bytes:
+        return usm.encode(msg_id, ber.encode_pdu(ber.PDU_GET, msg_id, []), b"", None, None)
 
     async def _discover(self) -> None:
-        """RFC 3414 4: learn the agent's engine id, boots and time."""
+        """RFC 3414 4: learn the agent's engine id; its boots and time only
+        seed the first request until an authenticated message confirms them."""
         self.requests += 1
-        probe = await self._exchange(
-            lambda msg_id: usm.encode(
-                msg_id, ber.encode_pdu(ber.PDU_GET, msg_id, []), b"", None, None
-            )
+        probe = await self._exchange(self._probe, self._accept_probe)
+        self._engine = usm.EngineState(
+            probe.engine_id, probe.boots, probe.engine_time, time.monotonic()
         )
-        if not probe.engine_id:
-            raise SnmpMalformed(f"{self.target.name}: discovery answer without an engine id")
-        self._learn(probe)
         credential = self.target.credential
         assert credential.auth_key is not None and credential.priv_key is not None
         self._keys = usm.localise(
@@ -175,22 +255,13 @@ class V3FastSession:
         our authPriv requests is dropping what it cannot decrypt: net-snmp
         sends no report for a wrong privacy key, it just stays silent."""
         try:
-            await self._exchange(
-                lambda msg_id: usm.encode(
-                    msg_id, ber.encode_pdu(ber.PDU_GET, msg_id, []), b"", None, None
-                )
-            )
+            await self._exchange(self._probe, self._accept_probe)
         except SnmpError:
             return  # silent to the probe too: really unreachable
         raise SnmpAuthError(
             f"{self.target.name}: SNMPv3 authentication failed for user "
             f"{self.target.credential.user!r} (the agent answers discovery but ignores "
             "authPriv requests: wrong privacy key or protocol)"
-        )
-
-    def _learn(self, message: usm.V3Message) -> None:
-        self._engine = usm.EngineState(
-            message.engine_id, message.boots, message.engine_time, time.monotonic()
         )
 
     async def _send(
@@ -201,6 +272,7 @@ class V3FastSession:
             await self._discover()
         for attempt in range(2):
             engine = self._engine
+            assert engine is not None
             try:
                 message = await self._exchange(
                     lambda msg_id, engine=engine: usm.encode(  # type: ignore[misc]
@@ -210,29 +282,27 @@ class V3FastSession:
                         engine,
                         self._keys,
                         self._context,
-                    )
+                    ),
+                    self._accept,
                 )
             except SnmpTimeout:
                 await self._explain_silence()
                 raise
-            if message.pdu_type == ber.PDU_REPORT:
+            except Reported as report:
+                if report.reason == "unknownEngineID" and attempt == 0:
+                    await self._discover()  # the agent's engine changed
+                    continue
+                raise
+            if message.pdu_type == ber.PDU_REPORT:  # authenticated by the agent's key
                 reason = usm.report_reason(message)
                 if reason == "notInTimeWindow" and attempt == 0:
-                    self._learn(message)  # the agent rebooted or our clock drifted
-                    continue
-                if reason in ("unknownEngineID",) and attempt == 0:
-                    await self._discover()
+                    engine.adopt(message.boots, message.engine_time)  # rebooted, or drift
+                    self.requests += 1  # a resend the protocol asks for, not a retry
                     continue
                 raise SnmpAuthError(
                     f"{self.target.name}: SNMPv3 authentication failed for user "
                     f"{self.target.credential.user!r} ({reason})"
                 )
-            if engine is None or message.engine_id != engine.engine_id:
-                raise SnmpMalformed(f"{self.target.name}: answer from another SNMP engine")
-            if not message.flags & usm.FLAG_AUTH or not message.flags & usm.FLAG_PRIV:
-                raise SnmpAuthError(f"{self.target.name}: SNMPv3 response not authPriv")
-            if message.user != self._user:
-                raise SnmpMalformed(f"{self.target.name}: SNMPv3 response for another user")
             if message.error_status:
                 raise SnmpAgentError(
                     f"{self.target.name}: error-status {message.error_status} "
@@ -270,6 +340,8 @@ def open_session(
     latter: pysnmp's one engine keys USM users by name, so one name with two
     key sets would silently overwrite each other; we refuse the second."""
     credential = target.credential
+    if not 0 < target.port < 65536:
+        raise SnmpConfigError(f"{target.name}: port {target.port} is not a UDP port (1-65535)")
     if credential.version == 2:
         return V2cSession(target, transport, policy)
     if v3_engine == "fast":

@@ -1,11 +1,16 @@
-"""The v2c fast path: our own UDP requests, decoded with `ber`.
+"""Our own UDP requests for every session, v2c and v3.
 
 One socket per address family serves every device of the process (like one
-SNMP engine per process): requests are told apart by request-id and checked
-against the address they were sent to, so a stray or spoofed datagram can't
-complete someone else's request. Retries back off exponentially; a malformed
-answer fails the request at once (counted as `malformed`) rather than waiting
-for a timeout.
+SNMP engine per process). A datagram is routed to its request by the id it
+carries (request-id, or msgID on v3) and the address it came from before
+anything else is decoded, so unsolicited traffic costs a dict lookup. The
+request's session then decodes and checks it (`accept`); what it refuses
+(malformed, unauthenticated, another request's, a replay) is dropped and the
+request keeps waiting, so a spoofed or broken datagram can't fail someone
+else's request while the real answer is on its way. If nothing acceptable
+arrives in time, the request ends with what was refused (a device that only
+answers garbage is "malformed", not "timeout"). Retries back off
+exponentially.
 """
 
 from __future__ import annotations
@@ -15,30 +20,45 @@ import contextlib
 import ipaddress
 import itertools
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from monitors.snmp import ber, usm
-from monitors.snmp.errors import SnmpAgentError, SnmpMalformed, SnmpTimeout
+from monitors.snmp import ber
+from monitors.snmp.errors import SnmpError, SnmpMalformed, SnmpTimeout
 
 Address = tuple[str, int]
+Answer = TypeVar("Answer")
+# The session's check of a datagram routed to its request (data, request id):
+# returns the answer or raises Rejected.
+Accept = Callable[[bytes, int], Answer]
 
 
-Answer = ber.Response | bytes  # decoded v1/v2c, or a raw v3 message for the session
+class Rejected(Exception):
+    """A datagram that matched a request by id and source but is not its
+    answer. `error` is how the request ends if nothing better arrives."""
+
+    def __init__(self, error: SnmpError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(slots=True)
 class _Pending:
     address: Address
-    future: asyncio.Future[Answer]
+    future: asyncio.Future[Any]
+    accept: Callable[[bytes, int], Any]
+    refused: SnmpError | None = None
 
 
 @dataclass(slots=True)
 class TransportStats:
     sent: int = 0
     received: int = 0
-    malformed: int = 0
-    stray: int = 0
+    malformed: int = 0  # not decodable, or failing authentication
+    rejected: int = 0  # decodable but not the answer (wrong PDU, stale, spoofed report)
+    stray: int = 0  # no request waits for this id from this address
     varbinds: int = 0
 
 
@@ -64,17 +84,27 @@ class UdpTransport:
     _ids: itertools.count[int] = field(
         default_factory=lambda: itertools.count(random.randrange(1, 2**30))
     )
+    # Addresses with requests in flight, and the garbage each sent meanwhile
+    # (only for those: unsolicited garbage is counted, never stored).
+    _waiting: Counter[Address] = field(default_factory=Counter)
+    _garbage: dict[Address, SnmpError] = field(default_factory=dict)
 
     async def _endpoint(self, host: str) -> asyncio.DatagramTransport:
         family = 6 if ":" in host else 4
         endpoint = self._endpoints.get(family)
-        if endpoint is None:
+        # A socket asyncio closed after a fatal send error is replaced, so
+        # one device's failure does not silence every other.
+        if endpoint is None or endpoint.is_closing():
             loop = asyncio.get_running_loop()
             local = ("0.0.0.0", 0) if family == 4 else ("::", 0)
-            endpoint, _ = await loop.create_datagram_endpoint(
+            created, _ = await loop.create_datagram_endpoint(
                 lambda: _Protocol(self), local_addr=local
             )
-            self._endpoints[family] = endpoint
+            endpoint = self._endpoints.get(family)
+            if endpoint is None or endpoint.is_closing():
+                self._endpoints[family] = endpoint = created
+            else:
+                created.close()  # a concurrent first request opened one meanwhile
         return endpoint
 
     def next_request_id(self) -> int:
@@ -83,64 +113,68 @@ class UdpTransport:
 
     def receive(self, data: bytes, addr: Address) -> None:
         self.stats.received += 1
-        answer: Answer
         try:
-            if ber.message_version(data) == 3:
-                key, answer = usm.peek_msg_id(data), data
-            else:
-                answer = ber.decode_message(data)
-                key = answer.request_id
-                self.stats.varbinds += len(answer.varbinds)
+            key = ber.peek_request_id(data)
         except ber.BerError as error:
-            self.malformed(addr, error)
+            self.stats.malformed += 1
+            home = _normal(addr)
+            if home in self._waiting:
+                self._garbage[home] = SnmpMalformed(f"malformed response from {addr[0]}: {error}")
             return
         pending = self._pending.get(key)
-        if pending is None or not _same_host(pending.address, addr) or pending.future.done():
+        if pending is None or pending.future.done() or not _same_host(pending.address, addr):
             self.stats.stray += 1
             return
+        try:
+            answer = pending.accept(data, key)
+        except Rejected as rejected:
+            if isinstance(rejected.error, SnmpMalformed):
+                self.stats.malformed += 1
+            else:
+                self.stats.rejected += 1
+            pending.refused = rejected.error
+            return
+        except Exception as error:  # a defect this datagram hit: its request's error
+            pending.future.set_exception(error)
+            return
         pending.future.set_result(answer)
-
-    def malformed(self, addr: Address, error: Exception) -> None:
-        self.stats.malformed += 1
-        self._fail_one_from(addr, SnmpMalformed(f"malformed response from {addr[0]}: {error}"))
-
-    def _fail_one_from(self, addr: Address, error: Exception) -> None:
-        for pending in self._pending.values():
-            if _same_host(pending.address, addr) and not pending.future.done():
-                pending.future.set_exception(error)
-                return
 
     async def request(
         self,
         address: Address,
         build: RequestBytes,
+        accept: Accept[Answer],
         timeout: float,
         retries: int,
         backoff: float = 2.0,
     ) -> tuple[Answer, int]:
-        """Send, wait, resend with a longer wait; returns (response, attempts)."""
+        """Send, wait, resend with a longer wait; returns (answer, attempts)."""
         endpoint = await self._endpoint(address[0])
         loop = asyncio.get_running_loop()
+        home = _normal(address)
         wait = timeout
         for attempt in range(retries + 1):
             request_id = self.next_request_id()
-            future: asyncio.Future[Answer] = loop.create_future()
-            self._pending[request_id] = _Pending(address, future)
+            pending = _Pending(address, loop.create_future(), accept)
+            self._pending[request_id] = pending
+            self._waiting[home] += 1
             try:
                 endpoint.sendto(build(request_id), address)
                 self.stats.sent += 1
-                response = await asyncio.wait_for(future, wait)
+                return await asyncio.wait_for(pending.future, wait), attempt + 1
             except TimeoutError:
+                # The agent answered something, but never the answer: its
+                # answer would be here by now, so don't retry.
+                heard = pending.refused or self._garbage.get(home)
+                if heard is not None:
+                    raise heard from None
                 wait *= backoff
-                continue
             finally:
                 del self._pending[request_id]
-            if isinstance(response, ber.Response) and response.error_status:
-                raise SnmpAgentError(
-                    f"{address[0]} answered error-status {response.error_status} "
-                    f"at varbind {response.error_index}"
-                )
-            return response, attempt + 1
+                self._waiting[home] -= 1
+                if not self._waiting[home]:
+                    del self._waiting[home]
+                    self._garbage.pop(home, None)
         raise SnmpTimeout(f"no answer from {address[0]} after {retries + 1} attempts")
 
     def close(self) -> None:
@@ -178,6 +212,14 @@ class _RequestBuilder:
 
 
 RequestBuilder = _RequestBuilder
+
+
+def _normal(address: Address) -> Address:
+    """The address as the kernel reports a datagram's source."""
+    try:
+        return ipaddress.ip_address(address[0].split("%")[0]).compressed, address[1]
+    except ValueError:
+        return address
 
 
 def _same_host(a: Address, b: Address) -> bool:

@@ -110,17 +110,50 @@ def localise(
     return LocalKeys(algorithm, auth_key, priv_key)
 
 
+ENGINE_MAX = 2**31 - 1  # snmpEngineBoots/Time and msgID are 0..2^31-1 (RFC 3414, 3412)
+TIME_WINDOW_S = 150  # RFC 3414 2.2.3
+MAX_ENGINE_ID = 32  # octets (RFC 3411 SnmpEngineID; also the USM user name limit)
+
+
 @dataclass
 class EngineState:
-    """What discovery learnt about the authoritative (agent's) engine."""
+    """Our notion of the authoritative (agent's) engine: its id, boots and
+    time. Discovery's values are unauthenticated (anyone can answer a
+    discovery probe), so they only seed the first request; RFC 3414 3.2.7
+    lets boots and time be believed from authenticated messages alone."""
 
     engine_id: bytes
     boots: int
-    time_at_discovery: int
-    discovered_at: float
+    engine_time: int  # the agent's snmpEngineTime when we learnt it...
+    learnt_at: float  # ...at this time.monotonic()
+    authenticated: bool = False
+    latest_time: int = 0  # latestReceivedEngineTime
 
     def now(self) -> int:
-        return self.time_at_discovery + int(time.monotonic() - self.discovered_at)
+        return min(ENGINE_MAX, self.engine_time + int(time.monotonic() - self.learnt_at))
+
+    def adopt(self, boots: int, engine_time: int) -> None:
+        """Values from an authenticated message of this engine."""
+        self.boots, self.engine_time, self.latest_time = boots, engine_time, engine_time
+        self.learnt_at = time.monotonic()
+        self.authenticated = True
+
+    def timely(self, boots: int, engine_time: int) -> bool:
+        """RFC 3414 3.2.7 b for an authenticated message: refuse one from an
+        older boot or more than 150 s behind the latest we saw (a replay),
+        adopt newer values."""
+        if not self.authenticated:
+            self.adopt(boots, engine_time)
+            return True
+        if (
+            self.boots == ENGINE_MAX
+            or boots < self.boots
+            or (boots == self.boots and engine_time < self.latest_time - TIME_WINDOW_S)
+        ):
+            return False
+        if boots > self.boots or engine_time > self.latest_time:
+            self.adopt(boots, engine_time)
+        return True
 
 
 @dataclass(frozen=True)
@@ -233,7 +266,9 @@ def decode(buf: bytes, keys: LocalKeys | None) -> V3Message:
         raise BerError("not SNMPv3")
     g_start, g_end = read_tlv(buf, pos, stop, TAG_SEQUENCE)
     msg_id, g = read_integer(buf, g_start, g_end)
-    _max_size, g = read_integer(buf, g, g_end)
+    max_size, g = read_integer(buf, g, g_end)
+    if not 0 <= msg_id <= ENGINE_MAX or not 484 <= max_size <= ENGINE_MAX:
+        raise BerError("msgID or msgMaxSize out of range")
     f_start, f_end = read_tlv(buf, g, g_end, TAG_OCTET_STRING)
     if f_end - f_start != 1:
         raise BerError("msgFlags must be one octet")
@@ -249,6 +284,12 @@ def decode(buf: bytes, keys: LocalKeys | None) -> V3Message:
     u_start, u_end = read_tlv(buf, p, s_end, TAG_OCTET_STRING)
     a_start, a_end = read_tlv(buf, u_end, s_end, TAG_OCTET_STRING)
     p_start, p_end = read_tlv(buf, a_end, s_end, TAG_OCTET_STRING)
+    # Range checks before any crypto: an out-of-range boots or time once
+    # reached int.to_bytes in `encode` and crashed the whole poll cycle.
+    if not (0 <= boots <= ENGINE_MAX and 0 <= engine_time <= ENGINE_MAX):
+        raise BerError("msgAuthoritativeEngineBoots/Time outside 0..2^31-1")
+    if e_end - e_start > MAX_ENGINE_ID or u_end - u_start > MAX_ENGINE_ID:
+        raise BerError("engine id or user name longer than 32 octets")
     if flags & FLAG_AUTH:
         if keys is None:
             raise UsmError("authenticated message but no keys")
@@ -263,6 +304,8 @@ def decode(buf: bytes, keys: LocalKeys | None) -> V3Message:
         if keys is None or not flags & FLAG_AUTH or p_end - p_start != 8:
             raise UsmError("decryptionError")
         c_start, c_end = read_tlv(buf, w_end, stop, TAG_OCTET_STRING)
+        if c_end != stop:
+            raise BerError("trailing bytes after the encrypted PDU")
         iv = boots.to_bytes(4, "big") + engine_time.to_bytes(4, "big") + buf[p_start:p_end]
         decryptor = _aes(keys.priv_key, iv).decryptor()
         scoped = decryptor.update(buf[c_start:c_end]) + decryptor.finalize()
