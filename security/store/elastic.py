@@ -24,7 +24,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 from security.audit import yunwang_home
 from security.events import Event
 from security.levels import WarningLevel, rank
-from security.store import StoreError, check_retention
+from security.store import StoreError, check_retention, parse_query
 from security.store import es_retention as retention
 from security.store import es_schema as schema
 from security.store.spool import Spool
@@ -244,9 +244,11 @@ class ElasticStore:
         until: datetime | None = None,
         limit: int = 100,
     ) -> list[Event]:
+        parsed = parse_query(query)
         must: list[dict[str, Any]] = []
-        if query and query.strip():
-            must.append({"match": {"message": {"query": query, "operator": "and"}}})
+        if parsed.words:
+            must.append({"match": {"message": {"query": parsed.text, "operator": "and"}}})
+        must += [{"term": {name: value}} for name, value in parsed.fields]
         if dataset:
             must.append({"term": {"event.dataset": dataset}})
         if since or until:

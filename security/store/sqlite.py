@@ -21,7 +21,7 @@ from typing import Any
 
 from security.events import Event
 from security.levels import WarningLevel, rank
-from security.store import StoreError, check_retention
+from security.store import StoreError, check_retention, parse_query
 from security.warnings import Status, Warning
 
 SCHEMA = """
@@ -149,12 +149,17 @@ class SqliteStore:
         until: datetime | None = None,
         limit: int = 100,
     ) -> list[Event]:
+        parsed = parse_query(query)
         self.flush()
         where: list[str] = []
         args: list[Any] = []
-        if query and query.strip():
+        if parsed.words:
             where.append("e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
-            args.append(fts_query(query))
+            args.append(fts_query(parsed.text))
+        for name, value in parsed.fields:
+            # SEARCH_FIELDS are fixed dotted names: the JSON path is never user text.
+            where.append(f"e.doc ->> '$.{name}' = ?")
+            args.append(value)
         if dataset:
             where.append("e.dataset = ?")
             args.append(dataset)
