@@ -114,9 +114,9 @@ def test_search_filters_by_field_value_terms(store: Store) -> None:
     assert store.search("rule.id:YW-NET-002 yunwang.county:hl") == []
     assert len(store.search("yunwang.county:c1")) == 2
     assert store.search("port event.action:rogue-ra") == []
-    with pytest.raises(StoreError, match="source.ip: expected an IP address, found 'x'"):
+    with pytest.raises(StoreError, match=r"source\.ip: expected an IP address, found 'x'"):
         store.search("source.ip:x")
-    with pytest.raises(StoreError, match="rule.id: expected a value"):
+    with pytest.raises(StoreError, match=r"rule\.id: expected a value"):
         store.search("rule.id:")
 
 
