@@ -33,6 +33,17 @@ MAX_QUERY_TERMS = 32  # a search is typed by a person; more is a mistake or an a
 
 
 @dataclass(frozen=True)
+class StoreHealth:
+    """What the store could not do at once; exported as metrics (security/metrics.py)."""
+
+    held_events: int = 0  # in memory: the spool's disk could not take them
+    spool_write_errors: int = 0
+    refused_batches: int = 0  # requests refused for good (401/403/413), spooled
+    rejected_events: int = 0  # documents refused for good (mapping), kept in rejected.jsonl
+    quarantined_lines: int = 0  # torn or damaged spool lines, kept in quarantine.jsonl
+
+
+@dataclass(frozen=True)
 class Query:
     """A search split into message words and exact `field:value` filters."""
 
@@ -127,6 +138,11 @@ class Store(Protocol):
         limit: int = 1000,
     ) -> list[Warning]:
         """Most severe first, then newest first."""
+
+    def health(self) -> StoreHealth: ...
+
+    def take_events(self) -> list[Event]:
+        """Events about the store itself (refused, disk full, recovered) since the last call."""
 
     def apply_retention(self, now: datetime) -> int:
         """Drop events older than retention_days; returns how many went."""

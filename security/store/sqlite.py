@@ -21,7 +21,7 @@ from typing import Any
 
 from security.events import Event
 from security.levels import WarningLevel, rank
-from security.store import StoreError, check_retention, parse_query
+from security.store import StoreError, StoreHealth, check_retention, parse_query
 from security.warnings import Status, Warning
 
 SCHEMA = """
@@ -260,6 +260,13 @@ class SqliteStore:
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return [Warning.from_dict(json.loads(row[0])) for row in rows]
+
+    # -- the store's own health -----------------------------------------
+    def health(self) -> StoreHealth:
+        return StoreHealth()  # a failed write raises and the pipeline retries it
+
+    def take_events(self) -> list[Event]:
+        return []
 
     # -- housekeeping ----------------------------------------------------
     def apply_retention(self, now: datetime | None = None) -> int:
