@@ -30,11 +30,12 @@ from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from security.audit import yunwang_home
-from security.events import Context, Event, utcnow
+from security.events import Event
 from security.levels import WarningLevel, rank
 from security.store import StoreError, StoreHealth, check_retention, parse_query
 from security.store import es_retention as retention
 from security.store import es_schema as schema
+from security.store.es_health import StoreProblems
 from security.store.spool import Spool
 from security.warnings import Status, Warning
 
@@ -102,8 +103,7 @@ class ElasticStore:
         self.down = False
         self._ready = False
         self._pending: list[dict[str, Any]] = []
-        self._problems: dict[str, str] = {}  # problem -> why, while it lasts
-        self._own_events: list[Event] = []
+        self.problems = StoreProblems(url)
         self._lock = threading.RLock()
         try:
             self.setup()
@@ -186,13 +186,13 @@ class ElasticStore:
             self.spool_write_errors += 1
             self._pending[:0] = actions
             self.held = len(actions)
-            self._problem(
+            self.problems.start(
                 "spool-full",
                 f"spool {self.spool.path}: {exc.strerror}: holding {len(actions)} events "
                 "in memory, retrying on every flush",
             )
             return
-        self._solved("spool-full", f"spool {self.spool.path} writable again")
+        self.problems.end("spool-full", f"spool {self.spool.path} writable again")
 
     def replay(self) -> bool:
         """Send the spool in order; True when it is empty afterwards."""
@@ -256,7 +256,7 @@ class ElasticStore:
         except ApiError as exc:
             if exc.status_code not in RETRYABLE:
                 self.refused_batches += 1
-                self._problem(
+                self.problems.start(
                     "refused",
                     f"{self.url}: bulk refused ({exc.status_code}: "
                     f"{REFUSED.get(exc.status_code) or exc.message}): "
@@ -267,44 +267,12 @@ class ElasticStore:
         if self.down:
             log.warning("%s reachable again", self.url)
         self.down = False
-        self._solved("refused", f"{self.url} accepts events again")
+        self.problems.end("refused", f"{self.url} accepts events again")
         return [*unhandled.values(), *retry_later]
 
     # -- the store's own health -----------------------------------------
-    def _problem(self, problem: str, why: str, status: str = "") -> None:
-        if problem in self._problems:
-            return
-        self._problems[problem] = why
-        log.warning("%s", why)
-        self._own_events.append(self._state_event(problem, problem, why, status))
-
-    def _solved(self, problem: str, why: str) -> None:
-        if self._problems.pop(problem, None) is None:
-            return
-        log.warning("%s", why)
-        self._own_events.append(self._state_event(problem, "accepting", why, ""))
-
-    def _state_event(self, problem: str, state: str, why: str, status: str) -> Event:
-        labels = {"store": self.url, "problem": problem}
-        if status:
-            labels["status"] = status
-        return Event(
-            timestamp=utcnow(),
-            dataset="yunwang.store",
-            action="store-state-changed",
-            message=why,
-            kind="state",
-            category=("database",),
-            type=("change",),
-            outcome="success" if state == "accepting" else "failure",
-            context=Context(state=state),
-            labels=tuple(sorted(labels.items())),
-        )
-
     def take_events(self) -> list[Event]:
-        with self._lock:
-            events, self._own_events = self._own_events, []
-        return events
+        return self.problems.take()
 
     def health(self) -> StoreHealth:
         return StoreHealth(
