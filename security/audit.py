@@ -77,8 +77,12 @@ class TamperedRecord(AuditError):
         self.reason = reason
 
 
-def audit_key() -> bytes:
-    """The chain's key: the reference in $YUNWANG_AUDIT_KEY, else $YUNWANG_HOME/audit.key."""
+def audit_key(create: bool = True) -> bytes:
+    """The chain's key: the reference in $YUNWANG_AUDIT_KEY, else $YUNWANG_HOME/audit.key.
+
+    The default key file is generated on the first append (`create`); a
+    reader never makes one up, or it would call every record forged.
+    """
     from estate.secrets import SecretMissing, SecretRef
 
     reference = os.environ.get(KEY_ENV)
@@ -93,10 +97,14 @@ def audit_key() -> bytes:
         if len(value) < 16:
             raise AuditError(f"{KEY_ENV}: the key is shorter than 16 characters")
         return value.encode()
-    return _default_key(yunwang_home() / "audit.key")
+    return _default_key(yunwang_home() / "audit.key", create)
 
 
-def _default_key(path: Path) -> bytes:
+def _default_key(path: Path, create: bool) -> bytes:
+    if not create and not path.exists():
+        raise AuditError(
+            f"{path}: no audit key here and {KEY_ENV} is not set: cannot check the MACs"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -206,8 +214,14 @@ class AuditTrail:
 
     @property
     def key(self) -> bytes:
+        """The key for appending (generated on first use when none is configured)."""
         if self._key is None:
             self._key = audit_key()
+        return self._key
+
+    def _checking_key(self) -> bytes:
+        if self._key is None:
+            self._key = audit_key(create=False)
         return self._key
 
     def append(
@@ -271,19 +285,25 @@ class AuditTrail:
     def numbered(self) -> Iterator[tuple[int, AuditRecord]]:
         if not self.path.exists():
             return
-        with open(self.path, encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield number, parse_record(line, number)
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        yield number, parse_record(line, number)
+        except OSError as exc:
+            raise AuditError(f"{self.path}: cannot read the trail ({exc.strerror})") from None
 
     def verify(self) -> list[Breach]:
         """Every breach of the chain; empty when the trail is intact."""
         breaches: list[Breach] = []
         last: AuditRecord | None = None
-        mine = key_id(self.key) if self.path.exists() else ""
+        if self.path.exists() and not self.path.is_file():
+            raise AuditError(f"{self.path}: not a file (expected an audit trail)")
+        key = self._checking_key() if self.path.exists() else b""
+        mine = key_id(key)
         try:
             for number, record in self.numbered():
-                breaches += _check(self.key, mine, number, record, last)
+                breaches += _check(key, mine, number, record, last)
                 last = record
         except TamperedRecord as exc:
             return [*breaches, Breach(exc.line, exc.reason)]

@@ -255,3 +255,16 @@ def test_watch_anchors_the_head_and_verify_checks_it(tmp_path: Path) -> None:
         f"{json.loads(CliRunner().invoke(app, [*verify, '--json']).stdout)['anchor']['time']} "
         "but the trail is gone: the trail was deleted or replaced"
     )
+
+
+def test_a_reader_never_makes_up_a_key(tmp_path: Path, yunwang_home: Path) -> None:
+    trail = AuditTrail(tmp_path / "audit.jsonl", key=b"the key that sealed these records")
+    trail.append("plan", "a.yaml")
+    with pytest.raises(AuditError, match="no audit key here and YUNWANG_AUDIT_KEY is not set"):
+        AuditTrail(trail.path).verify()
+    assert not (yunwang_home / "audit.key").exists()
+    for target in (str(trail.path), "/etc"):
+        result = CliRunner().invoke(app, ["audit", "verify", "--file", target])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "/etc: not a file (expected an audit trail)" in result.stderr
