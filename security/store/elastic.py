@@ -110,6 +110,12 @@ class ElasticStore:
         except UNREACHABLE:
             self.down = True
             log.warning("elasticsearch at %s unreachable; events will spool", url)
+        except ApiError as exc:
+            if exc.status_code not in REFUSED:
+                raise
+            log.warning(
+                "elasticsearch at %s refuses us (%s); events will spool", url, exc.status_code
+            )
 
     # -- installation ----------------------------------------------------
     def setup(self) -> None:
@@ -169,6 +175,12 @@ class ElasticStore:
                 self.setup()
             except UNREACHABLE:
                 self.down = True
+                self._spool(actions)
+                return
+            except ApiError as exc:
+                if exc.status_code not in REFUSED:
+                    raise
+                self._refused(exc, len(actions))  # e.g. credentials rotated before a restart
                 self._spool(actions)
                 return
         if self.spool and not self.replay():
@@ -255,14 +267,7 @@ class ElasticStore:
             return [*unhandled.values(), *retry_later]
         except ApiError as exc:
             if exc.status_code not in RETRYABLE:
-                self.refused_batches += 1
-                self.problems.start(
-                    "refused",
-                    f"{self.url}: bulk refused ({exc.status_code}: "
-                    f"{REFUSED.get(exc.status_code) or exc.message}): "
-                    f"{len(unhandled)} events spooled until it accepts them",
-                    status=str(exc.status_code),
-                )
+                self._refused(exc, len(unhandled))
             return [*unhandled.values(), *retry_later]
         if self.down:
             log.warning("%s reachable again", self.url)
@@ -271,6 +276,16 @@ class ElasticStore:
         return [*unhandled.values(), *retry_later]
 
     # -- the store's own health -----------------------------------------
+    def _refused(self, exc: ApiError, count: int) -> None:
+        self.refused_batches += 1
+        self.problems.start(
+            "refused",
+            f"{self.url}: bulk refused ({exc.status_code}: "
+            f"{REFUSED.get(exc.status_code) or exc.message}): "
+            f"{count} events spooled until it accepts them",
+            status=str(exc.status_code),
+        )
+
     def take_events(self) -> list[Event]:
         return self.problems.take()
 
