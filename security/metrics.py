@@ -141,8 +141,28 @@ class PostureCollector(Collector):
         for sink, count in sorted(pipeline.delivery_errors.items()):
             errors.add_metric([sink], count)
         yield errors
+        yield from _store_metrics(pipeline)
         duration = GaugeMetricFamily(
             "yunwang_security_scrape_duration_seconds", "Time to compute these metrics"
         )
         duration.add_metric([], time.perf_counter() - started)
         yield duration
+
+
+def _store_metrics(pipeline: Pipeline) -> Iterator[Metric]:
+    health = pipeline.store.health()
+    held = GaugeMetricFamily(
+        "yunwang_store_held_events",
+        "Events kept in memory because the spool's disk could not take them",
+    )
+    held.add_metric([], health.held_events)
+    yield held
+    for name, value, help_text in (
+        ("spool_write_errors", health.spool_write_errors, "Spool writes that failed (disk full)"),
+        ("refused_batches", health.refused_batches, "Bulk requests refused for good, spooled"),
+        ("rejected_events", health.rejected_events, "Events refused for good, kept aside"),
+        ("quarantined_lines", health.quarantined_lines, "Torn spool lines set aside"),
+    ):
+        counter = CounterMetricFamily(f"yunwang_store_{name}", help_text)
+        counter.add_metric([], value)
+        yield counter

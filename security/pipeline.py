@@ -90,6 +90,8 @@ class Pipeline:
             except Exception as exc:
                 self.store_errors += 1
                 log.error("event store flush: %s", exc)
+            # The store's own trouble (refused, disk full) is graded like any event.
+            self.submit(self.store.take_events())
             if not self._resumed:
                 self._resume()
             self._sync_from_store()

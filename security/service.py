@@ -13,19 +13,23 @@ SQLite under $YUNWANG_HOME and nothing is pushed anywhere.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from estate import Estate
-from security.audit import record
+from security.audit import AuditError, AuditTrail, record
+from security.audit_anchor import HeadAnchor
 from security.context import EstateContext
 from security.delivery import Alertmanager, Sink, Webhook
 from security.metrics import MetricsEndpoint, serve
 from security.pipeline import Pipeline
 from security.rulebook import load_rules
 from security.store import MIN_RETENTION_DAYS, open_store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class SecurityService:
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="security-tick", daemon=True)
         self._endpoint: MetricsEndpoint | None = None
+        self._anchor = HeadAnchor(AuditTrail(), self.pipeline.submit)
 
     def start(self) -> None:
         self.registry.register(self._collector)
@@ -82,6 +87,13 @@ class SecurityService:
                 "rules": len(self.pipeline.book.rules),
             },
         )
+
+    def anchor_audit(self) -> None:
+        """Once a watch cycle: the audit trail's head, if it moved, into the store and the log."""
+        try:
+            self._anchor.update()
+        except (AuditError, OSError) as exc:
+            log.error("audit anchor: %s", exc)
 
     @property
     def metrics_url(self) -> str | None:

@@ -191,6 +191,7 @@ class Watch:
             self._replayed = True
             self._replay(self._pcap)
         self.security.pipeline.tick()
+        self.security.anchor_audit()
         self.latest = snapshot
         return snapshot
 

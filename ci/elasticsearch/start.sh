@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start one real Elasticsearch 8.x node on 127.0.0.1 and wait until it is healthy.
-#   start.sh [--dir DIR] [--port 9200] [--heap 512m]
+#   start.sh [--dir DIR] [--port 9200] [--heap 512m] [--setting KEY=VALUE]...
+# --setting adds a node setting to elasticsearch.yml (static ones too, e.g.
+# thread_pool.write.queue_size=1 or http.max_content_length=64kb for fault tests).
 # DIR (default /tmp/yunwang-es) holds config, data, logs and es.pid; reusing it
 # keeps the data (a restart). The distribution is fetched once by pom.xml into
 # $YUNWANG_ES_CACHE (default /var/cache/yunwang/es). Elasticsearch refuses to
@@ -8,12 +10,19 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=/tmp/yunwang-es port=9200 heap=512m
+settings=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --dir) dir=$2; shift 2 ;;
         --port) port=$2; shift 2 ;;
         --heap) heap=$2; shift 2 ;;
-        *) echo "start.sh: unknown option $1 (expected --dir, --port, --heap)" >&2; exit 2 ;;
+        --setting)
+            case "$2" in
+                [a-z]*=*) settings+=("$2") ;;
+                *) echo "start.sh: --setting $2: expected KEY=VALUE" >&2; exit 2 ;;
+            esac
+            shift 2 ;;
+        *) echo "start.sh: unknown option $1 (expected --dir, --port, --heap, --setting)" >&2; exit 2 ;;
     esac
 done
 cache=${YUNWANG_ES_CACHE:-/var/cache/yunwang/es}
@@ -41,6 +50,9 @@ path.data: $dir/data
 path.logs: $dir/logs
 action.destructive_requires_name: false
 YML
+for setting in "${settings[@]}"; do
+    printf '%s: %s\n' "${setting%%=*}" "${setting#*=}" >> "$dir/config/elasticsearch.yml"
+done
 run=()
 if [ "$(id -u)" -eq 0 ]; then
     id yunwang-es >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin yunwang-es

@@ -7,7 +7,9 @@ Law art. 21) and are held to the same contract by tests/security/test_security_s
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +25,63 @@ MIN_RETENTION_DAYS = 180
 
 class StoreError(Exception):
     """A store that cannot be opened or used; str() is one line."""
+
+
+# The ECS fields people filter events by, as `field:value` terms in a search.
+SEARCH_FIELDS = ("source.ip", "event.action", "yunwang.county", "rule.id")
+MAX_QUERY_TERMS = 32  # a search is typed by a person; more is a mistake or an attack
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """What the store could not do at once; exported as metrics (security/metrics.py)."""
+
+    held_events: int = 0  # in memory: the spool's disk could not take them
+    spool_write_errors: int = 0
+    refused_batches: int = 0  # requests refused for good (401/403/413), spooled
+    rejected_events: int = 0  # documents refused for good (mapping), kept in rejected.jsonl
+    quarantined_lines: int = 0  # torn or damaged spool lines, kept in quarantine.jsonl
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search split into message words and exact `field:value` filters."""
+
+    words: tuple[str, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+def parse_query(query: str | None) -> Query:
+    """`source.ip:198.18.0.5 rule.id:YW-NET-002 rogue` -> one filter per field term, the rest words.
+
+    Only the fields in SEARCH_FIELDS are filters; any other word with a
+    colon (a URL, a MAC address) is searched in the message as typed.
+    """
+    words: list[str] = []
+    fields: list[tuple[str, str]] = []
+    terms = (query or "").split()
+    if len(terms) > MAX_QUERY_TERMS:
+        raise StoreError(f"search: {len(terms)} terms, expected at most {MAX_QUERY_TERMS}")
+    for term in terms:
+        name, colon, value = term.partition(":")
+        if not colon or name not in SEARCH_FIELDS:
+            words.append(term)
+            continue
+        if not value:
+            raise StoreError(f"search: {name}: expected a value after the colon")
+        if name == "source.ip":
+            try:
+                value = str(ipaddress.ip_address(value))
+            except ValueError:
+                raise StoreError(
+                    f"search: source.ip: expected an IP address, found {value!r}"
+                ) from None
+        fields.append((name, value))
+    return Query(tuple(words), tuple(fields))
 
 
 def check_retention(days: int) -> int:
@@ -56,7 +115,8 @@ class Store(Protocol):
         until: datetime | None = None,
         limit: int = 100,
     ) -> list[Event]:
-        """Newest first; `query` is words that must all appear in the message."""
+        """Newest first; `query` is words that must all appear in the message and
+        `field:value` terms (SEARCH_FIELDS) that must all match exactly."""
 
     def count_events(self) -> int: ...
 
@@ -78,6 +138,11 @@ class Store(Protocol):
         limit: int = 1000,
     ) -> list[Warning]:
         """Most severe first, then newest first."""
+
+    def health(self) -> StoreHealth: ...
+
+    def take_events(self) -> list[Event]:
+        """Events about the store itself (refused, disk full, recovered) since the last call."""
 
     def apply_retention(self, now: datetime) -> int:
         """Drop events older than retention_days; returns how many went."""

@@ -2,9 +2,17 @@
 
 Events are indexed with `helpers.streaming_bulk` (op_type create, _id = the
 event's deterministic id: a replay answers 409 and changes nothing). 429s
-are retried with exponential backoff by the helper. When Elasticsearch is
-unreachable the unsent events go to the spool, and every later event queues
-behind them so order is kept; each flush first replays the spool.
+are retried with exponential backoff by the helper, which hands retried
+items back after the others: results are matched to events by `_id`, never
+by position. When Elasticsearch is unreachable the unsent events go to the
+spool, and every later event queues behind them so order is kept; each flush
+first replays the spool.
+
+Nothing is dropped on the way: a request Elasticsearch refuses for good
+(401/403 credentials, 413 too large) is spooled like an outage and raises a
+warning about the store itself (rule YW-STORE-001); a spool whose disk is
+full keeps the events in memory, retries on every flush, and says so once in
+the log, in `yunwang_store_held_events` and as the same warning.
 """
 
 from __future__ import annotations
@@ -24,9 +32,10 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 from estate.home import yunwang_home
 from security.events import Event
 from security.levels import WarningLevel, rank
-from security.store import StoreError, check_retention
+from security.store import StoreError, StoreHealth, check_retention, parse_query
 from security.store import es_retention as retention
 from security.store import es_schema as schema
+from security.store.es_health import StoreProblems
 from security.store.spool import Spool
 from security.warnings import Status, Warning
 
@@ -36,6 +45,12 @@ log = logging.getLogger(__name__)
 # The transport logs every failed request during an outage; the store reports it once.
 logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
 UNREACHABLE = (TransportConnectionError, ConnectionTimeout)
+RETRYABLE = (429, 502, 503, 504)  # what an outage or overload answers: spool quietly
+REFUSED = {  # what a refusal for good means, when the node says nothing more
+    401: "credentials refused",
+    403: "not allowed to write the data stream",
+    413: "request larger than the node's http.max_content_length",
+}
 
 
 def _reachable(method: Callable[P, R]) -> Callable[P, R]:
@@ -62,6 +77,7 @@ class ElasticStore:
         chunk_size: int = 2000,
         batch_size: int = 5000,
         request_timeout: float = 30.0,
+        initial_backoff: float = 0.5,
     ) -> None:
         if not namespace.islower() or "-" in namespace:
             raise StoreError(
@@ -74,21 +90,32 @@ class ElasticStore:
         self.retention_days = check_retention(retention_days)
         self.chunk_size = chunk_size
         self.batch_size = batch_size
+        self.initial_backoff = initial_backoff  # doubled on each 429 retry, up to 30 s
         self.client = Elasticsearch(
             url, request_timeout=request_timeout, max_retries=0, retry_on_timeout=False
         )
         self.spool = Spool(spool_dir or yunwang_home() / "spool" / namespace)
         self.ilm = False
         self.rejected = 0
+        self.refused_batches = 0
+        self.spool_write_errors = 0
+        self.held = 0  # events at the head of _pending that the spool's disk could not take
         self.down = False
         self._ready = False
         self._pending: list[dict[str, Any]] = []
+        self.problems = StoreProblems(url)
         self._lock = threading.RLock()
         try:
             self.setup()
         except UNREACHABLE:
             self.down = True
             log.warning("elasticsearch at %s unreachable; events will spool", url)
+        except ApiError as exc:
+            if exc.status_code not in REFUSED:
+                raise
+            log.warning(
+                "elasticsearch at %s refuses us (%s); events will spool", url, exc.status_code
+            )
 
     # -- installation ----------------------------------------------------
     def setup(self) -> None:
@@ -124,7 +151,8 @@ class ElasticStore:
     def put_events(self, events: Sequence[Event]) -> None:
         with self._lock:
             self._pending.extend(self._action(event) for event in events)
-            if len(self._pending) >= self.batch_size:
+            # Held events are retried on flush; only new ones make a batch.
+            if len(self._pending) - self.held >= self.batch_size:
                 self._send_pending()
 
     def _action(self, event: Event) -> dict[str, Any]:
@@ -141,36 +169,65 @@ class ElasticStore:
         self._refresh()
 
     def _send_pending(self) -> None:
-        actions, self._pending = self._pending, []
+        actions, self._pending, self.held = self._pending, [], 0
         if not self._ready:
             try:
                 self.setup()
             except UNREACHABLE:
                 self.down = True
-                self.spool.append(actions)
+                self._spool(actions)
+                return
+            except ApiError as exc:
+                if exc.status_code not in REFUSED:
+                    raise
+                self._refused(exc, len(actions))  # e.g. credentials rotated before a restart
+                self._spool(actions)
                 return
         if self.spool and not self.replay():
-            self.spool.append(actions)
+            self._spool(actions)
             return
-        sent = self._bulk(actions)
-        if sent < len(actions):
-            self.spool.append(actions[sent:])
+        self._spool(self._bulk(actions))
+
+    def _spool(self, actions: list[dict[str, Any]]) -> None:
+        """Spool, or keep in memory (ahead of newer events) while the disk cannot take them."""
+        if not actions:
+            return
+        try:
+            self.spool.append(actions)
+        except OSError as exc:
+            self.spool_write_errors += 1
+            self._pending[:0] = actions
+            self.held = len(actions)
+            self.problems.start(
+                "spool-full",
+                f"spool {self.spool.path}: {exc.strerror}: holding {len(actions)} events "
+                "in memory, retrying on every flush",
+            )
+            return
+        self.problems.end("spool-full", f"spool {self.spool.path} writable again")
 
     def replay(self) -> bool:
         """Send the spool in order; True when it is empty afterwards."""
         with self._lock:
             while self.spool:
                 docs, offset = self.spool.read(self.chunk_size)
-                if not docs:
-                    return True
-                if self._bulk(docs) < len(docs):
+                # Whatever the file says, a spooled event goes back into our stream only.
+                if self._bulk([self._action_from(doc) for doc in docs]):
                     return False
                 self.spool.commit(offset)
             return True
 
-    def _bulk(self, actions: list[dict[str, Any]]) -> int:
-        """Index in order; returns how many were handled before Elasticsearch went away."""
-        handled = 0
+    def _action_from(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "_op_type": "create",
+            "_index": self.stream,
+            "_id": doc["_id"],
+            "_source": doc["_source"],
+        }
+
+    def _bulk(self, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Index; returns the actions left to spool (Elasticsearch went away or refused them)."""
+        unhandled = {action["_id"]: action for action in actions}
         retry_later: list[dict[str, Any]] = []
         try:
             for ok, item in helpers.streaming_bulk(
@@ -178,44 +235,68 @@ class ElasticStore:
                 actions,
                 chunk_size=self.chunk_size,
                 max_retries=6,
-                initial_backoff=0.5,
+                initial_backoff=self.initial_backoff,
                 max_backoff=30,
                 raise_on_error=False,
                 raise_on_exception=True,
             ):
-                action = actions[handled]
-                handled += 1
-                if ok:
+                result = next(iter(item.values()))
+                action = unhandled.pop(result.get("_id"), None)
+                if ok or action is None:
                     continue
-                status = item["create"].get("status", 0)
+                status = result.get("status", 0)
                 if status == 409:  # already stored: the replay of a sent event
                     continue
                 if status == 429:  # still rejected after every retry
                     retry_later.append(action)
                     continue
-                self.rejected += 1
-                self.spool.reject(action, str(item["create"].get("error")))
+                try:
+                    self.spool.reject(action, str(result.get("error")))
+                    self.rejected += 1
+                except OSError:
+                    unhandled[action["_id"]] = action  # held with the rest until it is on disk
         except UNREACHABLE:
             if not self.down:
                 log.warning(
                     "%s unreachable after %d of %d events: spooling",
                     self.url,
-                    handled,
+                    len(actions) - len(unhandled),
                     len(actions),
                 )
             self.down = True
-            return handled
+            return [*unhandled.values(), *retry_later]
         except ApiError as exc:
-            if exc.status_code not in (429, 502, 503, 504):
-                raise StoreError(
-                    f"{self.url}: bulk refused ({exc.status_code}: {exc.message})"
-                ) from exc
-        if retry_later:
-            self.spool.append(retry_later)
+            if exc.status_code not in RETRYABLE:
+                self._refused(exc, len(unhandled))
+            return [*unhandled.values(), *retry_later]
         if self.down:
             log.warning("%s reachable again", self.url)
         self.down = False
-        return handled
+        self.problems.end("refused", f"{self.url} accepts events again")
+        return [*unhandled.values(), *retry_later]
+
+    # -- the store's own health -----------------------------------------
+    def _refused(self, exc: ApiError, count: int) -> None:
+        self.refused_batches += 1
+        self.problems.start(
+            "refused",
+            f"{self.url}: bulk refused ({exc.status_code}: "
+            f"{REFUSED.get(exc.status_code) or exc.message}): "
+            f"{count} events spooled until it accepts them",
+            status=str(exc.status_code),
+        )
+
+    def take_events(self) -> list[Event]:
+        return self.problems.take()
+
+    def health(self) -> StoreHealth:
+        return StoreHealth(
+            held_events=self.held,
+            spool_write_errors=self.spool_write_errors,
+            refused_batches=self.refused_batches,
+            rejected_events=self.rejected,
+            quarantined_lines=self.spool.quarantined,
+        )
 
     def _refresh(self) -> None:
         try:
@@ -244,9 +325,11 @@ class ElasticStore:
         until: datetime | None = None,
         limit: int = 100,
     ) -> list[Event]:
+        parsed = parse_query(query)
         must: list[dict[str, Any]] = []
-        if query and query.strip():
-            must.append({"match": {"message": {"query": query, "operator": "and"}}})
+        if parsed.words:
+            must.append({"match": {"message": {"query": parsed.text, "operator": "and"}}})
+        must += [{"term": {name: value}} for name, value in parsed.fields]
         if dataset:
             must.append({"term": {"event.dataset": dataset}})
         if since or until:

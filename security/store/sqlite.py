@@ -21,7 +21,7 @@ from typing import Any
 
 from security.events import Event
 from security.levels import WarningLevel, rank
-from security.store import StoreError, check_retention
+from security.store import StoreError, StoreHealth, check_retention, parse_query
 from security.warnings import Status, Warning
 
 SCHEMA = """
@@ -149,12 +149,17 @@ class SqliteStore:
         until: datetime | None = None,
         limit: int = 100,
     ) -> list[Event]:
+        parsed = parse_query(query)
         self.flush()
         where: list[str] = []
         args: list[Any] = []
-        if query and query.strip():
+        if parsed.words:
             where.append("e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
-            args.append(fts_query(query))
+            args.append(fts_query(parsed.text))
+        for name, value in parsed.fields:
+            # SEARCH_FIELDS are fixed dotted names: the JSON path is never user text.
+            where.append(f"e.doc ->> '$.{name}' = ?")
+            args.append(value)
         if dataset:
             where.append("e.dataset = ?")
             args.append(dataset)
@@ -255,6 +260,13 @@ class SqliteStore:
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return [Warning.from_dict(json.loads(row[0])) for row in rows]
+
+    # -- the store's own health -----------------------------------------
+    def health(self) -> StoreHealth:
+        return StoreHealth()  # a failed write raises and the pipeline retries it
+
+    def take_events(self) -> list[Event]:
+        return []
 
     # -- housekeeping ----------------------------------------------------
     def apply_retention(self, now: datetime | None = None) -> int:

@@ -45,14 +45,25 @@ def yunwang_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 class EsNode:
     """One real Elasticsearch node, started and stopped through ci/elasticsearch."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, settings: dict[str, str] | None = None) -> None:
         self.directory = directory
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Node settings for fault tests, e.g. a tiny write queue (per-item 429s).
+        self.settings = [
+            arg for k, v in (settings or {}).items() for arg in ("--setting", f"{k}={v}")
+        ]
 
     def start(self) -> None:
         result = subprocess.run(
-            [str(ES_SCRIPTS / "start.sh"), "--dir", str(self.directory), "--port", str(self.port)],
+            [
+                str(ES_SCRIPTS / "start.sh"),
+                "--dir",
+                str(self.directory),
+                "--port",
+                str(self.port),
+                *self.settings,
+            ],
             capture_output=True,
             text=True,
             timeout=300,

@@ -80,6 +80,46 @@ def test_filters_by_dataset_and_time(store: Store) -> None:
     assert sorted(e.timestamp for e in window) == [T0 + timedelta(seconds=s) for s in (3, 4, 5)]
 
 
+def test_search_filters_by_field_value_terms(store: Store) -> None:
+    """`events search` terms for the ECS fields users filter by, mixed with message words."""
+    scan = make_event(
+        10,
+        dataset="yunwang.packets",
+        action="port-scan",
+        message="port scan from a tenant",
+        src="198.18.0.5",
+        county="hl",
+    )
+    rogue = replace(
+        make_event(
+            11,
+            dataset="yunwang.packets",
+            action="rogue-ra",
+            message="rogue router advertisement",
+            src="2001:db8::7",
+            county="qf",
+        ),
+        rule_id="YW-NET-002",
+        rule_name="Rogue router advertisement",
+    )
+    other = make_event(12, action="port-scan", message="port scan from outside", src="198.18.0.6")
+    store.put_events([*events(6), scan, rogue, other])
+    store.flush()
+    assert store.search("source.ip:198.18.0.5") == [scan]
+    assert store.search("source.ip:2001:DB8:0::7") == [rogue]  # any spelling of the address
+    assert store.search("event.action:port-scan") == [other, scan]
+    assert store.search("event.action:port-scan tenant") == [scan]  # mixed with free text
+    assert store.search("yunwang.county:qf") == [rogue]
+    assert store.search("rule.id:YW-NET-002 yunwang.county:qf advertisement") == [rogue]
+    assert store.search("rule.id:YW-NET-002 yunwang.county:hl") == []
+    assert len(store.search("yunwang.county:c1")) == 2
+    assert store.search("port event.action:rogue-ra") == []
+    with pytest.raises(StoreError, match=r"source\.ip: expected an IP address, found 'x'"):
+        store.search("source.ip:x")
+    with pytest.raises(StoreError, match=r"rule\.id: expected a value"):
+        store.search("rule.id:")
+
+
 def test_user_text_is_never_query_syntax(store: Store) -> None:
     store.put_events([make_event(0, message='odd "quoted" AND OR NOT * ( text')])
     store.flush()

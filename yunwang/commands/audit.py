@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from security.audit import AuditRecord, AuditTrail
+from security.audit import AuditError, AuditRecord, AuditTrail
+from security.audit_anchor import Anchor, latest_anchor, verify_anchor
+from security.store import StoreError, default_url
+from yunwang.commands._security import StoreOption, store_from
 from yunwang.console import EXIT_INVALID, err, fail, out, print_json
 
 audit_app = typer.Typer(
@@ -28,20 +32,29 @@ def register(app: typer.Typer) -> None:
 
 @audit_app.command("verify")
 def verify(
-    file: TrailOption = None, as_json: Annotated[bool, typer.Option("--json")] = False
+    file: TrailOption = None,
+    store: StoreOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Check the hash chain; exit 1 if any record was edited, removed or reordered."""
+    """Check the keyed chain and the head anchored in the event store; exit 1 on any breach."""
     trail = AuditTrail(file)
-    if not trail.path.exists():
+    anchor = _anchor(trail, store)
+    if not trail.path.exists() and anchor is None:
         fail(f"{trail.path}: no audit trail here")
-    breaches = trail.verify()
-    count = sum(1 for _ in _records(trail)) if not breaches else None
+    try:
+        breaches = trail.verify()
+    except AuditError as exc:
+        fail(str(exc))
+    if anchor is not None:
+        breaches += verify_anchor(trail, anchor)
+    count = sum(1 for _ in trail.records()) if not breaches else None
     if as_json:
         print_json(
             {
                 "file": str(trail.path),
                 "intact": not breaches,
                 "records": count,
+                "anchor": None if anchor is None else anchor.__dict__,
                 "breaches": [{"line": b.line, "reason": b.reason} for b in breaches],
             }
         )
@@ -49,9 +62,28 @@ def verify(
         for breach in breaches:
             err.print(f"{trail.path}: {breach}", markup=False)
     else:
-        out.print(f"{trail.path}: intact, {count} records", markup=False)
+        anchored = (
+            f", record {anchor.seq} anchored at {anchor.time}"
+            if anchor
+            else ", no anchor in the event store yet"
+        )
+        out.print(f"{trail.path}: intact, {count} records{anchored}", markup=False)
     if breaches:
         raise SystemExit(EXIT_INVALID)
+
+
+def _anchor(trail: AuditTrail, url: str | None) -> Anchor | None:
+    """The newest head `watch` anchored in the event store (none when there is no store)."""
+    url = url or os.environ.get("YUNWANG_STORE")
+    if url is None and not Path(default_url().removeprefix("sqlite:///")).exists():
+        return None
+    db = store_from(url)
+    try:
+        return latest_anchor(db, trail)
+    except StoreError as exc:
+        fail(f"{exc} (cannot check the anchored head)")
+    finally:
+        db.close()
 
 
 @audit_app.command("show")
@@ -90,5 +122,5 @@ def show(
 def _records(trail: AuditTrail) -> list[AuditRecord]:
     try:
         return list(trail.records())
-    except (ValueError, TypeError) as exc:
-        fail(f"{trail.path}: unreadable record ({exc}); run `yunwang audit verify`")
+    except AuditError as exc:
+        fail(f"{trail.path}: {exc}; run `yunwang audit verify`")

@@ -1,4 +1,4 @@
-"""`yunwang events search QUERY`: full-text search over stored events."""
+"""`yunwang events search QUERY`: message words and ECS field:value terms over stored events."""
 
 from __future__ import annotations
 
@@ -24,7 +24,11 @@ def register(app: typer.Typer) -> None:
 @events_app.command("search")
 def search(
     query: Annotated[
-        str, typer.Argument(help="Words that must all appear in the message ('' for any).")
+        str,
+        typer.Argument(
+            help="Words that must all appear in the message, and field:value terms for "
+            "source.ip, event.action, yunwang.county, rule.id ('' for any)."
+        ),
     ],
     dataset: Annotated[
         str | None, typer.Option("--dataset", help="Only this producer, e.g. yunwang.links.")
@@ -38,7 +42,10 @@ def search(
     store: StoreOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Events whose message holds every word of QUERY, newest first."""
+    """Events matching every word and field:value term of QUERY, newest first.
+
+    e.g. `yunwang events search "source.ip:198.18.0.5 rule.id:YW-NET-002 scan"`
+    """
     start = datetime.now(UTC) - duration(since, "--since") if since else None
     db = store_from(store)
     try:
