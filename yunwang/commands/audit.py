@@ -31,10 +31,11 @@ def verify(
     file: TrailOption = None, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
     """Check the hash chain; exit 1 if any record was edited, removed or reordered."""
-    trail = AuditTrail(file)
-    if not trail.path.exists():
-        fail(f"{trail.path}: no audit trail here")
-    breaches = trail.verify()
+    trail = _trail(file, must_exist=True)
+    try:
+        breaches = trail.verify()
+    except OSError as exc:
+        fail(f"{trail.path}: cannot read the audit trail ({exc.strerror})")
     count = sum(1 for _ in _records(trail)) if not breaches else None
     if as_json:
         print_json(
@@ -64,7 +65,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The newest records of the trail (run `audit verify` to trust them)."""
-    trail = AuditTrail(file)
+    trail = _trail(file, must_exist=file is not None)
     records = [r for r in _records(trail) if action is None or r.action.startswith(action)][-last:]
     if as_json:
         print_json([{**r.body(), "hash": r.hash} for r in records])
@@ -87,8 +88,20 @@ def show(
     out.print(table)
 
 
+def _trail(file: Path | None, must_exist: bool) -> AuditTrail:
+    """The trail at `file` (default: the platform's); reading never creates one."""
+    trail = AuditTrail(file)
+    if trail.path.is_dir():
+        fail(f"{trail.path}: is a directory, expected an audit trail file (audit.jsonl)")
+    if must_exist and not trail.path.exists():
+        fail(f"{trail.path}: no audit trail here")
+    return trail
+
+
 def _records(trail: AuditTrail) -> list[AuditRecord]:
     try:
         return list(trail.records())
+    except OSError as exc:
+        fail(f"{trail.path}: cannot read the audit trail ({exc.strerror})")
     except (ValueError, TypeError) as exc:
         fail(f"{trail.path}: unreadable record ({exc}); run `yunwang audit verify`")

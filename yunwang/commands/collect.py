@@ -163,7 +163,11 @@ def collect(
     from monitors.exporter import CollectionCollector, registry, serve
 
     registry().register(CollectionCollector(collection))
-    serve(port, listen)
+    try:
+        serve(port, listen)
+    except OSError as exc:
+        collection.close()
+        fail(f"--listen {listen} --port {port}: cannot serve metrics ({exc.strerror})")
     out.print(f"collecting {len(targets)} devices every {monitoring.poll_interval_s:.0f}s; "
               f"metrics on http://{listen}:{port}/metrics", markup=False)  # fmt: skip
     stop = asyncio.Event()

@@ -40,7 +40,7 @@ def search(
 ) -> None:
     """Events whose message holds every word of QUERY, newest first."""
     start = datetime.now(UTC) - duration(since, "--since") if since else None
-    db = store_from(store)
+    db = store_from(store, read_only=True)
     try:
         found = db.search(query, dataset=dataset, since=start, limit=limit)
     except StoreError as exc:

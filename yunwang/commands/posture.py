@@ -44,7 +44,7 @@ def posture(
     """Security posture scores (0-100, docs/posture.md); exit 1 if a scope is unknown."""
     now = datetime.now(UTC)
     since = now - duration(history, "--history")
-    db = store_from(store)
+    db = store_from(store, read_only=True)
     try:
         inputs = PostureInputs().observe_all(db.iter_events(DATASETS, since))
         warnings = db.find_warnings(status=ACTIVE, limit=100000)

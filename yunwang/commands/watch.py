@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.live import Live
 
-from estate import EstateError
-from monitors.sim import SimError
-from yunwang.console import err, fail, out, print_json
-from yunwang.watching import Watch, WatchOptions
-from yunwang.watchview import render
+from yunwang.console import EXIT_USAGE, err, fail, out, print_json
+
+if TYPE_CHECKING:
+    from yunwang.watching import Watch
 
 
 def register(app: typer.Typer) -> None:
@@ -55,8 +55,28 @@ def watch(
     as_json: Annotated[
         bool, typer.Option("--json", help="No live view: one JSON summary at the end.")
     ] = False,
+    status_every: Annotated[
+        float,
+        typer.Option(
+            "--status-every",
+            help="When stdout is not a terminal: seconds between status lines.",
+        ),
+    ] = 60.0,
 ) -> None:
-    """Poll, sense, grade and store: posture and early warnings, live."""
+    """Poll, sense, grade and store: posture and early warnings, live.
+
+    With stdout not a terminal (a pipe, systemd, a container log) it logs one
+    line per warning opened, escalated or resolved and a status line a minute.
+    """
+    if interval is not None and interval <= 0:
+        fail(f"--interval: expected seconds > 0, got {interval}", EXIT_USAGE)
+    if status_every <= 0:
+        fail(f"--status-every: expected seconds > 0, got {status_every}", EXIT_USAGE)
+    # Imported here: the main job's imports (scapy, the poller) cost every other verb a second.
+    from estate import EstateError
+    from monitors.sim import SimError
+    from yunwang.watching import Watch, WatchError, WatchOptions
+
     options = WatchOptions(
         estate_path=file,
         simulate=simulate,
@@ -86,12 +106,16 @@ def watch(
                 err.print(f"{runner.estate.file}: {line}", markup=False)
             if as_json:
                 _loop(runner, deadline)
+            elif not sys.stdout.isatty():
+                from yunwang.watchlog import WatchLog
+
+                log = WatchLog(sys.stdout, status_every)
+                _loop(runner, deadline, lambda: log.update(runner.summary(), time.monotonic()))
             else:
-                with Live(
-                    render(runner.summary(), names), console=out, refresh_per_second=2
-                ) as live:
-                    _loop(runner, deadline, lambda: live.update(render(runner.summary(), names)))
+                _live(runner, deadline, names)
             summary = runner.summary()
+    except WatchError as exc:
+        fail(str(exc))
     except SimError as exc:
         fail(f"simulated devices: {exc}")
     except OSError as exc:
@@ -103,11 +127,20 @@ def watch(
         print_json(summary.to_dict())
 
 
-def _loop(runner: Watch, deadline: float | None, refresh: object = None) -> None:
+def _live(runner: Watch, deadline: float | None, names: dict[str, str]) -> None:
+    from rich.live import Live
+
+    from yunwang.watchview import render
+
+    with Live(render(runner.summary(), names), console=out, refresh_per_second=2) as live:
+        _loop(runner, deadline, lambda: live.update(render(runner.summary(), names)))
+
+
+def _loop(runner: Watch, deadline: float | None, refresh: Callable[[], None] | None = None) -> None:
     while deadline is None or time.monotonic() < deadline:
         started = time.monotonic()
         runner.cycle()
-        if callable(refresh):
+        if refresh is not None:
             refresh()
         if deadline is not None and time.monotonic() >= deadline:
             break
