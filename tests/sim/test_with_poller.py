@@ -1,9 +1,5 @@
 """The simulator through the project's own poller and dual-link tracker
-(monitors/snmp, monitors/links.py): the warnings a newcomer should see.
-
-Runs once the poller has landed beside the simulator (it is built on another
-branch); until then this module is skipped on the simulator's branch only.
-"""
+(monitors/snmp, monitors/links.py): the warnings a newcomer should see."""
 
 from __future__ import annotations
 
@@ -11,13 +7,9 @@ import asyncio
 import dataclasses
 import time
 
-import pytest
-
 from estate import Estate
 from monitors.sim import SimulatedEstate
-
-collection = pytest.importorskip("monitors.snmp.collection", reason="monitors/snmp not merged yet")
-poller = pytest.importorskip("monitors.snmp.poller")
+from monitors.snmp import collection, poller
 
 FLAP_S = 4.0
 SILENT_AFTER_S = 6.0
