@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from estate import Estate
+from estate import Estate, UnknownName
 from monitors.links import Thresholds
 from monitors.snmp.collection import Collection, Snapshot, jsonl_sink, targets_from_estate
 from monitors.snmp.poller import PollerSettings
@@ -116,14 +116,18 @@ def collect(
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Devices polled at once.")] = 64,
     county: Annotated[
-        str | None, typer.Option(help="Only this county's devices and dual links (a shard).")
+        str | None,
+        typer.Option(help="Only this county's devices and dual links (a shard): code or name."),
     ] = None,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
     estate = load_estate(file)
-    if county is not None and county not in {n.id for n in estate.nodes(level="county")}:
-        known = ", ".join(n.id for n in estate.nodes(level="county"))
-        fail(f"{file}: --county {county}: expected one of the estate's counties ({known})")
+    if county is not None:
+        try:
+            county = estate.resolve(county, ("county",))[1]  # 华龙区 as well as hl
+        except UnknownName as exc:
+            known = ", ".join(n.id for n in estate.nodes(level="county"))
+            fail(f"--county: {exc} (counties: {known})")
     overrides = _addresses(addresses)
     translate: Callable[[str], str] = str
     if lab or lab_dir is not None:
