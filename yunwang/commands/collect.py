@@ -103,7 +103,7 @@ def collect(
     once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     listen: Annotated[str, typer.Option(help="Exporter address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Exporter port.")] = 9817,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Exporter port.")] = 9817,
     addresses: Annotated[
         Path | None, typer.Option(help="JSON map device -> management address override.")
     ] = None,

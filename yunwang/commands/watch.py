@@ -51,7 +51,9 @@ def watch(
     alertmanager: Annotated[str | None, typer.Option(help="Alertmanager base URL.")] = None,
     webhook: Annotated[str | None, typer.Option(help="Generic webhook URL for warnings.")] = None,
     listen: Annotated[str, typer.Option(help="Metrics address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Metrics port (0: any free port).")] = 9464,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Metrics port (0: any free port).")
+    ] = 9464,
     as_json: Annotated[
         bool, typer.Option("--json", help="No live view: one JSON summary at the end.")
     ] = False,
