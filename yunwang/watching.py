@@ -133,6 +133,16 @@ class Watch:
             raise WatchError(f"--store {opts.store!r}: {exc}") from None
         except OSError as exc:  # a store file or spool directory that cannot be made
             raise WatchError(f"--store {opts.store!r}: {exc.filename}: {exc.strerror}") from None
+        # The metrics listener before the simulator: a port in use fails in a second.
+        try:
+            self.security.start()
+        except OSError as exc:
+            self.security.pipeline.close()
+            raise WatchError(
+                f"--listen {opts.metrics_address} --port {opts.metrics_port}: "
+                f"cannot serve metrics ({exc.strerror})"
+            ) from None
+        self._stack.callback(self.security.stop)
         targets = self._targets()
         interval = opts.interval_s or (
             5.0 if self.simulated else self.estate.monitoring.poll_interval_s
@@ -153,15 +163,6 @@ class Watch:
         sensor_metrics = SensorCollector(self.sensor, OBSERVER)
         registry().register(sensor_metrics)
         self._stack.callback(registry().unregister, sensor_metrics)
-        try:
-            self.security.start()
-        except OSError as exc:
-            self.security.pipeline.close()
-            raise WatchError(
-                f"--listen {opts.metrics_address} --port {opts.metrics_port}: "
-                f"cannot serve metrics ({exc.strerror})"
-            ) from None
-        self._stack.callback(self.security.stop)
         self._pcap = opts.pcap or (self._demo_capture() if self.simulated else None)
         self._replayed = False
 
