@@ -8,7 +8,17 @@ for pair in city.link_pairs(level="county"):
 
 from estate.errors import EstateError, Problem
 from estate.loader import load, load_text
-from estate.model import Device, Estate, Link, LinkEnd, LinkPair, Node, Sensor, Zone
+from estate.model import (
+    Device,
+    Estate,
+    Link,
+    LinkEnd,
+    LinkPair,
+    Node,
+    Sensor,
+    UnknownName,
+    Zone,
+)
 
 __all__ = [
     "Device",
@@ -20,6 +30,7 @@ __all__ = [
     "Node",
     "Problem",
     "Sensor",
+    "UnknownName",
     "Zone",
     "load",
     "load_text",

@@ -7,6 +7,8 @@ lab, poller) sees the same order.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Literal
@@ -25,6 +27,12 @@ from estate.schema import (
 _FIRST_LINK_LOCAL = IPv6Address("fe80::1")
 LEVELS: tuple[Level, ...] = ("city", "county", "township", "village")
 Protocol = Literal["tcp", "udp", "icmp", "icmpv6", "any"]
+ScopeKind = Literal["county", "township", "tenant", "zone"]
+SCOPE_KINDS: tuple[ScopeKind, ...] = ("county", "township", "tenant", "zone")
+
+
+class UnknownName(LookupError):
+    """A code or display name the estate does not have; str() is one line with close matches."""
 
 
 @dataclass(frozen=True)
@@ -267,6 +275,41 @@ class Estate:
 
     def owed_bandwidth(self, level: Level) -> int:
         return self.owed[level]
+
+    # --- names people type -------------------------------------------------
+
+    def resolve(self, text: str, kinds: Iterable[ScopeKind] = SCOPE_KINDS) -> tuple[ScopeKind, str]:
+        """The scope a code or a display name stands for: `hl` and `华龙区` both give
+        ("county", "hl"); a zone's description (`电子政务外网`) gives its name.
+
+        Codes win over names, then `kinds` in order. An unknown text raises
+        UnknownName listing the closest codes and names.
+        """
+        kinds = tuple(kinds)
+        codes: list[tuple[str, ScopeKind, str]] = []
+        names: list[tuple[str, ScopeKind, str]] = []
+        for kind in kinds:
+            if kind in ("county", "township"):
+                for n in self.nodes(level=kind):
+                    codes.append((n.id, kind, n.id))
+                    names.append((n.name, kind, n.id))
+            elif kind == "tenant":
+                codes += [(t.code, kind, t.code) for t in self.tenants]
+                names += [(t.name, kind, t.code) for t in self.tenants]
+            else:
+                codes += [(z.name, kind, z.name) for z in self.zones]
+                names += [(z.description, kind, z.name) for z in self.zones]
+                # "安全交换区 (safe-exchange DMZ)" is typed as 安全交换区
+                names += [(z.description.split(" (")[0], kind, z.name) for z in self.zones]
+        wanted = text.strip()
+        for label, kind, key in codes + names:
+            if label == wanted:
+                return kind, key
+        labels = sorted({label for label, _, _ in codes + names})
+        close = difflib.get_close_matches(wanted, labels, n=5, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        what = ", ".join(kinds[:-1]) + (" or " if len(kinds) > 1 else "") + kinds[-1]
+        raise UnknownName(f"no {what} named {wanted!r} in {self.file}{hint}")
 
     # --- zones --------------------------------------------------------------
 

@@ -1,11 +1,17 @@
-"""Shared test setup: paths to the examples and an isolated YUNWANG_HOME."""
+"""Shared test setup: paths to the examples, an isolated YUNWANG_HOME, no silent skips.
+
+Under CI=true (how CI runs) a skipped test is a failure: the suite must not
+pass with its real components (snmpd, Elasticsearch, namespaces) left out.
+Every run ends with the count of skipped tests.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
+import pluggy
 import pytest
 from scapy.config import conf
 from scapy.layers.l2 import Neighbor
@@ -18,6 +24,8 @@ conf.neighbor = Neighbor()
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_failed_skips: list[str] = []  # under CI=true: tests that tried to skip
 
 
 @pytest.fixture(autouse=True)
@@ -51,3 +59,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "lab" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
+    result = yield
+    report = result.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+        _failed_skips.append(item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = len(terminalreporter.stats.get("skipped", []))
+    line = f"skipped tests: {skipped}"
+    if IN_CI:
+        line += f"; {len(_failed_skips)} tried to skip and failed (CI=true: every test must run)"
+    terminalreporter.write_line(line)

@@ -12,8 +12,10 @@ import importlib
 import pkgutil
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from yunwang import commands
+from yunwang.console import EXIT_USAGE, err, fail
 
 app = typer.Typer(
     name="yunwang",
@@ -36,4 +38,20 @@ _register_commands()
 
 
 def main() -> None:
-    app()
+    # Typer's own handler draws a framed usage box over many lines; a script
+    # or a log wants the one line: `yunwang VERB: what was wrong`.
+    try:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        err.print(exc.format_message(), markup=False, highlight=False)
+        raise SystemExit(EXIT_USAGE) from None
+    except UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "yunwang"
+        fail(f"{where}: {_one_line(exc.format_message())}", EXIT_USAGE)
+    except ClickException as exc:
+        fail(f"yunwang: {_one_line(exc.format_message())}", exc.exit_code)
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

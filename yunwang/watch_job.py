@@ -24,7 +24,7 @@ from typing import Any
 from estate import Estate, load
 from estate.home import yunwang_home
 from monitors.exporter import CollectionCollector, registry
-from monitors.packets import Sensor, read_capture
+from monitors.packets import PcapError, Sensor, read_capture
 from monitors.packets.estate_policy import policy_from_estate
 from monitors.packets.metrics import SensorCollector
 from monitors.sim import SimulatedEstate
@@ -35,9 +35,14 @@ from monitors.snmp.session import Target
 from security.audit import record
 from security.events import Event
 from security.service import SecurityService, WatchConfig
+from security.store import StoreError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "small.yaml"
 OBSERVER = "yunwang-watch"
+
+
+class WatchError(Exception):
+    """The main job cannot start or go on; str() is one line naming the option at fault."""
 
 
 @dataclass(frozen=True)
@@ -112,17 +117,33 @@ class Watch:
             target=self.estate.file,
             detail={"simulated": self.simulated, "store": opts.store or "sqlite (default)"},
         )
-        self.security = SecurityService(
-            WatchConfig(
-                store=opts.store,
-                alertmanager=opts.alertmanager,
-                webhook=opts.webhook,
-                metrics_port=opts.metrics_port,
-                metrics_address=opts.metrics_address,
-            ),
-            estate=self.estate,
-            registry=registry(),
+        if opts.pcap is not None:
+            _check_capture(opts.pcap)  # before the first cycle, not after it
+        config = WatchConfig(
+            store=opts.store,
+            alertmanager=opts.alertmanager,
+            webhook=opts.webhook,
+            metrics_port=opts.metrics_port,
+            metrics_address=opts.metrics_address,
         )
+        try:
+            self.security = SecurityService(config, estate=self.estate, registry=registry())
+        except StoreError as exc:
+            raise WatchError(f"--store: {exc}") from None
+        except ValueError as exc:  # urllib and the Elasticsearch client: a URL that does not parse
+            raise WatchError(f"--store {opts.store!r}: {exc}") from None
+        except OSError as exc:  # a store file or spool directory that cannot be made
+            raise WatchError(f"--store {opts.store!r}: {exc.filename}: {exc.strerror}") from None
+        # The metrics listener before the simulator: a port in use fails in a second.
+        try:
+            self.security.start()
+        except OSError as exc:
+            self.security.pipeline.close()
+            raise WatchError(
+                f"--listen {opts.metrics_address} --port {opts.metrics_port}: "
+                f"cannot serve metrics ({exc.strerror})"
+            ) from None
+        self._stack.callback(self.security.stop)
         targets = self._targets()
         interval = opts.interval_s or (
             5.0 if self.simulated else self.estate.monitoring.poll_interval_s
@@ -143,8 +164,6 @@ class Watch:
         sensor_metrics = SensorCollector(self.sensor, OBSERVER)
         registry().register(sensor_metrics)
         self._stack.callback(registry().unregister, sensor_metrics)
-        self.security.start()
-        self._stack.callback(self.security.stop)
         self._pcap = opts.pcap or (self._demo_capture() if self.simulated else None)
         self._replayed = False
 
@@ -197,7 +216,10 @@ class Watch:
 
     def _replay(self, pcap: Path) -> None:
         assert self.sensor is not None
-        self.sensor.feed_all(read_capture(pcap))
+        try:
+            self.sensor.feed_all(read_capture(pcap))
+        except PcapError as exc:
+            raise WatchError(f"--pcap: {exc}") from None
         self.sensor.sweep(time.time(), everything=True)
         record(action="watch.replay", target=str(pcap), detail={"frames": self.sensor.stats.seen})
 
@@ -258,3 +280,11 @@ class Watch:
             if sensor
             else {},
         )
+
+
+def _check_capture(path: Path) -> None:
+    """Open the capture and read its first record: a wrong path fails at start."""
+    try:
+        next(iter(read_capture(path)), None)
+    except PcapError as exc:
+        raise WatchError(f"--pcap: {exc}") from None

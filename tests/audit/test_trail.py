@@ -234,7 +234,7 @@ def test_lines_that_are_not_records_are_tampering(tmp_path: Path) -> None:
 
 
 def test_watch_anchors_the_head_and_verify_checks_it(tmp_path: Path) -> None:
-    from security.watch import SecurityService, WatchConfig
+    from security.service import SecurityService, WatchConfig
 
     url = f"sqlite:///{tmp_path / 'events.db'}"
     service = SecurityService(WatchConfig(store=url, metrics_port=None))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from estate import Estate, load
+from estate import Estate, UnknownName, load
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,21 @@ def test_devices_and_credentials(small: Estate) -> None:
     )
     assert len({d.mgmt4 for d in small.devices()}) == len(small.devices())
     assert ip_address("10.40.0.1") == small.device("py-core-1").mgmt4
+
+
+def test_resolve_takes_codes_and_the_names_people_see(small: Estate) -> None:
+    assert small.resolve("hl") == small.resolve("华龙区") == ("county", "hl")
+    assert small.resolve(" 市公安局 ") == ("tenant", "gaj")
+    assert small.resolve("电子政务外网") == ("zone", "gov-extranet")
+    assert small.resolve("安全交换区") == ("zone", "exchange")  # without "(safe-exchange DMZ)"
+    township = small.nodes(level="township")[0]
+    assert small.resolve(township.name) == ("township", township.id)
+    assert small.resolve("华龙区", ("county",)) == ("county", "hl")
+
+
+def test_resolve_names_close_matches_for_an_unknown_name(small: Estate) -> None:
+    with pytest.raises(UnknownName) as caught:
+        small.resolve("华龙", ("county",))
+    assert str(caught.value) == f"no county named '华龙' in {small.file}; did you mean 华龙区?"
+    with pytest.raises(UnknownName, match="no tenant or zone named 'hl'"):
+        small.resolve("hl", ("tenant", "zone"))  # a county is not what was asked for

@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ES_SCRIPTS = ROOT / "ci" / "elasticsearch"
@@ -163,15 +164,18 @@ class AlertmanagerProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("alertmanager did not become ready")
+        try:
+            wait_until(self._ready, 30, "alertmanager ready", every=0.2)
+        except AssertionError:
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1):
+                return True
+        except OSError:
+            return False
 
     def alerts(self) -> list[dict[str, Any]]:
         with urllib.request.urlopen(

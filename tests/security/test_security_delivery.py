@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import pytest
 from conftest import AlertmanagerProcess, Receiver
@@ -16,16 +16,13 @@ from security.engine import Change
 from security.events import utcnow
 from security.pipeline import Pipeline
 from security.store.sqlite import SqliteStore
+from tests.waiting import wait_until
+
+T = TypeVar("T")
 
 
-def wait_for(predicate: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+def wait_for(predicate: Callable[[], T], what: str = "the delivery") -> T:
+    return wait_until(predicate, 20.0, what, every=0.1)
 
 
 def now_event(seconds: float = 0, **context: str):  # type: ignore[no-untyped-def]

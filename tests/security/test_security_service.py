@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +14,7 @@ from estate import load
 from security.audit import AuditTrail
 from security.events import utcnow
 from security.service import SecurityService, WatchConfig
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,8 +45,9 @@ def test_service_serves_metrics_ticks_and_delivers(tmp_path: Path, receiver: Rec
         body = urllib.request.urlopen(service.metrics_url, timeout=5).read().decode()
         assert 'yunwang_warnings{status="open",warning_level="orange"} 1.0' in body
         assert 'yunwang_posture_score{name="hl",scope="county"}' in body
-        time.sleep(0.3)  # a few ticks flush events to the store
-        assert service.pipeline.store.count_events() == 1
+        store = service.pipeline.store
+        wait_until(lambda: store.count_events() == 1, 10, "the ticker flushing the event")
+        wait_until(lambda: receiver.bodies, 10, "the webhook delivery")
         assert receiver.bodies[0]["body"]["changes"][0]["warning"]["context"]["county"] == "hl"
     finally:
         service.stop()

@@ -9,13 +9,13 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import snmpsim_data
 
 from monitors.snmp.recordings import install
+from tests.waiting import wait_until
 
 V3_USER = "ywsnmp"
 V3_AUTH = "yw-auth-key-1"
@@ -40,18 +40,17 @@ def free_udp_port() -> int:
 
 def wait_for_udp_agent(host: str, port: int, community: str, seconds: float = 60.0) -> None:
     """Poll with snmpget until the agent answers (snmpsim indexes first)."""
-    deadline = time.monotonic() + seconds
     target = f"udp6:[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         probe = subprocess.run(
             ["snmpget", "-v2c", "-c", community, "-t", "0.5", "-r", "0", "-On", target,
              "1.3.6.1.2.1.1.5.0"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
-        if probe.returncode == 0:
-            return
-        time.sleep(0.3)
-    raise RuntimeError(f"SNMP agent {target} did not answer within {seconds:.0f}s")
+        return probe.returncode == 0
+
+    wait_until(answers, seconds, f"SNMP agent {target} answering", every=0.3)
 
 
 @dataclass
@@ -175,11 +174,10 @@ class NamespaceSnmpd:
              "-p", str(pidfile)],
             check=True, env=env,
         )  # fmt: skip
-        for _ in range(50):
-            if pidfile.exists() and pidfile.read_text().strip():
-                self.pid = int(pidfile.read_text())
-                break
-            time.sleep(0.1)
+        pid = wait_until(
+            lambda: pidfile.exists() and pidfile.read_text().strip(), 5, "snmpd's pid file"
+        )
+        self.pid = int(pid)
         wait_for_udp_agent(self.address4, 161, self.community, seconds=10)
         return self
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from monitors.snmp.transport import UdpTransport
 from monitors.snmp.walk import walk_columns
 from security.events import Event
 from tests.snmp.agents import NamespaceSnmpd
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.lab
 SETTINGS = PollerSettings(timeout_s=1.0, retries=1, slow_s=30)
@@ -84,25 +84,22 @@ def test_wrong_key_is_an_auth_error_not_a_crash(snmpd: NamespaceSnmpd) -> None:
 def test_rates_follow_real_traffic(snmpd: NamespaceSnmpd) -> None:
     target = Target("v2c", snmpd.address4, credentials(snmpd)["v2c"])
     poller = Poller([target], SETTINGS)
+    loop = asyncio.new_event_loop()
+    try:
+        first = loop.run_until_complete(poller.poll())[0]
+        inner = next(row for row in first.interfaces if row.name.endswith("n"))
+        subprocess.run(["ping", "-q", "-f", "-s", "1400", "-w", "2", snmpd.address4],
+                       stdout=subprocess.DEVNULL, timeout=30, check=False)  # fmt: skip
 
-    async def run() -> tuple[DevicePoll, DevicePoll, int]:
-        first = (await poller.poll())[0]
-        ping = await asyncio.create_subprocess_exec(
-            "ping", "-q", "-f", "-s", "1400", "-w", "2", snmpd.address4,
-            stdout=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        await ping.wait()
-        await asyncio.sleep(5.5)  # snmpd caches interface counters for a few seconds
-        second = (await poller.poll())[0]
+        def receiving() -> bool:
+            rate = loop.run_until_complete(poller.poll())[0].rates[inner.index].receive_bps
+            return rate is not None and rate > 100_000
+
+        # snmpd caches interface counters for a few seconds: poll until the ping shows.
+        wait_until(receiving, 20, "the ping in the inner interface's receive rate", every=0.5)
+    finally:
         poller.close()
-        return first, second, 0
-
-    started = time.monotonic()
-    first, second, _ = asyncio.run(run())
-    assert time.monotonic() - started > 5
-    inner = next(row for row in second.interfaces if row.name.endswith("n"))
-    rates = second.rates[inner.index]
-    assert rates.receive_bps is not None and rates.receive_bps > 100_000
+        loop.close()
     assert first.rates[inner.index].receive_bps is None  # no rate from a single sample
 
 

@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from security.audit import AuditTrail
+from tests.waiting import wait_until
 
 DURATION_S = 55
 
@@ -28,17 +28,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _scrape(url: str, deadline: float) -> str:
-    while time.monotonic() < deadline:
+def _scrape(url: str, timeout: float) -> str:
+    def body() -> str:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                body: str = response.read().decode()
-            if 'pair="hl"' in body and "yunwang_packets_seen_total" in body:
-                return body
+                text: str = response.read().decode()
         except OSError:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"no metrics at {url}")
+            return ""
+        return text if 'pair="hl"' in text and "yunwang_packets_seen_total" in text else ""
+
+    return wait_until(body, timeout, f"link and packet metrics at {url}", every=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +52,7 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], s
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:
-        metrics = _scrape(f"http://127.0.0.1:{port}/metrics", time.monotonic() + DURATION_S + 30)
+        metrics = _scrape(f"http://127.0.0.1:{port}/metrics", DURATION_S + 30)
         stdout, stderr = proc.communicate(timeout=DURATION_S + 120)
     finally:
         if proc.poll() is None:

@@ -6,7 +6,9 @@ import getpass
 import logging
 import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
+from urllib.parse import parse_qs, urlparse
 
 import typer
 
@@ -26,14 +28,38 @@ StoreOption = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def store_from(url: str | None) -> Store:
+def store_from(url: str | None, *, read_only: bool = False) -> Store:
+    """The store at `url` (else $YUNWANG_STORE, else the default), or one line and exit 1.
+
+    A read-only verb never creates what the user typed: a mistyped
+    `sqlite:///typo/x.db` is an error, not a new empty store in a new directory.
+    """
     # The store logs for long-running processes; a CLI verb reports its own
     # failures in one line, so the store's warnings would only repeat them.
     logging.getLogger("security").setLevel(logging.ERROR)
+    given = url or os.environ.get("YUNWANG_STORE")
     try:
-        return open_store(url or os.environ.get("YUNWANG_STORE") or default_url())
+        if read_only and given:
+            _must_exist(given)
+        return open_store(given or default_url())
     except StoreError as exc:
         fail(str(exc))
+    except ValueError as exc:  # urllib and the Elasticsearch client: a URL that does not parse
+        fail(f"store url {given!r}: {exc}")
+    except OSError as exc:  # a spool directory that cannot be made
+        fail(f"store url {given!r}: {exc.filename}: {exc.strerror}")
+
+
+def _must_exist(url: str) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme in ("sqlite", ""):
+        path = Path(parsed.path if parsed.scheme else url)
+        if not path.is_file():
+            raise StoreError(f"{path}: no event store here (check --store / $YUNWANG_STORE)")
+    elif parsed.scheme in ("http", "https"):
+        spool = parse_qs(parsed.query).get("spool")
+        if spool and not Path(spool[-1]).is_dir():
+            raise StoreError(f"{spool[-1]}: no spool directory here (check --store)")
 
 
 def actor() -> str:

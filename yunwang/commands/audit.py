@@ -37,7 +37,7 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Check the keyed chain and the head anchored in the event store; exit 1 on any breach."""
-    trail = AuditTrail(file)
+    trail = _trail(file, must_exist=False)
     anchor = _anchor(trail, store)
     if not trail.path.exists() and anchor is None:
         fail(f"{trail.path}: no audit trail here")
@@ -45,9 +45,11 @@ def verify(
         breaches = trail.verify()
     except AuditError as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"{trail.path}: cannot read the audit trail ({exc.strerror})")
     if anchor is not None:
         breaches += verify_anchor(trail, anchor)
-    count = sum(1 for _ in trail.records()) if not breaches else None
+    count = sum(1 for _ in _records(trail)) if not breaches else None
     if as_json:
         print_json(
             {
@@ -96,7 +98,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The newest records of the trail (run `audit verify` to trust them)."""
-    trail = AuditTrail(file)
+    trail = _trail(file, must_exist=file is not None)
     records = [r for r in _records(trail) if action is None or r.action.startswith(action)][-last:]
     if as_json:
         print_json([{**r.body(), "hash": r.hash} for r in records])
@@ -119,8 +121,22 @@ def show(
     out.print(table)
 
 
+def _trail(file: Path | None, must_exist: bool) -> AuditTrail:
+    """The trail at `file` (default: the platform's); reading never creates one."""
+    trail = AuditTrail(file)
+    if trail.path.is_dir():
+        fail(f"{trail.path}: is a directory, expected an audit trail file (audit.jsonl)")
+    if must_exist and not trail.path.exists():
+        fail(f"{trail.path}: no audit trail here")
+    return trail
+
+
 def _records(trail: AuditTrail) -> list[AuditRecord]:
     try:
         return list(trail.records())
     except AuditError as exc:
         fail(f"{trail.path}: {exc}; run `yunwang audit verify`")
+    except OSError as exc:
+        fail(f"{trail.path}: cannot read the audit trail ({exc.strerror})")
+    except (ValueError, TypeError) as exc:
+        fail(f"{trail.path}: unreadable record ({exc}); run `yunwang audit verify`")

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from estate import Estate
+from estate import Estate, UnknownName
 from monitors.links import Thresholds
 from monitors.snmp.collection import Collection, Snapshot, jsonl_sink, targets_from_estate
 from monitors.snmp.poller import PollerSettings
@@ -83,7 +83,7 @@ def collect(
     once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     listen: Annotated[str, typer.Option(help="Exporter address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Exporter port.")] = 9817,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Exporter port.")] = 9817,
     addresses: Annotated[
         Path | None, typer.Option(help="JSON map device -> management address override.")
     ] = None,
@@ -96,14 +96,18 @@ def collect(
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Devices polled at once.")] = 64,
     county: Annotated[
-        str | None, typer.Option(help="Only this county's devices and dual links (a shard).")
+        str | None,
+        typer.Option(help="Only this county's devices and dual links (a shard): code or name."),
     ] = None,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
     estate = load_estate(file)
-    if county is not None and county not in {n.id for n in estate.nodes(level="county")}:
-        known = ", ".join(n.id for n in estate.nodes(level="county"))
-        fail(f"{file}: --county {county}: expected one of the estate's counties ({known})")
+    if county is not None:
+        try:
+            county = estate.resolve(county, ("county",))[1]  # 华龙区 as well as hl
+        except UnknownName as exc:
+            known = ", ".join(n.id for n in estate.nodes(level="county"))
+            fail(f"--county: {exc} (counties: {known})")
     overrides = _addresses(addresses)
     translate: Callable[[str], str] = str
     if lab or lab_dir is not None:
@@ -136,7 +140,11 @@ def collect(
     from monitors.exporter import CollectionCollector, registry, serve
 
     registry().register(CollectionCollector(collection))
-    serve(port, listen)
+    try:
+        serve(port, listen)
+    except OSError as exc:
+        collection.close()
+        fail(f"--listen {listen} --port {port}: cannot serve metrics ({exc.strerror})")
     out.print(f"collecting {len(targets)} devices every {monitoring.poll_interval_s:.0f}s; "
               f"metrics on http://{listen}:{port}/metrics", markup=False)  # fmt: skip
     stop = asyncio.Event()

@@ -47,7 +47,7 @@ def search(
     e.g. `yunwang events search "source.ip:198.18.0.5 rule.id:YW-NET-002 scan"`
     """
     start = datetime.now(UTC) - duration(since, "--since") if since else None
-    db = store_from(store)
+    db = store_from(store, read_only=True)
     try:
         found = db.search(query, dataset=dataset, since=start, limit=limit)
     except StoreError as exc:

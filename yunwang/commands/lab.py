@@ -25,9 +25,22 @@ lab_app = typer.Typer(
 _out = Console()
 _err = Console(stderr=True, soft_wrap=True)
 
+
+def _directory(value: Path | None) -> Path | None:
+    # Checked here so a file given as --dir is one usage line, not a traceback from mkdir.
+    if value is not None and value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"{value} is not a directory")
+    return value
+
+
 Dir = Annotated[
     Path | None,
-    typer.Option("--dir", help="Lab directory (default $YUNWANG_HOME/lab).", show_default=False),
+    typer.Option(
+        "--dir",
+        help="Lab directory (default $YUNWANG_HOME/lab).",
+        show_default=False,
+        callback=_directory,
+    ),
 ]
 
 

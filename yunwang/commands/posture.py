@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from estate import Estate, UnknownName
 from security.posture import DATASETS, PostureInputs, ScopeKind, Score, score, score_all
 from security.store import StoreError
 from security.warnings import ACTIVE
@@ -26,7 +28,9 @@ def posture(
     explain: Annotated[
         str | None,
         typer.Option(
-            "--explain", help="Show what takes this tenant, county or zone (or 'city') down."
+            "--explain",
+            help="Show what takes this tenant, county or zone (or 'city') down: "
+            "its code, or with --estate its name (华龙区).",
         ),
     ] = None,
     estate_file: Annotated[
@@ -44,7 +48,7 @@ def posture(
     """Security posture scores (0-100, docs/posture.md); exit 1 if a scope is unknown."""
     now = datetime.now(UTC)
     since = now - duration(history, "--history")
-    db = store_from(store)
+    db = store_from(store, read_only=True)
     try:
         inputs = PostureInputs().observe_all(db.iter_events(DATASETS, since))
         warnings = db.find_warnings(status=ACTIVE, limit=100000)
@@ -53,6 +57,7 @@ def posture(
     finally:
         db.close()
     city = "city"
+    estate: Estate | None = None
     also: dict[ScopeKind, set[str]] = {}
     if estate_file is not None:
         estate = load_estate(estate_file)
@@ -63,7 +68,13 @@ def posture(
             "zone": {z.name for z in estate.zones},
         }
     if explain is not None:
-        _explain(explain, city, inputs.scopes(warnings, also), inputs, warnings, now, as_json)
+        if explain in ("city", city):
+            s = score(inputs, warnings, "city", "city", now)
+            s.name = city
+        else:
+            kind, key = _scope(explain, estate, inputs.scopes(warnings, also))
+            s = score(inputs, warnings, kind, key, now)
+        _explain(s, as_json)
         return
     order: dict[str, int] = {"city": 0} | {kind: i + 1 for i, kind in enumerate(KINDS)}
     scores = sorted(
@@ -101,26 +112,29 @@ def posture(
     out.print(table)
 
 
-def _explain(
-    name: str,
-    city: str,
-    scopes: dict[ScopeKind, set[str]],
-    inputs: PostureInputs,
-    warnings: list[Any],
-    now: datetime,
-    as_json: bool,
-) -> None:
-    if name in ("city", city):
-        s = score(inputs, warnings, "city", "city", now)
-        s.name = city
-    else:
-        kind = next((k for k in KINDS if name in scopes[k]), None)
-        if kind is None:
-            known = sorted(n for k in KINDS for n in scopes[k])
-            fail(
-                f"--explain: no tenant, county or zone named {name!r} (known: {', '.join(known) or 'none yet'})"
-            )
-        s = score(inputs, warnings, kind, name, now)
+def _scope(
+    text: str, estate: Estate | None, scopes: dict[ScopeKind, set[str]]
+) -> tuple[ScopeKind, str]:
+    """The tenant, county or zone `text` names: a code, or with --estate a display name."""
+    if estate is not None:
+        try:
+            found, key = estate.resolve(text, ("tenant", "county", "zone"))
+        except UnknownName as exc:
+            fail(f"--explain: {exc}")
+        return next(k for k in KINDS if k == found), key
+    kind = next((k for k in KINDS if text in scopes[k]), None)
+    if kind is None:
+        known = sorted(n for k in KINDS for n in scopes[k])
+        close = difflib.get_close_matches(text, known, n=5, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        fail(
+            f"--explain: no tenant, county or zone named {text!r} ({hint}known: "
+            f"{', '.join(known) or 'none yet'}; --estate FILE also takes names such as 华龙区)"
+        )
+    return kind, text
+
+
+def _explain(s: Score, as_json: bool) -> None:
     if as_json:
         print_json(_doc(s))
         return

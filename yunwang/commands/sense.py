@@ -68,7 +68,10 @@ def sense(
         str | None, typer.Option("--observer", help="Sensor name in events (default: hostname)")
     ] = None,
     metrics_port: Annotated[
-        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port")
+        int | None,
+        typer.Option(
+            "--metrics-port", min=0, max=65535, help="Serve Prometheus metrics on this port"
+        ),
     ] = None,
     metrics_addr: Annotated[
         str, typer.Option("--metrics-addr", help="Address for --metrics-port")

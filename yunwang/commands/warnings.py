@@ -60,7 +60,7 @@ def warnings(
         fail(f"--status: expected one of {', '.join(statuses)}, got {status!r}", EXIT_USAGE)
     if ack and resolve:
         fail("--ack and --resolve: give one of them", EXIT_USAGE)
-    db = store_from(store)
+    db = store_from(store, read_only=not (ack or resolve))
     try:
         target = ack or resolve
         if target:

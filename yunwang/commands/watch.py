@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.live import Live
 
 from dashboards.web import DEFAULT_PORT
-from estate import EstateError
-from monitors.sim import SimError
-from yunwang.console import err, fail, out, print_json
-from yunwang.watch_job import Watch, WatchOptions
-from yunwang.watch_view import render
+from yunwang.console import EXIT_USAGE, err, fail, out, print_json
+
+if TYPE_CHECKING:
+    from yunwang.watch_job import Watch
 
 
 def register(app: typer.Typer) -> None:
@@ -54,7 +53,9 @@ def watch(
     alertmanager: Annotated[str | None, typer.Option(help="Alertmanager base URL.")] = None,
     webhook: Annotated[str | None, typer.Option(help="Generic webhook URL for warnings.")] = None,
     listen: Annotated[str, typer.Option(help="Metrics address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Metrics port (0: any free port).")] = 9464,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Metrics port (0: any free port).")
+    ] = 9464,
     as_json: Annotated[
         bool, typer.Option("--json", help="No live view: one JSON summary at the end.")
     ] = False,
@@ -63,8 +64,28 @@ def watch(
     web_port: Annotated[int, typer.Option(help="Web view port (0: any free port).")] = DEFAULT_PORT,
     cert: Annotated[Path | None, typer.Option(help="TLS certificate for the web view.")] = None,
     key: Annotated[Path | None, typer.Option(help="TLS private key for the web view.")] = None,
+    status_every: Annotated[
+        float,
+        typer.Option(
+            "--status-every",
+            help="When stdout is not a terminal: seconds between status lines.",
+        ),
+    ] = 60.0,
 ) -> None:
-    """Poll, sense, grade and store: posture and early warnings, live."""
+    """Poll, sense, grade and store: posture and early warnings, live.
+
+    With stdout not a terminal (a pipe, systemd, a container log) it logs one
+    line per warning opened, escalated or resolved and a status line a minute.
+    """
+    if interval is not None and interval <= 0:
+        fail(f"--interval: expected seconds > 0, got {interval}", EXIT_USAGE)
+    if status_every <= 0:
+        fail(f"--status-every: expected seconds > 0, got {status_every}", EXIT_USAGE)
+    # Imported here: the main job's imports (scapy, the poller) cost every other verb a second.
+    from estate import EstateError
+    from monitors.sim import SimError
+    from yunwang.watch_job import Watch, WatchError, WatchOptions
+
     options = WatchOptions(
         estate_path=file,
         simulate=simulate,
@@ -94,17 +115,21 @@ def watch(
                 err.print(f"{runner.estate.file}: {line}", markup=False)
             if as_json:
                 _loop(runner, deadline, web_changed)
+            elif not sys.stdout.isatty():
+                from yunwang.watchlog import WatchLog
+
+                log = WatchLog(sys.stdout, status_every)
+
+                def log_update() -> None:
+                    log.update(runner.summary(), time.monotonic())
+                    web_changed()
+
+                _loop(runner, deadline, log_update)
             else:
-                with Live(
-                    render(runner.summary(), names), console=out, refresh_per_second=2
-                ) as live:
-
-                    def refresh() -> None:
-                        live.update(render(runner.summary(), names))
-                        web_changed()
-
-                    _loop(runner, deadline, refresh)
+                _live(runner, deadline, names, web_changed)
             summary = runner.summary()
+    except WatchError as exc:
+        fail(str(exc))
     except SimError as exc:
         fail(f"simulated devices: {exc}")
     except OSError as exc:
@@ -131,11 +156,27 @@ def _web(
         yield changed
 
 
-def _loop(runner: Watch, deadline: float | None, refresh: object = None) -> None:
+def _live(
+    runner: Watch, deadline: float | None, names: dict[str, str], web_changed: Callable[[], None]
+) -> None:
+    from rich.live import Live
+
+    from yunwang.watch_view import render
+
+    with Live(render(runner.summary(), names), console=out, refresh_per_second=2) as live:
+
+        def refresh() -> None:
+            live.update(render(runner.summary(), names))
+            web_changed()
+
+        _loop(runner, deadline, refresh)
+
+
+def _loop(runner: Watch, deadline: float | None, refresh: Callable[[], None] | None = None) -> None:
     while deadline is None or time.monotonic() < deadline:
         started = time.monotonic()
         runner.cycle()
-        if callable(refresh):
+        if refresh is not None:
             refresh()
         if deadline is not None and time.monotonic() >= deadline:
             break
