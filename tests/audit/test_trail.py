@@ -267,4 +267,4 @@ def test_a_reader_never_makes_up_a_key(tmp_path: Path, yunwang_home: Path) -> No
         result = CliRunner().invoke(app, ["audit", "verify", "--file", target])
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "/etc: not a file (expected an audit trail)" in result.stderr
+    assert "/etc: is a directory, expected an audit trail file" in result.stderr
