@@ -1,0 +1,357 @@
+"""The trap and inform receiver: pysnmp's notification receiver on one UDP socket.
+
+SNMPv3 authPriv with the estate's credentials; v2c communities only when
+the estate allows v2c. Informs are acknowledged by pysnmp (this engine is
+their authoritative side, so senders discover it as RFC 3414 says). A v3
+*trap* is authenticated with keys localised to the sender's engine id,
+which no estate declares: the receiver learns it from the first trap a
+known device address sends (at most `ENGINES_PER_DEVICE` per device,
+newest kept), and the trap must still carry a valid HMAC under those keys.
+Addresses outside the estate teach nothing, so a stranger's trap fails
+USM as an unknown user.
+
+Every datagram is counted. One that is oversized, malformed, forged or
+unauthenticated is dropped and counted by reason; it costs only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyasn1.type import univ  # type: ignore[import-untyped]
+from pysnmp.carrier.asyncio.dgram import udp, udp6  # type: ignore[import-untyped]
+from pysnmp.entity import config, engine  # type: ignore[import-untyped]
+from pysnmp.entity.rfc3413 import ntfrcv  # type: ignore[import-untyped]
+from pysnmp.proto.api import v2c  # type: ignore[import-untyped]
+
+from monitors.snmp import ber, usm
+from monitors.snmp.ber import Oid
+from monitors.snmp.session import Credential
+
+log = logging.getLogger(__name__)
+
+MAX_DATAGRAM = 8192  # a notification is a few hundred bytes; bigger is hostile
+ENGINES_PER_DEVICE = 2  # an agent re-keyed (new engine id) and its predecessor
+SNMP_TRAP_OID = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
+SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+# pysnmp's own counters, read after each datagram to say why it was refused.
+_REASONS = {
+    "__SNMP-USER-BASED-SM-MIB": {
+        "usmStatsWrongDigests": "wrong-digest",
+        "usmStatsUnknownUserNames": "unknown-user",
+        "usmStatsDecryptionErrors": "decryption-error",
+        "usmStatsNotInTimeWindows": "not-in-time-window",
+        "usmStatsUnsupportedSecLevels": "unsupported-security-level",
+    },
+    "__SNMPv2-MIB": {
+        "snmpInASNParseErrs": "malformed",
+        "snmpInBadVersions": "bad-version",
+        "snmpInBadCommunityNames": "bad-community",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One authenticated trap or inform, as plain Python values."""
+
+    at: datetime
+    received: float  # time.monotonic() on arrival
+    source: str  # the sender's address
+    port: int
+    version: str  # "v2c" | "v3"
+    confirmed: bool  # an inform (acknowledged)
+    engine_id: bytes  # contextEngineID: the sending agent
+    user: str  # v3 user or "community"
+    trap_oid: Oid
+    uptime: int | None
+    varbinds: list[tuple[Oid, Any]]
+
+
+@dataclass
+class ReceiverStats:
+    datagrams: int = 0
+    notifications: Counter[str] = field(default_factory=Counter)  # "trap" | "inform"
+    discovery: int = 0  # engine-id probes from inform senders (answered with a Report)
+    rejected: Counter[str] = field(default_factory=Counter)  # reason -> datagrams
+    engines_learned: int = 0
+
+
+@dataclass(frozen=True)
+class ReceiverSettings:
+    listen: str = "127.0.0.1"
+    port: int = 162
+    engine_id: bytes | None = None  # None: pysnmp makes one
+
+
+class TrapReceiver:
+    """`devices` maps a sender address to the estate device and its credential."""
+
+    def __init__(
+        self,
+        settings: ReceiverSettings,
+        devices: dict[str, tuple[str, Credential]],
+        on_notification: Callable[[Notification], None],
+        communities: tuple[str, ...] = (),
+    ) -> None:
+        self.settings = settings
+        self.devices = devices
+        self.on_notification = on_notification
+        self.stats = ReceiverStats()
+        self.engine = engine.SnmpEngine(
+            snmpEngineID=None
+            if settings.engine_id is None
+            else univ.OctetString(settings.engine_id)
+        )
+        self.engine_id = bytes(self._symbol("__SNMP-FRAMEWORK-MIB", "snmpEngineID").syntax)
+        self._learned: dict[str, list[bytes]] = {}  # device -> engine ids, oldest first
+        self._users: set[tuple[bytes, str]] = set()
+        self._counters = {
+            (module, name): self._symbol(module, name)
+            for module, names in _REASONS.items()
+            for name in names
+        }
+        self._accepted = False
+        self._transport: Any = None
+        for credential in {c for _device, c in devices.values() if c.version == 3}:
+            self._add_user(credential, self.engine_id)  # informs: we are authoritative
+        for index, community in enumerate(communities):
+            config.add_v1_system(self.engine, f"yunwang-{index}", community)
+        self._receiver = ntfrcv.NotificationReceiver(self.engine, self._received)
+
+    def _symbol(self, module: str, name: str) -> Any:
+        return self.engine.get_mib_builder().import_symbols(module, name)[0]
+
+    async def start(self) -> tuple[str, int]:
+        """Bind and serve on the running loop; returns the bound address."""
+        v6 = ":" in self.settings.listen
+        transport: Any = _Udp6() if v6 else _Udp()
+        transport.receiver = self
+        domain = udp6.DOMAIN_NAME if v6 else udp.DOMAIN_NAME
+        server = transport.open_server_mode((self.settings.listen, self.settings.port))
+        config.add_transport(self.engine, domain, server)
+        await server._lport  # the socket is bound once the endpoint exists
+        self._transport = server
+        sockname = server.transport.get_extra_info("sockname")
+        return str(sockname[0]), int(sockname[1])
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._receiver.close(self.engine)
+        with contextlib.suppress(Exception):
+            self.engine.close_dispatcher()
+        if self._transport is not None:
+            self._transport.close_transport()
+            self._transport = None
+
+    # --- engine ids -------------------------------------------------------------
+
+    def _add_user(self, credential: Credential, engine_id: bytes) -> None:
+        assert credential.user and credential.auth_key and credential.priv_key
+        keys = usm.localise(
+            credential.auth_protocol,
+            credential.priv_protocol,
+            credential.auth_key,
+            credential.priv_key,
+            engine_id,
+        )
+        config.add_v3_user(
+            self.engine,
+            credential.user,
+            keys.auth.oid,
+            keys.auth_key,
+            usm.PRIV[credential.priv_protocol].SERVICE_ID,
+            keys.priv_key,
+            securityEngineId=v2c.OctetString(engine_id),
+            authKeyType=config.USM_KEY_TYPE_LOCALIZED,
+            privKeyType=config.USM_KEY_TYPE_LOCALIZED,
+        )
+        self._users.add((engine_id, credential.user))
+
+    def _try_engine(self, source: str, datagram: bytes) -> tuple[str, Credential, bytes] | None:
+        """A v3 trap from an estate device's address, from an engine id not
+        yet known: its user is added on trial, kept only if the trap
+        authenticates (`_settle`)."""
+        known = self.devices.get(source)
+        if known is None:
+            return None
+        device, credential = known
+        if credential.version != 3 or credential.user is None:
+            return None
+        engine_id = _engine_field(datagram)
+        if engine_id is None or not 5 <= len(engine_id) <= 32 or engine_id == self.engine_id:
+            return None
+        if (engine_id, credential.user) in self._users:
+            return None
+        self._add_user(credential, engine_id)
+        return device, credential, engine_id
+
+    def _settle(self, trial: tuple[str, Credential, bytes], authentic: bool) -> None:
+        device, credential, engine_id = trial
+        if not authentic:
+            self._drop_user(credential, engine_id)
+            return
+        learned = self._learned.setdefault(device, [])
+        learned.append(engine_id)
+        self.stats.engines_learned += 1
+        while len(learned) > ENGINES_PER_DEVICE:
+            old = learned.pop(0)
+            if not any(old in others for others in self._learned.values()):
+                self._drop_user(credential, old)
+
+    def _drop_user(self, credential: Credential, engine_id: bytes) -> None:
+        assert credential.user is not None
+        config.delete_v3_user(
+            self.engine, credential.user, securityEngineId=v2c.OctetString(engine_id)
+        )
+        self._users.discard((engine_id, credential.user))
+
+    # --- each datagram ----------------------------------------------------------
+
+    def handle(
+        self, datagram: bytes, address: tuple[Any, ...], deliver: Callable[[], None]
+    ) -> None:
+        """Account for one datagram around pysnmp's processing of it."""
+        stats = self.stats
+        stats.datagrams += 1
+        if len(datagram) > MAX_DATAGRAM:
+            stats.rejected["oversized"] += 1
+            return
+        source = str(address[0])
+        trial = None
+        with contextlib.suppress(ber.BerError):  # not SNMP framing: pysnmp counts it
+            trial = self._try_engine(source, datagram)
+        before = {key: int(counter.syntax) for key, counter in self._counters.items()}
+        self._accepted = False
+        self._source = (source, int(address[1]))
+        try:
+            deliver()
+        except Exception as error:  # pysnmp must not let one datagram stop the receiver
+            self._accepted = False
+            stats.rejected["error"] += 1
+            log.debug("notification from %s dropped: %s", source, error)
+            return
+        finally:
+            if trial is not None:
+                self._settle(trial, self._accepted)
+        if self._accepted:
+            return
+        for key, counter in self._counters.items():
+            if int(counter.syntax) > before[key]:
+                stats.rejected[_REASONS[key[0]][key[1]]] += 1
+                return
+        if _is_discovery(datagram):
+            stats.discovery += 1
+        else:
+            stats.rejected["other"] += 1
+
+    def _received(
+        self,
+        snmp_engine: Any,
+        state_reference: Any,
+        context_engine_id: Any,
+        context_name: Any,
+        varbinds: Any,
+        cb_ctx: Any,
+    ) -> None:
+        self._accepted = True
+        info = snmp_engine.message_dispatcher.get_transport_info(state_reference)
+        source, port = self._source
+        if info and info[1]:
+            source, port = str(info[1][0]), int(info[1][1])
+        exec_context = snmp_engine.observer.get_execution_context("rfc3412.receiveMessage:request")
+        pdu = exec_context.get("pdu")
+        confirmed = pdu is not None and pdu.tagSet == v2c.InformRequestPDU.tagSet
+        model = exec_context.get("securityModel", 3)
+        values = [(tuple(int(x) for x in oid), _plain(value)) for oid, value in varbinds]
+        trap_oid = next((v for o, v in values if o == SNMP_TRAP_OID), ())
+        uptime = next((v for o, v in values if o == SYS_UPTIME), None)
+        self.stats.notifications["inform" if confirmed else "trap"] += 1
+        notification = Notification(
+            at=datetime.now(UTC),
+            received=time.monotonic(),
+            source=source,
+            port=port,
+            version="v3" if model == 3 else "v2c",
+            confirmed=confirmed,
+            engine_id=bytes(context_engine_id),
+            user=str(exec_context.get("securityName", "")),
+            trap_oid=trap_oid if isinstance(trap_oid, tuple) else (),
+            uptime=uptime if isinstance(uptime, int) else None,
+            varbinds=values,
+        )
+        try:
+            self.on_notification(notification)
+        except Exception:  # our own bug must not cost the next notification
+            log.exception("handling a notification from %s failed", source)
+
+
+class _Accounting:
+    """pysnmp's UDP transport, with every datagram accounted for and bounded."""
+
+    receiver: TrapReceiver
+    _callback_function: Any
+
+    def datagram_received(self, datagram: bytes, address: Any) -> None:
+        callback = self._callback_function
+        if callback is not None:
+            self.receiver.handle(datagram, address, lambda: callback(self, address, datagram))
+
+
+class _Udp(_Accounting, udp.UdpAsyncioTransport):  # type: ignore[misc]
+    pass
+
+
+class _Udp6(_Accounting, udp6.Udp6AsyncioTransport):  # type: ignore[misc]
+    pass
+
+
+def _engine_field(datagram: bytes) -> bytes | None:
+    """msgAuthoritativeEngineID of an SNMPv3 message; None for v1/v2c."""
+    end = len(datagram)
+    start, stop = ber.read_tlv(datagram, 0, end, ber.TAG_SEQUENCE)
+    version, pos = ber.read_integer(datagram, start, stop)
+    if version != 3:
+        return None
+    _g_start, g_end = ber.read_tlv(datagram, pos, stop, ber.TAG_SEQUENCE)
+    w_start, w_end = ber.read_tlv(datagram, g_end, stop, ber.TAG_OCTET_STRING)
+    s_start, s_end = ber.read_tlv(datagram, w_start, w_end, ber.TAG_SEQUENCE)
+    e_start, e_end = ber.read_tlv(datagram, s_start, s_end, ber.TAG_OCTET_STRING)
+    return datagram[e_start:e_end]
+
+
+def _is_discovery(datagram: bytes) -> bool:
+    """An inform sender's probe for our engine id (RFC 3414 4): empty engine id."""
+    try:
+        return _engine_field(datagram) == b""
+    except ber.BerError:
+        return False
+
+
+def _plain(value: Any) -> Any:
+    """pysnmp's value objects as ints, bytes or OID tuples."""
+    if isinstance(value, univ.ObjectIdentifier):
+        return tuple(int(x) for x in value)
+    if isinstance(value, univ.Integer):
+        return int(value)
+    if isinstance(value, univ.OctetString):
+        return bytes(value)
+    if isinstance(value, univ.Null):
+        return None
+    return value.prettyPrint()
+
+
+async def serve_until(receiver: TrapReceiver, stop: asyncio.Event) -> None:
+    await receiver.start()
+    try:
+        await stop.wait()
+    finally:
+        receiver.close()
