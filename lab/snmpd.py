@@ -55,7 +55,7 @@ def render(
     defaults: Mapping[str, str] | None = None,
     trap_sink: str | None = None,
     trap_source: str | None = None,
-    informs: bool = True,
+    informs: bool = False,
 ) -> str:
     """`trap_sink` is "ADDRESS:PORT" of the NMS's receiver; `trap_source` the
     address notifications leave from (a device's management address)."""

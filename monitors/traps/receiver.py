@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pyasn1.type import univ  # type: ignore[import-untyped]
@@ -50,6 +53,7 @@ _REASONS = {
         "usmStatsDecryptionErrors": "decryption-error",
         "usmStatsNotInTimeWindows": "not-in-time-window",
         "usmStatsUnsupportedSecLevels": "unsupported-security-level",
+        "usmStatsUnknownEngineIDs": "unknown-engine-id",
     },
     "__SNMPv2-MIB": {
         "snmpInASNParseErrs": "malformed",
@@ -89,7 +93,32 @@ class ReceiverStats:
 class ReceiverSettings:
     listen: str = "127.0.0.1"
     port: int = 162
-    engine_id: bytes | None = None  # None: pysnmp makes one
+    # Our engine id (informs are sent to it) and its boot count, kept across
+    # restarts: a sender caches both, and an inform to a forgotten engine id
+    # is never answered. Declared, or made once and kept in `state_file`.
+    engine_id: bytes | None = None
+    state_file: Path | None = None
+
+
+def local_engine(settings: ReceiverSettings) -> tuple[bytes | None, int | None]:
+    """(engine id, boots) for this start; the state file records them."""
+    path = settings.state_file
+    if path is None:
+        return settings.engine_id, None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        engine_id, boots = bytes.fromhex(saved["engine_id"]), int(saved["boots"])
+    except (OSError, ValueError, KeyError, TypeError):
+        # RFC 3411 format 5 (octets, administratively assigned): the Net-SNMP
+        # enterprise number, then random octets.
+        engine_id, boots = b"\x80\x00\x1f\x88\x05" + os.urandom(8), 0
+    engine_id = settings.engine_id or engine_id
+    boots = min(boots + 1, 2**31 - 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(".tmp")
+    scratch.write_text(json.dumps({"engine_id": engine_id.hex(), "boots": boots}))
+    scratch.replace(path)
+    return engine_id, boots
 
 
 class TrapReceiver:
@@ -106,11 +135,13 @@ class TrapReceiver:
         self.devices = devices
         self.on_notification = on_notification
         self.stats = ReceiverStats()
+        engine_id, boots = local_engine(settings)
         self.engine = engine.SnmpEngine(
-            snmpEngineID=None
-            if settings.engine_id is None
-            else univ.OctetString(settings.engine_id)
+            snmpEngineID=None if engine_id is None else univ.OctetString(engine_id)
         )
+        if boots is not None:
+            counter = self._symbol("__SNMP-FRAMEWORK-MIB", "snmpEngineBoots")
+            counter.syntax = counter.syntax.clone(boots)
         self.engine_id = bytes(self._symbol("__SNMP-FRAMEWORK-MIB", "snmpEngineID").syntax)
         self._learned: dict[str, list[bytes]] = {}  # device -> engine ids, oldest first
         self._users: set[tuple[bytes, str]] = set()
@@ -244,14 +275,14 @@ class TrapReceiver:
                 self._settle(trial, self._accepted)
         if self._accepted:
             return
+        if _is_discovery(datagram):
+            stats.discovery += 1
+            return
         for key, counter in self._counters.items():
             if int(counter.syntax) > before[key]:
                 stats.rejected[_REASONS[key[0]][key[1]]] += 1
                 return
-        if _is_discovery(datagram):
-            stats.discovery += 1
-        else:
-            stats.rejected["other"] += 1
+        stats.rejected["other"] += 1
 
     def _received(
         self,

@@ -76,6 +76,7 @@ class TrapService:
             communities,
         )
         self._confirming: dict[frozenset[str], asyncio.Task[None]] = {}
+        self._newest: dict[frozenset[str], float] = {}  # pairs -> newest trap's arrival
 
     async def start(self) -> tuple[str, int]:
         return await self.receiver.start()
@@ -101,26 +102,29 @@ class TrapService:
         self._emit([trap_event(notification, placed)])
         if placed.about_links and placed.pairs:
             key = frozenset(p.id for p in placed.pairs)
-            running = self._confirming.pop(key, None)
-            if running is not None:
-                running.cancel()  # a newer trap about the same pairs starts afresh
-            task = asyncio.get_running_loop().create_task(self._confirm(placed, notification))
-            self._confirming[key] = task
-            task.add_done_callback(lambda done: self._finished(key, done))
+            # A burst of traps about the same pairs (a link's IF-MIB, OSPFv2
+            # and OSPFv3 notifications) is one confirmation, timed from the
+            # newest of them.
+            self._newest[key] = notification.received
+            if key not in self._confirming:
+                task = asyncio.get_running_loop().create_task(self._confirm(placed, key))
+                self._confirming[key] = task
+                task.add_done_callback(lambda done: self._finished(key, done))
 
     def _finished(self, key: frozenset[str], task: asyncio.Task[None]) -> None:
-        if self._confirming.get(key) is task:
-            del self._confirming[key]
+        self._confirming.pop(key, None)
+        self._newest.pop(key, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("confirming a trap failed: %s", task.exception())
 
-    async def _confirm(self, placed: Placed, notification: Notification) -> None:
+    async def _confirm(self, placed: Placed, key: frozenset[str]) -> None:
         tracker = self.collection.tracker
         before = {p.id: tracker.states.get(p.id) for p in placed.pairs}
         devices = {end.device for p in placed.pairs for link in (p.primary, p.backup)
                    for end in (link.child_end, link.parent_end)}  # fmt: skip
+        first = self._newest[key]
         for at_s in self.confirm_at_s:
-            wait = notification.received + at_s - time.monotonic()
+            wait = self._newest[key] + at_s - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             snapshot = await self.collection.repoll(devices)
@@ -132,7 +136,7 @@ class TrapService:
                 self.on_change()
             if any(tracker.states.get(pair) != state for pair, state in before.items()):
                 self.counters.confirmed += 1
-                self.counters.reaction_s.append(time.monotonic() - notification.received)
+                self.counters.reaction_s.append(time.monotonic() - first)
                 return
         self.counters.unconfirmed += 1
 
