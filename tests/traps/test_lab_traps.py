@@ -174,9 +174,14 @@ def test_cut_county_primary_fails_over_with_a_warning_within_a_second(
         about_hl = [e for e in traps if e.context.pair == "hl" and e.context.state == "down"]
         assert about_hl, [e.message for e in traps]
         assert {e.context.link for e in about_hl} == {"hl/primary"}
-        assert about_hl[0].action in ("ospf-neighbour-state-changed", "link-down",
-                                      "ospfv3-neighbour-state-changed",
-                                      "ospf-interface-state-changed")  # fmt: skip
+        # ospfd/ospf6d see the interface go at once; snmpd's own IF-MIB
+        # linkDown follows its interface cache (3-5 s), after the warning.
+        assert {e.action for e in about_hl} & {
+            "ospf-neighbour-state-changed",
+            "ospf-interface-state-changed",
+            "ospfv3-interface-state-changed",
+            "ospfv3-neighbour-state-changed",
+        }
         warning = driver.warning("YW-LINK-001", "hl")
         assert warning is not None and warning.level == "orange"  # a county
         print(f"cut -> failover {to_state:.3f}s, warning {to_state + to_warning:.3f}s")
