@@ -31,6 +31,7 @@ from monitors.sim.traffic import write_demo_capture
 from monitors.snmp.collection import Collection, Snapshot, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from monitors.snmp.session import Target
+from monitors.traps.service import TrapService
 from security.audit import record, yunwang_home
 from security.events import Event
 from security.watch import SecurityService, WatchConfig
@@ -52,6 +53,9 @@ class WatchOptions:
     metrics_address: str = "127.0.0.1"
     metrics_port: int = 9464
     flap_period_s: float = 10.0  # demo: four transitions, hence "flapping", within a minute
+    traps: bool = False  # receive SNMP traps/informs; a link trap re-polls its pair at once
+    trap_address: str = "127.0.0.1"
+    trap_port: int = 162
 
 
 @dataclass
@@ -86,6 +90,7 @@ class Watch:
         self.collection: Collection | None = None
         self.security: SecurityService | None = None
         self.sensor: Sensor | None = None
+        self.traps: TrapService | None = None
         self.problems: list[str] = []
         self.latest: Snapshot | None = None
 
@@ -142,10 +147,30 @@ class Watch:
         sensor_metrics = SensorCollector(self.sensor, OBSERVER)
         registry().register(sensor_metrics)
         self._stack.callback(registry().unregister, sensor_metrics)
+        if opts.traps:
+            self._start_traps()
         self.security.start()
         self._stack.callback(self.security.stop)
         self._pcap = opts.pcap or (self._demo_capture() if self.simulated else None)
         self._replayed = False
+
+    def _start_traps(self) -> None:
+        from monitors.traps.metrics import TrapCollector
+        from monitors.traps.receiver import ReceiverSettings
+
+        assert self.collection is not None
+        opts = self.options
+        settings = ReceiverSettings(
+            opts.trap_address, opts.trap_port, state_file=yunwang_home() / "traps" / "engine.json"
+        )
+        self.traps = TrapService(self.collection, settings, sink=self._submit_one)
+        self._stack.callback(self.traps.close)
+        self._loop.run_until_complete(self.traps.start())
+        metrics = TrapCollector(self.traps)
+        registry().register(metrics)
+        self._stack.callback(registry().unregister, metrics)
+        record(action="watch.traps", target=f"{opts.trap_address}:{opts.trap_port}",
+               detail={"engine_id": self.traps.receiver.engine_id.hex()})  # fmt: skip
 
     def _targets(self) -> list[Target]:
         if not self.simulated:
@@ -212,7 +237,12 @@ class Watch:
         record(action="watch.replay", target=str(pcap), detail={"frames": self.sensor.stats.seen})
 
     def wait_next(self, started: float) -> None:
-        time.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
+        # The loop runs while we wait: traps and the re-polls they cause
+        # happen between cycles, not at the next one.
+        wait = max(0.0, self.interval_s - (time.monotonic() - started))
+        self._loop.run_until_complete(asyncio.sleep(wait))
+        if self.collection is not None and self.collection.latest is not None:
+            self.latest = self.collection.latest
 
     # --- what people see ----------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +17,7 @@ from estate import Estate
 from monitors.links import Thresholds
 from monitors.snmp.collection import Collection, Snapshot, jsonl_sink, targets_from_estate
 from monitors.snmp.poller import PollerSettings
-from security.audit import record
+from security.audit import record, yunwang_home
 from yunwang.console import err, fail, load_estate, out, print_json
 
 
@@ -118,6 +118,11 @@ def collect(
     county: Annotated[
         str | None, typer.Option(help="Only this county's devices and dual links (a shard).")
     ] = None,
+    traps: Annotated[
+        bool, typer.Option("--traps", help="Receive SNMP traps/informs; re-poll a pair at once.")
+    ] = False,
+    trap_listen: Annotated[str, typer.Option(help="Trap receiver address.")] = "127.0.0.1",
+    trap_port: Annotated[int, typer.Option(help="Trap receiver UDP port.")] = 162,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
     estate = load_estate(file)
@@ -167,12 +172,42 @@ def collect(
     out.print(f"collecting {len(targets)} devices every {monitoring.poll_interval_s:.0f}s; "
               f"metrics on http://{listen}:{port}/metrics", markup=False)  # fmt: skip
     stop = asyncio.Event()
+    run = collection.run(monitoring.poll_interval_s, stop)
+    if traps:
+        run = _with_traps(collection, trap_listen, trap_port, monitoring.poll_interval_s, stop)
     try:
-        asyncio.run(collection.run(monitoring.poll_interval_s, stop))
+        asyncio.run(run)
     except KeyboardInterrupt:
         pass
+    except OSError as error:  # the trap port taken, or below 1024 without the right
+        if not traps:
+            raise
+        fail(f"trap receiver on udp {trap_listen}:{trap_port}: {error.strerror or error}")
     finally:
         collection.close()
+
+
+def _with_traps(
+    collection: Collection, address: str, port: int, interval_s: float, stop: asyncio.Event
+) -> Coroutine[Any, Any, None]:
+    """The trap receiver beside the schedule; trap events in traps.jsonl."""
+    from monitors.exporter import registry
+    from monitors.traps.metrics import TrapCollector
+    from monitors.traps.receiver import ReceiverSettings
+    from monitors.traps.service import TrapService, run_with_traps
+
+    links, traps = jsonl_sink(), jsonl_sink(yunwang_home() / "events" / "traps.jsonl")
+    settings = ReceiverSettings(address, port, state_file=yunwang_home() / "traps" / "engine.json")
+    service = TrapService(
+        collection,
+        settings,
+        sink=lambda event: (traps if event.dataset == "yunwang.traps" else links)(event),
+    )
+    registry().register(TrapCollector(service))
+    record(action="collect.traps", target=f"{address}:{port}", outcome="success",
+           detail={"engine_id": service.receiver.engine_id.hex()})  # fmt: skip
+    out.print(f"receiving traps on udp {address}:{port}", markup=False)
+    return run_with_traps(collection, service, interval_s, stop)
 
 
 def _lab_view(

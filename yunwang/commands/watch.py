@@ -55,6 +55,11 @@ def watch(
     as_json: Annotated[
         bool, typer.Option("--json", help="No live view: one JSON summary at the end.")
     ] = False,
+    traps: Annotated[
+        bool, typer.Option("--traps", help="Receive SNMP traps/informs; re-poll a pair at once.")
+    ] = False,
+    trap_listen: Annotated[str, typer.Option(help="Trap receiver address.")] = "127.0.0.1",
+    trap_port: Annotated[int, typer.Option(help="Trap receiver UDP port.")] = 162,
 ) -> None:
     """Poll, sense, grade and store: posture and early warnings, live."""
     options = WatchOptions(
@@ -68,6 +73,9 @@ def watch(
         webhook=webhook,
         metrics_address=listen,
         metrics_port=port,
+        traps=traps,
+        trap_address=trap_listen,
+        trap_port=trap_port,
     )
     try:
         runner = Watch(options)
