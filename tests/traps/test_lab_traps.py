@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -99,6 +103,8 @@ class TrapDriver:
         self.until(lambda: self.collection.latest is not None, 30, "the first cycle")
 
     def stop(self) -> None:
+        if self._loop.is_closed():
+            return
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
         self._loop.close()
@@ -251,3 +257,66 @@ def _snmptrap(lab: Lab, node: str, args: list[str], check: bool = True) -> None:
     done = lab.run(node, ["snmptrap", *args], check=False, timeout=30)
     if check and done.returncode != 0:
         raise AssertionError(f"snmptrap failed: {done.stderr}")
+
+
+def test_collect_with_traps_from_the_nms(lab: Lab, driver: TrapDriver, tmp_path: Path) -> None:
+    """The product path: `yunwang collect --traps` in the NMS namespace."""
+    driver.stop()  # one receiver on the NMS's trap port at a time
+    home = tmp_path / "home"
+    env = dict(os.environ, YUNWANG_HOME=str(home))
+    env.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
+    # The routers' snmpd know the NMS's engine id: `collect` keeps the same one.
+    (home / "traps").mkdir(parents=True)
+    (home / "traps" / "engine.json").write_text((lab.directory / "nms-traps.json").read_text())
+    yunwang = str(Path(sys.executable).parent / "yunwang")
+    process = subprocess.Popen(
+        ["ip", "netns", "exec", lab.namespace("nms"), yunwang, "collect", str(SMALL),
+         "--lab-dir", str(lab.directory), "--port", "0", "--traps",
+         "--trap-listen", driver.nms_address, "--trap-port", str(TRAP_PORT)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    links, traps = home / "events" / "links.jsonl", home / "events" / "traps.jsonl"
+    try:
+        _wait(lambda: "receiving traps" in _peek(process), 30, "collect to start")
+        time.sleep(2)  # its first cycle
+        lab.cut("qf/primary")
+        _wait(lambda: _has(links, '"failover"', "qf"), 5, "qf failover in links.jsonl")
+        _wait(lambda: _has(traps, "yunwang.traps", "qf/primary"), 5, "a qf trap in traps.jsonl")
+    finally:
+        lab.restore("qf/primary", wait=True)
+        process.send_signal(signal.SIGINT)
+        try:
+            _out, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _out, stderr = process.communicate()
+    assert process.returncode == 0, stderr[-2000:]
+    assert "Traceback" not in stderr
+
+
+_seen: dict[int, str] = {}
+
+
+def _peek(process: subprocess.Popen[str]) -> str:
+    """What the process printed so far (non-blocking)."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    os.set_blocking(fd, False)
+    chunk = os.read(fd, 65536) if select.select([fd], [], [], 0)[0] else b""
+    _seen[process.pid] = _seen.get(process.pid, "") + chunk.decode(errors="replace")
+    return _seen[process.pid]
+
+
+def _has(path: Path, *needles: str) -> bool:
+    if not path.exists():
+        return False
+    return any(all(n in line for n in needles) for line in path.read_text().splitlines())
+
+
+def _wait(check: Callable[[], bool], within_s: float, what: str) -> None:
+    deadline = time.monotonic() + within_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {within_s}s")
+        time.sleep(0.05)
