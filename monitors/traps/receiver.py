@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -42,6 +43,8 @@ from monitors.snmp.session import Credential
 
 log = logging.getLogger(__name__)
 
+RECEIVE_BUFFER = 8 << 20  # ~30,000 notifications queued in the kernel
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 MAX_DATAGRAM = 8192  # a notification is a few hundred bytes; bigger is hostile
 ENGINES_PER_DEVICE = 2  # an agent re-keyed (new engine id) and its predecessor
 SNMP_TRAP_OID = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
@@ -172,6 +175,7 @@ class TrapReceiver:
         config.add_transport(self.engine, domain, server)
         await server._lport  # the socket is bound once the endpoint exists
         self._transport = server
+        _room_for_a_burst(server.transport.get_extra_info("socket"))
         sockname = server.transport.get_extra_info("sockname")
         return str(sockname[0]), int(sockname[1])
 
@@ -360,6 +364,16 @@ class _Udp(_Accounting, udp.UdpAsyncioTransport):  # type: ignore[misc]
 
 class _Udp6(_Accounting, udp6.Udp6AsyncioTransport):  # type: ignore[misc]
     pass
+
+
+def _room_for_a_burst(sock: Any) -> None:
+    """A city's devices rebooting at once send thousands of notifications
+    in a second: the kernel must hold them while we work through them. As
+    root the buffer can exceed net.core.rmem_max (SO_RCVBUFFORCE)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, RECEIVE_BUFFER)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
 
 class _Forged(Exception):

@@ -43,8 +43,10 @@ lab = lab_session(SMALL)  # the same lab tests/snmp/test_lab_links.py uses
 class TrapDriver:
     """Collector + trap receiver on one loop in a thread inside the NMS."""
 
-    def __init__(self, lab: Lab, store: Path) -> None:
+    def __init__(self, lab: Lab, store: Path, traps: bool = True) -> None:
+        """`traps=False`: polling alone (bench/traps_bench.py compares)."""
         self.lab = lab
+        self.traps = traps
         estate = load(SMALL)
         in_lab = {device for router in lab.routers for device in router.devices}
         addresses = {
@@ -91,9 +93,12 @@ class TrapDriver:
     def _run(self) -> None:
         try:
             with self.lab.entered("nms"):
-                self._loop.run_until_complete(
+                run = (
                     run_with_traps(self.collection, self.service, ESTATE_INTERVAL_S, self._stop)
+                    if self.traps
+                    else self.collection.run(ESTATE_INTERVAL_S, self._stop)
                 )
+                self._loop.run_until_complete(run)
                 self.collection.close()
         except BaseException as error:  # surfaced by the next wait
             self._failure = error
