@@ -50,7 +50,20 @@ _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 MAX_DATAGRAM = 8192
 _WINDOW_S = 150  # RFC 3414's time window
 _MAX_ENGINES = 100_000  # sending engines whose timeline is kept
-_PDU_INFORM, _PDU_TRAP = 0xA6, 0xA7  # a notification is a few hundred bytes; bigger is hostile
+_PDU_INFORM, _PDU_TRAP = 0xA6, 0xA7
+_UNKNOWN_ENGINE_IDS = (
+    1,
+    3,
+    6,
+    1,
+    6,
+    3,
+    15,
+    1,
+    1,
+    4,
+    0,
+)  # usmStatsUnknownEngineIDs.0  # a notification is a few hundred bytes; bigger is hostile
 ENGINES_PER_DEVICE = 2  # an agent re-keyed (new engine id) and its predecessor
 SNMP_TRAP_OID = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
 SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
@@ -289,7 +302,6 @@ class TrapReceiver:
         source = str(address[0])
         try:
             if self._fast(datagram, (source, int(address[1]))):
-                stats.fast += 1
                 return
         except _Forged:
             stats.rejected["wrong-digest"] += 1
@@ -335,9 +347,13 @@ class TrapReceiver:
         message, a city's reboot storm is thousands). False: pysnmp's turn
         (discovery, v2c, a new engine, a late inform needing its Report)."""
         try:
-            head = _header(datagram)
+            probe = _probe(datagram)
+            head = None if probe else _header(datagram)
         except ber.BerError:
             return False
+        if probe is not None:
+            self._report(*probe, source)
+            return True
         if head is None:
             return False
         engine_id, boots, engine_time, user = head
@@ -359,10 +375,52 @@ class TrapReceiver:
         message, context = opened
         if not ours:
             self._timely(engine_id, boots, engine_time)
+        self.stats.fast += 1
         if message.pdu_type == _PDU_INFORM:
             self._acknowledge(message, context, user, key, source)
         self._deliver(message, engine_id, user, source)
         return True
+
+    def _report(self, msg_id: int, request_id: int, to: tuple[str, int]) -> None:
+        """RFC 3414 4: tell an inform sender our engine id, boots and time."""
+        self.stats.discovery += 1
+        counter = ber.tlv(
+            ber.TAG_COUNTER32, self.stats.discovery.to_bytes(5, "big").lstrip(b"\0") or b"\0"
+        )
+        varbind = ber.tlv(ber.TAG_SEQUENCE, ber.encode_oid(_UNKNOWN_ENGINE_IDS) + counter)
+        pdu = ber.tlv(
+            ber.PDU_REPORT,
+            ber.encode_integer(request_id)
+            + ber.encode_integer(0)
+            + ber.encode_integer(0)
+            + ber.tlv(ber.TAG_SEQUENCE, varbind),
+        )
+        scoped = ber.tlv(
+            ber.TAG_SEQUENCE,
+            ber.tlv(ber.TAG_OCTET_STRING, self.engine_id)
+            + ber.tlv(ber.TAG_OCTET_STRING, b"")
+            + pdu,
+        )
+        security = ber.tlv(
+            ber.TAG_SEQUENCE,
+            ber.tlv(ber.TAG_OCTET_STRING, self.engine_id)
+            + ber.encode_integer(self._boots)
+            + ber.encode_integer(self._now())
+            + ber.tlv(ber.TAG_OCTET_STRING, b"") * 3,
+        )
+        global_data = ber.tlv(
+            ber.TAG_SEQUENCE,
+            ber.encode_integer(msg_id)
+            + ber.encode_integer(usm.MAX_MESSAGE_SIZE)
+            + ber.tlv(ber.TAG_OCTET_STRING, b"\x00")
+            + ber.encode_integer(3),
+        )
+        message = ber.tlv(
+            ber.TAG_SEQUENCE,
+            ber.encode_integer(3) + global_data + ber.tlv(ber.TAG_OCTET_STRING, security) + scoped,
+        )
+        if self._transport is not None and self._transport.transport is not None:
+            self._transport.transport.sendto(message, to)
 
     def _now(self) -> int:
         return int(time.monotonic() - self._started)
@@ -590,6 +648,38 @@ def _header_size(encoded: bytes) -> int:
 
 class _Stale(Exception):
     """A trap older than its engine's last word (a replay)."""
+
+
+def _probe(datagram: bytes) -> tuple[int, int] | None:
+    """(msgID, request-id) of a discovery probe: SNMPv3, noAuthNoPriv,
+    reportable, no engine id and no user; None for anything else."""
+    end = len(datagram)
+    start, stop = ber.read_tlv(datagram, 0, end, ber.TAG_SEQUENCE)
+    version, pos = ber.read_integer(datagram, start, stop)
+    if version != 3:
+        return None
+    g_start, g_end = ber.read_tlv(datagram, pos, stop, ber.TAG_SEQUENCE)
+    msg_id, g = ber.read_integer(datagram, g_start, g_end)
+    _size, g = ber.read_integer(datagram, g, g_end)
+    f_start, f_end = ber.read_tlv(datagram, g, g_end, ber.TAG_OCTET_STRING)
+    if f_end - f_start != 1 or datagram[f_start] != 0x04:
+        return None
+    w_start, w_end = ber.read_tlv(datagram, g_end, stop, ber.TAG_OCTET_STRING)
+    s_start, s_end = ber.read_tlv(datagram, w_start, w_end, ber.TAG_SEQUENCE)
+    e_start, e_end = ber.read_tlv(datagram, s_start, s_end, ber.TAG_OCTET_STRING)
+    _boots, p = ber.read_integer(datagram, e_end, s_end)
+    _time, p = ber.read_integer(datagram, p, s_end)
+    u_start, u_end = ber.read_tlv(datagram, p, s_end, ber.TAG_OCTET_STRING)
+    if e_end != e_start or u_end != u_start:
+        return None
+    sp_start, sp_end = ber.read_tlv(datagram, w_end, stop, ber.TAG_SEQUENCE)
+    _ce_start, ce_end = ber.read_tlv(datagram, sp_start, sp_end, ber.TAG_OCTET_STRING)
+    _cn_start, q = ber.read_tlv(datagram, ce_end, sp_end, ber.TAG_OCTET_STRING)
+    if q >= sp_end or not 0xA0 <= datagram[q] <= 0xA8:
+        return None
+    pdu_start, pdu_end = ber.read_tlv(datagram, q, sp_end, datagram[q])
+    request_id, _ = ber.read_integer(datagram, pdu_start, pdu_end)
+    return msg_id, request_id
 
 
 def _header(datagram: bytes) -> tuple[bytes, int, int, str] | None:

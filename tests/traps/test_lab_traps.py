@@ -24,6 +24,7 @@ from lab.api import Lab
 from lab.errors import LabError
 from lab.snmpd import TRAP_PORT
 from lab.testing import TEST_SECRETS, lab_session
+from monitors.links import Thresholds
 from monitors.snmp.collection import Collection, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from monitors.traps.receiver import ReceiverSettings
@@ -43,7 +44,9 @@ lab = lab_session(SMALL)  # the same lab tests/snmp/test_lab_links.py uses
 class TrapDriver:
     """Collector + trap receiver on one loop in a thread inside the NMS."""
 
-    def __init__(self, lab: Lab, store: Path, traps: bool = True) -> None:
+    def __init__(
+        self, lab: Lab, store: Path, traps: bool = True, thresholds: Thresholds | None = None
+    ) -> None:
         """`traps=False`: polling alone (bench/traps_bench.py compares)."""
         self.lab = lab
         self.traps = traps
@@ -62,6 +65,7 @@ class TrapDriver:
             estate,
             [t for t in targets if t.name in in_lab],
             PollerSettings(timeout_s=1.0, retries=1, deadline_s=5.0, slow_s=3.0),
+            thresholds,
             sink=self._sink,
             translate=self.lab_address,
         )
