@@ -57,7 +57,7 @@ def device_address(index: int) -> str:
 # --- storm: the receiver's side ---------------------------------------------
 
 
-def receiver_main(devices: int) -> None:
+def receiver_main(devices: int, own_codec: bool) -> None:
     """Child process: the receiver on one core until stdin closes."""
     from monitors.traps.receiver import ReceiverSettings, TrapReceiver
 
@@ -70,7 +70,9 @@ def receiver_main(devices: int) -> None:
     async def main() -> None:
         with tempfile.TemporaryDirectory() as state:
             receiver = TrapReceiver(
-                ReceiverSettings("127.0.0.1", 0, state_file=Path(state) / "engine.json"),
+                ReceiverSettings(
+                    "127.0.0.1", 0, state_file=Path(state) / "engine.json", own_codec=own_codec
+                ),
                 known,
                 lambda _n: handled.append(time.monotonic()),
             )
@@ -177,11 +179,12 @@ async def reboot(index: int, to: tuple[str, int], acked: list[float], sent: list
         device.transport.close()
 
 
-def storm(devices: int) -> dict[str, object]:
+def storm(devices: int, own_codec: bool) -> dict[str, object]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, devices + 256)), hard))
     child = subprocess.Popen(
-        [sys.executable, __file__, "receiver", "--devices", str(devices)],
+        [sys.executable, __file__, "receiver", "--devices", str(devices)]
+        + ([] if own_codec else ["--pysnmp-only"]),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert child.stdout is not None and child.stdin is not None
@@ -201,6 +204,7 @@ def storm(devices: int) -> dict[str, object]:
     receiver = json.loads(child.stdout.readline())
     child.wait(30)
     return {
+        "receiver_path": "yunwang codec (pysnmp for the rest)" if own_codec else "pysnmp only",
         "devices": devices,
         "acknowledged": len(acked),
         "last_ack_s": round(max(acked) - started, 2) if acked else None,
@@ -273,12 +277,15 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=3100)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--polling-trials", type=int, default=2)
+    parser.add_argument("--pysnmp-only", action="store_true", help="receiver: no own codec")
     args = parser.parse_args()
     if args.part == "receiver":
-        receiver_main(args.devices)
+        receiver_main(args.devices, not args.pysnmp_only)
         return
-    result = storm(args.devices) if args.part == "storm" else lab_timings(
-        args.trials, args.polling_trials)  # fmt: skip
+    if args.part == "storm":  # the peer first, then ours, in the same run
+        result: object = [storm(args.devices, own_codec=False), storm(args.devices, own_codec=True)]
+    else:
+        result = lab_timings(args.trials, args.polling_trials)
     print(json.dumps(result, indent=2))
 
 
