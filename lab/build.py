@@ -152,9 +152,7 @@ def city_nms_gateway(plan: LabPlan, family: int) -> str:
     return next(a.split("/")[0] for a in iface.addresses if (":" in a) == (family == 6))
 
 
-def _agent_config(
-    estate: Estate, plan: LabPlan, router: Router, secrets: Mapping[str, str]
-) -> str:
+def _agent_config(estate: Estate, plan: LabPlan, router: Router, secrets: Mapping[str, str]) -> str:
     credential = estate.monitoring.credentials.get(router.credential)
     if credential is None:
         raise LabError(
