@@ -54,8 +54,8 @@ class WatchOptions:
     metrics_port: int = 9464
     flap_period_s: float = 10.0  # demo: four transitions, hence "flapping", within a minute
     traps: bool = False  # receive SNMP traps/informs; a link trap re-polls its pair at once
-    trap_address: str = "127.0.0.1"
-    trap_port: int = 162
+    trap_address: str | None = None  # None: the estate's monitoring.traps (127.0.0.1:162)
+    trap_port: int | None = None
 
 
 @dataclass
@@ -156,20 +156,19 @@ class Watch:
 
     def _start_traps(self) -> None:
         from monitors.traps.metrics import TrapCollector
-        from monitors.traps.receiver import ReceiverSettings
+        from monitors.traps.service import receiver_settings
 
         assert self.collection is not None
         opts = self.options
-        settings = ReceiverSettings(
-            opts.trap_address, opts.trap_port, state_file=yunwang_home() / "traps" / "engine.json"
-        )
+        state = yunwang_home() / "traps" / "engine.json"
+        settings = receiver_settings(self.estate, opts.trap_address, opts.trap_port, state)
         self.traps = TrapService(self.collection, settings, sink=self._submit_one)
         self._stack.callback(self.traps.close)
         self._loop.run_until_complete(self.traps.start())
         metrics = TrapCollector(self.traps)
         registry().register(metrics)
         self._stack.callback(registry().unregister, metrics)
-        record(action="watch.traps", target=f"{opts.trap_address}:{opts.trap_port}",
+        record(action="watch.traps", target=f"{settings.listen}:{settings.port}",
                detail={"engine_id": self.traps.receiver.engine_id.hex()})  # fmt: skip
 
     def _targets(self) -> list[Target]:

@@ -22,7 +22,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from estate import Estate
 from monitors.snmp.collection import Collection, EventSink
 from monitors.traps.events import trap_event
 from monitors.traps.placement import Placed, Placer
@@ -139,6 +141,20 @@ class TrapService:
                 self.counters.reaction_s.append(time.monotonic() - first)
                 return
         self.counters.unconfirmed += 1
+
+
+def receiver_settings(
+    estate: Estate, listen: str | None, port: int | None, state_file: Path
+) -> ReceiverSettings:
+    """Flags first, then the estate's `monitoring.traps` (127.0.0.1:162)."""
+    spec = estate.monitoring.traps
+    engine_id = bytes.fromhex(spec.engine_id.removeprefix("0x")) if spec.engine_id else None
+    return ReceiverSettings(
+        listen or str(spec.listen),
+        spec.port if port is None else port,
+        engine_id=engine_id,
+        state_file=state_file,
+    )
 
 
 async def run_with_traps(

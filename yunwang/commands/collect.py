@@ -121,8 +121,12 @@ def collect(
     traps: Annotated[
         bool, typer.Option("--traps", help="Receive SNMP traps/informs; re-poll a pair at once.")
     ] = False,
-    trap_listen: Annotated[str, typer.Option(help="Trap receiver address.")] = "127.0.0.1",
-    trap_port: Annotated[int, typer.Option(help="Trap receiver UDP port.")] = 162,
+    trap_listen: Annotated[
+        str | None, typer.Option(help="Trap receiver address (estate's, else 127.0.0.1).")
+    ] = None,
+    trap_port: Annotated[
+        int | None, typer.Option(help="Trap receiver UDP port (estate's, else 162).")
+    ] = None,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
     estate = load_estate(file)
@@ -172,9 +176,11 @@ def collect(
     out.print(f"collecting {len(targets)} devices every {monitoring.poll_interval_s:.0f}s; "
               f"metrics on http://{listen}:{port}/metrics", markup=False)  # fmt: skip
     stop = asyncio.Event()
-    run = collection.run(monitoring.poll_interval_s, stop)
-    if traps:
-        run = _with_traps(collection, trap_listen, trap_port, monitoring.poll_interval_s, stop)
+    run = (
+        _with_traps(collection, trap_listen, trap_port, monitoring.poll_interval_s, stop)
+        if traps
+        else collection.run(monitoring.poll_interval_s, stop)
+    )
     try:
         asyncio.run(run)
     except KeyboardInterrupt:
@@ -182,31 +188,36 @@ def collect(
     except OSError as error:  # the trap port taken, or below 1024 without the right
         if not traps:
             raise
-        fail(f"trap receiver on udp {trap_listen}:{trap_port}: {error.strerror or error}")
+        fail(f"trap receiver: {error.strerror or error} (--trap-listen/--trap-port)")
     finally:
         collection.close()
 
 
 def _with_traps(
-    collection: Collection, address: str, port: int, interval_s: float, stop: asyncio.Event
+    collection: Collection,
+    address: str | None,
+    port: int | None,
+    interval_s: float,
+    stop: asyncio.Event,
 ) -> Coroutine[Any, Any, None]:
     """The trap receiver beside the schedule; trap events in traps.jsonl."""
     from monitors.exporter import registry
     from monitors.traps.metrics import TrapCollector
-    from monitors.traps.receiver import ReceiverSettings
-    from monitors.traps.service import TrapService, run_with_traps
+    from monitors.traps.service import TrapService, receiver_settings, run_with_traps
 
     links, traps = jsonl_sink(), jsonl_sink(yunwang_home() / "events" / "traps.jsonl")
-    settings = ReceiverSettings(address, port, state_file=yunwang_home() / "traps" / "engine.json")
+    state = yunwang_home() / "traps" / "engine.json"
+    settings = receiver_settings(collection.estate, address, port, state)
     service = TrapService(
         collection,
         settings,
         sink=lambda event: (traps if event.dataset == "yunwang.traps" else links)(event),
     )
     registry().register(TrapCollector(service))
-    record(action="collect.traps", target=f"{address}:{port}", outcome="success",
+    where = f"{settings.listen}:{settings.port}"
+    record(action="collect.traps", target=where, outcome="success",
            detail={"engine_id": service.receiver.engine_id.hex()})  # fmt: skip
-    out.print(f"receiving traps on udp {address}:{port}", markup=False)
+    out.print(f"receiving traps on udp {where}", markup=False)
     return run_with_traps(collection, service, interval_s, stop)
 
 

@@ -58,8 +58,12 @@ def watch(
     traps: Annotated[
         bool, typer.Option("--traps", help="Receive SNMP traps/informs; re-poll a pair at once.")
     ] = False,
-    trap_listen: Annotated[str, typer.Option(help="Trap receiver address.")] = "127.0.0.1",
-    trap_port: Annotated[int, typer.Option(help="Trap receiver UDP port.")] = 162,
+    trap_listen: Annotated[
+        str | None, typer.Option(help="Trap receiver address (estate's, else 127.0.0.1).")
+    ] = None,
+    trap_port: Annotated[
+        int | None, typer.Option(help="Trap receiver UDP port (estate's, else 162).")
+    ] = None,
 ) -> None:
     """Poll, sense, grade and store: posture and early warnings, live."""
     options = WatchOptions(
