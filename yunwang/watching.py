@@ -163,6 +163,9 @@ class Watch:
         state = yunwang_home() / "traps" / "engine.json"
         settings = receiver_settings(self.estate, opts.trap_address, opts.trap_port, state)
         self.traps = TrapService(self.collection, settings, sink=self._submit_one)
+        # Last in, first out: close the receiver, then let the loop finish
+        # the tasks that closing cancelled before the loop itself closes.
+        self._stack.callback(self._loop.run_until_complete, asyncio.sleep(0.01))
         self._stack.callback(self.traps.close)
         self._loop.run_until_complete(self.traps.start())
         metrics = TrapCollector(self.traps)
