@@ -16,9 +16,7 @@ unauthenticated is dropped and counted by reason; it costs only itself.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import os
@@ -31,8 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.decrepit.ciphers.modes import CFB
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from pyasn1.type import univ  # type: ignore[import-untyped]
 from pysnmp.carrier.asyncio.dgram import udp, udp6  # type: ignore[import-untyped]
 from pysnmp.entity import config, engine  # type: ignore[import-untyped]
@@ -42,6 +38,7 @@ from pysnmp.proto.api import v2c  # type: ignore[import-untyped]
 from monitors.snmp import ber, usm
 from monitors.snmp.ber import Oid
 from monitors.snmp.session import Credential
+from monitors.traps import wire
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +47,6 @@ _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 MAX_DATAGRAM = 8192
 _WINDOW_S = 150  # RFC 3414's time window
 _MAX_ENGINES = 100_000  # sending engines whose timeline is kept
-_PDU_INFORM, _PDU_TRAP = 0xA6, 0xA7
 _UNKNOWN_ENGINE_IDS = (
     1,
     3,
@@ -244,14 +240,14 @@ class TrapReceiver:
         """A v3 trap from an estate device's address, from an engine id not
         yet known: its keys localised to that engine id must verify the
         trap's HMAC before pysnmp is told of the engine (which is slow:
-        ~50 ms a user), so a forgery costs one HMAC. Raises _Forged."""
+        ~50 ms a user), so a forgery costs one HMAC. Raises wire.Forged."""
         known = self.devices.get(source)
         if known is None:
             return None
         device, credential = known
         if credential.version != 3 or credential.user is None:
             return None
-        engine_id = _engine_field(datagram)
+        engine_id = wire.engine_field(datagram)
         if engine_id is None or not 5 <= len(engine_id) <= 32 or engine_id == self.engine_id:
             return None
         if (engine_id, credential.user) in self._users:
@@ -264,8 +260,8 @@ class TrapReceiver:
             credential.priv_key,
             engine_id,
         )
-        if not _authentic(datagram, keys):
-            raise _Forged
+        if not wire.authentic(datagram, keys):
+            raise wire.Forged
         self._add_user(credential, engine_id)
         return device, credential, engine_id
 
@@ -305,16 +301,16 @@ class TrapReceiver:
         try:
             if self.settings.own_codec and self._fast(datagram, (source, int(address[1]))):
                 return
-        except _Forged:
+        except wire.Forged:
             stats.rejected["wrong-digest"] += 1
             return
-        except _Stale:
+        except wire.Stale:
             stats.rejected["not-in-time-window"] += 1
             return
         trial = None
         try:
             trial = self._try_engine(source, datagram)
-        except _Forged:
+        except wire.Forged:
             stats.rejected["wrong-digest"] += 1
             return
         except ber.BerError:
@@ -334,7 +330,7 @@ class TrapReceiver:
                 self._settle(trial, self._accepted)
         if self._accepted:
             return
-        if _is_discovery(datagram):
+        if wire.is_discovery(datagram):
             stats.discovery += 1
             return
         for key, counter in self._counters.items():
@@ -349,8 +345,8 @@ class TrapReceiver:
         message, a city's reboot storm is thousands). False: pysnmp's turn
         (discovery, v2c, a new engine, a late inform needing its Report)."""
         try:
-            probe = _probe(datagram)
-            head = None if probe else _header(datagram)
+            probe = wire.probe(datagram)
+            head = None if probe else wire.header(datagram)
         except ber.BerError:
             return False
         if probe is not None:
@@ -365,11 +361,11 @@ class TrapReceiver:
         ours = engine_id == self.engine_id
         if ours and (boots != self._boots or abs(engine_time - self._now()) > _WINDOW_S):
             return False  # pysnmp answers with the notInTimeWindow Report
-        key = next((k for k in keys if _authentic(datagram, k)), None)
+        key = next((k for k in keys if wire.authentic(datagram, k)), None)
         if key is None:
-            raise _Forged
+            raise wire.Forged
         try:
-            opened = _open(datagram, key)
+            opened = wire.open_notification(datagram, key)
         except ber.BerError:
             return False  # authentic, but not a notification our codec reads: pysnmp's
         if opened is None:
@@ -378,7 +374,7 @@ class TrapReceiver:
         if not ours:
             self._timely(engine_id, boots, engine_time)
         self.stats.fast += 1
-        if message.pdu_type == _PDU_INFORM:
+        if message.pdu_type == wire.PDU_INFORM:
             self._acknowledge(message, context, user, key, source)
         self._deliver(message, engine_id, user, source)
         return True
@@ -386,39 +382,8 @@ class TrapReceiver:
     def _report(self, msg_id: int, request_id: int, to: tuple[str, int]) -> None:
         """RFC 3414 4: tell an inform sender our engine id, boots and time."""
         self.stats.discovery += 1
-        counter = ber.tlv(ber.TAG_COUNTER32, ber.encode_integer(self.stats.discovery)[2:])
-        varbind = ber.tlv(ber.TAG_SEQUENCE, ber.encode_oid(_UNKNOWN_ENGINE_IDS) + counter)
-        pdu = ber.tlv(
-            ber.PDU_REPORT,
-            ber.encode_integer(request_id)
-            + ber.encode_integer(0)
-            + ber.encode_integer(0)
-            + ber.tlv(ber.TAG_SEQUENCE, varbind),
-        )
-        scoped = ber.tlv(
-            ber.TAG_SEQUENCE,
-            ber.tlv(ber.TAG_OCTET_STRING, self.engine_id)
-            + ber.tlv(ber.TAG_OCTET_STRING, b"")
-            + pdu,
-        )
-        security = ber.tlv(
-            ber.TAG_SEQUENCE,
-            ber.tlv(ber.TAG_OCTET_STRING, self.engine_id)
-            + ber.encode_integer(self._boots)
-            + ber.encode_integer(self._now())
-            + ber.tlv(ber.TAG_OCTET_STRING, b"") * 3,
-        )
-        global_data = ber.tlv(
-            ber.TAG_SEQUENCE,
-            ber.encode_integer(msg_id)
-            + ber.encode_integer(usm.MAX_MESSAGE_SIZE)
-            + ber.tlv(ber.TAG_OCTET_STRING, b"\x00")
-            + ber.encode_integer(3),
-        )
-        message = ber.tlv(
-            ber.TAG_SEQUENCE,
-            ber.encode_integer(3) + global_data + ber.tlv(ber.TAG_OCTET_STRING, security) + scoped,
-        )
+        engine = (self.engine_id, self._boots, self._now())
+        message = wire.report(engine, msg_id, request_id, self.stats.discovery)
         if self._transport is not None and self._transport.transport is not None:
             self._transport.transport.sendto(message, to)
 
@@ -434,7 +399,7 @@ class TrapReceiver:
             last_boots, last_time, at = latest
             expected = last_time + int(now - at)
             if boots < last_boots or (boots == last_boots and engine_time < expected - _WINDOW_S):
-                raise _Stale
+                raise wire.Stale
             if (boots, engine_time) <= (last_boots, expected):
                 return
         if len(self._timeline) >= _MAX_ENGINES and engine_id not in self._timeline:
@@ -449,20 +414,8 @@ class TrapReceiver:
         keys: usm.LocalKeys,
         to: tuple[str, int],
     ) -> None:
-        binds = b"".join(
-            ber.tlv(ber.TAG_SEQUENCE, ber.encode_oid(oid) + _encode_value(tag, value))
-            for oid, tag, value in message.varbinds
-        )
-        pdu = ber.tlv(
-            ber.PDU_RESPONSE,
-            ber.encode_integer(message.request_id)
-            + ber.encode_integer(0)
-            + ber.encode_integer(0)
-            + ber.tlv(ber.TAG_SEQUENCE, binds),
-        )
-        scoped = ber.tlv(ber.TAG_SEQUENCE, context + pdu)
         engine = (self.engine_id, self._boots, self._now())
-        answer = _sealed(message.msg_id, scoped, user.encode(), engine, keys)
+        answer = wire.response(message, context, user.encode(), engine, keys)
         if self._transport is not None and self._transport.transport is not None:
             self._transport.transport.sendto(answer, to)
 
@@ -471,7 +424,7 @@ class TrapReceiver:
     ) -> None:
         self._accepted = True
         values = [(oid, value) for oid, _tag, value in message.varbinds]
-        confirmed = message.pdu_type == _PDU_INFORM
+        confirmed = message.pdu_type == wire.PDU_INFORM
         self.stats.notifications["inform" if confirmed else "trap"] += 1
         trap_oid = next((v for o, v in values if o == SNMP_TRAP_OID), ())
         uptime = next((v for o, v in values if o == SYS_UPTIME), None)
@@ -555,170 +508,6 @@ class _Udp6(_Accounting, udp6.Udp6AsyncioTransport):  # type: ignore[misc]
     pass
 
 
-def _open(datagram: bytes, keys: usm.LocalKeys) -> tuple[usm.V3Message, bytes] | None:
-    """Decrypt an authenticated message; its trap or inform PDU, or None
-    for any other PDU. (monitors/snmp/usm.decode reads responses only.)"""
-    end = len(datagram)
-    start, stop = ber.read_tlv(datagram, 0, end, ber.TAG_SEQUENCE)
-    _version, pos = ber.read_integer(datagram, start, stop)
-    g_start, g_end = ber.read_tlv(datagram, pos, stop, ber.TAG_SEQUENCE)
-    msg_id, g = ber.read_integer(datagram, g_start, g_end)
-    _size, g = ber.read_integer(datagram, g, g_end)
-    f_start, _f_end = ber.read_tlv(datagram, g, g_end, ber.TAG_OCTET_STRING)
-    w_start, w_end = ber.read_tlv(datagram, g_end, stop, ber.TAG_OCTET_STRING)
-    s_start, s_end = ber.read_tlv(datagram, w_start, w_end, ber.TAG_SEQUENCE)
-    e_start, e_end = ber.read_tlv(datagram, s_start, s_end, ber.TAG_OCTET_STRING)
-    boots, p = ber.read_integer(datagram, e_end, s_end)
-    engine_time, p = ber.read_integer(datagram, p, s_end)
-    u_start, u_end = ber.read_tlv(datagram, p, s_end, ber.TAG_OCTET_STRING)
-    _a_start, a_end = ber.read_tlv(datagram, u_end, s_end, ber.TAG_OCTET_STRING)
-    salt_start, salt_end = ber.read_tlv(datagram, a_end, s_end, ber.TAG_OCTET_STRING)
-    if salt_end - salt_start != 8:
-        raise ber.BerError("privacy parameters must be 8 octets")
-    c_start, c_end = ber.read_tlv(datagram, w_end, stop, ber.TAG_OCTET_STRING)
-    iv = boots.to_bytes(4, "big") + engine_time.to_bytes(4, "big") + datagram[salt_start:salt_end]
-    decryptor = Cipher(algorithms.AES(keys.priv_key), CFB(iv)).decryptor()
-    scoped = decryptor.update(datagram[c_start:c_end]) + decryptor.finalize()
-    sp_start, sp_end = ber.read_tlv(scoped, 0, len(scoped), ber.TAG_SEQUENCE)
-    _ce_start, ce_end = ber.read_tlv(scoped, sp_start, sp_end, ber.TAG_OCTET_STRING)
-    _cn_start, pos = ber.read_tlv(scoped, ce_end, sp_end, ber.TAG_OCTET_STRING)
-    context = scoped[sp_start:pos]  # contextEngineID and contextName, echoed in a Response
-    if pos >= sp_end or scoped[pos] not in (_PDU_TRAP, _PDU_INFORM):
-        return None
-    pdu_type = scoped[pos]
-    pdu_start, pdu_end = ber.read_tlv(scoped, pos, sp_end, pdu_type)
-    request_id, q = ber.read_integer(scoped, pdu_start, pdu_end)
-    _status, q = ber.read_integer(scoped, q, pdu_end)
-    _index, q = ber.read_integer(scoped, q, pdu_end)
-    v_start, v_end = ber.read_tlv(scoped, q, pdu_end, ber.TAG_SEQUENCE)
-    varbinds = ber.decode_varbinds(scoped, v_start, v_end)
-    message = usm.V3Message(
-        msg_id, datagram[f_start], datagram[e_start:e_end], boots, engine_time,
-        datagram[u_start:u_end], pdu_type, request_id, 0, 0, varbinds,
-    )  # fmt: skip
-    return message, context
-
-
-def _sealed(
-    msg_id: int, scoped: bytes, user: bytes, engine: tuple[bytes, int, int], keys: usm.LocalKeys
-) -> bytes:
-    """An authPriv message from our engine (a Response: not reportable).
-    usm.encode makes requests, whose contextEngineID is the agent's; a
-    Response must echo the inform's own, or net-snmp discards it."""
-    engine_id, boots, now = engine
-    salt = os.urandom(8)
-    iv = boots.to_bytes(4, "big") + now.to_bytes(4, "big") + salt
-    encryptor = Cipher(algorithms.AES(keys.priv_key), CFB(iv)).encryptor()
-    data = ber.tlv(ber.TAG_OCTET_STRING, encryptor.update(scoped) + encryptor.finalize())
-    head = (
-        ber.tlv(ber.TAG_OCTET_STRING, engine_id)
-        + ber.encode_integer(boots)
-        + ber.encode_integer(now)
-        + ber.tlv(ber.TAG_OCTET_STRING, user)
-    )
-    mac_length = keys.auth.mac_length
-    security = ber.tlv(
-        ber.TAG_SEQUENCE,
-        head
-        + ber.tlv(ber.TAG_OCTET_STRING, bytes(mac_length))
-        + ber.tlv(ber.TAG_OCTET_STRING, salt),
-    )
-    global_data = ber.tlv(
-        ber.TAG_SEQUENCE,
-        ber.encode_integer(msg_id)
-        + ber.encode_integer(usm.MAX_MESSAGE_SIZE)
-        + ber.tlv(ber.TAG_OCTET_STRING, b"\x03")  # auth, priv
-        + ber.encode_integer(3),
-    )
-    before = ber.encode_integer(3) + global_data
-    wrapped = ber.tlv(ber.TAG_OCTET_STRING, security)
-    message = ber.tlv(ber.TAG_SEQUENCE, before + wrapped + data)
-    # The MAC's place: the outer header, version and global data, the
-    # wrapper's and the sequence's headers, the head, the MAC's tag+length.
-    offset = _header_size(message) + len(before) + _header_size(wrapped)
-    offset += _header_size(security) + len(head) + 2
-    mac = hmac.new(keys.auth_key, message, keys.auth.digest).digest()[:mac_length]
-    return message[:offset] + mac + message[offset + mac_length :]
-
-
-def _header_size(encoded: bytes) -> int:
-    """Tag and length octets of one TLV."""
-    return 2 if encoded[1] < 0x80 else 2 + (encoded[1] & 0x7F)
-
-
-class _Stale(Exception):
-    """A trap older than its engine's last word (a replay)."""
-
-
-def _probe(datagram: bytes) -> tuple[int, int] | None:
-    """(msgID, request-id) of a discovery probe: SNMPv3, noAuthNoPriv,
-    reportable, no engine id and no user; None for anything else."""
-    end = len(datagram)
-    start, stop = ber.read_tlv(datagram, 0, end, ber.TAG_SEQUENCE)
-    version, pos = ber.read_integer(datagram, start, stop)
-    if version != 3:
-        return None
-    g_start, g_end = ber.read_tlv(datagram, pos, stop, ber.TAG_SEQUENCE)
-    msg_id, g = ber.read_integer(datagram, g_start, g_end)
-    _size, g = ber.read_integer(datagram, g, g_end)
-    f_start, f_end = ber.read_tlv(datagram, g, g_end, ber.TAG_OCTET_STRING)
-    if f_end - f_start != 1 or datagram[f_start] != 0x04:
-        return None
-    w_start, w_end = ber.read_tlv(datagram, g_end, stop, ber.TAG_OCTET_STRING)
-    s_start, s_end = ber.read_tlv(datagram, w_start, w_end, ber.TAG_SEQUENCE)
-    e_start, e_end = ber.read_tlv(datagram, s_start, s_end, ber.TAG_OCTET_STRING)
-    _boots, p = ber.read_integer(datagram, e_end, s_end)
-    _time, p = ber.read_integer(datagram, p, s_end)
-    u_start, u_end = ber.read_tlv(datagram, p, s_end, ber.TAG_OCTET_STRING)
-    if e_end != e_start or u_end != u_start:
-        return None
-    sp_start, sp_end = ber.read_tlv(datagram, w_end, stop, ber.TAG_SEQUENCE)
-    _ce_start, ce_end = ber.read_tlv(datagram, sp_start, sp_end, ber.TAG_OCTET_STRING)
-    _cn_start, q = ber.read_tlv(datagram, ce_end, sp_end, ber.TAG_OCTET_STRING)
-    if q >= sp_end or not 0xA0 <= datagram[q] <= 0xA8:
-        return None
-    pdu_start, pdu_end = ber.read_tlv(datagram, q, sp_end, datagram[q])
-    request_id, _ = ber.read_integer(datagram, pdu_start, pdu_end)
-    return msg_id, request_id
-
-
-def _header(datagram: bytes) -> tuple[bytes, int, int, str] | None:
-    """(engine id, boots, time, user) of an authPriv SNMPv3 message; None
-    for anything else."""
-    end = len(datagram)
-    start, stop = ber.read_tlv(datagram, 0, end, ber.TAG_SEQUENCE)
-    version, pos = ber.read_integer(datagram, start, stop)
-    if version != 3:
-        return None
-    g_start, g_end = ber.read_tlv(datagram, pos, stop, ber.TAG_SEQUENCE)
-    _msg_id, g = ber.read_integer(datagram, g_start, g_end)
-    _size, g = ber.read_integer(datagram, g, g_end)
-    f_start, f_end = ber.read_tlv(datagram, g, g_end, ber.TAG_OCTET_STRING)
-    if f_end - f_start != 1 or datagram[f_start] & 0x03 != 0x03:
-        return None
-    w_start, w_end = ber.read_tlv(datagram, g_end, stop, ber.TAG_OCTET_STRING)
-    s_start, s_end = ber.read_tlv(datagram, w_start, w_end, ber.TAG_SEQUENCE)
-    e_start, e_end = ber.read_tlv(datagram, s_start, s_end, ber.TAG_OCTET_STRING)
-    boots, p = ber.read_integer(datagram, e_end, s_end)
-    engine_time, p = ber.read_integer(datagram, p, s_end)
-    u_start, u_end = ber.read_tlv(datagram, p, s_end, ber.TAG_OCTET_STRING)
-    user = datagram[u_start:u_end].decode("utf-8", "replace")
-    return datagram[e_start:e_end], boots, engine_time, user
-
-
-def _encode_value(tag: int, value: object) -> bytes:
-    """A decoded varbind value back on the wire (an inform's Response echoes them)."""
-    if isinstance(value, tuple):
-        return ber.encode_oid(value)
-    if isinstance(value, bytes):
-        return ber.tlv(tag, value)
-    if isinstance(value, int):
-        if tag == ber.TAG_INTEGER:
-            return ber.tlv(tag, ber.encode_integer(value)[2:])
-        return ber.tlv(tag, value.to_bytes(value.bit_length() // 8 + 1, "big"))
-    return ber.tlv(tag, b"")  # NULL and the exceptions (noSuchObject...)
-
-
 def _room_for_a_burst(sock: Any) -> None:
     """A city's devices rebooting at once send thousands of notifications
     in a second: the kernel must hold them while we work through them. As
@@ -727,58 +516,6 @@ def _room_for_a_burst(sock: Any) -> None:
         sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, RECEIVE_BUFFER)
     except OSError:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-
-
-class _Forged(Exception):
-    """A trap whose HMAC fails under the keys of the engine it names."""
-
-
-def _authentic(datagram: bytes, keys: usm.LocalKeys) -> bool:
-    """The USM HMAC of an authenticated v3 message (RFC 3414 6.3.2)."""
-    end = len(datagram)
-    start, stop = ber.read_tlv(datagram, 0, end, ber.TAG_SEQUENCE)
-    _version, pos = ber.read_integer(datagram, start, stop)
-    g_start, g_end = ber.read_tlv(datagram, pos, stop, ber.TAG_SEQUENCE)
-    _msg_id, g = ber.read_integer(datagram, g_start, g_end)
-    _size, g = ber.read_integer(datagram, g, g_end)
-    f_start, _f_end = ber.read_tlv(datagram, g, g_end, ber.TAG_OCTET_STRING)
-    if not datagram[f_start] & 0x01:  # noAuth: the receiver requires authPriv
-        return False
-    w_start, w_end = ber.read_tlv(datagram, g_end, stop, ber.TAG_OCTET_STRING)
-    s_start, s_end = ber.read_tlv(datagram, w_start, w_end, ber.TAG_SEQUENCE)
-    _e_start, p = ber.read_tlv(datagram, s_start, s_end, ber.TAG_OCTET_STRING)
-    _boots, p = ber.read_integer(datagram, p, s_end)
-    _time, p = ber.read_integer(datagram, p, s_end)
-    _u_start, p = ber.read_tlv(datagram, p, s_end, ber.TAG_OCTET_STRING)
-    a_start, a_end = ber.read_tlv(datagram, p, s_end, ber.TAG_OCTET_STRING)
-    mac = datagram[a_start:a_end]
-    if len(mac) != keys.auth.mac_length:
-        return False
-    zeroed = datagram[:a_start] + bytes(len(mac)) + datagram[a_end:]
-    expected = hmac.new(keys.auth_key, zeroed, keys.auth.digest).digest()[: len(mac)]
-    return hmac.compare_digest(mac, expected)
-
-
-def _engine_field(datagram: bytes) -> bytes | None:
-    """msgAuthoritativeEngineID of an SNMPv3 message; None for v1/v2c."""
-    end = len(datagram)
-    start, stop = ber.read_tlv(datagram, 0, end, ber.TAG_SEQUENCE)
-    version, pos = ber.read_integer(datagram, start, stop)
-    if version != 3:
-        return None
-    _g_start, g_end = ber.read_tlv(datagram, pos, stop, ber.TAG_SEQUENCE)
-    w_start, w_end = ber.read_tlv(datagram, g_end, stop, ber.TAG_OCTET_STRING)
-    s_start, s_end = ber.read_tlv(datagram, w_start, w_end, ber.TAG_SEQUENCE)
-    e_start, e_end = ber.read_tlv(datagram, s_start, s_end, ber.TAG_OCTET_STRING)
-    return datagram[e_start:e_end]
-
-
-def _is_discovery(datagram: bytes) -> bool:
-    """An inform sender's probe for our engine id (RFC 3414 4): empty engine id."""
-    try:
-        return _engine_field(datagram) == b""
-    except ber.BerError:
-        return False
 
 
 def _plain(value: Any) -> Any:
@@ -792,11 +529,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, univ.Null):
         return None
     return value.prettyPrint()
-
-
-async def serve_until(receiver: TrapReceiver, stop: asyncio.Event) -> None:
-    await receiver.start()
-    try:
-        await stop.wait()
-    finally:
-        receiver.close()
