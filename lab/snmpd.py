@@ -55,7 +55,6 @@ def render(
     defaults: Mapping[str, str] | None = None,
     trap_sink: str | None = None,
     trap_source: str | None = None,
-    informs: bool = False,
 ) -> str:
     """`trap_sink` is "ADDRESS:PORT" of the NMS's receiver; `trap_source` the
     address notifications leave from (a device's management address)."""
@@ -80,7 +79,6 @@ def render(
                     True,
                     trap_sink,
                     trap_source,
-                    informs,
                 )
         else:
             if not allow_v2c:
@@ -92,9 +90,7 @@ def render(
             community = resolve(credential.community, defaults)
             access = [f"rocommunity {community} default", f"rocommunity6 {community} default"]
             if trap_sink is not None:
-                notify = _notifications(
-                    f'-v 2c -c "{community}"', False, trap_sink, trap_source, informs
-                )
+                notify = _notifications(f'-v 2c -c "{community}"', False, trap_sink, trap_source)
     except SecretMissing as exc:
         raise LabError(f"SNMP credential {name}: {exc}") from exc
     return "\n".join(
@@ -118,14 +114,13 @@ _IF_COLUMNS = ".1.3.6.1.2.1.2.2.1.1 .1.3.6.1.2.1.2.2.1.7 .1.3.6.1.2.1.2.2.1.8"
 _OPER_STATUS = ".1.3.6.1.2.1.2.2.1.8"
 
 
-def _notifications(
-    session: str, v3: bool, sink: str, source: str | None, informs: bool
-) -> list[str]:
+def _notifications(session: str, v3: bool, sink: str, source: str | None) -> list[str]:
     # `[snmp]` hands a client-library token to the agent: notifications leave
     # from the device's management address, as `snmp-server trap-source` does.
     lines = [f"[snmp] clientaddr {source}"] if source else []
-    kind = "-Ci -r 3 -t 1 " if informs else ""
-    lines.append(f"trapsess {kind}{session} udp:{sink}")
+    # Traps, not informs (`-Ci`): net-snmp sends one session's informs one
+    # after another, so a burst (a router converging) queues for seconds.
+    lines.append(f"trapsess {session} udp:{sink}")
     if not v3:
         return lines  # the monitor's internal queries need SNMPv3
     return [

@@ -28,7 +28,6 @@ from monitors.snmp.mapping import Translate, find_interface
 from monitors.snmp.poller import DevicePoll
 from monitors.traps.receiver import Notification
 
-_TRAPS = "1.3.6.1.6.3.1.1.5."
 COLD_START = (1, 3, 6, 1, 6, 3, 1, 1, 5, 1)
 WARM_START = (1, 3, 6, 1, 6, 3, 1, 1, 5, 2)
 LINK_DOWN = (1, 3, 6, 1, 6, 3, 1, 1, 5, 3)

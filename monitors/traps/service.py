@@ -16,11 +16,9 @@ at the first poll that changes the pair's state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,12 +54,10 @@ class TrapService:
         settings: ReceiverSettings,
         sink: EventSink | None = None,
         confirm_at_s: tuple[float, ...] = CONFIRM_AT_S,
-        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.collection = collection
         self.sink = sink
         self.confirm_at_s = confirm_at_s
-        self.on_change = on_change  # e.g. a live view's refresh
         self.counters = TrapCounters()
         targets = collection.poller.targets
         self.placer = Placer(collection.estate, {t.host: t.name for t in targets},
@@ -134,8 +130,6 @@ class TrapService:
             if snapshot is None:
                 return  # no first cycle yet: it will judge everything itself
             self._emit(list(snapshot.events))
-            if self.on_change is not None and snapshot.events:
-                self.on_change()
             if any(tracker.states.get(pair) != state for pair, state in before.items()):
                 self.counters.confirmed += 1
                 self.counters.reaction_s.append(time.monotonic() - first)
@@ -166,5 +160,4 @@ async def run_with_traps(
         await collection.run(interval_s, stop)
     finally:
         service.close()
-        with contextlib.suppress(Exception):
-            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)  # the tasks closing cancelled finish before the loop ends
