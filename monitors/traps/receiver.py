@@ -39,14 +39,13 @@ from monitors.snmp import ber, usm
 from monitors.snmp.ber import Oid
 from monitors.snmp.session import Credential
 from monitors.traps import wire
+from monitors.traps.ownpath import OwnPath
 
 log = logging.getLogger(__name__)
 
 RECEIVE_BUFFER = 8 << 20  # ~30,000 notifications queued in the kernel
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 MAX_DATAGRAM = 8192
-_WINDOW_S = 150  # RFC 3414's time window
-_MAX_ENGINES = 100_000  # sending engines whose timeline is kept
 _UNKNOWN_ENGINE_IDS = (
     1,
     3,
@@ -173,12 +172,12 @@ class TrapReceiver:
         }
         self._accepted = False
         self._transport: Any = None
-        self._boots = int(self._symbol("__SNMP-FRAMEWORK-MIB", "snmpEngineBoots").syntax)
-        self._started = time.monotonic()
-        # Localised keys by (engine id, user), for the fast path; the
-        # timeline of each sending engine (boots, time, when) against replays.
+        # Localised keys by (engine id, user): pysnmp's users, and ours.
         self._keys: dict[tuple[bytes, str], list[usm.LocalKeys]] = {}
-        self._timeline: dict[bytes, tuple[int, int, float]] = {}
+        boots = int(self._symbol("__SNMP-FRAMEWORK-MIB", "snmpEngineBoots").syntax)
+        self._own = (
+            OwnPath(self.engine_id, boots, self._keys, self._send) if settings.own_codec else None
+        )
         for credential in {c for _device, c in devices.values() if c.version == 3}:
             self._add_user(credential, self.engine_id)  # informs: we are authoritative
         for index, community in enumerate(communities):
@@ -299,7 +298,13 @@ class TrapReceiver:
             return
         source = str(address[0])
         try:
-            if self.settings.own_codec and self._fast(datagram, (source, int(address[1]))):
+            taken = self._own.take(datagram, (source, int(address[1]))) if self._own else None
+            if taken == "discovery":
+                stats.discovery += 1
+                return
+            if taken is not None:
+                stats.fast += 1
+                self._deliver(*taken, (source, int(address[1])))
                 return
         except wire.Forged:
             stats.rejected["wrong-digest"] += 1
@@ -339,85 +344,9 @@ class TrapReceiver:
                 return
         stats.rejected["other"] += 1
 
-    def _fast(self, datagram: bytes, source: tuple[str, int]) -> bool:
-        """An authPriv trap or inform from an engine whose keys we hold,
-        decoded by yunwang's own SNMPv3 codec (pysnmp takes ~2.5 ms a
-        message, a city's reboot storm is thousands). False: pysnmp's turn
-        (discovery, v2c, a new engine, a late inform needing its Report)."""
-        try:
-            probe = wire.probe(datagram)
-            head = None if probe else wire.header(datagram)
-        except ber.BerError:
-            return False
-        if probe is not None:
-            self._report(*probe, source)
-            return True
-        if head is None:
-            return False
-        engine_id, boots, engine_time, user = head
-        keys = self._keys.get((engine_id, user))
-        if not keys:
-            return False
-        ours = engine_id == self.engine_id
-        if ours and (boots != self._boots or abs(engine_time - self._now()) > _WINDOW_S):
-            return False  # pysnmp answers with the notInTimeWindow Report
-        key = next((k for k in keys if wire.authentic(datagram, k)), None)
-        if key is None:
-            raise wire.Forged
-        try:
-            opened = wire.open_notification(datagram, key)
-        except ber.BerError:
-            return False  # authentic, but not a notification our codec reads: pysnmp's
-        if opened is None:
-            return False
-        message, context = opened
-        if not ours:
-            self._timely(engine_id, boots, engine_time)
-        self.stats.fast += 1
-        if message.pdu_type == wire.PDU_INFORM:
-            self._acknowledge(message, context, user, key, source)
-        self._deliver(message, engine_id, user, source)
-        return True
-
-    def _report(self, msg_id: int, request_id: int, to: tuple[str, int]) -> None:
-        """RFC 3414 4: tell an inform sender our engine id, boots and time."""
-        self.stats.discovery += 1
-        engine = (self.engine_id, self._boots, self._now())
-        message = wire.report(engine, msg_id, request_id, self.stats.discovery)
+    def _send(self, datagram: bytes, to: tuple[str, int]) -> None:
         if self._transport is not None and self._transport.transport is not None:
-            self._transport.transport.sendto(message, to)
-
-    def _now(self) -> int:
-        return int(time.monotonic() - self._started)
-
-    def _timely(self, engine_id: bytes, boots: int, engine_time: int) -> None:
-        """RFC 3414 3.2.7b, as the non-authoritative side: a trap older than
-        what this engine already said is a replay."""
-        latest = self._timeline.get(engine_id)
-        now = time.monotonic()
-        if latest is not None:
-            last_boots, last_time, at = latest
-            expected = last_time + int(now - at)
-            if boots < last_boots or (boots == last_boots and engine_time < expected - _WINDOW_S):
-                raise wire.Stale
-            if (boots, engine_time) <= (last_boots, expected):
-                return
-        if len(self._timeline) >= _MAX_ENGINES and engine_id not in self._timeline:
-            self._timeline.pop(next(iter(self._timeline)))
-        self._timeline[engine_id] = (boots, engine_time, now)
-
-    def _acknowledge(
-        self,
-        message: usm.V3Message,
-        context: bytes,
-        user: str,
-        keys: usm.LocalKeys,
-        to: tuple[str, int],
-    ) -> None:
-        engine = (self.engine_id, self._boots, self._now())
-        answer = wire.response(message, context, user.encode(), engine, keys)
-        if self._transport is not None and self._transport.transport is not None:
-            self._transport.transport.sendto(answer, to)
+            self._transport.transport.sendto(datagram, to)
 
     def _deliver(
         self, message: usm.V3Message, engine_id: bytes, user: str, source: tuple[str, int]
