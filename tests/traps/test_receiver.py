@@ -215,3 +215,22 @@ def test_hostile_datagrams_cost_only_themselves(tmp_path: Path) -> None:
     assert stats.rejected["malformed"] + stats.rejected["wrong-digest"] > len(hostile) // 2, stats
     # Forged engine ids from a device's address are learnt only if they authenticate.
     assert stats.engines_learned <= ENGINES_PER_DEVICE
+
+
+def test_informs_over_ipv6(tmp_path: Path) -> None:
+    got: list[Notification] = []
+    receiver = TrapReceiver(
+        ReceiverSettings("::1", 0, state_file=tmp_path / "engine.json"), {"::1": ("r1", V3)},
+        got.append,
+    )  # fmt: skip
+
+    async def main() -> None:
+        _host, port = await receiver.start()
+        try:
+            await send("snmpinform", [*v3_args(), f"udp6:[::1]:{port}", "", *LINK_DOWN], "::1")
+            await settle(got, 1)
+        finally:
+            receiver.close()
+
+    asyncio.run(main())
+    assert [(n.source, n.confirmed) for n in got] == [("::1", True)]
