@@ -115,8 +115,18 @@ class Placer:
         self._devices_at: dict[str, list[str]] = {}
         for device in estate.devices():
             self._devices_at.setdefault(device.node, []).append(device.name)
-        self._links = estate.links()
-        self._pairs = estate.link_pairs()
+        # Each node's links (an end on one of its devices): a trap searches
+        # its sender's handful, not the city's thousands.
+        self._links_at: dict[str, list[Link]] = {}
+        for link in estate.links():
+            for end in (link.child_end, link.parent_end):
+                node_id = self._node_of[end.device].id if end.device in self._node_of else None
+                if node_id is not None and link not in self._links_at.get(node_id, []):
+                    self._links_at.setdefault(node_id, []).append(link)
+        self._pairs_of: dict[str, list[LinkPair]] = {}
+        for pair in estate.link_pairs():
+            for link in (pair.primary, pair.backup):
+                self._pairs_of.setdefault(link.id, []).append(pair)
 
     def place(self, notification: Notification, polls: Mapping[str, DevicePoll]) -> Placed | None:
         """None: the sender is no estate device."""
@@ -153,9 +163,8 @@ class Placer:
                 links = self._by_address(node, _address(found[0]), far=False)
         elif trap in (BFD_SESS_UP, BFD_SESS_DOWN):
             state = "up" if trap == BFD_SESS_UP else "down"
-            links = [link for link in self._links if self._at(link, node) is not None]
-        ids = {link.id for link in links}
-        pairs = [p for p in self._pairs if p.primary.id in ids or p.backup.id in ids]
+            links = list(self._links_at.get(node.id, []))
+        pairs = list({p.id: p for link in links for p in self._pairs_of.get(link.id, [])}.values())
         return Placed(action, device, node, state, if_index, links, pairs)
 
     def _at(self, link: Link, node: Node) -> str | None:
@@ -174,7 +183,7 @@ class Placer:
         if if_index is None or poll is None or not poll.interfaces:
             return []
         for own_device_only in (True, False):
-            for link in self._links:
+            for link in self._links_at.get(node.id, []):
                 for end in (link.child_end, link.parent_end):
                     if (end.device == device) != own_device_only:
                         continue
@@ -192,7 +201,7 @@ class Placer:
         (far=True) has this IPv4 address."""
         if address is None:
             return []
-        for link in self._links:
+        for link in self._links_at.get(node.id, []):
             side = self._at(link, node)
             if side is None:
                 continue
