@@ -292,6 +292,15 @@ class SensorSpec(Spec):
     interface: str = Field(min_length=1)
 
 
+class TrapsSpec(Spec):
+    """Where the trap/inform receiver listens (`--traps`), and optionally
+    its SNMPv3 engine id (hex) when devices are configured with one."""
+
+    listen: IpAddress = ip_address("127.0.0.1")
+    port: int = Field(162, ge=1, le=65535)
+    engine_id: str | None = Field(None, pattern=r"^(0x)?([0-9a-fA-F]{2}){5,32}$")
+
+
 class Monitoring(Spec):
     poll_interval_s: Duration = Field(60.0, alias="poll_interval")
     timeout_s: Duration = Field(2.0, alias="timeout")
@@ -300,6 +309,7 @@ class Monitoring(Spec):
     default_credential: str | None = None
     credentials: dict[str, SnmpCredential] = {}
     sensors: list[SensorSpec] = []
+    traps: TrapsSpec = TrapsSpec()
 
 
 class DrClassSpec(Spec):

@@ -56,7 +56,7 @@ def up(
     plan = plan_slice(estate, cut, state.tag)
     plan.bfd_ms, plan.hosts_ipv6 = bfd_ms, hosts_ipv6
     # Secrets and credentials first: a missing key must not cost a half-built lab.
-    agents = {r.node: _agent_config(estate, r, secrets or {}) for r in plan.routers}
+    agents = {r.node: _agent_config(estate, plan, r, secrets or {}) for r in plan.routers}
     state.estate, state.slice, state.plan, state.phase = (
         estate.file,
         plan.slice,
@@ -152,7 +152,7 @@ def city_nms_gateway(plan: LabPlan, family: int) -> str:
     return next(a.split("/")[0] for a in iface.addresses if (":" in a) == (family == 6))
 
 
-def _agent_config(estate: Estate, router: Router, secrets: Mapping[str, str]) -> str:
+def _agent_config(estate: Estate, plan: LabPlan, router: Router, secrets: Mapping[str, str]) -> str:
     credential = estate.monitoring.credentials.get(router.credential)
     if credential is None:
         raise LabError(
@@ -165,6 +165,9 @@ def _agent_config(estate: Estate, router: Router, secrets: Mapping[str, str]) ->
         name=router.credential,
         sys_name=router.node,
         defaults=secrets,
+        # Notifications to the NMS, from the address its first device answers on.
+        trap_sink=f"{plan.nms_address4.split('/')[0]}:{snmpd.TRAP_PORT}",
+        trap_source=router.mgmt4[0],
     )
 
 

@@ -4,11 +4,18 @@ v3 authPriv with the user and keys the estate's credential references; v2c
 only when the estate allows it. snmpd is also the AgentX master (TCP on the
 namespace's own 127.0.0.1:705) so FRR's OSPF-MIB rows appear in the same
 agent as IF-MIB.
+
+With a trap sink (the NMS) snmpd also sends, v3 authPriv with the same user:
+IF-MIB linkDown/linkUp from its own monitor of ifOperStatus (every second:
+`linkUpDownNotifications yes` checks once a minute and needs MIB files
+Debian does not ship), coldStart when it starts, and whatever FRR's AgentX
+subagents emit (ospfd/ospf6d neighbour and interface state changes).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +27,7 @@ from lab.proc import spawn, start_time, wait_for
 from lab.state import LabState, Process
 
 AGENTX = "tcp:127.0.0.1:705"
+TRAP_PORT = 162  # on the NMS namespace's own address: nothing else listens there
 _AUTH = {
     "sha": "SHA",
     "sha224": "SHA-224",
@@ -37,7 +45,13 @@ def render(
     name: str,
     sys_name: str,
     defaults: Mapping[str, str] | None = None,
+    trap_sink: str | None = None,
+    trap_source: str | None = None,
 ) -> str:
+    """`trap_sink` is "ADDRESS:PORT" of the NMS's receiver; `trap_source` the
+    address notifications leave from (a device's management address)."""
+    defaults = defaults or {}
+    notify: list[str] = []
     try:
         if credential.version == 3:
             keys = resolve_snmp(credential, defaults)
@@ -49,6 +63,14 @@ def render(
                 f'{_PRIV[credential.priv_protocol]} "{priv}"',
                 f"rouser {credential.user} priv",
             ]
+            if trap_sink is not None:
+                notify = _notifications(
+                    f"-v3 -u {credential.user} -l authPriv -a {_AUTH[credential.auth_protocol]} "
+                    f'-A "{auth}" -x {_PRIV[credential.priv_protocol]} -X "{priv}"',
+                    True,
+                    trap_sink,
+                    trap_source,
+                )
         else:
             if not allow_v2c:
                 raise LabError(
@@ -57,6 +79,8 @@ def render(
                 )
             community = resolve_snmp(credential, defaults).community
             access = [f"rocommunity {community} default", f"rocommunity6 {community} default"]
+            if trap_sink is not None:
+                notify = _notifications(f'-v 2c -c "{community}"', False, trap_sink, trap_source)
     except SecretMissing as exc:
         raise LabError(f"SNMP credential {name}: {exc}") from exc
     return "\n".join(
@@ -69,9 +93,41 @@ def render(
             "sysLocation yunwang lab",
             "sysServices 72",
             *access,
+            *notify,
             "",
         ]
     )
+
+
+# IF-MIB ifIndex, ifAdminStatus, ifOperStatus; SNMPv2-MIB linkDown, linkUp.
+_IF_COLUMNS = ".1.3.6.1.2.1.2.2.1.1 .1.3.6.1.2.1.2.2.1.7 .1.3.6.1.2.1.2.2.1.8"
+_OPER_STATUS = ".1.3.6.1.2.1.2.2.1.8"
+
+
+def _notifications(session: str, v3: bool, sink: str, source: str | None) -> list[str]:
+    # `[snmp]` hands a client-library token to the agent: notifications leave
+    # from the device's management address, as `snmp-server trap-source` does.
+    lines = [f"[snmp] clientaddr {source}"] if source else []
+    # Traps, not informs (`-Ci`): net-snmp sends one session's informs one
+    # after another, so a burst (a router converging) queues for seconds.
+    lines.append(f"trapsess {session} udp:{sink}")
+    if not v3:
+        return lines  # the monitor's internal queries need SNMPv3
+    return [
+        *lines,
+        # The agent's monitor reads ifOperStatus through internal queries,
+        # which net-snmp cannot make authPriv: a user of their own, with a
+        # random key nobody else holds, read-only and authNoPriv.
+        f'createUser yw-monitor SHA-256 "{secrets.token_hex(16)}"',
+        "rouser yw-monitor auth",
+        "iquerySecName yw-monitor",
+        "iqueryVersion 3",
+        "iquerySecLevel authNoPriv",
+        f"notificationEvent ywLinkDown .1.3.6.1.6.3.1.1.5.3 {_IF_COLUMNS}",
+        f"notificationEvent ywLinkUp .1.3.6.1.6.3.1.1.5.4 {_IF_COLUMNS}",
+        f'monitor -r 1 -s -e ywLinkDown "linkDown" {_OPER_STATUS} == 2',
+        f'monitor -r 1 -s -e ywLinkUp "linkUp" {_OPER_STATUS} != 2',
+    ]
 
 
 def agentx_client_conf(directory: Path) -> Path:

@@ -32,6 +32,7 @@ from monitors.sim.traffic import write_demo_capture
 from monitors.snmp.collection import Collection, Snapshot, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from monitors.snmp.session import Target
+from monitors.traps.service import TrapService
 from security.audit import record
 from security.events import Event
 from security.service import SecurityService, WatchConfig
@@ -58,6 +59,9 @@ class WatchOptions:
     metrics_address: str = "127.0.0.1"
     metrics_port: int = 9464
     flap_period_s: float = 10.0  # demo: four transitions, hence "flapping", within a minute
+    traps: bool = False  # receive SNMP traps/informs; a link trap re-polls its pair at once
+    trap_address: str | None = None  # None: the estate's monitoring.traps (127.0.0.1:162)
+    trap_port: int | None = None
 
 
 @dataclass
@@ -92,6 +96,7 @@ class Watch:
         self.collection: Collection | None = None
         self.security: SecurityService | None = None
         self.sensor: Sensor | None = None
+        self.traps: TrapService | None = None
         self.problems: list[str] = []
         self.latest: Snapshot | None = None
 
@@ -164,8 +169,30 @@ class Watch:
         sensor_metrics = SensorCollector(self.sensor, OBSERVER)
         registry().register(sensor_metrics)
         self._stack.callback(registry().unregister, sensor_metrics)
+        if opts.traps:
+            self._start_traps()
         self._pcap = opts.pcap or (self._demo_capture() if self.simulated else None)
         self._replayed = False
+
+    def _start_traps(self) -> None:
+        from monitors.traps.metrics import TrapCollector
+        from monitors.traps.service import receiver_settings
+
+        assert self.collection is not None
+        opts = self.options
+        state = yunwang_home() / "traps" / "engine.json"
+        settings = receiver_settings(self.estate, opts.trap_address, opts.trap_port, state)
+        self.traps = TrapService(self.collection, settings, sink=self._submit_one)
+        # Last in, first out: close the receiver, then let the loop finish
+        # the tasks that closing cancelled before the loop itself closes.
+        self._stack.callback(self._loop.run_until_complete, asyncio.sleep(0.01))
+        self._stack.callback(self.traps.close)
+        self._loop.run_until_complete(self.traps.start())
+        metrics = TrapCollector(self.traps)
+        registry().register(metrics)
+        self._stack.callback(registry().unregister, metrics)
+        record(action="watch.traps", target=f"{settings.listen}:{settings.port}",
+               detail={"engine_id": self.traps.receiver.engine_id.hex()})  # fmt: skip
 
     def _targets(self) -> list[Target]:
         if not self.simulated:
@@ -224,7 +251,12 @@ class Watch:
         record(action="watch.replay", target=str(pcap), detail={"frames": self.sensor.stats.seen})
 
     def wait_next(self, started: float) -> None:
-        time.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
+        # The loop runs while we wait: traps and the re-polls they cause
+        # happen between cycles, not at the next one.
+        wait = max(0.0, self.interval_s - (time.monotonic() - started))
+        self._loop.run_until_complete(asyncio.sleep(wait))
+        if self.collection is not None and self.collection.latest is not None:
+            self.latest = self.collection.latest
 
     # --- what people see ----------------------------------------------------------
 

@@ -130,8 +130,38 @@ class Collection:
         self._device_states: dict[str, str] = {}
         nodes = {node.id: node for node in estate.nodes()}
         self._node_of = {device.name: nodes[device.node] for device in estate.devices()}
+        # A cycle and an out-of-cycle poll judge the pairs one at a time: an
+        # older poll must not overrule a newer one.
+        self._judging = asyncio.Lock()
 
     async def cycle(self) -> Snapshot:
+        async with self._judging:
+            return await self._cycle()
+
+    async def repoll(self, devices: set[str]) -> Snapshot | None:
+        """An out-of-cycle poll of some devices (a trap said something changed
+        there): their polls replace the latest ones and every pair is judged
+        again. Its events are returned, not sent: the caller routes them.
+        None before the first cycle, which polls everything anyway."""
+        async with self._judging:
+            latest = self.latest
+            if latest is None:
+                return None
+            started = time.monotonic()
+            at = datetime.now(UTC)
+            wanted = [t for t in self.poller.targets if t.name in devices]
+            fresh = {
+                p.device: p for p in await asyncio.gather(*map(self.poller.poll_device, wanted))
+            }
+            polls = {**latest.polls, **fresh}
+            views = self.tracker.evaluate(polls, time.monotonic())
+            events = self._device_events(fresh, at) + self.tracker.changes(views, at)
+            self.latest = Snapshot(
+                at, time.monotonic() - started, polls, views, latest.unmatched, events
+            )
+            return self.latest
+
+    async def _cycle(self) -> Snapshot:
         started = time.monotonic()
         at = datetime.now(UTC)
         polls = {p.device: p for p in await self.poller.poll()}

@@ -18,7 +18,7 @@ from monitors.packets.signature import DATASET as PACKETS
 from security.rulebook import Rule, load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCING_ROOMS = ("monitors", "playbooks", "dr")
+PRODUCING_ROOMS = ("monitors", "playbooks", "dr", "security")
 CONTRACT = ROOT / "docs" / "posture.md"
 
 # Rules (or single actions of a rule) whose producer is being built: each

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from estate import Estate, UnknownName
+from estate.home import yunwang_home
 from monitors.links import Thresholds
 from monitors.snmp.collection import Collection, Snapshot, jsonl_sink, targets_from_estate
 from monitors.snmp.poller import PollerSettings
@@ -99,6 +100,16 @@ def collect(
         str | None,
         typer.Option(help="Only this county's devices and dual links (a shard): code or name."),
     ] = None,
+    traps: Annotated[
+        bool, typer.Option("--traps", help="Receive SNMP traps/informs; re-poll a pair at once.")
+    ] = False,
+    trap_listen: Annotated[
+        str | None, typer.Option(help="Trap receiver address (estate's, else 127.0.0.1).")
+    ] = None,
+    trap_port: Annotated[
+        int | None,
+        typer.Option(help="Trap receiver UDP port (estate's, else 162).", min=0, max=65535),
+    ] = None,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
     estate = load_estate(file)
@@ -148,12 +159,49 @@ def collect(
     out.print(f"collecting {len(targets)} devices every {monitoring.poll_interval_s:.0f}s; "
               f"metrics on http://{listen}:{port}/metrics", markup=False)  # fmt: skip
     stop = asyncio.Event()
+    run = (
+        _with_traps(collection, trap_listen, trap_port, monitoring.poll_interval_s, stop)
+        if traps
+        else collection.run(monitoring.poll_interval_s, stop)
+    )
     try:
-        asyncio.run(collection.run(monitoring.poll_interval_s, stop))
+        asyncio.run(run)
     except KeyboardInterrupt:
         pass
+    except OSError as error:  # the trap port taken, or below 1024 without the right
+        if not traps:
+            raise
+        fail(f"trap receiver: {error.strerror or error} (--trap-listen/--trap-port)")
     finally:
         collection.close()
+
+
+def _with_traps(
+    collection: Collection,
+    address: str | None,
+    port: int | None,
+    interval_s: float,
+    stop: asyncio.Event,
+) -> Coroutine[Any, Any, None]:
+    """The trap receiver beside the schedule; trap events in traps.jsonl."""
+    from monitors.exporter import registry
+    from monitors.traps.metrics import TrapCollector
+    from monitors.traps.service import TrapService, receiver_settings, run_with_traps
+
+    links, traps = jsonl_sink(), jsonl_sink(yunwang_home() / "events" / "traps.jsonl")
+    state = yunwang_home() / "traps" / "engine.json"
+    settings = receiver_settings(collection.estate, address, port, state)
+    service = TrapService(
+        collection,
+        settings,
+        sink=lambda event: (traps if event.dataset == "yunwang.traps" else links)(event),
+    )
+    registry().register(TrapCollector(service))
+    where = f"{settings.listen}:{settings.port}"
+    record(action="collect.traps", target=where, outcome="success",
+           detail={"engine_id": service.receiver.engine_id.hex()})  # fmt: skip
+    out.print(f"receiving traps on udp {where}", markup=False)
+    return run_with_traps(collection, service, interval_s, stop)
 
 
 def _lab_view(

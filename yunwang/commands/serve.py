@@ -26,7 +26,9 @@ def serve(
     file: Annotated[Path, typer.Argument(help="The estate the store's events are about.")],
     store: StoreOption = None,
     listen: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option(help="Port (0: any free port).", min=0, max=65535)
+    ] = DEFAULT_PORT,
     users: Annotated[
         Path | None, typer.Option(help="Users file (default $YUNWANG_HOME/web/users.json).")
     ] = None,

@@ -61,7 +61,9 @@ def watch(
     ] = False,
     web: Annotated[bool, typer.Option("--web", help="Serve the web view (一屏统览) too.")] = False,
     web_listen: Annotated[str, typer.Option(help="Web view address.")] = "127.0.0.1",
-    web_port: Annotated[int, typer.Option(help="Web view port (0: any free port).")] = DEFAULT_PORT,
+    web_port: Annotated[
+        int, typer.Option(help="Web view port (0: any free port).", min=0, max=65535)
+    ] = DEFAULT_PORT,
     cert: Annotated[Path | None, typer.Option(help="TLS certificate for the web view.")] = None,
     key: Annotated[Path | None, typer.Option(help="TLS private key for the web view.")] = None,
     status_every: Annotated[
@@ -71,6 +73,16 @@ def watch(
             help="When stdout is not a terminal: seconds between status lines.",
         ),
     ] = 60.0,
+    traps: Annotated[
+        bool, typer.Option("--traps", help="Receive SNMP traps/informs; re-poll a pair at once.")
+    ] = False,
+    trap_listen: Annotated[
+        str | None, typer.Option(help="Trap receiver address (estate's, else 127.0.0.1).")
+    ] = None,
+    trap_port: Annotated[
+        int | None,
+        typer.Option(help="Trap receiver UDP port (estate's, else 162).", min=0, max=65535),
+    ] = None,
 ) -> None:
     """Poll, sense, grade and store: posture and early warnings, live.
 
@@ -97,6 +109,9 @@ def watch(
         webhook=webhook,
         metrics_address=listen,
         metrics_port=port,
+        traps=traps,
+        trap_address=trap_listen,
+        trap_port=trap_port,
     )
     try:
         runner = Watch(options)

@@ -1,0 +1,331 @@
+"""Traps in the real lab: FRR routers, snmpd sending v3 authPriv informs to
+the NMS namespace, the receiver and the collector running there with the
+estate's 60 s poll interval. A pair that changes state within a second of
+the fault can only have been told by a trap (and confirmed by the
+out-of-cycle poll of its devices), never by the schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from estate import load
+from lab.errors import LabError
+from lab.lab import Lab
+from lab.snmpd import TRAP_PORT
+from lab.testing import TEST_SECRETS, lab_session
+from monitors.links import Thresholds
+from monitors.snmp.collection import Collection, targets_from_estate
+from monitors.snmp.poller import PollerSettings
+from monitors.traps.receiver import ReceiverSettings
+from monitors.traps.service import TrapService, run_with_traps
+from security.events import Event
+from security.pipeline import Pipeline
+from security.store.sqlite import SqliteStore
+from security.warnings import Warning
+
+pytestmark = pytest.mark.lab
+SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
+ESTATE_INTERVAL_S = 60.0  # examples/small.yaml's monitoring.poll_interval
+
+lab = lab_session(SMALL)  # the same lab tests/snmp/test_lab_links.py uses
+
+
+class TrapDriver:
+    """Collector + trap receiver on one loop in a thread inside the NMS."""
+
+    def __init__(
+        self, lab: Lab, store: Path, traps: bool = True, thresholds: Thresholds | None = None
+    ) -> None:
+        """`traps=False`: polling alone (bench/traps_bench.py compares)."""
+        self.lab = lab
+        self.traps = traps
+        estate = load(SMALL)
+        in_lab = {device for router in lab.routers for device in router.devices}
+        addresses = {
+            d.name: (lab.lab_address(str(d.mgmt4)), 161)
+            for d in estate.devices()
+            if d.name in in_lab
+        }
+        targets, problems = targets_from_estate(estate, addresses)
+        assert not problems, problems
+        self.events: list[Event] = []
+        self.pipeline = Pipeline(SqliteStore(store))
+        self.collection = Collection(
+            estate,
+            [t for t in targets if t.name in in_lab],
+            PollerSettings(timeout_s=1.0, retries=1, deadline_s=5.0, slow_s=3.0),
+            thresholds,
+            sink=self._sink,
+            translate=self.lab_address,
+        )
+        self.nms_address = lab.plan.nms_address4.split("/")[0]
+        self.service = TrapService(
+            self.collection,
+            # The routers' snmpd keep the NMS's engine id once discovered:
+            # every receiver of this lab is the same engine.
+            ReceiverSettings(
+                self.nms_address, TRAP_PORT, state_file=lab.directory / "nms-traps.json"
+            ),
+            sink=self._sink,
+        )
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(target=self._run, name="trap-driver", daemon=True)
+        self._failure: BaseException | None = None
+
+    def lab_address(self, address: str) -> str:
+        try:
+            return str(self.lab.lab_address(address))
+        except LabError:
+            return address  # outside the lab's slice of the estate
+
+    def _sink(self, event: Event) -> None:
+        self.events.append(event)
+        self.pipeline.submit([event])
+
+    def _run(self) -> None:
+        try:
+            with self.lab.entered("nms"):
+                run = (
+                    run_with_traps(self.collection, self.service, ESTATE_INTERVAL_S, self._stop)
+                    if self.traps
+                    else self.collection.run(ESTATE_INTERVAL_S, self._stop)
+                )
+                self._loop.run_until_complete(run)
+                self.collection.close()
+        except BaseException as error:  # surfaced by the next wait
+            self._failure = error
+
+    def start(self) -> None:
+        self._thread.start()
+        self.until(lambda: self.collection.latest is not None, 30, "the first cycle")
+
+    def stop(self) -> None:
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        self._loop.close()
+        self.pipeline.close()
+
+    def until(self, check: Callable[[], object], within_s: float, what: str) -> float:
+        started = time.monotonic()
+        while not check():
+            if self._failure is not None:
+                raise AssertionError(f"the driver failed: {self._failure!r}")
+            if time.monotonic() - started > within_s:
+                raise AssertionError(
+                    f"no {what} within {within_s}s: pairs {self.collection.tracker.states}, "
+                    f"receiver {self.service.receiver.stats}, traps {self.service.counters}, "
+                    f"events {[e.message for e in self.events[-12:]]}"
+                )
+            time.sleep(0.01)
+        return time.monotonic() - started
+
+    def state(self, pair: str) -> str | None:
+        return self.collection.tracker.states.get(pair)
+
+    def warning(self, rule: str, pair: str) -> Warning | None:
+        active = self.pipeline.active_warnings()
+        return next(
+            (w for w in active if w.rule_id == rule and w.context.get("pair") == pair), None
+        )
+
+
+@pytest.fixture(scope="module")
+def driver(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrapDriver]:
+    saved = {k: os.environ.get(k) for k in TEST_SECRETS}
+    os.environ.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
+    lab.restore(wait=True)
+    made = TrapDriver(lab, tmp_path_factory.mktemp("traps") / "events.db")
+    made.start()
+    made.until(lambda: made.state("hl") == "normal" or made.state("hl") is None, 5, "start")
+    yield made
+    made.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _healed(lab: Lab, driver: TrapDriver, pair: str, link: str) -> None:
+    """Restore, and the trap path alone brings the pair back to normal."""
+    cycles = driver.collection.cycles
+    restored = time.monotonic()
+    lab.restore(link, wait=True)
+    driver.until(lambda: driver.state(pair) in ("normal", None), 15, f"{pair} normal")
+    assert driver.collection.cycles == cycles, "a scheduled cycle ran: not the trap path"
+    assert driver.warning("YW-LINK-001", pair) is None
+    print(f"{link} restored -> {pair} normal after {time.monotonic() - restored:.2f}s")
+
+
+def test_cut_county_primary_fails_over_with_a_warning_within_a_second(
+    lab: Lab, driver: TrapDriver
+) -> None:
+    cycles = driver.collection.cycles
+    cut_at = time.monotonic()
+    lab.cut("hl/primary")
+    try:
+        to_state = driver.until(lambda: driver.state("hl") == "failover", 1.0, "hl failover")
+        to_warning = driver.until(
+            lambda: driver.warning("YW-LINK-001", "hl") is not None, 1.0, "YW-LINK-001 for hl"
+        )
+        elapsed = time.monotonic() - cut_at
+        assert elapsed < 1.0, f"warning after {elapsed:.2f}s"
+        assert driver.collection.cycles == cycles, "a scheduled cycle ran: not the trap path"
+        traps = [e for e in driver.events if e.dataset == "yunwang.traps"]
+        about_hl = [e for e in traps if e.context.pair == "hl" and e.context.state == "down"]
+        assert about_hl, [e.message for e in traps]
+        assert {e.context.link for e in about_hl} == {"hl/primary"}
+        # ospfd/ospf6d see the interface go at once; snmpd's own IF-MIB
+        # linkDown follows its interface cache (3-5 s), after the warning.
+        assert {e.action for e in about_hl} & {
+            "ospf-neighbour-state-changed",
+            "ospf-interface-state-changed",
+            "ospfv3-interface-state-changed",
+            "ospfv3-neighbour-state-changed",
+        }
+        warning = driver.warning("YW-LINK-001", "hl")
+        assert warning is not None and warning.level == "orange"  # a county
+        print(f"cut -> failover {to_state:.3f}s, warning {to_state + to_warning:.3f}s")
+    finally:
+        _healed(lab, driver, "hl", "hl/primary")
+
+
+def test_blackholed_township_primary_is_caught_by_the_ospf_neighbour_trap(
+    lab: Lab, driver: TrapDriver
+) -> None:
+    cycles = driver.collection.cycles
+    started = time.monotonic()
+    lab.blackhole("hl-zyl/primary")
+    try:
+        # BFD (100 ms x 3 in this lab) drops the adjacency; ospfd's
+        # ospfNbrStateChange says so; the re-poll confirms it (IF-MIB: up).
+        driver.until(lambda: driver.state("hl-zyl") == "failover", 2.0, "hl-zyl failover")
+        elapsed = time.monotonic() - started
+        assert driver.collection.cycles == cycles
+        view = next(v for v in driver.collection.latest.views if v.pair.id == "hl-zyl")  # type: ignore[union-attr]
+        assert view.primary.up is True and view.primary.silent_failure
+        neighbour = [
+            e for e in driver.events
+            if e.dataset == "yunwang.traps" and e.context.link == "hl-zyl/primary"
+            and e.action == "ospf-neighbour-state-changed" and e.context.state == "down"
+        ]  # fmt: skip
+        assert neighbour, [e.message for e in driver.events if e.dataset == "yunwang.traps"]
+        assert not any(
+            e.action == "link-down" and e.context.link == "hl-zyl/primary" for e in driver.events
+        )
+        assert driver.warning("YW-LINK-001", "hl-zyl") is not None
+        print(f"blackhole -> failover {elapsed:.3f}s")
+    finally:
+        _healed(lab, driver, "hl-zyl", "hl-zyl/primary")
+
+
+def test_forged_traps_change_nothing_and_are_counted(lab: Lab, driver: TrapDriver) -> None:
+    stats, counters = driver.service.receiver.stats, driver.service.counters
+    states = dict(driver.collection.tracker.states)
+    repolls, unknown, digests = counters.repolls, counters.unknown_senders, stats.rejected.copy()
+    events = len(driver.events)
+    hl = lab.plan.router("hl")
+    v3 = lab.snmp_v3("hl")
+    sink = f"{driver.nms_address}:{TRAP_PORT}"
+    link_down = ["1.3.6.1.6.3.1.1.5.3", "1.3.6.1.2.1.2.2.1.1.2", "i", "2",
+                 "1.3.6.1.2.1.2.2.1.8.2", "i", "2"]  # fmt: skip
+    # From a device's own address, with wrong keys, as a trap and as an inform.
+    wrong = ["-v3", "-u", v3.user, "-l", "authPriv", "-a", "SHA-256", "-A", "not-the-auth-key",
+             "-x", "AES", "-X", "not-the-priv-key", f"--clientaddr={hl.mgmt4[0]}"]  # fmt: skip
+    _snmptrap(lab, "hl", [*wrong, "-e", "0x80001f8880aabbccdd", sink, "", *link_down])
+    _snmptrap(lab, "hl", ["-Ci", "-r", "0", "-t", "1", *wrong, sink, "", *link_down], check=False)
+    # With the right keys, from an address that is no estate device (the NMS).
+    right = ["-v3", "-u", v3.user, "-l", "authPriv", "-a", "SHA-256", "-A", v3.auth_key,
+             "-x", "AES", "-X", v3.priv_key]  # fmt: skip
+    _snmptrap(lab, "nms", ["-Ci", "-r", "1", "-t", "1", *right, sink, "", *link_down])
+    driver.until(lambda: counters.unknown_senders == unknown + 1, 5, "an unknown sender counted")
+    rejected = stats.rejected - digests
+    assert rejected["wrong-digest"] >= 1, stats
+    assert sum(rejected.values()) >= 2, stats  # the forged inform too (digest or time window)
+    time.sleep(1.0)
+    assert counters.repolls == repolls, "a forged trap caused a poll"
+    assert driver.collection.tracker.states == states
+    assert len(driver.events) == events, [e.message for e in driver.events[events:]]
+
+
+def _snmptrap(lab: Lab, node: str, args: list[str], check: bool = True) -> None:
+    done = lab.run(node, ["snmptrap", *args], check=False, timeout=30)
+    if check and done.returncode != 0:
+        raise AssertionError(f"snmptrap failed: {done.stderr}")
+
+
+def test_collect_with_traps_from_the_nms(lab: Lab, driver: TrapDriver, tmp_path: Path) -> None:
+    """The product path: `yunwang collect --traps` in the NMS namespace."""
+    driver.stop()  # one receiver on the NMS's trap port at a time
+    home = tmp_path / "home"
+    env = dict(os.environ, YUNWANG_HOME=str(home))
+    env.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
+    # The routers' snmpd know the NMS's engine id: `collect` keeps the same one.
+    (home / "traps").mkdir(parents=True)
+    (home / "traps" / "engine.json").write_text((lab.directory / "nms-traps.json").read_text())
+    yunwang = str(Path(sys.executable).parent / "yunwang")
+    process = subprocess.Popen(
+        ["ip", "netns", "exec", lab.namespace("nms"), yunwang, "collect", str(SMALL),
+         "--lab-dir", str(lab.directory), "--port", "0", "--traps",
+         "--trap-listen", driver.nms_address, "--trap-port", str(TRAP_PORT)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    links, traps = home / "events" / "links.jsonl", home / "events" / "traps.jsonl"
+    try:
+        _wait(lambda: "receiving traps" in _peek(process), 30, "collect to start")
+        time.sleep(2)  # its first cycle
+        lab.cut("qf/primary")
+        _wait(lambda: _has(links, '"failover"', "qf"), 5, "qf failover in links.jsonl")
+        _wait(lambda: _has(traps, "yunwang.traps", "qf/primary"), 5, "a qf trap in traps.jsonl")
+    finally:
+        lab.restore("qf/primary", wait=True)
+        process.send_signal(signal.SIGINT)
+        try:
+            _out, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _out, stderr = process.communicate()
+    assert process.returncode == 0, stderr[-2000:]
+    assert "Traceback" not in stderr
+
+
+_seen: dict[int, str] = {}
+
+
+def _peek(process: subprocess.Popen[str]) -> str:
+    """What the process printed so far (non-blocking)."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    os.set_blocking(fd, False)
+    chunk = os.read(fd, 65536) if select.select([fd], [], [], 0)[0] else b""
+    _seen[process.pid] = _seen.get(process.pid, "") + chunk.decode(errors="replace")
+    return _seen[process.pid]
+
+
+def _has(path: Path, *needles: str) -> bool:
+    if not path.exists():
+        return False
+    return any(all(n in line for n in needles) for line in path.read_text().splitlines())
+
+
+def _wait(check: Callable[[], bool], within_s: float, what: str) -> None:
+    deadline = time.monotonic() + within_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {within_s}s")
+        time.sleep(0.05)
