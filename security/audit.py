@@ -2,7 +2,7 @@
 
 Each record carries the HMAC of the one before it, keyed with a secret given
 by reference (`YUNWANG_AUDIT_KEY={env: NAME}` or `{file: PATH}`; by default
-a 0600 key file generated under $YUNWANG_HOME), so editing, removing,
+a 0600 key file generated beside the trail, in $YUNWANG_HOME), so editing, removing,
 reordering or rewriting records without the key breaks the chain
 (`AuditTrail.verify`). Cutting records off the end keeps the chain intact,
 so the newest sequence number and MAC are also kept in a head file, and the
@@ -74,8 +74,9 @@ class TamperedRecord(AuditError):
         self.reason = reason
 
 
-def audit_key(create: bool = True) -> bytes:
-    """The chain's key: the reference in $YUNWANG_AUDIT_KEY, else $YUNWANG_HOME/audit.key.
+def audit_key(create: bool = True, directory: Path | None = None) -> bytes:
+    """The chain's key: the reference in $YUNWANG_AUDIT_KEY, else `audit.key` in the
+    trail's directory (`directory`, by default $YUNWANG_HOME).
 
     The default key file is generated on the first append (`create`); a
     reader never makes one up, or it would call every record forged.
@@ -94,7 +95,7 @@ def audit_key(create: bool = True) -> bytes:
         if len(value) < 16:
             raise AuditError(f"{KEY_ENV}: the key is shorter than 16 characters")
         return value.encode()
-    return _default_key(yunwang_home() / "audit.key", create)
+    return _default_key((directory or yunwang_home()) / "audit.key", create)
 
 
 def _default_key(path: Path, create: bool) -> bytes:
@@ -213,12 +214,12 @@ class AuditTrail:
     def key(self) -> bytes:
         """The key for appending (generated on first use when none is configured)."""
         if self._key is None:
-            self._key = audit_key()
+            self._key = audit_key(directory=self.path.parent)
         return self._key
 
     def _checking_key(self) -> bytes:
         if self._key is None:
-            self._key = audit_key(create=False)
+            self._key = audit_key(create=False, directory=self.path.parent)
         return self._key
 
     def append(

@@ -84,7 +84,7 @@ def test_record_goes_to_yunwang_home(yunwang_home: Path) -> None:
 
 def test_the_chain_is_keyed_with_a_0600_key_file_by_default(yunwang_home: Path) -> None:
     record("plan", "a.yaml")
-    key_file = yunwang_home / "audit.key"
+    key_file = yunwang_home / "audit.key"  # beside the default trail
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
     assert len(key_file.read_text().strip()) == 64
     assert AuditTrail().verify() == []
@@ -257,12 +257,12 @@ def test_watch_anchors_the_head_and_verify_checks_it(tmp_path: Path) -> None:
     )
 
 
-def test_a_reader_never_makes_up_a_key(tmp_path: Path, yunwang_home: Path) -> None:
+def test_a_reader_never_makes_up_a_key(tmp_path: Path) -> None:
     trail = AuditTrail(tmp_path / "audit.jsonl", key=b"the key that sealed these records")
     trail.append("plan", "a.yaml")
     with pytest.raises(AuditError, match="no audit key here and YUNWANG_AUDIT_KEY is not set"):
         AuditTrail(trail.path).verify()
-    assert not (yunwang_home / "audit.key").exists()
+    assert not (tmp_path / "audit.key").exists()
     for target in (str(trail.path), "/etc"):
         result = CliRunner().invoke(app, ["audit", "verify", "--file", target])
         assert result.exit_code == 1 and "Traceback" not in result.output
