@@ -9,7 +9,7 @@ Placeholders in the arguments are filled in per run:
     {small}   the example estate            {missing}  a path that does not exist
     {garbage} a file of binary junk         {store}    an event store with nothing in it
     {trail}   an audit trail with a torn record
-    {typo}    sqlite:// in a directory that does not exist (and must not appear)
+    {typo}    sqlite:// in a directory that does not exist (and must not appear), one per row
     {busy}    a TCP port something already listens on
     {addresses} every device of {small} mapped to 127.0.0.1:1 (nothing leaves loopback)
     {nolab}   an empty lab directory
@@ -36,6 +36,8 @@ from yunwang.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 USAGE, INVALID = 2, 1
+HUNG = -1  # the exit code an Outcome gets when the verb did not end
+TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,6 @@ def fixtures(work: Path) -> Iterator[dict[str, str]]:
             "garbage": str(garbage),
             "store": f"sqlite:///{store_path}",
             "trail": str(trail),
-            "typo": f"sqlite:///{work / 'typo' / 'x.db'}",
             "busy": str(busy.getsockname()[1]),
             "addresses": str(addresses),
             "nolab": str(work / "nolab"),
@@ -209,17 +210,22 @@ def run_all(rows: list[Row], work: Path, workers: int = 4) -> list[Outcome]:
             "YUNWANG_SNMP_PRIV": "privpass123", "COLUMNS": "200"}  # fmt: skip
     with fixtures(work) as values:
 
-        def one(row: Row) -> Outcome:
-            argv = [a.format(**values) for a in (*row.verb, *row.args)]
-            done = subprocess.run(
-                [sys.executable, "-m", "yunwang", *argv],
-                capture_output=True, text=True, env=env, cwd=work,
-                stdin=subprocess.DEVNULL, timeout=120, check=False,
-            )  # fmt: skip
-            return Outcome(row, argv, done.returncode, done.stderr, (work / "typo").exists())
+        def one(number: int, row: Row) -> Outcome:
+            typo = work / f"typo-{number}"  # each row its own, to tell who created it
+            mine = values | {"typo": f"sqlite:///{typo / 'x.db'}"}
+            argv = [a.format(**mine) for a in (*row.verb, *row.args)]
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-m", "yunwang", *argv],
+                    capture_output=True, text=True, env=env, cwd=work,
+                    stdin=subprocess.DEVNULL, timeout=TIMEOUT_S, check=False,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                return Outcome(row, argv, HUNG, f"no answer in {TIMEOUT_S} s\n", typo.exists())
+            return Outcome(row, argv, done.returncode, done.stderr, typo.exists())
 
         with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(one, rows))
+            return list(pool.map(one, range(len(rows)), rows))
 
 
 def problems(outcome: Outcome) -> list[str]:
@@ -227,7 +233,9 @@ def problems(outcome: Outcome) -> list[str]:
     found = []
     if "Traceback" in outcome.stderr:
         found.append("a traceback")
-    if outcome.code != outcome.row.code:
+    if outcome.code == HUNG:
+        found.append(f"still running after {TIMEOUT_S} s")
+    elif outcome.code != outcome.row.code:
         found.append(f"exit {outcome.code}, expected {outcome.row.code}")
     lines = outcome.stderr.splitlines()
     if len(lines) != 1 or not lines[0].strip():
