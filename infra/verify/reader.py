@@ -72,6 +72,7 @@ class ReadOnlyCloud:
     def __init__(self, connect: Callable[[str], Any]) -> None:
         self.__connect = connect
         self.__connections: dict[str, Any] = {}
+        self.__first = ""  # the region of the first connection: its token's catalog serves all
         self._lock = threading.Lock()
         self.calls = 0
 
@@ -79,11 +80,12 @@ class ReadOnlyCloud:
         with self._lock:
             if region not in self.__connections:
                 self.__connections[region] = self.__connect(region)
+                self.__first = self.__first or region
             return self.__connections[region]
 
     def services(self, region: str) -> frozenset[str]:
         """Service types with an endpoint in `region`, from the token's catalog."""
-        session = self.__connection(region).session
+        session = self.__connection(self.__first or region).session
         access = session.auth.get_access(session)
         catalog = access.service_catalog.catalog if access.service_catalog else []
         return frozenset(
