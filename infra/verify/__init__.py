@@ -21,6 +21,7 @@ from infra.verify.compare import Drift, compare
 from infra.verify.desired import Desired
 from infra.verify.live import identity_state, network_state
 from infra.verify.reader import ReadOnlyCloud, read_identity, read_network
+from infra.verify.state import State
 
 __all__ = ["Drift", "ReadOnlyCloud", "Report", "verify"]
 
@@ -29,6 +30,7 @@ UNREAD = (
     (frozenset({"compute"}), "compute quotas"),
     (frozenset({"block-storage", "volumev3", "volume"}), "volume types and storage quotas"),
 )
+
 
 @dataclass
 class Report:
@@ -71,6 +73,6 @@ def verify(estate: Estate, cloud: ReadOnlyCloud, plan: Plan | None = None) -> Re
     return report
 
 
-def _count(report: Report, state: dict[tuple[str, str], object]) -> None:
+def _count(report: Report, state: State) -> None:
     for kind, _key in state:
         report.checked[kind] = report.checked.get(kind, 0) + 1

@@ -72,8 +72,13 @@ def compare(
         if delta:
             drifts.append(
                 Drift(
-                    "different", kind, key, region, delta,
-                    tenant=want.tenant, zone=want.zone,
+                    "different",
+                    kind,
+                    key,
+                    region,
+                    delta,
+                    tenant=want.tenant,
+                    zone=want.zone,
                     change=_quota_change(delta) if kind == "network_quota" else None,
                 )
             )
@@ -82,7 +87,15 @@ def compare(
             continue
         exposure = _exposure(have, zone_sets) if kind == "security_group_rule" else None
         drifts.append(
-            Drift("unmanaged", kind, key, region, tenant=have.tenant, zone=have.zone, exposure=exposure)
+            Drift(
+                "unmanaged",
+                kind,
+                key,
+                region,
+                tenant=have.tenant,
+                zone=have.zone,
+                exposure=exposure,
+            )
         )
     order = {k: i for i, k in enumerate(KINDS)}
     return sorted(drifts, key=lambda d: (order.get(d.kind, 99), d.key, d.finding))
@@ -115,7 +128,7 @@ def _quota_change(delta: dict[str, tuple[Any, Any]]) -> str:
 
 def _exposure(rule: Obj, zone_sets: dict[str, list[Network]]) -> str | None:
     """What an extra ingress rule opens: the internet's ssh, the internet, or another zone."""
-    group, direction, _ethertype, protocol, ports, remote = rule.key.split(" ")
+    _group, direction, _ethertype, protocol, ports, remote = rule.key.split(" ")
     if direction != "ingress":
         return None
     reaches_ssh = protocol in ("any", "tcp") and _covers(ports, SSH)
@@ -143,5 +156,5 @@ def _zones_reached(remote: str, zone_sets: dict[str, list[Network]]) -> set[str]
     return {
         zone
         for zone, prefixes in zone_sets.items()
-        if any(p.version == net.version and p.overlaps(net) for p in prefixes)  # type: ignore[arg-type]
+        if any(p.version == net.version and p.overlaps(net) for p in prefixes)
     }

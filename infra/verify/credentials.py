@@ -24,6 +24,7 @@ def connector(cloud: str | None) -> Callable[[str], Any]:
     from openstack import exceptions as sdk_errors
     from openstack.config import OpenStackConfig
 
+    name: str | None
     try:
         if cloud and (cloud.endswith((".yaml", ".yml")) or os.sep in cloud):
             path = Path(cloud)

@@ -35,7 +35,9 @@ QUOTA_FIELDS = (
     "rbac_policy",
     "subnetpool",
 )
-_QUOTA_INPUT = {f: "".join(p.title() if i else p for i, p in enumerate(f.split("_"))) for f in QUOTA_FIELDS}
+_QUOTA_INPUT = {
+    f: "".join(p.title() if i else p for i, p in enumerate(f.split("_"))) for f in QUOTA_FIELDS
+}
 
 
 class Desired:
@@ -93,7 +95,11 @@ class Desired:
             add(state, Obj("group", str(r.inputs["name"]), fields))
         for r in self.of("identity/roleAssignment:RoleAssignment"):
             i = r.inputs
-            actor = f"group:{self.name(i['groupId'])}" if "groupId" in i else f"user:{self.name(i['userId'])}"
+            actor = (
+                f"group:{self.name(i['groupId'])}"
+                if "groupId" in i
+                else f"user:{self.name(i['userId'])}"
+            )
             project = self.name(i["projectId"])
             key = f"{actor} {self.name(i['roleId'])} on {project}"
             add(state, Obj("role_assignment", key, tenant=project))
@@ -103,7 +109,9 @@ class Desired:
         state: State = {}
         for r in self.of("networking/quotaV2:QuotaV2", region):
             project = self.name(r.inputs["projectId"])
-            fields = {f: r.inputs[_QUOTA_INPUT[f]] for f in QUOTA_FIELDS if _QUOTA_INPUT[f] in r.inputs}
+            fields = {
+                f: r.inputs[_QUOTA_INPUT[f]] for f in QUOTA_FIELDS if _QUOTA_INPUT[f] in r.inputs
+            }
             add(state, Obj("network_quota", project, fields, tenant=project))
         for r in self.of("networking/addressGroupV2:AddressGroupV2", region):
             fields = {
@@ -112,7 +120,14 @@ class Desired:
             }
             add(state, Obj("address_group", str(r.inputs["name"]), fields))
         for r in self.of("networking/qosPolicy:QosPolicy", region):
-            add(state, Obj("qos_policy", str(r.inputs["name"]), {"description": r.inputs.get("description", "")}))
+            add(
+                state,
+                Obj(
+                    "qos_policy",
+                    str(r.inputs["name"]),
+                    {"description": r.inputs.get("description", "")},
+                ),
+            )
         for r in self.of("networking/qosBandwidthLimitRule:QosBandwidthLimitRule", region):
             i = r.inputs
             key = f"{self.name(i['qosPolicyId'])} {i.get('direction', 'egress')}"
@@ -120,8 +135,19 @@ class Desired:
             add(state, Obj("qos_rule", key, fields))
         for r in self.of("networking/secGroup:SecGroup", region):
             project = self.project_of(r)
-            fields = {"description": r.inputs.get("description", ""), "stateful": r.inputs.get("stateful", True)}
-            add(state, Obj("security_group", f"{project}/{r.inputs['name']}", fields, zone=_zone(str(r.inputs["name"]))))
+            fields = {
+                "description": r.inputs.get("description", ""),
+                "stateful": r.inputs.get("stateful", True),
+            }
+            add(
+                state,
+                Obj(
+                    "security_group",
+                    f"{project}/{r.inputs['name']}",
+                    fields,
+                    zone=_zone(str(r.inputs["name"])),
+                ),
+            )
         for r in self.of("networking/secGroupRule:SecGroupRule", region):
             self._rule(state, r)
         for r in self.of("networking/network:Network", region):
@@ -148,8 +174,14 @@ class Desired:
             remote = remote_prefix(i.get("remoteIpPrefix"), ethertype)
         group_name = str(group.inputs["name"])
         key = rule_key(
-            self.project_of(group), group_name, str(i["direction"]), ethertype,
-            i.get("protocol"), i.get("portRangeMin"), i.get("portRangeMax"), remote,
+            self.project_of(group),
+            group_name,
+            str(i["direction"]),
+            ethertype,
+            i.get("protocol"),
+            i.get("portRangeMin"),
+            i.get("portRangeMax"),
+            remote,
         )
         add(state, Obj("security_group_rule", key, zone=_zone(group_name)))
 
@@ -183,7 +215,11 @@ class Desired:
             "enable_dhcp": i.get("enableDhcp", True),
             "tags": sorted_strs(i.get("tags")),
         }
-        for name, key in (("gateway_ip", "gatewayIp"), ("ipv6_ra_mode", "ipv6RaMode"), ("ipv6_address_mode", "ipv6AddressMode")):
+        for name, key in (
+            ("gateway_ip", "gatewayIp"),
+            ("ipv6_ra_mode", "ipv6RaMode"),
+            ("ipv6_address_mode", "ipv6AddressMode"),
+        ):
             if key in i:
                 fields[name] = norm_address(i[key])
         add(state, Obj("subnet", str(i["name"]), fields, tenant=_tenant(fields["tags"])))

@@ -87,12 +87,24 @@ def network_state(live: Live, projects: dict[str, str]) -> State:
             if rule.get("type") != "bandwidth_limit":
                 add(state, Obj("qos_rule", f"{qp['name']} {rule.get('type')}", {}))
                 continue
-            fields = {"max_kbps": rule.get("max_kbps"), "max_burst_kbps": rule.get("max_burst_kbps")}
+            fields = {
+                "max_kbps": rule.get("max_kbps"),
+                "max_burst_kbps": rule.get("max_burst_kbps"),
+            }
             add(state, Obj("qos_rule", f"{qp['name']} {rule.get('direction', 'egress')}", fields))
     groups = {str(g["id"]): g for g in n["security_groups"]}
     for g in n["security_groups"]:
         fields = {"description": g.get("description") or "", "stateful": g.get("stateful", True)}
-        add(state, Obj("security_group", f"{project(g)}/{g['name']}", fields, tenant=project(g), zone=_zone(str(g["name"]))))
+        add(
+            state,
+            Obj(
+                "security_group",
+                f"{project(g)}/{g['name']}",
+                fields,
+                tenant=project(g),
+                zone=_zone(str(g["name"])),
+            ),
+        )
     for rule in n["security_group_rules"]:
         group = groups.get(str(rule["security_group_id"]))
         if group is None:
@@ -106,10 +118,19 @@ def network_state(live: Live, projects: dict[str, str]) -> State:
         else:
             remote = remote_prefix(rule.get("remote_ip_prefix"), ethertype)
         key = rule_key(
-            project(group), str(group["name"]), str(rule["direction"]), ethertype,
-            rule.get("protocol"), rule.get("port_range_min"), rule.get("port_range_max"), remote,
+            project(group),
+            str(group["name"]),
+            str(rule["direction"]),
+            ethertype,
+            rule.get("protocol"),
+            rule.get("port_range_min"),
+            rule.get("port_range_max"),
+            remote,
         )
-        add(state, Obj("security_group_rule", key, tenant=project(group), zone=_zone(str(group["name"]))))
+        add(
+            state,
+            Obj("security_group_rule", key, tenant=project(group), zone=_zone(str(group["name"]))),
+        )
     networks = _names(n["networks"])
     segments: dict[str, list[str]] = {}
     for s in n["segments"]:
@@ -159,11 +180,15 @@ def network_state(live: Live, projects: dict[str, str]) -> State:
             "interfaces": sorted(interfaces.get(str(router["id"]), [])),
         }
         add(state, Obj("router", str(router["name"]), fields, tenant=_tenant(tags)))
-    objects = {"network": networks, "security_group": _names(n["security_groups"]),
-               "qos_policy": policies, "address_group": address_groups}
+    objects = {
+        "network": networks,
+        "security_group": _names(n["security_groups"]),
+        "qos_policy": policies,
+        "address_group": address_groups,
+    }
     for rbac in n["rbac_policies"]:
         kind = str(rbac["object_type"])
-        name = objects.get(kind, {}).get(str(rbac["object_id"]), rbac["object_id"])
+        name = objects.get(kind, {}).get(str(rbac["object_id"]), str(rbac["object_id"]))
         target = str(rbac.get("target_tenant") or rbac.get("target_project") or "")
         target = projects.get(target, target)
         key = f"{kind} {name} {rbac['action']} {target}"

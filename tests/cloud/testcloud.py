@@ -26,6 +26,7 @@ import subprocess
 import textwrap
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,9 @@ VENV = Path(os.environ.get("YUNWANG_OPENSTACK_VENV", "/var/cache/yunwang/opensta
 ADMIN_PASSWORD = "yunwang-test-admin"  # a throwaway cloud on loopback, gone after the session
 REGION = "puyang-main"  # the small estate's main region: the program's resources name it
 PHYSICAL_NETWORK = "extranet"
-START_TIMEOUT_S = 120.0
+START_TIMEOUT_S = 300.0  # a cold start on an idle machine is ~40 s; CI machines are busy
+TEMPLATES = VENV.parent / "openstack-templates"
+KEYSTONE_USER = ["--keystone-user", "root", "--keystone-group", "root"]
 
 # Neutron's own defaults for a project's `default` group (what its data
 # migration inserts): traffic from members of the group, egress anywhere.
@@ -281,43 +284,39 @@ def _start(state: Path) -> TestCloud:
     kconf = ["--config-file", str(state / "keystone.conf")]
     manage = _bin("keystone-manage")
     processes: list[subprocess.Popen[bytes]] = []
-    # Neutron's schema needs no Keystone: build it while Keystone migrates.
-    schema = _neutron_schema(state)
     try:
-        _run([manage, *kconf, "db_sync"], state, "keystone-manage db_sync")
-        for setup in ("fernet_setup", "credential_setup"):
-            _run(
-                [manage, *kconf, setup, "--keystone-user", "root", "--keystone-group", "root"],
+        # Neutron needs nothing of Keystone until its first request: its
+        # database and its (slow) import run while Keystone is set up.
+        with ThreadPoolExecutor(1) as pool:
+            neutron = pool.submit(_neutron_up, state, nport, env)
+            # Whatever fails below, a Neutron that did start is stopped with the rest.
+            neutron.add_done_callback(lambda f: f.exception() or processes.append(f.result()))
+            _cached(state, "keystone.db", [manage, *kconf, "db_sync"])
+            _run_all(
                 state,
-                f"keystone-manage {setup}",
+                [
+                    [manage, *kconf, "fernet_setup", *KEYSTONE_USER],
+                    [manage, *kconf, "credential_setup", *KEYSTONE_USER],
+                    [
+                        manage,
+                        *kconf,
+                        "bootstrap",
+                        "--bootstrap-password",
+                        ADMIN_PASSWORD,
+                        "--bootstrap-public-url",
+                        f"{keystone_url}/v3",
+                        "--bootstrap-region-id",
+                        REGION,
+                    ],
+                ],
             )
-        _run(
-            [
-                manage,
-                *kconf,
-                "bootstrap",
-                "--bootstrap-password",
-                ADMIN_PASSWORD,
-                "--bootstrap-public-url",
-                f"{keystone_url}/v3",
-                "--bootstrap-region-id",
-                REGION,
-            ],
-            state,
-            "keystone-manage bootstrap",
-        )
-        processes.append(_gunicorn(state, "keystone", kport, env))
-        _finish(schema, "neutron schema")
-        _run(
-            [_bin("neutron-db-manage"), "--config-file", str(state / "neutron.conf"), "stamp", "heads"],
-            state,
-            "neutron-db-manage stamp heads",
-        )
-        processes.append(_gunicorn(state, "neutron", nport, env))
+            keystone = _gunicorn(state, "keystone", kport, env)
+            processes.append(keystone)
+            neutron_proc = neutron.result()
         cloud = TestCloud(state, keystone_url, neutron_url, processes)
-        _wait(f"{keystone_url}/v3", processes[0], state / "keystone-gunicorn.log", deadline)
+        _wait(f"{keystone_url}/v3", keystone, state / "keystone-gunicorn.log", deadline)
         _register_network(cloud)
-        _wait(f"{neutron_url}/", processes[1], state / "neutron-gunicorn.log", deadline)
+        _wait(f"{neutron_url}/", neutron_proc, state / "neutron-gunicorn.log", deadline)
         _default_rule_templates(cloud)
         return cloud
     except BaseException:
@@ -325,7 +324,7 @@ def _start(state: Path) -> TestCloud:
         raise
 
 
-def _neutron_schema(state: Path) -> subprocess.Popen[str]:
+def _neutron_up(state: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     script = textwrap.dedent(
         f"""
         import sqlalchemy
@@ -334,13 +333,38 @@ def _neutron_schema(state: Path) -> subprocess.Popen[str]:
         head.get_metadata().create_all(engine)
         """
     )
-    return subprocess.Popen(
+    neutron_conf = str(state / "neutron.conf")
+    _cached(
+        state,
+        "neutron.db",
         [_bin("python"), "-c", script],
-        cwd=state,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        [_bin("neutron-db-manage"), "--config-file", neutron_conf, "stamp", "heads"],
     )
+    return _gunicorn(state, "neutron", port, env)
+
+
+def _cached(state: Path, db: str, *commands: list[str]) -> None:
+    """A fresh database from the template made by the first run, else made and kept.
+
+    Migrating Keystone and building Neutron's schema take most of a cold
+    start; the result depends only on the installed versions, so it is kept
+    beside the virtualenv (per venv stamp) and copied.
+    """
+    template = TEMPLATES / f"{_venv_stamp()}-{db}"
+    if template.exists():
+        shutil.copyfile(template, state / db)
+        return
+    for command in commands:
+        _run(command, state, f"{Path(command[0]).name} {command[-1]}")
+    TEMPLATES.mkdir(parents=True, exist_ok=True)
+    partial = template.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copyfile(state / db, partial)
+    partial.replace(template)  # atomic: a concurrent run copies a whole file or makes its own
+
+
+def _venv_stamp() -> str:
+    """Changes when the services are reinstalled (a new template is then made)."""
+    return str(int((VENV / "pyvenv.cfg").stat().st_mtime))
 
 
 def _finish(proc: subprocess.Popen[str], what: str) -> None:
@@ -348,6 +372,15 @@ def _finish(proc: subprocess.Popen[str], what: str) -> None:
     if proc.returncode != 0:
         tail = output.strip().splitlines()[-1:]
         raise CloudError(f"{what} failed ({proc.returncode}): {' '.join(tail)}")
+
+
+def _run_all(state: Path, commands: list[list[str]]) -> None:
+    procs = [
+        subprocess.Popen(c, cwd=state, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for c in commands
+    ]
+    for command, proc in zip(commands, procs, strict=True):
+        _finish(proc, f"keystone-manage {command[3]}")
 
 
 def _register_network(cloud: TestCloud) -> None:
