@@ -40,6 +40,7 @@ REGION = "puyang-main"  # the small estate's main region: the program's resource
 PHYSICAL_NETWORK = "extranet"
 START_TIMEOUT_S = 300.0  # a cold start on an idle machine is ~40 s; CI machines are busy
 TEMPLATES = VENV.parent / "openstack-templates"
+SERVICES = ("keystone", "neutron")
 KEYSTONE_USER = ["--keystone-user", "root", "--keystone-group", "root"]
 
 # Neutron's own defaults for a project's `default` group (what its data
@@ -176,14 +177,17 @@ class TestCloud:
         path.chmod(0o600)
         return path
 
-    def access_log(self) -> list[str]:
-        """Every request both services answered, `METHOD PATH STATUS` per line."""
-        lines: list[str] = []
-        for service in ("keystone", "neutron"):
-            log = self.state / f"{service}-access.log"
-            if log.exists():
-                lines.extend(log.read_text().splitlines())
-        return lines
+    def access_mark(self) -> dict[str, int]:
+        """Where each service's access log ends now, for `requests_since`."""
+        return {service: len(self._access(service)) for service in SERVICES}
+
+    def requests_since(self, mark: dict[str, int]) -> list[str]:
+        """Every request both services answered since `mark`, `METHOD PATH STATUS` per line."""
+        return [line for s in SERVICES for line in self._access(s)[mark.get(s, 0) :]]
+
+    def _access(self, service: str) -> list[str]:
+        log = self.state / f"{service}-access.log"
+        return log.read_text().splitlines() if log.exists() else []
 
     def stop(self) -> None:
         for proc in self.processes:
