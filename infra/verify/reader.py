@@ -57,7 +57,6 @@ class Live:
     """What one region of the cloud holds, collection by collection."""
 
     region: str
-    identity: dict[str, Rows] = field(default_factory=dict)
     network: dict[str, Rows] = field(default_factory=dict)
     default_quota: dict[str, Any] = field(default_factory=dict)
     services: frozenset[str] = frozenset()  # service types in this region's catalog
