@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,9 @@ from infra.rules import zone_address_sets
 from infra.verify.compare import compare
 from infra.verify.credentials import CredentialError, connector
 from infra.verify.state import Obj, rule_key
+from tests.cloud.testcloud import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rule(group: str, proto: str, low: int | None, remote: str, zone: str | None) -> Obj:
@@ -90,3 +96,37 @@ def test_credentials_are_never_guessed(tmp_path: Path, monkeypatch: pytest.Monke
     assert (
         str(err.value) == f"{two}: clouds: expected one cloud or $OS_CLOUD naming one, found a, b"
     )
+
+
+def test_an_unreachable_cloud_is_one_line(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there: the connection is refused on loopback
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(
+        "clouds:\n  city:\n    region_name: puyang-main\n    auth:\n"
+        f"      auth_url: http://127.0.0.1:{port}/v3\n      username: reader\n"
+        "      password: x\n      project_name: admin\n"
+        "      user_domain_name: Default\n      project_domain_name: Default\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["YUNWANG_HOME"] = str(tmp_path / "home")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "yunwang",
+            "verify",
+            "cloud",
+            "examples/small.yaml",
+            "--cloud",
+            str(clouds),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cloud: ") and "Traceback" not in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,6 +50,9 @@ def cloud(
 ) -> None:
     """Read the live cloud (read-only) and report missing, different and unmanaged objects. Exit 1 on drift."""
     spec = load_estate(estate)
+    # The SDK logs each failed attempt; the verb reports the failure once, in one line.
+    for logger in ("keystoneauth", "openstack"):
+        logging.getLogger(logger).setLevel(logging.CRITICAL)
     try:
         connect = connector(cloud_name)
     except CredentialError as exc:
