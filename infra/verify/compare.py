@@ -103,6 +103,8 @@ def compare(
 
 def _ours_to_judge(obj: Obj, managed: set[str], admin_project: str) -> bool:
     """Unmanaged objects worth reporting: not the cloud's own furniture."""
+    if obj.fields.get("project") == "":
+        return False  # owned by no project: Neutron's own (HA router networks and the like)
     if obj.kind == "project":
         return obj.key not in CLOUD_PROJECTS and obj.key != admin_project
     if obj.kind == "network_quota":
