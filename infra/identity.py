@@ -141,14 +141,15 @@ class Tenant(pulumi.ComponentResource):
             injected_file_path_bytes=NOVA_INJECTED_FILE_PATH_BYTES,
             opts=child,
         )
+        own = program_networking(spec)
         network = openstack.networking.QuotaV2(
             f"{code}-network-quota",
             project_id=self.project.id,
             region=region,
-            network=q.network.networks,
-            subnet=q.network.subnets,
-            port=q.network.ports,
-            router=q.network.routers,
+            network=max(q.network.networks, own.networks),
+            subnet=max(q.network.subnets, own.subnets),
+            port=max(q.network.ports, own.ports),
+            router=max(q.network.routers, own.routers),
             floatingip=q.network.floating_ips,
             security_group=q.network.security_groups,
             security_group_rule=q.network.security_group_rules,
@@ -158,6 +159,28 @@ class Tenant(pulumi.ComponentResource):
         )
         storage = storage_quota(f"{code}-storage-quota", spec, self.project.id, region, child)
         return compute, network, storage
+
+
+@dataclass(frozen=True)
+class OwnNetworking:
+    networks: int
+    subnets: int
+    routers: int
+    ports: int
+
+
+def program_networking(spec: TenantSpec) -> OwnNetworking:
+    """What the program itself puts in a tenant's project, per zone the tenant has systems in.
+
+    Neutron counts these against the project's quota like anything the
+    department adds, and refuses the one too many (a real Neutron refused
+    the third zone router of a tenant with the default quota of 2). The
+    quota is therefore never below what the plan needs: a network, two
+    subnets, a router and its two interface ports per zone, a port per host.
+    """
+    zones = len({s.zone for s in spec.systems})
+    hosts = sum(len(s.hosts) for s in spec.systems)
+    return OwnNetworking(networks=zones, subnets=2 * zones, routers=zones, ports=hosts + 2 * zones)
 
 
 def storage_quota(

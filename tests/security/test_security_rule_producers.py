@@ -18,7 +18,7 @@ from monitors.packets.signature import DATASET as PACKETS
 from security.rulebook import Rule, load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCING_ROOMS = ("monitors", "playbooks", "dr", "security")
+PRODUCING_ROOMS = ("monitors", "playbooks", "dr", "security", "infra")
 CONTRACT = ROOT / "docs" / "posture.md"
 
 # Rules (or single actions of a rule) whose producer is being built: each
@@ -34,22 +34,36 @@ WAITING: dict[tuple[str, str | None], str] = {
 Pair = tuple[str, str]
 
 
-def _constants(tree: ast.Module) -> dict[str, str]:
-    return {
-        target.id: node.value.value
-        for node in tree.body
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
-        for target in node.targets
-        if isinstance(target, ast.Name) and isinstance(node.value.value, str)
-    }
+def _constants(tree: ast.Module) -> dict[str, list[str]]:
+    """Module-level string constants, and dicts of them (an action per finding kind)."""
+    found: dict[str, list[str]] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.Assign):
+            continue
+        value = node.value
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            strings = [value.value]
+        elif isinstance(value, ast.Dict) and all(
+            isinstance(v, ast.Constant) and isinstance(v.value, str) for v in value.values
+        ):
+            strings = [v.value for v in value.values if isinstance(v, ast.Constant)]
+        else:
+            continue
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                found[target.id] = strings
+    return found
 
 
-def _literal(value: ast.expr, constants: dict[str, str]) -> str | None:
+def _literal(value: ast.expr, constants: dict[str, list[str]]) -> list[str]:
+    """What a keyword argument can be: a constant, a named one, or any value of a named dict."""
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
-        return value.value
+        return [value.value]
     if isinstance(value, ast.Name):
-        return constants.get(value.id)
-    return None
+        return constants.get(value.id, [])[:1]
+    if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
+        return constants.get(value.value.id, [])
+    return []
 
 
 def source_events() -> dict[Pair, str]:
@@ -63,9 +77,9 @@ def source_events() -> dict[Pair, str]:
                 if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Event"):
                     continue
                 args = {k.arg: _literal(k.value, constants) for k in node.keywords if k.arg}
-                if args.get("dataset") and args.get("action"):
-                    pair = (str(args["dataset"]), str(args["action"]))
-                    found[pair] = str(path.relative_to(ROOT))
+                for dataset in args.get("dataset", [])[:1]:
+                    for action in args.get("action", []):
+                        found[(dataset, action)] = str(path.relative_to(ROOT))
     return found
 
 

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Cloud area: the real Keystone and Neutron the cloud tests run against
+# (tests/cloud/testcloud.py), with gunicorn to serve them and the `openstack`
+# CLI the bench compares with. They go into their own virtualenv, cached
+# outside the repo: their pinned dependencies would conflict with the
+# project's .venv, and the install takes minutes once, seconds after.
+set -euo pipefail
+venv=${YUNWANG_OPENSTACK_VENV:-/var/cache/yunwang/openstack-venv}
+stamp="$venv/.yunwang-installed-2"
+if [ -e "$stamp" ]; then
+    echo "openstack venv ready in $venv"
+    exit 0
+fi
+mkdir -p "$(dirname "$venv")"
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q --upgrade pip
+"$venv/bin/pip" install -q 'keystone==30.0.0' 'neutron==29.0.0' 'gunicorn' 'python-openstackclient'
+touch "$stamp"
+echo "openstack venv ready in $venv"

@@ -1,0 +1,40 @@
+"""The program's resources for examples/small.yaml, accepted by a real Keystone and Neutron."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from infra.planning import Plan
+from infra.verify.desired import Desired
+from tests.cloud.testcloud import REGION
+from tests.cloud.translate import NO_SERVICE, ORDER, TYPE, Outcome
+
+
+def test_every_planned_resource_is_created_as_planned(deployed: Outcome, small_plan: Plan) -> None:
+    assert deployed.defects == [], "\n".join(str(d) for d in deployed.defects)
+    desired = Desired(small_plan)
+    wanted = Counter(
+        kind
+        for kind in ORDER
+        for r in small_plan.of_type(TYPE.format(kind))
+        if desired.region_of(r) == REGION
+    )
+    assert deployed.kinds == dict(wanted)
+    # The big kinds are really there: 110 matrix rules, dual-stack subnets, ports.
+    assert deployed.kinds["networking/secGroupRule:SecGroupRule"] == 110
+    assert deployed.kinds["networking/port:Port"] == 12
+
+
+def test_what_is_not_created_says_why(deployed: Outcome, small_plan: Plan) -> None:
+    reasons = set(deployed.skipped.values())
+    assert reasons == {
+        "no Nova in the test cloud",
+        "no Cinder in the test cloud",
+        "region puyang-dr is not served by the test cloud",
+    }
+    for kind in NO_SERVICE:
+        for r in small_plan.of_type(TYPE.format(kind)):
+            assert r.id in deployed.skipped
+    assert len(deployed.created) + len(deployed.skipped) == sum(
+        1 for r in small_plan.resources if r.custom and not r.type.startswith("pulumi:providers")
+    )
