@@ -53,9 +53,8 @@ AREAS: tuple[Area, ...] = (
 AREA_BY_NAME = {a.name: a for a in AREAS}
 # The baseline of file integrity (malware) is taken after everything else
 # changed, and the first backup holds the hardened /etc.
-FIX_ORDER = tuple(
-    a.name for a in AREAS if a.name not in ("malware", "trusted", "backup")
-) + ("malware", "trusted", "backup")
+_LAST = ("malware", "trusted", "backup")
+FIX_ORDER = (*(a.name for a in AREAS if a.name not in _LAST), *_LAST)
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -149,7 +148,9 @@ def load_controls(directory: Path = CONTROLS_DIR) -> list[Control]:
     seen: dict[str, str] = {}
     for control in controls:
         if control.id in seen:
-            raise ControlError(f"{control.area}/{control.id}.yml: duplicate id (also {seen[control.id]})")
+            raise ControlError(
+                f"{control.area}/{control.id}.yml: duplicate id (also {seen[control.id]})"
+            )
         seen[control.id] = control.area
     return sorted(controls, key=lambda c: c.id)
 

@@ -73,7 +73,9 @@ def _fix_block(control: Control) -> dict[str, Any]:
 def _fix_file(area: str, controls: list[Control]) -> str:
     blocks = [_fix_block(c) for c in controls if c.fix]
     title = AREA_BY_NAME[area]
-    head = HEADER.format(source=f"controls/{area}/") + f"# {title.clause} {title.title}: fixes\n---\n"
+    head = (
+        HEADER.format(source=f"controls/{area}/") + f"# {title.clause} {title.title}: fixes\n---\n"
+    )
     return head + (_dump(blocks) if blocks else "[]\n")
 
 
@@ -92,7 +94,10 @@ def _refusals(controls: list[Control]) -> str:
         for c in controls
         if c.refuse is not None
     ]
-    head = HEADER.format(source="controls/*/ (refuse:)") + "# A control that would cut off ssh or sudo is refused before anything changes.\n---\n"
+    head = (
+        HEADER.format(source="controls/*/ (refuse:)")
+        + "# A control that would cut off ssh or sudo is refused before anything changes.\n---\n"
+    )
     return head + _dump(tasks)
 
 
@@ -119,17 +124,26 @@ def _check_file(grouped: dict[str, list[Control]]) -> str:
                 "tags": [f"mlps_{area}", *(c.id for c in controls)],
             }
         )
-    head = HEADER.format(source="controls/*/ (check:)") + "# One read-only task per area; the mlps_check module reports each control.\n---\n"
+    head = (
+        HEADER.format(source="controls/*/ (check:)")
+        + "# One read-only task per area; the mlps_check module reports each control.\n---\n"
+    )
     return head + _dump(tasks)
 
 
 def _defaults(controls: list[Control]) -> str:
-    head = HEADER.format(source="controls/*/") + "# One switch per control: set it false for a host or group to skip the control.\n---\n"
+    head = (
+        HEADER.format(source="controls/*/")
+        + "# One switch per control: set it false for a host or group to skip the control.\n---\n"
+    )
     return head + _dump({c.switch: True for c in controls})
 
 
 def _policy_defaults() -> str:
-    head = HEADER.format(source="playbooks/policy_spec.py") + "# The policy's values; yunwang's inventory sets them from the estate.\n---\n"
+    head = (
+        HEADER.format(source="playbooks/policy_spec.py")
+        + "# The policy's values; yunwang's inventory sets them from the estate.\n---\n"
+    )
     return head + _dump({name: spec["default"] for name, spec in POLICY_OPTIONS.items()})
 
 
@@ -192,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             old = stale()
             for path in old:
-                print(f"{path.relative_to(REPO)}: stale; run python -m playbooks.generate", file=sys.stderr)
+                print(
+                    f"{path.relative_to(REPO)}: stale; run python -m playbooks.generate",
+                    file=sys.stderr,
+                )
             return 1 if old else 0
         for path, text in outputs().items():
             path.parent.mkdir(parents=True, exist_ok=True)

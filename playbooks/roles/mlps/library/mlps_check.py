@@ -39,20 +39,20 @@ results:
   returned: always
 """
 
-import os
-import subprocess
+import os  # noqa: E402 (Ansible modules put DOCUMENTATION first)
+import subprocess  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]  # noqa: E402
 
 EVIDENCE_MAX = 400
 
 
-def _selected(control_id, only):
+def _selected(control_id: str, only: list[str]) -> bool:
     named = [t for t in only if t.startswith("YW-C-")]
     return not named or control_id in named
 
 
-def _run(script, env, timeout):
+def _run(script: str, env: dict[str, str], timeout: int) -> tuple[str, str]:
     try:
         done = subprocess.run(
             ["/bin/sh", "-c", script],
@@ -69,7 +69,7 @@ def _run(script, env, timeout):
     return status, evidence
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "controls": {"type": "list", "elements": "dict", "required": True},
@@ -79,7 +79,9 @@ def main():
         },
         supports_check_mode=True,
     )
-    env = dict(os.environ, LC_ALL="C", YW_KERNEL_SHARED="1" if module.params["kernel_shared"] else "0")
+    env = dict(
+        os.environ, LC_ALL="C", YW_KERNEL_SHARED="1" if module.params["kernel_shared"] else "0"
+    )
     env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
     results = []
     for control in module.params["controls"]:
