@@ -9,6 +9,7 @@ optional policy file next to the estate; secrets in it are references only.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from ipaddress import ip_network
@@ -140,7 +141,8 @@ def firewall_allows(
             for p in _sources(zones.get(rule.src) if rule.src != "*" else None)
             if (s := translate(p)) is not None
         ]
-        allows += _services(rule, sources)
+        if sources:
+            allows += _services(rule, sources)
     return allows
 
 
@@ -244,11 +246,12 @@ def lab_targets(estate: Estate, lab: Any, policy: Policy) -> Targets:
         except (LabError, ValueError):
             return None  # that zone is not in the lab's slice
 
-    collector = management_host(estate)
-    try:
-        collector = lab.lab_address(collector) if collector else None
-    except LabError:
-        collector = None
+    # The lab's NMS stands in for the management centre when the estate's
+    # is outside the slice (it is where the lab's collectors run).
+    collector: str | None = lab.plan.nms_address4.split("/")[0]
+    if (estate_collector := management_host(estate)) is not None:
+        with contextlib.suppress(LabError):
+            collector = str(lab.lab_address(estate_collector))
     hosts: dict[str, Target] = {}
     for plan in lab.hosts:
         system = systems.get(plan.system or "")
@@ -268,5 +271,5 @@ def lab_targets(estate: Estate, lab: Any, policy: Policy) -> Targets:
             },
         )
     common = dict(raw["all"]["vars"])
-    common.update(policy_vars(policy, str(collector) if collector else None))
+    common.update(policy_vars(policy, collector))
     return Targets(hosts, common)

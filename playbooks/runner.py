@@ -11,6 +11,7 @@ afterwards, with the secrets it held.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -45,15 +46,14 @@ class RunResult:
     hosts: dict[str, HostRecap] = field(default_factory=dict)
 
 
-def _ansible_playbook() -> str:
-    """ansible-playbook next to this interpreter (the venv), else on PATH."""
-    beside = Path(sys.executable).with_name("ansible-playbook")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("ansible-playbook")
-    if found is None:
+def _search_path() -> str:
+    """PATH with this interpreter's directory first: ansible-runner starts
+    `ansible-playbook` by name, and the one beside yunwang (its venv) is the
+    one pyproject pins."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    if shutil.which("ansible-playbook", path=path) is None:
         raise RunError("ansible-playbook not found: install ansible-core (pip install -e .)")
-    return found
+    return path
 
 
 def run_playbook(
@@ -96,9 +96,9 @@ def run_playbook(
             forks=forks,
             quiet=True,
             event_handler=handler,
-            binary=_ansible_playbook(),
             timeout=timeout_s,
             envvars={
+                "PATH": _search_path(),
                 "ANSIBLE_ROLES_PATH": str(ROLES_DIR),
                 "ANSIBLE_PIPELINING": "True",
                 "ANSIBLE_HOST_KEY_CHECKING": "False",
