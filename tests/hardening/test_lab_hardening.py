@@ -46,7 +46,7 @@ BROKEN = (
     "YW-C-BR-001",  # the daily backup unscheduled
     "YW-C-RI-001",  # core dumps allowed
     "YW-C-BD-001",  # the host firewall flushed
-    "YW-C-MC-006",  # rsyslog stopped
+    "YW-C-MC-007",  # rsyslog stopped
 )
 
 
