@@ -42,12 +42,18 @@ BROKEN = (
     "YW-C-MW-002",  # the AIDE baseline deleted
     "YW-C-TV-001",  # apt told to accept unsigned packages
     "YW-C-DI-001",  # SHA-1 MACs for ssh
-    "YW-C-DC-002",  # a host private key readable by all
+    "YW-C-DC-004",  # old password hashes readable by all
     "YW-C-BR-001",  # the daily backup unscheduled
     "YW-C-RI-001",  # core dumps allowed
     "YW-C-BD-001",  # the host firewall flushed
     "YW-C-MC-007",  # rsyslog stopped
 )
+# Controls that fail with another one, by design: their check reads what it broke.
+DEPENDENT = {
+    "YW-C-BD-002": "YW-C-BD-001",  # no firewall, so no ssh restriction either
+    "YW-C-AC-016": "YW-C-AC-007",  # /etc/passwd is now a world-writable file in /etc
+    "YW-C-TV-003": "YW-C-MW-002",  # no baseline, so no protected baseline
+}
 
 
 def _ssh_works(lab: Lab) -> None:
@@ -136,7 +142,7 @@ def test_broken_controls_are_named_and_raised_as_drift(
 
     after = _cli(lab, home, "--check", "--limit", HOST)
     failing = {r["control"]: r for r in after["results"] if r["status"] == "fail"}
-    assert set(failing) == set(BROKEN)
+    assert set(failing) == set(BROKEN) | set(DEPENDENT)
     assert "666" in failing["YW-C-AC-007"]["evidence"]
     assert "toor" in failing["YW-C-AC-002"]["evidence"]
 
