@@ -51,7 +51,7 @@ BROKEN = (
 # Controls that fail with another one, by design: their check reads what it broke.
 DEPENDENT = {
     "YW-C-BD-002": "YW-C-BD-001",  # no firewall, so no ssh restriction either
-    "YW-C-AC-016": "YW-C-AC-007",  # /etc/passwd is now a world-writable file in /etc
+    "YW-C-AC-017": "YW-C-AC-007",  # /etc/passwd is now a world-writable file in /etc
     "YW-C-TV-003": "YW-C-MW-002",  # no baseline, so no protected baseline
 }
 
@@ -77,43 +77,43 @@ def targets(lab: Lab) -> Targets:
 
 
 @pytest.fixture(scope="module")
-def runs(lab: Lab, targets: Targets) -> dict[str, Report]:
-    """The runs, in order, shared by the tests below."""
-    done: dict[str, Report] = {}
+def fixed(lab: Lab, targets: Targets) -> dict[str, Report]:
+    """A run refused as root, then the fix run on both hosts (shared below)."""
     as_root = Targets(targets.hosts, {**targets.common, "ansible_user": "root"})
-    done["refused"] = harden(as_root, mode="fix")
-    done["fix"] = harden(targets, mode="fix")
-    _ssh_works(lab)
-    done["check"] = harden(targets, mode="check")
-    done["again"] = harden(targets, mode="fix", limit=[HOST])
+    done = {"refused": harden(as_root, mode="fix"), "fix": harden(targets, mode="fix")}
     _ssh_works(lab)
     return done
 
 
-def test_root_login_control_is_refused_when_ansible_is_root(runs: dict[str, Report]) -> None:
-    refused = runs["refused"]
+def test_root_login_control_is_refused_when_ansible_is_root(fixed: dict[str, Report]) -> None:
+    refused = fixed["refused"]
     assert {h.state for h in refused.hosts.values()} == {"refused"}
     assert all("YW-C-AC-001 refused" in h.message for h in refused.hosts.values())
     assert refused.changed_total() == 0 and refused.results == []
 
 
-def test_fix_then_check_passes_everywhere(runs: dict[str, Report], lab: Lab) -> None:
-    for name in ("fix", "check"):
-        report = runs[name]
+def test_fix_then_check_passes_everywhere(
+    fixed: dict[str, Report], lab: Lab, targets: Targets
+) -> None:
+    check = harden(targets, mode="check")
+    for report in (fixed["fix"], check):
         assert all(h.state == "done" for h in report.hosts.values()), report.hosts
         assert report.failing() == [], [(r.host, r.control, r.evidence) for r in report.failing()]
     level3 = [c for c in catalogue().values() if 3 in c.levels]
     for host in (h.name for h in lab.hosts):
-        counts = _statuses(runs["check"], host)
+        counts = _statuses(check, host)
         # Only auditd's daemon does not apply: lab hosts share this machine's kernel.
         assert counts["na"] == 1 and counts["pass"] == len(level3) - 1, counts
     root = lab.ssh(HOST, "true", user="root", check=False)
     assert root.returncode != 0  # PermitRootLogin no took effect
 
 
-def test_second_fix_run_changes_nothing(runs: dict[str, Report]) -> None:
-    again = runs["again"]
-    assert runs["fix"].changed_total() > 100
+def test_second_fix_run_changes_nothing(
+    fixed: dict[str, Report], lab: Lab, targets: Targets
+) -> None:
+    again = harden(targets, mode="fix", limit=[HOST])
+    _ssh_works(lab)
+    assert fixed["fix"].changed_total() > 100
     assert again.changed_total() == 0, {h: o.changed for h, o in again.hosts.items()}
     assert again.ok
 
@@ -129,7 +129,7 @@ def _cli(lab: Lab, home: Path, *args: str) -> dict[str, Any]:
 
 
 def test_broken_controls_are_named_and_raised_as_drift(
-    runs: dict[str, Report], lab: Lab, home: Path
+    fixed: dict[str, Report], lab: Lab, home: Path
 ) -> None:
     before = _cli(lab, home, "--check", "--limit", HOST)
     assert before["ok"], before["results"]
@@ -155,9 +155,9 @@ def test_broken_controls_are_named_and_raised_as_drift(
         assert warning.summary.startswith(f"{HOST}: {control} ({known[control].clause}) fails")
         assert warning.level == "orange"  # drift on a level-3 system
 
-    fixed = _cli(lab, home, "--limit", HOST, *(f"--control={c}" for c in BROKEN))
-    assert fixed["ok"], [r for r in fixed["results"] if r["status"] != "pass"]
-    assert {r["control"] for r in fixed["results"]} == set(BROKEN)
+    repaired = _cli(lab, home, "--limit", HOST, *(f"--control={c}" for c in BROKEN))
+    assert repaired["ok"], [r for r in repaired["results"] if r["status"] != "pass"]
+    assert {r["control"] for r in repaired["results"]} == set(BROKEN)
     _ssh_works(lab)
     audit = (home / "audit.jsonl").read_text(encoding="utf-8").splitlines()
     actions = [json.loads(line)["action"] for line in audit]
