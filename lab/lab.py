@@ -164,6 +164,20 @@ class Lab:
     def lab_address(self, estate_address: str | Address) -> str:
         return str(AddressMap.from_dict(self.plan.addresses).lab_address(estate_address))
 
+    def lab_address_in_slice(self, estate_address: str) -> str | None:
+        """The lab's copy of an estate address, or None when it is outside the slice."""
+        try:
+            return self.lab_address(estate_address)
+        except (LabError, ValueError):
+            return None
+
+    def lab_network_in_slice(self, estate_prefix: str) -> str | None:
+        """The lab's copy of an estate prefix, or None when that zone is not in the slice."""
+        try:
+            return str(AddressMap.from_dict(self.plan.addresses).lab_network(estate_prefix))
+        except (LabError, ValueError):
+            return None
+
     def snmp_v3(self, node: str) -> SnmpKeys:
         """The v3 credential of a router's agent, resolved (for a test's poller)."""
         plan = self.plan

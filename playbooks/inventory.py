@@ -9,10 +9,8 @@ optional policy file next to the estate; secrets in it are references only.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -231,27 +229,20 @@ def estate_targets(estate: Estate, policy: Policy) -> Targets:
 
 def lab_targets(estate: Estate, lab: Any, policy: Policy) -> Targets:
     """The lab's hosts (a `lab.Lab`), with estate values moved into lab address space."""
-    from lab.addressing import AddressMap
-    from lab.errors import LabError
-
-    addresses = AddressMap.from_dict(lab.plan.addresses)
     raw = lab.ansible_inventory()
     systems = {f"{s.tenant}/{s.code}": s for s in estate.systems()}
 
     def translate(prefix: str) -> str | None:
         if prefix in (ANY4, ANY6):
             return prefix
-        try:
-            return str(addresses.lab_network(ip_network(prefix)))
-        except (LabError, ValueError):
-            return None  # that zone is not in the lab's slice
+        found: str | None = lab.lab_network_in_slice(prefix)  # None: zone not in the slice
+        return found
 
     # The lab's NMS stands in for the management centre when the estate's
     # is outside the slice (it is where the lab's collectors run).
     collector: str | None = lab.plan.nms_address4.split("/")[0]
     if (estate_collector := management_host(estate)) is not None:
-        with contextlib.suppress(LabError):
-            collector = str(lab.lab_address(estate_collector))
+        collector = lab.lab_address_in_slice(estate_collector) or collector
     hosts: dict[str, Target] = {}
     for plan in lab.hosts:
         system = systems.get(plan.system or "")

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from estate import load
-from lab.api import Lab
+from lab.lab import Lab
 from playbooks.controls import catalogue
 from playbooks.hardening import Report, harden
 from playbooks.inventory import Policy, Targets, lab_targets

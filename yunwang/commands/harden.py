@@ -67,8 +67,8 @@ def harden(
         ids = resolve_ids(control or [])
         policy = load_policy(policy_file)
         if lab or lab_dir is not None:
-            from lab.api import Lab
             from lab.errors import LabError
+            from lab.lab import Lab
 
             try:
                 targets = lab_targets(estate, Lab(lab_dir), policy)
