@@ -169,6 +169,7 @@ class V3Message:
     error_status: int
     error_index: int
     varbinds: list[ber.VarBind]
+    context: bytes = b""  # contextName: the simulator picks the device by it
 
 
 class UsmError(Exception):
@@ -313,13 +314,13 @@ def decode(buf: bytes, keys: LocalKeys | None) -> V3Message:
         scoped = buf[w_end:stop]
     sp_start, sp_end = read_tlv(scoped, 0, len(scoped), TAG_SEQUENCE)
     _c_start, c_end = read_tlv(scoped, sp_start, sp_end, TAG_OCTET_STRING)
-    _n_start, n_end = read_tlv(scoped, c_end, sp_end, TAG_OCTET_STRING)
+    n_start, n_end = read_tlv(scoped, c_end, sp_end, TAG_OCTET_STRING)
     pdu_type, request_id, error_status, error_index, varbinds = ber.decode_pdu(
         scoped, n_end, sp_end
     )
     return V3Message(
         msg_id, flags, buf[e_start:e_end], boots, engine_time, buf[u_start:u_end],
-        pdu_type, request_id, error_status, error_index, varbinds,
+        pdu_type, request_id, error_status, error_index, varbinds, scoped[n_start:n_end],
     )  # fmt: skip
 
 
