@@ -206,8 +206,13 @@ class FastSimulatedEstate:
             sock.bind((self.host, 0))
             self.ports.append(int(sock.getsockname()[1]))
             child = subprocess.Popen(
-                [sys.executable, "-m", "monitors.sim.responder", str(sock.fileno()),
-                 str(os.getpid())],  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "monitors.sim.responder",
+                    str(sock.fileno()),
+                    str(os.getpid()),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 pass_fds=[sock.fileno()],

@@ -98,10 +98,7 @@ def _numeric(tag: int, settings: str) -> Callable[[float], bytes]:
     def value(t: float) -> bytes:
         x = rate * t
         v = initial + scale * (math.fmod(x, 2) if stepped else x)
-        if wrap:
-            v = low + (v - low) % (high - low + 1)
-        else:
-            v = min(max(v, low), high)
+        v = low + (v - low) % (high - low + 1) if wrap else min(max(v, low), high)
         return _integer_tlv(tag, int(v))
 
     return value
@@ -130,7 +127,9 @@ class Device:
 
     def bind(self, i: int, t: float) -> bytes:
         value = self.values[i]
-        return tlv(ber.TAG_SEQUENCE, self.names[i] + (value if isinstance(value, bytes) else value(t)))
+        return tlv(
+            ber.TAG_SEQUENCE, self.names[i] + (value if isinstance(value, bytes) else value(t))
+        )
 
     def get(self, oid: Oid, t: float) -> bytes:
         i = self.index.get(oid)

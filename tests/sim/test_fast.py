@@ -7,7 +7,6 @@ read it too.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 
 import pytest
@@ -37,9 +36,7 @@ def _watch(small: Estate, sim: FastSimulatedEstate) -> tuple[dict[str, set[str]]
             for view in snapshot.views:
                 seen.setdefault(view.pair.id, set()).add(view.state)
                 reasons[f"{view.pair.id}:{view.state}"] = view.reason
-            if "flapping" in seen.get("qf-cgz", set()) and "failover" in seen.get(
-                "qf-mzq", set()
-            ):
+            if "flapping" in seen.get("qf-cgz", set()) and "failover" in seen.get("qf-mzq", set()):
                 return
             await asyncio.sleep(max(0.0, 1.0 - snapshot.cycle_s))
 
