@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,10 @@ def run(estate_path: Path, version: str, cycles: int) -> dict[str, float]:
             for _ in range(cycles + 1):
                 cpu, sim_cpu = time.process_time(), sim.cpu_seconds()
                 snapshot = await collection.cycle()
-                ok = sum(p.state == "reachable" for p in snapshot.polls.values())
+                ok = sum(p.state != "unreachable" for p in snapshot.polls.values())
+                kinds = Counter(p.error_kind for p in snapshot.polls.values() if p.error_kind)
+                states = Counter(p.state for p in snapshot.polls.values())
+                print(f"  {version} cycle {snapshot.cycle_s:.1f} s, {dict(states)}, {dict(kinds)}")
                 rows.append(
                     (snapshot.cycle_s, time.process_time() - cpu, sim.cpu_seconds() - sim_cpu, ok)
                 )
@@ -78,7 +82,7 @@ def main() -> None:
             f"median cycle {r['cycle_s']:.1f} s, poller CPU {r['poller_cpu_s']:.1f} s/cycle "
             f"({r['poller_cpu_s'] / 60:.2f} core at one cycle a minute), "
             f"simulator CPU {r['sim_cpu_s']:.1f} s/cycle, "
-            f"fewest reachable {r['reachable_min']:.0f}"
+            f"fewest answering {r['reachable_min']:.0f}"
         )
 
 

@@ -119,8 +119,16 @@ class FastSimulatedEstate:
         return served, problems
 
     def poller_settings(self, interval_s: float) -> PollerSettings:
+        """Loopback answers come in milliseconds, unless the machine is busy:
+        a generous timeout, few enough requests in flight that the
+        responders' queues stay short, and a wait in those queues is the
+        machine's slowness, not the device's (`slow_s`)."""
         return PollerSettings(
-            timeout_s=2.0, retries=1, concurrency=64, deadline_s=max(interval_s * 0.9, 5.0)
+            timeout_s=5.0,
+            retries=1,
+            concurrency=32,
+            deadline_s=max(interval_s * 0.9, 12.0),
+            slow_s=5.0,
         )
 
     @property
