@@ -31,11 +31,12 @@ from estate.schema import Level
 from monitors.sim import generator, scenarios
 from monitors.sim.credentials import SimCredential, demo_keys, resolve
 from monitors.sim.errors import SimError
-from monitors.sim.responder import Config, User
+from monitors.sim.responder import Config
 from monitors.sim.runner import SimTarget
 from monitors.snmp.collection import TargetProblem, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from monitors.snmp.session import Credential, Target
+from monitors.snmp.usm import localise
 from security.audit import record
 
 Version = Literal["v3", "v2c"]
@@ -172,10 +173,6 @@ class FastSimulatedEstate:
         names = {d.credential for d in self.devices}
         self.demo_keys = demo_keys(self.estate, names)
         self.credentials = resolve(self.estate, names, self.demo_keys)
-        users = [
-            User(c.user, c.auth_protocol, c.auth_key, c.priv_protocol, c.priv_key)
-            for c in self.credentials.values()
-        ]
         plan = generator.build_plan(self.estate, self.scenario)
         shares: list[dict[str, list[generator.Record]]] = [{} for _ in range(self.processes)]
         for i, device in enumerate(self.devices):
@@ -184,7 +181,14 @@ class FastSimulatedEstate:
         started = time.time()
         atexit.register(self.stop)
         for k, share in enumerate(shares):
-            self._launch(k, Config(share, users, b"\x80\x00\x1f\x88\x04yw-sim-%d" % k, started))
+            engine_id = b"\x80\x00\x1f\x88\x04yw-sim-%d" % k
+            keys = {
+                c.user: localise(
+                    c.auth_protocol, c.priv_protocol, c.auth_key, c.priv_key, engine_id
+                )
+                for c in self.credentials.values()
+            }
+            self._launch(k, Config(share, keys, engine_id, started))
         for child in self._children:
             assert child.stdout is not None
             line = child.stdout.readline()  # blocks until the agent has compiled its share

@@ -13,7 +13,8 @@ t seconds since the simulation started.
 A device is picked by the v3 context name, or by the v2c community (the
 device name), as snmpsim does. Run as `python -m monitors.sim.responder
 FD`: the parent (monitors/sim/fast.py) binds the UDP socket, passes its
-descriptor, and pickles the configuration (records and keys) into stdin, so
+descriptor, and pickles the configuration (records and keys, localised by
+the parent: pysnmp, which derives them, is never loaded here) into stdin, so
 no key touches the disk or the command line. Anything malformed costs only
 its own datagram.
 """
@@ -47,18 +48,9 @@ _UNSIGNED = {0x41: 2**32, 0x42: 2**32, 0x43: 2**32, 0x46: 2**64}
 
 
 @dataclass(frozen=True)
-class User:
-    name: str
-    auth_protocol: str
-    auth_key: str
-    priv_protocol: str
-    priv_key: str
-
-
-@dataclass(frozen=True)
 class Config:
     devices: dict[str, list[Record]]
-    users: list[User]
+    keys: dict[str, usm.LocalKeys]  # user -> keys localised to `engine_id` (by the parent)
     engine_id: bytes
     started: float  # time.time() the scenario's clock starts at (shared by all processes)
     boots: int = 1
@@ -220,12 +212,7 @@ class Agent:
         self.engine = usm.EngineState(
             config.engine_id, config.boots, int(time.time() - config.started), time.monotonic()
         )
-        self.keys = {
-            u.name.encode(): usm.localise(
-                u.auth_protocol, u.priv_protocol, u.auth_key, u.priv_key, config.engine_id
-            )
-            for u in config.users
-        }
+        self.keys = {user.encode(): keys for user, keys in config.keys.items()}
         self.counters = {"unknownEngine": 0, "unknownUser": 0, "wrongDigest": 0, "notInTime": 0}
         self.dropped = 0
 
