@@ -1,7 +1,7 @@
 """The fast simulator (monitors/sim/fast.py, responder.py) through the
 project's own poller and dual-link tracker, v3 authPriv and v2c, on
-loopback: the same warnings as with snmpsim, and net-snmp's own tools
-read it too.
+loopback: failover, flapping, silent failure and an isolated county, as
+with snmpsim.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _watch(small: Estate, sim: FastSimulatedEstate) -> tuple[dict[str, set[str]]
 
 @pytest.mark.parametrize("version", ["v3", "v2c"])
 def test_poller_sees_failover_silent_failure_and_flapping(small: Estate, version: str) -> None:
-    scenario = "demo+silent-failure:qf-mzq"
+    scenario = "demo+silent-failure:qf-mzq+county-isolated:qf"
     with FastSimulatedEstate(
         small, scenario, processes=2, version=version,  # type: ignore[arg-type]
         flap_period_s=FLAP_S, silent_after_s=SILENT_AFTER_S,
@@ -60,5 +60,6 @@ def test_poller_sees_failover_silent_failure_and_flapping(small: Estate, version
     assert "flapping" in seen["qf-cgz"]
     assert "normal" in seen["qf-mzq"] and "failover" in seen["qf-mzq"]
     assert "silently dead" in reasons["qf-mzq:failover"]
-    for pair in ("hl-zyl", "hl-ycz", "qf"):
+    assert seen["qf"] == {"isolated"}  # both county links down
+    for pair in ("hl-zyl", "hl-ycz"):
         assert seen[pair] == {"normal"}
