@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DURATION_S = 100
+DURATION_S = 120
 
 
 @pytest.mark.slow
