@@ -49,21 +49,19 @@ def _frames(clients: list[Host], servers: list[Host], exchange: list[Host],
     from scapy.layers.dns import DNS, DNSQR, DNSRR
     from scapy.layers.inet import IP, TCP, UDP, fragment
     from scapy.layers.l2 import Dot1Q, Ether
-    from scapy.packet import Raw
+    from scapy.packet import Packet, Raw
 
     rng = random.Random(seed)
     out: list[tuple[float, bytes]] = []
     t = 1_767_225_600.0
 
-    def put(frame: object, vlan: bool) -> None:
+    def put(frame: Packet, vlan: bool) -> None:
         nonlocal t
         t += rng.expovariate(2000)
         if vlan:
-            eth = frame  # type: ignore[assignment]
-            frame = (
-                Ether(src=eth.src, dst=eth.dst) / Dot1Q(vlan=100 + rng.randrange(50)) / eth.payload
-            )  # type: ignore[attr-defined]
-        out.append((t, bytes(frame)))  # type: ignore[call-overload]
+            tag = Dot1Q(vlan=100 + rng.randrange(50))
+            frame = Ether(src=frame.src, dst=frame.dst) / tag / frame.payload
+        out.append((t, bytes(frame)))
 
     for n in range(connections):
         c = rng.choice(clients)
@@ -101,7 +99,7 @@ def _frames(clients: list[Host], servers: list[Host], exchange: list[Host],
                 / UDP(sport=514, dport=514)
                 / Raw(rng.randbytes(3000))
             )
-            for piece in fragment(big, fragsize=1200):
+            for piece in fragment(big, fragsize=1200):  # type: ignore[no-untyped-call]
                 put(Ether(src=c.mac, dst=s.mac) / piece, vlan)
         else:  # cross-zone: forbidden services into the exchange zone
             s = rng.choice(exchange)
