@@ -40,7 +40,7 @@ def test_full_city_is_polled_every_cycle_and_shows_the_demo_scenario(tmp_path: P
     assert states["hl"] == "failover"
     assert states["pyx-t01"] in {"flapping", "failover", "normal"}  # sampled mid-flap
     others = {pair: state for pair, state in states.items() if pair not in {"hl", "pyx-t01"}}
-    assert len(others) > 100 and set(others.values()) == {"normal"}, {
+    assert len(others) >= 80 and set(others.values()) == {"normal"}, {  # 91 county+township pairs
         p: s for p, s in others.items() if s != "normal"
     }
     link_warnings = [w for w in summary["warnings"] if w["rule"].startswith("YW-LINK")]
