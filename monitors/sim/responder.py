@@ -288,7 +288,11 @@ def serve(sock: socket.socket, agent: Agent, parent: int) -> None:
             if os.getppid() != parent:
                 return
             continue
-        reply = agent.answer(data)
+        try:
+            reply = agent.answer(data)
+        except Exception:  # a datagram nobody foresaw costs itself, never the agent
+            agent.dropped += 1
+            continue
         if reply is not None:
             try:
                 sock.sendto(reply, peer)
