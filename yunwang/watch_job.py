@@ -27,7 +27,7 @@ from monitors.exporter import CollectionCollector, registry
 from monitors.packets import PcapError, Sensor, read_capture
 from monitors.packets.estate_policy import policy_from_estate
 from monitors.packets.metrics import SensorCollector
-from monitors.sim import SimulatedEstate
+from monitors.sim.fast import FastSimulatedEstate
 from monitors.sim.traffic import write_demo_capture
 from monitors.snmp.collection import Collection, Snapshot, targets_from_estate
 from monitors.snmp.poller import PollerSettings
@@ -92,7 +92,7 @@ class Watch:
         self.estate: Estate = load(options.estate_path or EXAMPLE)
         self._stack = contextlib.ExitStack()
         self._loop = asyncio.new_event_loop()
-        self.sim: SimulatedEstate | None = None
+        self.sim: FastSimulatedEstate | None = None
         self.collection: Collection | None = None
         self.security: SecurityService | None = None
         self.sensor: Sensor | None = None
@@ -200,7 +200,7 @@ class Watch:
             self.problems += [str(p) for p in problems]
             return targets
         self.sim = self._stack.enter_context(
-            SimulatedEstate(
+            FastSimulatedEstate(
                 self.estate, self.options.scenario, flap_period_s=self.options.flap_period_s
             )
         )

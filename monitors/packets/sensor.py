@@ -98,6 +98,7 @@ class Sensor:
         self._on_router_advert = _hooks(self.detections, "on_router_advert")
         self._on_neighbor_advert = _hooks(self.detections, "on_neighbor_advert")
         self._on_dhcp = _hooks(self.detections, "on_dhcp")
+        self._on_sweep = _hooks(self.detections, "on_sweep")
         self.flows: dict[FlowKey, Flow] = {}
         self._next_sweep = 0.0
 
@@ -226,6 +227,8 @@ class Sensor:
             flow = self.flows.pop(key, None)
             if flow is not None and flow.client == key[0]:
                 self.adoption.on_expire(flow)
+        for hook in self._on_sweep:
+            hook(now)
 
     def close(self) -> None:
         """End of capture: fold every live flow into the totals."""

@@ -133,6 +133,10 @@ class Detection:
     def on_neighbor_advert(self, packet: Packet) -> None:
         raise NotImplementedError
 
+    def on_sweep(self, now: float) -> None:
+        """Periodically with capture time, and with +inf at the end of a capture."""
+        raise NotImplementedError
+
     def on_dhcp(self, packet: Packet) -> None:
         raise NotImplementedError
 

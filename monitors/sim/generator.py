@@ -35,6 +35,7 @@ from monitors.sim.scenarios import Behaviour, Scenario
 from monitors.sim.vendors import system_group
 from monitors.snmp.recordings import recording_for
 
+Record = tuple[str, str, str]  # (OID, snmprec type, value)
 LEVELS: tuple[Level, ...] = ("city", "county", "township", "village")
 # Share of the owed bandwidth a link carries, (towards the child, towards the parent).
 LOAD: dict[Behaviour, tuple[float, float]] = {
@@ -201,7 +202,7 @@ def _neighbour_records(
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
     """What every device's records are built from, indexed once."""
 
     scenario: Scenario
@@ -210,8 +211,8 @@ class _Plan:
     node_names: dict[str, str]
 
 
-def _plan(estate: Estate, scenario: Scenario) -> _Plan:
-    return _Plan(
+def build_plan(estate: Estate, scenario: Scenario) -> Plan:
+    return Plan(
         scenario,
         ports(estate, scenario.behaviours(estate)),
         {d.name: str(d.mgmt4) for d in estate.devices()},
@@ -219,7 +220,7 @@ def _plan(estate: Estate, scenario: Scenario) -> _Plan:
     )
 
 
-def device_records(device: Device, plan: _Plan) -> list[tuple[str, str, str]]:
+def device_records(device: Device, plan: Plan) -> list[tuple[str, str, str]]:
     system = system_group(recording_for(device.model, device.vendor))
     records: list[tuple[str, str, str]] = [
         (oid, kind, value) for oid, (kind, value) in system.records.items()
@@ -248,7 +249,7 @@ def generate(
     estate: Estate, scenario: Scenario, levels: Iterable[Level] | None = None
 ) -> dict[str, str]:
     """Device name -> snmprec text, for every simulated device."""
-    plan = _plan(estate, scenario)
+    plan = build_plan(estate, scenario)
     return {
         device.name: render(device_records(device, plan))
         for device in simulated_devices(estate, levels)

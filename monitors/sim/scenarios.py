@@ -7,13 +7,16 @@ A scenario names link pairs (the county or township node id, as in
   flat, no OSPF neighbour) and the backup carries the traffic.
 - flapping: the primary's ifOperStatus and OSPF neighbour state toggle every
   `flap_period_s` seconds; the backup carries traffic throughout.
+- isolated: both links of the pair are down (the node is cut off: its
+  devices still answer the poller, which reaches them out of band).
 - silent: IF-MIB says up at both ends but nothing passes: `silent_after_s`
   after start the counters stop and the OSPF neighbour leaves Full (state
   down); with `silent_after_s=0` the counters are flat and the neighbour
   rows absent from the start. Only routing state reveals it.
 
 Text form, for the CLI and the API alike: `normal`, `demo`,
-`county-failover[:ID]`, `township-flapping[:ID]`, `silent-failure[:ID]`,
+`county-failover[:ID]`, `county-isolated[:ID]`, `township-flapping[:ID]`,
+`silent-failure[:ID]`,
 joined with `+` (`county-failover:hl+township-flapping:qf-cgz`).
 """
 
@@ -34,7 +37,12 @@ DEFAULT_SILENT_AFTER_S = 30.0
 # The example estate's demo: a county in failover, a township flapping.
 DEMO_FAILOVER = "hl"
 DEMO_FLAPPING = "qf-cgz"
-_PRIMARY: dict[str, Behaviour] = {"failover": "down", "flapping": "flapping", "silent": "silent"}
+_PRIMARY: dict[str, Behaviour] = {
+    "failover": "down",
+    "flapping": "flapping",
+    "silent": "silent",
+    "isolated": "down",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class Scenario:
     failover: tuple[str, ...] = ()
     flapping: tuple[str, ...] = ()
     silent: tuple[str, ...] = ()
+    isolated: tuple[str, ...] = ()
     flap_period_s: float = DEFAULT_FLAP_PERIOD_S
     silent_after_s: float = DEFAULT_SILENT_AFTER_S
 
@@ -51,7 +60,7 @@ class Scenario:
         pairs = {pair.id: pair for pair in estate.link_pairs()}
         result: dict[str, Behaviour] = {link.id: "up" for link in estate.links()}
         for kind, ids in (("failover", self.failover), ("flapping", self.flapping),
-                          ("silent", self.silent)):  # fmt: skip
+                          ("silent", self.silent), ("isolated", self.isolated)):  # fmt: skip
             for pair_id in ids:
                 pair = pairs.get(pair_id)
                 if pair is None:
@@ -64,7 +73,7 @@ class Scenario:
                         f"scenario {self.name!r}: link pair {pair_id!r} is given two behaviours"
                     )
                 result[pair.primary.id] = _PRIMARY[kind]
-                result[pair.backup.id] = "carrying"
+                result[pair.backup.id] = "down" if kind == "isolated" else "carrying"
         return result
 
 
@@ -116,6 +125,7 @@ def parse(
     failover: list[str] = []
     flapping: list[str] = []
     silent: list[str] = []
+    isolated: list[str] = []
     for part in (p.strip() for p in text.split("+")):
         kind, _, target = part.partition(":")
         wanted = target or None
@@ -127,6 +137,8 @@ def parse(
             flapping += d.flapping
         elif kind == "county-failover":
             failover.append(_pick(estate, "county", wanted, part))
+        elif kind == "county-isolated":
+            isolated.append(_pick(estate, "county", wanted, part))
         elif kind == "township-flapping":
             flapping.append(_pick(estate, "township", wanted, part))
         elif kind == "silent-failure":
@@ -139,7 +151,8 @@ def parse(
         else:
             raise SimError(
                 f"scenario {part!r}: expected normal, demo, county-failover[:ID], "
-                "township-flapping[:ID] or silent-failure[:ID], joined with '+'"
+                "county-isolated[:ID], township-flapping[:ID] or silent-failure[:ID], "
+                "joined with '+'"
             )
     if flap_period_s <= 0 or silent_after_s < 0:
         raise SimError(
@@ -147,7 +160,13 @@ def parse(
             f"(got {flap_period_s}, {silent_after_s})"
         )
     scenario = Scenario(
-        text, tuple(failover), tuple(flapping), tuple(silent), flap_period_s, silent_after_s
+        text,
+        tuple(failover),
+        tuple(flapping),
+        tuple(silent),
+        tuple(isolated),
+        flap_period_s,
+        silent_after_s,
     )
     scenario.behaviours(estate)  # rejects a pair given two behaviours, now rather than later
     return scenario

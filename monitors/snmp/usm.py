@@ -18,20 +18,11 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from cryptography.hazmat.decrepit.ciphers.modes import CFB
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
-from pyasn1.type import univ  # type: ignore[import-untyped]
-
-# pysnmp's security modules import each other in a circle; its config module
-# loads them in an order that works, so it comes first.
-from pysnmp.entity import config as _pysnmp_config  # type: ignore[import-untyped]  # noqa: F401
-from pysnmp.proto.secmod.eso.priv import aes256  # type: ignore[import-untyped]
-from pysnmp.proto.secmod.rfc3414.auth import hmacsha  # type: ignore[import-untyped]
-from pysnmp.proto.secmod.rfc3826.priv import aes  # type: ignore[import-untyped]
-from pysnmp.proto.secmod.rfc7860.auth import hmacsha2  # type: ignore[import-untyped]
 
 from monitors.snmp import ber
 from monitors.snmp.ber import (
@@ -60,22 +51,36 @@ REPORT_REASONS = {
 
 @dataclass(frozen=True)
 class AuthAlgorithm:
-    service: Any  # pysnmp's authentication service (key hashing and localisation)
-    oid: tuple[int, ...]
+    name: str
+    oid: tuple[int, ...]  # usmHMACSHAAuthProtocol, usmHMAC192SHA256AuthProtocol
     digest: Callable[[], Any]
     mac_length: int
 
 
 AUTH = {
-    "sha": AuthAlgorithm(hmacsha.HmacSha(), hmacsha.HmacSha.SERVICE_ID, hashlib.sha1, 12),
-    "sha256": AuthAlgorithm(
-        hmacsha2.HmacSha2(hmacsha2.HmacSha2.SHA256_SERVICE_ID),
-        hmacsha2.HmacSha2.SHA256_SERVICE_ID,
-        hashlib.sha256,
-        24,
-    ),
+    "sha": AuthAlgorithm("sha", (1, 3, 6, 1, 6, 3, 10, 1, 1, 3), hashlib.sha1, 12),
+    "sha256": AuthAlgorithm("sha256", (1, 3, 6, 1, 6, 3, 10, 1, 1, 5), hashlib.sha256, 24),
 }
-PRIV = {"aes128": aes.Aes(), "aes256": aes256.Aes256()}
+
+
+@cache
+def _services() -> tuple[dict[str, Any], dict[str, Any]]:
+    """pysnmp's key services, imported on first use: per-packet work needs
+    none of pysnmp, so a process that only seals and opens messages (the
+    simulator's responders) never loads it."""
+    # pysnmp's security modules import each other in a circle; its config
+    # module loads them in an order that works, so it comes first.
+    from pysnmp.entity import config as _pysnmp_config  # type: ignore[import-untyped]  # noqa: F401
+    from pysnmp.proto.secmod.eso.priv import aes256  # type: ignore[import-untyped]
+    from pysnmp.proto.secmod.rfc3414.auth import hmacsha  # type: ignore[import-untyped]
+    from pysnmp.proto.secmod.rfc3826.priv import aes  # type: ignore[import-untyped]
+    from pysnmp.proto.secmod.rfc7860.auth import hmacsha2  # type: ignore[import-untyped]
+
+    auth = {
+        "sha": hmacsha.HmacSha(),
+        "sha256": hmacsha2.HmacSha2(hmacsha2.HmacSha2.SHA256_SERVICE_ID),
+    }
+    return auth, {"aes128": aes.Aes(), "aes256": aes256.Aes256()}
 
 
 @dataclass(frozen=True)
@@ -90,22 +95,25 @@ def _hashed(
     auth_protocol: str, priv_protocol: str, auth_pass: str, priv_pass: str
 ) -> tuple[Any, Any]:
     """Ku for both keys: the 1 MB password hashing, done once per credential."""
-    algorithm = AUTH[auth_protocol]
+    auth, priv = _services()
     return (
-        algorithm.service.hash_passphrase(auth_pass),
-        PRIV[priv_protocol].hash_passphrase(algorithm.oid, priv_pass),
+        auth[auth_protocol].hash_passphrase(auth_pass),
+        priv[priv_protocol].hash_passphrase(AUTH[auth_protocol].oid, priv_pass),
     )
 
 
 def localise(
     auth_protocol: str, priv_protocol: str, auth_pass: str, priv_pass: str, engine_id: bytes
 ) -> LocalKeys:
+    from pyasn1.type import univ  # type: ignore[import-untyped]
+
     algorithm = AUTH[auth_protocol]
+    auth, priv = _services()
     auth_ku, priv_ku = _hashed(auth_protocol, priv_protocol, auth_pass, priv_pass)
     engine = univ.OctetString(engine_id)  # pysnmp's services take pyasn1 values
-    auth_key = univ.OctetString(algorithm.service.localize_key(auth_ku, engine)).asOctets()
+    auth_key = univ.OctetString(auth[auth_protocol].localize_key(auth_ku, engine)).asOctets()
     priv_key = univ.OctetString(
-        PRIV[priv_protocol].localize_key(algorithm.oid, priv_ku, engine)
+        priv[priv_protocol].localize_key(algorithm.oid, priv_ku, engine)
     ).asOctets()
     return LocalKeys(algorithm, auth_key, priv_key)
 
@@ -169,6 +177,7 @@ class V3Message:
     error_status: int
     error_index: int
     varbinds: list[ber.VarBind]
+    context: bytes = b""  # contextName: the simulator picks the device by it
 
 
 class UsmError(Exception):
@@ -313,13 +322,13 @@ def decode(buf: bytes, keys: LocalKeys | None) -> V3Message:
         scoped = buf[w_end:stop]
     sp_start, sp_end = read_tlv(scoped, 0, len(scoped), TAG_SEQUENCE)
     _c_start, c_end = read_tlv(scoped, sp_start, sp_end, TAG_OCTET_STRING)
-    _n_start, n_end = read_tlv(scoped, c_end, sp_end, TAG_OCTET_STRING)
+    n_start, n_end = read_tlv(scoped, c_end, sp_end, TAG_OCTET_STRING)
     pdu_type, request_id, error_status, error_index, varbinds = ber.decode_pdu(
         scoped, n_end, sp_end
     )
     return V3Message(
         msg_id, flags, buf[e_start:e_end], boots, engine_time, buf[u_start:u_end],
-        pdu_type, request_id, error_status, error_index, varbinds,
+        pdu_type, request_id, error_status, error_index, varbinds, scoped[n_start:n_end],
     )  # fmt: skip
 
 

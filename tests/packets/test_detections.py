@@ -184,8 +184,64 @@ def test_cross_zone_once_per_service_flow(policy: SensorPolicy) -> None:
     assert rules(sensor) == Counter({"ywpkt-zone-forbidden-flow": 1})
     event = sensor.events[0]
     assert event.destination is not None and event.destination.port == 22
-    assert dict(event.labels) == {"source_zone": "gov-extranet", "destination_zone": "exchange"}
+    assert dict(event.labels) == {
+        "source_zone": "gov-extranet",
+        "destination_zone": "exchange",
+        "count": "1",
+        "first_seen": "1000.000000",
+        "last_seen": "1000.000000",
+    }
     assert event.context.zone == "gov-extranet"
+    sensor.close()  # one finding in its window: no summary
+    assert len(sensor.events) == 1
+
+
+def test_cross_zone_storm_is_one_event_per_source_zone_pair_and_service_per_window(
+    policy: SensorPolicy,
+) -> None:
+    """One source walks tcp/22 across 40 exchange servers, and 100 s later
+    across 40 others, and tcp/3389 across 5; a second source hits one server: with a
+    60 s window each (source, zone pair, service) raises its first finding
+    at once and one summary per window with the count and first/last seen."""
+    frames: list[Packet] = []
+    times: list[float] = []
+
+    def sweep(src: str, port: int, servers: int, start: float, first: int = 20) -> None:
+        for i in range(servers):
+            dst = f"198.18.8.{first + i}"
+            frames.append(
+                Ether(src=A, dst=B)
+                / IP(src=src, dst=dst)
+                / TCP(sport=41000 + i, dport=port, flags="S")
+            )
+            times.append(start + i * 0.5)
+
+    sweep(sc.ATTACKER4, 22, 40, 1_000.0)  # 1000.0 .. 1019.5
+    sweep(sc.ATTACKER4, 3389, 5, 1_001.0)
+    sweep("198.18.0.67", 22, 1, 1_002.0)
+    sweep(sc.ATTACKER4, 22, 40, 1_100.0, first=100)  # other servers, a new window
+    order = sorted(range(len(frames)), key=times.__getitem__)
+    sensor = Sensor(policy, observer="unit")
+    for k in order:
+        raw = bytes(frames[k])
+        sensor.feed(times[k], raw, len(raw))
+    sensor.close()
+    found = sorted(
+        (e.source.ip if e.source else "", e.destination.port if e.destination else 0,
+         int(dict(e.labels)["count"]), float(dict(e.labels)["first_seen"]),
+         float(dict(e.labels)["last_seen"]))
+        for e in sensor.events
+        if e.rule_id == "ywpkt-zone-forbidden-flow"
+    )  # fmt: skip
+    assert found == sorted([
+        (sc.ATTACKER4, 22, 1, 1_000.0, 1_000.0),
+        (sc.ATTACKER4, 22, 40, 1_000.0, 1_019.5),
+        (sc.ATTACKER4, 3389, 1, 1_001.0, 1_001.0),
+        (sc.ATTACKER4, 3389, 5, 1_001.0, 1_003.0),
+        ("198.18.0.67", 22, 1, 1_002.0, 1_002.0),
+        (sc.ATTACKER4, 22, 1, 1_100.0, 1_100.0),
+        (sc.ATTACKER4, 22, 40, 1_100.0, 1_119.5),
+    ])  # fmt: skip
 
 
 def test_cross_zone_direction_comes_from_the_handshake(policy: SensorPolicy) -> None:

@@ -12,6 +12,15 @@ connections to one forbidden service is one finding, not a hundred. The
 verdict is cached per service flow, so the matrix is consulted once.
 Addresses in no zone, local-scope traffic and protocols the matrix cannot
 name (anything but TCP, UDP, ICMP, ICMPv6) are not judged.
+
+A source that walks a forbidden service across many servers would still
+raise one event per server (8,700 for one capture). Like Zeek's notice
+suppression, findings are grouped per (source, zone pair, service) in a
+window of `window_s` seconds of capture time: the first raises the event at
+once (`count` 1), the rest of the window only counts, and when the window
+closes (at the sensor's next sweep, or at the end of the capture) one
+summary event carries the window's `count` of forbidden service flows and
+its `first_seen`/`last_seen`. A window with a single finding has no summary.
 """
 
 from __future__ import annotations
@@ -38,6 +47,20 @@ FORBIDDEN_FLOW = Signature(
 @dataclass(frozen=True)
 class ZoneThresholds:
     max_remembered_flows: int = 1_000_000
+    window_s: float = 60.0
+
+
+@dataclass
+class _Window:
+    """Forbidden flows of one (source, zone pair, service) since `first`."""
+
+    first: float
+    last: float
+    count: int
+    flow: Flow  # the first one, for the summary's endpoints
+
+
+WindowKey = tuple[bytes, str, str, str, int | None]
 
 
 class CrossZoneFlows(Detection):
@@ -51,6 +74,7 @@ class CrossZoneFlows(Detection):
         self._allowed = policy.allowed
         self._zones: dict[bytes, str | None] = {}
         self._judged: set[tuple[bytes, bytes, int, int]] = set()
+        self._windows: dict[WindowKey, _Window] = {}
 
     def zone(self, address: bytes) -> str | None:
         try:
@@ -77,17 +101,59 @@ class CrossZoneFlows(Detection):
         port = flow.service_port
         if self._allowed(client_zone, server_zone, protocol, port):
             return
+        group = (flow.client, client_zone, server_zone, protocol, port)
+        ts = packet.ts
+        window = self._windows.get(group)
+        if window is not None and ts - window.first >= self.thresholds.window_s:
+            self._close(group, window)
+            window = None
+        if window is not None:
+            window.count += 1
+            window.last = max(window.last, ts)
+            return
+        if len(self._windows) >= self.thresholds.max_remembered_flows:
+            self.on_sweep(float("inf"))
+        self._windows[group] = _Window(ts, ts, 1, flow)
+        self._raise(group, flow, ts, 1, ts)
+
+    def on_sweep(self, now: float) -> None:
+        """Close the windows that ended by `now` (capture time)."""
+        ended = [
+            (key, w)
+            for key, w in self._windows.items()
+            if now - w.first >= self.thresholds.window_s
+        ]
+        for key, window in ended:
+            self._close(key, window)
+
+    def _close(self, key: WindowKey, window: _Window) -> None:
+        del self._windows[key]
+        if window.count > 1:
+            self._raise(key, window.flow, window.first, window.count, window.last)
+
+    def _raise(self, key: WindowKey, flow: Flow, first: float, count: int, last: float) -> None:
+        _client, client_zone, server_zone, protocol, port = key
         client, server = ip_text(flow.client), ip_text(flow.server)
         service = f"{protocol}/{port}" if port is not None else protocol
+        where = (
+            f"{server} ({server_zone})"
+            if count == 1
+            else f"{count} flows into {server_zone} (first to {server})"
+        )
         self.event(
             FORBIDDEN_FLOW,
-            packet.ts,
-            f"{client} ({client_zone}) -> {server} ({server_zone}) {service}: "
-            "not allowed by the isolation matrix",
+            first,
+            f"{client} ({client_zone}) -> {where} {service}: not allowed by the isolation matrix",
             source=Endpoint(ip=client, port=flow.client_port if port is not None else None),
             destination=Endpoint(ip=server, port=port),
             transport=protocol,
             network_type="ipv6" if flow.version == 6 else "ipv4",
             at=flow.client,
-            labels={"source_zone": client_zone, "destination_zone": server_zone},
+            labels={
+                "source_zone": client_zone,
+                "destination_zone": server_zone,
+                "count": str(count),
+                "first_seen": f"{first:.6f}",
+                "last_seen": f"{last:.6f}",
+            },
         )
