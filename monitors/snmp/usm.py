@@ -83,6 +83,11 @@ def _services() -> tuple[dict[str, Any], dict[str, Any]]:
     return auth, {"aes128": aes.Aes(), "aes256": aes256.Aes256()}
 
 
+def priv_service_id(priv_protocol: str) -> Any:
+    """pysnmp's id of a privacy protocol (for a pysnmp engine's v3 user table)."""
+    return _services()[1][priv_protocol].SERVICE_ID
+
+
 @dataclass(frozen=True)
 class LocalKeys:
     auth: AuthAlgorithm

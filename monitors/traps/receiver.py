@@ -226,7 +226,7 @@ class TrapReceiver:
             credential.user,
             keys.auth.oid,
             keys.auth_key,
-            usm.PRIV[credential.priv_protocol].SERVICE_ID,
+            usm.priv_service_id(credential.priv_protocol),
             keys.priv_key,
             securityEngineId=v2c.OctetString(engine_id),
             authKeyType=config.USM_KEY_TYPE_LOCALIZED,
