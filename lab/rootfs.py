@@ -22,7 +22,21 @@ from lab.errors import LabError
 from lab.proc import run
 
 SUITE = "bookworm"
-PACKAGES = ("openssh-server", "python3", "sudo", "iproute2", "iputils-ping")
+# What the MLPS hardening role (playbooks/roles/mlps_hardening) installs: lab
+# namespaces reach no mirror, so the rootfs carries it, as a city's own mirror would.
+HARDENING_PACKAGES = (
+    "auditd",
+    "rsyslog",
+    "chrony",
+    "nftables",
+    "libpam-pwquality",
+    "aide",
+    "procps",
+    "cron",
+    "logrotate",
+    "python3-apt",
+)
+PACKAGES = ("openssh-server", "python3", "sudo", "iproute2", "iputils-ping", *HARDENING_PACKAGES)
 # Bump when the recipe changes: a cache with another stamp is rebuilt.
 RECIPE = f"1 {SUITE} minbase {' '.join(PACKAGES)}"
 OPERATOR = "yunwang"  # the unprivileged account playbooks log in as (sudo, key only)

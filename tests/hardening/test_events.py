@@ -1,0 +1,106 @@
+"""From a hardening report to the store, warnings and the posture score
+(the real pipeline, rules and SQLite store; the report is what a run returns)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from estate import load
+from playbooks.hardening import ControlResult, HostOutcome, Report, latest_outcomes, to_events
+from playbooks.inventory import InventoryError, Policy, estate_targets, load_policy
+from security.context import EstateContext
+from security.pipeline import Pipeline
+from security.store.sqlite import SqliteStore
+from yunwang.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = REPO / "examples" / "small.yaml"
+NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("YUNWANG_HOME", str(tmp_path / "home"))
+
+
+def _report(status: str) -> Report:
+    return Report(
+        "check",
+        results=[
+            ControlResult("jwzh-app-1", "YW-C-AC-007", status, "/etc/passwd: 666 root root"),  # type: ignore[arg-type]
+            ControlResult("jwzh-app-1", "YW-C-AC-001", "pass", "sshd permitrootlogin = no"),
+            ControlResult("gaj-web-1", "YW-C-AC-007", status, "/etc/passwd: 666 root root"),  # type: ignore[arg-type]
+        ],
+        hosts={"jwzh-app-1": HostOutcome(), "gaj-web-1": HostOutcome()},
+    )
+
+
+def test_targets_follow_the_estate() -> None:
+    targets = estate_targets(load(SMALL), Policy())
+    jwzh, web = targets.hosts["jwzh-app-1"], targets.hosts["gaj-web-1"]
+    assert (jwzh.level, jwzh.zone, jwzh.tenant, jwzh.system) == (3, "gov-extranet", "gaj", "jwzh")
+    assert web.level == 2
+    ssh = [
+        a
+        for a in jwzh.host_vars["mlps_firewall_allow"]
+        if a["proto"] == "tcp" and a["ports"] == "22" and a["reason"].startswith("management")
+    ]
+    assert ssh and all(":" in s or s.startswith("10.35.") for s in ssh[0]["sources"])
+    soc = str(load(SMALL).systems(zone="management")[0].hosts[0].address4)
+    assert targets.common["mlps_log_collector"]["host"] == soc
+    assert targets.common["mlps_ntp_servers"] == [soc]
+    assert set(targets.select(["gaj"])) == {
+        "jwzh-app-1",
+        "jwzh-app-2",
+        "jwzh-db",
+        "gaj-web-1",
+        "gaj-web-2",
+    }
+    assert targets.select(["gaj/portal"]) == ["gaj-web-1", "gaj-web-2"]
+    with pytest.raises(InventoryError, match="--limit nowhere: no host, system or tenant"):
+        targets.select(["nowhere"])
+
+
+def test_policy_secrets_are_references_only(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("become_password: hunter2\n")
+    with pytest.raises(InventoryError) as caught:
+        load_policy(policy)
+    assert "become_password" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_failure_raises_yw_host_001_and_lowers_compliance(tmp_path: Path) -> None:
+    estate = load(SMALL)
+    targets = estate_targets(estate, Policy())
+    store = SqliteStore(tmp_path / "events.db")
+    pipeline = Pipeline(store, enrich=EstateContext(estate).enrich, clock=lambda: NOW)
+    pipeline.submit(to_events(_report("pass"), targets, now=NOW - timedelta(days=1)))
+    assert pipeline.active_warnings() == []
+    previous = latest_outcomes(store.iter_events(["yunwang.hardening"], NOW - timedelta(days=30)))
+    assert previous[("jwzh-app-1", "YW-C-AC-007")] == "success"
+
+    pipeline.submit(to_events(_report("fail"), targets, previous, now=NOW))
+    warnings = {w.context.get("system"): w for w in pipeline.active_warnings()}
+    level3, level2 = warnings["jwzh"], warnings["portal"]
+    assert level3.rule_id == "YW-HOST-001"
+    assert (
+        level3.summary == "jwzh-app-1: YW-C-AC-007 (8.1.4.2 f) fails: /etc/passwd is 644 root:root"
+    )
+    assert (level3.level, level2.level) == ("orange", "yellow")  # drift on level 3 and level 2
+    scores = {(s.kind, s.name): s for s in pipeline.scores(NOW)}
+    compliance = scores[("tenant", "gaj")].components["compliance"]
+    assert compliance is not None and compliance < 50
+    pipeline.close()
+    store.close()
+
+
+def test_cli_refuses_an_unknown_control_in_one_line() -> None:
+    result = CliRunner().invoke(app, ["harden", str(SMALL), "--control", "YW-C-XX-001"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "--control YW-C-XX-001: no such control (ids look like YW-C-AC-001)"
+    ]
