@@ -1,0 +1,168 @@
+"""A system's primary and its DR standby: PostgreSQL streaming replication.
+
+`DrPair.setup()` runs the `dr_replication` role on both hosts (through
+playbooks/runner.py) with the passwords resolved from their references and
+a CA made for the run. Commands on the hosts go over the lab's ssh (the
+`Hosts` protocol: the lab, or any estate inventory that can reach hosts).
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from dr.tls import make_ca
+
+PG = "15"
+CLUSTER = "main"
+DATABASE = "drill"
+APP_USER = "drill"
+
+
+class DrError(Exception):
+    """A DR step failed; the message is one line saying which and why."""
+
+
+class Hosts(Protocol):
+    def ssh_argv(self, host: str, *, user: str = "root", family: int = 4) -> list[str]: ...
+    def ansible_inventory(self, *, family: int = 4, user: str = "yunwang") -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Already resolved from their references ({env: ...}/{file: ...})."""
+
+    replication: str
+    app: str
+
+
+def address_of(inventory: dict[str, Any], host: str) -> str:
+    try:
+        return str(inventory["all"]["hosts"][host]["ansible_host"])
+    except KeyError:
+        raise DrError(f"host {host!r} is not in the inventory") from None
+
+
+def ssh(
+    hosts: Hosts, host: str, cmd: str, *, stdin: str | None = None, timeout: float = 60.0
+) -> str:
+    """Run `cmd` as root on `host`; its stdout, or DrError with its stderr."""
+    try:
+        done = subprocess.run(
+            [*hosts.ssh_argv(host), cmd],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise DrError(f"{host}: {cmd.split()[0]} did not finish in {timeout:g} s") from None
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise DrError(f"{host}: {cmd.split()[0]} exited {done.returncode}: {tail[0][:300]}")
+    return done.stdout
+
+
+def psql(hosts: Hosts, host: str, sql: str, *, database: str = DATABASE) -> str:
+    """One SQL statement as the postgres superuser on the host (peer auth)."""
+    cmd = (
+        f"runuser -u postgres -- psql -X -At -v ON_ERROR_STOP=1 -d {database} -c {shlex.quote(sql)}"
+    )
+    return ssh(hosts, host, cmd).strip()
+
+
+class DrPair:
+    def __init__(
+        self, hosts: Hosts, primary: str, standby: str, secrets: Secrets, *, sync: bool
+    ) -> None:
+        self.hosts = hosts
+        self.primary = primary
+        self.standby = standby
+        self.secrets = secrets
+        self.sync = sync
+
+    def address(self, host: str) -> str:
+        return address_of(self.hosts.ansible_inventory(), host)
+
+    def setup(self, *, rebuild: bool = False) -> float:
+        """Run the role on both hosts; the seconds it took."""
+        from playbooks.runner import RunError, run_playbook
+
+        started = time.monotonic()
+        inventory = self.hosts.ansible_inventory()
+        hostvars = inventory["all"]["hosts"]
+        pair = {self.primary: "primary", self.standby: "standby"}
+        for host, role in pair.items():
+            peer = self.standby if role == "primary" else self.primary
+            hostvars[host].update(
+                dr_role=role,
+                dr_self_address=address_of(inventory, host),
+                dr_peer_address=address_of(inventory, peer),
+            )
+        with tempfile.TemporaryDirectory(prefix="yunwang-dr-tls-") as tls:
+            make_ca(Path(tls), pair)
+            failed: list[str] = []
+
+            def note(event: dict[str, Any]) -> None:
+                if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
+                    data = event.get("event_data", {})
+                    res = data.get("res", {})
+                    why = res.get("msg") or res.get("stderr") or "failed"
+                    failed.append(f"{data.get('host')}: {data.get('task')}: {str(why)[:200]}")
+
+            try:
+                result = run_playbook(
+                    "dr.yml",
+                    inventory,
+                    extravars={
+                        "dr_sync": self.sync,
+                        "dr_rebuild": rebuild,
+                        "dr_tls_dir": tls,
+                        "dr_replication_password": self.secrets.replication,
+                        "dr_app_password": self.secrets.app,
+                    },
+                    limit=list(pair),
+                    on_event=note,
+                    timeout_s=600,
+                )
+            except RunError as exc:
+                raise DrError(f"replication setup: {exc}") from None
+        if result.status != "successful":
+            raise DrError(f"replication setup {result.status}: {'; '.join(failed)[:400]}")
+        self.wait_streaming()
+        return time.monotonic() - started
+
+    def swap(self) -> None:
+        self.primary, self.standby = self.standby, self.primary
+
+    def wait_streaming(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = psql(self.hosts, self.standby, "SELECT status FROM pg_stat_wal_receiver")
+            if state == "streaming":
+                return
+            if time.monotonic() > deadline:
+                raise DrError(f"{self.standby}: standby not streaming ({state or 'no receiver'})")
+            time.sleep(0.2)
+
+    def in_recovery(self, host: str) -> bool:
+        return psql(self.hosts, host, "SELECT pg_is_in_recovery()") == "t"
+
+    def stop(self, host: str) -> None:
+        ssh(self.hosts, host, f"pg_ctlcluster {PG} {CLUSTER} stop -m immediate")
+
+    def start(self, host: str) -> None:
+        ssh(self.hosts, host, f"pg_ctlcluster {PG} {CLUSTER} start")
+
+    def promote(self, host: str) -> None:
+        """Promote the standby and let it commit alone: a synchronous primary
+        whose standby is gone would otherwise block every write."""
+        ssh(self.hosts, host, f"pg_ctlcluster {PG} {CLUSTER} promote")
+        psql(self.hosts, host, "ALTER SYSTEM RESET synchronous_standby_names")
+        psql(self.hosts, host, "SELECT pg_reload_conf()")
