@@ -12,11 +12,13 @@ import shlex
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from dr.tls import make_ca
+from estate.secrets import SecretMissing, SecretRef
 
 PG = "15"
 CLUSTER = "main"
@@ -166,3 +168,20 @@ class DrPair:
         ssh(self.hosts, host, f"pg_ctlcluster {PG} {CLUSTER} promote")
         psql(self.hosts, host, "ALTER SYSTEM RESET synchronous_standby_names")
         psql(self.hosts, host, "SELECT pg_reload_conf()")
+
+
+# Where the DR passwords come from: references only, never values in a file.
+REPLICATION_REF = SecretRef(env="YUNWANG_DR_REPLICATION_PASSWORD")
+APP_REF = SecretRef(env="YUNWANG_DR_APP_PASSWORD")
+RESTIC_REF = SecretRef(env="YUNWANG_RESTIC_PASSWORD")
+
+
+def resolve(ref: SecretRef, defaults: Mapping[str, str] | None = None) -> str:
+    try:
+        return ref.resolve(defaults)
+    except SecretMissing as exc:
+        raise DrError(f"DR password ({ref.describe()}): {exc}") from None
+
+
+def secrets(defaults: Mapping[str, str] | None = None) -> Secrets:
+    return Secrets(resolve(REPLICATION_REF, defaults), resolve(APP_REF, defaults))

@@ -26,7 +26,6 @@ CONTRACT = ROOT / "docs" / "posture.md"
 # it is removed here.
 WAITING: dict[tuple[str, str | None], str] = {
     ("YW-HOST-001", None): "hardening runs in playbooks/ (yunwang.hardening)",
-    ("YW-DR-001", None): "DR drills and replica checks in dr/ (yunwang.dr)",
     ("YW-AUTH-001", None): "authentication-failure counting from host and device logs",
     ("YW-LINK-002", "link-state-changed"): "single-homed link states in monitors/links.py",
 }
