@@ -24,6 +24,7 @@ PG = "15"
 CLUSTER = "main"
 DATABASE = "drill"
 APP_USER = "drill"
+SLOT = "dr_standby"  # the role's dr_slot
 
 
 class DrError(Exception):
@@ -93,7 +94,9 @@ class DrPair:
         return address_of(self.hosts.ansible_inventory(), host)
 
     def setup(self, *, rebuild: bool = False) -> float:
-        """Run the role on both hosts; the seconds it took."""
+        """Run the role on both hosts; the seconds it took. With `rebuild` only
+        the standby runs it (copied afresh from the primary, which `promote`
+        already made ready: slot and commit mode)."""
         from playbooks.runner import RunError, run_playbook
 
         started = time.monotonic()
@@ -112,11 +115,12 @@ class DrPair:
             failed: list[str] = []
 
             def note(event: dict[str, Any]) -> None:
-                if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
-                    data = event.get("event_data", {})
-                    res = data.get("res", {})
-                    why = res.get("msg") or res.get("stderr") or "failed"
-                    failed.append(f"{data.get('host')}: {data.get('task')}: {str(why)[:200]}")
+                name = str(event.get("event", ""))
+                if name.endswith(("_failed", "_unreachable")) or (
+                    name == "verbose" and "ERROR" in event.get("stdout", "")
+                ):
+                    lines = str(event.get("stdout", "")).strip().splitlines()
+                    failed.append(lines[-1][:300] if lines else name)
 
             try:
                 result = run_playbook(
@@ -129,7 +133,7 @@ class DrPair:
                         "dr_replication_password": self.secrets.replication,
                         "dr_app_password": self.secrets.app,
                     },
-                    limit=list(pair),
+                    limit=[self.standby] if rebuild else list(pair),
                     on_event=note,
                     timeout_s=600,
                 )
@@ -169,6 +173,23 @@ class DrPair:
         psql(self.hosts, host, "ALTER SYSTEM RESET synchronous_standby_names")
         psql(self.hosts, host, "SELECT pg_reload_conf()")
 
+    def ready_for_standby(self) -> None:
+        """The (new) primary keeps WAL for its standby in a slot."""
+        psql(
+            self.hosts,
+            self.primary,
+            f"SELECT pg_create_physical_replication_slot('{SLOT}') WHERE NOT EXISTS "
+            f"(SELECT 1 FROM pg_replication_slots WHERE slot_name = '{SLOT}')",
+        )
+
+    def commit_mode(self) -> None:
+        """Once the standby streams: when the class's RPO is 0, every commit
+        on the primary waits for it again (set only now, or writes would
+        block while the standby is rebuilt)."""
+        if self.sync:
+            psql(self.hosts, self.primary, "ALTER SYSTEM SET synchronous_standby_names = '*'")
+            psql(self.hosts, self.primary, "SELECT pg_reload_conf()")
+
 
 # Where the DR passwords come from: references only, never values in a file.
 REPLICATION_REF = SecretRef(env="YUNWANG_DR_REPLICATION_PASSWORD")
@@ -185,3 +206,14 @@ def resolve(ref: SecretRef, defaults: Mapping[str, str] | None = None) -> str:
 
 def secrets(defaults: Mapping[str, str] | None = None) -> Secrets:
     return Secrets(resolve(REPLICATION_REF, defaults), resolve(APP_REF, defaults))
+
+
+def orient(pair: DrPair) -> None:
+    """After earlier drills the named primary may be the standby now: follow
+    what the hosts say (a host that does not answer leaves the order as given)."""
+    try:
+        swapped = not pair.in_recovery(pair.standby) and pair.in_recovery(pair.primary)
+    except DrError:
+        return
+    if swapped:
+        pair.swap()
