@@ -2,7 +2,7 @@
 
 The source host dumps the database (pg_dump) and records a manifest of
 sha256 sums and the row count beside the dump; restic backs up the dump
-and the declared paths into `sftp:backup@REPO:/srv/restic/<system>`. The
+and the declared paths into `sftp:drbackup@REPO:/srv/restic/<system>`. The
 restore drill restores the latest snapshot on a scratch host and checks
 every file against the manifest and the dump's rows against the count:
 restic's own verification of each blob catches a corrupted repository.
@@ -25,7 +25,7 @@ from dr.record import DrillRecord
 STAGING = "/var/backups/yunwang"
 RESTORE_TARGET = "/srv/yunwang-restore-drill"
 KEY = "/root/.ssh/yunwang-restic"
-REPO_USER = "backup"
+REPO_USER = "drbackup"  # Debian already has a `backup` system user, without a shell
 
 
 class ResticLine:

@@ -89,6 +89,13 @@ class DrPair:
         self.standby = standby
         self.secrets = secrets
         self.sync = sync
+        # The pair's CA lives as long as this object: a rebuild reuses it,
+        # a full setup makes a new one.
+        self._tls = tempfile.TemporaryDirectory(prefix="yunwang-dr-tls-")
+        self._tls_made = False
+
+    def close(self) -> None:
+        self._tls.cleanup()
 
     def address(self, host: str) -> str:
         return address_of(self.hosts.ansible_inventory(), host)
@@ -110,35 +117,38 @@ class DrPair:
                 dr_self_address=address_of(inventory, host),
                 dr_peer_address=address_of(inventory, peer),
             )
-        with tempfile.TemporaryDirectory(prefix="yunwang-dr-tls-") as tls:
+        rebuild = rebuild and self._tls_made
+        tls = self._tls.name
+        if not rebuild:
             make_ca(Path(tls), pair)
-            failed: list[str] = []
+            self._tls_made = True
+        failed: list[str] = []
 
-            def note(event: dict[str, Any]) -> None:
-                name = str(event.get("event", ""))
-                if name.endswith(("_failed", "_unreachable")) or (
-                    name == "verbose" and "ERROR" in event.get("stdout", "")
-                ):
-                    lines = str(event.get("stdout", "")).strip().splitlines()
-                    failed.append(lines[-1][:300] if lines else name)
+        def note(event: dict[str, Any]) -> None:
+            name = str(event.get("event", ""))
+            if name.endswith(("_failed", "_unreachable")) or (
+                name == "verbose" and "ERROR" in event.get("stdout", "")
+            ):
+                lines = str(event.get("stdout", "")).strip().splitlines()
+                failed.append(lines[-1][:300] if lines else name)
 
-            try:
-                result = run_playbook(
-                    "dr.yml",
-                    inventory,
-                    extravars={
-                        "dr_sync": self.sync,
-                        "dr_rebuild": rebuild,
-                        "dr_tls_dir": tls,
-                        "dr_replication_password": self.secrets.replication,
-                        "dr_app_password": self.secrets.app,
-                    },
-                    limit=[self.standby] if rebuild else list(pair),
-                    on_event=note,
-                    timeout_s=600,
-                )
-            except RunError as exc:
-                raise DrError(f"replication setup: {exc}") from None
+        try:
+            result = run_playbook(
+                "dr.yml",
+                inventory,
+                extravars={
+                    "dr_sync": self.sync,
+                    "dr_rebuild": rebuild,
+                    "dr_tls_dir": tls,
+                    "dr_replication_password": self.secrets.replication,
+                    "dr_app_password": self.secrets.app,
+                },
+                limit=[self.standby] if rebuild else list(pair),
+                on_event=note,
+                timeout_s=600,
+            )
+        except RunError as exc:
+            raise DrError(f"replication setup: {exc}") from None
         if result.status != "successful":
             raise DrError(f"replication setup {result.status}: {'; '.join(failed)[:400]}")
         self.wait_streaming()

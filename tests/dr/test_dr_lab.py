@@ -44,6 +44,7 @@ def pair(lab: Any) -> Iterator[DrPair]:
     yield dr_pair
     for host in (dr_pair.primary, dr_pair.standby):
         ssh(lab, host, "pg_ctlcluster 15 main stop -m immediate || true")
+    dr_pair.close()
 
 
 def _record(lab: Any, kind: str) -> DrillRecord:

@@ -122,23 +122,27 @@ def drill(
     hosts = _hosts(lab, lab_dir)
     events = []
     try:
-        source = _primary(hosts, system, primary)
-        pair = DrPair(hosts, source, standby, secrets(), sync=dr.rpo_s == 0)
-        record = DrillRecord.begin(system, dr, kind, actor(), utcnow())  # type: ignore[arg-type]
+        creds = secrets()
+        restic_password = resolve(RESTIC_REF) if kind == "restore" else ""
+    except DrError as exc:
+        fail(f"dr drill {system_name}: {exc}", EXIT_USAGE)
+    pair = DrPair(hosts, _primary(hosts, system, primary), standby, creds, sync=dr.rpo_s == 0)
+    record = DrillRecord.begin(system, dr, kind, actor(), utcnow())  # type: ignore[arg-type]
+    try:
+        orient(pair)
         if kind == "failover":
-            orient(pair)
             record.steps["setup"] = pair.setup()
             failover_drill(pair, record, rate=rate)
         else:
-            orient(pair)
-            line = ResticLine(hosts, pair.standby, system_name, resolve(RESTIC_REF))
+            line = ResticLine(hosts, pair.standby, system_name, restic_password)
             facts = line.backup(pair.primary, tuple(path or ()))
             events.append(backup_finished(system, dr, utcnow(), facts))
             restore_drill(line, scratch or pair.standby, record)
     except (DrError, LabError) as exc:
         audit(f"dr.drill.{kind}", system_name, "failure", {"error": str(exc)}, actor=actor())
         fail(f"dr drill {system_name}: {exc}")
-    events.append(record.to_event())
+    finally:
+        events.append(record.to_event())
     _submit(estate, store, events)
     audit(
         f"dr.drill.{kind}",
