@@ -42,7 +42,9 @@ class ResticLine:
 
     def restic(self, host: str, args: str, timeout: float = 300.0) -> str:
         cmd = f"read -r RESTIC_PASSWORD; export RESTIC_PASSWORD; restic {self._repo_args()} {args}"
-        return ssh(self.hosts, host, cmd, stdin=self.password + "\n", timeout=timeout)
+        words = args.split()
+        what = f"restic {words[0]}" if words else "restic"
+        return ssh(self.hosts, host, cmd, stdin=self.password + "\n", timeout=timeout, what=what)
 
     def authorise(self, client: str) -> None:
         """Give `client` an sftp key the repository host accepts, and pin that host's key."""

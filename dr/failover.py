@@ -135,7 +135,7 @@ def failover_drill(
         mark = time.monotonic()
         pair.swap()
         pair.ready_for_standby()
-        pair.setup(rebuild=True)
+        pair.rebuild_standby()
         pair.commit_mode()
         record.steps["rebuild"] = time.monotonic() - mark
         record.judge()

@@ -8,6 +8,7 @@ a CA made for the run. Commands on the hosts go over the lab's ssh (the
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import tempfile
@@ -25,6 +26,8 @@ CLUSTER = "main"
 DATABASE = "drill"
 APP_USER = "drill"
 SLOT = "dr_standby"  # the role's dr_slot
+CONF_DIR = f"/etc/postgresql/{PG}/{CLUSTER}"
+DATA_DIR = f"/var/lib/postgresql/{PG}/{CLUSTER}"
 
 
 class DrError(Exception):
@@ -51,10 +54,26 @@ def address_of(inventory: dict[str, Any], host: str) -> str:
         raise DrError(f"host {host!r} is not in the inventory") from None
 
 
+def _why(output: str) -> str:
+    """The line saying what went wrong (restic ends with a bare error count)."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    if not lines:
+        return "(no output)"
+    first = next((x for x in lines if re.search(r"error|fatal|fail", x, re.I)), lines[-1])
+    return first if first == lines[-1] else f"{first} ({lines[-1]})"
+
+
 def ssh(
-    hosts: Hosts, host: str, cmd: str, *, stdin: str | None = None, timeout: float = 60.0
+    hosts: Hosts,
+    host: str,
+    cmd: str,
+    *,
+    stdin: str | None = None,
+    timeout: float = 60.0,
+    what: str | None = None,
 ) -> str:
     """Run `cmd` as root on `host`; its stdout, or DrError with its stderr."""
+    what = what or cmd.split()[0]
     try:
         done = subprocess.run(
             [*hosts.ssh_argv(host), cmd],
@@ -65,10 +84,10 @@ def ssh(
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise DrError(f"{host}: {cmd.split()[0]} did not finish in {timeout:g} s") from None
+        raise DrError(f"{host}: {what} did not finish in {timeout:g} s") from None
     if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        raise DrError(f"{host}: {cmd.split()[0]} exited {done.returncode}: {tail[0][:300]}")
+        why = _why(done.stderr or done.stdout)[:300]
+        raise DrError(f"{host}: {what} exited {done.returncode}: {why}")
     return done.stdout
 
 
@@ -191,6 +210,31 @@ class DrPair:
             f"SELECT pg_create_physical_replication_slot('{SLOT}') WHERE NOT EXISTS "
             f"(SELECT 1 FROM pg_replication_slots WHERE slot_name = '{SLOT}')",
         )
+
+    def rebuild_standby(self) -> float:
+        """Copy the primary afresh onto the standby (an old primary after a
+        failover): the role's standby steps, over ssh, since the host already
+        holds the pair's certificates and settings from `setup`."""
+        if not self._tls_made:
+            return self.setup(rebuild=True)
+        started = time.monotonic()
+        conninfo = (
+            f"host={self.address(self.primary)} user=replicator sslmode=verify-ca "
+            f"sslrootcert={CONF_DIR}/yunwang-dr-ca.crt application_name={self.standby}"
+        )
+        ssh(
+            self.hosts,
+            self.standby,
+            f"set -e; pg_ctlcluster {PG} {CLUSTER} stop -m immediate || true; "
+            f"rm -rf {DATA_DIR}; read -r PGPASSWORD; export PGPASSWORD; "
+            f"runuser -u postgres -- pg_basebackup -D {DATA_DIR} -R -X stream -S {SLOT} "
+            f"-c fast -d {shlex.quote(conninfo)}; pg_ctlcluster {PG} {CLUSTER} start",
+            stdin=self.secrets.replication + "\n",
+            what="pg_basebackup",
+            timeout=300,
+        )
+        self.wait_streaming()
+        return time.monotonic() - started
 
     def commit_mode(self) -> None:
         """Once the standby streams: when the class's RPO is 0, every commit
