@@ -58,6 +58,11 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
         assert done.returncode == 2 and expected in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
     done = _yunwang(
+        "dr", "check", str(SMALL), "gaj/jwzh", "--standby", "h", "--lab-dir", str(tmp_path),
+        home=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stderr.startswith("--lab: no lab is up")
+    done = _yunwang(
         "dr", "drill", str(SMALL), "gaj/none", "--kind", "restore", "--standby", "h", home=tmp_path
     )
     assert done.returncode == 2 and "no system 'gaj/none'" in done.stderr

@@ -7,9 +7,14 @@ scratch host a restore lands on.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +28,7 @@ from estate.model import DrClass, System
 from lab.lab import load_estate
 from security.engine import WarningBook
 from security.rulebook import load_rules
+from security.store import open_store
 from tests.dr.conftest import DR_TEST_SECRETS, SMALL
 
 pytestmark = pytest.mark.lab
@@ -127,3 +133,34 @@ def test_restore_drill_verifies_and_a_corrupted_repository_fails(lab: Any, pair:
     assert not bad.passed
     assert "restic restore" in bad.reason and "error" in bad.reason.lower()
     assert bad.to_event().outcome == "failure"
+
+
+def test_the_restore_drill_verb_records_to_store_and_audit(
+    lab: Any, pair: DrPair, tmp_path: Path
+) -> None:
+    system, _ = _system(lab)
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    env = {
+        **os.environ,
+        **DR_TEST_SECRETS,
+        "YUNWANG_HOME": str(tmp_path),
+        "YUNWANG_ACTOR": "drill-lead",
+    }
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "yunwang", "dr", "drill", str(SMALL), "gaj/jwzh",
+            "--kind", "restore", "--lab-dir", str(lab.directory), "--primary", pair.primary,
+            "--standby", pair.standby, "--scratch", lab.hosts[2].name,
+            "--path", "/etc/postgresql", "--store", url, "--json",
+        ],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["passed"] and body["actor"] == "drill-lead" and body["kind"] == "restore"
+    store = open_store(url)
+    actions = sorted(e.action for e in store.search(dataset="yunwang.dr"))
+    store.close()
+    assert actions == ["backup-finished", "drill-finished"]
+    trail = (tmp_path / "audit.jsonl").read_text()
+    assert '"dr.drill.restore"' in trail and system.code in trail

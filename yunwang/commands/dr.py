@@ -56,9 +56,15 @@ def _system(estate: Estate, name: str) -> tuple[System, DrClass]:
 def _hosts(lab: bool, lab_dir: Path | None) -> Any:
     if not lab and lab_dir is None:
         fail("dr: only lab hosts are reachable from here; pass --lab or --lab-dir", EXIT_USAGE)
+    from lab.errors import LabError
     from lab.lab import Lab
 
-    return Lab(lab_dir)
+    lab_hosts = Lab(lab_dir)
+    try:
+        lab_hosts.plan  # noqa: B018  (fails in one line when no lab is up)
+    except LabError as exc:
+        fail(f"--lab: {exc}")
+    return lab_hosts
 
 
 def _primary(hosts: Any, system: System, given: str | None) -> str:
