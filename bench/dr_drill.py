@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dr.backup import ResticLine, restore_drill
 from dr.failover import failover_drill
-from dr.pair import RESTIC_REF, DrPair, resolve, secrets, ssh
+from dr.pair import RESTIC_REF, DrPair, orient, resolve, secrets, ssh
 from dr.record import DrillRecord
 from lab.lab import Lab, load_estate
 from lab.testing import TEST_SECRETS
@@ -58,6 +58,7 @@ def main() -> int:
             pair = DrPair(
                 lab, lab.hosts[0].name, lab.hosts[1].name, secrets(DR_TEST_SECRETS), sync=sync
             )
+            orient(pair)  # an odd number of drills leaves the pair the other way round
             pair.setup()
             rpo, rto, wall, passed = [], [], [], 0
             for _ in range(args.runs):
