@@ -139,6 +139,8 @@ def test_the_restore_drill_verb_records_to_store_and_audit(
     lab: Any, pair: DrPair, tmp_path: Path
 ) -> None:
     system, _ = _system(lab)
+    # The test before corrupted this system's repository on purpose: start a new one.
+    ssh(lab, pair.standby, "rm -rf /srv/restic/gaj-jwzh")
     url = f"sqlite:///{tmp_path / 'events.db'}"
     env = {
         **os.environ,
