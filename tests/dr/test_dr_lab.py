@@ -114,8 +114,14 @@ def test_restore_drill_verifies_and_a_corrupted_repository_fails(lab: Any, pair:
     line = ResticLine(
         lab, pair.standby, f"{system.tenant}/{system.code}", resolve(RESTIC_REF, DR_TEST_SECRETS)
     )
+    psql(
+        lab,
+        pair.primary,
+        "INSERT INTO drill_rows SELECT g, extract(epoch FROM now()) "
+        "FROM generate_series(1000001, 1000500) g ON CONFLICT DO NOTHING",
+    )
     facts = line.backup(pair.primary, ("/etc/postgresql",))
-    assert int(facts["rows"]) > 0
+    assert int(facts["rows"]) >= 500
     scratch = lab.hosts[2].name
     good = restore_drill(line, scratch, _record(lab, "restore"))
     assert good.passed, good.reason
