@@ -36,7 +36,18 @@ HARDENING_PACKAGES = (
     "logrotate",
     "python3-apt",
 )
-PACKAGES = ("openssh-server", "python3", "sudo", "iproute2", "iputils-ping", *HARDENING_PACKAGES)
+# What the DR role (playbooks/roles/dr_replication) needs: the database it
+# replicates, restic for the backup line, and the driver Ansible's postgresql modules use.
+DR_PACKAGES = ("postgresql-15", "restic", "python3-psycopg2", "openssl")
+PACKAGES = (
+    "openssh-server",
+    "python3",
+    "sudo",
+    "iproute2",
+    "iputils-ping",
+    *HARDENING_PACKAGES,
+    *DR_PACKAGES,
+)
 # Bump when the recipe changes: a cache with another stamp is rebuilt.
 RECIPE = f"1 {SUITE} minbase {' '.join(PACKAGES)}"
 OPERATOR = "yunwang"  # the unprivileged account playbooks log in as (sudo, key only)

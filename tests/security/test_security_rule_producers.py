@@ -25,7 +25,6 @@ CONTRACT = ROOT / "docs" / "posture.md"
 # says which one. An entry whose producer arrives makes the test fail until
 # it is removed here.
 WAITING: dict[tuple[str, str | None], str] = {
-    ("YW-DR-001", None): "DR drills and replica checks in dr/ (yunwang.dr)",
     ("YW-AUTH-001", None): "authentication-failure counting from host and device logs",
     ("YW-LINK-002", "link-state-changed"): "single-homed link states in monitors/links.py",
 }
