@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -16,6 +18,26 @@ from tests.dashboards.conftest import REPO, WatchWeb
 OPERATOR = ("duty-officer", "operator", "correct horse battery")
 AUDITOR = ("inspector", "auditor", "another long passphrase")
 SCREENSHOT = REPO / "docs" / "web-view.png"
+
+
+def click_fresh(browser: Any, selector: str) -> None:
+    """Click what `selector` finds now, again if a redraw replaced it meanwhile."""
+
+    def attempt(b: Any) -> bool:
+        try:
+            b.find_element(By.CSS_SELECTOR, selector).click()
+        except StaleElementReferenceException:
+            return False
+        return True
+
+    WebDriverWait(browser, 10).until(attempt)
+
+
+def text_fresh(browser: Any, selector: str) -> str | None:
+    try:
+        return str(browser.find_element(By.CSS_SELECTOR, selector).text)
+    except StaleElementReferenceException:
+        return None
 
 
 def login(browser: webdriver.Chrome, url: str, user: str, password: str) -> None:
@@ -72,7 +94,8 @@ def test_three_roles_in_the_browser(
     assert row.get_attribute("data-status") == "open"
     assert int(browser.find_element(By.CSS_SELECTOR, "#levels b").text) >= 0
     assert browser.find_elements(By.CSS_SELECTOR, "#map .county")  # the extranet is drawn
-    ack.click()
+    # The list is redrawn whenever the stream says something changed: find it afresh.
+    click_fresh(browser, f'button.ack[data-ack="{warning_id}"]')
     browser.find_element(By.ID, "act-comment").send_keys("链路已报修 / line reported to carrier")
     browser.find_element(By.ID, "act-confirm").click()
     WebDriverWait(browser, 20).until(
@@ -82,14 +105,13 @@ def test_three_roles_in_the_browser(
     )
     assert name in browser.find_element(By.ID, f"w-{warning_id}").text
     assert fetch_status(browser, "/api/audit") == 403  # the operator does not read the audit trail
-    browser.find_element(By.CSS_SELECTOR, "#map .county").click()  # drill into a county
+    click_fresh(browser, "#map .county")  # drill into a county
     WebDriverWait(browser, 10).until(EC.visibility_of_element_located((By.ID, "drawer-title")))
     browser.find_element(By.ID, "drawer-close").click()
-    heading = browser.find_element(By.CSS_SELECTOR, ".warnings h2")
-    assert heading.text == "预警"  # Chinese first
-    browser.find_element(By.ID, "lang").click()
-    assert heading.text == "Warnings"
-    browser.find_element(By.ID, "lang").click()
+    assert text_fresh(browser, ".warnings h2") == "预警"  # Chinese first
+    click_fresh(browser, "#lang")
+    WebDriverWait(browser, 10).until(lambda b: text_fresh(b, ".warnings h2") == "Warnings")
+    click_fresh(browser, "#lang")
     SCREENSHOT.parent.mkdir(exist_ok=True)
     browser.save_screenshot(str(SCREENSHOT))
     browser.save_screenshot(str(tmp_path / "acknowledged.png"))
