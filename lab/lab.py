@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from estate import Estate, EstateError, load
+from estate import Estate, EstateError, UnknownName, load
 from estate.secrets import SecretMissing, SnmpKeys, resolve_snmp
 from lab import build, chaos, netns
 from lab.addressing import Address, AddressMap
@@ -291,6 +291,20 @@ class Lab:
         """Run the block's sockets inside a node's namespace (this thread only)."""
         with netns.entered(self.namespace(node)):
             yield
+
+    def named(self, target: str) -> str:
+        """A node or link as a person types it: `华龙区` is `hl`, `华龙区/primary`
+        is `hl/primary`; codes pass through unchanged."""
+        node, slash, role = target.rpartition("/")
+        if not slash:
+            node, role = target, ""
+        if node in self.plan.node_ids():
+            return target
+        try:
+            _, code = load_estate(self.plan.estate).resolve(node, ("county", "township"))
+        except UnknownName:
+            return target  # no name either: the verb says there is no such link or node
+        return f"{code}/{role}" if slash else code
 
     def cut(self, link: str) -> None:
         with locked(self.directory):

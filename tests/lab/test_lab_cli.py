@@ -86,6 +86,17 @@ def test_status_json_and_chaos_verbs_on_the_session_lab(lab: Lab) -> None:
     assert states["qf/backup"] == "throttled 300 Mbit/s"
     code, out, _ = yunwang("lab", "restore", "qf/backup", "--dir", d)
     assert code == 0 and "restored" in out
+    # The name the screens show works as well as the code (清丰县 is qf).
+    code, out, _ = yunwang("lab", "throttle", "清丰县/backup", "--rate", "200Mbit/s", "--dir", d)
+    assert code == 0 and "200 Mbit/s" in out
+    code, out, _ = yunwang("lab", "status", "--json", "--dir", d)
+    states = {link["link"]: link["state"] for link in json.loads(out)["links"]}
+    assert states["qf/backup"] == "throttled 200 Mbit/s"
+    code, out, _ = yunwang("lab", "restore", "清丰县", "--dir", d)
+    assert code == 0 and "restored" in out
+    code, out, _ = yunwang("lab", "status", "--json", "--dir", d)
+    states = {link["link"]: link["state"] for link in json.loads(out)["links"]}
+    assert states["qf/backup"] != "throttled 200 Mbit/s"
 
     code, _, err = yunwang("lab", "cut", "no/such", "--dir", d)
     assert code == 1 and err.startswith("error: no link 'no/such' in this lab")

@@ -198,15 +198,18 @@ def _chaos(action: str, target: str, directory: Path | None, work: Any) -> None:
 
 @lab_app.command("cut")
 def cut_cmd(link: str, directory: Dir = None) -> None:
-    """Take a link down (both ends report ifOperStatus down)."""
-    _chaos("cut", link, directory, lambda lab: (lab.cut(link), f"{link}: cut")[1])
+    """Take a link down (both ends report ifOperStatus down); hl/primary or 华龙区/primary."""
+    _chaos("cut", link, directory, lambda lab: (lab.cut(lab.named(link)), f"{link}: cut")[1])
 
 
 @lab_app.command("blackhole")
 def blackhole_cmd(link: str, directory: Dir = None) -> None:
     """Silent failure: the link stays up and drops everything."""
     _chaos(
-        "blackhole", link, directory, lambda lab: (lab.blackhole(link), f"{link}: blackholed")[1]
+        "blackhole",
+        link,
+        directory,
+        lambda lab: (lab.blackhole(lab.named(link)), f"{link}: blackholed")[1],
     )
 
 
@@ -219,7 +222,7 @@ def throttle_cmd(
     """Cap a link's rate (htb), below what the estate says it is owed."""
 
     def work(lab: Lab) -> str:
-        bps = lab.throttle(link, parse_rate(rate) if rate else None)
+        bps = lab.throttle(lab.named(link), parse_rate(rate) if rate else None)
         return f"{link}: throttled to {bps / 1e6:g} Mbit/s"
 
     _chaos("throttle", link, directory, work)
@@ -227,9 +230,12 @@ def throttle_cmd(
 
 @lab_app.command("partition")
 def partition_cmd(node: str, directory: Dir = None) -> None:
-    """Cut every link of a node."""
+    """Cut every link of a node (its code or its name: hl or 华龙区)."""
     _chaos(
-        "partition", node, directory, lambda lab: (lab.partition(node), f"{node}: partitioned")[1]
+        "partition",
+        node,
+        directory,
+        lambda lab: (lab.partition(lab.named(node)), f"{node}: partitioned")[1],
     )
 
 
@@ -242,7 +248,12 @@ def restore_cmd(
 ) -> None:
     """Undo cut/blackhole/throttle/partition on a link, a node, or everything."""
     what = target or "all links"
-    _chaos("restore", what, directory, lambda lab: (lab.restore(target), f"{what}: restored")[1])
+    _chaos(
+        "restore",
+        what,
+        directory,
+        lambda lab: (lab.restore(lab.named(target) if target else None), f"{what}: restored")[1],
+    )
 
 
 @lab_app.command(
