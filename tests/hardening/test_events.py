@@ -104,3 +104,13 @@ def test_cli_refuses_an_unknown_control_in_one_line() -> None:
     assert result.output.strip().splitlines() == [
         "--control YW-C-XX-001: no such control (ids look like YW-C-AC-001)"
     ]
+
+
+def test_limit_takes_a_tenants_name_as_the_screens_show_it() -> None:
+    from yunwang.commands.harden import _tenant_code
+
+    estate = load(SMALL)
+    assert _tenant_code(estate, "市公安局") == "gaj"
+    assert _tenant_code(estate, "gaj/portal") == "gaj/portal"  # a system passes through
+    targets = estate_targets(estate, Policy())
+    assert set(targets.select([_tenant_code(estate, "市公安局")])) == set(targets.select(["gaj"]))

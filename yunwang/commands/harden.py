@@ -19,6 +19,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from estate import Estate, UnknownName
 from yunwang.commands._security import JsonFlag, StoreOption, actor, store_from
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
 
@@ -76,7 +77,11 @@ def harden(
                 fail(f"--lab: {exc}")
         else:
             targets = estate_targets(estate, policy)
-        hosts = targets.select(limit) if limit else list(targets.hosts)
+        hosts = (
+            targets.select([_tenant_code(estate, n) for n in limit])
+            if limit
+            else list(targets.hosts)
+        )
     except (ControlError, InventoryError) as exc:
         fail(str(exc), EXIT_USAGE if isinstance(exc, ControlError) else EXIT_INVALID)
     if not hosts:
@@ -212,3 +217,11 @@ def _print(report: Report) -> None:
             outcome.message,
         )
     out.print(summary)
+
+
+def _tenant_code(estate: Estate, text: str) -> str:
+    """--limit 市公安局 is --limit gaj: a tenant's name as the screens show it."""
+    try:
+        return estate.resolve(text, ("tenant",))[1]
+    except UnknownName:
+        return text  # a host or a system, or nothing: select() says which
