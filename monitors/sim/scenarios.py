@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from estate import Estate, LinkPair
+from estate import Estate, LinkPair, UnknownName
 from monitors.sim.errors import SimError
 
 # What one link does during the simulation.
@@ -115,6 +115,14 @@ def demo(estate: Estate) -> Scenario:
     )
 
 
+def _code(estate: Estate, target: str) -> str:
+    """A pair named as the screens name its node (城关镇 is qf-cgz); codes pass through."""
+    try:
+        return estate.resolve(target, ("county", "township"))[1]
+    except UnknownName:
+        return target  # a pair id of another level, or a mistake the scenario reports
+
+
 def parse(
     text: str,
     estate: Estate,
@@ -128,7 +136,7 @@ def parse(
     isolated: list[str] = []
     for part in (p.strip() for p in text.split("+")):
         kind, _, target = part.partition(":")
-        wanted = target or None
+        wanted = _code(estate, target) if target else None
         if kind == "normal" and wanted is None:
             continue
         if kind == "demo" and wanted is None:

@@ -143,3 +143,9 @@ def test_ip_addr_table_maps_link_addresses_to_interfaces(small: Estate) -> None:
             index = next(i for i, n in column(records, IF_NAME).items() if n == end.interface)
             assert records[f"1.3.6.1.2.1.4.20.1.2.{end.address4}"] == ("2", str(index))
             assert records[f"1.3.6.1.2.1.4.20.1.3.{end.address4}"] == ("64", str(link.net4.netmask))
+
+
+def test_scenarios_take_the_names_the_screens_show(small: Estate) -> None:
+    by_name = parse("county-failover:华龙区+township-flapping:城关镇", small)
+    by_code = parse("county-failover:hl+township-flapping:qf-cgz", small)
+    assert (by_name.failover, by_name.flapping) == (by_code.failover, by_code.flapping)
