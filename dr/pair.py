@@ -1,6 +1,6 @@
 """A system's primary and its DR standby: PostgreSQL streaming replication.
 
-`DrPair.setup()` runs the `dr_replication` role on both hosts (through
+`DrPair.setup()` runs the `dr` role on both hosts (through
 playbooks/runner.py) with the passwords resolved from their references and
 a CA made for the run. Commands on the hosts go over the lab's ssh (the
 `Hosts` protocol: the lab, or any estate inventory that can reach hosts).

@@ -36,7 +36,7 @@ HARDENING_PACKAGES = (
     "logrotate",
     "python3-apt",
 )
-# What the DR role (playbooks/roles/dr_replication) needs: the database it
+# What the DR role (playbooks/roles/dr) needs: the database it
 # replicates, restic for the backup line, and the driver Ansible's postgresql modules use.
 DR_PACKAGES = ("postgresql-15", "restic", "python3-psycopg2", "openssl")
 PACKAGES = (
