@@ -118,6 +118,7 @@ BAD: list[Row] = [
            (USAGE, ("x", "--store", "{store}", "--since", "5x")),
            (USAGE, ())),
     *_rows("audit verify",
+           (INVALID, ("--file", "/")),
            (INVALID, ("--file", "/etc")), (INVALID, ("--file", "{missing}")),
            (INVALID, ("--file", "{trail}"))),
     *_rows("audit show",

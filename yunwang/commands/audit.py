@@ -123,6 +123,8 @@ def show(
 
 def _trail(file: Path | None, must_exist: bool) -> AuditTrail:
     """The trail at `file` (default: the platform's); reading never creates one."""
+    if file is not None and file.is_dir():  # before AuditTrail derives its head's name from it
+        fail(f"{file}: is a directory, expected an audit trail file (audit.jsonl)")
     trail = AuditTrail(file)
     if trail.path.is_dir():
         fail(f"{trail.path}: is a directory, expected an audit trail file (audit.jsonl)")
