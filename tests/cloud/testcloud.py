@@ -296,11 +296,18 @@ def _start(state: Path) -> TestCloud:
             # Whatever fails below, a Neutron that did start is stopped with the rest.
             neutron.add_done_callback(lambda f: f.exception() or processes.append(f.result()))
             _cached(state, "keystone.db", [manage, *kconf, "db_sync"])
+            # The two key repositories are independent; bootstrap reads the
+            # fernet keys, so it waits for both (run beside them it raced).
             _run_all(
                 state,
                 [
                     [manage, *kconf, "fernet_setup", *KEYSTONE_USER],
                     [manage, *kconf, "credential_setup", *KEYSTONE_USER],
+                ],
+            )
+            _run_all(
+                state,
+                [
                     [
                         manage,
                         *kconf,
