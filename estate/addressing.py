@@ -129,6 +129,10 @@ def find_clashes(allocations: Iterable[Allocation]) -> list[Clash]:
     return clashes
 
 
+# (IP version, prefix length, network number, zone or None for no zone)
+ZoneEntry = tuple[int, int, int, str | None]
+
+
 class ZoneLookup:
     """Address -> zone name, for sensors and flow checks (hot path: keep it cheap)."""
 
@@ -153,3 +157,15 @@ class ZoneLookup:
         if len(self._cache) < 1_000_000:
             self._cache[key] = found
         return found
+
+    def table(self) -> tuple[list[ZoneEntry], str | None]:
+        """The lookup as numbers (a compiled sensor policy stores it; `from_table`)."""
+        entries = [(v, length, n, zone[0]) for v, length, n, zone in self._prefixes.entries()]
+        return entries, self._outside
+
+    @classmethod
+    def from_table(cls, entries: Iterable[ZoneEntry], outside: str | None) -> ZoneLookup:
+        lookup = cls((), outside)
+        for version, prefixlen, number, zone in entries:
+            lookup._prefixes.add_number(version, prefixlen, number, (zone,))
+        return lookup

@@ -322,6 +322,11 @@ class Estate:
     def zone_of(self, address: str | IPv4Address | IPv6Address) -> str | None:
         return self._zone_lookup.zone_of(address)
 
+    @property
+    def zone_lookup(self) -> ZoneLookup:
+        """The address -> zone map itself (a compiled sensor policy stores its table)."""
+        return self._zone_lookup
+
     def allowed(self, src_zone: str, dst_zone: str, protocol: str, port: int | None = None) -> bool:
         """Whether the isolation matrix lets `src_zone` open this service in `dst_zone`.
 

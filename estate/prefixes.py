@@ -10,7 +10,7 @@ and fast enough.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -27,10 +27,22 @@ class PrefixMap(Generic[V]):
             self.add(network, value)
 
     def add(self, network: Network, value: V) -> None:
-        table = self._tables.setdefault((network.version, network.prefixlen), {})
-        table.setdefault(int(network.network_address), value)
+        self.add_number(network.version, network.prefixlen, int(network.network_address), value)
+
+    def add_number(self, version: int, prefixlen: int, number: int, value: V) -> None:
+        """`add` for a network given as numbers (a compiled policy stores them so)."""
+        table = self._tables.get((version, prefixlen))
+        if table is None:
+            table = self._tables[(version, prefixlen)] = {}
+            self._order = sorted(self._tables, key=lambda k: (k[0], -k[1]))
+        table.setdefault(number, value)
         self._cache = {}
-        self._order = sorted(self._tables, key=lambda k: (k[0], -k[1]))
+
+    def entries(self) -> Iterator[tuple[int, int, int, V]]:
+        """Every (version, prefixlen, network number, value), for `add_number`."""
+        for (version, prefixlen), table in self._tables.items():
+            for number, value in table.items():
+                yield version, prefixlen, number, value
 
     def lookup(self, address: bytes) -> V | None:
         """The value of the longest prefix holding `address` (raw 4 or 16 bytes)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -17,31 +18,72 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 from yunwang import commands
 from yunwang.console import EXIT_USAGE, err, fail
 
-app = typer.Typer(
+_app = typer.Typer(
     name="yunwang",
     help="Government cloud, extranet and DR centre as code, with graded early warnings.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+_registered = False
 
 
 def _register_commands() -> None:
+    global _registered
+    if _registered:
+        return
+    _registered = True
     for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{module_info.name}")
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(app)
+        _register(module_info.name)
 
 
-_register_commands()
+def _register(name: str) -> None:
+    module = importlib.import_module(f"{commands.__name__}.{name}")
+    register = getattr(module, "register", None)
+    if register is not None:
+        register(_app)
+
+
+def _register_only(verb: str) -> bool:
+    """Register just the module named like `verb`, if it provides that verb.
+
+    A verb's start-up is the user's wait: importing every room (cloud SDKs,
+    pydantic, scapy, the web view) costs about a second, and `yunwang sense`
+    needs none of it before its first packet.
+    """
+    if verb.startswith("_") or not any(
+        m.name == verb for m in pkgutil.iter_modules(commands.__path__)
+    ):
+        return False
+    _register(verb)
+    names = {c.name for c in _app.registered_commands} | {g.name for g in _app.registered_groups}
+    if verb not in names:
+        return False
+    # One registered command would make typer run it without its verb.
+    _app.callback()(_verbs)
+    return True
+
+
+def _verbs() -> None:
+    """Government cloud, extranet and DR centre as code, with graded early warnings."""
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `from yunwang.cli import app` (tests, embedding) gets every verb.
+    if name == "app":
+        _register_commands()
+        return _app
+    raise AttributeError(f"module 'yunwang.cli' has no attribute {name!r}")
 
 
 def main() -> None:
     # Typer's own handler draws a framed usage box over many lines; a script
     # or a log wants the one line: `yunwang VERB: what was wrong`.
+    verb = sys.argv[1] if len(sys.argv) > 1 else ""
+    if _registered or not _register_only(verb):
+        _register_commands()
     try:
-        code = app(standalone_mode=False)
+        code = _app(standalone_mode=False)
     except NoArgsIsHelpError as exc:
         err.print(exc.format_message(), markup=False, highlight=False)
         raise SystemExit(EXIT_USAGE) from None

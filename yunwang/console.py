@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 
-from estate import Estate, EstateError, load
+if TYPE_CHECKING:
+    from estate import Estate
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -26,6 +27,9 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
 
 def load_estate(path: Path) -> Estate:
     """The estate at `path`, or every problem on stderr and exit 1."""
+    # Imported here: `yunwang sense` with a cached policy never loads an estate.
+    from estate import EstateError, load
+
     try:
         return load(path)
     except EstateError as exc:

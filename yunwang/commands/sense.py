@@ -82,14 +82,14 @@ def sense(
     # Imported here so `yunwang --help` stays fast and the other verbs never pay for scapy.
     from monitors.packets import PcapError, PolicyError, Sensor, ThresholdError, read_capture
     from monitors.packets.capture import PcapWriter
-    from monitors.packets.estate_policy import policy_from_estate
+    from monitors.packets.policy_cache import policy_for
     from monitors.packets.sensor import settle_memory
     from security.audit import record
 
-    estate = load_estate(estate_file)
+    # Compiled once per estate and cached: loading the city takes seconds.
+    policy = policy_for(estate_file, load_estate)
     name = observer or socket.gethostname()
     try:
-        policy = policy_from_estate(estate)
         if policy_file is not None:
             policy.apply_overlay(policy_file)
         sensor = Sensor(policy, observer=name, sinks=[_printer(as_json)], keep_events=False)

@@ -14,17 +14,16 @@ default the segments' gateways, which relay DHCP), it is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
-
-from scapy.layers.dhcp import BOOTP, DHCP
-from scapy.layers.dhcp6 import DHCP6_Advertise, DHCP6_Reply, DHCP6OptServerId
-from scapy.layers.l2 import Ether
+from typing import TYPE_CHECKING, Final
 
 from security.events import SEVERITY_HIGH, Endpoint
 
 from ..decode import PROTO_UDP, Packet, ip_text, mac_text
 from ..policy import SensorPolicy
 from ..signature import Detection, Emit, Signature, override, remember
+
+if TYPE_CHECKING:
+    from scapy.layers.l2 import Ether
 
 DHCP4_SERVER_PORT: Final = 67
 DHCP4_CLIENT_PORT: Final = 68
@@ -71,6 +70,10 @@ class RogueDhcp(Detection):
         self._raised: dict[str, float] = {}
 
     def on_dhcp(self, packet: Packet) -> None:
+        # scapy (~0.7 CPU-s to import) only when a server message shows up:
+        # most captures have none, and the sensor's start-up must stay short.
+        from scapy.layers.l2 import Ether
+
         frame = Ether(packet.frame)
         if packet.version == 4:
             self._dhcp4(packet, frame)
@@ -78,6 +81,8 @@ class RogueDhcp(Detection):
             self._dhcp6(packet, frame)
 
     def _dhcp4(self, packet: Packet, frame: Ether) -> None:
+        from scapy.layers.dhcp import BOOTP, DHCP
+
         if BOOTP not in frame or DHCP not in frame or frame[BOOTP].op != 2:
             return
         options = {o[0]: o[1] for o in frame[DHCP].options if isinstance(o, tuple) and len(o) >= 2}
@@ -91,6 +96,8 @@ class RogueDhcp(Detection):
         self._raise(ROGUE_DHCP4, packet, server, f"DHCP {message} of {offered}", "ipv4")
 
     def _dhcp6(self, packet: Packet, frame: Ether) -> None:
+        from scapy.layers.dhcp6 import DHCP6_Advertise, DHCP6_Reply, DHCP6OptServerId
+
         answer = frame.getlayer(DHCP6_Advertise) or frame.getlayer(DHCP6_Reply)
         if answer is None:
             return
