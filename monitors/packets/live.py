@@ -25,6 +25,10 @@ from .sensor import SensorStats
 DEFAULT_BPF: Final = "arp or ip or ip6 or vlan"
 _SOL_PACKET: Final = 263
 _PACKET_STATISTICS: Final = 6
+_PACKET_FANOUT: Final = 18
+_PACKET_FANOUT_DATA: Final = 22
+_FANOUT_CBPF: Final = 6
+_FANOUT_UNIQUEID: Final = 0x2000
 _MTU: Final = 65535
 
 
@@ -40,6 +44,33 @@ class LiveCapture:
         except (OSError, Scapy_Exception, ValueError) as exc:
             raise CaptureError(f"{iface}: cannot capture ({exc})") from exc
         self.dropped = 0
+
+    def join_fanout(self, group: int | None = None) -> int:
+        """Share the interface's packets with the other sockets of a fanout
+        group: the kernel hands each packet to one of them, chosen by
+        `shards.fanout_program` (the client's address). Without `group`, a
+        new group with an id unused on this host is made; returns its id.
+        """
+        from .shards import fanout_program, sock_fprog
+
+        sock = self._socket.ins
+        mode = _FANOUT_CBPF << 16
+        try:
+            if group is None:
+                sock.setsockopt(_SOL_PACKET, _PACKET_FANOUT, mode | _FANOUT_UNIQUEID << 16)
+                group = struct.unpack("I", sock.getsockopt(_SOL_PACKET, _PACKET_FANOUT, 4))[0]
+                group &= 0xFFFF
+            else:
+                sock.setsockopt(_SOL_PACKET, _PACKET_FANOUT, mode | group)
+            # Keep the buffer referenced until the kernel has copied the program.
+            buffer, fprog = sock_fprog(fanout_program())
+            sock.setsockopt(_SOL_PACKET, _PACKET_FANOUT_DATA, fprog)
+            del buffer
+        except OSError as exc:
+            raise CaptureError(
+                f"{self.iface}: cannot share capture across processes ({exc})"
+            ) from exc
+        return group
 
     def records(
         self,

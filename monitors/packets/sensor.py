@@ -115,6 +115,11 @@ class Sensor:
         except MalformedPacket:
             stats.malformed += 1
             return
+        self.feed_packet(packet)
+
+    def feed_packet(self, packet: Packet) -> None:
+        """A decoded packet (counted in `seen` by the caller)."""
+        stats = self.stats
         try:
             proto = packet.proto
             # The common case first and inline: a TCP/UDP packet of a known flow.
@@ -128,7 +133,7 @@ class Sensor:
                 if flow is not None:
                     flow.packets += 1
                     flow.bytes += packet.length
-                    flow.last_seen = ts
+                    flow.last_seen = packet.ts
                     if not flow.answered and packet.src == flow.server:
                         self._answered(packet, flow)
             else:

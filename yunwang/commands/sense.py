@@ -27,8 +27,9 @@ from security.events import Event
 from yunwang.console import EXIT_USAGE, fail, load_estate
 
 if TYPE_CHECKING:
-    from monitors.packets import Sensor
+    from monitors.packets import Sensor, SensorStats
     from monitors.packets.capture import PcapWriter, Record
+    from monitors.packets.parallel import Outcome
 
 app_help = (
     "Watch the wire: ARP spoofing, scans, rogue routers and DHCP, forbidden cross-zone flows."
@@ -76,9 +77,20 @@ def sense(
     metrics_addr: Annotated[
         str, typer.Option("--metrics-addr", help="Address for --metrics-port")
     ] = "127.0.0.1",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Sensor processes (one per core); traffic is split by client address",
+        ),
+    ] = 1,
 ) -> None:
     if (iface is None) == (pcap is None):
         fail("give exactly one of --iface IF or --pcap FILE", EXIT_USAGE)
+    if workers > 1 and (write is not None or metrics_port is not None or count is not None):
+        fail("--workers above 1 works without --write, --metrics-port and --count", EXIT_USAGE)
     # Imported here so `yunwang --help` stays fast and the other verbs never pay for scapy.
     from monitors.packets import PcapError, PolicyError, Sensor, ThresholdError, read_capture
     from monitors.packets.capture import PcapWriter
@@ -100,6 +112,21 @@ def sense(
     settle_memory()
 
     target = iface if iface is not None else str(pcap)
+    if workers > 1:
+        stats = _sense_workers(
+            lambda keep: Sensor(
+                policy, observer=name, sinks=[] if keep else [_printer(as_json)], keep_events=keep
+            ),
+            pcap,
+            iface,
+            bpf,
+            duration,
+            workers,
+            as_json,
+        )
+        _audit(record, target, "success", estate_file, name, stats)
+        _summary(stats)
+        return
     try:
         writer = PcapWriter(write) if write is not None else None
     except OSError as exc:
@@ -128,22 +155,35 @@ def sense(
         sensor.close()
         if writer is not None:
             writer.close()
-        stats = sensor.stats
-        record(
-            action="packets.sense",
-            target=target,
-            outcome=outcome,
-            detail={
-                "estate": str(estate_file),
-                "observer": name,
-                "seen": stats.seen,
-                "parsed": stats.parsed,
-                "malformed": stats.malformed,
-                "dropped": stats.dropped,
-                "events": dict(stats.events),
-            },
-        )
-    stats = sensor.stats
+        _audit(record, target, outcome, estate_file, name, sensor.stats)
+    _summary(sensor.stats)
+
+
+def _audit(
+    record: Callable[..., object],
+    target: str,
+    outcome: Literal["success", "failure"],
+    estate_file: Path,
+    name: str,
+    stats: SensorStats,
+) -> None:
+    record(
+        action="packets.sense",
+        target=target,
+        outcome=outcome,
+        detail={
+            "estate": str(estate_file),
+            "observer": name,
+            "seen": stats.seen,
+            "parsed": stats.parsed,
+            "malformed": stats.malformed,
+            "dropped": stats.dropped,
+            "events": dict(stats.events),
+        },
+    )
+
+
+def _summary(stats: SensorStats) -> None:
     typer.echo(
         f"{stats.seen} frames, {stats.parsed} parsed, {stats.malformed} malformed, "
         f"{stats.dropped} dropped, {sum(stats.events.values())} events",
@@ -151,6 +191,68 @@ def sense(
     )
     if stats.first_error is not None:
         typer.echo(f"warning: a detection failed on a packet: {stats.first_error}", err=True)
+
+
+def _sense_workers(
+    make_sensor: Callable[[bool], Sensor],
+    pcap: Path | None,
+    iface: str | None,
+    bpf: str | None,
+    duration: float | None,
+    workers: int,
+    as_json: bool,
+) -> SensorStats:
+    """One sensor process per worker; their counters merged (monitors.packets.parallel)."""
+    from monitors.packets import PcapError
+    from monitors.packets.live import CaptureError
+    from monitors.packets.parallel import WorkerError, sense_file
+
+    try:
+        if pcap is not None:
+            events, outcome = sense_file(lambda: make_sensor(True), pcap, workers)
+            emit = _printer(as_json)
+            for event in events:
+                emit(event)
+        else:
+            outcome = _fan_out(make_sensor, iface, bpf, duration, workers)
+    except (PcapError, CaptureError, WorkerError) as exc:
+        fail(str(exc))
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise typer.Exit(0) from None
+    typer.echo(f"frames per process: {', '.join(map(str, outcome.shares))}", err=True)
+    return outcome.stats
+
+
+def _fan_out(
+    make_sensor: Callable[[bool], Sensor],
+    iface: str | None,
+    bpf: str | None,
+    duration: float | None,
+    workers: int,
+) -> Outcome:
+    from monitors.packets.live import DEFAULT_BPF, LiveCapture, interface_exists
+    from monitors.packets.parallel import sense_live
+
+    assert iface is not None
+    if not interface_exists(iface):
+        fail(f"{iface}: no such network interface")
+    captures: list[LiveCapture] = []
+    try:
+        group = None
+        for _ in range(workers):
+            captures.append(LiveCapture(iface, bpf if bpf is not None else DEFAULT_BPF))
+            group = captures[-1].join_fanout(group)
+        typer.echo(f"sensing on {iface} with {workers} processes", err=True)
+
+        def run(sensor: Sensor, capture: LiveCapture) -> None:
+            _run(sensor, capture.records(duration, None, sensor.stats), None)
+            sensor.stats.dropped = capture.update_drops()
+
+        return sense_live(lambda: make_sensor(False), captures, run)
+    finally:
+        for capture in captures:
+            capture.close()
 
 
 def _run(sensor: Sensor, records: Iterable[Record], writer: PcapWriter | None) -> None:

@@ -1,0 +1,210 @@
+"""One sensor process per core: a capture file sharded, a live interface fanned out.
+
+Each worker is a forked copy of the loaded sensor (the policy is built
+once, before the fork) with its share of the traffic (`shards`): for a
+file, every worker reads the file and keeps its own packets; live, the
+kernel's AF_PACKET fanout hands each packet to one worker's socket.
+
+What needs merging, and how (everything else is whole in one worker):
+- the counters (`SensorStats`): summed; malformed frames are counted by
+  worker 0 alone, since every worker reads them;
+- IPv6 adoption (flows and bytes per segment and family): each flow lives
+  in one worker, so the totals are summed;
+- the event stream: from a file, the workers' events are merged in
+  timestamp order and printed by the parent (the same lines, in time order,
+  as one process prints); live, each worker prints its events as it raises
+  them, one `write` per line so lines never interleave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from security.events import Event
+
+from .capture import PcapError, Record, read_capture
+from .decode import MalformedPacket, decode
+from .detections.adoption import FamilyCounts
+from .sensor import Sensor, SensorStats
+from .shards import ShardAssigner
+
+if TYPE_CHECKING:
+    from .live import LiveCapture
+
+MakeSensor = Callable[[], Sensor]
+_FORK = multiprocessing.get_context("fork")
+
+
+class WorkerError(RuntimeError):
+    """A worker failed (one line: which worker and why)."""
+
+
+@dataclass
+class Outcome:
+    """What one worker hands back: its counters, adoption totals and events."""
+
+    stats: SensorStats
+    adoption: dict[tuple[str, int], FamilyCounts]
+    events: list[Event] = field(default_factory=list)
+    error: str | None = None
+    shares: list[int] = field(default_factory=list)  # merged: frames each worker sensed
+
+
+def merge_stats(parts: Iterable[SensorStats]) -> SensorStats:
+    total = SensorStats()
+    for part in parts:
+        total.seen += part.seen
+        total.parsed += part.parsed
+        total.malformed += part.malformed
+        total.dropped += part.dropped
+        total.unsupported += part.unsupported
+        total.detection_errors += part.detection_errors
+        total.events.update(part.events)
+        if total.first_error is None:
+            total.first_error = part.first_error
+    return total
+
+
+def merge_adoption(
+    parts: Iterable[dict[tuple[str, int], FamilyCounts]],
+) -> dict[tuple[str, int], FamilyCounts]:
+    total: dict[tuple[str, int], FamilyCounts] = {}
+    for part in parts:
+        for key, counts in part.items():
+            entry = total.setdefault(key, FamilyCounts())
+            entry.flows += counts.flows
+            entry.bytes += counts.bytes
+    return total
+
+
+def feed_share(sensor: Sensor, records: Iterable[Record], index: int, shards: int) -> None:
+    """Feed `sensor` this worker's share of `records`."""
+    stats = sensor.stats
+    feed_packet = sensor.feed_packet
+    shard = ShardAssigner(shards).shard
+    for ts, frame, length in records:
+        try:
+            packet = decode(frame, ts, length)
+        except MalformedPacket:
+            if index == 0:
+                stats.seen += 1
+                stats.malformed += 1
+            continue
+        if shard(packet) == index:
+            stats.seen += 1
+            feed_packet(packet)
+
+
+def sense_file(make_sensor: MakeSensor, pcap: Path, workers: int) -> tuple[list[Event], Outcome]:
+    """Every event of `pcap` in timestamp order, and the merged outcome."""
+    next(iter(read_capture(pcap)), None)  # a file that is no capture: one line, here
+
+    def work(index: int, sensor: Sensor) -> Outcome:
+        sensor.events.clear()
+        error = None
+        try:
+            feed_share(sensor, read_capture(pcap), index, workers)
+        except PcapError as exc:
+            error = str(exc)
+        sensor.close()
+        return Outcome(sensor.stats, sensor.adoption.snapshot(), sensor.events, error)
+
+    outcomes = _run(make_sensor, workers, work)
+    events = sorted((e for o in outcomes for e in o.events), key=lambda e: e.timestamp)
+    return events, _merged(outcomes)
+
+
+def sense_live(
+    make_sensor: MakeSensor,
+    captures: list[LiveCapture],
+    run: Callable[[Sensor, LiveCapture], None],
+) -> Outcome:
+    """`run(sensor, capture)` in one worker per capture (already in one fanout
+    group); SIGTERM or SIGINT to this process stops them all."""
+
+    def work(index: int, sensor: Sensor) -> Outcome:
+        for other, capture in enumerate(captures):
+            if other != index:
+                capture.close()
+        with contextlib.suppress(KeyboardInterrupt):
+            run(sensor, captures[index])
+        sensor.close()
+        return Outcome(sensor.stats, sensor.adoption.snapshot())
+
+    return _merged(_run(make_sensor, len(captures), work))
+
+
+def _merged(outcomes: list[Outcome]) -> Outcome:
+    for index, outcome in enumerate(outcomes):
+        if outcome.error is not None:
+            raise WorkerError(outcome.error if index == 0 else f"worker {index}: {outcome.error}")
+    stats = merge_stats(o.stats for o in outcomes)
+    shares = [o.stats.seen for o in outcomes]
+    return Outcome(stats, merge_adoption(o.adoption for o in outcomes), shares=shares)
+
+
+def _run(
+    make_sensor: MakeSensor, workers: int, work: Callable[[int, Sensor], Outcome]
+) -> list[Outcome]:
+    """Fork `workers` processes, each running `work(index, its sensor)`."""
+    channels: list[tuple[multiprocessing.context.ForkProcess, Connection]] = []
+    for index in range(workers):
+        receive, send = _FORK.Pipe(duplex=False)
+        process = _FORK.Process(target=_worker, args=(index, make_sensor, work, send), daemon=True)
+        process.start()
+        send.close()
+        channels.append((process, receive))
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        for process, _ in channels:
+            if process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    previous_int = signal.signal(signal.SIGINT, forward)
+    outcomes: list[Outcome] = []
+    try:
+        for index, (process, receive) in enumerate(channels):
+            try:
+                outcomes.append(receive.recv())
+            except EOFError:
+                process.join()
+                raise WorkerError(
+                    f"worker {index} ended without a result (exit {process.exitcode})"
+                ) from None
+            process.join()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
+        for process, _ in channels:
+            if process.is_alive():
+                process.kill()
+    return outcomes
+
+
+def _worker(
+    index: int, make_sensor: MakeSensor, work: Callable[[int, Sensor], Outcome], send: Connection
+) -> None:
+    # The parent forwards SIGTERM/SIGINT; a worker stops the way one sensor does.
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    sensor = make_sensor()
+    try:
+        outcome = work(index, sensor)
+    except Exception as exc:  # one line to the parent, never a traceback
+        outcome = Outcome(sensor.stats, {}, error=f"{type(exc).__name__}: {exc}")
+    send.send(outcome)
+    send.close()

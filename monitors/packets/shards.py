@@ -1,0 +1,241 @@
+"""Which sensor process a packet belongs to, when one process per core senses.
+
+Most detections keep state per *client*: a scan is one source probing many
+ports or hosts, a forbidden-flow window is one source, zone pair and
+service, a flow is both directions of one conversation. So the traffic is
+split by the client's address: every packet of a flow, and every flow of a
+client, lands in the same process, and those detections need no merge.
+
+The client is read from the packet alone, without flow state, the same way
+in both directions: of two TCP/UDP ports the lower one is the service, so
+the other end is the client (equal ports: both addresses count alike); an
+echo request comes from its client, an echo reply goes to it.
+
+What is not a client's goes to process 0, whole: ARP, neighbour discovery
+and router advertisements, DHCP server messages, other ICMP, non-IP frames,
+IPv6 packets with extension headers (a classic BPF program cannot walk
+them), and frames too short to decode. Those feed the per-segment
+detections (ARP bindings and storms, gateway claims, rogue routers and DHCP
+servers), which keep one view of the segment in that one process.
+
+`fanout_program` is that rule as a classic BPF program for the kernel's
+AF_PACKET fanout (PACKET_FANOUT_CBPF), which hands each live packet to one
+socket of the group: the program's result modulo the group's size. It has
+no memory, so a scan whose probed ports are above its own source port
+(scapy's default source port 20, `nmap -g 53`) looks like answers to many
+clients and is split across processes; every flow still stays whole.
+
+A capture file does better (`ShardAssigner`): every process reads the whole
+file and runs the same assigner over every packet, so they agree without
+talking. A flow belongs to its client as the sensor's flow table sees it
+(a SYN's sender whatever its ports, the first sender of a UDP conversation
+between two equal ports), so such scans and per-client windows stay whole.
+
+Also by construction: a client whose traffic mixes IPv6 extension headers
+and plain packets has those flows in process 0. IPv6 adoption counts, the
+counters and the event stream are merged from every process
+(`monitors.packets.parallel`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from typing import Final
+
+from .decode import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Packet
+from .flows import new_flow
+
+# Multiplicative hashing (Knuth): consecutive addresses spread over processes.
+_GOLDEN: Final = 2654435761
+_ECHO_REQUESTS: Final = frozenset({8, 128})
+_ECHO_REPLIES: Final = frozenset({0, 129})
+_SEGMENT_PORTS: Final = frozenset({67, 547})  # DHCP server messages
+
+
+def _spread(word: int) -> int:
+    return ((word * _GOLDEN) & 0xFFFFFFFF) >> 16
+
+
+def _word(address: bytes) -> int:
+    return int.from_bytes(address[-4:], "big")
+
+
+def shard_of(packet: Packet, shards: int) -> int:
+    """The process (0..shards-1) that senses this packet."""
+    if shards == 1 or packet.version == 0:
+        return 0
+    proto = packet.proto
+    if packet.version == 6 and packet.l4 != packet.l3 + 40:
+        return 0  # extension headers (or a later fragment)
+    if proto in (PROTO_TCP, PROTO_UDP):
+        sport, dport = packet.sport, packet.dport
+        if sport < 0:  # an IPv4 fragment after the first: no ports
+            return _spread(_word(packet.src) ^ _word(packet.dst)) % shards
+        if proto == PROTO_UDP and sport in _SEGMENT_PORTS:
+            return 0
+        if sport > dport:
+            return _spread(_word(packet.src)) % shards
+        if sport < dport:
+            return _spread(_word(packet.dst)) % shards
+        return _spread(_word(packet.src) ^ _word(packet.dst)) % shards
+    if proto in (PROTO_ICMP, PROTO_ICMPV6):
+        if packet.icmp_type in _ECHO_REQUESTS:
+            return _spread(_word(packet.src)) % shards
+        if packet.icmp_type in _ECHO_REPLIES:
+            return _spread(_word(packet.dst)) % shards
+    if packet.l4 < 0 and proto >= 0:
+        return _spread(_word(packet.src) ^ _word(packet.dst)) % shards
+    return 0
+
+
+class ShardAssigner:
+    """`shard_of`, except that a flow belongs to its client as the sensor sees it.
+
+    The client of a TCP/UDP flow is decided by its first packet, as the
+    sensor's flow table decides it (`flows.new_flow`: a SYN's sender, the
+    client side of a UDP conversation even when both ports are 514), so
+    scans from low source ports and per-client windows stay whole, and so
+    do flows behind IPv6 extension headers (decoded here, unlike in BPF).
+    Deterministic: processes that see the same packets in the same order
+    agree. The table is bounded; when full it is emptied (in every process
+    at the same packet), and later packets of older flows then go by their
+    first packet again.
+    """
+
+    def __init__(self, shards: int, max_flows: int = 1_000_000) -> None:
+        self.shards = shards
+        self._max = max_flows
+        self._flows: dict[tuple[bytes, bytes, int, int], int] = {}
+
+    def shard(self, packet: Packet) -> int:
+        if self.shards == 1:
+            return 0
+        if packet.sport >= 0 and not (packet.proto == PROTO_UDP and packet.sport in _SEGMENT_PORTS):
+            key = (packet.src, packet.dst, packet.sport, packet.dport)
+            known = self._flows.get(key)
+            if known is not None:
+                return known
+            flow = new_flow(packet)
+            if flow is not None:
+                shard = _spread(_word(flow.client)) % self.shards
+                if len(self._flows) >= self._max:
+                    self._flows.clear()
+                self._flows[key] = shard
+                self._flows[(packet.dst, packet.src, packet.dport, packet.sport)] = shard
+                return shard
+        return shard_of(packet, self.shards)
+
+
+# Classic BPF (linux/filter.h). Loads use the negative offsets that read
+# relative to the network header and the skb's ancillary data, so the
+# program is right whether the kernel hands it the frame at the MAC or at
+# the network header, and after it has taken a VLAN tag off.
+_NET: Final = -0x100000  # SKF_NET_OFF
+_PROTOCOL: Final = -0x1000  # SKF_AD_OFF + SKF_AD_PROTOCOL
+_OPS: Final = {
+    "ld": 0x20, "ldh": 0x28, "ldb": 0x30, "ldh_x": 0x48, "ldb_x": 0x50, "ld_mem": 0x60,
+    "ldx_imm": 0x01, "ldx_mem": 0x61, "st": 0x02, "and": 0x54, "mul": 0x24, "rsh": 0x74,
+    "xor_x": 0xAC, "tax": 0x07, "ja": 0x05, "jeq": 0x15, "jset": 0x45, "jeq_x": 0x1D,
+    "jgt_x": 0x2D, "ret": 0x06, "ret_a": 0x16,
+}  # fmt: skip
+# Scratch memory: M[0] source word, M[1] destination word, M[2] protocol,
+# M[3] source port, M[4] destination port. X holds the transport offset.
+_SOURCE = """
+    ldh PROTOCOL
+    jeq 0x0800 v4 v6
+v4: ld NET+12
+    st 0
+    ld NET+16
+    st 1
+    ldh NET+6
+    jset 0x1fff both v4l4
+v4l4: ldb NET+0
+    and 0x0f
+    mul 4
+    tax
+    ldb NET+9
+    jeq 6 ports v4udp
+v4udp: jeq 17 ports v4icmp
+v4icmp: jeq 1 icmp zero
+v6: jeq 0x86dd v6h zero
+v6h: ld NET+20
+    st 0
+    ld NET+36
+    st 1
+    ldx_imm 40
+    ldb NET+6
+    jeq 58 icmp v6tcp
+v6tcp: jeq 6 ports v6udp
+v6udp: jeq 17 ports zero
+icmp: ldb_x NET
+    jeq 8 src reply
+reply: jeq 0 dst request6
+request6: jeq 128 src reply6
+reply6: jeq 129 dst zero
+ports: st 2
+    ldh_x NET
+    st 3
+    ldh_x NET+2
+    st 4
+    ld_mem 2
+    jeq 17 udp compare
+udp: ld_mem 3
+    jeq 67 zero dhcp6
+dhcp6: jeq 547 zero compare
+compare: ldx_mem 4
+    ld_mem 3
+    jgt_x src equal
+equal: jeq_x both dst
+zero: ret 0
+both: ld_mem 0
+    ldx_mem 1
+    xor_x
+    ja hash
+src: ld_mem 0
+    ja hash
+dst: ld_mem 1
+hash: mul GOLDEN
+    rsh 16
+    ret_a
+"""
+
+Insn = tuple[int, int, int, int]
+
+
+def fanout_program() -> list[Insn]:
+    """`shard_of` as a classic BPF program (before the kernel's modulo)."""
+    lines: list[list[str]] = []
+    labels: dict[str, int] = {}
+    for line in _SOURCE.strip().splitlines():
+        name, _, rest = line.strip().rpartition(": ") if ": " in line else ("", "", line.strip())
+        if name:
+            labels[name] = len(lines)
+        lines.append(rest.split())
+    constants = {"NET": _NET, "PROTOCOL": _PROTOCOL, "GOLDEN": _GOLDEN}
+    program: list[Insn] = []
+    for index, (mnemonic, *args) in enumerate(lines):
+        code = _OPS[mnemonic]
+        if mnemonic == "ja":
+            program.append((code, 0, 0, labels[args[0]] - index - 1))
+            continue
+        k = _number(args[0], constants) if args and args[0] not in labels else 0
+        jumps = [a for a in args if a in labels]
+        jt, jf = (labels[j] - index - 1 for j in jumps) if jumps else (0, 0)
+        program.append((code, jt, jf, k))
+    return program
+
+
+def _number(text: str, constants: dict[str, int]) -> int:
+    base, _, offset = text.partition("+")
+    value = constants[base] if base in constants else int(base, 0)
+    return value + (int(offset, 0) if offset else 0)
+
+
+def sock_fprog(program: list[Insn]) -> tuple[ctypes.Array[ctypes.c_char], bytes]:
+    """(the instructions' buffer, a `struct sock_fprog` pointing at it).
+
+    The buffer must stay alive until the setsockopt call has copied it."""
+    raw = b"".join(struct.pack("HBBI", c, jt, jf, k & 0xFFFFFFFF) for c, jt, jf, k in program)
+    buffer = ctypes.create_string_buffer(raw, len(raw))
+    return buffer, struct.pack("HL", len(program), ctypes.addressof(buffer))
