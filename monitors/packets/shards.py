@@ -139,6 +139,9 @@ _OPS: Final = {
     "xor_x": 0xAC, "tax": 0x07, "ja": 0x05, "jeq": 0x15, "jset": 0x45, "jeq_x": 0x1D,
     "jgt_x": 0x2D, "ret": 0x06, "ret_a": 0x16,
 }  # fmt: skip
+# The kernel's checker follows straight-line code past a `ret` when it
+# checks that scratch memory is written before it is read, so `zero` (reached
+# before any store) is the last instruction.
 # Scratch memory: M[0] source word, M[1] destination word, M[2] protocol,
 # M[3] source port, M[4] destination port. X holds the transport offset.
 _SOURCE = """
@@ -187,7 +190,6 @@ compare: ldx_mem 4
     ld_mem 3
     jgt_x src equal
 equal: jeq_x both dst
-zero: ret 0
 both: ld_mem 0
     ldx_mem 1
     xor_x
@@ -198,6 +200,7 @@ dst: ld_mem 1
 hash: mul GOLDEN
     rsh 16
     ret_a
+zero: ret 0
 """
 
 Insn = tuple[int, int, int, int]

@@ -46,8 +46,8 @@ def _sweep(scanner: Host, targets: list[Host]) -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    frames = mixed_traffic(EXTRANET, EXTRANET[:10], 800, seed=13)
-    frames += mixed_traffic(EXTRANET, EXCHANGE, 300, seed=14, ports=(443, 22, 445))
+    frames = mixed_traffic(EXTRANET, EXTRANET[:10], 250, seed=13)
+    frames += mixed_traffic(EXTRANET, EXCHANGE, 120, seed=14, ports=(443, 22, 445))
     frames.sort(key=lambda frame: frame[0])
     start = frames[len(frames) // 2][0]
     extra = [bytes(p) for p in scenarios.all_frames()] + _sweep(EXTRANET[0], EXCHANGE[:30])

@@ -72,6 +72,9 @@ class RogueDhcp(Detection):
     def on_dhcp(self, packet: Packet) -> None:
         # scapy (~0.7 CPU-s to import) only when a server message shows up:
         # most captures have none, and the sensor's start-up must stay short.
+        # The DHCP layers are imported before dissecting: importing them binds
+        # UDP 67/68 and 546/547 to BOOTP and DHCPv6 in scapy's dissector.
+        from scapy.layers import dhcp, dhcp6  # noqa: F401
         from scapy.layers.l2 import Ether
 
         frame = Ether(packet.frame)
