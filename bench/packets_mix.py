@@ -1,9 +1,9 @@
-"""The sensor on a capture with a deliberately different mix from
-bench/packets_bench.py's, in process and as a whole command, next to
-`tshark -r` in the same run; and start-up to the first packet.
+"""The sensor on two captures (bench/packets_bench.py's and one with a
+deliberately different mix), in process and as a whole command, on 1 and
+N processes, next to `tshark -r` in the same run; and start-up.
 
     .venv/bin/python bench/packets_mix.py [--estate examples/puyang.yaml]
-        [--connections 6000] [--repeat 3]
+        [--connections 6000] [--bench-connections 8000] [--workers 2] [--repeat 3]
 
 The capture (built once, cached in $YUNWANG_HOME/cache): TCP sessions with
 full option sets (MSS, SACK, timestamps, window scale) and 200-1400 byte
@@ -12,32 +12,38 @@ a third of the frames VLAN-tagged, and many flows crossing zones: allowed
 ones into the exchange zone and a forbidden-flow storm (every client tries
 tcp/22, tcp/445 and tcp/3389 on many exchange servers).
 
-Measures: packets per CPU-second of the sensor in process (read + decode +
-every detection) and of the whole `yunwang sense --pcap FILE ESTATE --json`
-command (CPU of the child, start-up included), `tshark -n -r FILE` (child
-CPU), medians over --repeat rounds; and the command's start-up: wall time
-from exec to the first packet fed (`yunwang sense` with a one-packet pcap).
+Measures, per capture: packets per CPU-second and per wall-second of the
+sensor in process (read + decode + every detection) on one process and
+sharded over --workers forked processes (CPU of all of them), of the whole
+`yunwang sense --pcap FILE ESTATE --json [--workers N]` command (CPU of the
+children, start-up included) and of `tshark -n -r FILE`, medians over
+--repeat rounds with the contenders alternating; then the command's
+start-up: exec to exit on a one-packet capture with the policy cached.
+The load average is printed before and after: the machine is shared.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import statistics
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.packets_bench import build_capture as build_bench_capture  # noqa: E402
 from bench.packets_bench import cache_dir, endpoints, timed  # noqa: E402
 from estate import load  # noqa: E402
-from monitors.packets import Sensor, read_capture  # noqa: E402
+from monitors.packets import Sensor, SensorPolicy, read_capture  # noqa: E402
 from monitors.packets.capture import PcapWriter  # noqa: E402
-from monitors.packets.estate_policy import policy_from_estate  # noqa: E402
+from monitors.packets.parallel import sense_file  # noqa: E402
+from monitors.packets.policy_cache import policy_for  # noqa: E402
 from monitors.packets.sensor import settle_memory  # noqa: E402
 from monitors.packets.synthetic import Host  # noqa: E402
 
@@ -125,74 +131,104 @@ def build_capture(estate_path: Path, connections: int) -> Path:
     return path
 
 
-def first_packet_s(estate_path: Path, pcap: Path) -> float:
-    """Wall time of `yunwang sense --pcap` on a one-packet capture."""
+def first_packet(estate_path: Path, pcap: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of `yunwang sense --pcap` on a one-packet capture:
+    exec to exit, so start-up to the first packet plus a summary line."""
     one = pcap.with_suffix(".one.pcap")
     if not one.exists():
         with PcapWriter(one) as writer:
             ts, frame, _ = next(iter(read_capture(pcap)))
             writer.write(ts, frame)
-    began = time.perf_counter()
-    subprocess.run(_sense(estate_path, one), stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - began
+
+    def run() -> int:
+        subprocess.run(_sense(estate_path, one, 1), stdout=subprocess.DEVNULL, check=True)
+        return 1
+
+    _, cpu, wall = timed(run)
+    return wall, cpu
 
 
-def _sense(estate_path: Path, pcap: Path) -> list[str]:
+def _sense(estate_path: Path, pcap: Path, workers: int) -> list[str]:
     return [sys.executable, "-m", "yunwang", "sense", "--pcap", str(pcap), str(estate_path),
-            "--json"]  # fmt: skip
+            "--json", "--workers", str(workers)]  # fmt: skip
+
+
+def _contenders(
+    estate_path: Path, pcap: Path, policy: SensorPolicy, total: int, workers: int
+) -> dict[str, Callable[[], int]]:
+    def in_process() -> int:
+        sensor = Sensor(policy, observer="bench", keep_events=True)
+        sensor.feed_all(read_capture(pcap))
+        sensor.close()
+        return sensor.stats.seen
+
+    def in_process_sharded() -> int:
+        _, outcome = sense_file(lambda: Sensor(policy, observer="bench"), pcap, workers)
+        return outcome.stats.seen
+
+    def command(n: int) -> Callable[[], int]:
+        def run() -> int:
+            subprocess.run(_sense(estate_path, pcap, n), stdout=subprocess.DEVNULL, check=True)
+            return total
+
+        return run
+
+    def tshark() -> int:
+        subprocess.run(["tshark", "-n", "-r", str(pcap)], stdout=subprocess.DEVNULL, check=True)
+        return total
+
+    runs: dict[str, Callable[[], int]] = {
+        "sensor in process, 1 process": in_process,
+        f"sensor in process, {workers} processes": in_process_sharded,
+        "`yunwang sense --pcap` command, 1 process": command(1),
+        f"`yunwang sense --pcap --workers {workers}` command": command(workers),
+    }
+    if shutil.which("tshark"):
+        runs["`tshark -n -r`"] = tshark
+    return runs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--estate", type=Path, default=ROOT / "examples" / "puyang.yaml")
     parser.add_argument("--connections", type=int, default=6000)
+    parser.add_argument("--bench-connections", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    pcap = build_capture(args.estate, args.connections)
     estate = load(args.estate)
-    policy = policy_from_estate(estate)
-    total = sum(1 for _ in read_capture(pcap))
+    captures = {
+        "mix": build_capture(args.estate, args.connections),
+        "bench": build_bench_capture(estate, args.estate, args.bench_connections),
+    }
+    policy = policy_for(args.estate, lambda path: estate)  # also fills the command's cache
     settle_memory()
-    last: list[Sensor] = []
-
-    def in_process() -> int:
-        sensor = Sensor(policy, observer="bench", keep_events=True)
-        sensor.feed_all(read_capture(pcap))
-        sensor.close()
-        last[:] = [sensor]
-        return sensor.stats.seen
-
-    def command() -> int:
-        subprocess.run(_sense(args.estate, pcap), stdout=subprocess.DEVNULL, check=True)
-        return total
-
-    def tshark() -> int:
-        subprocess.run(["tshark", "-n", "-r", str(pcap)], stdout=subprocess.DEVNULL, check=True)
-        return total
-
-    runs = {"yunwang sensor, in process": in_process, "yunwang sense --pcap (command)": command}
-    if shutil.which("tshark"):
-        runs["tshark -n -r"] = tshark
-    rates: dict[str, list[float]] = {name: [] for name in runs}
-    starts: list[float] = []
-    for _ in range(args.repeat):
-        for name, run in runs.items():
-            frames, cpu, _wall = timed(run)
-            rates[name].append(frames / cpu)
-        starts.append(first_packet_s(args.estate, pcap))
-    print(f"capture {pcap.name}: {total} frames; {args.repeat} rounds, medians")
-    tshark_rate = statistics.median(rates["tshark -n -r"]) if "tshark -n -r" in rates else None
-    print("| contender | packets/CPU-s | ÷ tshark |")
-    print("|---|---:|---:|")
-    for name, values in rates.items():
-        rate = statistics.median(values)
-        ratio = f"{rate / tshark_rate:.2f}" if tshark_rate else "-"
-        print(f"| {name} | {rate:,.0f} | {ratio} |")
-    print(f"`yunwang sense` start-up to the first packet (one-packet pcap, wall): "
-          f"{statistics.median(starts):.2f} s")  # fmt: skip
-    stats = last[0].stats
-    print(f"sensor: {stats.seen} seen, {stats.parsed} parsed, {stats.malformed} malformed, "
-          f"events {dict(stats.events)}")  # fmt: skip
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    for label, pcap in captures.items():
+        total = sum(1 for _ in read_capture(pcap))
+        runs = _contenders(args.estate, pcap, policy, total, args.workers)
+        cpu_rates: dict[str, list[float]] = {name: [] for name in runs}
+        wall_rates: dict[str, list[float]] = {name: [] for name in runs}
+        for _ in range(args.repeat):
+            for name, run in runs.items():
+                frames, cpu, wall = timed(run)
+                cpu_rates[name].append(frames / cpu)
+                wall_rates[name].append(frames / wall)
+        peer = statistics.median(cpu_rates.get("`tshark -n -r`", [0.0])) or None
+        print(f"\n{label}: {pcap.name}, {total} frames; {args.repeat} rounds, medians")
+        print("| contender | packets/CPU-s | packets/wall-s | ÷ tshark (CPU) |")
+        print("|---|---:|---:|---:|")
+        for name in runs:
+            rate = statistics.median(cpu_rates[name])
+            ratio = f"{rate / peer:.2f}" if peer else "-"
+            print(
+                f"| {name} | {rate:,.0f} | {statistics.median(wall_rates[name]):,.0f} | {ratio} |"
+            )
+    starts = [first_packet(args.estate, captures["mix"]) for _ in range(args.repeat + 1)][1:]
+    print(f"\n`yunwang sense` on a one-packet capture (cached policy), exec to exit: "
+          f"median {statistics.median(w for w, _ in starts):.2f} s wall, "
+          f"{statistics.median(c for _, c in starts):.2f} CPU-s")  # fmt: skip
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ _EXT_ALL: Final = _EXT_8 | {_EXT_FRAGMENT, _EXT_AH}
 
 _ETH = struct.Struct("!6s6sH")
 _U16 = struct.Struct("!H")
+_IPV4 = struct.Struct("!BxHxxHxBxx4s4s")
 _PORTS = struct.Struct("!HH")
 _TCP_FLAGS_AT: Final = 13
 
@@ -159,24 +160,22 @@ def _other(
 def _ipv4(
     frame: bytes, ts: float, length: int, eth_src: bytes, eth_dst: bytes, vlan: int, l3: int
 ) -> Packet:
-    first = frame[l3]
+    # One unpack for the fixed header: version/IHL, total length, fragment
+    # field, protocol and both addresses (a short frame raises struct.error).
+    first, total, fragment, proto, src, dst = _IPV4.unpack_from(frame, l3)
     if first >> 4 != 4:
         raise MalformedPacket("IPv4 ethertype without an IPv4 header")
     header_len = (first & 0x0F) << 2
-    total = _U16.unpack_from(frame, l3 + 2)[0]
     if header_len < 20 or total < header_len:
         raise MalformedPacket("bogus IPv4 header or total length")
-    src = frame[l3 + 12 : l3 + 16]
-    dst = frame[l3 + 16 : l3 + 20]
-    if len(dst) != 4 or len(frame) < l3 + header_len:
+    if len(frame) < l3 + header_len:
         raise MalformedPacket("truncated IPv4 header")
-    proto = frame[l3 + 9]
     # The payload ends at the total length or at the capture's end, whichever
     # is first (a short snaplen truncates payload, not the headers we read).
     end = l3 + total
     if end > len(frame):
         end = len(frame)
-    fragment_offset = _U16.unpack_from(frame, l3 + 6)[0] & 0x1FFF
+    fragment_offset = fragment & 0x1FFF
     l4 = l3 + header_len
     if fragment_offset:
         return _new_packet(

@@ -152,9 +152,17 @@ class Sensor:
         stats.parsed += 1
 
     def feed_all(self, records: Iterable[tuple[float, bytes, int]]) -> None:
-        feed = self.feed
+        """`feed` for every record, without a call per record for `feed` itself."""
+        stats = self.stats
+        feed_packet = self.feed_packet
         for ts, frame, length in records:
-            feed(ts, frame, length)
+            stats.seen += 1
+            try:
+                packet = decode(frame, ts, length)
+            except MalformedPacket:
+                stats.malformed += 1
+                continue
+            feed_packet(packet)
 
     def _rare(self, packet: Packet) -> None:
         """ARP, ICMP, fragments and other protocols (the flow part repeats

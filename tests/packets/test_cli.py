@@ -4,6 +4,9 @@ the audit trail, and the Prometheus view of the sensor."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,3 +175,27 @@ def test_count_and_write(scenario_pcap: Path, tmp_path: Path) -> None:
         "--pcap", str(scenario_pcap), str(scenarios.ESTATE), "--write", "/nonexistent/dir/x.pcap"
     )
     assert code == 1 and "--write /nonexistent/dir/x.pcap: cannot create" in err
+
+
+def test_sense_as_its_own_process_starts_without_the_platform(
+    tmp_path: Path, policy_file: Path
+) -> None:
+    """`yunwang sense` as the shell runs it: the first run compiles the estate's
+    policy; the next ones import neither the estate loader (pydantic models,
+    the planner), nor scapy, nor any other verb's room before the first packet."""
+    one = tmp_path / "one.pcap"
+    with PcapWriter(one) as writer:
+        writer.write(1.0, bytes(Ether() / IP(src="198.18.0.66", dst="198.18.8.10") / TCP(dport=22)))
+    command = [sys.executable, "-X", "importtime", "-m", "yunwang", "sense", "--pcap", str(one),
+               str(scenarios.ESTATE), "--policy", str(policy_file)]  # fmt: skip
+    env = {**os.environ, "YUNWANG_HOME": str(tmp_path / "home")}
+    runs = [subprocess.run(command, capture_output=True, env=env, check=True) for _ in range(2)]
+    for run in runs:
+        assert b"ywpkt-zone-forbidden-flow" in run.stdout  # same event, built or cached
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in runs[1].stderr.decode().splitlines()
+        if line.startswith("import time:")
+    }  # fmt: skip
+    assert len(list((tmp_path / "home" / "cache" / "sensor-policy").glob("*.json"))) == 1
+    for heavy in ("estate.loader", "estate.schema", "scapy", "monitors.snmp", "infra", "lab"):
+        assert heavy not in imported, heavy
