@@ -113,17 +113,24 @@ def sense(
 
     target = iface if iface is not None else str(pcap)
     if workers > 1:
-        stats = _sense_workers(
-            lambda keep: Sensor(
-                policy, observer=name, sinks=[] if keep else [_printer(as_json)], keep_events=keep
-            ),
-            pcap,
-            iface,
-            bpf,
-            duration,
-            workers,
-            as_json,
-        )
+        try:
+            stats = _sense_workers(
+                lambda keep: Sensor(
+                    policy,
+                    observer=name,
+                    sinks=[] if keep else [_printer(as_json)],
+                    keep_events=keep,
+                ),
+                pcap,
+                iface,
+                bpf,
+                duration,
+                workers,
+                as_json,
+            )
+        except SystemExit:
+            _audit(record, target, "failure", estate_file, name, sensor.stats)
+            raise
         _audit(record, target, "success", estate_file, name, stats)
         _summary(stats)
         return
