@@ -22,6 +22,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -86,12 +87,34 @@ def merge_adoption(
     return total
 
 
+# Untagged IPv4 without options, up to the TCP flags: ethertype, version and
+# header length, fragment field, protocol, addresses, ports, flags.
+_PLAIN_IPV4 = struct.Struct("!12xHBxxxxxHxBxx4s4sHH8xB")
+
+
 def feed_share(sensor: Sensor, records: Iterable[Record], index: int, shards: int) -> None:
-    """Feed `sensor` this worker's share of `records`."""
+    """Feed `sensor` this worker's share of `records`.
+
+    Every worker looks at every frame, so a frame of a flow already
+    assigned to another worker is skipped from its raw header (most frames
+    are untagged IPv4 TCP/UDP) without being decoded; the rest are decoded
+    and assigned as `ShardAssigner` says.
+    """
     stats = sensor.stats
     feed_packet = sensor.feed_packet
-    shard = ShardAssigner(shards).shard
+    assigner = ShardAssigner(shards)
+    shard, known = assigner.shard, assigner.known
+    plain = _PLAIN_IPV4.unpack_from
     for ts, frame, length in records:
+        try:
+            ethertype, first, fragment, proto, src, dst, sport, dport, _ = plain(frame)
+        except struct.error:
+            pass
+        else:
+            if ethertype == 0x0800 and first == 0x45 and not fragment & 0x1FFF and proto in (6, 17):
+                owner = known((src, dst, sport, dport))
+                if owner is not None and owner != index:
+                    continue
         try:
             packet = decode(frame, ts, length)
         except MalformedPacket:

@@ -48,6 +48,7 @@ from .flows import new_flow
 
 # Multiplicative hashing (Knuth): consecutive addresses spread over processes.
 _GOLDEN: Final = 2654435761
+_WORDS: Final = struct.Struct("!IIII")
 _ECHO_REQUESTS: Final = frozenset({8, 128})
 _ECHO_REPLIES: Final = frozenset({0, 129})
 _SEGMENT_PORTS: Final = frozenset({67, 547})  # DHCP server messages
@@ -58,7 +59,12 @@ def _spread(word: int) -> int:
 
 
 def _word(address: bytes) -> int:
-    return int.from_bytes(address[-4:], "big")
+    """32 bits of an address; an IPv6 address folds all four words, since
+    planned estates reuse interface ids (::a, ::10) on every /64."""
+    if len(address) == 4:
+        return int.from_bytes(address, "big")
+    a, b, c, d = _WORDS.unpack(address)
+    return a ^ b ^ c ^ d
 
 
 def shard_of(packet: Packet, shards: int) -> int:
@@ -107,6 +113,10 @@ class ShardAssigner:
         self.shards = shards
         self._max = max_flows
         self._flows: dict[tuple[bytes, bytes, int, int], int] = {}
+
+    def known(self, key: tuple[bytes, bytes, int, int]) -> int | None:
+        """The shard of a flow already assigned, by (src, dst, sport, dport)."""
+        return self._flows.get(key)
 
     def shard(self, packet: Packet) -> int:
         if self.shards == 1:
@@ -162,9 +172,27 @@ v4l4: ldb NET+0
 v4udp: jeq 17 ports v4icmp
 v4icmp: jeq 1 icmp zero
 v6: jeq 0x86dd v6h zero
-v6h: ld NET+20
+v6h: ld NET+8
+    tax
+    ld NET+12
+    xor_x
+    tax
+    ld NET+16
+    xor_x
+    tax
+    ld NET+20
+    xor_x
     st 0
+    ld NET+24
+    tax
+    ld NET+28
+    xor_x
+    tax
+    ld NET+32
+    xor_x
+    tax
     ld NET+36
+    xor_x
     st 1
     ldx_imm 40
     ldb NET+6
