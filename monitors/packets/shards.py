@@ -64,7 +64,7 @@ def _word(address: bytes) -> int:
     if len(address) == 4:
         return int.from_bytes(address, "big")
     a, b, c, d = _WORDS.unpack(address)
-    return a ^ b ^ c ^ d
+    return int(a ^ b ^ c ^ d)
 
 
 def shard_of(packet: Packet, shards: int) -> int:
