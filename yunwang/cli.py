@@ -26,6 +26,7 @@ _app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 _registered = False
+_imported: set[str] = set()
 
 
 def _register_commands() -> None:
@@ -38,6 +39,9 @@ def _register_commands() -> None:
 
 
 def _register(name: str) -> None:
+    if name in _imported:
+        return
+    _imported.add(name)
     module = importlib.import_module(f"{commands.__name__}.{name}")
     register = getattr(module, "register", None)
     if register is not None:
