@@ -33,6 +33,7 @@ ACTIONS = {"router": "router-rolled-out", "finished": "rollout-finished"}
 _APPLY_TASK = "The difference is applied"
 _DIFF_TASK = "The difference from the running configuration"
 _OBSERVE_TASK = "Routing state"
+_FIRST_LOOK_S = 3.0
 
 
 @dataclass
@@ -197,6 +198,8 @@ def verify(
 ) -> list[Finding]:
     """Every router of the batch healthy, or the findings left when `settle_s` ran out."""
     deadline = time.monotonic() + settle_s
+    # OSPF needs a few 1 s hellos after a reload: reading earlier costs a round.
+    time.sleep(_FIRST_LOOK_S)
     while True:
         seen = observe(batch, inv)
         findings = [f for t in batch for f in check_router(t, seen[t.node])]

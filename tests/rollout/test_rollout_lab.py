@@ -67,8 +67,9 @@ def test_rollout_gives_routing_that_fails_over_and_a_second_run_changes_nothing(
 ) -> None:
     store = f"sqlite:///{tmp_path / 'events.db'}"
     city = lab.routers[0]
-    # No routing yet: no OSPF neighbour anywhere.
-    assert _vtysh(lab, "hl", "show ip ospf neighbor json") == {"neighbors": {}}
+    # No routing yet: no OSPF instance, no route to the city.
+    assert _vtysh(lab, "hl", "show ip ospf neighbor json") == {}
+    assert _route_leaves_by(lab, "hl", city.router_id) == []
 
     first = _yunwang(
         "rollout", "dual-links", str(SMALL), "--lab-dir", str(lab.directory), "--store", store,

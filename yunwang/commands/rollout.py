@@ -91,7 +91,8 @@ def dual_links(
     }
     who = actor()
     routers = sum(len(b) for b in plan)
-    show = _Progress(routers, quiet=as_json)
+    # Progress goes to stderr whatever the output: stdout stays the table or the JSON.
+    show = _Progress(routers)
 
     def progress(text: str, done: BatchResult | None) -> None:
         show.say(text, done)
@@ -144,12 +145,11 @@ def dual_links(
 class _Progress:
     """A bar on a terminal; timestamped lines when stderr is a pipe or a log."""
 
-    def __init__(self, routers: int, *, quiet: bool) -> None:
+    def __init__(self, routers: int) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.quiet = quiet
         self.bar: Progress | None = None
-        if not quiet and err.is_terminal:
+        if err.is_terminal:
             self.bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -161,8 +161,6 @@ class _Progress:
             self.bar.start()
 
     def say(self, text: str, done: BatchResult | None) -> None:
-        if self.quiet:
-            return
         if self.bar is not None:
             self.bar.update(
                 self.task, description=text[:60], advance=len(done.routers) if done else 0
