@@ -8,7 +8,8 @@ counties, one township each, BFD 300 ms, no hosts):
 1. the rollout (playbooks/rollout.py, what `yunwang rollout dual-links`
    runs): apply + verify time of every batch, totals per level;
 2. a second rollout (nothing to change): its time, and the IPv4 replies lost
-   by a ping from a township to the city running throughout (goal 0);
+   by a ping (every 200 ms) from a township to the city running throughout
+   (goal 0);
 3. the primary of the first county cut after the rollout: the largest gap
    in replies (the failover the lab's own routing gives, TESTBED.md);
 4. the peer, in the same run: a second routing-less lab given the same
@@ -114,6 +115,9 @@ def main() -> None:
                 city,
                 lambda: holder.append(rollout(targets, plan)),
                 after_s=1.0,
+                # ping_through reads ping's output at the end: at 10 ms a
+                # minutes-long rollout fills the pipe and stalls ping.
+                interval_s=0.2,
             )
             second = holder[0]
             reloads = sum(o.reloaded for b in second.batches for o in b.routers.values())

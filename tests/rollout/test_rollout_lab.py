@@ -71,6 +71,15 @@ def test_rollout_gives_routing_that_fails_over_and_a_second_run_changes_nothing(
     assert _vtysh(lab, "hl", "show ip ospf neighbor json") == {}
     assert _route_leaves_by(lab, "hl", city.router_id) == []
 
+    check = _yunwang(
+        "rollout", "dual-links", str(SMALL), "--lab-dir", str(lab.directory), "--store", store,
+        "--level", "county", "--check", "--json",
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr + check.stdout
+    (hl,) = json.loads(check.stdout)["batches"][0]["routers"].values()
+    assert hl["pending_lines"] > 20 and not hl["reloaded"]
+    assert _vtysh(lab, "hl", "show ip ospf neighbor json") == {}  # --check changed nothing
+
     first = _yunwang(
         "rollout", "dual-links", str(SMALL), "--lab-dir", str(lab.directory), "--store", store,
         "--json",
@@ -106,12 +115,13 @@ def test_rollout_gives_routing_that_fails_over_and_a_second_run_changes_nothing(
 
     events = list(open_store(store).iter_events(["yunwang.rollout"], utcnow() - timedelta(hours=1)))
     per_router = [e for e in events if e.action == "router-rolled-out"]
-    assert len(per_router) == 6 and all(e.outcome == "success" for e in per_router)
-    assert sum(e.action == "rollout-finished" for e in events) == 2
+    assert len(per_router) == 7 and all(e.outcome == "success" for e in per_router)
+    assert sum(e.action == "rollout-finished" for e in events) == 3
     trail = (Path(os.environ["YUNWANG_HOME"]) / "audit.jsonl").read_text().splitlines()
     actions = [json.loads(line)["action"] for line in trail]
     assert actions.count("rollout.dual-links.apply.batch") == 6
     assert actions.count("rollout.dual-links.apply") == 2
+    assert actions.count("rollout.dual-links.check") == 1
 
 
 def test_a_failing_batch_stops_the_rollout_naming_node_link_and_what_was_seen(

@@ -180,7 +180,12 @@ def _batch_detail(done: BatchResult) -> dict[str, object]:
         "batch": done.index,
         "level": done.level,
         "routers": {
-            n: {"changed": o.changed, "reloaded": o.reloaded, "error": o.error or None}
+            n: {
+                "changed": o.changed,
+                "reloaded": o.reloaded,
+                "pending_lines": len(o.pending),
+                "error": o.error or None,
+            }
             for n, o in done.routers.items()
         },
         "findings": [str(f) for f in done.findings],
