@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from estate import Estate, Link, Node
+from estate.routing import BFD_LEVELS, cost
 from lab.addressing import INTERNET4, INTERNET6, NMS4, NMS6, AddressMap
 from lab.errors import LabError
 from lab.placement import (
@@ -24,7 +25,6 @@ from lab.placement import (
     zone_gateways_of,
 )
 
-COST = {"primary": 10, "backup": 100}
 MAX_IFNAME = 15
 
 
@@ -36,6 +36,7 @@ class Interface:
     kind: str  # link | lan | zone | nms
     link: str | None = None  # estate link id
     cost: int | None = None  # OSPF cost; None = passive (stub network)
+    role: str | None = None  # primary | backup, for link interfaces
 
 
 @dataclass
@@ -107,6 +108,7 @@ class LabPlan:
     nms_address6: str
     bfd_ms: int = 100
     hosts_ipv6: bool = True  # False: hosts start IPv4-only (IPv6 migration rehearsal)
+    routing: bool = True  # False: routers start with addresses only (dual-link rollout rehearsal)
 
     def router(self, node: str) -> Router:
         for r in self.routers:
@@ -174,7 +176,7 @@ def namespace_name(tag: str, item: str) -> str:
 
 
 def plan_slice(
-    estate: Estate, cut: Slice, tag: str, *, bfd_levels: tuple[str, ...] = ("county", "township")
+    estate: Estate, cut: Slice, tag: str, *, bfd_levels: tuple[str, ...] = BFD_LEVELS
 ) -> LabPlan:
     nodes = select_nodes(estate, cut)
     ids = {n.id for n in nodes}
@@ -268,7 +270,8 @@ def _cables(
                     ],
                     "link",
                     link=lk.id,
-                    cost=COST.get(lk.role, 10),
+                    cost=cost(lk.role),
+                    role=lk.role,
                 )
             )
         cables.append(

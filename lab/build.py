@@ -41,9 +41,14 @@ def up(
     *,
     bfd_ms: int = 100,
     hosts_ipv6: bool = True,
+    routing: bool = True,
     secrets: Mapping[str, str] | None = None,
 ) -> LabState:
-    """Build the lab; `secrets` are fallbacks for unset env references (tests)."""
+    """Build the lab; `secrets` are fallbacks for unset env references (tests).
+
+    `routing` False starts every router's daemons with its interfaces and
+    addresses but no OSPF or BFD: what `yunwang rollout dual-links` starts from.
+    """
     require_root()
     state = LabState.load(directory)
     if not state.is_empty():
@@ -54,7 +59,7 @@ def up(
     started = time.monotonic()
     state = LabState(directory=directory, tag=lab_tag(directory))
     plan = plan_slice(estate, cut, state.tag)
-    plan.bfd_ms, plan.hosts_ipv6 = bfd_ms, hosts_ipv6
+    plan.bfd_ms, plan.hosts_ipv6, plan.routing = bfd_ms, hosts_ipv6, routing
     # Secrets and credentials first: a missing key must not cost a half-built lab.
     agents = {r.node: _agent_config(estate, plan, r, secrets or {}) for r in plan.routers}
     state.estate, state.slice, state.plan, state.phase = (
@@ -74,7 +79,8 @@ def up(
         if rootfs_dir is not None:
             _hosts(plan, state, rootfs_dir)
         state.timings["hosts_s"] = round(time.monotonic() - started, 2)
-        converge(plan)
+        if routing:
+            converge(plan)
     except BaseException:
         # Leave nothing half-built behind; the record makes this the same
         # clean-up a later `down` would do.
@@ -183,8 +189,8 @@ def _routers(plan: LabPlan, state: LabState, agents: dict[str, str], *, bfd_ms: 
         agentx = snmpd.agentx_client_conf(run_dir / "agentx")
         # The agent first: FRR's subagents connect to it as they start.
         snmpd.start(router, state, workdir=workdir, config=agents[router.node])
-        log = frr.FRR_RUN / frr.pathspace(router) / "frr.log"
-        config = frr.render(router, bfd_ms=bfd_ms, bfd_links=bfd_links, log_file=log)
+        routing = frr.routing(router, bfd_ms=bfd_ms, bfd_links=bfd_links) if plan.routing else None
+        config = frr.render(router, routing=routing)
         frr.start(router, state, workdir=workdir, agentx_conf=agentx, config=config)
 
     state.add_dir(str(state.directory / "routers"))

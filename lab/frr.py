@@ -13,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+from estate.routing import Bfd, OspfInterface, RouterRouting, render_frr
 from lab.blueprint import Router
 from lab.errors import LabError
 from lab.proc import run, start_time, wait_for
@@ -28,61 +29,38 @@ def pathspace(router: Router) -> str:
     return router.namespace
 
 
-def render(router: Router, *, bfd_ms: int, bfd_links: set[str], log_file: Path) -> str:
-    """The router's whole configuration (OSPFv2 + OSPFv3, BFD, AgentX)."""
-    lines = [
-        "frr defaults traditional",
-        f"hostname {router.node}",
-        f"log file {log_file} informational",
-        "service integrated-vtysh-config",
-        "agentx",
-        "!",
-        "bfd",
-        " profile lab",
-        f"  transmit-interval {bfd_ms}",
-        f"  receive-interval {bfd_ms}",
-        "  detect-multiplier 3",
-        " exit",
-        "exit",
-        "!",
-    ]
-    for iface in router.interfaces:
-        lines.append(f"interface {iface.name}")
-        lines.append(" ip ospf area 0")
-        lines.append(" ipv6 ospf6 area 0")
-        if iface.cost is None:
-            lines += [" ip ospf passive", " ipv6 ospf6 passive"]
-        else:
-            lines += [
-                " ip ospf network point-to-point",
-                f" ip ospf cost {iface.cost}",
-                " ip ospf hello-interval 1",
-                " ip ospf dead-interval 4",
-                " ipv6 ospf6 network point-to-point",
-                f" ipv6 ospf6 cost {iface.cost}",
-                " ipv6 ospf6 hello-interval 1",
-                " ipv6 ospf6 dead-interval 4",
-            ]
-            if iface.link in bfd_links:
-                lines += [" ip ospf bfd", " ip ospf bfd profile lab", " ipv6 ospf6 bfd profile lab"]
-        lines += ["exit", "!"]
-    lines += [
-        "router ospf",
-        f" ospf router-id {router.router_id}",
-        # Low SPF/LSA throttles: the lab measures failover, not damping.
-        " timers throttle spf 0 50 500",
-        " timers throttle lsa all 0",
-        " timers lsa min-arrival 0",
-        "exit",
-        "!",
-        "router ospf6",
-        f" ospf6 router-id {router.router_id}",
-        " timers throttle spf 0 50 500",
-        " timers lsa min-arrival 0",
-        "exit",
-        "!",
-    ]
-    return "\n".join(lines) + "\n"
+def routing(router: Router, *, bfd_ms: int, bfd_links: set[str]) -> RouterRouting:
+    """The router's routing as the estate derives it, on the lab's interfaces."""
+    return RouterRouting(
+        router.node,
+        router.router_id,
+        tuple(
+            OspfInterface(
+                i.name,
+                i.cost,
+                bfd=i.link in bfd_links and i.cost is not None,
+                link=i.link,
+                role=i.role,
+            )
+            for i in router.interfaces
+        ),
+        Bfd(interval_ms=bfd_ms),
+    )
+
+
+def preamble(router: Router) -> tuple[str, ...]:
+    """The lines of a lab router's configuration that are not routing."""
+    return (f"log file {FRR_RUN / pathspace(router) / 'frr.log'} informational", "agentx")
+
+
+def render(router: Router, *, routing: RouterRouting | None) -> str:
+    """The router's whole configuration; `routing` None: interfaces only (the
+    rollout gives it routing later)."""
+    return render_frr(
+        routing or RouterRouting(router.node, router.router_id, ()),
+        hostname=router.node,
+        preamble=preamble(router),
+    )
 
 
 def start(

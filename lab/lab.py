@@ -22,7 +22,7 @@ from typing import Any
 
 from estate import Estate, EstateError, UnknownName, load
 from estate.secrets import SecretMissing, SnmpKeys, resolve_snmp
-from lab import build, chaos, netns
+from lab import build, chaos, frr, netns
 from lab.addressing import Address, AddressMap
 from lab.blueprint import Cable, HostPlan, LabPlan, Router
 from lab.errors import LabError
@@ -84,6 +84,7 @@ class Lab:
         hosts: int = 4,
         bfd_ms: int = 100,
         hosts_ipv6: bool = True,
+        routing: bool = True,
         secrets: Mapping[str, str] | None = None,
     ) -> Lab:
         if not 10 <= bfd_ms <= 60000:
@@ -97,6 +98,7 @@ class Lab:
                 lab.directory,
                 bfd_ms=bfd_ms,
                 hosts_ipv6=hosts_ipv6,
+                routing=routing,
                 secrets=lab.secrets,
             )
         return lab
@@ -285,6 +287,35 @@ class Lab:
                 "children": groups,
             }
         }
+
+    def router_targets(self) -> list[dict[str, Any]]:
+        """Each router as the dual-link rollout reaches it: FRR's pathspace on
+        this machine, its saved configuration in the lab directory, its routing
+        as the estate derives it (the same the lab renders with routing on),
+        its parent and its uplinks."""
+        plan = self.plan
+        bfd_links = {c.link for c in plan.cables if c.bfd}
+        targets = []
+        for router in plan.routers:
+            uplinks = [c for c in plan.cables if c.child == router.node]
+            targets.append(
+                {
+                    "node": router.node,
+                    "level": router.level,
+                    "parent": uplinks[0].parent if uplinks else None,
+                    "pathspace": frr.pathspace(router),
+                    "config": str(self.directory / "routers" / router.node / "frr.conf"),
+                    "preamble": list(frr.preamble(router)),
+                    "routing": frr.routing(
+                        router, bfd_ms=plan.bfd_ms, bfd_links=bfd_links
+                    ).to_dict(),
+                    "uplinks": [
+                        {"link": c.link, "role": c.role, "interface": c.child_if, "bfd": c.bfd}
+                        for c in uplinks
+                    ],
+                }
+            )
+        return targets
 
     @contextmanager
     def entered(self, node: str) -> Iterator[None]:

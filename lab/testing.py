@@ -65,6 +65,7 @@ def lab_session(
     hosts: int = 4,
     bfd_ms: int = 100,
     hosts_ipv6: bool = True,
+    routing: bool = True,
 ) -> Callable[..., Any]:
     """A session-scoped fixture bringing up (or reusing) one lab."""
     key = (
@@ -75,6 +76,7 @@ def lab_session(
         hosts,
         bfd_ms,
         hosts_ipv6,
+        routing,
     )
 
     @pytest.fixture(scope="session")
@@ -92,6 +94,7 @@ def lab_session(
                 hosts=hosts,
                 bfd_ms=bfd_ms,
                 hosts_ipv6=hosts_ipv6,
+                routing=routing,
                 secrets=TEST_SECRETS,
             )
         try:

@@ -66,8 +66,10 @@ def run_playbook(
     on_event: Callable[[RunnerEvent], None] | None = None,
     forks: int = 20,
     timeout_s: int = 3600,
+    check: bool = False,
 ) -> RunResult:
-    """Run `playbook` (a path, or a name in playbooks/) against `inventory`."""
+    """Run `playbook` (a path, or a name in playbooks/) against `inventory`;
+    `check` runs it in Ansible's check mode (--check --diff)."""
     import ansible_runner  # type: ignore[import-untyped]  # here: `yunwang --help` should not pay for it
 
     path = Path(playbook)
@@ -93,6 +95,7 @@ def run_playbook(
             extravars=dict(extravars or {}),
             tags=",".join(tags) or None,
             limit=",".join(limit) or None,
+            cmdline="--check --diff" if check else None,
             forks=forks,
             quiet=True,
             event_handler=handler,

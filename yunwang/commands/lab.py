@@ -71,6 +71,14 @@ def up_cmd(
         bool,
         typer.Option("--host-ipv6/--no-host-ipv6", help="Hosts start dual-stack or IPv4-only."),
     ] = True,
+    routing: Annotated[
+        bool,
+        typer.Option(
+            "--routing/--no-routing",
+            help="Routers start with OSPF and BFD, or with addresses only "
+            "(`yunwang rollout dual-links` gives them routing).",
+        ),
+    ] = True,
     directory: Dir = None,
 ) -> None:
     """Build the slice: FRR routers, veth dual links, snmpd agents, Debian hosts."""
@@ -86,6 +94,7 @@ def up_cmd(
                 hosts=hosts,
                 bfd_ms=bfd_ms,
                 hosts_ipv6=host_ipv6,
+                routing=routing,
             )
         plan = lab.plan
     except LabError as exc:
@@ -101,6 +110,7 @@ def up_cmd(
         "hosts": len(plan.hosts),
         "seconds": round(time.monotonic() - started, 1),
         "slice": plan.slice,
+        "routing": plan.routing,
     }
     _audit("lab.up", str(estate), "success", detail)
     _out.print(

@@ -1,0 +1,151 @@
+"""The routers a dual-link rollout reaches, their inventory, and its batches.
+
+A router target carries everything the `dual_links` role and the rollout's
+verification need: its routing as the estate derives it (estate.routing),
+where FRR keeps its configuration, its parent and its uplinks. Targets come
+from the estate (the city's FRR routers, over SSH) or from the lab (`lab.Lab`,
+FRR pathspaces on this machine, reached with a local connection).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from estate import Estate
+from estate.routing import BFD_LEVELS, Bfd, router_routing
+
+# The levels with primary/backup dual links, from the city down (villages
+# hang off a single link and are not part of this rollout).
+LEVELS = ("city", "county", "township")
+DEFAULT_BATCH = 4
+
+
+class RolloutError(Exception):
+    """A --level or --limit the user got wrong, or a lab not up; str() is one line."""
+
+
+@dataclass(frozen=True)
+class Uplink:
+    link: str
+    role: str  # primary | backup
+    interface: str
+    bfd: bool
+
+
+@dataclass(frozen=True)
+class RouterTarget:
+    node: str
+    level: str
+    parent: str | None
+    routing: dict[str, Any]  # estate.routing.RouterRouting.to_dict()
+    uplinks: tuple[Uplink, ...] = ()
+    config: str = "/etc/frr/frr.conf"
+    pathspace: str = ""
+    preamble: tuple[str, ...] = ("log syslog informational",)
+    connection: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def router_id(self) -> str:
+        return str(self.routing["router_id"])
+
+
+def estate_targets(estate: Estate, bfd: Bfd | None = None) -> list[RouterTarget]:
+    """The estate's routers of the dual-link levels, reached over SSH at their
+    first device's management address."""
+    targets = []
+    for level in LEVELS:
+        for node in estate.nodes(level=level):  # type: ignore[arg-type]
+            uplinks = [lk for lk in estate.links() if lk.child == node.id]
+            targets.append(
+                RouterTarget(
+                    node.id,
+                    node.level,
+                    uplinks[0].parent if uplinks else None,
+                    router_routing(estate, node.id, bfd).to_dict(),
+                    tuple(
+                        Uplink(lk.id, lk.role, lk.child_end.interface, lk.level in BFD_LEVELS)
+                        for lk in uplinks
+                    ),
+                    connection={"ansible_host": str(node.gateway4), "ansible_become": True},
+                )
+            )
+    return targets
+
+
+def lab_targets(lab: Any) -> list[RouterTarget]:
+    """The lab's routers (a `lab.Lab`): FRR pathspaces on this machine."""
+    targets = []
+    for raw in lab.router_targets():
+        if raw["level"] not in LEVELS:
+            continue
+        targets.append(
+            RouterTarget(
+                raw["node"],
+                raw["level"],
+                raw["parent"],
+                raw["routing"],
+                tuple(Uplink(**u) for u in raw["uplinks"]),
+                config=raw["config"],
+                pathspace=raw["pathspace"],
+                preamble=tuple(raw["preamble"]),
+                connection={
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                },
+            )
+        )
+    return targets
+
+
+def inventory(targets: list[RouterTarget]) -> dict[str, Any]:
+    by_node = {t.node: t for t in targets}
+    hosts = {}
+    for t in targets:
+        observe = [
+            "show ip ospf neighbor json",
+            "show ipv6 ospf6 neighbor json",
+            "show bfd peers json",
+        ]
+        parent = by_node.get(t.parent or "")
+        if parent is not None:
+            # The route towards the parent's router id: which uplink carries it.
+            observe.append(f"show ip route {parent.router_id} json")
+        hosts[t.node] = {
+            **t.connection,
+            "dual_links_routing": t.routing,
+            "dual_links_hostname": t.node,
+            "dual_links_preamble": list(t.preamble),
+            "dual_links_pathspace": t.pathspace,
+            "dual_links_config": t.config,
+            "dual_links_observe": observe,
+        }
+    return {"all": {"hosts": hosts}}
+
+
+def batches(
+    targets: list[RouterTarget],
+    *,
+    level: str | None = None,
+    limit: list[str] | None = None,
+    size: int = DEFAULT_BATCH,
+) -> list[list[RouterTarget]]:
+    """Level by level from the city down, each level in batches of `size`."""
+    if level is not None and level not in LEVELS:
+        raise RolloutError(f"--level {level}: expected one of {', '.join(LEVELS)}")
+    if not 1 <= size <= 100:
+        raise RolloutError(f"--batch {size}: expected 1 to 100 routers per batch")
+    known = {t.node for t in targets}
+    for name in limit or []:
+        if name not in known:
+            sample = ", ".join(sorted(known)[:8])
+            raise RolloutError(f"--limit {name}: no router of that id (routers: {sample}, ...)")
+    chosen = [
+        t for t in targets if (level is None or t.level == level) and (not limit or t.node in limit)
+    ]
+    out: list[list[RouterTarget]] = []
+    for lvl in LEVELS:
+        at_level = [t for t in chosen if t.level == lvl]
+        out += [at_level[i : i + size] for i in range(0, len(at_level), size)]
+    return out
