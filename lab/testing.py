@@ -65,6 +65,7 @@ def lab_session(
     hosts: int = 4,
     bfd_ms: int = 100,
     hosts_ipv6: bool = True,
+    dr_hosts: int = 0,
 ) -> Callable[..., Any]:
     """A session-scoped fixture bringing up (or reusing) one lab."""
     key = (
@@ -75,6 +76,7 @@ def lab_session(
         hosts,
         bfd_ms,
         hosts_ipv6,
+        dr_hosts,
     )
 
     @pytest.fixture(scope="session")
@@ -93,6 +95,7 @@ def lab_session(
                 bfd_ms=bfd_ms,
                 hosts_ipv6=hosts_ipv6,
                 secrets=TEST_SECRETS,
+                dr_hosts=dr_hosts,
             )
         try:
             yield _shared[key]

@@ -72,6 +72,9 @@ def up_cmd(
         typer.Option("--host-ipv6/--no-host-ipv6", help="Hosts start dual-stack or IPv4-only."),
     ] = True,
     directory: Dir = None,
+    dr_hosts: Annotated[
+        int, typer.Option("--dr-hosts", help="Hosts in the DR centre, a site of its own.")
+    ] = 0,
 ) -> None:
     """Build the slice: FRR routers, veth dual links, snmpd agents, Debian hosts."""
     started = time.monotonic()
@@ -86,6 +89,7 @@ def up_cmd(
                 hosts=hosts,
                 bfd_ms=bfd_ms,
                 hosts_ipv6=host_ipv6,
+                dr_hosts=dr_hosts,
             )
         plan = lab.plan
     except LabError as exc:
