@@ -110,6 +110,10 @@ def collect(
         int | None,
         typer.Option(help="Trap receiver UDP port (estate's, else 162).", min=0, max=65535),
     ] = None,
+    dr_standby: Annotated[
+        list[str] | None,
+        typer.Option(help="Export a system's replication lag: TENANT/SYSTEM=HOST (lab hosts)."),
+    ] = None,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
     estate = load_estate(file)
@@ -151,6 +155,7 @@ def collect(
     from monitors.exporter import CollectionCollector, registry, serve
 
     registry().register(CollectionCollector(collection))
+    lag_watch = _dr_lag(estate, dr_standby or [], lab_dir, lab, monitoring.poll_interval_s)
     try:
         serve(port, listen)
     except OSError as exc:
@@ -174,6 +179,32 @@ def collect(
         fail(f"trap receiver: {error.strerror or error} (--trap-listen/--trap-port)")
     finally:
         collection.close()
+        if lag_watch is not None:
+            lag_watch.close()
+
+
+def _dr_lag(
+    estate: Estate, standbys: list[str], lab_dir: Path | None, lab: bool, interval_s: float
+) -> Any:
+    """Each named DR standby's lag, read every poll interval, as metrics and events."""
+    if not standbys:
+        return None
+    from dr.lag import LagWatch, watched_from
+    from dr.pair import DrError
+    from lab.lab import Lab
+    from monitors.exporter import registry
+
+    if not lab and lab_dir is None:
+        fail("--dr-standby: only lab hosts are reachable from here; pass --lab or --lab-dir")
+    try:
+        watched = watched_from(estate, standbys)
+    except DrError as exc:
+        fail(str(exc))
+    watch = LagWatch(Lab(lab_dir), watched, jsonl_sink(yunwang_home() / "events" / "dr.jsonl"),
+                     interval_s)  # fmt: skip
+    registry().register(watch)
+    watch.start()
+    return watch
 
 
 def _with_traps(

@@ -142,6 +142,8 @@ def drill(
         else:
             line = ResticLine(hosts, pair.standby, system_name, restic_password)
             facts = line.backup(pair.primary, tuple(path or ()))
+            kept = line.forget(pair.primary, dr.retention)  # the class's retention
+            facts.update(snapshots_kept=str(kept["kept"]), snapshots_removed=str(kept["removed"]))
             events.append(backup_finished(system, dr, utcnow(), facts))
             restore_drill(line, scratch or pair.standby, record)
     except (DrError, LabError) as exc:
