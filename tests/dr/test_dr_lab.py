@@ -7,6 +7,7 @@ line, and restores land on another DR-centre host (tests/dr/conftest.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -32,10 +34,12 @@ from dr.record import DrillRecord
 from estate.model import DrClass, System
 from lab.drsite import LINK
 from lab.lab import load_estate
+from lab.testing import TEST_SECRETS
 from security.engine import WarningBook
 from security.rulebook import load_rules
 from security.store import open_store
 from tests.dr.conftest import DR_TEST_SECRETS, SCRATCH, SMALL, STANDBY
+from tests.snmp.agents import free_udp_port
 
 pytestmark = pytest.mark.lab
 
@@ -118,10 +122,10 @@ def test_retention_from_the_estate_forgets_and_prunes(lab: Any, pair: DrPair) ->
     assert dict(gold.retention) == {"daily": 7, "weekly": 4, "monthly": 6}  # examples/small.yaml
     line = ResticLine(lab, STANDBY, "retention/test", resolve(RESTIC_REF, DR_TEST_SECRETS))
     ssh(lab, STANDBY, f"rm -rf {line.path}")
-    snapshots = [line.backup(pair.primary)["snapshot"] for _ in range(3)]
-    assert line.forget(pair.primary, ()) == {"kept": 3, "removed": 0}  # none declared: all kept
-    # Three snapshots of one day: keep-daily keeps that day's newest only.
-    assert line.forget(pair.primary, gold.retention) == {"kept": 1, "removed": 2}
+    snapshots = [line.backup(pair.primary)["snapshot"] for _ in range(2)]
+    assert line.forget(pair.primary, ()) == {"kept": 2, "removed": 0}  # none declared: all kept
+    # Two snapshots of one day: keep-daily keeps that day's newest only.
+    assert line.forget(pair.primary, gold.retention) == {"kept": 1, "removed": 1}
     left = json.loads(line.restic(pair.primary, "snapshots --json"))
     assert [s["short_id"] for s in left] == snapshots[-1:]
     line.restic(pair.primary, "check")  # the pruned repository is whole
@@ -193,6 +197,40 @@ def test_the_restore_drill_verb_records_to_store_and_audit(
     assert dict(backup.labels)["snapshots_kept"] == "1"  # the class's retention ran
     trail = (tmp_path / "audit.jsonl").read_text()
     assert '"dr.drill.restore"' in trail and system.code in trail
+
+
+def test_collect_exports_the_lag_and_its_events(lab: Any, pair: DrPair, tmp_path: Path) -> None:
+    """`yunwang collect --dr-standby` as an operator runs it, in the NMS."""
+    home = tmp_path / "home"
+    env = {**os.environ, **TEST_SECRETS, "YUNWANG_HOME": str(home)}
+    port = free_udp_port()  # a free number; TCP on the NMS's loopback is as free
+    process = subprocess.Popen(
+        ["ip", "netns", "exec", lab.namespace("nms"), str(Path(sys.executable).parent / "yunwang"),
+         "collect", str(SMALL), "--lab-dir", str(lab.directory), "--port", str(port),
+         "--dr-standby", f"gaj/jwzh={pair.standby}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        body = ""
+        deadline = time.monotonic() + 60
+        while "yunwang_dr_replication_lag_seconds{" not in body and time.monotonic() < deadline:
+            time.sleep(0.5)
+            url = f"http://127.0.0.1:{port}/metrics"
+            with (
+                lab.entered("nms"),
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(url, timeout=5) as got,
+            ):
+                body = got.read().decode()
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=60)
+    labels = f'dr_class="gold",standby="{pair.standby}",system="jwzh",tenant="gaj"'
+    assert f"yunwang_dr_replication_lag_seconds{{{labels}}} 0.0" in body, stderr[-1000:]
+    assert f"yunwang_dr_rpo_seconds{{{labels}}} 300.0" in body
+    assert f"yunwang_dr_rpo_exceeded{{{labels}}} 0.0" in body
+    written = [json.loads(x) for x in (home / "events" / "dr.jsonl").read_text().splitlines()]
+    assert written[0]["event"]["action"] == "replica-checked"
 
 
 def _scrape(watch: LagWatch, name: str) -> float:

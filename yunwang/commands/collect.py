@@ -123,6 +123,7 @@ def collect(
         except UnknownName as exc:
             known = ", ".join(n.id for n in estate.nodes(level="county"))
             fail(f"--county: {exc} (counties: {known})")
+    watched = _dr_watched(estate, dr_standby or [], lab or lab_dir is not None)
     overrides = _addresses(addresses)
     translate: Callable[[str], str] = str
     if lab or lab_dir is not None:
@@ -155,7 +156,7 @@ def collect(
     from monitors.exporter import CollectionCollector, registry, serve
 
     registry().register(CollectionCollector(collection))
-    lag_watch = _dr_lag(estate, dr_standby or [], lab_dir, lab, monitoring.poll_interval_s)
+    lag_watch = _dr_lag(watched, lab_dir, monitoring.poll_interval_s)
     try:
         serve(port, listen)
     except OSError as exc:
@@ -183,23 +184,28 @@ def collect(
             lag_watch.close()
 
 
-def _dr_lag(
-    estate: Estate, standbys: list[str], lab_dir: Path | None, lab: bool, interval_s: float
-) -> Any:
-    """Each named DR standby's lag, read every poll interval, as metrics and events."""
+def _dr_watched(estate: Estate, standbys: list[str], lab: bool) -> list[Any]:
     if not standbys:
-        return None
-    from dr.lag import LagWatch, watched_from
+        return []
+    from dr.lag import watched_from
     from dr.pair import DrError
+
+    if not lab:
+        fail("--dr-standby: only lab hosts are reachable from here; pass --lab or --lab-dir")
+    try:
+        return watched_from(estate, standbys)
+    except DrError as exc:
+        fail(str(exc))
+
+
+def _dr_lag(watched: list[Any], lab_dir: Path | None, interval_s: float) -> Any:
+    """Each DR standby's lag, read every poll interval, as metrics and events."""
+    if not watched:
+        return None
+    from dr.lag import LagWatch
     from lab.lab import Lab
     from monitors.exporter import registry
 
-    if not lab and lab_dir is None:
-        fail("--dr-standby: only lab hosts are reachable from here; pass --lab or --lab-dir")
-    try:
-        watched = watched_from(estate, standbys)
-    except DrError as exc:
-        fail(str(exc))
     watch = LagWatch(Lab(lab_dir), watched, jsonl_sink(yunwang_home() / "events" / "dr.jsonl"),
                      interval_s)  # fmt: skip
     registry().register(watch)
