@@ -122,6 +122,16 @@ class ResticLine:
         return (datetime.now(UTC) - made).total_seconds()
 
 
+def back_up(
+    line: ResticLine, source: str, paths: tuple[str, ...], retention: tuple[tuple[str, int], ...]
+) -> dict[str, str]:
+    """One backup of `source`, then the class's retention: the facts to record."""
+    facts = line.backup(source, paths)
+    kept = line.forget(source, retention)
+    facts.update(snapshots_kept=str(kept["kept"]), snapshots_removed=str(kept["removed"]))
+    return facts
+
+
 def forget_args(retention: tuple[tuple[str, int], ...]) -> str:
     """The estate's retention as restic's `--keep-*` options."""
     return " ".join(f"--keep-{period} {count:d}" for period, count in retention if count > 0)

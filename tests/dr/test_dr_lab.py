@@ -163,7 +163,7 @@ def test_restore_drill_verifies_and_a_corrupted_repository_fails(lab: Any, pair:
     assert bad.to_event().outcome == "failure"
 
 
-def test_the_restore_drill_verb_records_to_store_and_audit(
+def test_the_backup_and_restore_drill_verbs_record_to_store_and_audit(
     lab: Any, pair: DrPair, tmp_path: Path
 ) -> None:
     system, _ = _system(lab)
@@ -176,13 +176,17 @@ def test_the_restore_drill_verb_records_to_store_and_audit(
         "YUNWANG_HOME": str(tmp_path),
         "YUNWANG_ACTOR": "drill-lead",
     }
+    where = ["--lab-dir", str(lab.directory), "--primary", pair.primary, "--standby", pair.standby]
     done = subprocess.run(
-        [
-            sys.executable, "-m", "yunwang", "dr", "drill", str(SMALL), "gaj/jwzh",
-            "--kind", "restore", "--lab-dir", str(lab.directory), "--primary", pair.primary,
-            "--standby", pair.standby, "--scratch", SCRATCH,
-            "--path", "/etc/postgresql", "--store", url, "--json",
-        ],
+        [sys.executable, "-m", "yunwang", "dr", "backup", str(SMALL), "gaj/jwzh", *where,
+         "--store", url, "--json"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["labels"]["snapshots_kept"] == "1"
+    done = subprocess.run(
+        [sys.executable, "-m", "yunwang", "dr", "drill", str(SMALL), "gaj/jwzh", "--kind", "restore",
+         *where, "--scratch", SCRATCH, "--path", "/etc/postgresql", "--store", url, "--json"],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -192,11 +196,12 @@ def test_the_restore_drill_verb_records_to_store_and_audit(
     store_events = list(store.search(dataset="yunwang.dr"))
     store.close()
     actions = sorted(e.action for e in store_events)
-    assert actions == ["backup-finished", "drill-finished"]
-    backup = next(e for e in store_events if e.action == "backup-finished")
-    assert dict(backup.labels)["snapshots_kept"] == "1"  # the class's retention ran
+    assert actions == ["backup-finished", "backup-finished", "drill-finished"]
+    # Both snapshots are of today: the class's keep-daily left the newest only.
+    kept = [dict(e.labels)["snapshots_kept"] for e in store_events if e.action == "backup-finished"]
+    assert kept == ["1", "1"]
     trail = (tmp_path / "audit.jsonl").read_text()
-    assert '"dr.drill.restore"' in trail and system.code in trail
+    assert '"dr.backup"' in trail and '"dr.drill.restore"' in trail and system.code in trail
 
 
 def test_collect_exports_the_lag_and_its_events(lab: Any, pair: DrPair, tmp_path: Path) -> None:
