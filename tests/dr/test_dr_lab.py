@@ -179,7 +179,7 @@ def test_the_backup_and_restore_drill_verbs_record_to_store_and_audit(
     where = ["--lab-dir", str(lab.directory), "--primary", pair.primary, "--standby", pair.standby]
     done = subprocess.run(
         [sys.executable, "-m", "yunwang", "dr", "backup", str(SMALL), "gaj/jwzh", *where,
-         "--store", url, "--json"],
+         "--path", "/etc/postgresql", "--store", url, "--json"],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -197,9 +197,13 @@ def test_the_backup_and_restore_drill_verbs_record_to_store_and_audit(
     store.close()
     actions = sorted(e.action for e in store_events)
     assert actions == ["backup-finished", "backup-finished", "drill-finished"]
-    # Both snapshots are of today: the class's keep-daily left the newest only.
-    kept = [dict(e.labels)["snapshots_kept"] for e in store_events if e.action == "backup-finished"]
-    assert kept == ["1", "1"]
+    # Both snapshots are of today and of the same paths (restic groups by host
+    # and paths): the class's keep-daily left the newest only.
+    backups = [dict(e.labels) for e in store_events if e.action == "backup-finished"]
+    assert sorted((b["snapshots_kept"], b["snapshots_removed"]) for b in backups) == [
+        ("1", "0"),
+        ("1", "1"),
+    ]
     trail = (tmp_path / "audit.jsonl").read_text()
     assert '"dr.backup"' in trail and '"dr.drill.restore"' in trail and system.code in trail
 
