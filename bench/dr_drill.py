@@ -1,15 +1,20 @@
-"""DR drills measured: achieved RPO/RTO async vs sync, restore vs restic by hand.
+"""DR drills measured: achieved RPO/RTO async vs sync, restore vs restic by hand,
+and how soon a blackholed replication line shows.
 
     YUNWANG_ROOTFS=... .venv/bin/python bench/dr_drill.py [--runs 3] [--rate 100] [--mib 64]
 
-Brings up the small estate's default lab slice (root), sets up streaming
-replication from the gold system's host to a township host, and runs
+Brings up a lab of the small estate with its DR centre as a site of its own
+(root), sets up streaming replication from the gold system's cloud host to
+`dr-h1` in the DR centre, across the `dr/replication` line, and runs
 `--runs` failover drills with asynchronous then synchronous commit at
 `--rate` commits/s (each drill fails over and rebuilds, so runs alternate
 direction). Then backs up a `--mib` MiB file plus the database with restic
-and restores it on a third host `--runs` times through the restore drill
-and `--runs` times by hand (`restic restore latest`, the peer). Prints
-medians; tears the lab down.
+and restores it on `dr-h2` `--runs` times through the restore drill
+and `--runs` times by hand (`restic restore latest`, the peer). Then
+blackholes the line `--runs` times: seconds until yunwang's lag reading
+exceeds a 1 s RPO, against PostgreSQL's own view on the primary
+(`pg_stat_replication` dropping the standby, the peer), and until the lag
+is back within once the line is restored. Prints medians; tears the lab down.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,15 +34,51 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dr.backup import ResticLine, restore_drill
 from dr.failover import failover_drill
-from dr.pair import RESTIC_REF, DrPair, orient, resolve, secrets, ssh
+from dr.lag import LagWatch, Watched
+from dr.pair import RESTIC_REF, DrPair, orient, psql, resolve, secrets, ssh
 from dr.record import DrillRecord
+from estate.model import DrClass, System
+from lab.drsite import LINK
 from lab.lab import Lab, load_estate
 from lab.testing import TEST_SECRETS
-from tests.dr.conftest import DR_TEST_SECRETS, SMALL
+from tests.dr.conftest import DR_TEST_SECRETS, SCRATCH, SMALL, STANDBY
 
 
 def _median(values: list[float]) -> str:
     return f"{statistics.median(values):.3f}"
+
+
+def _until(ready: Callable[[], bool], since: float, timeout_s: float = 60.0) -> float:
+    while not ready():
+        if time.monotonic() - since > timeout_s:
+            return float("inf")
+        time.sleep(0.1)
+    return time.monotonic() - since
+
+
+def _blackholes(lab: Lab, pair: DrPair, system: System, gold: DrClass, runs: int) -> None:
+    tight = replace(gold, rpo_s=1.0)
+    watch = LagWatch(lab, [Watched(system, tight, pair.standby)], lambda _: None)
+    peer_sql = (
+        "SELECT count(*) FROM pg_stat_replication "
+        f"WHERE application_name = '{pair.standby}' AND state = 'streaming'"
+    )
+    seen, peer, back = [], [], []
+    for _ in range(runs):
+        pair.wait_streaming()
+        lab.blackhole(LINK)
+        started = time.monotonic()
+        seen.append(_until(lambda: watch.check()[0].outcome == "failure", started))
+        peer.append(_until(lambda: psql(lab, pair.primary, peer_sql) == "0", started))
+        lab.restore(LINK)
+        started = time.monotonic()
+        back.append(_until(lambda: watch.check()[0].outcome == "success", started))
+    print(f"\nreplication line blackholed, {runs} runs, RPO 1 s, standby {pair.standby}")
+    print("| what | median s |")
+    print("|---|---:|")
+    print(f"| yunwang lag > RPO (read from the standby) | {_median(seen)} |")
+    print(f"| primary's pg_stat_replication drops the standby (peer) | {_median(peer)} |")
+    print(f"| line restored -> lag within RPO again | {_median(back)} |")
 
 
 def main() -> int:
@@ -46,7 +89,17 @@ def main() -> int:
     args = parser.parse_args()
     estate = load_estate(SMALL)
     directory = Path(tempfile.mkdtemp(prefix="yw-dr-bench-"))
-    lab = Lab.up(SMALL, directory=directory, bfd_ms=300, secrets=TEST_SECRETS)
+    lab = Lab.up(
+        SMALL,
+        directory=directory,
+        counties=1,
+        townships=1,
+        villages=0,
+        hosts=2,
+        dr_hosts=2,
+        bfd_ms=300,
+        secrets=TEST_SECRETS,
+    )
     try:
         tenant, code = str(lab.hosts[0].system).split("/")
         system = next(s for s in estate.systems(tenant) if s.code == code)
@@ -55,9 +108,7 @@ def main() -> int:
         print("| commit | drills | passed | RPO median s | RTO median s | drill wall median s |")
         print("|---|---:|---:|---:|---:|---:|")
         for sync in (False, True):
-            pair = DrPair(
-                lab, lab.hosts[0].name, lab.hosts[1].name, secrets(DR_TEST_SECRETS), sync=sync
-            )
+            pair = DrPair(lab, lab.hosts[0].name, STANDBY, secrets(DR_TEST_SECRETS), sync=sync)
             orient(pair)  # an odd number of drills leaves the pair the other way round
             pair.setup()
             rpo, rto, wall, passed = [], [], [], 0
@@ -78,7 +129,7 @@ def main() -> int:
             )
             pair.close()
 
-        source, scratch = pair.primary, lab.hosts[2].name
+        source, scratch = pair.primary, SCRATCH
         line = ResticLine(
             lab, pair.standby, f"{tenant}/{code}", resolve(RESTIC_REF, DR_TEST_SECRETS)
         )
@@ -110,6 +161,7 @@ def main() -> int:
         ):
             print(f"| {name} | {_median(values)} | {mib / statistics.median(values):.1f} |")
         print(f"ratio drill/by hand: {statistics.median(drill_s) / statistics.median(hand_s):.2f}")
+        _blackholes(lab, pair, system, gold, args.runs)
     finally:
         lab.down()
         shutil.rmtree(directory, ignore_errors=True)

@@ -99,12 +99,42 @@ class ResticLine:
             raise DrError(f"{source}: restic backup printed no summary")
         return {"snapshot": summary[-1]["snapshot_id"][:8], "rows": rows}
 
+    def forget(self, host: str, retention: tuple[tuple[str, int], ...]) -> dict[str, int]:
+        """Apply the class's retention (`restic forget --keep-* --prune`): how
+        many snapshots were kept and removed. No retention declared: all kept."""
+        args = forget_args(retention)
+        if not args:
+            kept = len(json.loads(self.restic(host, "snapshots --json")))
+            return {"kept": kept, "removed": 0}
+        out = self.restic(host, f"forget --json --prune {args}", timeout=600)
+        # --prune prints its own progress after the JSON array of groups.
+        groups = json.loads(next(x for x in out.splitlines() if x.startswith("[")))
+        return {
+            "kept": sum(len(g.get("keep") or []) for g in groups),
+            "removed": sum(len(g.get("remove") or []) for g in groups),
+        }
+
     def snapshot_age_s(self, host: str) -> float:
         snaps = json.loads(self.restic(host, "snapshots --json --latest 1"))
         if not snaps:
             raise DrError(f"{self.path}: the repository holds no snapshot")
         made = datetime.fromisoformat(max(s["time"] for s in snaps))
         return (datetime.now(UTC) - made).total_seconds()
+
+
+def back_up(
+    line: ResticLine, source: str, paths: tuple[str, ...], retention: tuple[tuple[str, int], ...]
+) -> dict[str, str]:
+    """One backup of `source`, then the class's retention: the facts to record."""
+    facts = line.backup(source, paths)
+    kept = line.forget(source, retention)
+    facts.update(snapshots_kept=str(kept["kept"]), snapshots_removed=str(kept["removed"]))
+    return facts
+
+
+def forget_args(retention: tuple[tuple[str, int], ...]) -> str:
+    """The estate's retention as restic's `--keep-*` options."""
+    return " ".join(f"--keep-{period} {count:d}" for period, count in retention if count > 0)
 
 
 def restore_drill(line: ResticLine, scratch: str, record: DrillRecord) -> DrillRecord:

@@ -42,47 +42,57 @@ def read_lag(hosts: Hosts, standby: str) -> tuple[float, str]:
         return math.inf, f"standby not answering: {exc}"
 
 
-def _labels(system: System, dr: DrClass, **more: str) -> tuple[tuple[str, str], ...]:
+def dr_event(
+    system: System,
+    dr: DrClass,
+    now: datetime,
+    action: str,
+    message: str,
+    *,
+    ok: bool,
+    **labels: str,
+) -> Event:
+    """Every `yunwang.dr` check event: the system's context and class labels,
+    outcome success or failure (what YW-DR-001 and posture read)."""
     base = {"dr_class": dr.name, "rpo_s": f"{dr.rpo_s:g}", "mlps_level": str(system.mlps_level)}
-    return tuple(sorted({**base, **more}.items()))
+    return Event(
+        timestamp=now,
+        dataset=DATASET,
+        action=action,
+        message=message,
+        outcome="success" if ok else "failure",
+        context=Context(tenant=system.tenant, system=system.code),
+        labels=tuple(sorted({**base, **labels}.items())),
+    )
+
+
+def lag_event(
+    system: System, dr: DrClass, standby: str, lag: float, why: str, now: datetime
+) -> Event:
+    shown = "unknown" if math.isinf(lag) else f"{lag:.3f}"
+    ok = lag <= dr.rpo_s
+    verdict = "within" if ok else "exceeds"
+    return dr_event(
+        system,
+        dr,
+        now,
+        REPLICA_CHECKED if ok else RPO_EXCEEDED,
+        f"replication lag {shown} s {verdict} RPO {dr.rpo_s:g} s ({why})",
+        ok=ok,
+        lag_s=shown,
+        standby=standby,
+    )
 
 
 def replica_check(hosts: Hosts, standby: str, system: System, dr: DrClass, now: datetime) -> Event:
     lag, why = read_lag(hosts, standby)
-    shown = "unknown" if math.isinf(lag) else f"{lag:.3f}"
-    labels = _labels(system, dr, lag_s=shown, standby=standby)
-    context = Context(tenant=system.tenant, system=system.code)
-    if lag > dr.rpo_s:
-        return Event(
-            timestamp=now,
-            dataset=DATASET,
-            action=RPO_EXCEEDED,
-            message=f"replication lag {shown} s exceeds RPO {dr.rpo_s:g} s ({why})",
-            outcome="failure",
-            context=context,
-            labels=labels,
-        )
-    return Event(
-        timestamp=now,
-        dataset=DATASET,
-        action=REPLICA_CHECKED,
-        message=f"replication lag {shown} s within RPO {dr.rpo_s:g} s",
-        outcome="success",
-        context=context,
-        labels=labels,
-    )
+    return lag_event(system, dr, standby, lag, why, now)
 
 
 def backup_finished(system: System, dr: DrClass, now: datetime, facts: dict[str, str]) -> Event:
-    return Event(
-        timestamp=now,
-        dataset=DATASET,
-        action=BACKUP_FINISHED,
-        message=f"backup of {system.tenant}/{system.code}: snapshot {facts.get('snapshot', '?')}",
-        outcome="success",
-        context=Context(tenant=system.tenant, system=system.code),
-        labels=_labels(system, dr, **facts),
-    )
+    snapshot = facts.get("snapshot", "?")
+    message = f"backup of {system.tenant}/{system.code}: snapshot {snapshot}"
+    return dr_event(system, dr, now, BACKUP_FINISHED, message, ok=True, **facts)
 
 
 @dataclass
@@ -154,16 +164,9 @@ def overdue(estate: Estate, statuses: list[SystemStatus], now: datetime) -> list
         if backup_age is None or backup_age > s.dr.rpo_s:
             shown = "none" if backup_age is None else f"{backup_age:.0f} s old"
             problems.append(f"latest backup {shown}, RPO {s.dr.rpo_s:g} s")
-        for problem in problems:
-            found.append(
-                Event(
-                    timestamp=now,
-                    dataset=DATASET,
-                    action=RPO_EXCEEDED,
-                    message=f"{s.system.tenant}/{s.system.code}: {problem}",
-                    outcome="failure",
-                    context=Context(tenant=s.system.tenant, system=s.system.code),
-                    labels=_labels(s.system, s.dr),
-                )
-            )
+        name = f"{s.system.tenant}/{s.system.code}"
+        found += [
+            dr_event(s.system, s.dr, now, RPO_EXCEEDED, f"{name}: {problem}", ok=False)
+            for problem in problems
+        ]
     return found

@@ -14,6 +14,7 @@ other way on the same hosts.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import threading
 import time
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dr.checks import read_lag
 from dr.pair import APP_USER, DATABASE, DrError, DrPair, psql, ssh
 from dr.record import DrillRecord
 
@@ -52,13 +54,13 @@ class WriterLog:
 
 
 def start_writer(
-    pair: DrPair, client: str, rate: float, duration_s: float
+    pair: DrPair, client: str, rate: float, duration_s: float, first_seq: int
 ) -> tuple[Any, WriterLog]:
     ssh(pair.hosts, client, f"cat > {WRITER_ON_HOST}", stdin=WRITER.read_text())
     targets = f"{pair.address(pair.primary)},{pair.address(pair.standby)}"
     argv = [
         *pair.hosts.ssh_argv(client),
-        f"python3 {WRITER_ON_HOST} {targets} {DATABASE} {APP_USER} {rate:g} {duration_s:g}",
+        f"python3 {WRITER_ON_HOST} {targets} {DATABASE} {APP_USER} {rate:g} {duration_s:g} {first_seq:d}",
     ]
     proc = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -97,10 +99,17 @@ def failover_drill(
     proc = None
     try:
         mark = time.monotonic()
-        pair.wait_streaming()
-        psql(pair.hosts, old_primary, "TRUNCATE drill_rows")
+        # A disaster does not wait for the standby to catch up: the drill goes
+        # on from whatever state replication is in, and says what it found.
+        lag, why = read_lag(pair.hosts, new_primary)
+        record.facts["lag_at_cut_s"] = "unknown" if math.isinf(lag) else f"{lag:.3f}"
+        if lag > 0:
+            record.facts["replication"] = why if math.isinf(lag) else "behind"
+        first = int(
+            psql(pair.hosts, old_primary, "SELECT coalesce(max(seq), 0) + 1 FROM drill_rows")
+        )
         record.steps["check"] = time.monotonic() - mark
-        proc, log = start_writer(pair, client, rate, warmup_s + timeout_s + 5)
+        proc, log = start_writer(pair, client, rate, warmup_s + timeout_s + 5, first)
         _wait("the writer committed on the primary", lambda: log.on(primary_addr), 15)
         time.sleep(warmup_s)
 
@@ -120,9 +129,10 @@ def failover_drill(
         present = psql(
             pair.hosts,
             new_primary,
-            f"SELECT count(*), coalesce(max(seq), 0) FROM drill_rows WHERE seq <= {int(last['seq'])}",
+            "SELECT count(*), coalesce(max(seq), 0) FROM drill_rows "
+            f"WHERE seq BETWEEN {first} AND {int(last['seq'])}",
         ).split("|")
-        lost = int(last["seq"]) - int(present[0])
+        lost = int(last["seq"]) - first + 1 - int(present[0])
         newest_present = next((a for a in reversed(acked) if a["seq"] <= int(present[1])), None)
         if lost == 0:
             record.achieved_rpo_s = 0.0
@@ -130,7 +140,7 @@ def failover_drill(
             record.achieved_rpo_s = last["at"] - acked[0]["at"]
         else:
             record.achieved_rpo_s = last["at"] - newest_present["at"]
-        record.facts.update(rows_acked=str(last["seq"]), rows_lost=str(max(lost, 0)))
+        record.facts.update(rows_acked=str(len(acked)), rows_lost=str(max(lost, 0)))
 
         mark = time.monotonic()
         pair.swap()

@@ -63,6 +63,11 @@ def _why(output: str) -> str:
     return first if first == lines[-1] else f"{first} ({lines[-1]})"
 
 
+# ssh's own errors before the session starts (a loaded machine answers late):
+# the command did not run, so running it again is safe.
+_NEVER_RAN = re.compile(r"banner exchange|kex_exchange_identification|Connection timed out")
+
+
 def ssh(
     hosts: Hosts,
     host: str,
@@ -72,19 +77,24 @@ def ssh(
     timeout: float = 60.0,
     what: str | None = None,
 ) -> str:
-    """Run `cmd` as root on `host`; its stdout, or DrError with its stderr."""
+    """Run `cmd` as root on `host`; its stdout, or DrError with its stderr.
+    A connection that failed before the command ran is tried again (twice)."""
     what = what or cmd.split()[0]
-    try:
-        done = subprocess.run(
-            [*hosts.ssh_argv(host), cmd],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise DrError(f"{host}: {what} did not finish in {timeout:g} s") from None
+    for attempt in range(3):
+        try:
+            done = subprocess.run(
+                [*hosts.ssh_argv(host), cmd],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise DrError(f"{host}: {what} did not finish in {timeout:g} s") from None
+        if done.returncode != 255 or not _NEVER_RAN.search(done.stderr) or attempt == 2:
+            break
+        time.sleep(1.0)
     if done.returncode != 0:
         why = _why(done.stderr or done.stdout)[:300]
         raise DrError(f"{host}: {what} exited {done.returncode}: {why}")

@@ -17,7 +17,7 @@ import psycopg2  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 
 def main() -> int:
-    hosts, database, user, rate, duration = sys.argv[1:6]
+    hosts, database, user, rate, duration, first = sys.argv[1:7]
     password = sys.stdin.readline().rstrip("\n")
     dsn = (
         f"host={hosts} dbname={database} user={user} password={password} "
@@ -25,7 +25,9 @@ def main() -> int:
     )
     interval = 1.0 / float(rate)
     ends = time.time() + float(duration)
-    seq = 0
+    # Each drill numbers its rows on from the last one's: rows an earlier drill
+    # left on a standby that stopped streaming are never counted as this one's.
+    seq = int(first) - 1
     conn = None
     while time.time() < ends:
         try:

@@ -55,7 +55,15 @@ class _Builder:
         sensors = self.declared.sensors(spec.monitoring.sensors, {n.id for n in nodes})
         dr = DrPlan(
             {
-                name: DrClass(name, c.rpo_s, c.rto_s, c.method)
+                name: DrClass(
+                    name,
+                    c.rpo_s,
+                    c.rto_s,
+                    c.method,
+                    ()
+                    if c.retention is None
+                    else tuple((k, n) for k, n in c.retention.model_dump().items() if n),
+                )
                 for name, c in spec.dr.classes.items()
             },
             spec.dr.drill_interval_s,

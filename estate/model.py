@@ -197,6 +197,8 @@ class DrClass:
     rpo_s: float
     rto_s: float
     method: Literal["replication", "backup"]
+    # Snapshots kept per period (last, daily, weekly, monthly, yearly); empty: all kept.
+    retention: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

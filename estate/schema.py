@@ -312,10 +312,21 @@ class Monitoring(Spec):
     traps: TrapsSpec = TrapsSpec()
 
 
+class RetentionSpec(Spec):
+    """How many backup snapshots a class keeps (restic forget --keep-*)."""
+
+    last: int = Field(0, ge=0, le=10000)
+    daily: int = Field(0, ge=0, le=10000)
+    weekly: int = Field(0, ge=0, le=10000)
+    monthly: int = Field(0, ge=0, le=10000)
+    yearly: int = Field(0, ge=0, le=10000)
+
+
 class DrClassSpec(Spec):
     rpo_s: Duration = Field(alias="rpo")
     rto_s: Duration = Field(alias="rto")
     method: Literal["replication", "backup"] = "replication"
+    retention: RetentionSpec | None = None  # None: every snapshot is kept
 
 
 class Dr(Spec):

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from estate import Estate
-from lab import frr, hosts, netns, rootfs, snmpd
+from lab import drsite, frr, hosts, netns, rootfs, snmpd
+from lab.addressing import AddressMap
 from lab.blueprint import LabPlan, Router, plan_slice
 from lab.errors import LabError
 from lab.placement import Slice
@@ -60,6 +61,8 @@ def up(
     state = LabState(directory=directory, tag=lab_tag(directory))
     plan = plan_slice(estate, cut, state.tag)
     plan.bfd_ms, plan.hosts_ipv6, plan.routing = bfd_ms, hosts_ipv6, routing
+    if cut.dr_hosts:
+        drsite.add_dr_site(estate, plan, cut.dr_hosts, AddressMap.from_dict(plan.addresses))
     # Secrets and credentials first: a missing key must not cost a half-built lab.
     agents = {r.node: _agent_config(estate, plan, r, secrets or {}) for r in plan.routers}
     state.estate, state.slice, state.plan, state.phase = (
@@ -118,6 +121,7 @@ def _wire(plan: LabPlan) -> None:
         netns.veth(cable.child_ns, cable.child_if, cable.parent_ns, cable.parent_if)
     city = plan.routers[0]
     netns.veth(city.namespace, "nms", plan.nms_namespace, "eth0")
+    drsite.connect_nms(plan)
     for host in plan.hosts:
         router = plan.router(host.router)
         netns.veth(router.namespace, host.port, host.namespace, "eth0")
@@ -151,6 +155,7 @@ def _wire(plan: LabPlan) -> None:
             f"route add ::/0 via {city_nms_gateway(plan, 6)}",
         ],
     )
+    drsite.route_nms(plan)
 
 
 def city_nms_gateway(plan: LabPlan, family: int) -> str:

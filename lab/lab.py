@@ -86,6 +86,7 @@ class Lab:
         hosts_ipv6: bool = True,
         routing: bool = True,
         secrets: Mapping[str, str] | None = None,
+        dr_hosts: int = 0,
     ) -> Lab:
         if not 10 <= bfd_ms <= 60000:
             raise LabError(f"--bfd-ms {bfd_ms}: expected 10 to 60000 (FRR's BFD range)")
@@ -94,7 +95,7 @@ class Lab:
         with locked(lab.directory):
             build.up(
                 estate,
-                Slice(counties, townships, villages, hosts),
+                Slice(counties, townships, villages, hosts, dr_hosts),
                 lab.directory,
                 bfd_ms=bfd_ms,
                 hosts_ipv6=hosts_ipv6,

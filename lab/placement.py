@@ -23,12 +23,13 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Slice:
     """How much of the estate to build: first N counties, N townships per
-    county, N villages per township, N hosts in all."""
+    county, N villages per township, N hosts in all (and N in the DR centre)."""
 
     counties: int = 2
     townships: int = 1
     villages: int = 1
     hosts: int = 4
+    dr_hosts: int = 0  # hosts in the DR centre, a site of its own (lab/drsite.py)
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():

@@ -66,6 +66,7 @@ def lab_session(
     bfd_ms: int = 100,
     hosts_ipv6: bool = True,
     routing: bool = True,
+    dr_hosts: int = 0,
 ) -> Callable[..., Any]:
     """A session-scoped fixture bringing up (or reusing) one lab."""
     key = (
@@ -77,6 +78,7 @@ def lab_session(
         bfd_ms,
         hosts_ipv6,
         routing,
+        dr_hosts,
     )
 
     @pytest.fixture(scope="session")
@@ -96,6 +98,7 @@ def lab_session(
                 hosts_ipv6=hosts_ipv6,
                 routing=routing,
                 secrets=TEST_SECRETS,
+                dr_hosts=dr_hosts,
             )
         try:
             yield _shared[key]

@@ -1,4 +1,7 @@
-"""The DR tests share the default lab of the small estate (see lab/testing.py)."""
+"""The DR tests run in a lab of the small estate with its DR centre as a site
+of its own (lab/drsite.py): the city cloud's host is the primary, `dr-h1`
+in the DR centre the standby and the backup repository, `dr-h2` the scratch
+host restores land on; a township host stands for a stranger."""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from lab.testing import lab_session
 REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "examples" / "small.yaml"
 
-# The same slice as tests/lab: one lab serves both when they run together.
-lab = lab_session(SMALL)
+lab = lab_session(SMALL, counties=1, townships=1, villages=0, hosts=2, bfd_ms=300, dr_hosts=2)
+STANDBY, SCRATCH = "dr-h1", "dr-h2"
 
 # Lab-only DR passwords, handed over as reference defaults (never os.environ).
 DR_TEST_SECRETS = {

@@ -66,3 +66,14 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
         "dr", "drill", str(SMALL), "gaj/none", "--kind", "restore", "--standby", "h", home=tmp_path
     )
     assert done.returncode == 2 and "no system 'gaj/none'" in done.stderr
+
+
+def test_collect_dr_standby_bad_input_is_one_line(tmp_path: Path) -> None:
+    for args, expected in (
+        (("--dr-standby", "gaj/jwzh=h"), "--dr-standby: only lab hosts are reachable"),
+        (("--lab-dir", str(tmp_path), "--dr-standby", "gaj/jwzh"), "expected TENANT/SYSTEM=HOST"),
+        (("--lab-dir", str(tmp_path), "--dr-standby", "gaj/none=h"), "no replicated system"),
+    ):
+        done = _yunwang("collect", str(SMALL), *args, home=tmp_path)
+        assert done.returncode == 1 and expected in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1

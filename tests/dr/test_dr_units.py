@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from dr.backup import forget_args
 from dr.checks import BACKUP_FINISHED, fold, overdue
+from dr.lag import LagWatch, watched_from
+from dr.pair import DrError
 from dr.record import DrillRecord
 from estate.model import DrClass, Estate, System
+from lab.errors import LabError
 from lab.lab import load_estate
 from security.engine import WarningBook
 from security.events import Context, Event
@@ -96,3 +106,59 @@ def test_posture_dr_component_comes_from_the_last_drill() -> None:
     assert score(inputs, [], "tenant", system.tenant, NOW).components["dr"] == 100.0
     much_later = NOW + timedelta(seconds=gold.rpo_s * 10)
     assert score(inputs, [], "tenant", system.tenant, much_later).components["dr"] == 0.0
+
+
+class _Unreachable:
+    """Hosts whose ssh goes to a closed port on loopback: a standby that cannot be asked."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def ssh_argv(self, host: str, *, user: str = "root", family: int = 4) -> list[str]:
+        return ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=2", "-p", str(self.port),
+                f"{user}@127.0.0.1"]  # fmt: skip
+
+    def ansible_inventory(self, *, family: int = 4, user: str = "yunwang") -> dict[str, Any]:
+        return {"all": {"hosts": {}}}
+
+
+def test_lag_of_a_standby_that_cannot_be_asked_is_infinite_and_exceeds() -> None:
+    estate = load_estate(SMALL)
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sunk: list[Event] = []
+    watch = LagWatch(_Unreachable(port), watched_from(estate, ["gaj/jwzh=dr-h1"]), sunk.append)
+    [event] = watch.check()
+    assert (event.action, event.outcome) == ("rpo-exceeded", "failure") and sunk == [event]
+    assert dict(event.labels)["lag_s"] == "unknown" and "standby not answering" in event.message
+    registry = CollectorRegistry()
+    registry.register(watch)
+    text = generate_latest(registry).decode()
+    labels = 'dr_class="gold",standby="dr-h1",system="jwzh",tenant="gaj"'
+    assert f"yunwang_dr_replication_lag_seconds{{{labels}}} +Inf" in text
+    assert f"yunwang_dr_rpo_exceeded{{{labels}}} 1.0" in text
+    assert [c.warning.rule_id for c in WarningBook(load_rules()).observe(event)] == ["YW-DR-001"]
+
+
+def test_dr_standby_items_are_checked_in_one_line() -> None:
+    estate = load_estate(SMALL)
+    [watched] = watched_from(estate, ["rsj/sbjb=dr-h2"])
+    assert (watched.system.code, watched.dr.name, watched.standby) == ("sbjb", "gold", "dr-h2")
+    for item, expected in (
+        ("gaj/jwzh", "expected TENANT/SYSTEM=HOST"),
+        ("gaj/jwzh=", "expected TENANT/SYSTEM=HOST"),
+        ("gaj/nope=h", "no replicated system 'gaj/nope'"),
+    ):
+        with pytest.raises(DrError, match=expected):
+            watched_from(estate, [item])
+
+
+def test_retention_comes_from_the_estate_as_restic_keep_options(tmp_path: Path) -> None:
+    gold = load_estate(SMALL).dr.classes["gold"]
+    assert forget_args(gold.retention) == "--keep-daily 7 --keep-weekly 4 --keep-monthly 6"
+    assert forget_args(load_estate(SMALL).dr.classes["silver"].retention) == ""  # all kept
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SMALL.read_text().replace("retention: {daily: 7", "retention: {daily: -7"))
+    with pytest.raises(LabError, match=r"dr\.classes\.gold\.retention\.daily"):
+        load_estate(bad)

@@ -110,6 +110,10 @@ def collect(
         int | None,
         typer.Option(help="Trap receiver UDP port (estate's, else 162).", min=0, max=65535),
     ] = None,
+    dr_standby: Annotated[
+        list[str] | None,
+        typer.Option(help="Export a system's replication lag: TENANT/SYSTEM=HOST (lab hosts)."),
+    ] = None,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
     estate = load_estate(file)
@@ -119,6 +123,7 @@ def collect(
         except UnknownName as exc:
             known = ", ".join(n.id for n in estate.nodes(level="county"))
             fail(f"--county: {exc} (counties: {known})")
+    watched = _dr_watched(estate, dr_standby or [], lab or lab_dir is not None)
     overrides = _addresses(addresses)
     translate: Callable[[str], str] = str
     if lab or lab_dir is not None:
@@ -151,6 +156,7 @@ def collect(
     from monitors.exporter import CollectionCollector, registry, serve
 
     registry().register(CollectionCollector(collection))
+    lag_watch = _dr_lag(watched, lab_dir, monitoring.poll_interval_s)
     try:
         serve(port, listen)
     except OSError as exc:
@@ -174,6 +180,37 @@ def collect(
         fail(f"trap receiver: {error.strerror or error} (--trap-listen/--trap-port)")
     finally:
         collection.close()
+        if lag_watch is not None:
+            lag_watch.close()
+
+
+def _dr_watched(estate: Estate, standbys: list[str], lab: bool) -> list[Any]:
+    if not standbys:
+        return []
+    from dr.lag import watched_from
+    from dr.pair import DrError
+
+    if not lab:
+        fail("--dr-standby: only lab hosts are reachable from here; pass --lab or --lab-dir")
+    try:
+        return watched_from(estate, standbys)
+    except DrError as exc:
+        fail(str(exc))
+
+
+def _dr_lag(watched: list[Any], lab_dir: Path | None, interval_s: float) -> Any:
+    """Each DR standby's lag, read every poll interval, as metrics and events."""
+    if not watched:
+        return None
+    from dr.lag import LagWatch
+    from lab.lab import Lab
+    from monitors.exporter import registry
+
+    watch = LagWatch(Lab(lab_dir), watched, jsonl_sink(yunwang_home() / "events" / "dr.jsonl"),
+                     interval_s)  # fmt: skip
+    registry().register(watch)
+    watch.start()
+    return watch
 
 
 def _with_traps(

@@ -1,8 +1,9 @@
 """`yunwang dr`: drills that measure RPO/RTO, and the DR state of every system.
 
-    yunwang dr drill examples/small.yaml gaj/jwzh --kind failover --lab --standby lab-h2
-    yunwang dr drill examples/small.yaml gaj/jwzh --kind restore --lab --standby lab-h2 --scratch lab-h3
-    yunwang dr check examples/small.yaml gaj/jwzh --lab --standby lab-h2
+    yunwang dr drill examples/small.yaml gaj/jwzh --kind failover --lab --standby dr-h1
+    yunwang dr drill examples/small.yaml gaj/jwzh --kind restore --lab --standby dr-h1 --scratch dr-h2
+    yunwang dr backup examples/small.yaml gaj/jwzh --lab --standby dr-h1 --path /etc/postgresql
+    yunwang dr check examples/small.yaml gaj/jwzh --lab --standby dr-h1
     yunwang dr status examples/small.yaml --json
 
 Drill records and checks go to the store as `yunwang.dr` events (posture's
@@ -110,7 +111,7 @@ def drill(
     as_json: JsonFlag = False,
 ) -> None:
     """Run one drill and record it: declared vs achieved RPO/RTO, pass or fail."""
-    from dr.backup import ResticLine, restore_drill
+    from dr.backup import ResticLine, back_up, restore_drill
     from dr.checks import backup_finished
     from dr.failover import failover_drill
     from dr.pair import RESTIC_REF, DrError, DrPair, orient, resolve, secrets
@@ -141,7 +142,7 @@ def drill(
             failover_drill(pair, record, rate=rate)
         else:
             line = ResticLine(hosts, pair.standby, system_name, restic_password)
-            facts = line.backup(pair.primary, tuple(path or ()))
+            facts = back_up(line, pair.primary, tuple(path or ()), dr.retention)
             events.append(backup_finished(system, dr, utcnow(), facts))
             restore_drill(line, scratch or pair.standby, record)
     except (DrError, LabError) as exc:
@@ -177,6 +178,52 @@ def _print_record(record: Any) -> None:
     for step, seconds in record.steps.items():
         out.print(f"  step {step}: {seconds:.3f} s")
     out.print(f"  {record.reason}", markup=False)
+
+
+@dr_app.command()
+def backup(
+    estate_file: EstateArg,
+    system_name: SystemArg,
+    standby: Annotated[str, typer.Option("--standby", help="The DR-centre repository host")],
+    primary: Primary = None,
+    path: Annotated[
+        list[str] | None, typer.Option("--path", help="A declared path to back up")
+    ] = None,
+    lab: LabFlag = False,
+    lab_dir: LabDir = None,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Back a system up to the DR centre (database dump and paths), then apply
+    its class's retention; the backup's age is what YW-DR-001 watches."""
+    from dr.backup import ResticLine, back_up
+    from dr.checks import backup_finished
+    from dr.pair import RESTIC_REF, DrError, resolve
+    from lab.errors import LabError
+    from security.audit import record as audit
+    from security.events import utcnow
+
+    estate = load_estate(estate_file)
+    system, dr = _system(estate, system_name)
+    hosts = _hosts(lab, lab_dir)
+    try:
+        password = resolve(RESTIC_REF)
+    except DrError as exc:
+        fail(f"dr backup {system_name}: {exc}", EXIT_USAGE)
+    source = _primary(hosts, system, primary)
+    try:
+        line = ResticLine(hosts, standby, system_name, password)
+        facts = back_up(line, source, tuple(path or ()), dr.retention)
+    except (DrError, LabError) as exc:
+        audit("dr.backup", system_name, "failure", {"error": str(exc)}, actor=actor())
+        fail(f"dr backup {system_name}: {exc}")
+    event = backup_finished(system, dr, utcnow(), facts)
+    _submit(estate, store, [event])
+    audit("dr.backup", system_name, "success", facts, actor=actor())
+    if as_json:
+        print_json(event.to_ecs())
+    else:
+        out.print(event.message, markup=False)
 
 
 @dr_app.command()

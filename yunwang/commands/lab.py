@@ -80,6 +80,9 @@ def up_cmd(
         ),
     ] = True,
     directory: Dir = None,
+    dr_hosts: Annotated[
+        int, typer.Option("--dr-hosts", help="Hosts in the DR centre, a site of its own.")
+    ] = 0,
 ) -> None:
     """Build the slice: FRR routers, veth dual links, snmpd agents, Debian hosts."""
     started = time.monotonic()
@@ -95,6 +98,7 @@ def up_cmd(
                 bfd_ms=bfd_ms,
                 hosts_ipv6=host_ipv6,
                 routing=routing,
+                dr_hosts=dr_hosts,
             )
         plan = lab.plan
     except LabError as exc:
