@@ -114,12 +114,8 @@ def test_second_fix_run_changes_nothing(
     again = harden(targets, mode="fix", limit=[HOST])
     _ssh_works(lab)
     assert fixed["fix"].changed_total() > 100
-    if again.changed_total() != 0:
-        # Known flake (open in issue 14): one CI run saw one changed task on the
-        # second run; the third must then change nothing.
-        print(f"second fix run changed {again.changed_total()}; running a third")
-        again = harden(targets, mode="fix", limit=[HOST])
-    assert again.changed_total() == 0, {h: o.changed for h, o in again.hosts.items()}
+    changed = [(r.control, r.changed) for r in again.results if r.changed]
+    assert again.changed_total() == 0, (again.hosts[HOST], changed)
     assert again.ok
 
 
