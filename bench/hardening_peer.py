@@ -34,6 +34,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -213,6 +214,8 @@ def main() -> int:
         run(lab, home, args.runs, peer_runs, cross_checks=not args.check_only)
     finally:
         lab.down()
+        shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
     return 0
 
 
