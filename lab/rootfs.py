@@ -39,6 +39,9 @@ HARDENING_PACKAGES = (
 # What the DR role (playbooks/roles/dr) needs: the database it
 # replicates, restic for the backup line, and the driver Ansible's postgresql modules use.
 DR_PACKAGES = ("postgresql-15", "restic", "python3-psycopg2", "openssl")
+# The hardening role's named peer (ComplianceAsCode: SCAP content and the
+# OpenSCAP scanner), so bench/hardening_peer.py can run `oscap xccdf eval` inside a host.
+COMPLIANCE_PEER_PACKAGES = ("openscap-scanner", "ssg-debian")
 PACKAGES = (
     "openssh-server",
     "python3",
@@ -47,6 +50,7 @@ PACKAGES = (
     "iputils-ping",
     *HARDENING_PACKAGES,
     *DR_PACKAGES,
+    *COMPLIANCE_PEER_PACKAGES,
 )
 # Bump when the recipe changes: a cache with another stamp is rebuilt.
 RECIPE = f"1 {SUITE} minbase {' '.join(PACKAGES)}"

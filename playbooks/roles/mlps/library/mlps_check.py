@@ -12,12 +12,12 @@ description:
   - Changes nothing, so it also runs under --check.
 options:
   controls:
-    description: Controls to check, each with id, enabled and script.
+    description: Controls to check, each with id, area, enabled and script.
     type: list
     elements: dict
     required: true
   only:
-    description: The run's tags; when they name control ids, only those are checked.
+    description: The run's tags; when they name control ids or areas (mlps_<area>), only those are checked.
     type: list
     elements: str
     default: [all]
@@ -47,9 +47,10 @@ from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-unty
 EVIDENCE_MAX = 400
 
 
-def _selected(control_id: str, only: list[str]) -> bool:
-    named = [t for t in only if t.startswith("YW-C-")]
-    return not named or control_id in named
+def _selected(control_id: str, area: str, only: list[str]) -> bool:
+    """The run's tags name control ids or areas (mlps_<area>); none named: all."""
+    named = [t for t in only if t.startswith("YW-C-") or t.startswith("mlps_")]
+    return not named or control_id in named or f"mlps_{area}" in named
 
 
 def _run(script: str, env: dict[str, str], timeout: int) -> tuple[str, str]:
@@ -88,7 +89,7 @@ def main() -> None:
         control_id = str(control.get("id", ""))
         if not module.boolean(control.get("enabled", True)):
             continue
-        if not _selected(control_id, module.params["only"]):
+        if not _selected(control_id, str(control.get("area", "")), module.params["only"]):
             continue
         status, evidence = _run(str(control["script"]), env, module.params["timeout"])
         results.append({"id": control_id, "status": status, "evidence": evidence})
