@@ -66,11 +66,13 @@ class Pipeline:
         self._resume()
 
     # -- input -----------------------------------------------------------
-    def submit(self, events: Iterable[Event]) -> list[Change]:
+    def submit(self, events: Iterable[Event], stored: bool = False) -> list[Change]:
+        """Grade events; `stored=True`: a producer already put them in the store (the feed)."""
         batch = [self.enrich(e) for e in events] if self.enrich else list(events)
         with self._lock:
             try:
-                self.store.put_events(batch)
+                if not stored:
+                    self.store.put_events(batch)
             except Exception as exc:
                 self.store_errors += 1
                 log.error("event store: %s", exc)

@@ -78,6 +78,8 @@ class ElasticStore:
         batch_size: int = 5000,
         request_timeout: float = 30.0,
         initial_backoff: float = 0.5,
+        install: bool = True,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         if not namespace.islower() or "-" in namespace:
             raise StoreError(
@@ -92,7 +94,11 @@ class ElasticStore:
         self.batch_size = batch_size
         self.initial_backoff = initial_backoff  # doubled on each 429 retry, up to 30 s
         self.client = Elasticsearch(
-            url, request_timeout=request_timeout, max_retries=0, retry_on_timeout=False
+            url,
+            request_timeout=request_timeout,
+            max_retries=0,
+            retry_on_timeout=False,
+            **(client_options or {}),
         )
         self.spool = Spool(spool_dir or yunwang_home() / "spool" / namespace)
         self.ilm = False
@@ -105,6 +111,10 @@ class ElasticStore:
         self._pending: list[dict[str, Any]] = []
         self.problems = StoreProblems(url)
         self._lock = threading.RLock()
+        self.install = install
+        if not install:  # a producer: create_doc on the data stream is all it may do
+            self._ready = True
+            return
         try:
             self.setup()
         except UNREACHABLE:
@@ -228,6 +238,11 @@ class ElasticStore:
     def _bulk(self, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Index; returns the actions left to spool (Elasticsearch went away or refused them)."""
         unhandled = {action["_id"]: action for action in actions}
+        # When it reached the store, not when it happened: the centre reads
+        # producers' events in this order (security/feed_reader.py), spooled ones too.
+        ingested = datetime.now(UTC).isoformat(timespec="microseconds")
+        for stamped in actions:
+            stamped["_source"].setdefault("event", {})["ingested"] = ingested
         retry_later: list[dict[str, Any]] = []
         try:
             for ok, item in helpers.streaming_bulk(
@@ -299,6 +314,8 @@ class ElasticStore:
         )
 
     def _refresh(self) -> None:
+        if not self.install:  # a producer may not refresh; the centre's reads do
+            return
         try:
             self.client.indices.refresh(index=self.stream, ignore_unavailable=True)
         except UNREACHABLE:

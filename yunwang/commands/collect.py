@@ -19,6 +19,8 @@ from monitors.links import Thresholds
 from monitors.snmp.collection import Collection, Snapshot, jsonl_sink, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from security.audit import record
+from security.events import Event
+from yunwang.commands._feed import HeartbeatOption, StoreOption, start_shipper
 from yunwang.console import err, fail, load_estate, out, print_json
 
 
@@ -110,6 +112,8 @@ def collect(
         int | None,
         typer.Option(help="Trap receiver UDP port (estate's, else 162).", min=0, max=65535),
     ] = None,
+    store: StoreOption = None,
+    heartbeat: HeartbeatOption = 60.0,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
     estate = load_estate(file)
@@ -133,14 +137,27 @@ def collect(
         fail(f"{file}: no device can be polled")
     monitoring = estate.monitoring
     settings = PollerSettings.for_estate(monitoring, monitoring.poll_interval_s, concurrency)
-    collection = Collection(
-        estate, targets, settings, Thresholds(), jsonl_sink(), translate, county
-    )
+    sink = jsonl_sink()
+    shipper = None
+    if store is not None:
+        from security.feed import Producer, poller_name
+
+        producer = Producer(poller_name(county), "poller", county)
+        shipper = start_shipper(store, producer, estate, heartbeat)
+
+        def both(event: Event, local: Callable[[Event], None] = sink) -> None:
+            local(event)
+            shipper.ship(event)
+
+        sink = both
+    collection = Collection(estate, targets, settings, Thresholds(), sink, translate, county)
     record(action="collect.start", target=str(file), outcome="success",
            detail={"devices": len(targets), "once": once, "listen": f"{listen}:{port}",
                    "county": county})  # fmt: skip
     if once:
         snapshot = asyncio.run(_once(collection))
+        if shipper is not None:
+            shipper.close()
         if as_json:
             print_json(snapshot_json(snapshot))
         else:
@@ -174,6 +191,8 @@ def collect(
         fail(f"trap receiver: {error.strerror or error} (--trap-listen/--trap-port)")
     finally:
         collection.close()
+        if shipper is not None:
+            shipper.close()  # the last batch; what the store cannot take waits in its spool
 
 
 def _with_traps(

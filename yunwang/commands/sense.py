@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from security.events import Event
+from yunwang.commands._feed import HeartbeatOption, StoreOption, start_shipper
 from yunwang.console import EXIT_USAGE, fail, load_estate
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ def sense(
     metrics_addr: Annotated[
         str, typer.Option("--metrics-addr", help="Address for --metrics-port")
     ] = "127.0.0.1",
+    store: StoreOption = None,
+    heartbeat: HeartbeatOption = 60.0,
 ) -> None:
     if (iface is None) == (pcap is None):
         fail("give exactly one of --iface IF or --pcap FILE", EXIT_USAGE)
@@ -92,7 +95,20 @@ def sense(
         policy = policy_from_estate(estate)
         if policy_file is not None:
             policy.apply_overlay(policy_file)
-        sensor = Sensor(policy, observer=name, sinks=[_printer(as_json)], keep_events=False)
+    except (PolicyError, ThresholdError) as exc:
+        fail(str(exc))
+    sinks = [_printer(as_json)]
+    shipper = None
+    if store is not None:
+        from security.feed import Producer
+        from security.fleet import county_of
+
+        declared = next((s for s in estate.sensors if s.name == name), None)
+        county = county_of(estate, declared.node) if declared is not None else None
+        shipper = start_shipper(store, Producer(name, "sensor", county), estate, heartbeat)
+        sinks.append(shipper.ship)
+    try:
+        sensor = Sensor(policy, observer=name, sinks=sinks, keep_events=False)
     except (PolicyError, ThresholdError) as exc:
         fail(str(exc))
     if metrics_port is not None:
@@ -128,6 +144,8 @@ def sense(
         sensor.close()
         if writer is not None:
             writer.close()
+        if shipper is not None:
+            shipper.close()  # the last batch; what the store cannot take waits in its spool
         stats = sensor.stats
         record(
             action="packets.sense",

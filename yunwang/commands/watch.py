@@ -188,14 +188,7 @@ def _live(
 
 
 def _loop(runner: Watch, deadline: float | None, refresh: Callable[[], None] | None = None) -> None:
-    while deadline is None or time.monotonic() < deadline:
-        started = time.monotonic()
-        runner.cycle()
-        if refresh is not None:
-            refresh()
-        if deadline is not None and time.monotonic() >= deadline:
-            break
-        runner.wait_next(started)
+    runner.run(deadline, refresh)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
