@@ -128,7 +128,8 @@ class Watch:
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
-        self._loop.close()
+        if not self._loop.is_running():  # a poll stuck past its deadline dies with the process
+            self._loop.close()
         record(action="watch.stop", target=self.estate.file, detail={"cycles": self.cycles})
 
     def _start(self) -> None:
@@ -283,8 +284,8 @@ class Watch:
         finally:
             self._halt.set()
             self.queue.close()
-            for worker in workers:
-                worker.join(timeout=max(5.0, self.interval_s * 2))
+            for worker in workers:  # a poll ends by its own deadline (PollerSettings)
+                worker.join(timeout=self.interval_s * 3 + 10)
             self._drain()
 
     def _poll_forever(self) -> None:
