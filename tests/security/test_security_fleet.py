@@ -116,14 +116,13 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _yunwang(*args: str, home: Path, **kwargs: object) -> subprocess.Popen[str]:
+def _yunwang(*args: str, home: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "yunwang", *args],
         env=_env(home),
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        **kwargs,  # type: ignore[call-overload]
     )
 
 
