@@ -95,3 +95,20 @@ def test_the_queue_makes_the_sensor_wait_but_never_the_poller() -> None:
     assert len(queue.take(limit=3)) == 3
     waiting.join(2)
     assert not waiting.is_alive() and len(queue) == 2
+
+
+def test_an_inline_secret_in_store_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "yunwang", "sense", str(SMALL), "--pcap", str(tmp_path / "x.pcap"),
+         "--store", "http://127.0.0.1:9/?api_key=c2VjcmV0"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": "/usr/bin:/bin", "YUNWANG_HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "--store: store url: api_key: give api_key_env=VARIABLE or api_key_file=PATH, "
+        "never the secret"
+    )
