@@ -1,7 +1,7 @@
 """Producers ship, the centre grades: a sensor or poller shard's events into the store.
 
     shipper = Shipper(open_producer_store(url), Producer("hl-tap", "sensor", "hl"), enrich)
-    shipper.start()             # a thread: batches to the store every second, heartbeat
+    shipper.start()             # a thread: each event in a batch within 50 ms, heartbeats
     sensor.sinks.append(shipper.ship)
     ...
     shipper.close()             # the last batch, then the store (its spool keeps the rest)
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 ProducerKind = Literal["sensor", "poller"]
 FLEET_DATASET = "yunwang.fleet"
 HEARTBEAT = "producer-heartbeat"
+LINGER_S = 0.05  # batching against latency: 50 ms of a busy sensor is one bulk
 MAX_QUEUED = 200_000  # beyond this the oldest wait in the caller (back-pressure), never dropped
 
 
@@ -75,13 +77,13 @@ class Shipper:
         store: Store,
         producer: Producer,
         enrich: Callable[[Event], Event] | None = None,
-        flush_s: float = 1.0,
+        linger_s: float = LINGER_S,
         heartbeat_s: float = 60.0,
     ) -> None:
         self.store = store
         self.producer = producer
         self.enrich = enrich
-        self.flush_s = flush_s
+        self.linger_s = linger_s
         self.heartbeat_s = heartbeat_s
         self.shipped = 0
         self.batches = 0
@@ -104,16 +106,23 @@ class Shipper:
         with self._cond:
             while len(self._queue) >= MAX_QUEUED and not self._stop.is_set():
                 self.waits += 1
-                self._cond.wait(self.flush_s)
+                self._cond.wait(1.0)
             self._queue.extend(tagged)
 
     def _run(self) -> None:
-        next_beat = 0.0
-        clock = 0.0
-        while not self._stop.wait(self.flush_s):
-            clock += self.flush_s
-            if clock >= next_beat:
-                next_beat = clock + self.heartbeat_s
+        next_beat = time.monotonic()
+        while not self._stop.is_set():
+            with self._cond:
+                # Wake for the first event, not on a clock: an event waits
+                # only `linger_s` for company before it leaves.
+                self._cond.wait_for(
+                    lambda: self._queue or self._stop.is_set(),
+                    timeout=max(0.0, next_beat - time.monotonic()),
+                )
+            if self._stop.wait(self.linger_s):
+                return
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + self.heartbeat_s
                 with self._cond:
                     self._queue.append(self.producer.heartbeat(self.heartbeat_s))
             self._send()

@@ -108,8 +108,8 @@ class Watch:
         self.security: SecurityService | None = None
         self.sensor: Sensor | None = None
         self.traps: TrapService | None = None
+        self.trap_address: tuple[str, int] | None = None  # where the receiver is bound
         self.problems: list[str] = []
-        self.latest: Snapshot | None = None
         self.queue = EventQueue()
         self.stats = LoopStats()
         self.feed: FeedReader | None = None
@@ -206,14 +206,18 @@ class Watch:
         self.traps = TrapService(self.collection, settings, sink=self.queue.put_one)
         # Last in, first out: close the receiver, then let the loop finish
         # the tasks that closing cancelled before the loop itself closes.
-        self._stack.callback(self._loop.run_until_complete, asyncio.sleep(0.01))
+        self._stack.callback(self._settle)
         self._stack.callback(self.traps.close)
-        self._loop.run_until_complete(self.traps.start())
+        self.trap_address = self._loop.run_until_complete(self.traps.start())
         metrics = TrapCollector(self.traps)
         registry().register(metrics)
         self._stack.callback(registry().unregister, metrics)
         record(action="watch.traps", target=f"{settings.listen}:{settings.port}",
                detail={"engine_id": self.traps.receiver.engine_id.hex()})  # fmt: skip
+
+    def _settle(self) -> None:
+        if not self._loop.is_running():  # a poll stuck past its deadline dies with the process
+            self._loop.run_until_complete(asyncio.sleep(0.01))
 
     def _targets(self) -> list[Target]:
         if not self.simulated:
@@ -242,6 +246,11 @@ class Watch:
     # --- the loop ---------------------------------------------------------------
 
     @property
+    def latest(self) -> Snapshot | None:
+        """The last cycle, with what re-polls after a trap changed since."""
+        return self.collection.latest if self.collection else None
+
+    @property
     def cycles(self) -> int:
         return self.collection.cycles if self.collection else 0
 
@@ -268,6 +277,8 @@ class Watch:
         """Poll, sense and grade in their own threads until `deadline` (monotonic) or `done()`."""
         workers = [watch_loop.thread("poll", self._poll_forever)]
         workers.append(watch_loop.thread("pipeline", self._pipeline_forever))
+        if self.feed is not None:
+            workers.append(watch_loop.thread("feed", self._feed_forever))
         if self._pcap is not None and not self._replayed:
             self._replayed = True
             workers.append(watch_loop.thread("sensor", self._replay))
@@ -289,35 +300,42 @@ class Watch:
             self._drain()
 
     def _poll_forever(self) -> None:
+        self._loop.run_until_complete(self._poll_on_schedule())
+
+    async def _poll_on_schedule(self) -> None:
+        """The poll thread's loop: the schedule, and the trap receiver between cycles."""
         schedule = Schedule(self.interval_s)
-        while (lateness := schedule.wait(self._halt)) is not None:
+        while (lateness := await schedule.wait(self._halt)) is not None:
             self.stats.lateness_last_s = lateness
             self.stats.lateness_max_s = max(self.stats.lateness_max_s, lateness)
             if lateness > self.interval_s * watch_loop.LATE_FRACTION:
                 self.stats.cycles_late += 1
                 self.queue.put_now([watch_loop.late_event(lateness, self.interval_s)])
-            self.cycle()
+            await self.cycle()
 
-    def cycle(self) -> Snapshot:
+    async def cycle(self) -> Snapshot:
         """One poll of every device; its events into the pipeline's queue (never waits)."""
         assert self.collection is not None
-        snapshot = self._loop.run_until_complete(self.collection.cycle())
+        snapshot = await self.collection.cycle()
         self.queue.put_now(snapshot.events)
-        self.latest = snapshot
         return snapshot
 
     def _pipeline_forever(self) -> None:
         assert self.security is not None
-        next_feed = 0.0
+        next_anchor = 0.0
         while not self._halt.is_set():
             batch = self.queue.take()
             if batch:
                 self.security.pipeline.submit(batch)
                 self.stats.batches += 1
-            if time.monotonic() >= next_feed:
-                next_feed = time.monotonic() + 1.0
-                self._read_feed()
+            if time.monotonic() >= next_anchor:
+                next_anchor = time.monotonic() + 1.0
                 self.security.anchor_audit()
+
+    def _feed_forever(self) -> None:
+        """Producers' events, in a thread of its own: a slow search never holds up grading."""
+        while not self._halt.wait(watch_loop.FEED_POLL_S):
+            self._read_feed()
 
     def _read_feed(self) -> None:
         if self.feed is None or self.fleet is None or self.security is None:

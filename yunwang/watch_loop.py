@@ -1,9 +1,11 @@
 """The main loop of `yunwang watch`, in threads that cannot hold each other up.
 
-    poll thread      every interval on its own schedule: one poll, events into the queue
+    poll thread      an event loop: every interval on its own schedule one poll; between
+                     cycles SNMP traps (--traps) and the re-polls of the pairs they name
     sensor thread    the capture through the packet sensor, events into the queue
-    pipeline thread  the queue in batches into the rules and store; producers' events
-                     from the store (the feed) and their heartbeats
+    pipeline thread  the queue in batches into the rules and store
+    feed thread      producers' events from the store (Elasticsearch only) and their
+                     heartbeats, four times a second
 
 The queue is bounded: when the pipeline is behind (a slow store, a flood of
 packets) the sensor waits, counted as back-pressure; the poller never waits,
@@ -14,6 +16,7 @@ that starts late by more than a tenth of the interval is an event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -28,6 +31,10 @@ from security.events import SEVERITY_LOW, Context, Event, utcnow
 log = logging.getLogger(__name__)
 BATCH = 2000
 QUEUE_LIMIT = 20_000
+STOP_CHECK_S = 0.1  # how soon the poll thread notices the loop is stopping
+# Producers' events are searched this often: with Elasticsearch's 1 s refresh
+# and the shipper's 50 ms linger, p99 producer -> warning stays under 2 s.
+FEED_POLL_S = 0.25
 LATE_FRACTION = 0.1  # a cycle later than this share of the interval is an event
 
 
@@ -49,6 +56,10 @@ class EventQueue:
                     self._cond.wait(0.5)
             self._items.append(event)
             self._cond.notify_all()
+
+    def put_one(self, event: Event) -> None:
+        """A sink for the poll thread's loop (traps, their re-polls): never waits."""
+        self.put_now((event,))
 
     def put_now(self, events: Iterable[Event]) -> None:
         with self._cond:
@@ -98,9 +109,17 @@ class Schedule:
         self.interval_s = interval_s
         self.next = start if start is not None else time.monotonic()
 
-    def wait(self, stop: threading.Event) -> float | None:
-        """Sleep until the next instant; its lateness in seconds, or None when stopped."""
-        if stop.wait(max(0.0, self.next - time.monotonic())):
+    async def wait(self, stop: threading.Event) -> float | None:
+        """Sleep until the next instant; its lateness in seconds, or None when stopped.
+
+        Asleep on the poll thread's event loop, so traps are received and the
+        re-polls they cause run between cycles.
+        """
+        while (left := self.next - time.monotonic()) > 0:
+            if stop.is_set():
+                return None
+            await asyncio.sleep(min(left, STOP_CHECK_S))
+        if stop.is_set():
             return None
         now = time.monotonic()
         lateness = now - self.next

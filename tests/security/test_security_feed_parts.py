@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import replace
@@ -72,13 +73,13 @@ def test_the_schedule_measures_lateness_and_skips_missed_instants() -> None:
     start = time.monotonic()
     schedule = Schedule(0.2, start)
     stop = threading.Event()
-    assert schedule.wait(stop) == pytest.approx(0.0, abs=0.1)
+    assert asyncio.run(schedule.wait(stop)) == pytest.approx(0.0, abs=0.1)
     time.sleep(0.5)  # a cycle that overran two instants
-    lateness = schedule.wait(stop)
+    lateness = asyncio.run(schedule.wait(stop))
     assert lateness is not None and lateness >= 0.25
     assert schedule.next > time.monotonic()  # no bunched-up catch-up cycles
     stop.set()
-    assert schedule.wait(stop) is None
+    assert asyncio.run(schedule.wait(stop)) is None
 
 
 def test_the_queue_makes_the_sensor_wait_but_never_the_poller() -> None:

@@ -68,7 +68,7 @@ def test_every_shipped_event_is_read_once_across_restart_and_outage(
     shipper = Shipper(
         open_store(f"{es_node.url}/?namespace={ns}&spool={tmp_path / 'spool'}", install=False),
         Producer("hl-tap", "sensor", "hl"),
-        flush_s=0.2,
+        linger_s=0.05,
         heartbeat_s=1.0,
     ).start()
     checkpoint = tmp_path / "feed.json"
