@@ -108,6 +108,7 @@ class Shipper:
                 self.waits += 1
                 self._cond.wait(1.0)
             self._queue.extend(tagged)
+            self._cond.notify_all()  # the shipper's thread waits for the first event
 
     def _run(self) -> None:
         next_beat = time.monotonic()

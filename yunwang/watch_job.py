@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from security.service import SecurityService, WatchConfig
 from security.store import StoreError
 from yunwang import watch_loop
 from yunwang.watch_loop import EventQueue, LoopCollector, LoopStats, Schedule
+from yunwang.watch_sensors import LiveSensor, LiveSensorError, open_live, sensors_here
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "small.yaml"
 OBSERVER = "yunwang-watch"
@@ -71,6 +73,7 @@ class WatchOptions:
     traps: bool = False  # receive SNMP traps/informs; a link trap re-polls its pair at once
     trap_address: str | None = None  # None: the estate's monitoring.traps (127.0.0.1:162)
     trap_port: int | None = None
+    sensors: tuple[str, ...] = ()  # live: these declared sensors (default: this host's)
 
 
 @dataclass
@@ -108,6 +111,7 @@ class Watch:
         self.security: SecurityService | None = None
         self.sensor: Sensor | None = None
         self.traps: TrapService | None = None
+        self.live: list[LiveSensor] = []
         self.trap_address: tuple[str, int] | None = None  # where the receiver is bound
         self.problems: list[str] = []
         self.queue = EventQueue()
@@ -192,6 +196,10 @@ class Watch:
         self._open_feed()
         if opts.traps:
             self._start_traps()
+        if opts.sensors and (self.simulated or opts.pcap is not None):
+            raise WatchError("--sensor: only with --live and no --pcap (it captures live)")
+        if not self.simulated and opts.pcap is None:
+            self._start_live_sensors()
         self._pcap = opts.pcap or (self._demo_capture() if self.simulated else None)
         self._replayed = False
 
@@ -214,6 +222,21 @@ class Watch:
         self._stack.callback(registry().unregister, metrics)
         record(action="watch.traps", target=f"{settings.listen}:{settings.port}",
                detail={"engine_id": self.traps.receiver.engine_id.hex()})  # fmt: skip
+
+    def _start_live_sensors(self) -> None:
+        try:
+            specs = sensors_here(self.estate, self.options.sensors)
+            self.live = open_live(self.estate, specs, self.queue.put)
+        except LiveSensorError as exc:
+            raise WatchError(str(exc)) from None
+        for live in self.live:
+            self._stack.callback(live.close)
+            metrics = SensorCollector(live.sensor, live.spec.name)
+            registry().register(metrics)
+            self._stack.callback(registry().unregister, metrics)
+        if self.live:
+            record(action="watch.sense", target=",".join(s.spec.name for s in self.live),
+                   detail={"interfaces": [s.spec.interface for s in self.live]})  # fmt: skip
 
     def _settle(self) -> None:
         if not self._loop.is_running():  # a poll stuck past its deadline dies with the process
@@ -282,6 +305,10 @@ class Watch:
         if self._pcap is not None and not self._replayed:
             self._replayed = True
             workers.append(watch_loop.thread("sensor", self._replay))
+        for live in self.live:
+            workers.append(
+                watch_loop.thread(f"sensor-{live.spec.name}", partial(live.run, self._halt))
+            )
         try:
             while deadline is None or time.monotonic() < deadline:
                 left = (
@@ -406,7 +433,7 @@ class Watch:
             }
             for s in pipeline.scores(now)
         ]
-        sensor = self.sensor.stats if self.sensor else None
+        sensors = [s.stats for s in (self.sensor, *(live.sensor for live in self.live)) if s]
         return Summary(
             estate=self.estate.file,
             mode="simulated" if self.simulated else "live",
@@ -418,11 +445,11 @@ class Watch:
             events=dict(pipeline.events_total),
             metrics_url=self.security.metrics_url,
             sensor={
-                "seen": sensor.seen,
-                "parsed": sensor.parsed,
-                "events": sum(sensor.events.values()),
+                "seen": sum(s.seen for s in sensors),
+                "parsed": sum(s.parsed for s in sensors),
+                "events": sum(sum(s.events.values()) for s in sensors),
             }
-            if sensor
+            if sensors
             else {},
             loop=self.stats.to_dict(self.queue),
             silent=self.fleet.silent() if self.fleet is not None else [],
