@@ -47,7 +47,13 @@ from security.service import SecurityService, WatchConfig
 from security.store import StoreError
 from yunwang import watch_loop
 from yunwang.watch_loop import EventQueue, LoopCollector, LoopStats, Schedule
-from yunwang.watch_sensors import LiveSensor, LiveSensorError, open_live, sensors_here
+from yunwang.watch_sensors import (
+    LiveSensor,
+    LiveSensorError,
+    SensorsCollector,
+    open_live,
+    sensors_here,
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "small.yaml"
 OBSERVER = "yunwang-watch"
@@ -143,6 +149,8 @@ class Watch:
             target=self.estate.file,
             detail={"simulated": self.simulated, "store": opts.store or "sqlite (default)"},
         )
+        if opts.sensors and (self.simulated or opts.pcap is not None):
+            raise WatchError("--sensor: only with --live and no --pcap (it captures live)")
         if opts.pcap is not None:
             _check_capture(opts.pcap)  # before the first cycle, not after it
         config = WatchConfig(
@@ -187,19 +195,19 @@ class Watch:
             keep_events=False,
             sinks=[self.queue.put],
         )
-        for metrics in (
-            SensorCollector(self.sensor, OBSERVER),
-            LoopCollector(self.stats, self.queue),
-        ):
-            registry().register(metrics)
-            self._stack.callback(registry().unregister, metrics)
+        loop_metrics = LoopCollector(self.stats, self.queue)
+        registry().register(loop_metrics)
+        self._stack.callback(registry().unregister, loop_metrics)
         self._open_feed()
         if opts.traps:
             self._start_traps()
-        if opts.sensors and (self.simulated or opts.pcap is not None):
-            raise WatchError("--sensor: only with --live and no --pcap (it captures live)")
         if not self.simulated and opts.pcap is None:
             self._start_live_sensors()
+        sensors = [SensorCollector(self.sensor, OBSERVER)]
+        sensors += [SensorCollector(live.sensor, live.spec.name) for live in self.live]
+        sensor_metrics = SensorsCollector(sensors)  # one family per name, a sample per sensor
+        registry().register(sensor_metrics)
+        self._stack.callback(registry().unregister, sensor_metrics)
         self._pcap = opts.pcap or (self._demo_capture() if self.simulated else None)
         self._replayed = False
 
@@ -231,9 +239,6 @@ class Watch:
             raise WatchError(str(exc)) from None
         for live in self.live:
             self._stack.callback(live.close)
-            metrics = SensorCollector(live.sensor, live.spec.name)
-            registry().register(metrics)
-            self._stack.callback(registry().unregister, metrics)
         if self.live:
             record(action="watch.sense", target=",".join(s.spec.name for s in self.live),
                    detail={"interfaces": [s.spec.interface for s in self.live]})  # fmt: skip

@@ -16,15 +16,36 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+
+from prometheus_client.core import Metric
 
 from estate import Estate
 from estate.model import Sensor as SensorSpec
 from monitors.packets import Sensor
 from monitors.packets.estate_policy import policy_from_estate
 from monitors.packets.live import CaptureError, LiveCapture, interface_exists
+from monitors.packets.metrics import SensorCollector
 from security.events import Event
+
+
+class SensorsCollector:
+    """Several sensors in one registry: their families merged by name (samples
+    differ by the `observer` label), which a registry needs to take them."""
+
+    def __init__(self, collectors: Sequence[SensorCollector]) -> None:
+        self.collectors = collectors
+
+    def collect(self) -> Iterator[Metric]:
+        merged: dict[str, Metric] = {}
+        for collector in self.collectors:
+            for family in collector.collect():
+                if family.name in merged:
+                    merged[family.name].samples.extend(family.samples)
+                else:
+                    merged[family.name] = family
+        yield from merged.values()
 
 
 class LiveSensorError(Exception):
