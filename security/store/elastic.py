@@ -256,7 +256,8 @@ class ElasticStore(BulkSpool):
             }
             for w in warnings
         ]
-        helpers.bulk(self.client, actions, refresh=True)
+        # No refresh here: grading waits on this; readers refresh (find_warnings).
+        helpers.bulk(self.client, actions)
 
     @_reachable
     def get_warning(self, warning_id: str) -> Warning | None:
@@ -285,6 +286,7 @@ class ElasticStore(BulkSpool):
             filters.append({"term": {"rule_id": rule_id}})
         if ids is not None:
             filters.append({"ids": {"values": list(ids)}})
+        self.client.indices.refresh(index=self.warnings_index)
         response = self.client.search(
             index=self.warnings_index,
             query={"bool": {"filter": filters}},
