@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from estate import Estate
-from security.context import EstateContext
-from security.feed import Producer, Shipper
-from security.store import StoreError, open_store
 from yunwang.console import fail
+
+if TYPE_CHECKING:  # the verbs import this module; the store's imports only with --store
+    from estate import Estate
+    from security.feed import Producer, Shipper
 
 StoreOption = Annotated[
     str | None,
@@ -28,6 +28,10 @@ HeartbeatOption = Annotated[
 
 def start_shipper(url: str, producer: Producer, estate: Estate, heartbeat_s: float) -> Shipper:
     """Open the store as a producer (no installation rights needed) and start shipping."""
+    from security.context import EstateContext
+    from security.feed import Shipper
+    from security.store import StoreError, open_store
+
     try:
         store = open_store(url, install=False)
     except StoreError as exc:

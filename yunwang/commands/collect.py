@@ -177,7 +177,14 @@ def collect(
               f"metrics on http://{listen}:{port}/metrics", markup=False)  # fmt: skip
     stop = asyncio.Event()
     run = (
-        _with_traps(collection, trap_listen, trap_port, monitoring.poll_interval_s, stop)
+        _with_traps(
+            collection,
+            trap_listen,
+            trap_port,
+            monitoring.poll_interval_s,
+            stop,
+            shipper.ship if shipper is not None else None,
+        )
         if traps
         else collection.run(monitoring.poll_interval_s, stop)
     )
@@ -201,6 +208,7 @@ def _with_traps(
     port: int | None,
     interval_s: float,
     stop: asyncio.Event,
+    ship: Callable[[Event], None] | None = None,
 ) -> Coroutine[Any, Any, None]:
     """The trap receiver beside the schedule; trap events in traps.jsonl."""
     from monitors.exporter import registry
@@ -208,12 +216,18 @@ def _with_traps(
     from monitors.traps.service import TrapService, receiver_settings, run_with_traps
 
     links, traps = jsonl_sink(), jsonl_sink(yunwang_home() / "events" / "traps.jsonl")
+
+    def sink(event: Event) -> None:
+        (traps if event.dataset == "yunwang.traps" else links)(event)
+        if ship is not None:  # --store: the centre grades traps and their re-polls too
+            ship(event)
+
     state = yunwang_home() / "traps" / "engine.json"
     settings = receiver_settings(collection.estate, address, port, state)
     service = TrapService(
         collection,
         settings,
-        sink=lambda event: (traps if event.dataset == "yunwang.traps" else links)(event),
+        sink=sink,
     )
     registry().register(TrapCollector(service))
     where = f"{settings.listen}:{settings.port}"
