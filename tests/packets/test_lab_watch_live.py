@@ -49,8 +49,10 @@ def test_watch_live_senses_the_declared_sensor(segment: Segment, tmp_path: Path)
     try:
         trail = home / "audit.jsonl"
         wait_until(
-            lambda: watch.poll() is not None
-            or (trail.exists() and '"watch.sense"' in trail.read_text(encoding="utf-8")),
+            lambda: (
+                watch.poll() is not None
+                or (trail.exists() and '"watch.sense"' in trail.read_text(encoding="utf-8"))
+            ),
             90,
             "watch to open its capture",
             every=0.5,
