@@ -25,12 +25,12 @@ def one_run(interval: float, limit: float) -> dict[str, float]:
     seen: dict[str, float] = {}
     with Watch(WatchOptions(interval_s=interval, metrics_port=0)) as watch:
         seen["simulator answering"] = time.monotonic() - started
-        while time.monotonic() - started < limit and not all(r in seen for r in WANTED):
-            cycle_start = time.monotonic()
-            watch.cycle()
+
+        def note() -> None:
             for warning in watch.summary().warnings:
                 seen.setdefault(warning["rule"], time.monotonic() - started)
-            watch.wait_next(cycle_start)
+
+        watch.run(started + limit, note, done=lambda: all(r in seen for r in WANTED))
     return seen
 
 

@@ -66,11 +66,13 @@ class Pipeline:
         self._resume()
 
     # -- input -----------------------------------------------------------
-    def submit(self, events: Iterable[Event]) -> list[Change]:
+    def submit(self, events: Iterable[Event], stored: bool = False) -> list[Change]:
+        """Grade events; `stored=True`: a producer already put them in the store (the feed)."""
         batch = [self.enrich(e) for e in events] if self.enrich else list(events)
         with self._lock:
             try:
-                self.store.put_events(batch)
+                if not stored:
+                    self.store.put_events(batch)
             except Exception as exc:
                 self.store_errors += 1
                 log.error("event store: %s", exc)
@@ -84,12 +86,14 @@ class Pipeline:
 
     def tick(self, now: datetime | None = None) -> list[Change]:
         now = now or self.clock()
+        # The store's bulk I/O outside the grading lock (the store has its own):
+        # a slow flush or retention sweep never holds up grading the next events.
+        try:
+            self.store.flush()
+        except Exception as exc:
+            self.store_errors += 1
+            log.error("event store flush: %s", exc)
         with self._lock:
-            try:
-                self.store.flush()
-            except Exception as exc:
-                self.store_errors += 1
-                log.error("event store flush: %s", exc)
             # The store's own trouble (refused, disk full) is graded like any event.
             self.submit(self.store.take_events())
             if not self._resumed:
@@ -101,12 +105,14 @@ class Pipeline:
             if now - self._last_resend >= self.resend_interval:
                 self._last_resend = now
                 self._deliver([Change("updated", w, True) for w in self.book.active()], now)
-            if self._last_retention is None or now - self._last_retention >= timedelta(days=1):
+            sweep = self._last_retention is None or now - self._last_retention >= timedelta(days=1)
+            if sweep:
                 self._last_retention = now
-                try:
-                    self.store.apply_retention(now)
-                except Exception as exc:
-                    log.error("retention: %s", exc)
+        if sweep:
+            try:
+                self.store.apply_retention(now)
+            except Exception as exc:
+                log.error("retention: %s", exc)
         return changes
 
     # -- people ----------------------------------------------------------

@@ -1,9 +1,12 @@
 """`yunwang watch`: collectors, sensor, rules, posture, exporter and store in one process.
 
     with Watch(WatchOptions(estate_path=None)) as watch:   # the demo: simulated devices
-        while ...:
-            watch.cycle()                                    # one poll, events into the pipeline
-            watch.summary()                                  # what the live view shows
+        watch.run(deadline, refresh=lambda: show(watch.summary()))
+
+`run` keeps polling, sensing and grading in their own threads
+(yunwang/watch_loop.py); the caller's thread only refreshes the view.
+With an Elasticsearch store the centre also grades what every producer
+(`yunwang sense/collect --store`) ships, and warns when one goes silent.
 
 With no estate the example city runs against simulated devices (snmpsim
 serving generated recordings, a county in failover and a flapping
@@ -16,8 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +40,20 @@ from monitors.snmp.poller import PollerSettings
 from monitors.snmp.session import Target
 from monitors.traps.service import TrapService
 from security.audit import record
-from security.events import Event
+from security.events import utcnow
+from security.feed_reader import FeedReader
+from security.fleet import Fleet
 from security.service import SecurityService, WatchConfig
 from security.store import StoreError
+from yunwang import watch_loop
+from yunwang.watch_loop import EventQueue, LoopCollector, LoopStats, Schedule
+from yunwang.watch_sensors import (
+    LiveSensor,
+    LiveSensorError,
+    SensorsCollector,
+    open_live,
+    sensors_here,
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "small.yaml"
 OBSERVER = "yunwang-watch"
@@ -62,6 +79,7 @@ class WatchOptions:
     traps: bool = False  # receive SNMP traps/informs; a link trap re-polls its pair at once
     trap_address: str | None = None  # None: the estate's monitoring.traps (127.0.0.1:162)
     trap_port: int | None = None
+    sensors: tuple[str, ...] = ()  # live: these declared sensors (default: this host's)
 
 
 @dataclass
@@ -78,6 +96,8 @@ class Summary:
     events: dict[str, int]
     metrics_url: str | None
     sensor: dict[str, int] = field(default_factory=dict)
+    loop: dict[str, float] = field(default_factory=dict)
+    silent: list[str] = field(default_factory=list)  # producers the centre no longer hears
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -97,8 +117,14 @@ class Watch:
         self.security: SecurityService | None = None
         self.sensor: Sensor | None = None
         self.traps: TrapService | None = None
+        self.live: list[LiveSensor] = []
+        self.trap_address: tuple[str, int] | None = None  # where the receiver is bound
         self.problems: list[str] = []
-        self.latest: Snapshot | None = None
+        self.queue = EventQueue()
+        self.stats = LoopStats()
+        self.feed: FeedReader | None = None
+        self.fleet: Fleet | None = None
+        self._halt = threading.Event()
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -112,7 +138,8 @@ class Watch:
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
-        self._loop.close()
+        if not self._loop.is_running():  # a poll stuck past its deadline dies with the process
+            self._loop.close()
         record(action="watch.stop", target=self.estate.file, detail={"cycles": self.cycles})
 
     def _start(self) -> None:
@@ -122,6 +149,8 @@ class Watch:
             target=self.estate.file,
             detail={"simulated": self.simulated, "store": opts.store or "sqlite (default)"},
         )
+        if opts.sensors and (self.simulated or opts.pcap is not None):
+            raise WatchError("--sensor: only with --live and no --pcap (it captures live)")
         if opts.pcap is not None:
             _check_capture(opts.pcap)  # before the first cycle, not after it
         config = WatchConfig(
@@ -164,13 +193,21 @@ class Watch:
             policy_from_estate(self.estate),
             observer=OBSERVER,
             keep_events=False,
-            sinks=[self._submit_one],
+            sinks=[self.queue.put],
         )
-        sensor_metrics = SensorCollector(self.sensor, OBSERVER)
-        registry().register(sensor_metrics)
-        self._stack.callback(registry().unregister, sensor_metrics)
+        loop_metrics = LoopCollector(self.stats, self.queue)
+        registry().register(loop_metrics)
+        self._stack.callback(registry().unregister, loop_metrics)
+        self._open_feed()
         if opts.traps:
             self._start_traps()
+        if not self.simulated and opts.pcap is None:
+            self._start_live_sensors()
+        sensors = [SensorCollector(self.sensor, OBSERVER)]
+        sensors += [SensorCollector(live.sensor, live.spec.name) for live in self.live]
+        sensor_metrics = SensorsCollector(sensors)  # one family per name, a sample per sensor
+        registry().register(sensor_metrics)
+        self._stack.callback(registry().unregister, sensor_metrics)
         self._pcap = opts.pcap or (self._demo_capture() if self.simulated else None)
         self._replayed = False
 
@@ -182,17 +219,33 @@ class Watch:
         opts = self.options
         state = yunwang_home() / "traps" / "engine.json"
         settings = receiver_settings(self.estate, opts.trap_address, opts.trap_port, state)
-        self.traps = TrapService(self.collection, settings, sink=self._submit_one)
+        self.traps = TrapService(self.collection, settings, sink=self.queue.put_one)
         # Last in, first out: close the receiver, then let the loop finish
         # the tasks that closing cancelled before the loop itself closes.
-        self._stack.callback(self._loop.run_until_complete, asyncio.sleep(0.01))
+        self._stack.callback(self._settle)
         self._stack.callback(self.traps.close)
-        self._loop.run_until_complete(self.traps.start())
+        self.trap_address = self._loop.run_until_complete(self.traps.start())
         metrics = TrapCollector(self.traps)
         registry().register(metrics)
         self._stack.callback(registry().unregister, metrics)
         record(action="watch.traps", target=f"{settings.listen}:{settings.port}",
                detail={"engine_id": self.traps.receiver.engine_id.hex()})  # fmt: skip
+
+    def _start_live_sensors(self) -> None:
+        try:
+            specs = sensors_here(self.estate, self.options.sensors)
+            self.live = open_live(self.estate, specs, self.queue.put)
+        except LiveSensorError as exc:
+            raise WatchError(str(exc)) from None
+        for live in self.live:
+            self._stack.callback(live.close)
+        if self.live:
+            record(action="watch.sense", target=",".join(s.spec.name for s in self.live),
+                   detail={"interfaces": [s.spec.interface for s in self.live]})  # fmt: skip
+
+    def _settle(self) -> None:
+        if not self._loop.is_running():  # a poll stuck past its deadline dies with the process
+            self._loop.run_until_complete(asyncio.sleep(0.01))
 
     def _targets(self) -> list[Target]:
         if not self.simulated:
@@ -221,42 +274,134 @@ class Watch:
     # --- the loop ---------------------------------------------------------------
 
     @property
+    def latest(self) -> Snapshot | None:
+        """The last cycle, with what re-polls after a trap changed since."""
+        return self.collection.latest if self.collection else None
+
+    @property
     def cycles(self) -> int:
         return self.collection.cycles if self.collection else 0
 
-    def _submit_one(self, event: Event) -> None:
+    def _open_feed(self) -> None:
+        """With Elasticsearch, the centre: producers' events and heartbeats from the store."""
         assert self.security is not None
-        self.security.pipeline.submit([event])
+        store = self.security.pipeline.store
+        if not hasattr(store, "client"):  # SQLite: one machine, everything in this process
+            return
+        path = yunwang_home() / "feed" / f"{getattr(store, 'namespace', 'default')}.json"
+        try:
+            self.feed = FeedReader(store, path)
+        except StoreError as exc:
+            raise WatchError(f"--store: {exc}") from None
+        self.fleet = Fleet.from_estate(self.estate, started=utcnow())
 
-    def cycle(self) -> Snapshot:
-        """One poll of every device; then (once) the capture through the sensor."""
-        assert self.collection is not None and self.security is not None
-        snapshot = self._loop.run_until_complete(self.collection.cycle())
-        self.security.pipeline.submit(snapshot.events)
+    def run(
+        self,
+        deadline: float | None,
+        refresh: Callable[[], None] | None = None,
+        done: Callable[[], bool] | None = None,
+        refresh_s: float = 1.0,
+    ) -> None:
+        """Poll, sense and grade in their own threads until `deadline` (monotonic) or `done()`."""
+        workers = [watch_loop.thread("poll", self._poll_forever)]
+        workers.append(watch_loop.thread("pipeline", self._pipeline_forever))
+        if self.feed is not None:
+            workers.append(watch_loop.thread("feed", self._feed_forever))
         if self._pcap is not None and not self._replayed:
             self._replayed = True
-            self._replay(self._pcap)
-        self.security.pipeline.tick()
-        self.security.anchor_audit()
-        self.latest = snapshot
+            workers.append(watch_loop.thread("sensor", self._replay))
+        for live in self.live:
+            workers.append(
+                watch_loop.thread(f"sensor-{live.spec.name}", partial(live.run, self._halt))
+            )
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                left = (
+                    refresh_s if deadline is None else min(refresh_s, deadline - time.monotonic())
+                )
+                self._halt.wait(max(0.0, left))
+                if refresh is not None:
+                    refresh()
+                if done is not None and done():
+                    break
+        finally:
+            self._halt.set()
+            self.queue.close()
+            for worker in workers:  # a poll ends by its own deadline (PollerSettings)
+                worker.join(timeout=self.interval_s * 3 + 10)
+            self._drain()
+
+    def _poll_forever(self) -> None:
+        self._loop.run_until_complete(self._poll_on_schedule())
+
+    async def _poll_on_schedule(self) -> None:
+        """The poll thread's loop: the schedule, and the trap receiver between cycles."""
+        schedule = Schedule(self.interval_s)
+        while (lateness := await schedule.wait(self._halt)) is not None:
+            self.stats.lateness_last_s = lateness
+            self.stats.lateness_max_s = max(self.stats.lateness_max_s, lateness)
+            if lateness > self.interval_s * watch_loop.LATE_FRACTION:
+                self.stats.cycles_late += 1
+                self.queue.put_now([watch_loop.late_event(lateness, self.interval_s)])
+            await self.cycle()
+
+    async def cycle(self) -> Snapshot:
+        """One poll of every device; its events into the pipeline's queue (never waits)."""
+        assert self.collection is not None
+        snapshot = await self.collection.cycle()
+        self.queue.put_now(snapshot.events)
         return snapshot
 
-    def _replay(self, pcap: Path) -> None:
-        assert self.sensor is not None
-        try:
-            self.sensor.feed_all(read_capture(pcap))
-        except PcapError as exc:
-            raise WatchError(f"--pcap: {exc}") from None
-        self.sensor.sweep(time.time(), everything=True)
-        record(action="watch.replay", target=str(pcap), detail={"frames": self.sensor.stats.seen})
+    def _pipeline_forever(self) -> None:
+        assert self.security is not None
+        next_anchor = 0.0
+        while not self._halt.is_set():
+            batch = self.queue.take()
+            if batch:
+                self.security.pipeline.submit(batch)
+                self.stats.batches += 1
+            if time.monotonic() >= next_anchor:
+                next_anchor = time.monotonic() + 1.0
+                self.security.anchor_audit()
 
-    def wait_next(self, started: float) -> None:
-        # The loop runs while we wait: traps and the re-polls they cause
-        # happen between cycles, not at the next one.
-        wait = max(0.0, self.interval_s - (time.monotonic() - started))
-        self._loop.run_until_complete(asyncio.sleep(wait))
-        if self.collection is not None and self.collection.latest is not None:
-            self.latest = self.collection.latest
+    def _feed_forever(self) -> None:
+        """Producers' events, in a thread of its own: a slow search never holds up grading."""
+        while not self._halt.wait(watch_loop.FEED_POLL_S):
+            self._read_feed()
+
+    def _read_feed(self) -> None:
+        if self.feed is None or self.fleet is None or self.security is None:
+            return
+        events = self.feed.poll()
+        if events:
+            self.fleet.observe(events)
+            self.security.pipeline.submit(events, stored=True)
+            self.stats.feed_events += len(events)
+            try:
+                self.feed.commit()  # after grading: a crash before here re-reads, never loses
+            except OSError as exc:
+                self.problems.append(f"feed checkpoint: {exc}")
+        self.security.pipeline.submit(self.fleet.tick(utcnow()))
+
+    def _drain(self) -> None:
+        """What is still queued when the loop stops is graded and stored, not dropped."""
+        assert self.security is not None
+        while batch := self.queue.take(wait_s=0):
+            self.security.pipeline.submit(batch)
+        self._read_feed()
+        self.security.pipeline.tick()
+
+    def _replay(self) -> None:
+        assert self.sensor is not None and self._pcap is not None
+        try:
+            self.sensor.feed_all(read_capture(self._pcap))
+        except PcapError as exc:
+            self.problems.append(f"--pcap: {exc}")
+            return
+        self.sensor.sweep(time.time(), everything=True)
+        record(
+            action="watch.replay", target=str(self._pcap), detail={"frames": self.sensor.stats.seen}
+        )
 
     # --- what people see ----------------------------------------------------------
 
@@ -293,7 +438,7 @@ class Watch:
             }
             for s in pipeline.scores(now)
         ]
-        sensor = self.sensor.stats if self.sensor else None
+        sensors = [s.stats for s in (self.sensor, *(live.sensor for live in self.live)) if s]
         return Summary(
             estate=self.estate.file,
             mode="simulated" if self.simulated else "live",
@@ -305,12 +450,14 @@ class Watch:
             events=dict(pipeline.events_total),
             metrics_url=self.security.metrics_url,
             sensor={
-                "seen": sensor.seen,
-                "parsed": sensor.parsed,
-                "events": sum(sensor.events.values()),
+                "seen": sum(s.seen for s in sensors),
+                "parsed": sum(s.parsed for s in sensors),
+                "events": sum(sum(s.events.values()) for s in sensors),
             }
-            if sensor
+            if sensors
             else {},
+            loop=self.stats.to_dict(self.queue),
+            silent=self.fleet.silent() if self.fleet is not None else [],
         )
 
 

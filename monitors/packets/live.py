@@ -11,6 +11,7 @@ from __future__ import annotations
 import select
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from typing import Final
@@ -77,17 +78,19 @@ class LiveCapture:
         duration: float | None = None,
         count: int | None = None,
         stats: SensorStats | None = None,
+        stop: threading.Event | None = None,
     ) -> Iterator[Record]:
         """Frames as they arrive, until `duration` seconds or `count` frames.
 
         With `stats`, its `dropped` follows the kernel's count while capturing
         (checked when idle and every few thousand frames), so a scrape shows
-        drops as they happen.
+        drops as they happen. With `stop`, it ends within 0.2 s of being set
+        (a caller in another thread: `yunwang watch`).
         """
         deadline = None if duration is None else time.monotonic() + duration
         received = 0
         fd = self._socket.ins
-        while count is None or received < count:
+        while (count is None or received < count) and not (stop and stop.is_set()):
             wait = 0.2
             if deadline is not None:
                 wait = min(wait, deadline - time.monotonic())

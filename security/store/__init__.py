@@ -154,12 +154,20 @@ def default_url() -> str:
     return f"sqlite:///{yunwang_home() / 'events.db'}"
 
 
-def open_store(url: str | None = None, retention_days: int = MIN_RETENTION_DAYS) -> Store:
-    """`sqlite:///PATH` (or a bare path) or `http(s)://HOST:PORT/?namespace=NS&spool=DIR`."""
+def open_store(
+    url: str | None = None, retention_days: int = MIN_RETENTION_DAYS, install: bool = True
+) -> Store:
+    """`sqlite:///PATH` (or a bare path) or `http(s)://HOST:PORT/?namespace=NS&spool=DIR`.
+
+    Elasticsearch credentials come by reference (security/store/es_auth.py);
+    `install=False` is for producers, whose credentials may only write events:
+    the centre installs the template, policy and warnings index.
+    """
     url = url or default_url()
     parsed = urlparse(url)
     if parsed.scheme in ("http", "https"):
         from security.store.elastic import ElasticStore
+        from security.store.es_auth import client_options
 
         params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         endpoint = f"{parsed.scheme}://{parsed.netloc}"
@@ -169,6 +177,8 @@ def open_store(url: str | None = None, retention_days: int = MIN_RETENTION_DAYS)
             namespace=params.get("namespace", "default"),
             spool_dir=spool,
             retention_days=retention_days,
+            install=install,
+            client_options=client_options(params),
         )
     if parsed.scheme in ("sqlite", ""):
         from security.store.sqlite import SqliteStore

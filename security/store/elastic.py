@@ -1,18 +1,8 @@
 """The scale-out store: Elasticsearch 8.x, data streams, ILM, and a disk spool.
 
-Events are indexed with `helpers.streaming_bulk` (op_type create, _id = the
-event's deterministic id: a replay answers 409 and changes nothing). 429s
-are retried with exponential backoff by the helper, which hands retried
-items back after the others: results are matched to events by `_id`, never
-by position. When Elasticsearch is unreachable the unsent events go to the
-spool, and every later event queues behind them so order is kept; each flush
-first replays the spool.
-
-Nothing is dropped on the way: a request Elasticsearch refuses for good
-(401/403 credentials, 413 too large) is spooled like an outage and raises a
-warning about the store itself (rule YW-STORE-001); a spool whose disk is
-full keeps the events in memory, retries on every flush, and says so once in
-the log, in `yunwang_store_held_events` and as the same warning.
+Installation (policy, template, warnings index), reads and warnings live
+here; events go in through `BulkSpool` (security/store/es_bulk.py): bulk
+with backoff, the spool when Elasticsearch is away, nothing dropped.
 """
 
 from __future__ import annotations
@@ -25,8 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from estate.home import yunwang_home
@@ -35,6 +23,7 @@ from security.levels import WarningLevel, rank
 from security.store import StoreError, StoreHealth, check_retention, parse_query
 from security.store import es_retention as retention
 from security.store import es_schema as schema
+from security.store.es_bulk import REFUSED, UNREACHABLE, BulkSpool
 from security.store.es_health import StoreProblems
 from security.store.spool import Spool
 from security.warnings import Status, Warning
@@ -42,15 +31,6 @@ from security.warnings import Status, Warning
 P = ParamSpec("P")
 R = TypeVar("R")
 log = logging.getLogger(__name__)
-# The transport logs every failed request during an outage; the store reports it once.
-logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
-UNREACHABLE = (TransportConnectionError, ConnectionTimeout)
-RETRYABLE = (429, 502, 503, 504)  # what an outage or overload answers: spool quietly
-REFUSED = {  # what a refusal for good means, when the node says nothing more
-    401: "credentials refused",
-    403: "not allowed to write the data stream",
-    413: "request larger than the node's http.max_content_length",
-}
 
 
 def _reachable(method: Callable[P, R]) -> Callable[P, R]:
@@ -67,7 +47,7 @@ def _reachable(method: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-class ElasticStore:
+class ElasticStore(BulkSpool):
     def __init__(
         self,
         url: str,
@@ -78,6 +58,8 @@ class ElasticStore:
         batch_size: int = 5000,
         request_timeout: float = 30.0,
         initial_backoff: float = 0.5,
+        install: bool = True,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         if not namespace.islower() or "-" in namespace:
             raise StoreError(
@@ -92,7 +74,11 @@ class ElasticStore:
         self.batch_size = batch_size
         self.initial_backoff = initial_backoff  # doubled on each 429 retry, up to 30 s
         self.client = Elasticsearch(
-            url, request_timeout=request_timeout, max_retries=0, retry_on_timeout=False
+            url,
+            request_timeout=request_timeout,
+            max_retries=0,
+            retry_on_timeout=False,
+            **(client_options or {}),
         )
         self.spool = Spool(spool_dir or yunwang_home() / "spool" / namespace)
         self.ilm = False
@@ -105,6 +91,10 @@ class ElasticStore:
         self._pending: list[dict[str, Any]] = []
         self.problems = StoreProblems(url)
         self._lock = threading.RLock()
+        self.install = install
+        if not install:  # a producer: create_doc on the data stream is all it may do
+            self._ready = True
+            return
         try:
             self.setup()
         except UNREACHABLE:
@@ -147,145 +137,7 @@ class ElasticStore:
                     raise
         self._ready = True
 
-    # -- events ----------------------------------------------------------
-    def put_events(self, events: Sequence[Event]) -> None:
-        with self._lock:
-            self._pending.extend(self._action(event) for event in events)
-            # Held events are retried on flush; only new ones make a batch.
-            if len(self._pending) - self.held >= self.batch_size:
-                self._send_pending()
-
-    def _action(self, event: Event) -> dict[str, Any]:
-        return {
-            "_op_type": "create",
-            "_index": self.stream,
-            "_id": event.id,
-            "_source": event.to_ecs(),
-        }
-
-    def flush(self) -> None:
-        with self._lock:
-            self._send_pending()
-        self._refresh()
-
-    def _send_pending(self) -> None:
-        actions, self._pending, self.held = self._pending, [], 0
-        if not self._ready:
-            try:
-                self.setup()
-            except UNREACHABLE:
-                self.down = True
-                self._spool(actions)
-                return
-            except ApiError as exc:
-                if exc.status_code not in REFUSED:
-                    raise
-                self._refused(exc, len(actions))  # e.g. credentials rotated before a restart
-                self._spool(actions)
-                return
-        if self.spool and not self.replay():
-            self._spool(actions)
-            return
-        self._spool(self._bulk(actions))
-
-    def _spool(self, actions: list[dict[str, Any]]) -> None:
-        """Spool, or keep in memory (ahead of newer events) while the disk cannot take them."""
-        if not actions:
-            return
-        try:
-            self.spool.append(actions)
-        except OSError as exc:
-            self.spool_write_errors += 1
-            self._pending[:0] = actions
-            self.held = len(actions)
-            self.problems.start(
-                "spool-full",
-                f"spool {self.spool.path}: {exc.strerror}: holding {len(actions)} events "
-                "in memory, retrying on every flush",
-            )
-            return
-        self.problems.end("spool-full", f"spool {self.spool.path} writable again")
-
-    def replay(self) -> bool:
-        """Send the spool in order; True when it is empty afterwards."""
-        with self._lock:
-            while self.spool:
-                docs, offset = self.spool.read(self.chunk_size)
-                # Whatever the file says, a spooled event goes back into our stream only.
-                if self._bulk([self._action_from(doc) for doc in docs]):
-                    return False
-                self.spool.commit(offset)
-            return True
-
-    def _action_from(self, doc: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "_op_type": "create",
-            "_index": self.stream,
-            "_id": doc["_id"],
-            "_source": doc["_source"],
-        }
-
-    def _bulk(self, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Index; returns the actions left to spool (Elasticsearch went away or refused them)."""
-        unhandled = {action["_id"]: action for action in actions}
-        retry_later: list[dict[str, Any]] = []
-        try:
-            for ok, item in helpers.streaming_bulk(
-                self.client,
-                actions,
-                chunk_size=self.chunk_size,
-                max_retries=6,
-                initial_backoff=self.initial_backoff,
-                max_backoff=30,
-                raise_on_error=False,
-                raise_on_exception=True,
-            ):
-                result = next(iter(item.values()))
-                action = unhandled.pop(result.get("_id"), None)
-                if ok or action is None:
-                    continue
-                status = result.get("status", 0)
-                if status == 409:  # already stored: the replay of a sent event
-                    continue
-                if status == 429:  # still rejected after every retry
-                    retry_later.append(action)
-                    continue
-                try:
-                    self.spool.reject(action, str(result.get("error")))
-                    self.rejected += 1
-                except OSError:
-                    unhandled[action["_id"]] = action  # held with the rest until it is on disk
-        except UNREACHABLE:
-            if not self.down:
-                log.warning(
-                    "%s unreachable after %d of %d events: spooling",
-                    self.url,
-                    len(actions) - len(unhandled),
-                    len(actions),
-                )
-            self.down = True
-            return [*unhandled.values(), *retry_later]
-        except ApiError as exc:
-            if exc.status_code not in RETRYABLE:
-                self._refused(exc, len(unhandled))
-            return [*unhandled.values(), *retry_later]
-        if self.down:
-            log.warning("%s reachable again", self.url)
-        self.down = False
-        self.problems.end("refused", f"{self.url} accepts events again")
-        return [*unhandled.values(), *retry_later]
-
     # -- the store's own health -----------------------------------------
-    def _refused(self, exc: ApiError, count: int) -> None:
-        self.refused_batches += 1
-        self.problems.start(
-            "refused",
-            f"{self.url}: bulk refused ({exc.status_code}: "
-            f"{REFUSED.get(exc.status_code) or exc.message}): "
-            f"{count} events spooled until it accepts them",
-            status=str(exc.status_code),
-        )
-
     def take_events(self) -> list[Event]:
         return self.problems.take()
 
@@ -297,14 +149,6 @@ class ElasticStore:
             rejected_events=self.rejected,
             quarantined_lines=self.spool.quarantined,
         )
-
-    def _refresh(self) -> None:
-        try:
-            self.client.indices.refresh(index=self.stream, ignore_unavailable=True)
-        except UNREACHABLE:
-            pass
-        except NotFoundError:
-            pass
 
     def _reading(self) -> None:
         """Reads see everything written so far; a down cluster is one clear error."""
@@ -412,7 +256,8 @@ class ElasticStore:
             }
             for w in warnings
         ]
-        helpers.bulk(self.client, actions, refresh=True)
+        # No refresh here: grading waits on this; readers refresh (find_warnings).
+        helpers.bulk(self.client, actions)
 
     @_reachable
     def get_warning(self, warning_id: str) -> Warning | None:
@@ -441,6 +286,7 @@ class ElasticStore:
             filters.append({"term": {"rule_id": rule_id}})
         if ids is not None:
             filters.append({"ids": {"values": list(ids)}})
+        self.client.indices.refresh(index=self.warnings_index)
         response = self.client.search(
             index=self.warnings_index,
             query={"bool": {"filter": filters}},

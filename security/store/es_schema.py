@@ -75,6 +75,7 @@ ECS_MAPPINGS: dict[str, Any] = {
                 "type": _KEYWORD,
                 "outcome": _KEYWORD,
                 "severity": {"type": "long"},
+                "ingested": {"type": "date"},
             }
         },
         "rule": {"properties": {"id": _KEYWORD, "name": _KEYWORD}},

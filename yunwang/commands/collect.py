@@ -19,6 +19,8 @@ from monitors.links import Thresholds
 from monitors.snmp.collection import Collection, Snapshot, jsonl_sink, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from security.audit import record
+from security.events import Event
+from yunwang.commands._feed import HeartbeatOption, StoreOption, start_shipper
 from yunwang.console import err, fail, load_estate, out, print_json
 
 
@@ -114,6 +116,8 @@ def collect(
         list[str] | None,
         typer.Option(help="Export a system's replication lag: TENANT/SYSTEM=HOST (lab hosts)."),
     ] = None,
+    store: StoreOption = None,
+    heartbeat: HeartbeatOption = 60.0,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
     estate = load_estate(file)
@@ -138,14 +142,27 @@ def collect(
         fail(f"{file}: no device can be polled")
     monitoring = estate.monitoring
     settings = PollerSettings.for_estate(monitoring, monitoring.poll_interval_s, concurrency)
-    collection = Collection(
-        estate, targets, settings, Thresholds(), jsonl_sink(), translate, county
-    )
+    sink = jsonl_sink()
+    shipper = None
+    if store is not None:
+        from security.feed import Producer, poller_name
+
+        producer = Producer(poller_name(county), "poller", county)
+        shipper = start_shipper(store, producer, estate, heartbeat)
+
+        def both(event: Event, local: Callable[[Event], None] = sink) -> None:
+            local(event)
+            shipper.ship(event)
+
+        sink = both
+    collection = Collection(estate, targets, settings, Thresholds(), sink, translate, county)
     record(action="collect.start", target=str(file), outcome="success",
            detail={"devices": len(targets), "once": once, "listen": f"{listen}:{port}",
                    "county": county})  # fmt: skip
     if once:
         snapshot = asyncio.run(_once(collection))
+        if shipper is not None:
+            shipper.close()
         if as_json:
             print_json(snapshot_json(snapshot))
         else:
@@ -166,7 +183,14 @@ def collect(
               f"metrics on http://{listen}:{port}/metrics", markup=False)  # fmt: skip
     stop = asyncio.Event()
     run = (
-        _with_traps(collection, trap_listen, trap_port, monitoring.poll_interval_s, stop)
+        _with_traps(
+            collection,
+            trap_listen,
+            trap_port,
+            monitoring.poll_interval_s,
+            stop,
+            shipper.ship if shipper is not None else None,
+        )
         if traps
         else collection.run(monitoring.poll_interval_s, stop)
     )
@@ -182,6 +206,8 @@ def collect(
         collection.close()
         if lag_watch is not None:
             lag_watch.close()
+        if shipper is not None:
+            shipper.close()  # the last batch; what the store cannot take waits in its spool
 
 
 def _dr_watched(estate: Estate, standbys: list[str], lab: bool) -> list[Any]:
@@ -219,6 +245,7 @@ def _with_traps(
     port: int | None,
     interval_s: float,
     stop: asyncio.Event,
+    ship: Callable[[Event], None] | None = None,
 ) -> Coroutine[Any, Any, None]:
     """The trap receiver beside the schedule; trap events in traps.jsonl."""
     from monitors.exporter import registry
@@ -226,12 +253,18 @@ def _with_traps(
     from monitors.traps.service import TrapService, receiver_settings, run_with_traps
 
     links, traps = jsonl_sink(), jsonl_sink(yunwang_home() / "events" / "traps.jsonl")
+
+    def sink(event: Event) -> None:
+        (traps if event.dataset == "yunwang.traps" else links)(event)
+        if ship is not None:  # --store: the centre grades traps and their re-polls too
+            ship(event)
+
     state = yunwang_home() / "traps" / "engine.json"
     settings = receiver_settings(collection.estate, address, port, state)
     service = TrapService(
         collection,
         settings,
-        sink=lambda event: (traps if event.dataset == "yunwang.traps" else links)(event),
+        sink=sink,
     )
     registry().register(TrapCollector(service))
     where = f"{settings.listen}:{settings.port}"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from security.events import Event
+from yunwang.commands._feed import HeartbeatOption, StoreOption, start_shipper
 from yunwang.console import EXIT_USAGE, fail, load_estate
 
 if TYPE_CHECKING:
@@ -86,11 +87,17 @@ def sense(
             help="Sensor processes (one per core); traffic is split by client address",
         ),
     ] = 1,
+    store: StoreOption = None,
+    heartbeat: HeartbeatOption = 60.0,
 ) -> None:
     if (iface is None) == (pcap is None):
         fail("give exactly one of --iface IF or --pcap FILE", EXIT_USAGE)
     if workers > 1 and (write is not None or metrics_port is not None or count is not None):
         fail("--workers above 1 works without --write, --metrics-port and --count", EXIT_USAGE)
+    if workers > 1 and store is not None and iface is not None:
+        # Each live worker is a forked process: a shipper's thread and spool
+        # do not survive the fork, and N shippers would race on one spool.
+        fail("--workers above 1 ships to --store from --pcap only", EXIT_USAGE)
     # Imported here so `yunwang --help` stays fast and the other verbs never pay for scapy.
     from monitors.packets import PcapError, PolicyError, Sensor, ThresholdError, read_capture
     from monitors.packets.capture import PcapWriter
@@ -104,7 +111,23 @@ def sense(
     try:
         if policy_file is not None:
             policy.apply_overlay(policy_file)
-        sensor = Sensor(policy, observer=name, sinks=[_printer(as_json)], keep_events=False)
+    except (PolicyError, ThresholdError) as exc:
+        fail(str(exc))
+    sinks: list[Callable[[Event], None]] = [_printer(as_json)]
+    shipper = None
+    if store is not None:
+        from security.feed import Producer
+        from security.fleet import county_of
+
+        # Shipping needs the estate itself (the sensor's county, the
+        # producer's context); the cached policy alone does not carry them.
+        estate = load_estate(estate_file)
+        declared = next((s for s in estate.sensors if s.name == name), None)
+        county = county_of(estate, declared.node) if declared is not None else None
+        shipper = start_shipper(store, Producer(name, "sensor", county), estate, heartbeat)
+        sinks.append(shipper.ship)
+    try:
+        sensor = Sensor(policy, observer=name, sinks=sinks, keep_events=False)
     except (PolicyError, ThresholdError) as exc:
         fail(str(exc))
     if metrics_port is not None:
@@ -115,10 +138,11 @@ def sense(
     if workers > 1:
         try:
             stats = _sense_workers(
+                sinks,
                 lambda keep: Sensor(
                     policy,
                     observer=name,
-                    sinks=[] if keep else [_printer(as_json)],
+                    sinks=[] if keep else sinks,
                     keep_events=keep,
                 ),
                 pcap,
@@ -126,11 +150,13 @@ def sense(
                 bpf,
                 duration,
                 workers,
-                as_json,
             )
         except SystemExit:
             _audit(record, target, "failure", estate_file, name, sensor.stats)
             raise
+        finally:
+            if shipper is not None:
+                shipper.close()  # the last batch; what the store cannot take waits in its spool
         _audit(record, target, "success", estate_file, name, stats)
         _summary(stats)
         return
@@ -162,6 +188,8 @@ def sense(
         sensor.close()
         if writer is not None:
             writer.close()
+        if shipper is not None:
+            shipper.close()  # the last batch; what the store cannot take waits in its spool
         _audit(record, target, outcome, estate_file, name, sensor.stats)
     _summary(sensor.stats)
 
@@ -201,13 +229,13 @@ def _summary(stats: SensorStats) -> None:
 
 
 def _sense_workers(
+    sinks: list[Callable[[Event], None]],
     make_sensor: Callable[[bool], Sensor],
     pcap: Path | None,
     iface: str | None,
     bpf: str | None,
     duration: float | None,
     workers: int,
-    as_json: bool,
 ) -> SensorStats:
     """One sensor process per worker; their counters merged (monitors.packets.parallel)."""
     from monitors.packets import PcapError
@@ -217,9 +245,9 @@ def _sense_workers(
     try:
         if pcap is not None:
             events, outcome = sense_file(lambda: make_sensor(True), pcap, workers)
-            emit = _printer(as_json)
-            for event in events:
-                emit(event)
+            for event in events:  # merged in time order, printed (and shipped) here
+                for sink in sinks:
+                    sink(event)
         else:
             outcome = _fan_out(make_sensor, iface, bpf, duration, workers)
     except (PcapError, CaptureError, WorkerError) as exc:

@@ -83,6 +83,14 @@ def watch(
         int | None,
         typer.Option(help="Trap receiver UDP port (estate's, else 162).", min=0, max=65535),
     ] = None,
+    sensor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sensor",
+            help="With --live: capture as this declared sensor (repeatable; "
+            "default: the sensors whose node is this host).",
+        ),
+    ] = None,
 ) -> None:
     """Poll, sense, grade and store: posture and early warnings, live.
 
@@ -112,6 +120,7 @@ def watch(
         traps=traps,
         trap_address=trap_listen,
         trap_port=trap_port,
+        sensors=tuple(sensor or ()),
     )
     try:
         runner = Watch(options)
@@ -188,14 +197,7 @@ def _live(
 
 
 def _loop(runner: Watch, deadline: float | None, refresh: Callable[[], None] | None = None) -> None:
-    while deadline is None or time.monotonic() < deadline:
-        started = time.monotonic()
-        runner.cycle()
-        if refresh is not None:
-            refresh()
-        if deadline is not None and time.monotonic() >= deadline:
-            break
-        runner.wait_next(started)
+    runner.run(deadline, refresh)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

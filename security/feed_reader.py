@@ -1,0 +1,132 @@
+"""The centre reads every producer's new events from Elasticsearch, once each.
+
+    reader = FeedReader(store, yunwang_home() / "feed" / "city.json")
+    events = reader.poll()      # producers' events not graded yet, oldest first
+    pipeline.grade(events)      # rules, posture, delivery: not stored again
+    reader.commit()             # the checkpoint, on disk, only after grading
+
+Producers stamp `event.ingested` as each batch leaves for the store
+(security/store/elastic.py). The reader pages through events ingested since
+its checkpoint minus a look-back (clock skew between producers, bulks that
+become visible out of order), sorted by ingested time then id, and skips the
+ids it already graded within that window. The checkpoint (cursor and those
+ids) is written after grading: a restart neither loses an event nor grades
+one twice. Only events with `labels.shipped_by` are read: the centre's own
+events were graded when it made them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from security.events import Event
+from security.store import StoreError
+
+log = logging.getLogger(__name__)
+PAGE = 2000
+MAX_PER_POLL = 20_000  # one poll's share; the rest waits for the next (the loop stays live)
+MAX_REMEMBERED = 500_000  # ids kept for the look-back window; a checkpoint larger is damaged
+
+
+@dataclass
+class Checkpoint:
+    cursor: datetime
+    seen: dict[str, str]  # event id -> ingested (ISO), within the look-back window
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cursor": self.cursor.isoformat(), "seen": self.seen}
+
+    @classmethod
+    def load(cls, path: Path, start: datetime) -> Checkpoint:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls(start, {})
+        except (OSError, json.JSONDecodeError) as exc:
+            raise StoreError(f"{path}: feed checkpoint unreadable ({exc})") from None
+        try:
+            cursor = datetime.fromisoformat(raw["cursor"])
+            seen = raw["seen"]
+            if not isinstance(seen, dict) or len(seen) > MAX_REMEMBERED or cursor.tzinfo is None:
+                raise ValueError("seen: expected a bounded map of ids")
+            return cls(cursor, {str(k): str(v) for k, v in seen.items()})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"{path}: feed checkpoint: expected cursor and seen ({exc})") from None
+
+
+class FeedReader:
+    def __init__(
+        self,
+        store: Any,  # an ElasticStore: its client and its data stream
+        checkpoint: Path,
+        look_back: timedelta = timedelta(seconds=15),
+        start: datetime | None = None,
+    ) -> None:
+        self.client = store.client
+        self.stream = store.stream
+        self.path = checkpoint
+        self.look_back = look_back
+        # A first start takes up what producers shipped in the last hour.
+        self.state = Checkpoint.load(checkpoint, start or datetime.now(UTC) - timedelta(hours=1))
+        self.read_total = 0
+        self.errors = 0
+
+    def poll(self) -> list[Event]:
+        """Producers' events not graded yet; [] (and counted) while the store is unreachable."""
+        since = (self.state.cursor - self.look_back).isoformat()
+        query = {
+            "bool": {
+                "filter": [
+                    {"exists": {"field": "labels.shipped_by"}},
+                    {"range": {"event.ingested": {"gte": since}}},
+                ]
+            }
+        }
+        events: list[Event] = []
+        after: list[Any] | None = None
+        while len(events) < MAX_PER_POLL:
+            try:
+                response = self.client.search(
+                    index=self.stream,
+                    query=query,
+                    size=PAGE,
+                    sort=[{"event.ingested": "asc"}, {"event.id": "asc"}],
+                    search_after=after,
+                    ignore_unavailable=True,
+                )
+            except Exception as exc:  # down or refusing: the next poll tries again
+                self.errors += 1
+                log.error("reading producers' events: %s", exc)
+                return events
+            hits = response["hits"]["hits"]
+            for hit in hits:
+                source = hit["_source"]
+                event_id = source["event"]["id"]
+                ingested = source["event"]["ingested"]
+                if event_id in self.state.seen:
+                    continue
+                self.state.seen[event_id] = ingested
+                cursor = datetime.fromisoformat(ingested)
+                if cursor > self.state.cursor:
+                    self.state.cursor = cursor
+                events.append(Event.from_ecs(source))
+            if len(hits) < PAGE:
+                break
+            after = hits[-1]["sort"]
+        self.read_total += len(events)
+        return events
+
+    def commit(self) -> None:
+        """Persist the checkpoint (atomically): call after the events were graded."""
+        horizon = (self.state.cursor - self.look_back * 2).isoformat(timespec="microseconds")
+        self.state.seen = {k: v for k, v in self.state.seen.items() if v >= horizon}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state.to_json()), encoding="utf-8")
+        os.replace(tmp, self.path)

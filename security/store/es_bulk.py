@@ -1,0 +1,222 @@
+"""Events into Elasticsearch: bulk and spool as one, so nothing is dropped on the way.
+
+Events are indexed with `helpers.streaming_bulk` (op_type create, _id = the
+event's deterministic id: a replay answers 409 and changes nothing). 429s
+are retried with exponential backoff by the helper, which hands retried
+items back after the others: results are matched to events by `_id`, never
+by position. When Elasticsearch is unreachable the unsent events go to the
+spool, and every later event queues behind them so order is kept; each flush
+first replays the spool.
+
+A request Elasticsearch refuses for good (401/403 credentials, 413 too
+large) is spooled like an outage and raises a warning about the store
+itself (rule YW-STORE-001); a spool whose disk is full keeps the events in
+memory, retries on every flush, and says so once in the log, in
+`yunwang_store_held_events` and as the same warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
+
+from security.events import Event
+from security.store.es_health import StoreProblems
+from security.store.spool import Spool
+
+log = logging.getLogger(__name__)
+# The transport logs every failed request during an outage; the store reports it once.
+logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
+UNREACHABLE = (TransportConnectionError, ConnectionTimeout)
+RETRYABLE = (429, 502, 503, 504)  # what an outage or overload answers: spool quietly
+REFUSED = {  # what a refusal for good means, when the node says nothing more
+    401: "credentials refused",
+    403: "not allowed to write the data stream",
+    413: "request larger than the node's http.max_content_length",
+}
+
+
+class BulkSpool:
+    """The write half of `ElasticStore`; it sets these up and installs the stream."""
+
+    url: str
+    stream: str
+    client: Elasticsearch
+    spool: Spool
+    problems: StoreProblems
+    chunk_size: int
+    batch_size: int
+    initial_backoff: float
+    rejected: int
+    refused_batches: int
+    spool_write_errors: int
+    held: int
+    down: bool
+    install: bool  # False for a producer, which may not refresh
+    _ready: bool
+    _pending: list[dict[str, Any]]
+    _lock: threading.RLock
+
+    def setup(self) -> None:
+        """Install the data stream's template (ElasticStore): retried before a send."""
+        raise NotImplementedError
+
+    def _refresh(self) -> None:
+        if not self.install:  # a producer may not refresh; the centre's reads do
+            return
+        try:
+            self.client.indices.refresh(index=self.stream, ignore_unavailable=True)
+        except UNREACHABLE:
+            pass
+        except NotFoundError:
+            pass
+
+    # -- events ----------------------------------------------------------
+    def put_events(self, events: Sequence[Event]) -> None:
+        with self._lock:
+            self._pending.extend(self._action(event) for event in events)
+            # Held events are retried on flush; only new ones make a batch.
+            if len(self._pending) - self.held >= self.batch_size:
+                self._send_pending()
+
+    def _action(self, event: Event) -> dict[str, Any]:
+        return {
+            "_op_type": "create",
+            "_index": self.stream,
+            "_id": event.id,
+            "_source": event.to_ecs(),
+        }
+
+    def flush(self) -> None:
+        with self._lock:
+            self._send_pending()
+        self._refresh()
+
+    def _send_pending(self) -> None:
+        actions, self._pending, self.held = self._pending, [], 0
+        if not self._ready:
+            try:
+                self.setup()
+            except UNREACHABLE:
+                self.down = True
+                self._spool(actions)
+                return
+            except ApiError as exc:
+                if exc.status_code not in REFUSED:
+                    raise
+                self._refused(exc, len(actions))  # e.g. credentials rotated before a restart
+                self._spool(actions)
+                return
+        if self.spool and not self.replay():
+            self._spool(actions)
+            return
+        self._spool(self._bulk(actions))
+
+    def _spool(self, actions: list[dict[str, Any]]) -> None:
+        """Spool, or keep in memory (ahead of newer events) while the disk cannot take them."""
+        if not actions:
+            return
+        try:
+            self.spool.append(actions)
+        except OSError as exc:
+            self.spool_write_errors += 1
+            self._pending[:0] = actions
+            self.held = len(actions)
+            self.problems.start(
+                "spool-full",
+                f"spool {self.spool.path}: {exc.strerror}: holding {len(actions)} events "
+                "in memory, retrying on every flush",
+            )
+            return
+        self.problems.end("spool-full", f"spool {self.spool.path} writable again")
+
+    def replay(self) -> bool:
+        """Send the spool in order; True when it is empty afterwards."""
+        with self._lock:
+            while self.spool:
+                docs, offset = self.spool.read(self.chunk_size)
+                # Whatever the file says, a spooled event goes back into our stream only.
+                if self._bulk([self._action_from(doc) for doc in docs]):
+                    return False
+                self.spool.commit(offset)
+            return True
+
+    def _action_from(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "_op_type": "create",
+            "_index": self.stream,
+            "_id": doc["_id"],
+            "_source": doc["_source"],
+        }
+
+    def _bulk(self, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Index; returns the actions left to spool (Elasticsearch went away or refused them)."""
+        unhandled = {action["_id"]: action for action in actions}
+        # When it reached the store, not when it happened: the centre reads
+        # producers' events in this order (security/feed_reader.py), spooled ones too.
+        ingested = datetime.now(UTC).isoformat(timespec="microseconds")
+        for stamped in actions:
+            stamped["_source"].setdefault("event", {})["ingested"] = ingested
+        retry_later: list[dict[str, Any]] = []
+        try:
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                actions,
+                chunk_size=self.chunk_size,
+                max_retries=6,
+                initial_backoff=self.initial_backoff,
+                max_backoff=30,
+                raise_on_error=False,
+                raise_on_exception=True,
+            ):
+                result = next(iter(item.values()))
+                action = unhandled.pop(result.get("_id"), None)
+                if ok or action is None:
+                    continue
+                status = result.get("status", 0)
+                if status == 409:  # already stored: the replay of a sent event
+                    continue
+                if status == 429:  # still rejected after every retry
+                    retry_later.append(action)
+                    continue
+                try:
+                    self.spool.reject(action, str(result.get("error")))
+                    self.rejected += 1
+                except OSError:
+                    unhandled[action["_id"]] = action  # held with the rest until it is on disk
+        except UNREACHABLE:
+            if not self.down:
+                log.warning(
+                    "%s unreachable after %d of %d events: spooling",
+                    self.url,
+                    len(actions) - len(unhandled),
+                    len(actions),
+                )
+            self.down = True
+            return [*unhandled.values(), *retry_later]
+        except ApiError as exc:
+            if exc.status_code not in RETRYABLE:
+                self._refused(exc, len(unhandled))
+            return [*unhandled.values(), *retry_later]
+        if self.down:
+            log.warning("%s reachable again", self.url)
+        self.down = False
+        self.problems.end("refused", f"{self.url} accepts events again")
+        return [*unhandled.values(), *retry_later]
+
+    def _refused(self, exc: ApiError, count: int) -> None:
+        self.refused_batches += 1
+        self.problems.start(
+            "refused",
+            f"{self.url}: bulk refused ({exc.status_code}: "
+            f"{REFUSED.get(exc.status_code) or exc.message}): "
+            f"{count} events spooled until it accepts them",
+            status=str(exc.status_code),
+        )

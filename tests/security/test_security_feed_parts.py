@@ -1,0 +1,115 @@
+"""The feed's parts without a node: credentials by reference, silence, the loop's schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from estate import load
+from security.feed import Producer
+from security.feed_reader import Checkpoint
+from security.fleet import Fleet
+from security.store import StoreError
+from security.store.es_auth import client_options
+from yunwang.watch_loop import EventQueue, Schedule
+
+SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_secrets_come_by_reference_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(StoreError, match="api_key_env=VARIABLE or api_key_file=PATH"):
+        client_options({"api_key": "c2VjcmV0"})
+    with pytest.raises(StoreError, match="variable YW_KEY is not set"):
+        client_options({"api_key_env": "YW_KEY"})
+    monkeypatch.setenv("YW_KEY", "c2VjcmV0")
+    assert client_options({"api_key_env": "YW_KEY"}) == {"api_key": "c2VjcmV0"}
+    secret = tmp_path / "pass"
+    secret.write_text("hunter2\n")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    options = client_options({"user": "hl-tap", "password_file": str(secret), "ca_file": str(ca)})
+    assert options == {"basic_auth": ("hl-tap", "hunter2"), "ca_certs": str(ca)}
+    with pytest.raises(StoreError, match="not both"):
+        client_options({"api_key_env": "YW_KEY", "user": "x", "password_file": str(secret)})
+    with pytest.raises(StoreError, match=r"ca_file: .*no such file"):
+        client_options({"ca_file": str(tmp_path / "none.pem")})
+
+
+def test_declared_producers_go_silent_and_come_back() -> None:
+    estate = load(SMALL)
+    fleet = Fleet.from_estate(estate, started=T0)
+    sensor = Producer("hl-tap", "sensor", "hl")
+    beat = replace(sensor.heartbeat(10.0), timestamp=T0 + timedelta(seconds=190))
+    assert fleet.tick(T0 + timedelta(seconds=60)) == []
+    silent = fleet.tick(T0 + timedelta(seconds=181))  # 3 x 60 s: the default before a heartbeat
+    assert {dict(e.labels)["producer"] for e in silent} == {"hl-tap", "poller-hl", "poller-qf"}
+    assert all(e.context.state == "silent" for e in silent)
+    fleet.observe([beat])
+    back = fleet.tick(T0 + timedelta(seconds=191))
+    assert [(dict(e.labels)["producer"], e.context.state) for e in back] == [("hl-tap", "alive")]
+    again = fleet.tick(T0 + timedelta(seconds=221))  # its own 10 s interval, three missed
+    assert [dict(e.labels)["producer"] for e in again] == ["hl-tap"]
+    assert fleet.silent() == ["hl-tap", "poller-hl", "poller-qf"]
+
+
+def test_a_damaged_checkpoint_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "feed.json"
+    path.write_text('{"cursor": "yesterday"}')
+    with pytest.raises(StoreError, match=r"feed\.json: feed checkpoint: expected cursor and seen"):
+        Checkpoint.load(path, T0)
+    path.write_text("{")
+    with pytest.raises(StoreError, match=r"feed\.json: feed checkpoint unreadable"):
+        Checkpoint.load(path, T0)
+
+
+def test_the_schedule_measures_lateness_and_skips_missed_instants() -> None:
+    start = time.monotonic()
+    schedule = Schedule(0.2, start)
+    stop = threading.Event()
+    assert asyncio.run(schedule.wait(stop)) == pytest.approx(0.0, abs=0.1)
+    time.sleep(0.5)  # a cycle that overran two instants
+    lateness = asyncio.run(schedule.wait(stop))
+    assert lateness is not None and lateness >= 0.25
+    assert schedule.next > time.monotonic()  # no bunched-up catch-up cycles
+    stop.set()
+    assert asyncio.run(schedule.wait(stop)) is None
+
+
+def test_the_queue_makes_the_sensor_wait_but_never_the_poller() -> None:
+    queue = EventQueue(limit=2)
+    beat = Producer("p", "poller").heartbeat(1.0)
+    queue.put(beat)
+    queue.put(beat)
+    queue.put_now([beat, beat])  # the poller: beyond the limit, at once
+    assert len(queue) == 4
+    waiting = threading.Thread(target=queue.put, args=(beat,))
+    waiting.start()
+    time.sleep(0.2)
+    assert waiting.is_alive() and queue.waits == 1
+    assert len(queue.take(limit=3)) == 3
+    waiting.join(2)
+    assert not waiting.is_alive() and len(queue) == 2
+
+
+def test_an_inline_secret_in_store_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "yunwang", "sense", str(SMALL), "--pcap", str(tmp_path / "x.pcap"),
+         "--store", "http://127.0.0.1:9/?api_key=c2VjcmV0"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": "/usr/bin:/bin", "YUNWANG_HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "--store: store url: api_key: give api_key_env=VARIABLE or api_key_file=PATH, "
+        "never the secret"
+    )
