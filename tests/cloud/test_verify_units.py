@@ -130,3 +130,19 @@ def test_an_unreachable_cloud_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cloud: ") and "Traceback" not in result.stderr
+
+
+def test_a_port_address_the_cloud_picks_matches_only_its_subnet() -> None:
+    def port(*fixed: str) -> dict[tuple[str, str], Obj]:
+        return {("port", "web-1"): Obj("port", "web-1", {"fixed_ips": sorted(fixed)})}
+
+    want = port("gaj-web-v4=10.33.0.10", "gaj-web-v6=*")
+    assert (
+        compare(want, port("gaj-web-v4=10.33.0.10", "gaj-web-v6=2001:db8::5"), "r", "a", {}) == []
+    )
+    moved = compare(want, port("gaj-web-v4=10.33.0.10", "gaj-db-v6=2001:db8::5"), "r", "a", {})
+    assert [(d.finding, list(d.fields)) for d in moved] == [("different", ["fixed_ips"])]
+    readdressed = compare(
+        want, port("gaj-web-v4=10.33.0.99", "gaj-web-v6=2001:db8::5"), "r", "a", {}
+    )
+    assert [d.finding for d in readdressed] == ["different"]
