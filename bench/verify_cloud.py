@@ -4,7 +4,8 @@
 
 Starts the real test cloud (tests/cloud/testcloud.py: Keystone, and Neutron
 and Cinder in each of the two regions), deploys the estate into it as
-planned (tests/cloud/translate.py; the full Puyang estate by default), then
+planned (tests/cloud/translate.py, Neutron's big kinds in bulk POSTs; the
+full Puyang estate by default), then
 times, for the estate and, with --synthetic N, again after adding a load of
 Neutron objects (bulk-created networks, subnets and security-group rules):
 
@@ -214,7 +215,7 @@ def main() -> None:
         conn = cloud.connect()
         conn.identity.create_user(name="yunwang-deployer", domain_id="default", password="unused")
         started = time.perf_counter()
-        outcome = Translator(cloud.connect, plan, REGIONS).run()
+        outcome = Translator(cloud.connect, plan, REGIONS, bulk=True).run()
         for defect in outcome.defects:  # each becomes a drift the run below reports
             print(f"defect: {defect}", file=sys.stderr)
         print(
