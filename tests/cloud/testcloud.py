@@ -98,8 +98,9 @@ class TestCloud:
         )
 
     def clouds_yaml(self, path: Path, name: str = "testcloud") -> Path:
-        """A clouds.yaml as a city keeps one: the password in it, the file mode 0600."""
-        doc = {"clouds": {name: {"auth": self.auth(), "region_name": REGION}}}
+        """A clouds.yaml as a city keeps one: the password in it, the file mode 0600,
+        both regions listed (openstacksdk's multi-region form; the first is the default)."""
+        doc = {"clouds": {name: {"auth": self.auth(), "regions": list(REGIONS)}}}
         path.write_text(yaml.safe_dump(doc))
         path.chmod(0o600)
         return path
