@@ -18,13 +18,13 @@ leaves `creating`) is listed as skipped, with the reason, never passed.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from infra.planning import Plan, Planned
+from tests.cloud.readback import same, stored_as
 
 TYPE = "openstack:{}"
 # Dependency order: every reference points to a kind earlier in the list.
@@ -337,8 +337,8 @@ class Translator:
         for name, value in sent.items():
             if name == "project_id" and r.type.endswith(("QuotaV2", "Project")):
                 continue
-            got = _stored(name, value, stored)
-            if not _same(value, got):
+            got = stored_as(name, value, stored)
+            if not same(value, got):
                 self.outcome.defects.append(
                     Defect(r.name, r.type, f"{name}: sent {value!r}, stored {got!r}")
                 )
@@ -362,49 +362,3 @@ def _sent(r: Planned, body: dict[str, Any]) -> dict[str, Any]:
 def _check(response: Any) -> None:
     if response.status_code >= 400:
         raise Refused(f"HTTP {response.status_code}: {response.text[:300]}")
-
-
-def _stored(name: str, value: Any, stored: dict[str, Any]) -> Any:
-    if name == "segments":
-        # One segment comes back as the network's provider:* attributes.
-        if "segments" in stored:
-            return stored["segments"]
-        return [
-            {
-                "networkType": stored.get("provider:network_type"),
-                "physicalNetwork": stored.get("provider:physical_network"),
-                "segmentationId": stored.get("provider:segmentation_id"),
-            }
-        ]
-    if name == "fixed_ips":
-        return [
-            {k: ip[k] for k in want if k in ip}
-            for want, ip in zip(value, stored.get("fixed_ips", []), strict=False)
-        ]
-    if name == "allowed_address_pairs":
-        return [{"ip_address": p["ip_address"]} for p in stored.get(name, [])]
-    return stored.get(name)
-
-
-def _same(sent: Any, stored: Any) -> bool:
-    if isinstance(sent, list) and isinstance(stored, list):
-        if all(isinstance(x, str) for x in sent + stored):
-            return sorted(_norm(x) for x in sent) == sorted(_norm(x) for x in stored)
-        return len(sent) == len(stored) and all(
-            _same(a, b) for a, b in zip(sent, stored, strict=True)
-        )
-    if isinstance(sent, dict) and isinstance(stored, dict):
-        return all(_same(v, stored.get(k)) for k, v in sent.items())
-    if isinstance(sent, str) and isinstance(stored, str):
-        return _norm(sent) == _norm(stored)
-    return bool(sent == stored)
-
-
-def _norm(text: str) -> str:
-    """Addresses and prefixes compared as such (the API may write them its own way)."""
-    try:
-        if "/" in text:
-            return str(ipaddress.ip_network(text))  # strict: host bits set stay a difference
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return text
