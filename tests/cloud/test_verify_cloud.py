@@ -130,9 +130,9 @@ def _hand_changes(admin: Any, dr: Any) -> None:
     dr.network.delete_subnet(standby)
     web = next(n for n in net.networks() if n.name == "gaj-exchange")
     net.create_port(network_id=web.id, name="hand-made", project_id=projects["gaj"])
-    # 10. a planned port moved into another group
+    # 10. a planned web port (exchange zone) moved into the management zone's group
     port = next(p for p in net.ports() if p.name == "gaj-web-1")
-    net.update_port(port, security_group_ids=[groups[(projects["admin"], "zone-exchange")]])
+    net.update_port(port, security_group_ids=[groups[(projects["admin"], "zone-management")]])
 
 
 def _ok(response: Any) -> None:

@@ -52,7 +52,9 @@ from tests.cloud.services import (
 
 __all__ = ["DR_REGION", "REGION", "REGIONS", "VENV", "CloudError", "TestCloud"]
 
-START_TIMEOUT_S = 300.0  # a cold start on an idle machine is ~40 s; CI machines are busy
+START_TIMEOUT_S = (
+    600.0  # ~40 s idle; five services importing at once on a machine at load 50 took >300 s
+)
 
 # Neutron's own defaults for a project's `default` group (what its data
 # migration inserts): traffic from members of the group, egress anywhere.
