@@ -150,8 +150,10 @@ def bench(
             text=True,
             check=False,
         )
-        if done.returncode not in (0, 1):  # 1 is drift found; anything else is a failure
-            raise SystemExit(f"verify cloud failed: {done.stderr.strip()[-300:]}")
+        if not done.stdout.strip():  # exit 1 is drift (a report) or a one-line failure
+            raise SystemExit(
+                f"verify cloud failed ({done.returncode}): {done.stderr.strip()[-300:]}"
+            )
         doc = json.loads(done.stdout)
         print(
             f"verify cloud: {sum(doc['checked'].values())} declared objects compared, "
