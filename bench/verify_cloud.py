@@ -1,10 +1,12 @@
 """Bench: `yunwang verify cloud` against the `openstack` CLI listing the same objects.
 
-    .venv/bin/python bench/verify_cloud.py [--synthetic 3000] [--repeat 3]
+    .venv/bin/python bench/verify_cloud.py [--estate examples/puyang.yaml] [--synthetic 0] [--repeat 3]
 
-Starts the real test cloud (tests/cloud/testcloud.py), deploys
-examples/small.yaml into it as planned (tests/cloud/translate.py), then
-times, for the small estate and again after adding a synthetic load of
+Starts the real test cloud (tests/cloud/testcloud.py: Keystone, and Neutron
+and Cinder in each of the two regions), deploys the estate into it as
+planned (tests/cloud/translate.py, Neutron's big kinds in bulk POSTs; the
+full Puyang estate by default), then
+times, for the estate and, with --synthetic N, again after adding a load of
 Neutron objects (bulk-created networks, subnets and security-group rules):
 
 - `verify`: the product path, `yunwang verify cloud ESTATE --cloud FILE --json`
@@ -12,7 +14,8 @@ Neutron objects (bulk-created networks, subnets and security-group rules):
 - `verify reads`: `infra.verify.verify` alone, in-process, with the plan made
   beforehand (the reads and the comparison);
 - `openstack CLI`: python-openstackclient (the cloud's venv) listing the same
-  collections, one command per collection, as an operator would script it.
+  collections, one command per collection and region, as an operator would
+  script it (`quota list --volume` reads every project's Cinder quota).
 
 API calls are counted from the services' own access logs (tokens included).
 Medians of --repeat runs.
@@ -21,12 +24,14 @@ Medians of --repeat runs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -36,27 +41,32 @@ sys.path.insert(0, str(ROOT))
 from estate import load  # noqa: E402
 from infra.planning import plan_estates  # noqa: E402
 from infra.verify import ReadOnlyCloud, verify  # noqa: E402
-from tests.cloud.testcloud import REGION, VENV, TestCloud  # noqa: E402
+from tests.cloud.testcloud import REGIONS, VENV, TestCloud  # noqa: E402
 from tests.cloud.translate import Translator  # noqa: E402
 
-# The collections `verify cloud` reads, as `openstack` commands.
-CLI_LISTS = [
+# The collections `verify cloud` reads, as `openstack` commands: Keystone's once,
+# the regional ones in each region.
+CLI_IDENTITY = [
     "project list",
     "group list",
     "role list",
     "user list",
     "role assignment list",
+]
+CLI_REGIONAL = [
     "network list",
     "network segment list",
     "subnet list",
     "router list",
-    "port list --device-owner network:router_interface",
+    "port list",
     "security group list",
     "security group rule list",
     "address group list",
     "network qos policy list",
     "network rbac list",
     "quota list --network",
+    "volume type list --long",
+    "quota list --volume",
 ]
 BULK = 200  # objects per bulk POST
 
@@ -67,7 +77,9 @@ def synthetic(conn: Any, count: int) -> int:
     nets = count // 4
     ids: list[str] = []
     for start in range(0, nets, BULK):
-        body = {"networks": [{"name": f"bench-{i}"} for i in range(start, min(nets, start + BULK))]}
+        body: dict[str, list[dict[str, Any]]] = {
+            "networks": [{"name": f"bench-{i}"} for i in range(start, min(nets, start + BULK))]
+        }
         ids += [n["id"] for n in conn.network.post("/networks", json=body).json()["networks"]]
     made += len(ids)
     for start in range(0, len(ids), BULK):
@@ -115,20 +127,20 @@ def timed(cloud: TestCloud, run: Any) -> tuple[float, int]:
 
 
 def bench(
-    cloud: TestCloud, clouds_yaml: Path, plan: Any, repeat: int
+    cloud: TestCloud, clouds_yaml: Path, estate_file: Path, plan: Any, repeat: int
 ) -> dict[str, tuple[float, int]]:
-    estate = load(ROOT / "examples" / "small.yaml")
+    estate = load(estate_file)
     env = {**os.environ, "YUNWANG_HOME": tempfile.mkdtemp(prefix="yw-bench-")}
 
     def command() -> None:
-        subprocess.run(
+        done = subprocess.run(
             [
                 sys.executable,
                 "-m",
                 "yunwang",
                 "verify",
                 "cloud",
-                "examples/small.yaml",
+                str(estate_file),
                 "--cloud",
                 str(clouds_yaml),
                 "--json",
@@ -136,8 +148,22 @@ def bench(
             cwd=ROOT,
             env=env,
             capture_output=True,
+            text=True,
             check=False,
         )
+        if not done.stdout.strip():  # exit 1 is drift (a report) or a one-line failure
+            raise SystemExit(
+                f"verify cloud failed ({done.returncode}): {done.stderr.strip()[-300:]}"
+            )
+        doc = json.loads(done.stdout)
+        print(
+            f"verify cloud: {sum(doc['checked'].values())} declared objects compared, "
+            f"{len(doc['drifts'])} drifts, {doc['api_calls']} GETs",
+            file=sys.stderr,
+        )
+        kinds = Counter(f"{d['finding']} {d['kind']}" for d in doc["drifts"])
+        for kind, count in sorted(kinds.items()):
+            print(f"  {count} {kind}", file=sys.stderr)
 
     def reads() -> None:
         def connect(region: str) -> Any:
@@ -153,13 +179,26 @@ def bench(
 
     def cli() -> None:
         cli_env = {**os.environ, "OS_CLOUD": "testcloud", "OS_CLIENT_CONFIG_FILE": str(clouds_yaml)}
-        for line in CLI_LISTS:
-            subprocess.run(
-                [str(VENV / "bin" / "openstack"), *line.split(), "-f", "value"],
+        lines = [(REGIONS[0], line) for line in CLI_IDENTITY]
+        lines += [(region, line) for region in REGIONS for line in CLI_REGIONAL]
+        for region, line in lines:
+            done = subprocess.run(
+                [
+                    str(VENV / "bin" / "openstack"),
+                    "--os-region-name",
+                    region,
+                    *line.split(),
+                    "-f",
+                    "value",
+                ],
                 env=cli_env,
                 capture_output=True,
-                check=True,
+                text=True,
+                check=False,
             )
+            if done.returncode != 0:  # the peer's failure is reported, the timing kept
+                why = (done.stderr.strip().splitlines() or ["?"])[-1]
+                print(f"openstack {line} ({region}) failed: {why}", file=sys.stderr)
 
     results: dict[str, tuple[float, int]] = {}
     for name, run in (("verify", command), ("verify reads", reads), ("openstack CLI", cli)):
@@ -173,29 +212,35 @@ def bench(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--synthetic", type=int, default=3000)
+    parser.add_argument("--estate", type=Path, default=ROOT / "examples" / "puyang.yaml")
+    parser.add_argument("--synthetic", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    plan = plan_estates([load(ROOT / "examples" / "small.yaml")], workers=1)[0]
+    estate_file = args.estate.resolve()
+    plan = plan_estates([load(estate_file)], workers=1)[0]
     with (
         tempfile.TemporaryDirectory(prefix="yw-cloud-bench-") as tmp,
         TestCloud.start(Path(tmp) / "cloud") as cloud,
     ):
         conn = cloud.connect()
         conn.identity.create_user(name="yunwang-deployer", domain_id="default", password="unused")
-        outcome = Translator(conn, plan, REGION).run()
-        clouds_yaml = cloud.clouds_yaml(Path(tmp) / "clouds.yaml")
-        rows = [
-            ("small estate", len(outcome.created), bench(cloud, clouds_yaml, plan, args.repeat))
-        ]
-        added = synthetic(conn, args.synthetic)
-        rows.append(
-            (
-                f"small + {added} synthetic",
-                len(outcome.created) + added,
-                bench(cloud, clouds_yaml, plan, args.repeat),
-            )
+        started = time.perf_counter()
+        outcome = Translator(cloud.connect, plan, REGIONS, bulk=True).run()
+        for defect in outcome.defects:  # each becomes a drift the run below reports
+            print(f"defect: {defect}", file=sys.stderr)
+        print(
+            f"deployed {len(outcome.created)} objects of {estate_file.name} "
+            f"in {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
         )
+        clouds_yaml = cloud.clouds_yaml(Path(tmp) / "clouds.yaml")
+        label = estate_file.stem
+        runs = bench(cloud, clouds_yaml, estate_file, plan, args.repeat)
+        rows = [(label, len(outcome.created), runs)]
+        if args.synthetic:
+            added = synthetic(conn, args.synthetic)
+            runs = bench(cloud, clouds_yaml, estate_file, plan, args.repeat)
+            rows.append((f"{label} + {added} synthetic", len(outcome.created) + added, runs))
         conn.close()
     print("| objects in the cloud | path | median s | API requests | vs openstack CLI |")
     print("|---|---|---:|---:|---:|")

@@ -3,7 +3,8 @@
 Pulumi's refresh sees drift only in the resources it manages; this reads
 everything (projects, groups and role assignments, quotas, networks and
 their segments, subnets, routers, security groups and rules, address
-groups, QoS policies and rules, RBAC shares) and reports objects that are
+groups, QoS policies and rules, RBAC shares, ports, volume types and
+storage quotas), in every region the plan names, and reports objects that are
 missing, different, or unmanaged, each graded by the YW-CLOUD-* rules.
 
     report = verify(estate, ReadOnlyCloud(connect))
@@ -19,17 +20,15 @@ from infra.planning import Plan, plan_estates
 from infra.security_groups import zone_address_sets
 from infra.verify.compare import Drift, compare
 from infra.verify.desired import Desired
-from infra.verify.live import identity_state, network_state
-from infra.verify.reader import ReadOnlyCloud, read_identity, read_network
+from infra.verify.live import identity_state, region_state
+from infra.verify.reader import BLOCK_STORAGE_TYPES, ReadOnlyCloud, read_identity, read_region
 from infra.verify.state import State
 
 __all__ = ["Drift", "ReadOnlyCloud", "Report", "verify"]
 
 # Services the plan uses that this verifier does not read (yet), by catalog types.
-UNREAD = (
-    (frozenset({"compute"}), "compute quotas"),
-    (frozenset({"block-storage", "volumev3", "volume"}), "volume types and storage quotas"),
-)
+UNREAD = ((frozenset({"compute"}), "compute quotas"),)
+CINDER_KINDS = frozenset({"volume_type", "storage_quota"})
 
 
 @dataclass
@@ -59,10 +58,15 @@ def verify(estate: Estate, cloud: ReadOnlyCloud, plan: Plan | None = None) -> Re
         if "network" not in services:
             report.notes.append(f"region {region}: no network endpoint in the catalog, not checked")
             continue
-        live = read_network(cloud, region)
         want = desired.network(region)
+        live = read_region(cloud, region, _declared_ids(want, projects))
+        if not live.services & BLOCK_STORAGE_TYPES:
+            report.notes.append(
+                f"region {region}: volume types and storage quotas: no endpoint in the catalog"
+            )
+            want = {k: o for k, o in want.items() if o.kind not in CINDER_KINDS}
         report.drifts += compare(
-            want, network_state(live, projects), region, desired.admin_project, zone_sets
+            want, region_state(live, projects), region, desired.admin_project, zone_sets
         )
         _count(report, want)
         for types, what in UNREAD:
@@ -71,6 +75,12 @@ def verify(estate: Estate, cloud: ReadOnlyCloud, plan: Plan | None = None) -> Re
     report.api_calls = cloud.calls
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _declared_ids(want: State, projects: dict[str, str]) -> list[str]:
+    """Ids of the projects whose storage quota the plan sets in this region."""
+    wanted = {o.key for o in want.values() if o.kind == "storage_quota"}
+    return sorted(pid for pid, name in projects.items() if name in wanted)
 
 
 def _count(report: Report, state: State) -> None:

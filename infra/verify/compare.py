@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from infra.security_groups import Network
-from infra.verify.state import DEFAULT_GROUP, KINDS, Obj, State
+from infra.verify.state import ANY_ADDRESS, DEFAULT_GROUP, KINDS, Obj, State
 
 Finding = Literal["missing", "different", "unmanaged"]
 SSH = 22
@@ -28,6 +28,8 @@ DEFAULT_RULES = (
 )
 # Live objects the cloud makes for itself; never "unmanaged".
 CLOUD_PROJECTS = frozenset({"service"})
+CLOUD_VOLUME_TYPES = frozenset({"__DEFAULT__"})  # Cinder's migration creates it
+QUOTAS = frozenset({"network_quota", "storage_quota"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def compare(
         delta = {
             name: (value, have.fields.get(name))
             for name, value in want.fields.items()
-            if value != have.fields.get(name)
+            if not _same(value, have.fields.get(name))
         }
         if delta:
             drifts.append(
@@ -79,7 +81,7 @@ def compare(
                     delta,
                     tenant=want.tenant,
                     zone=want.zone,
-                    change=_quota_change(delta) if kind == "network_quota" else None,
+                    change=_quota_change(delta) if kind in QUOTAS else None,
                 )
             )
     for (kind, key), have in live.items():
@@ -107,8 +109,10 @@ def _ours_to_judge(obj: Obj, managed: set[str], admin_project: str) -> bool:
         return False  # owned by no project: Neutron's own (HA router networks and the like)
     if obj.kind == "project":
         return obj.key not in CLOUD_PROJECTS and obj.key != admin_project
-    if obj.kind == "network_quota":
+    if obj.kind in QUOTAS:
         return False  # every project has quotas; an undeclared project is reported itself
+    if obj.kind == "volume_type":
+        return obj.key not in CLOUD_VOLUME_TYPES
     if obj.kind == "role_assignment":
         return obj.tenant in managed and obj.tenant != admin_project
     if obj.kind == "security_group":
@@ -117,6 +121,31 @@ def _ours_to_judge(obj: Obj, managed: set[str], admin_project: str) -> bool:
         group, rest = obj.key.split(" ", 1)
         return not (group.rsplit("/", 1)[-1] == DEFAULT_GROUP and rest in DEFAULT_RULES)
     return True
+
+
+def _same(want: Any, have: Any) -> bool:
+    """Equal; lists as sets of items, where a wanted `subnet=*` fixed IP takes
+    whatever address the cloud chose in that subnet."""
+    if not (isinstance(want, list) and isinstance(have, list)):
+        return bool(want == have)
+    if len(want) != len(have):
+        return False
+    rest = list(have)
+    for w in sorted(want, key=lambda item: str(item).endswith(WILD)):  # exact items first
+        match = next((h for h in rest if _fits(w, h)), None)
+        if match is None:
+            return False
+        rest.remove(match)
+    return True
+
+
+WILD = "=" + ANY_ADDRESS
+
+
+def _fits(want: Any, have: Any) -> bool:
+    if isinstance(want, str) and want.endswith(WILD):
+        return str(have).startswith(want.removesuffix(ANY_ADDRESS))
+    return bool(want == have)
 
 
 def _quota_change(delta: dict[str, tuple[Any, Any]]) -> str:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from infra.verify.reader import ReadError
+
 
 class CredentialError(Exception):
     """No usable credentials; the message is one line saying what to provide."""
@@ -53,7 +55,15 @@ def connector(cloud: str | None) -> Callable[[str], Any]:
         raise CredentialError(f"--cloud {cloud or '(environment)'}: {exc}") from exc
 
     def connect(region: str) -> Any:
-        return connection.Connection(config=config.get_one(cloud=name, region_name=region))
+        try:
+            return connection.Connection(config=config.get_one(cloud=name, region_name=region))
+        except sdk_errors.ConfigException as exc:
+            # Typically a clouds.yaml pinned to the main region (`region_name:`) while the
+            # estate also has a DR region: openstacksdk's multi-region form is `regions:`.
+            raise ReadError(
+                f"--cloud {cloud or '(environment)'}: region {region} of the estate: {exc} "
+                "(list every region of the estate under `regions:` in clouds.yaml)"
+            ) from exc
 
     return connect
 

@@ -16,6 +16,7 @@ from infra.verify.state import (
     Obj,
     State,
     add,
+    fixed_ip,
     norm_address,
     norm_prefix,
     remote_prefix,
@@ -35,9 +36,19 @@ QUOTA_FIELDS = (
     "rbac_policy",
     "subnetpool",
 )
-_QUOTA_INPUT = {
-    f: "".join(p.title() if i else p for i, p in enumerate(f.split("_"))) for f in QUOTA_FIELDS
-}
+STORAGE_QUOTA_FIELDS = (
+    "volumes",
+    "gigabytes",
+    "snapshots",
+    "per_volume_gigabytes",
+    "backups",
+    "backup_gigabytes",
+    "groups",
+)
+
+
+def _camel(field: str) -> str:
+    return "".join(p.title() if i else p for i, p in enumerate(field.split("_")))
 
 
 class Desired:
@@ -109,10 +120,19 @@ class Desired:
         state: State = {}
         for r in self.of("networking/quotaV2:QuotaV2", region):
             project = self.name(r.inputs["projectId"])
-            fields = {
-                f: r.inputs[_QUOTA_INPUT[f]] for f in QUOTA_FIELDS if _QUOTA_INPUT[f] in r.inputs
-            }
+            fields = {f: r.inputs[_camel(f)] for f in QUOTA_FIELDS if _camel(f) in r.inputs}
             add(state, Obj("network_quota", project, fields, tenant=project))
+        for r in self.of("blockstorage/quoteSetV3:QuoteSetV3", region):
+            project = self.name(r.inputs["projectId"])
+            fields = {f: r.inputs[_camel(f)] for f in STORAGE_QUOTA_FIELDS if _camel(f) in r.inputs}
+            add(state, Obj("storage_quota", project, fields, tenant=project))
+        for r in self.of("blockstorage/volumeTypeV3:VolumeTypeV3", region):
+            fields = {
+                "description": r.inputs.get("description", ""),
+                "is_public": r.inputs.get("isPublic", True),
+                "extra_specs": dict(r.inputs.get("extraSpecs", {})),
+            }
+            add(state, Obj("volume_type", str(r.inputs["name"]), fields))
         for r in self.of("networking/addressGroupV2:AddressGroupV2", region):
             fields = {
                 "description": r.inputs.get("description", ""),
@@ -155,6 +175,8 @@ class Desired:
         for r in self.of("networking/subnet:Subnet", region):
             self._subnet(state, r)
         self._routers(state, region)
+        for r in self.of("networking/port:Port", region):
+            self._port(state, r)
         for r in self.of("networking/rbacPolicyV2:RbacPolicyV2", region):
             i = r.inputs
             target = self.name(i["targetTenant"])
@@ -238,6 +260,26 @@ class Desired:
                 "interfaces": sorted(interfaces.get(name, [])),
             }
             add(state, Obj("router", name, fields, tenant=_tenant(fields["tags"])))
+
+    def _port(self, state: State, r: Planned) -> None:
+        i = r.inputs
+        tags = sorted_strs(i.get("tags"))
+        fields: dict[str, Any] = {
+            "project": self.project_of(r),
+            "network": self.name(i["networkId"]),
+            "admin_state_up": i.get("adminStateUp", True),
+            "port_security_enabled": i.get("portSecurityEnabled", True),
+            "security_groups": sorted(self.name(g) for g in i.get("securityGroupIds", [])),
+            "fixed_ips": sorted(
+                fixed_ip(self.name(ip["subnetId"]), ip.get("ipAddress"))
+                for ip in i.get("fixedIps", [])
+            ),
+            "allowed_address_pairs": sorted(
+                norm_prefix(str(p["ipAddress"])) for p in i.get("allowedAddressPairs", [])
+            ),
+            "tags": tags,
+        }
+        add(state, Obj("port", str(i["name"]), fields, tenant=_tenant(tags)))
 
 
 def _zone(group_name: str) -> str | None:

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.verify.desired import QUOTA_FIELDS
+from infra.verify.desired import QUOTA_FIELDS, STORAGE_QUOTA_FIELDS
 from infra.verify.reader import Live, Rows
 from infra.verify.state import (
     Obj,
     State,
     add,
+    fixed_ip,
     norm_address,
     norm_prefix,
     remote_prefix,
     rule_key,
     sorted_strs,
 )
+
+# Ports Neutron makes for itself (router interfaces, DHCP, gateways) carry a
+# `network:*` owner; a host's port has none or `compute:*`.
+CLOUD_PORT_OWNER = "network:"
+ROUTER_INTERFACE = "network:router_interface"
 
 
 def _names(rows: Rows) -> dict[str, str]:
@@ -60,7 +66,7 @@ def identity_state(identity: dict[str, Rows]) -> tuple[State, dict[str, str]]:
     return state, projects
 
 
-def network_state(live: Live, projects: dict[str, str]) -> State:
+def region_state(live: Live, projects: dict[str, str]) -> State:
     n = live.network
     state: State = {}
 
@@ -166,7 +172,9 @@ def network_state(live: Live, projects: dict[str, str]) -> State:
         }
         add(state, Obj("subnet", str(sub["name"]), fields, tenant=_tenant(tags)))
     interfaces: dict[str, list[str]] = {}
-    for port in n["router_ports"]:
+    for port in n["ports"]:
+        if not str(port.get("device_owner") or "").startswith(ROUTER_INTERFACE):
+            continue
         for ip in port.get("fixed_ips", []):
             interfaces.setdefault(str(port["device_id"]), []).append(
                 subnets.get(str(ip["subnet_id"]), str(ip["subnet_id"]))
@@ -180,6 +188,8 @@ def network_state(live: Live, projects: dict[str, str]) -> State:
             "interfaces": sorted(interfaces.get(str(router["id"]), [])),
         }
         add(state, Obj("router", str(router["name"]), fields, tenant=_tenant(tags)))
+    _ports(state, n["ports"], networks, subnets, project, _names(n["security_groups"]))
+    _block_storage(state, live, projects)
     objects = {
         "network": networks,
         "security_group": _names(n["security_groups"]),
@@ -194,3 +204,48 @@ def network_state(live: Live, projects: dict[str, str]) -> State:
         key = f"{kind} {name} {rbac['action']} {target}"
         add(state, Obj("rbac_policy", key, tenant=target))
     return state
+
+
+def _ports(
+    state: State,
+    rows: Rows,
+    networks: dict[str, str],
+    subnets: dict[str, str],
+    project: Any,
+    groups: dict[str, str],
+) -> None:
+    for port in rows:
+        if str(port.get("device_owner") or "").startswith(CLOUD_PORT_OWNER):
+            continue
+        tags = sorted_strs(port.get("tags"))
+        fields = {
+            "project": project(port),
+            "network": networks.get(str(port["network_id"]), port["network_id"]),
+            "admin_state_up": port.get("admin_state_up", True),
+            "port_security_enabled": port.get("port_security_enabled", True),
+            "security_groups": sorted(groups.get(g, g) for g in port.get("security_groups", [])),
+            "fixed_ips": sorted(
+                fixed_ip(subnets.get(str(ip["subnet_id"]), str(ip["subnet_id"])), ip["ip_address"])
+                for ip in port.get("fixed_ips", [])
+            ),
+            "allowed_address_pairs": sorted(
+                norm_prefix(str(p["ip_address"])) for p in port.get("allowed_address_pairs", [])
+            ),
+            "tags": tags,
+        }
+        name = str(port.get("name") or port["id"])  # an unnamed port is known by its id
+        add(state, Obj("port", name, fields, tenant=_tenant(tags)))
+
+
+def _block_storage(state: State, live: Live, projects: dict[str, str]) -> None:
+    for vt in live.volume_types:
+        fields = {
+            "description": vt.get("description") or "",
+            "is_public": vt.get("os-volume-type-access:is_public", vt.get("is_public", True)),
+            "extra_specs": dict(vt.get("extra_specs") or {}),
+        }
+        add(state, Obj("volume_type", str(vt["name"]), fields))
+    for pid, quota in live.storage_quotas.items():
+        name = projects.get(pid, pid)
+        fields = {f: quota[f] for f in STORAGE_QUOTA_FIELDS if f in quota}
+        add(state, Obj("storage_quota", name, fields, tenant=name))

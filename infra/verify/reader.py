@@ -34,11 +34,7 @@ NETWORK_READS = {
     "segments": ("/segments", "segments"),
     "subnets": ("/subnets", "subnets"),
     "routers": ("/routers", "routers"),
-    "router_ports": (
-        "/ports?device_owner=network:router_interface"
-        "&device_owner=network:router_interface_distributed",
-        "ports",
-    ),
+    "ports": ("/ports", "ports"),  # hosts' ports and the routers' interfaces alike
     "security_groups": ("/security-groups", "security_groups"),
     "security_group_rules": ("/security-group-rules", "security_group_rules"),
     "address_groups": ("/address-groups", "address_groups"),
@@ -46,6 +42,12 @@ NETWORK_READS = {
     "rbac_policies": ("/rbac-policies", "rbac_policies"),
     "quotas": ("/quotas", "quotas"),
 }
+
+
+# Cinder's names in a catalog: the current one and the ones older clouds still register.
+BLOCK_STORAGE_TYPES = frozenset({"block-storage", "volumev3", "volume", "block-store"})
+# Every volume type, private ones included (an admin's list shows public ones only by default).
+VOLUME_TYPES = ("/types?is_public=None", "volume_types")
 
 
 class ReadError(Exception):
@@ -59,6 +61,8 @@ class Live:
     region: str
     network: dict[str, Rows] = field(default_factory=dict)
     default_quota: dict[str, Any] = field(default_factory=dict)
+    volume_types: Rows = field(default_factory=list)
+    storage_quotas: dict[str, dict[str, Any]] = field(default_factory=dict)  # by project id
     services: frozenset[str] = frozenset()  # service types in this region's catalog
 
 
@@ -145,10 +149,13 @@ def read_identity(cloud: ReadOnlyCloud, region: str) -> dict[str, Rows]:
         return {name: f.result() for name, f in futures.items()}
 
 
-def read_network(cloud: ReadOnlyCloud, region: str) -> Live:
-    """Every Neutron collection of a region at once, plus the default quota."""
+def read_region(cloud: ReadOnlyCloud, region: str, project_ids: list[str]) -> Live:
+    """Every collection of a region at once: Neutron's, the default network quota, and,
+    where the catalog has Cinder, the volume types and the quotas of `project_ids`
+    (Cinder lists no quotas: one GET per project)."""
     project = cloud.project_id(region)
     live = Live(region=region, services=cloud.services(region))
+    cinder = bool(live.services & BLOCK_STORAGE_TYPES)
     with ThreadPoolExecutor(READERS) as pool:
         futures = {
             name: pool.submit(cloud.get_all, region, "network", path, key)
@@ -157,6 +164,17 @@ def read_network(cloud: ReadOnlyCloud, region: str) -> Live:
         default = pool.submit(
             cloud.get_one, region, "network", f"/quotas/{project}/default", "quota"
         )
+        if cinder:
+            types = pool.submit(cloud.get_all, region, "block_storage", *VOLUME_TYPES)
+            quotas = {
+                pid: pool.submit(
+                    cloud.get_one, region, "block_storage", f"/os-quota-sets/{pid}", "quota_set"
+                )
+                for pid in project_ids
+            }
         live.network = {name: f.result() for name, f in futures.items()}
         live.default_quota = default.result()
+        if cinder:
+            live.volume_types = types.result()
+            live.storage_quotas = {pid: f.result() for pid, f in quotas.items()}
     return live

@@ -20,6 +20,8 @@ KINDS = (
     "group",
     "role_assignment",
     "network_quota",
+    "storage_quota",
+    "volume_type",
     "address_group",
     "qos_policy",
     "qos_rule",
@@ -28,6 +30,7 @@ KINDS = (
     "network",
     "subnet",
     "router",
+    "port",
     "rbac_policy",
 )
 DEFAULT_GROUP = "default"  # Neutron makes one per project; yunwang never declares it
@@ -74,6 +77,14 @@ def remote_prefix(prefix: str | None, ethertype: str) -> str:
     if not prefix:
         return "0.0.0.0/0" if ethertype == "IPv4" else "::/0"
     return str(ipaddress.ip_network(prefix, strict=False))
+
+
+def fixed_ip(subnet: str, address: Any) -> str:
+    """`subnet=address`; `subnet=*` where the cloud picks the address (SLAAC)."""
+    return f"{subnet}={norm_address(address) if address else ANY_ADDRESS}"
+
+
+ANY_ADDRESS = "*"
 
 
 def sorted_strs(values: Any) -> list[str]:

@@ -1,4 +1,4 @@
-"""One real Keystone + Neutron for the whole session, and the small estate deployed into it.
+"""One real test cloud (Keystone; Neutron and Cinder per region) for the whole session, and the small estate deployed into it.
 
 Starting the cloud costs ~40 s on an idle machine (more on a busy one) and
 ~400 MiB, so it is started once; tests that change it by hand do so last,
@@ -15,7 +15,7 @@ import pytest
 
 from estate import Estate, load
 from infra.planning import Plan, plan_estates
-from tests.cloud.testcloud import REGION, TestCloud
+from tests.cloud.testcloud import REGIONS, TestCloud
 from tests.cloud.translate import Outcome, Translator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,6 @@ def small_plan(small_estate: Estate) -> Plan:
 
 
 @pytest.fixture(scope="session")
-def deployed(admin: Any, small_plan: Plan) -> Outcome:
-    """The small estate's resources, created in the cloud exactly as planned."""
-    return Translator(admin, small_plan, REGION).run()
+def deployed(cloud: TestCloud, small_plan: Plan) -> Outcome:
+    """The small estate's resources, created in the cloud exactly as planned, in both regions."""
+    return Translator(cloud.connect, small_plan, REGIONS).run()

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from estate import Estate
 from infra.planning import Plan
 from infra.verify import ReadOnlyCloud, verify
 from security.audit import AuditTrail
+from security.posture import PostureInputs, score
 from security.store import open_store
-from tests.cloud.testcloud import TestCloud
+from tests.cloud.testcloud import DR_REGION, REGION, TestCloud
 from tests.cloud.translate import Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +53,17 @@ def test_deployed_estate_has_no_drift_and_verify_only_reads(
     assert report.checked["security_group_rule"] == 110
     assert report.checked["role_assignment"] == 18  # 5 duties x 3 tenants + the deployer's
     assert report.checked["network_quota"] == 3
-    assert any("puyang-dr" in note for note in report.notes)
+    assert report.checked["port"] == 12
+    # Both regions: a volume type per DR class and a storage quota per tenant in each,
+    # the DR centre's replication and standby networks in its own.
+    assert report.checked["volume_type"] == 6
+    assert report.checked["storage_quota"] == 6
+    assert report.checked["network"] == 12 + 7
+    # Nova is the one service the test cloud lacks: said for each region, nothing else is.
+    assert sorted(report.notes) == [
+        f"region {r}: compute quotas: no endpoint in the catalog"
+        for r in sorted((REGION, DR_REGION))
+    ]
     # The services' own access logs: every request the verification made.
     requests = cloud.requests_since(mark)
     assert len(requests) >= report.api_calls > 10
@@ -59,8 +71,8 @@ def test_deployed_estate_has_no_drift_and_verify_only_reads(
     assert writes == []
 
 
-def _hand_changes(admin: Any) -> None:
-    """What departments and admins do behind the program's back."""
+def _hand_changes(admin: Any, dr: Any) -> None:
+    """What departments and admins do behind the program's back, in both regions."""
     net = admin.network
     projects = {p.name: p.id for p in admin.identity.projects()}
     groups = {(g.project_id, g.name): g.id for g in net.security_groups()}
@@ -102,12 +114,37 @@ def _hand_changes(admin: Any) -> None:
     # 4. a raised quota, 5. a project nobody declared
     net.update_quota(projects["rsj"], routers=50)
     admin.identity.create_project(name="shadow-it", domain_id="default")
+    # 6. a raised storage quota in the DR centre, 7. a volume type there no longer replicating
+    _ok(
+        dr.block_storage.put(
+            f"/os-quota-sets/{projects['gaj']}", json={"quota_set": {"volumes": 500}}
+        )
+    )
+    gold = next(
+        t for t in dr.block_storage.get("/types").json()["volume_types"] if t["name"] == "dr-gold"
+    )
+    body = {"extra_specs": {"replication_enabled": "<is> False"}}
+    _ok(dr.block_storage.post(f"/types/{gold['id']}/extra_specs", json=body))
+    # 8. a DR standby subnet deleted, 9. a port a department made by hand in its network
+    standby = next(s for s in dr.network.subnets() if s.name == "dr-gaj-gov-extranet-v6")
+    dr.network.delete_subnet(standby)
+    web = next(n for n in net.networks() if n.name == "gaj-exchange")
+    net.create_port(network_id=web.id, name="hand-made", project_id=projects["gaj"])
+    # 10. a planned web port (exchange zone) moved into the management zone's group
+    port = next(p for p in net.ports() if p.name == "gaj-web-1")
+    net.update_port(port, security_group_ids=[groups[(projects["admin"], "zone-management")]])
+
+
+def _ok(response: Any) -> None:
+    assert response.status_code < 300, response.text
 
 
 def test_hand_made_drift_is_reported_graded_and_stored(
     cloud: TestCloud, admin: Any, deployed: Outcome, tmp_path: Path
 ) -> None:
-    _hand_changes(admin)
+    dr = cloud.connect(DR_REGION)
+    _hand_changes(admin, dr)
+    dr.close()
     clouds = cloud.clouds_yaml(tmp_path / "clouds.yaml")
     home = tmp_path / "home"
     env = {**os.environ, "YUNWANG_HOME": str(home)}
@@ -135,6 +172,7 @@ def test_hand_made_drift_is_reported_graded_and_stored(
     doc = json.loads(result.stdout)
     found = {(d["finding"], d["kind"], d["object"]): d for d in doc["drifts"]}
     graded = {key: (d["level"], d["rule"]) for key, d in found.items()}
+    regions = {key: d["region"] for key, d in found.items()}
     assert graded == {
         (
             "missing",
@@ -152,7 +190,20 @@ def test_hand_made_drift_is_reported_graded_and_stored(
         ): ("red", "YW-CLOUD-003"),
         ("different", "network_quota", "rsj"): ("blue", "YW-CLOUD-002"),
         ("unmanaged", "project", "shadow-it"): ("yellow", "YW-CLOUD-003"),
+        ("different", "storage_quota", "gaj"): ("blue", "YW-CLOUD-002"),
+        ("different", "volume_type", "dr-gold"): ("yellow", "YW-CLOUD-002"),
+        ("missing", "subnet", "dr-gaj-gov-extranet-v6"): ("yellow", "YW-CLOUD-001"),
+        ("unmanaged", "port", "hand-made"): ("yellow", "YW-CLOUD-003"),
+        ("different", "port", "gaj-web-1"): ("yellow", "YW-CLOUD-002"),
     }
+    dr_findings = {k for k, region in regions.items() if region == DR_REGION}
+    assert dr_findings == {
+        ("different", "storage_quota", "gaj"),
+        ("different", "volume_type", "dr-gold"),
+        ("missing", "subnet", "dr-gaj-gov-extranet-v6"),
+    }
+    assert found[("different", "storage_quota", "gaj")]["fields"]["volumes"]["live"] == 500
+    assert list(found[("different", "port", "gaj-web-1")]["fields"]) == ["security_groups"]
     assert found[("different", "network_quota", "rsj")]["fields"]["router"]["live"] == 50
     assert (
         found[("unmanaged", "security_group_rule", "gaj/default ingress IPv4 tcp 22 0.0.0.0/0")][
@@ -170,5 +221,8 @@ def test_hand_made_drift_is_reported_graded_and_stored(
         ("YW-CLOUD-003", "red"),
         ("YW-CLOUD-002", "blue"),
     }
+    # The posture view's score of the tenant that opened ssh to the world counts it.
+    gaj = score(PostureInputs(), warnings, "tenant", "gaj", datetime.now(UTC))
+    assert any("red YW-CLOUD-003" in d.reason for d in gaj.deductions), gaj.deductions
     trail = list(AuditTrail(home / "audit.jsonl").records())
     assert trail[-1].action == "infra.verify-cloud" and trail[-1].detail["red"] == 2

@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from estate import Estate
 from infra.security_groups import zone_address_sets
 from infra.verify.compare import compare
 from infra.verify.credentials import CredentialError, connector
+from infra.verify.reader import ReadError
 from infra.verify.state import Obj, rule_key
 from tests.cloud.testcloud import free_port
 
@@ -130,3 +132,34 @@ def test_an_unreachable_cloud_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cloud: ") and "Traceback" not in result.stderr
+
+
+def test_a_port_address_the_cloud_picks_matches_only_its_subnet() -> None:
+    def port(*fixed: str) -> dict[tuple[str, str], Obj]:
+        return {("port", "web-1"): Obj("port", "web-1", {"fixed_ips": sorted(fixed)})}
+
+    want = port("gaj-web-v4=10.33.0.10", "gaj-web-v6=*")
+    assert (
+        compare(want, port("gaj-web-v4=10.33.0.10", "gaj-web-v6=2001:db8::5"), "r", "a", {}) == []
+    )
+    moved = compare(want, port("gaj-web-v4=10.33.0.10", "gaj-db-v6=2001:db8::5"), "r", "a", {})
+    assert [(d.finding, list(d.fields)) for d in moved] == [("different", ["fixed_ips"])]
+    readdressed = compare(
+        want, port("gaj-web-v4=10.33.0.99", "gaj-web-v6=2001:db8::5"), "r", "a", {}
+    )
+    assert [d.finding for d in readdressed] == ["different"]
+
+
+def test_a_clouds_yaml_pinned_to_one_region_is_told_to_list_the_dr_region(tmp_path: Path) -> None:
+    auth = {"auth_url": "http://127.0.0.1:9/v3", "username": "reader", "password": "x"}
+    pinned = tmp_path / "clouds.yaml"
+    pinned.write_text(
+        yaml.safe_dump({"clouds": {"city": {"auth": auth, "region_name": "puyang-main"}}})
+    )
+    connect = connector(str(pinned))
+    assert connect("puyang-main").config.region_name == "puyang-main"
+    with pytest.raises(ReadError, match=r"region puyang-dr of the estate.*under `regions:`"):
+        connect("puyang-dr")
+    both = {"auth": auth, "regions": ["puyang-main", "puyang-dr"]}
+    pinned.write_text(yaml.safe_dump({"clouds": {"city": both}}))
+    assert connector(str(pinned))("puyang-dr").config.region_name == "puyang-dr"
