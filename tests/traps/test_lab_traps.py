@@ -119,8 +119,11 @@ class TrapDriver:
         self._loop.close()
         self.pipeline.close()
 
-    def until(self, check: Callable[[], object], within_s: float, what: str) -> float:
-        started = time.monotonic()
+    def until(
+        self, check: Callable[[], object], within_s: float, what: str, since: float | None = None
+    ) -> float:
+        """Seconds from `since` (default: now) until `check()` holds."""
+        started = time.monotonic() if since is None else since
         while not check():
             if self._failure is not None:
                 raise AssertionError(f"the driver failed: {self._failure!r}")
@@ -179,21 +182,25 @@ def test_cut_county_primary_fails_over_with_a_warning_within_a_second(
     lab: Lab, driver: TrapDriver
 ) -> None:
     cycles = driver.collection.cycles
+    seen = len(driver.events)
     cut_at = time.monotonic()
     lab.cut("hl/primary")
     try:
-        # The bound only keeps the test finite on a busy machine: what proves
-        # the trap path is that no scheduled cycle (60 s apart) ran. The
-        # latency itself is measured in bench/traps_bench.py (bench/RESULTS.md).
-        to_state = driver.until(lambda: driver.state("hl") == "failover", 5.0, "hl failover")
+        # The issue's acceptance: state and warning within a second of the
+        # cut, with the estate's 60 s schedule (no cycle may run meanwhile).
+        # Where the time goes is measured in bench/traps_bench.py.
         to_warning = driver.until(
-            lambda: driver.warning("YW-LINK-001", "hl") is not None, 5.0, "YW-LINK-001 for hl"
+            lambda: driver.warning("YW-LINK-001", "hl") is not None, 1.0, "hl warning", cut_at
         )
-        elapsed = time.monotonic() - cut_at
+        assert driver.state("hl") == "failover"
         assert driver.collection.cycles == cycles, "a scheduled cycle ran: not the trap path"
-        traps = [e for e in driver.events if e.dataset == "yunwang.traps"]
-        about_hl = [e for e in traps if e.context.pair == "hl" and e.context.state == "down"]
-        assert about_hl, [e.message for e in traps]
+        since = driver.events[seen:]
+        changed = next(i for i, e in enumerate(since) if e.context.pair == "hl"
+                       and e.action == "pair-state-changed" and e.context.state == "failover")  # fmt: skip
+        about_hl = [e for e in since[:changed]
+                    if e.dataset == "yunwang.traps" and e.context.pair == "hl"
+                    and e.context.state == "down"]  # fmt: skip
+        assert about_hl, [e.message for e in since]  # the trap came first, then the state
         assert {e.context.link for e in about_hl} == {"hl/primary"}
         # ospfd/ospf6d see the interface go at once; snmpd's own IF-MIB
         # linkDown follows its interface cache (3-5 s), after the warning.
@@ -205,9 +212,7 @@ def test_cut_county_primary_fails_over_with_a_warning_within_a_second(
         }
         warning = driver.warning("YW-LINK-001", "hl")
         assert warning is not None and warning.level == "orange"  # a county
-        print(
-            f"cut -> failover {to_state:.3f}s, warning {to_state + to_warning:.3f}s ({elapsed:.3f}s)"
-        )
+        print(f"cut -> failover and warning {to_warning:.3f}s")
     finally:
         _healed(lab, driver, "hl", "hl/primary")
 
@@ -221,8 +226,16 @@ def test_blackholed_township_primary_is_caught_by_the_ospf_neighbour_trap(
     try:
         # BFD (100 ms x 3 in this lab) drops the adjacency; ospfd's
         # ospfNbrStateChange says so; the re-poll confirms it (IF-MIB: up).
-        driver.until(lambda: driver.state("hl-zyl") == "failover", 2.0, "hl-zyl failover")
-        elapsed = time.monotonic() - started
+        # The re-poll judges each device's answer as it comes: hl-agg's
+        # OSPF table confirms it while hl-zyl-r1 is still unreachable
+        # (routing converges around the blackhole after BFD drops it).
+        elapsed = driver.until(
+            lambda: driver.warning("YW-LINK-001", "hl-zyl") is not None,
+            1.0,
+            "hl-zyl warning",
+            started,
+        )
+        assert driver.state("hl-zyl") == "failover"
         assert driver.collection.cycles == cycles
         view = next(v for v in driver.collection.latest.views if v.pair.id == "hl-zyl")  # type: ignore[union-attr]
         assert view.primary.up is True and view.primary.silent_failure
@@ -235,8 +248,7 @@ def test_blackholed_township_primary_is_caught_by_the_ospf_neighbour_trap(
         assert not any(
             e.action == "link-down" and e.context.link == "hl-zyl/primary" for e in driver.events
         )
-        assert driver.warning("YW-LINK-001", "hl-zyl") is not None
-        print(f"blackhole -> failover {elapsed:.3f}s")
+        print(f"blackhole -> failover and warning {elapsed:.3f}s")
     finally:
         _healed(lab, driver, "hl-zyl", "hl-zyl/primary")
 
