@@ -11,7 +11,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,23 +18,26 @@ from pathlib import Path
 
 import pytest
 
-from estate import load
-from lab.errors import LabError
 from lab.lab import Lab
 from lab.snmpd import TRAP_PORT
-from lab.testing import TEST_SECRETS, lab_session
+from lab.testing import lab_session
 from monitors.links import Thresholds
-from monitors.snmp.collection import Collection, targets_from_estate
-from monitors.snmp.poller import PollerSettings
 from monitors.traps.receiver import ReceiverSettings
 from monitors.traps.service import TrapService, run_with_traps
 from security.events import Event
 from security.pipeline import Pipeline
 from security.store.sqlite import SqliteStore
 from security.warnings import Warning
+from tests.lab_slice import (
+    SMALL,
+    default_sigint,
+    secrets_in_env,
+    slice_collection,
+    yunwang_env,
+    yunwang_in_nms,
+)
 
 pytestmark = pytest.mark.lab
-SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
 ESTATE_INTERVAL_S = 60.0  # examples/small.yaml's monitoring.poll_interval
 
 lab = lab_session(SMALL)  # the same lab tests/snmp/test_lab_links.py uses
@@ -50,25 +52,9 @@ class TrapDriver:
         """`traps=False`: polling alone (bench/traps_bench.py compares)."""
         self.lab = lab
         self.traps = traps
-        estate = load(SMALL)
-        in_lab = {device for router in lab.routers for device in router.devices}
-        addresses = {
-            d.name: (lab.lab_address(str(d.mgmt4)), 161)
-            for d in estate.devices()
-            if d.name in in_lab
-        }
-        targets, problems = targets_from_estate(estate, addresses)
-        assert not problems, problems
         self.events: list[Event] = []
         self.pipeline = Pipeline(SqliteStore(store))
-        self.collection = Collection(
-            estate,
-            [t for t in targets if t.name in in_lab],
-            PollerSettings(timeout_s=1.0, retries=1, deadline_s=5.0, slow_s=3.0),
-            thresholds,
-            sink=self._sink,
-            translate=self.lab_address,
-        )
+        self.collection = slice_collection(lab, self._sink, thresholds)
         self.nms_address = lab.plan.nms_address4.split("/")[0]
         self.service = TrapService(
             self.collection,
@@ -83,12 +69,6 @@ class TrapDriver:
         self._stop = asyncio.Event()
         self._thread = threading.Thread(target=self._run, name="trap-driver", daemon=True)
         self._failure: BaseException | None = None
-
-    def lab_address(self, address: str) -> str:
-        try:
-            return str(self.lab.lab_address(address))
-        except LabError:
-            return address  # outside the lab's slice of the estate
 
     def _sink(self, event: Event) -> None:
         self.events.append(event)
@@ -148,23 +128,17 @@ class TrapDriver:
 
 @pytest.fixture(scope="module")
 def driver(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrapDriver]:
-    saved = {k: os.environ.get(k) for k in TEST_SECRETS}
-    os.environ.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
-    lab.restore(wait=True)
-    made = TrapDriver(lab, tmp_path_factory.mktemp("traps") / "events.db")
-    made.start()
-    # The first scheduled cycle reads every device (the slice's missing ones
-    # time out); a cut during it would wait for it, so the tests start after it.
-    made.until(
-        lambda: made.collection.cycles >= 1 and made.state("hl") == "normal", 60, "first cycle"
-    )
-    yield made
-    made.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with secrets_in_env():
+        lab.restore(wait=True)
+        made = TrapDriver(lab, tmp_path_factory.mktemp("traps") / "events.db")
+        made.start()
+        # The first scheduled cycle reads every device (the slice's missing
+        # ones time out); a cut during it would wait for it: start after it.
+        made.until(
+            lambda: made.collection.cycles >= 1 and made.state("hl") == "normal", 60, "first cycle"
+        )
+        yield made
+        made.stop()
 
 
 def _healed(lab: Lab, driver: TrapDriver, pair: str, link: str) -> None:
@@ -307,18 +281,16 @@ def test_collect_with_traps_from_the_nms(lab: Lab, driver: TrapDriver, tmp_path:
     """The product path: `yunwang collect --traps` in the NMS namespace."""
     driver.stop()  # one receiver on the NMS's trap port at a time
     home = tmp_path / "home"
-    env = dict(os.environ, YUNWANG_HOME=str(home))
-    env.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
+    env = yunwang_env(home)
     # The routers' snmpd know the NMS's engine id: `collect` keeps the same one.
     (home / "traps").mkdir(parents=True)
     (home / "traps" / "engine.json").write_text((lab.directory / "nms-traps.json").read_text())
-    yunwang = str(Path(sys.executable).parent / "yunwang")
     process = subprocess.Popen(
-        ["ip", "netns", "exec", lab.namespace("nms"), yunwang, "collect", str(SMALL),
+        yunwang_in_nms(lab, "collect", str(SMALL),
          "--lab-dir", str(lab.directory), "--port", "0", "--traps",
-         "--trap-listen", driver.nms_address, "--trap-port", str(TRAP_PORT)],
+         "--trap-listen", driver.nms_address, "--trap-port", str(TRAP_PORT)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=default_sigint,
     )  # fmt: skip
     links, traps = home / "events" / "links.jsonl", home / "events" / "traps.jsonl"
     try:
