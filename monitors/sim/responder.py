@@ -57,10 +57,8 @@ class Config:
 
 
 def _integer_tlv(tag: int, value: int) -> bytes:
-    if tag in _UNSIGNED:
-        value %= _UNSIGNED[tag]
-        return tlv(tag, value.to_bytes(value.bit_length() // 8 + 1, "big"))
-    return encode_integer(value)
+    """A recorded number under its tag; unsigned types wrap as counters do."""
+    return ber.encode_value(tag, value % _UNSIGNED[tag] if tag in _UNSIGNED else value)
 
 
 def _static(tag: int, hex_value: bool, text: str) -> bytes:
@@ -177,34 +175,6 @@ def response_pdu(
     )  # fmt: skip
 
 
-def _report(request_id: int, oid: Oid, count: int) -> bytes:
-    bind = tlv(ber.TAG_SEQUENCE, encode_oid(oid) + _integer_tlv(ber.TAG_COUNTER32, count))
-    return tlv(
-        ber.PDU_REPORT,
-        encode_integer(request_id) + encode_integer(0) + encode_integer(0)
-        + tlv(ber.TAG_SEQUENCE, bind),
-    )  # fmt: skip
-
-
-def _peek_user(buf: bytes) -> tuple[int, int, bytes, bytes]:
-    """(msgID, flags, engine id, user) of a v3 message, before any crypto."""
-    end = len(buf)
-    start, stop = ber.read_tlv(buf, 0, end, ber.TAG_SEQUENCE)
-    _version, pos = ber.read_integer(buf, start, stop)
-    g_start, g_end = ber.read_tlv(buf, pos, stop, ber.TAG_SEQUENCE)
-    msg_id, g = ber.read_integer(buf, g_start, g_end)
-    _size, g = ber.read_integer(buf, g, g_end)
-    f_start, f_end = ber.read_tlv(buf, g, g_end, ber.TAG_OCTET_STRING)
-    w_start, w_end = ber.read_tlv(buf, g_end, stop, ber.TAG_OCTET_STRING)
-    s_start, s_end = ber.read_tlv(buf, w_start, w_end, ber.TAG_SEQUENCE)
-    e_start, e_end = ber.read_tlv(buf, s_start, s_end, ber.TAG_OCTET_STRING)
-    _boots, p = ber.read_integer(buf, e_end, s_end)
-    _time, p = ber.read_integer(buf, p, s_end)
-    u_start, u_end = ber.read_tlv(buf, p, s_end, ber.TAG_OCTET_STRING)
-    flags = buf[f_start] if f_end > f_start else 0
-    return msg_id, flags, buf[e_start:e_end], buf[u_start:u_end]
-
-
 class Agent:
     def __init__(self, config: Config) -> None:
         self.devices = {name.encode(): Device(records) for name, records in config.devices.items()}
@@ -244,10 +214,14 @@ class Agent:
 
     def _unauthenticated(self, msg_id: int, user: bytes, oid: Oid, reason: str) -> bytes:
         self.counters[reason] += 1
-        return usm.encode(msg_id, _report(0, oid, self.counters[reason]), user, self.engine, None)
+        report = usm.report_pdu(0, oid, self.counters[reason])
+        return usm.encode(msg_id, report, user, self.engine, None)
 
     def _answer_v3(self, data: bytes) -> bytes | None:
-        msg_id, flags, engine_id, user = _peek_user(data)
+        head = usm.peek_header(data)
+        if head is None or head.flags is None:
+            raise ber.BerError("not an SNMPv3 message with one flags octet")
+        msg_id, flags, engine_id, user = head.msg_id, head.flags, head.engine_id, head.user
         if engine_id != self.engine.engine_id:
             return self._unauthenticated(msg_id, user, _UNKNOWN_ENGINE, "unknownEngine")
         keys = self.keys.get(user)
@@ -263,7 +237,7 @@ class Agent:
         now = self.engine.now()
         if message.boots != self.engine.boots or abs(message.engine_time - now) > 150:
             self.counters["notInTime"] += 1
-            report = _report(message.request_id, _NOT_IN_TIME, self.counters["notInTime"])
+            report = usm.report_pdu(message.request_id, _NOT_IN_TIME, self.counters["notInTime"])
             return usm.encode(msg_id, report, user, self.engine, keys, message.context)
         device = self.devices.get(message.context)
         if device is None or message.pdu_type not in (ber.PDU_GET, ber.PDU_GETNEXT,

@@ -70,7 +70,13 @@ PDU_GET: Final = 0xA0
 PDU_GETNEXT: Final = 0xA1
 PDU_RESPONSE: Final = 0xA2
 PDU_GETBULK: Final = 0xA5
+PDU_INFORM: Final = 0xA6
+PDU_TRAP: Final = 0xA7  # SNMPv2-Trap-PDU
 PDU_REPORT: Final = 0xA8
+# The PDUs a poller's exchange carries; a notification receiver reads
+# NOTIFICATION_PDUS instead.
+EXCHANGE_PDUS: Final = frozenset((PDU_GET, PDU_GETNEXT, PDU_RESPONSE, PDU_GETBULK, PDU_REPORT))
+NOTIFICATION_PDUS: Final = frozenset((PDU_INFORM, PDU_TRAP))
 
 _INT32_MIN: Final = -(2**31)
 _INT32_MAX: Final = 2**31 - 1
@@ -199,12 +205,14 @@ def decode_message(buf: bytes) -> Response:
     return Response(version, community, pdu_type, request_id, error_status, error_index, varbinds)
 
 
-def decode_pdu(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int, list[VarBind]]:
+def decode_pdu(
+    buf: bytes, pos: int, end: int, types: frozenset[int] = EXCHANGE_PDUS
+) -> tuple[int, int, int, int, list[VarBind]]:
     """A PDU that must fill buf[pos:end] exactly (v1/v2c message or v3 ScopedPDU)."""
     if pos >= end:
         raise BerError("truncated: PDU missing")
     pdu_type = buf[pos]
-    if pdu_type not in (PDU_GET, PDU_GETNEXT, PDU_RESPONSE, PDU_GETBULK, PDU_REPORT):
+    if pdu_type not in types:
         raise BerError(f"unexpected PDU type 0x{pdu_type:02x}")
     length, pos = _length(buf, pos + 1, end)
     if pos + length != end:
@@ -315,6 +323,20 @@ def decode_varbinds(buf: bytes, pos: int, end: int) -> list[VarBind]:
 def encode_integer(value: int) -> bytes:
     size = max(1, (value + (value < 0)).bit_length() // 8 + 1)
     return tlv(TAG_INTEGER, value.to_bytes(size, "big", signed=True))
+
+
+def encode_value(tag: int, value: Value) -> bytes:
+    """A value as `decode_value` gives it, back on the wire under its tag
+    (an inform's Response echoes them; the simulator answers with them)."""
+    if isinstance(value, tuple):
+        return encode_oid(value)
+    if isinstance(value, bytes):
+        return tlv(tag, value)
+    if isinstance(value, int):
+        if tag == TAG_INTEGER:
+            return encode_integer(value)
+        return tlv(tag, value.to_bytes(value.bit_length() // 8 + 1, "big"))  # unsigned
+    return tlv(tag, b"")  # NULL and the exceptions (noSuchObject...)
 
 
 _NULL_VALUE: Final = b"\x05\x00"

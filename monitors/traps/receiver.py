@@ -268,7 +268,7 @@ class TrapReceiver:
         self, message: usm.V3Message, engine_id: bytes, user: str, source: tuple[str, int]
     ) -> str:
         values = [(oid, value) for oid, _tag, value in message.varbinds]
-        confirmed = message.pdu_type == wire.PDU_INFORM
+        confirmed = message.pdu_type == ber.PDU_INFORM
         trap_oid = next((v for o, v in values if o == SNMP_TRAP_OID), ())
         uptime = next((v for o, v in values if o == SYS_UPTIME), None)
         self._notify(

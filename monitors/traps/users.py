@@ -77,8 +77,11 @@ class EngineUsers:
         device, credential = known
         if credential.version != 3 or credential.user is None:
             return None
-        engine_id = wire.engine_field(datagram)
-        if engine_id is None or not 5 <= len(engine_id) <= 32 or engine_id == self.engine_id:
+        head = usm.peek_header(datagram)
+        if head is None:
+            return None  # v1/v2c
+        engine_id = head.engine_id
+        if not 5 <= len(engine_id) <= 32 or engine_id == self.engine_id:
             return None
         if (engine_id, credential.user) in self.keys:
             return None
@@ -90,7 +93,7 @@ class EngineUsers:
             credential.priv_key,
             engine_id,
         )
-        if not wire.authentic(datagram, keys):
+        if not usm.authentic(datagram, head, keys):
             raise wire.Forged
         self._add(credential, engine_id)
         return device, credential, engine_id
