@@ -22,7 +22,6 @@ its own datagram.
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import socket
 import sys
@@ -252,16 +251,11 @@ class Agent:
         return usm.encode(msg_id, pdu, user, self.engine, keys, message.context)
 
 
-def serve(sock: socket.socket, agent: Agent, parent: int) -> None:
-    """Answer until the parent goes away (checked once a second when idle)."""
-    sock.settimeout(1.0)
+def serve(sock: socket.socket, agent: Agent) -> None:
+    """Answer until killed: by the parent's stop, or by the kernel when the
+    parent dies (monitors/sim/lifetime.py)."""
     while True:
-        try:
-            data, peer = sock.recvfrom(65535)
-        except TimeoutError:
-            if os.getppid() != parent:
-                return
-            continue
+        data, peer = sock.recvfrom(65535)
         try:
             reply = agent.answer(data)
         except Exception:  # a datagram nobody foresaw costs itself, never the agent
@@ -275,13 +269,13 @@ def serve(sock: socket.socket, agent: Agent, parent: int) -> None:
 
 
 def main() -> None:
-    fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    fd = int(sys.argv[1])
     config: Config = pickle.load(sys.stdin.buffer)  # from our own parent, over a pipe
     sock = socket.socket(fileno=fd)
     agent = Agent(config)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    serve(sock, agent, parent)
+    serve(sock, agent)
 
 
 if __name__ == "__main__":
