@@ -253,7 +253,7 @@ def lab_timings(trials: int, polling_trials: int) -> dict[str, object]:
                                                 90, "failover", started)  # fmt: skip
                         to_warning = driver.until(
                             lambda p=pair, d=driver: d.warning("YW-LINK-001", p) is not None,
-                            5, "warning", started,
+                            to_state + 5, "warning", started,
                         )  # fmt: skip
                         stages = _stages(driver.events[seen:], pair, wall)
                         results.setdefault(key, []).append(
