@@ -80,7 +80,7 @@ class OwnPath:
             self._timely(head.engine_id, head.boots, head.engine_time)
         if message.pdu_type == ber.PDU_INFORM:
             self.send(wire.response(message, head.user, self._engine(), key), source)
-        return message, head.engine_id, user
+        return message, message.context_engine, user  # as pysnmp's: the contextEngineID
 
     def _engine(self) -> usm.EngineState:
         return usm.EngineState(self.engine_id, self.boots, self.now(), time.monotonic())

@@ -145,7 +145,9 @@ class TrapReceiver:
         devices: dict[str, tuple[str, Credential]],
         on_notification: Callable[[Notification], None],
         communities: tuple[str, ...] = (),
+        engines: dict[str, bytes] | None = None,
     ) -> None:
+        """`engines`: sender address -> engine id the estate declares for it."""
         self.settings = settings
         self.on_notification = on_notification
         self.stats = ReceiverStats()
@@ -157,7 +159,7 @@ class TrapReceiver:
             counter = self._symbol("__SNMP-FRAMEWORK-MIB", "snmpEngineBoots")
             counter.syntax = counter.syntax.clone(boots)
         self.engine_id = bytes(self._symbol("__SNMP-FRAMEWORK-MIB", "snmpEngineID").syntax)
-        self.users = EngineUsers(self.engine, self.engine_id, devices)
+        self.users = EngineUsers(self.engine, self.engine_id, devices, engines)
         self._counters = {
             (module, name): self._symbol(module, name)
             for module, names in _REASONS.items()

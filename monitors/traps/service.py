@@ -68,11 +68,13 @@ class TrapService:
             sorted({t.credential.community for t in targets
                     if t.credential.version == 2 and t.credential.community and v2c_allowed})
         )  # fmt: skip
+        declared = {d.name: d.engine_id for d in collection.estate.devices() if d.engine_id}
         self.receiver = TrapReceiver(
             settings,
             {t.host: (t.name, t.credential) for t in targets},
             self._notified,
             communities,
+            {t.host: declared[t.name] for t in targets if t.name in declared},
         )
         self._confirming: dict[frozenset[str], asyncio.Task[None]] = {}
         self._newest: dict[frozenset[str], float] = {}  # pairs -> newest trap's arrival

@@ -5,7 +5,8 @@ there from the start. A v3 *trap* is authenticated with keys localised to
 the sender's engine id, which no estate declares: it is learnt from the
 first trap a known device address sends (at most `ENGINES_PER_DEVICE` per
 device, newest kept), and only if that trap's HMAC verifies under those
-keys. Addresses outside the estate teach nothing, so a stranger's trap
+keys; an engine id the estate declares for a device is a user from the
+start. Addresses outside the estate teach nothing, so a stranger's trap
 fails USM as an unknown user.
 
 One table, two readers: pysnmp's engine (its USM user table, for what
@@ -31,8 +32,13 @@ class EngineUsers:
     """`devices` maps a sender address to the estate device and its credential."""
 
     def __init__(
-        self, engine: Any, engine_id: bytes, devices: dict[str, tuple[str, Credential]]
+        self,
+        engine: Any,
+        engine_id: bytes,
+        devices: dict[str, tuple[str, Credential]],
+        declared: dict[str, bytes] | None = None,
     ) -> None:
+        """`declared`: sender address -> the device's engine id from the estate."""
         self.engine = engine  # pysnmp's SnmpEngine
         self.engine_id = engine_id  # ours
         self.devices = devices
@@ -42,6 +48,11 @@ class EngineUsers:
         self._learned: dict[str, list[bytes]] = {}  # device -> engine ids, oldest first
         for credential in {c for _device, c in devices.values() if c.version == 3}:
             self._add(credential, engine_id)  # informs: we are authoritative
+        for address, device_engine in (declared or {}).items():
+            known = devices.get(address)
+            if known is not None and known[1].version == 3 and device_engine != engine_id:
+                if (device_engine, known[1].user) not in self.keys:
+                    self._add(known[1], device_engine)  # its traps: no learning needed
 
     def _add(self, credential: Credential, engine_id: bytes) -> None:
         assert credential.user and credential.auth_key and credential.priv_key

@@ -238,3 +238,30 @@ def test_informs_over_ipv6(tmp_path: Path) -> None:
 
     asyncio.run(main())
     assert [(n.source, n.confirmed) for n in got] == [("::1", True)]
+
+
+def test_an_engine_id_the_estate_declares_needs_no_learning(tmp_path: Path) -> None:
+    """A device's declared engine id: its first trap is read by our codec,
+    nothing is learnt; a trap from another engine id is still learnt."""
+    got: list[Notification] = []
+    declared = bytes.fromhex("80001f8880c0ffee06")
+    receiver = TrapReceiver(
+        ReceiverSettings("127.0.0.1", 0, state_file=tmp_path / "engine.json"),
+        {DEVICE: ("r1", V3)}, got.append, engines={DEVICE: declared},
+    )  # fmt: skip
+
+    async def main() -> None:
+        _host, port = await receiver.start()
+        try:
+            to = f"udp:127.0.0.1:{port}"
+            await send("snmptrap", [*v3_args(), "-e", "0x" + declared.hex(), to, "", *LINK_DOWN])
+            await settle(got, 1)
+            assert receiver.stats.fast == 1 and receiver.stats.engines_learned == 0
+            await send("snmptrap", [*v3_args(), "-e", "0x80001f8880c0ffee07", to, "", *LINK_DOWN])
+            await settle(got, 2)
+        finally:
+            receiver.close()
+
+    asyncio.run(main())
+    assert [n.source for n in got] == [DEVICE, DEVICE]
+    assert receiver.stats.engines_learned == 1 and not receiver.stats.rejected
