@@ -24,6 +24,7 @@ from lab.testing import lab_session
 from monitors.links import Thresholds
 from monitors.traps.receiver import ReceiverSettings
 from monitors.traps.service import TrapService, run_with_traps
+from security.engine import Change
 from security.events import Event
 from security.pipeline import Pipeline
 from security.store.sqlite import SqliteStore
@@ -53,6 +54,7 @@ class TrapDriver:
         self.lab = lab
         self.traps = traps
         self.events: list[Event] = []
+        self.changes: list[tuple[float, Change]] = []  # (time.time(), warning change)
         self.pipeline = Pipeline(SqliteStore(store))
         self.collection = slice_collection(lab, self._sink, thresholds)
         self.nms_address = lab.plan.nms_address4.split("/")[0]
@@ -72,7 +74,20 @@ class TrapDriver:
 
     def _sink(self, event: Event) -> None:
         self.events.append(event)
-        self.pipeline.submit([event])
+        for change in self.pipeline.submit([event]):
+            self.changes.append((time.time(), change))  # when the product changed it
+
+    def decided(self, pair: str, since: float) -> tuple[float, float]:
+        """Seconds from `since` (wall clock) to the pair's failover event and
+        to its YW-LINK-001 warning opening, by the product's own clock: a
+        test thread starved by a loaded machine sees them later."""
+        state = next(e for e in self.events if e.action == "pair-state-changed"
+                     and e.context.pair == pair and e.context.state == "failover"
+                     and e.timestamp.timestamp() >= since)  # fmt: skip
+        opened = next(at for at, c in self.changes if at >= since and c.kind == "opened"
+                      and c.warning.rule_id == "YW-LINK-001"
+                      and c.warning.context.get("pair") == pair)  # fmt: skip
+        return state.timestamp.timestamp() - since, opened - since
 
     def _run(self) -> None:
         try:
@@ -157,15 +172,18 @@ def test_cut_county_primary_fails_over_with_a_warning_within_a_second(
 ) -> None:
     cycles = driver.collection.cycles
     seen = len(driver.events)
-    cut_at = time.monotonic()
+    cut_at, cut_wall = time.monotonic(), time.time()
     lab.cut("hl/primary")
     try:
         # The issue's acceptance: state and warning within a second of the
-        # cut, with the estate's 60 s schedule (no cycle may run meanwhile).
+        # cut, with the estate's 60 s schedule (no cycle may run meanwhile),
+        # by the product's clock (`decided`); waiting longer only keeps a
+        # starved test thread from failing what the product did in time.
         # Where the time goes is measured in bench/traps_bench.py.
-        to_warning = driver.until(
-            lambda: driver.warning("YW-LINK-001", "hl") is not None, 1.0, "hl warning", cut_at
-        )
+        driver.until(lambda: driver.warning("YW-LINK-001", "hl") is not None, 5.0, "hl warning",
+                     cut_at)  # fmt: skip
+        to_state, to_warning = driver.decided("hl", cut_wall)
+        assert to_state < 1.0 and to_warning < 1.0, (to_state, to_warning)
         assert driver.state("hl") == "failover"
         assert driver.collection.cycles == cycles, "a scheduled cycle ran: not the trap path"
         since = driver.events[seen:]
@@ -186,7 +204,7 @@ def test_cut_county_primary_fails_over_with_a_warning_within_a_second(
         }
         warning = driver.warning("YW-LINK-001", "hl")
         assert warning is not None and warning.level == "orange"  # a county
-        print(f"cut -> failover and warning {to_warning:.3f}s")
+        print(f"cut -> failover {to_state:.3f}s, warning {to_warning:.3f}s")
     finally:
         _healed(lab, driver, "hl", "hl/primary")
 
@@ -195,7 +213,7 @@ def test_blackholed_township_primary_is_caught_by_the_ospf_neighbour_trap(
     lab: Lab, driver: TrapDriver
 ) -> None:
     cycles = driver.collection.cycles
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     lab.blackhole("hl-zyl/primary")
     try:
         # BFD (100 ms x 3 in this lab) drops the adjacency; ospfd's
@@ -203,12 +221,12 @@ def test_blackholed_township_primary_is_caught_by_the_ospf_neighbour_trap(
         # The re-poll judges each device's answer as it comes: hl-agg's
         # OSPF table confirms it while hl-zyl-r1 is still unreachable
         # (routing converges around the blackhole after BFD drops it).
-        elapsed = driver.until(
-            lambda: driver.warning("YW-LINK-001", "hl-zyl") is not None,
-            1.0,
-            "hl-zyl warning",
+        driver.until(
+            lambda: driver.warning("YW-LINK-001", "hl-zyl") is not None, 5.0, "hl-zyl warning",
             started,
-        )
+        )  # fmt: skip
+        to_state, to_warning = driver.decided("hl-zyl", started_wall)
+        assert to_state < 1.0 and to_warning < 1.0, (to_state, to_warning)
         assert driver.state("hl-zyl") == "failover"
         assert driver.collection.cycles == cycles
         view = next(v for v in driver.collection.latest.views if v.pair.id == "hl-zyl")  # type: ignore[union-attr]
@@ -222,7 +240,7 @@ def test_blackholed_township_primary_is_caught_by_the_ospf_neighbour_trap(
         assert not any(
             e.action == "link-down" and e.context.link == "hl-zyl/primary" for e in driver.events
         )
-        print(f"blackhole -> failover and warning {elapsed:.3f}s")
+        print(f"blackhole -> failover {to_state:.3f}s, warning {to_warning:.3f}s")
     finally:
         _healed(lab, driver, "hl-zyl", "hl-zyl/primary")
 
