@@ -263,7 +263,10 @@ class _Builder:
                 self.report(path, f"no room for device {d.name!r} in LAN {lan4}")
                 continue
             identity = (d.name, pn.spec.id, d.model, d.model.split("-", 1)[0])  # vendor-model
-            devices.append(Device(*identity, mgmt4, mgmt6, credential, *declared[j]))
+            engine_id = bytes.fromhex(d.engine_id.removeprefix("0x")) if d.engine_id else None
+            devices.append(
+                Device(*identity, mgmt4, mgmt6, credential, *declared[j], engine_id=engine_id)
+            )
         return tuple(devices)
 
     def _uplinks(

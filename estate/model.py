@@ -48,6 +48,7 @@ class Device:
     # the link-local it sends Router Advertisements from.
     lan_macs: tuple[str, ...] = ()
     link_local: IPv6Address = _FIRST_LINK_LOCAL
+    engine_id: bytes | None = None  # SNMPv3, when declared (traps)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,9 @@ class DeviceSpec(Spec):
     credential: str | None = None
     lan_macs: list[Mac] = []
     link_local: IPv6Address | None = None
+    # Its SNMPv3 engine id (hex), when known: its traps are read from the
+    # first one; otherwise the receiver learns it from an authentic trap.
+    engine_id: str | None = Field(None, pattern=r"^(0x)?([0-9a-fA-F]{2}){5,32}$")
 
 
 class UplinkSpec(Spec):

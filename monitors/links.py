@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from estate import Link, LinkPair
 from monitors.snmp.mapping import EndObservation, Translate, observe_link
-from monitors.snmp.poller import DevicePoll
+from monitors.snmp.poller import DevicePoll, InterfaceRates
 from security.events import (
     SEVERITY_CRITICAL,
     SEVERITY_HIGH,
@@ -61,6 +61,9 @@ class LinkReading:
     transmit_bps: float | None = None
     neighbour_full: bool | None = None
     ends: list[EndObservation] = field(default_factory=list)
+    sample: InterfaceRates | None = (
+        None  # the poll's rates the utilisation comes from (counted once)
+    )
 
     @property
     def utilisation(self) -> float | None:
@@ -100,6 +103,7 @@ def read_link(link: Link, polls: dict[str, DevicePoll], translate: Translate = s
         transmit_bps=rates.transmit_bps if rates else None,
         neighbour_full=_neighbour_state(link, polls, ends),
         ends=ends,
+        sample=rates,
     )
 
 
@@ -109,6 +113,7 @@ class _LinkMemory:
     last_up: bool | None = None
     changes: deque[float] = field(default_factory=deque)
     hot_polls: int = 0
+    hot_sample: InterfaceRates | None = None  # the rates last counted in hot_polls
 
 
 @dataclass
@@ -176,7 +181,12 @@ class PairTracker:
             memory.changes.popleft()
         utilisation = reading.utilisation
         hot = alive and utilisation is not None and utilisation > self.thresholds.utilisation_limit
-        memory.hot_polls = memory.hot_polls + 1 if hot else 0
+        # "polls in a row", not judgments: a trap's re-poll judges the pairs
+        # once per device that answers, with the other devices' rates unchanged.
+        if not hot:
+            memory.hot_polls, memory.hot_sample = 0, None
+        elif reading.sample is not memory.hot_sample:
+            memory.hot_polls, memory.hot_sample = memory.hot_polls + 1, reading.sample
         return alive
 
     def evaluate(self, polls: dict[str, DevicePoll], now: float) -> list[PairView]:

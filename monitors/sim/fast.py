@@ -31,6 +31,7 @@ from estate.schema import Level
 from monitors.sim import generator, scenarios
 from monitors.sim.credentials import SimCredential, demo_keys, resolve
 from monitors.sim.errors import SimError
+from monitors.sim.lifetime import die_with_parent
 from monitors.sim.responder import Config
 from monitors.sim.runner import SimTarget
 from monitors.snmp.collection import TargetProblem, targets_from_estate
@@ -223,13 +224,13 @@ class FastSimulatedEstate:
                     "-m",
                     "monitors.sim.responder",
                     str(sock.fileno()),
-                    str(os.getpid()),
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 pass_fds=[sock.fileno()],
                 cwd=_ROOT,
                 start_new_session=True,  # a terminal's Ctrl-C reaches us, and we stop it
+                preexec_fn=die_with_parent(),  # and a hard kill of us ends them too
             )
         self._children.append(child)
         assert child.stdin is not None

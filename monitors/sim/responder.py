@@ -22,7 +22,6 @@ its own datagram.
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import socket
 import sys
@@ -57,10 +56,8 @@ class Config:
 
 
 def _integer_tlv(tag: int, value: int) -> bytes:
-    if tag in _UNSIGNED:
-        value %= _UNSIGNED[tag]
-        return tlv(tag, value.to_bytes(value.bit_length() // 8 + 1, "big"))
-    return encode_integer(value)
+    """A recorded number under its tag; unsigned types wrap as counters do."""
+    return ber.encode_value(tag, value % _UNSIGNED[tag] if tag in _UNSIGNED else value)
 
 
 def _static(tag: int, hex_value: bool, text: str) -> bytes:
@@ -177,34 +174,6 @@ def response_pdu(
     )  # fmt: skip
 
 
-def _report(request_id: int, oid: Oid, count: int) -> bytes:
-    bind = tlv(ber.TAG_SEQUENCE, encode_oid(oid) + _integer_tlv(ber.TAG_COUNTER32, count))
-    return tlv(
-        ber.PDU_REPORT,
-        encode_integer(request_id) + encode_integer(0) + encode_integer(0)
-        + tlv(ber.TAG_SEQUENCE, bind),
-    )  # fmt: skip
-
-
-def _peek_user(buf: bytes) -> tuple[int, int, bytes, bytes]:
-    """(msgID, flags, engine id, user) of a v3 message, before any crypto."""
-    end = len(buf)
-    start, stop = ber.read_tlv(buf, 0, end, ber.TAG_SEQUENCE)
-    _version, pos = ber.read_integer(buf, start, stop)
-    g_start, g_end = ber.read_tlv(buf, pos, stop, ber.TAG_SEQUENCE)
-    msg_id, g = ber.read_integer(buf, g_start, g_end)
-    _size, g = ber.read_integer(buf, g, g_end)
-    f_start, f_end = ber.read_tlv(buf, g, g_end, ber.TAG_OCTET_STRING)
-    w_start, w_end = ber.read_tlv(buf, g_end, stop, ber.TAG_OCTET_STRING)
-    s_start, s_end = ber.read_tlv(buf, w_start, w_end, ber.TAG_SEQUENCE)
-    e_start, e_end = ber.read_tlv(buf, s_start, s_end, ber.TAG_OCTET_STRING)
-    _boots, p = ber.read_integer(buf, e_end, s_end)
-    _time, p = ber.read_integer(buf, p, s_end)
-    u_start, u_end = ber.read_tlv(buf, p, s_end, ber.TAG_OCTET_STRING)
-    flags = buf[f_start] if f_end > f_start else 0
-    return msg_id, flags, buf[e_start:e_end], buf[u_start:u_end]
-
-
 class Agent:
     def __init__(self, config: Config) -> None:
         self.devices = {name.encode(): Device(records) for name, records in config.devices.items()}
@@ -244,10 +213,14 @@ class Agent:
 
     def _unauthenticated(self, msg_id: int, user: bytes, oid: Oid, reason: str) -> bytes:
         self.counters[reason] += 1
-        return usm.encode(msg_id, _report(0, oid, self.counters[reason]), user, self.engine, None)
+        report = usm.report_pdu(0, oid, self.counters[reason])
+        return usm.encode(msg_id, report, user, self.engine, None)
 
     def _answer_v3(self, data: bytes) -> bytes | None:
-        msg_id, flags, engine_id, user = _peek_user(data)
+        head = usm.peek_header(data)
+        if head is None or head.flags is None:
+            raise ber.BerError("not an SNMPv3 message with one flags octet")
+        msg_id, flags, engine_id, user = head.msg_id, head.flags, head.engine_id, head.user
         if engine_id != self.engine.engine_id:
             return self._unauthenticated(msg_id, user, _UNKNOWN_ENGINE, "unknownEngine")
         keys = self.keys.get(user)
@@ -263,7 +236,7 @@ class Agent:
         now = self.engine.now()
         if message.boots != self.engine.boots or abs(message.engine_time - now) > 150:
             self.counters["notInTime"] += 1
-            report = _report(message.request_id, _NOT_IN_TIME, self.counters["notInTime"])
+            report = usm.report_pdu(message.request_id, _NOT_IN_TIME, self.counters["notInTime"])
             return usm.encode(msg_id, report, user, self.engine, keys, message.context)
         device = self.devices.get(message.context)
         if device is None or message.pdu_type not in (ber.PDU_GET, ber.PDU_GETNEXT,
@@ -278,16 +251,11 @@ class Agent:
         return usm.encode(msg_id, pdu, user, self.engine, keys, message.context)
 
 
-def serve(sock: socket.socket, agent: Agent, parent: int) -> None:
-    """Answer until the parent goes away (checked once a second when idle)."""
-    sock.settimeout(1.0)
+def serve(sock: socket.socket, agent: Agent) -> None:
+    """Answer until killed: by the parent's stop, or by the kernel when the
+    parent dies (monitors/sim/lifetime.py)."""
     while True:
-        try:
-            data, peer = sock.recvfrom(65535)
-        except TimeoutError:
-            if os.getppid() != parent:
-                return
-            continue
+        data, peer = sock.recvfrom(65535)
         try:
             reply = agent.answer(data)
         except Exception:  # a datagram nobody foresaw costs itself, never the agent
@@ -301,13 +269,13 @@ def serve(sock: socket.socket, agent: Agent, parent: int) -> None:
 
 
 def main() -> None:
-    fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    fd = int(sys.argv[1])
     config: Config = pickle.load(sys.stdin.buffer)  # from our own parent, over a pipe
     sock = socket.socket(fileno=fd)
     agent = Agent(config)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    serve(sock, agent, parent)
+    serve(sock, agent)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from estate.schema import Level
 from monitors.sim import generator, scenarios
 from monitors.sim.credentials import SimCredential, demo_keys, resolve
 from monitors.sim.errors import SimError
+from monitors.sim.lifetime import die_with_parent
 from monitors.sim.probe import answers
 from monitors.snmp.collection import TargetProblem, targets_from_estate
 from monitors.snmp.poller import PollerSettings
@@ -285,6 +286,7 @@ class SimulatedEstate:
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,  # a terminal's Ctrl-C reaches us, and we stop it
+            preexec_fn=die_with_parent(),  # and a hard kill of us ends it too
         )
         log.close()
         atexit.register(self.stop)

@@ -18,15 +18,43 @@ pysnmp would reject is rejected here too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Generic, TypeVar
+from typing import Final
 
-Oid = tuple[int, ...]
+from monitors.snmp.oid import (
+    ENCODED_CACHE,
+    MAX_SUB_IDENTIFIERS,
+    OID_CACHE,
+    TAG_OID,
+    BerError,
+    Oid,
+    decode_oid,
+    decode_oid_cached,
+    encode_oid,
+    oid_from_str,
+    oid_to_str,
+    tlv,
+)
+
+# The OID half of the codec lives in oid.py; callers reach it through here.
+__all__ = [
+    "ENCODED_CACHE",
+    "MAX_SUB_IDENTIFIERS",
+    "OID_CACHE",
+    "TAG_OID",
+    "BerError",
+    "Oid",
+    "decode_oid",
+    "decode_oid_cached",
+    "encode_oid",
+    "oid_from_str",
+    "oid_to_str",
+    "tlv",
+]
 
 # Application tags of SNMPv2-SMI values as they appear on the wire.
 TAG_INTEGER: Final = 0x02
 TAG_OCTET_STRING: Final = 0x04
 TAG_NULL: Final = 0x05
-TAG_OID: Final = 0x06
 TAG_SEQUENCE: Final = 0x30
 TAG_IPADDRESS: Final = 0x40
 TAG_COUNTER32: Final = 0x41
@@ -42,16 +70,18 @@ PDU_GET: Final = 0xA0
 PDU_GETNEXT: Final = 0xA1
 PDU_RESPONSE: Final = 0xA2
 PDU_GETBULK: Final = 0xA5
+PDU_INFORM: Final = 0xA6
+PDU_TRAP: Final = 0xA7  # SNMPv2-Trap-PDU
 PDU_REPORT: Final = 0xA8
+# The PDUs a poller's exchange carries; a notification receiver reads
+# NOTIFICATION_PDUS instead.
+EXCHANGE_PDUS: Final = frozenset((PDU_GET, PDU_GETNEXT, PDU_RESPONSE, PDU_GETBULK, PDU_REPORT))
+NOTIFICATION_PDUS: Final = frozenset((PDU_INFORM, PDU_TRAP))
 
 _INT32_MIN: Final = -(2**31)
 _INT32_MAX: Final = 2**31 - 1
-_UINT32_MAX: Final = 2**32 - 1
+_UINT32_MAX: Final = 2**32 - 1  # also in oid.py: an arc's bound
 _UINT64_MAX: Final = 2**64 - 1
-
-
-class BerError(ValueError):
-    """The bytes are not a well-formed SNMP message (counted, never fatal)."""
 
 
 class Exception_:
@@ -121,85 +151,6 @@ def _length(buf: bytes, pos: int, end: int) -> tuple[int, int]:
     return length, pos
 
 
-# RFC 2578 3.5: at most 128 sub-identifiers, each at most 2^32-1.
-MAX_SUB_IDENTIFIERS: Final = 128
-_ENTRY_OVERHEAD: Final = 128  # dict slot, bytes and tuple headers, roughly
-
-
-_Key = TypeVar("_Key", bytes, Oid)
-_Value = TypeVar("_Value", bytes, Oid)
-
-
-class OidCache(Generic[_Key, _Value]):
-    """Decoded (or encoded) OIDs kept between polls: the same names come back
-    every poll (ifHCInOctets.1..n of every device of a model are the same
-    bytes), so a dict hit replaces a decode. Bounded by an estimate of the
-    memory it holds, not by entries: one long name costs what a hundred
-    short ones do. When full it starts over, so the names of today's devices
-    win back their places."""
-
-    __slots__ = ("bytes", "entries", "limit")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.bytes = 0
-        self.entries: dict[_Key, _Value] = {}
-
-    def store(self, key: _Key, value: _Value, cost: int) -> None:
-        cost += _ENTRY_OVERHEAD
-        if self.bytes + cost > self.limit:
-            self.clear()
-        self.entries[key] = value
-        self.bytes += cost
-
-    def clear(self) -> None:
-        self.entries.clear()
-        self.bytes = 0
-
-
-OID_CACHE: Final[OidCache[bytes, Oid]] = OidCache(32 * 2**20)  # wire bytes -> Oid
-ENCODED_CACHE: Final[OidCache[Oid, bytes]] = OidCache(32 * 2**20)  # Oid -> its TLV
-
-
-def decode_oid_cached(content: bytes) -> Oid:
-    oid = OID_CACHE.entries.get(content)
-    if oid is None:
-        oid = decode_oid(content)
-        OID_CACHE.store(content, oid, len(content) + 8 * len(oid))
-    return oid
-
-
-def decode_oid(content: bytes) -> Oid:
-    if not content:
-        raise BerError("empty OBJECT IDENTIFIER")
-    if max(content) < 0x80:  # every arc fits in one octet: the common case
-        if len(content) >= MAX_SUB_IDENTIFIERS:
-            raise BerError("OBJECT IDENTIFIER longer than 128 sub-identifiers")
-        first = content[0]
-        head = (first // 40, first % 40) if first < 80 else (2, first - 80)
-        return head + tuple(content[1:])
-    arcs: list[int] = []
-    value = 0
-    fresh = True
-    for octet in content:
-        if fresh and octet == 0x80:
-            raise BerError("non-minimal OBJECT IDENTIFIER arc")
-        value = (value << 7) | (octet & 0x7F)
-        if value > _UINT32_MAX:
-            raise BerError("OBJECT IDENTIFIER arc above 2^32-1")
-        fresh = not octet & 0x80
-        if fresh:
-            arcs.append(value)
-            value = 0
-    if not fresh:
-        raise BerError("truncated OBJECT IDENTIFIER arc")
-    if len(arcs) >= MAX_SUB_IDENTIFIERS:
-        raise BerError("OBJECT IDENTIFIER longer than 128 sub-identifiers")
-    first = arcs[0]
-    head = (first // 40, first % 40) if first < 80 else (2, first - 80)
-    return head + tuple(arcs[1:])
-
-
 def _integer(buf: bytes, pos: int, end: int) -> tuple[int, int]:
     if pos >= end or buf[pos] != TAG_INTEGER:
         raise BerError("expected INTEGER")
@@ -254,12 +205,14 @@ def decode_message(buf: bytes) -> Response:
     return Response(version, community, pdu_type, request_id, error_status, error_index, varbinds)
 
 
-def decode_pdu(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int, list[VarBind]]:
+def decode_pdu(
+    buf: bytes, pos: int, end: int, types: frozenset[int] = EXCHANGE_PDUS
+) -> tuple[int, int, int, int, list[VarBind]]:
     """A PDU that must fill buf[pos:end] exactly (v1/v2c message or v3 ScopedPDU)."""
     if pos >= end:
         raise BerError("truncated: PDU missing")
     pdu_type = buf[pos]
-    if pdu_type not in (PDU_GET, PDU_GETNEXT, PDU_RESPONSE, PDU_GETBULK, PDU_REPORT):
+    if pdu_type not in types:
         raise BerError(f"unexpected PDU type 0x{pdu_type:02x}")
     length, pos = _length(buf, pos + 1, end)
     if pos + length != end:
@@ -367,50 +320,23 @@ def decode_varbinds(buf: bytes, pos: int, end: int) -> list[VarBind]:
 # -- encoding (requests) ----------------------------------------------------
 
 
-def encode_length(length: int) -> bytes:
-    if length < 0x80:
-        return bytes((length,))
-    body = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(body),)) + body
-
-
-def tlv(tag: int, content: bytes) -> bytes:
-    return bytes((tag,)) + encode_length(len(content)) + content
-
-
 def encode_integer(value: int) -> bytes:
     size = max(1, (value + (value < 0)).bit_length() // 8 + 1)
     return tlv(TAG_INTEGER, value.to_bytes(size, "big", signed=True))
 
 
-def encode_oid(oid: Oid) -> bytes:
-    encoded = ENCODED_CACHE.entries.get(oid)
-    if encoded is None:
-        encoded = _encode_oid(oid)
-        ENCODED_CACHE.store(oid, encoded, len(encoded) + 8 * len(oid))
-    return encoded
-
-
-def _encode_oid(oid: Oid) -> bytes:
-    if not 2 <= len(oid) <= MAX_SUB_IDENTIFIERS:
-        raise BerError(f"OID {oid_to_str(oid)} needs 2 to 128 sub-identifiers")
-    if not all(0 <= arc <= _UINT32_MAX for arc in oid):
-        raise BerError(f"OID {oid_to_str(oid)} has an arc outside 0..2^32-1")
-    if oid[0] > 2 or (oid[0] < 2 and oid[1] >= 40) or oid[0] * 40 + oid[1] > _UINT32_MAX:
-        raise BerError(f"OID {oid_to_str(oid)} does not start with a valid root arc")
-    arcs = [oid[0] * 40 + oid[1], *oid[2:]]
-    out = bytearray()
-    for arc in arcs:
-        if arc < 0x80:
-            out.append(arc)
-            continue
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out.extend(reversed(chunk))
-    return tlv(TAG_OID, bytes(out))
+def encode_value(tag: int, value: Value) -> bytes:
+    """A value as `decode_value` gives it, back on the wire under its tag
+    (an inform's Response echoes them; the simulator answers with them)."""
+    if isinstance(value, tuple):
+        return encode_oid(value)
+    if isinstance(value, bytes):
+        return tlv(tag, value)
+    if isinstance(value, int):
+        if tag == TAG_INTEGER:
+            return encode_integer(value)
+        return tlv(tag, value.to_bytes(value.bit_length() // 8 + 1, "big"))  # unsigned
+    return tlv(tag, b"")  # NULL and the exceptions (noSuchObject...)
 
 
 _NULL_VALUE: Final = b"\x05\x00"
@@ -448,14 +374,3 @@ def encode_request(
     """A v1/v2c request message."""
     pdu = encode_pdu(pdu_type, request_id, oids, non_repeaters, max_repetitions)
     return tlv(TAG_SEQUENCE, encode_integer(version) + tlv(TAG_OCTET_STRING, community) + pdu)
-
-
-def oid_from_str(text: str) -> Oid:
-    try:
-        return tuple(int(arc) for arc in text.strip(".").split("."))
-    except ValueError:
-        raise ValueError(f"not a numeric OID: {text!r}") from None
-
-
-def oid_to_str(oid: Oid) -> str:
-    return ".".join(map(str, oid))

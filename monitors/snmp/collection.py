@@ -13,7 +13,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -138,28 +138,40 @@ class Collection:
         async with self._judging:
             return await self._cycle()
 
-    async def repoll(self, devices: set[str]) -> Snapshot | None:
+    async def repoll(self, devices: set[str], sink: EventSink | None = None) -> Snapshot | None:
         """An out-of-cycle poll of some devices (a trap said something changed
-        there): their polls replace the latest ones and every pair is judged
-        again. Its events are returned, not sent: the caller routes them.
-        None before the first cycle, which polls everything anyway."""
+        there): each device's answer replaces its latest poll and every pair
+        is judged again as it arrives, so the first device that sees the
+        fault decides (a blackholed township's own router answers only once
+        routing has converged around it, an isolated one never). With a
+        `sink` each judgment's events go there at once; without, they are
+        returned in the snapshot, not sent. None before the first cycle,
+        which polls everything anyway."""
         async with self._judging:
             latest = self.latest
             if latest is None:
                 return None
             started = time.monotonic()
-            at = datetime.now(UTC)
+            polls = dict(latest.polls)
+            events: list[Event] = []
+            newest = replace(latest, events=[])
             wanted = [t for t in self.poller.targets if t.name in devices]
-            fresh = {
-                p.device: p for p in await asyncio.gather(*map(self.poller.poll_device, wanted))
-            }
-            polls = {**latest.polls, **fresh}
-            views = self.tracker.evaluate(polls, time.monotonic())
-            events = self._device_events(fresh, at) + self.tracker.changes(views, at)
-            self.latest = Snapshot(
-                at, time.monotonic() - started, polls, views, latest.unmatched, events
-            )
-            return self.latest
+            for answer in asyncio.as_completed([self.poller.poll_device(t) for t in wanted]):
+                poll = await answer
+                polls[poll.device] = poll
+                at = datetime.now(UTC)
+                views = self.tracker.evaluate(polls, time.monotonic())
+                judged = self._device_events({poll.device: poll}, at)
+                judged += self.tracker.changes(views, at)
+                newest = Snapshot(
+                    at, time.monotonic() - started, dict(polls), views, latest.unmatched, judged
+                )
+                self.latest = newest
+                events += judged
+                if sink is not None:
+                    for event in judged:
+                        sink(event)
+            return replace(newest, events=events)
 
     async def _cycle(self) -> Snapshot:
         started = time.monotonic()

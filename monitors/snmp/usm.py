@@ -5,9 +5,8 @@ localised by pysnmp's own auth and privacy services (Ku -> Kul, and the
 Reeder extension for AES-256). What this module does itself is the per-packet
 work pysnmp does through pyasn1: frame the message, HMAC it, AES-CFB the
 ScopedPDU, and the reverse, so a v3 walk costs little more than a v2c one.
-tests/snmp/test_usm.py checks that a sealed message opens, that any flipped
-byte or other key is refused and that keys are localised per engine;
-tests/snmp/test_snmpd.py polls net-snmp's snmpd with it over v3 authPriv.
+The one framing for the poller, the simulator's agents and the trap
+receiver (tests: test_usm.py, test_snmpd.py against net-snmp, tests/traps).
 """
 
 from __future__ import annotations
@@ -183,6 +182,7 @@ class V3Message:
     error_index: int
     varbinds: list[ber.VarBind]
     context: bytes = b""  # contextName: the simulator picks the device by it
+    context_engine: bytes = b""  # contextEngineID: a Response to an inform echoes it
 
 
 class UsmError(Exception):
@@ -209,19 +209,27 @@ def encode(
     engine: EngineState | None,
     keys: LocalKeys | None,
     context: bytes = b"",
+    context_engine: bytes | None = None,
+    reportable: bool = True,
 ) -> bytes:
-    """A v3 message; authPriv with keys and a known engine, else the
-    noAuthNoPriv discovery probe (RFC 3414 4)."""
+    """A v3 message from or to `engine` (the authoritative one): authPriv
+    with keys, else noAuthNoPriv (a discovery probe without an engine, a
+    Report with one). The ScopedPDU names `context_engine`, the
+    authoritative engine unless given (a Response echoes the inform's).
+    Responses and Reports are not `reportable` (RFC 3412 6.4)."""
     engine_id = engine.engine_id if engine else b""
     boots, now = (engine.boots, engine.now()) if engine else (0, 0)
     scoped = tlv(
         TAG_SEQUENCE,
-        tlv(TAG_OCTET_STRING, engine_id) + tlv(TAG_OCTET_STRING, context) + pdu,
+        tlv(TAG_OCTET_STRING, engine_id if context_engine is None else context_engine)
+        + tlv(TAG_OCTET_STRING, context)
+        + pdu,
     )
+    reportable_flag = FLAG_REPORTABLE if reportable else 0
     if keys is None or engine is None:
-        flags, salt, data, mac_length = FLAG_REPORTABLE, b"", scoped, 0
+        flags, salt, data, mac_length = reportable_flag, b"", scoped, 0
     else:
-        flags = FLAG_AUTH | FLAG_PRIV | FLAG_REPORTABLE
+        flags = FLAG_AUTH | FLAG_PRIV | reportable_flag
         salt = _next_salt()
         iv = boots.to_bytes(4, "big") + now.to_bytes(4, "big") + salt
         encryptor = _aes(keys.priv_key, iv).encryptor()
@@ -246,13 +254,9 @@ def encode(
     wrapped_security = tlv(TAG_OCTET_STRING, security)
     message = tlv(TAG_SEQUENCE, before_security + wrapped_security + data)
     if mac_length and keys is not None:
-        # Offset of the MAC: the placeholder's content inside the security
-        # parameters, inside their OCTET STRING wrapper, inside the message.
-        outer = len(message) - len(before_security + wrapped_security + data)
-        inner_headers = (len(wrapped_security) - len(security)) + (
-            len(security) - len(head + placeholder + tlv(TAG_OCTET_STRING, salt))
-        )
-        offset = outer + len(before_security) + inner_headers + len(head) + 2
+        # The security parameters end where the data starts; the MAC's
+        # placeholder content ends just before the privacy parameters.
+        offset = len(message) - len(data) - len(tlv(TAG_OCTET_STRING, salt)) - mac_length
         mac = hmac.new(keys.auth_key, message, keys.auth.digest).digest()[:mac_length]
         message = message[:offset] + mac + message[offset + mac_length :]
     return message
@@ -269,71 +273,124 @@ def peek_msg_id(buf: bytes) -> int:
     return read_integer(buf, start, stop)[0]
 
 
-def decode(buf: bytes, keys: LocalKeys | None) -> V3Message:
-    """Parse, verify and decrypt; raises BerError (malformed) or UsmError."""
-    end = len(buf)
-    start, stop = read_tlv(buf, 0, end, TAG_SEQUENCE)
-    if stop != end:
-        raise BerError("trailing bytes after the message")
+@dataclass(frozen=True, slots=True)
+class Header:
+    """An SNMPv3 message up to its ScopedPDU, read before any crypto: what
+    routes it, names its keys, and where its MAC and data are."""
+
+    msg_id: int
+    max_size: int
+    flags: int | None  # None: msgFlags is not one octet
+    model: int
+    engine_id: bytes
+    boots: int
+    engine_time: int
+    user: bytes
+    auth: tuple[int, int]  # msgAuthenticationParameters' content span
+    priv: tuple[int, int]  # msgPrivacyParameters' content span
+    data: int  # where the ScopedPDU (or its encrypted OCTET STRING) starts
+    end: int  # end of the message's outer SEQUENCE
+
+
+def peek_header(buf: bytes) -> Header | None:
+    """The header of an SNMPv3 message; None for v1/v2c. Raises BerError."""
+    start, stop = read_tlv(buf, 0, len(buf), TAG_SEQUENCE)
     version, pos = read_integer(buf, start, stop)
     if version != 3:
-        raise BerError("not SNMPv3")
+        return None
     g_start, g_end = read_tlv(buf, pos, stop, TAG_SEQUENCE)
     msg_id, g = read_integer(buf, g_start, g_end)
     max_size, g = read_integer(buf, g, g_end)
-    if not 0 <= msg_id <= ENGINE_MAX or not 484 <= max_size <= ENGINE_MAX:
-        raise BerError("msgID or msgMaxSize out of range")
     f_start, f_end = read_tlv(buf, g, g_end, TAG_OCTET_STRING)
-    if f_end - f_start != 1:
-        raise BerError("msgFlags must be one octet")
-    flags = buf[f_start]
     model, _ = read_integer(buf, f_end, g_end)
-    if model != 3:
-        raise BerError(f"security model {model} is not USM")
     w_start, w_end = read_tlv(buf, g_end, stop, TAG_OCTET_STRING)
     s_start, s_end = read_tlv(buf, w_start, w_end, TAG_SEQUENCE)
     e_start, e_end = read_tlv(buf, s_start, s_end, TAG_OCTET_STRING)
     boots, p = read_integer(buf, e_end, s_end)
     engine_time, p = read_integer(buf, p, s_end)
     u_start, u_end = read_tlv(buf, p, s_end, TAG_OCTET_STRING)
-    a_start, a_end = read_tlv(buf, u_end, s_end, TAG_OCTET_STRING)
-    p_start, p_end = read_tlv(buf, a_end, s_end, TAG_OCTET_STRING)
+    auth = read_tlv(buf, u_end, s_end, TAG_OCTET_STRING)
+    priv = read_tlv(buf, auth[1], s_end, TAG_OCTET_STRING)
+    return Header(
+        msg_id, max_size, buf[f_start] if f_end - f_start == 1 else None, model,
+        buf[e_start:e_end], boots, engine_time, buf[u_start:u_end], auth, priv, w_end, stop,
+    )  # fmt: skip
+
+
+def authentic(buf: bytes, head: Header, keys: LocalKeys) -> bool:
+    """The message's HMAC verifies under `keys` (RFC 3414 6.3.2)."""
+    a_start, a_end = head.auth
+    mac = buf[a_start:a_end]
+    if head.flags is None or not head.flags & FLAG_AUTH or len(mac) != keys.auth.mac_length:
+        return False
+    zeroed = buf[:a_start] + bytes(len(mac)) + buf[a_end:]
+    expected = hmac.new(keys.auth_key, zeroed, keys.auth.digest).digest()[: len(mac)]
+    return hmac.compare_digest(mac, expected)
+
+
+def report_pdu(request_id: int, counter: tuple[int, ...], count: int) -> bytes:
+    """A Report naming one usmStats counter and its value (RFC 3414 3.2)."""
+    value = ber.encode_value(ber.TAG_COUNTER32, count & 0xFFFFFFFF)
+    bind = tlv(TAG_SEQUENCE, ber.encode_oid(counter) + value)
+    return tlv(
+        ber.PDU_REPORT,
+        encode_integer(request_id) + encode_integer(0) + encode_integer(0)
+        + tlv(TAG_SEQUENCE, bind),
+    )  # fmt: skip
+
+
+def decode(
+    buf: bytes, keys: LocalKeys | None, pdus: frozenset[int] = ber.EXCHANGE_PDUS
+) -> V3Message:
+    """Parse, verify and decrypt a message carrying one of `pdus`; raises
+    BerError (malformed) or UsmError."""
+    head = peek_header(buf)
+    if head is None:
+        raise BerError("not SNMPv3")
+    if head.end != len(buf):
+        raise BerError("trailing bytes after the message")
+    if not 0 <= head.msg_id <= ENGINE_MAX or not 484 <= head.max_size <= ENGINE_MAX:
+        raise BerError("msgID or msgMaxSize out of range")
+    if head.flags is None:
+        raise BerError("msgFlags must be one octet")
+    if head.model != 3:
+        raise BerError(f"security model {head.model} is not USM")
     # Range checks before any crypto: an out-of-range boots or time once
     # reached int.to_bytes in `encode` and crashed the whole poll cycle.
-    if not (0 <= boots <= ENGINE_MAX and 0 <= engine_time <= ENGINE_MAX):
+    if not (0 <= head.boots <= ENGINE_MAX and 0 <= head.engine_time <= ENGINE_MAX):
         raise BerError("msgAuthoritativeEngineBoots/Time outside 0..2^31-1")
-    if e_end - e_start > MAX_ENGINE_ID or u_end - u_start > MAX_ENGINE_ID:
+    if len(head.engine_id) > MAX_ENGINE_ID or len(head.user) > MAX_ENGINE_ID:
         raise BerError("engine id or user name longer than 32 octets")
+    flags = head.flags
     if flags & FLAG_AUTH:
         if keys is None:
             raise UsmError("authenticated message but no keys")
-        mac = buf[a_start:a_end]
-        if len(mac) != keys.auth.mac_length:
-            raise UsmError("wrongDigest")
-        zeroed = buf[:a_start] + bytes(len(mac)) + buf[a_end:]
-        expected = hmac.new(keys.auth_key, zeroed, keys.auth.digest).digest()[: len(mac)]
-        if not hmac.compare_digest(mac, expected):
+        if not authentic(buf, head, keys):
             raise UsmError("wrongDigest")
     if flags & FLAG_PRIV:
+        p_start, p_end = head.priv
         if keys is None or not flags & FLAG_AUTH or p_end - p_start != 8:
             raise UsmError("decryptionError")
-        c_start, c_end = read_tlv(buf, w_end, stop, TAG_OCTET_STRING)
-        if c_end != stop:
+        c_start, c_end = read_tlv(buf, head.data, head.end, TAG_OCTET_STRING)
+        if c_end != head.end:
             raise BerError("trailing bytes after the encrypted PDU")
-        iv = boots.to_bytes(4, "big") + engine_time.to_bytes(4, "big") + buf[p_start:p_end]
+        iv = (
+            head.boots.to_bytes(4, "big") + head.engine_time.to_bytes(4, "big") + buf[p_start:p_end]
+        )
         decryptor = _aes(keys.priv_key, iv).decryptor()
         scoped = decryptor.update(buf[c_start:c_end]) + decryptor.finalize()
     else:
-        scoped = buf[w_end:stop]
+        scoped = buf[head.data : head.end]
     sp_start, sp_end = read_tlv(scoped, 0, len(scoped), TAG_SEQUENCE)
-    _c_start, c_end = read_tlv(scoped, sp_start, sp_end, TAG_OCTET_STRING)
-    n_start, n_end = read_tlv(scoped, c_end, sp_end, TAG_OCTET_STRING)
+    ce_start, ce_end = read_tlv(scoped, sp_start, sp_end, TAG_OCTET_STRING)
+    n_start, n_end = read_tlv(scoped, ce_end, sp_end, TAG_OCTET_STRING)
     pdu_type, request_id, error_status, error_index, varbinds = ber.decode_pdu(
-        scoped, n_end, sp_end
+        scoped, n_end, sp_end, pdus
     )
     return V3Message(
-        msg_id, flags, buf[e_start:e_end], boots, engine_time, buf[u_start:u_end],
+        head.msg_id, flags, head.engine_id, head.boots, head.engine_time, head.user,
         pdu_type, request_id, error_status, error_index, varbinds, scoped[n_start:n_end],
+        scoped[ce_start:ce_end],
     )  # fmt: skip
 
 

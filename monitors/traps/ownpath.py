@@ -51,41 +51,39 @@ class OwnPath:
         (an inform already acknowledged), or None: pysnmp's turn. Raises
         wire.Forged (HMAC fails) or wire.Stale (a replay)."""
         try:
-            probe = wire.probe(datagram)
-            head = None if probe else wire.header(datagram)
+            head = usm.peek_header(datagram)
+            probe = wire.probe(datagram, head) if head is not None else None
         except ber.BerError:
             return None
         if probe is not None:
             self.probes += 1
             self.send(wire.report(self._engine(), *probe, self.probes), source)
             return "discovery"
-        if head is None:
+        authpriv = usm.FLAG_AUTH | usm.FLAG_PRIV
+        if head is None or head.flags is None or head.flags & authpriv != authpriv:
             return None
-        engine_id, boots, engine_time, user = head
-        keys = self.keys.get((engine_id, user))
+        user = head.user.decode("utf-8", "replace")
+        keys = self.keys.get((head.engine_id, user))
         if not keys:
             return None
-        ours = engine_id == self.engine_id
-        if ours and (boots != self.boots or abs(engine_time - self.now()) > WINDOW_S):
+        ours = head.engine_id == self.engine_id
+        if ours and (head.boots != self.boots or abs(head.engine_time - self.now()) > WINDOW_S):
             return None  # pysnmp answers with the notInTimeWindow Report
-        key = next((k for k in keys if wire.authentic(datagram, k)), None)
+        key = next((k for k in keys if usm.authentic(datagram, head, k)), None)
         if key is None:
             raise wire.Forged
         try:
-            opened = wire.open_notification(datagram, key)
-        except ber.BerError:
+            message = wire.open_notification(datagram, key)
+        except (ber.BerError, usm.UsmError):
             return None  # authentic, but not a notification our codec reads: pysnmp's
-        if opened is None:
-            return None
-        message, context = opened
         if not ours:
-            self._timely(engine_id, boots, engine_time)
-        if message.pdu_type == wire.PDU_INFORM:
-            self.send(wire.response(message, context, user.encode(), self._engine(), key), source)
-        return message, engine_id, user
+            self._timely(head.engine_id, head.boots, head.engine_time)
+        if message.pdu_type == ber.PDU_INFORM:
+            self.send(wire.response(message, head.user, self._engine(), key), source)
+        return message, message.context_engine, user  # as pysnmp's: the contextEngineID
 
-    def _engine(self) -> wire.Engine:
-        return self.engine_id, self.boots, self.now()
+    def _engine(self) -> usm.EngineState:
+        return usm.EngineState(self.engine_id, self.boots, self.now(), time.monotonic())
 
     def _timely(self, engine_id: bytes, boots: int, engine_time: int) -> None:
         """RFC 3414 3.2.7b, as the non-authoritative side: a trap older than

@@ -1,17 +1,16 @@
 """The trap and inform receiver: pysnmp's notification receiver on one UDP socket.
 
-SNMPv3 authPriv with the estate's credentials; v2c communities only when
-the estate allows v2c. Informs are acknowledged by pysnmp (this engine is
-their authoritative side, so senders discover it as RFC 3414 says). A v3
-*trap* is authenticated with keys localised to the sender's engine id,
-which no estate declares: the receiver learns it from the first trap a
-known device address sends (at most `ENGINES_PER_DEVICE` per device,
-newest kept), and the trap must still carry a valid HMAC under those keys.
-Addresses outside the estate teach nothing, so a stranger's trap fails
-USM as an unknown user.
+SNMPv3 authPriv with the estate's credentials (users.py: which engine ids'
+keys are held, and how a device's engine id is learnt); v2c communities
+only when the estate allows v2c. Informs are acknowledged (this engine is
+their authoritative side, so senders discover it as RFC 3414 says).
+Authenticated v3 messages from engines whose keys are held take yunwang's
+own path (ownpath.py); pysnmp reads the rest.
 
-Every datagram is counted. One that is oversized, malformed, forged or
-unauthenticated is dropped and counted by reason; it costs only itself.
+Every datagram that reaches the socket ends in exactly one counter: a
+notification (trap or inform), a discovery probe answered, or a rejection
+by reason (oversized, malformed, wrong-digest, ...). One that is bad costs
+only itself, whatever part of the path refused it.
 """
 
 from __future__ import annotations
@@ -40,26 +39,13 @@ from monitors.snmp.ber import Oid
 from monitors.snmp.session import Credential
 from monitors.traps import wire
 from monitors.traps.ownpath import OwnPath
+from monitors.traps.users import EngineUsers
 
 log = logging.getLogger(__name__)
 
 RECEIVE_BUFFER = 8 << 20  # ~30,000 notifications queued in the kernel
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
-MAX_DATAGRAM = 8192
-_UNKNOWN_ENGINE_IDS = (
-    1,
-    3,
-    6,
-    1,
-    6,
-    3,
-    15,
-    1,
-    1,
-    4,
-    0,
-)  # usmStatsUnknownEngineIDs.0  # a notification is a few hundred bytes; bigger is hostile
-ENGINES_PER_DEVICE = 2  # an agent re-keyed (new engine id) and its predecessor
+MAX_DATAGRAM = 8192  # a notification is a few hundred bytes; bigger is hostile
 SNMP_TRAP_OID = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
 SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 # pysnmp's own counters, read after each datagram to say why it was refused.
@@ -106,6 +92,15 @@ class ReceiverStats:
     engines_learned: int = 0
     fast: int = 0  # of the notifications, decoded by yunwang's codec rather than pysnmp
 
+    def record(self, outcome: str) -> None:
+        """One datagram's end: "trap", "inform", "discovery" or why it was refused."""
+        if outcome in ("trap", "inform"):
+            self.notifications[outcome] += 1
+        elif outcome == "discovery":
+            self.discovery += 1
+        else:
+            self.rejected[outcome] += 1
+
 
 @dataclass(frozen=True)
 class ReceiverSettings:
@@ -150,9 +145,10 @@ class TrapReceiver:
         devices: dict[str, tuple[str, Credential]],
         on_notification: Callable[[Notification], None],
         communities: tuple[str, ...] = (),
+        engines: dict[str, bytes] | None = None,
     ) -> None:
+        """`engines`: sender address -> engine id the estate declares for it."""
         self.settings = settings
-        self.devices = devices
         self.on_notification = on_notification
         self.stats = ReceiverStats()
         engine_id, boots = local_engine(settings)
@@ -163,23 +159,22 @@ class TrapReceiver:
             counter = self._symbol("__SNMP-FRAMEWORK-MIB", "snmpEngineBoots")
             counter.syntax = counter.syntax.clone(boots)
         self.engine_id = bytes(self._symbol("__SNMP-FRAMEWORK-MIB", "snmpEngineID").syntax)
-        self._learned: dict[str, list[bytes]] = {}  # device -> engine ids, oldest first
-        self._users: set[tuple[bytes, str]] = set()
+        self.users = EngineUsers(self.engine, self.engine_id, devices, engines)
         self._counters = {
             (module, name): self._symbol(module, name)
             for module, names in _REASONS.items()
             for name in names
         }
-        self._accepted = False
+        # What pysnmp made of the datagram it is reading: a notification's kind.
+        self._accepted: str | None = None
+        self._source = ("", 0)
         self._transport: Any = None
-        # Localised keys by (engine id, user): pysnmp's users, and ours.
-        self._keys: dict[tuple[bytes, str], list[usm.LocalKeys]] = {}
         boots = int(self._symbol("__SNMP-FRAMEWORK-MIB", "snmpEngineBoots").syntax)
         self._own = (
-            OwnPath(self.engine_id, boots, self._keys, self._send) if settings.own_codec else None
+            OwnPath(self.engine_id, boots, self.users.keys, self._send)
+            if settings.own_codec
+            else None
         )
-        for credential in {c for _device, c in devices.values() if c.version == 3}:
-            self._add_user(credential, self.engine_id)  # informs: we are authoritative
         for index, community in enumerate(communities):
             config.add_v1_system(self.engine, f"yunwang-{index}", community)
         self._receiver = ntfrcv.NotificationReceiver(self.engine, self._received)
@@ -210,139 +205,62 @@ class TrapReceiver:
             self._transport.close_transport()
             self._transport = None
 
-    # --- engine ids -------------------------------------------------------------
-
-    def _add_user(self, credential: Credential, engine_id: bytes) -> None:
-        assert credential.user and credential.auth_key and credential.priv_key
-        keys = usm.localise(
-            credential.auth_protocol,
-            credential.priv_protocol,
-            credential.auth_key,
-            credential.priv_key,
-            engine_id,
-        )
-        config.add_v3_user(
-            self.engine,
-            credential.user,
-            keys.auth.oid,
-            keys.auth_key,
-            usm.priv_service_id(credential.priv_protocol),
-            keys.priv_key,
-            securityEngineId=v2c.OctetString(engine_id),
-            authKeyType=config.USM_KEY_TYPE_LOCALIZED,
-            privKeyType=config.USM_KEY_TYPE_LOCALIZED,
-        )
-        self._users.add((engine_id, credential.user))
-        self._keys.setdefault((engine_id, credential.user), []).append(keys)
-
-    def _try_engine(self, source: str, datagram: bytes) -> tuple[str, Credential, bytes] | None:
-        """A v3 trap from an estate device's address, from an engine id not
-        yet known: its keys localised to that engine id must verify the
-        trap's HMAC before pysnmp is told of the engine (which is slow:
-        ~50 ms a user), so a forgery costs one HMAC. Raises wire.Forged."""
-        known = self.devices.get(source)
-        if known is None:
-            return None
-        device, credential = known
-        if credential.version != 3 or credential.user is None:
-            return None
-        engine_id = wire.engine_field(datagram)
-        if engine_id is None or not 5 <= len(engine_id) <= 32 or engine_id == self.engine_id:
-            return None
-        if (engine_id, credential.user) in self._users:
-            return None
-        assert credential.auth_key is not None and credential.priv_key is not None
-        keys = usm.localise(
-            credential.auth_protocol,
-            credential.priv_protocol,
-            credential.auth_key,
-            credential.priv_key,
-            engine_id,
-        )
-        if not wire.authentic(datagram, keys):
-            raise wire.Forged
-        self._add_user(credential, engine_id)
-        return device, credential, engine_id
-
-    def _settle(self, trial: tuple[str, Credential, bytes], authentic: bool) -> None:
-        device, credential, engine_id = trial
-        if not authentic:
-            self._drop_user(credential, engine_id)
-            return
-        learned = self._learned.setdefault(device, [])
-        learned.append(engine_id)
-        self.stats.engines_learned += 1
-        while len(learned) > ENGINES_PER_DEVICE:
-            old = learned.pop(0)
-            if not any(old in others for others in self._learned.values()):
-                self._drop_user(credential, old)
-
-    def _drop_user(self, credential: Credential, engine_id: bytes) -> None:
-        assert credential.user is not None
-        config.delete_v3_user(
-            self.engine, credential.user, securityEngineId=v2c.OctetString(engine_id)
-        )
-        self._users.discard((engine_id, credential.user))
-        self._keys.pop((engine_id, credential.user), None)
-
     # --- each datagram ----------------------------------------------------------
 
     def handle(
         self, datagram: bytes, address: tuple[Any, ...], deliver: Callable[[], None]
     ) -> None:
-        """Account for one datagram around pysnmp's processing of it."""
-        stats = self.stats
-        stats.datagrams += 1
-        if len(datagram) > MAX_DATAGRAM:
-            stats.rejected["oversized"] += 1
-            return
-        source = str(address[0])
+        """Account for one datagram: whatever refuses it, it is counted once."""
+        self.stats.datagrams += 1
         try:
-            taken = self._own.take(datagram, (source, int(address[1]))) if self._own else None
+            outcome = self._outcome(datagram, (str(address[0]), int(address[1])), deliver)
+        except ber.BerError:
+            outcome = "malformed"
+        except Exception as error:  # one datagram must never stop the receiver
+            outcome = "error"
+            log.debug("datagram from %s dropped: %r", address[0], error)
+        self.stats.record(outcome)
+
+    def _outcome(
+        self, datagram: bytes, source: tuple[str, int], deliver: Callable[[], None]
+    ) -> str:
+        if len(datagram) > MAX_DATAGRAM:
+            return "oversized"
+        if self._own is not None:
+            try:
+                taken = self._own.take(datagram, source)
+            except wire.Forged:
+                return "wrong-digest"
+            except wire.Stale:
+                return "not-in-time-window"
             if taken == "discovery":
-                stats.discovery += 1
-                return
+                return taken
             if taken is not None:
-                stats.fast += 1
-                self._deliver(*taken, (source, int(address[1])))
-                return
-        except wire.Forged:
-            stats.rejected["wrong-digest"] += 1
-            return
-        except wire.Stale:
-            stats.rejected["not-in-time-window"] += 1
-            return
+                self.stats.fast += 1
+                return self._deliver(*taken, source)
         trial = None
         try:
-            trial = self._try_engine(source, datagram)
+            trial = self.users.try_engine(source[0], datagram)
         except wire.Forged:
-            stats.rejected["wrong-digest"] += 1
-            return
+            return "wrong-digest"
         except ber.BerError:
-            pass  # not SNMP framing: pysnmp counts it as malformed
+            pass  # not SNMP framing: pysnmp says how it refuses it
         before = {key: int(counter.syntax) for key, counter in self._counters.items()}
-        self._accepted = False
-        self._source = (source, int(address[1]))
+        self._accepted, self._source = None, source
         try:
             deliver()
-        except Exception as error:  # pysnmp must not let one datagram stop the receiver
-            self._accepted = False
-            stats.rejected["error"] += 1
-            log.debug("notification from %s dropped: %s", source, error)
-            return
         finally:
             if trial is not None:
-                self._settle(trial, self._accepted)
-        if self._accepted:
-            return
+                self.users.settle(trial, self._accepted is not None)
+                self.stats.engines_learned = self.users.engines_learned
+        if self._accepted is not None:
+            return self._accepted
         if wire.is_discovery(datagram):
-            stats.discovery += 1
-            return
+            return "discovery"  # pysnmp answered it (our codec did not read it)
         for key, counter in self._counters.items():
             if int(counter.syntax) > before[key]:
-                stats.rejected[_REASONS[key[0]][key[1]]] += 1
-                return
-        stats.rejected["other"] += 1
+                return _REASONS[key[0]][key[1]]
+        return "other"
 
     def _send(self, datagram: bytes, to: tuple[str, int]) -> None:
         if self._transport is not None and self._transport.transport is not None:
@@ -350,11 +268,9 @@ class TrapReceiver:
 
     def _deliver(
         self, message: usm.V3Message, engine_id: bytes, user: str, source: tuple[str, int]
-    ) -> None:
-        self._accepted = True
+    ) -> str:
         values = [(oid, value) for oid, _tag, value in message.varbinds]
-        confirmed = message.pdu_type == wire.PDU_INFORM
-        self.stats.notifications["inform" if confirmed else "trap"] += 1
+        confirmed = message.pdu_type == ber.PDU_INFORM
         trap_oid = next((v for o, v in values if o == SNMP_TRAP_OID), ())
         uptime = next((v for o, v in values if o == SYS_UPTIME), None)
         self._notify(
@@ -372,6 +288,7 @@ class TrapReceiver:
                 varbinds=values,
             )
         )
+        return "inform" if confirmed else "trap"
 
     def _notify(self, notification: Notification) -> None:
         try:
@@ -388,7 +305,7 @@ class TrapReceiver:
         varbinds: Any,
         cb_ctx: Any,
     ) -> None:
-        self._accepted = True
+        """pysnmp's callback: the datagram being read is an authentic notification."""
         info = snmp_engine.message_dispatcher.get_transport_info(state_reference)
         source, port = self._source
         if info and info[1]:
@@ -400,21 +317,22 @@ class TrapReceiver:
         values = [(tuple(int(x) for x in oid), _plain(value)) for oid, value in varbinds]
         trap_oid = next((v for o, v in values if o == SNMP_TRAP_OID), ())
         uptime = next((v for o, v in values if o == SYS_UPTIME), None)
-        self.stats.notifications["inform" if confirmed else "trap"] += 1
-        notification = Notification(
-            at=datetime.now(UTC),
-            received=time.monotonic(),
-            source=source,
-            port=port,
-            version="v3" if model == 3 else "v2c",
-            confirmed=confirmed,
-            engine_id=bytes(context_engine_id),
-            user=str(exec_context.get("securityName", "")),
-            trap_oid=trap_oid if isinstance(trap_oid, tuple) else (),
-            uptime=uptime if isinstance(uptime, int) else None,
-            varbinds=values,
+        self._accepted = "inform" if confirmed else "trap"
+        self._notify(
+            Notification(
+                at=datetime.now(UTC),
+                received=time.monotonic(),
+                source=source,
+                port=port,
+                version="v3" if model == 3 else "v2c",
+                confirmed=confirmed,
+                engine_id=bytes(context_engine_id),
+                user=str(exec_context.get("securityName", "")),
+                trap_oid=trap_oid if isinstance(trap_oid, tuple) else (),
+                uptime=uptime if isinstance(uptime, int) else None,
+                varbinds=values,
+            )
         )
-        self._notify(notification)
 
 
 class _Accounting:
@@ -425,8 +343,12 @@ class _Accounting:
 
     def datagram_received(self, datagram: bytes, address: Any) -> None:
         callback = self._callback_function
-        if callback is not None:
-            self.receiver.handle(datagram, address, lambda: callback(self, address, datagram))
+
+        def deliver() -> None:
+            if callback is not None:  # None once pysnmp's dispatcher is closing
+                callback(self, address, datagram)
+
+        self.receiver.handle(datagram, address, deliver)
 
 
 class _Udp(_Accounting, udp.UdpAsyncioTransport):  # type: ignore[misc]

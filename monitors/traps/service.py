@@ -16,6 +16,7 @@ at the first poll that changes the pair's state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -25,7 +26,7 @@ from pathlib import Path
 from estate import Estate
 from monitors.snmp.collection import Collection, EventSink
 from monitors.traps.events import trap_event
-from monitors.traps.placement import Placed, Placer
+from monitors.traps.placement import Placer
 from monitors.traps.receiver import Notification, ReceiverSettings, TrapReceiver
 from security.events import Event
 
@@ -67,14 +68,17 @@ class TrapService:
             sorted({t.credential.community for t in targets
                     if t.credential.version == 2 and t.credential.community and v2c_allowed})
         )  # fmt: skip
+        declared = {d.name: d.engine_id for d in collection.estate.devices() if d.engine_id}
         self.receiver = TrapReceiver(
             settings,
             {t.host: (t.name, t.credential) for t in targets},
             self._notified,
             communities,
+            {t.host: declared[t.name] for t in targets if t.name in declared},
         )
         self._confirming: dict[frozenset[str], asyncio.Task[None]] = {}
         self._newest: dict[frozenset[str], float] = {}  # pairs -> newest trap's arrival
+        self._woken: dict[frozenset[str], asyncio.Event] = {}  # pairs -> a newer trap came
 
     async def start(self) -> tuple[str, int]:
         return await self.receiver.start()
@@ -85,10 +89,9 @@ class TrapService:
         self._confirming.clear()
         self.receiver.close()
 
-    def _emit(self, events: list[Event]) -> None:
+    def _emit(self, event: Event) -> None:
         if self.sink is not None:
-            for event in events:
-                self.sink(event)
+            self.sink(event)
 
     def _notified(self, notification: Notification) -> None:
         latest = self.collection.latest
@@ -97,43 +100,55 @@ class TrapService:
             self.counters.unknown_senders += 1
             return
         self.counters.by_action[placed.action] += 1
-        self._emit([trap_event(notification, placed)])
+        self._emit(trap_event(notification, placed))
         if placed.about_links and placed.pairs:
             key = frozenset(p.id for p in placed.pairs)
-            # A burst of traps about the same pairs (a link's IF-MIB, OSPFv2
-            # and OSPFv3 notifications) is one confirmation, timed from the
-            # newest of them.
             self._newest[key] = notification.received
-            if key not in self._confirming:
-                task = asyncio.get_running_loop().create_task(self._confirm(placed, key))
-                self._confirming[key] = task
-                task.add_done_callback(lambda done: self._finished(key, done))
+            if key in self._confirming:
+                # A burst about the same pairs (a link's IF-MIB, OSPFv2 and
+                # OSPFv3 notifications) is one confirmation; a trap that
+                # finds one waiting out its retries starts it over, polling
+                # now rather than at the retry that was due.
+                self._woken[key].set()
+                return
+            devices = {end.device for p in placed.pairs for link in (p.primary, p.backup)
+                       for end in (link.child_end, link.parent_end)}  # fmt: skip
+            self._woken[key] = asyncio.Event()
+            task = asyncio.get_running_loop().create_task(self._confirm(devices, key))
+            self._confirming[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
 
     def _finished(self, key: frozenset[str], task: asyncio.Task[None]) -> None:
         self._confirming.pop(key, None)
         self._newest.pop(key, None)
+        self._woken.pop(key, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("confirming a trap failed: %s", task.exception())
 
-    async def _confirm(self, placed: Placed, key: frozenset[str]) -> None:
-        tracker = self.collection.tracker
-        before = {p.id: tracker.states.get(p.id) for p in placed.pairs}
-        devices = {end.device for p in placed.pairs for link in (p.primary, p.backup)
-                   for end in (link.child_end, link.parent_end)}  # fmt: skip
-        first = self._newest[key]
-        for at_s in self.confirm_at_s:
-            wait = self._newest[key] + at_s - time.monotonic()
+    async def _confirm(self, devices: set[str], key: frozenset[str]) -> None:
+        tracker, woken = self.collection.tracker, self._woken[key]
+        step = 0
+        while step < len(self.confirm_at_s):
+            if woken.is_set():
+                woken.clear()
+                step = 0
+            wait = self._newest[key] + self.confirm_at_s[step] - time.monotonic()
             if wait > 0:
-                await asyncio.sleep(wait)
-            snapshot = await self.collection.repoll(devices)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), wait)
+                if woken.is_set():
+                    continue
+            trap_at = self._newest[key]
+            before = {pair: tracker.states.get(pair) for pair in key}
+            snapshot = await self.collection.repoll(devices, self._emit)
             self.counters.repolls += 1
             if snapshot is None:
                 return  # no first cycle yet: it will judge everything itself
-            self._emit(list(snapshot.events))
             if any(tracker.states.get(pair) != state for pair, state in before.items()):
                 self.counters.confirmed += 1
-                self.counters.reaction_s.append(time.monotonic() - first)
+                self.counters.reaction_s.append(time.monotonic() - trap_at)
                 return
+            step += 1
         self.counters.unconfirmed += 1
 
 

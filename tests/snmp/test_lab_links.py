@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -20,25 +18,29 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from estate import load
-from lab.errors import LabError
 from lab.lab import Lab
-from lab.testing import TEST_SECRETS, lab_session
+from lab.testing import lab_session
 from monitors.exporter import CollectionCollector
 from monitors.links import PairState
-from monitors.snmp.collection import Collection, Snapshot, targets_from_estate
-from monitors.snmp.poller import PollerSettings
+from monitors.snmp.collection import Snapshot
 from security.events import Event
+from tests.lab_slice import (
+    SMALL,
+    default_sigint,
+    secrets_in_env,
+    slice_collection,
+    yunwang_env,
+    yunwang_in_nms,
+)
 from tests.snmp.agents import free_udp_port
 
 pytestmark = pytest.mark.lab
-SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
 # The interval a deployment would use for the lab's scale; snmpd caches
 # interface state 3-5 s, so a change shows in the poll after that.
 POLL_INTERVAL_S = 8.0
 POLL_EVERY_S = 1.0
 
-lab = lab_session(SMALL)
+lab = lab_session(SMALL)  # shared with tests/traps/test_lab_traps.py
 
 
 class Driver:
@@ -46,30 +48,9 @@ class Driver:
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
-        estate = load(SMALL)
-        in_lab = {device for router in lab.routers for device in router.devices}
-        addresses = {
-            d.name: (lab.lab_address(str(d.mgmt4)), 161)
-            for d in estate.devices()
-            if d.name in in_lab
-        }
-        targets, problems = targets_from_estate(estate, addresses)
-        assert not problems, problems
         self.events: list[Event] = []
-        self.collection = Collection(
-            estate,
-            [t for t in targets if t.name in in_lab],
-            PollerSettings(timeout_s=1.0, retries=1, deadline_s=5.0, slow_s=3.0),
-            sink=self.events.append,
-            translate=self.lab_address,
-        )
+        self.collection = slice_collection(lab, sink=self.events.append)
         self.loop = asyncio.new_event_loop()
-
-    def lab_address(self, address: str) -> str:
-        try:
-            return str(self.lab.lab_address(address))
-        except LabError:
-            return address  # outside the lab's slice of the estate
 
     def cycle(self) -> Snapshot:
         with self.lab.entered("nms"):
@@ -102,17 +83,11 @@ class Driver:
 
 @pytest.fixture(scope="module")
 def driver(lab: Lab) -> Iterator[Driver]:
-    saved = {k: os.environ.get(k) for k in TEST_SECRETS}
-    os.environ.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
-    lab.restore(wait=True)
-    made = Driver(lab)
-    yield made
-    made.close()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with secrets_in_env():
+        lab.restore(wait=True)
+        made = Driver(lab)
+        yield made
+        made.close()
 
 
 def _event(driver: Driver, pair: str, state: str) -> Event:
@@ -237,11 +212,9 @@ def test_exporter_renders_links_pairs_interfaces_and_itself(driver: Driver) -> N
 
 
 def test_collect_once_json_from_the_nms(lab: Lab, tmp_path: Path) -> None:
-    env = dict(os.environ, YUNWANG_HOME=str(tmp_path / "home"))
-    env.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
+    env = yunwang_env(tmp_path / "home")
     done = subprocess.run(
-        ["ip", "netns", "exec", lab.namespace("nms"), str(Path(sys.executable).parent / "yunwang"),
-         "collect", str(SMALL), "--once", "--json", "--lab-dir", str(lab.directory)],
+        yunwang_in_nms(lab, "collect", str(SMALL), "--once", "--json", "--lab-dir", str(lab.directory)),
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -256,16 +229,12 @@ def test_collect_once_json_from_the_nms(lab: Lab, tmp_path: Path) -> None:
 
 
 def test_collect_serves_metrics_on_loopback_until_interrupted(lab: Lab, tmp_path: Path) -> None:
-    env = dict(os.environ, YUNWANG_HOME=str(tmp_path / "home"))
-    env.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
+    env = yunwang_env(tmp_path / "home")
     port = free_udp_port()  # a free number; TCP on the NMS's loopback is as free
     process = subprocess.Popen(
-        ["ip", "netns", "exec", lab.namespace("nms"), str(Path(sys.executable).parent / "yunwang"),
-         "collect", str(SMALL), "--lab-dir", str(lab.directory), "--port", str(port)],
+        yunwang_in_nms(lab, "collect", str(SMALL), "--lab-dir", str(lab.directory), "--port", str(port)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        # A terminal's Ctrl-C: a test run started in the background (CI, nohup)
-        # inherits SIGINT ignored, and Python keeps an ignored SIGINT ignored.
-        preexec_fn=_default_sigint,
+        preexec_fn=default_sigint,
     )  # fmt: skip
     try:
         body = ""
@@ -296,17 +265,11 @@ def test_collect_serves_metrics_on_loopback_until_interrupted(lab: Lab, tmp_path
     assert process.returncode == 0, stderr[-2000:]
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_a_county_shard_polls_and_judges_only_its_county(lab: Lab, tmp_path: Path) -> None:
-    env = dict(os.environ, YUNWANG_HOME=str(tmp_path / "home"))
-    env.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
+    env = yunwang_env(tmp_path / "home")
     done = subprocess.run(
-        ["ip", "netns", "exec", lab.namespace("nms"), str(Path(sys.executable).parent / "yunwang"),
-         "collect", str(SMALL), "--once", "--json", "--lab-dir", str(lab.directory),
-         "--county", "qf"],
+        yunwang_in_nms(lab, "collect", str(SMALL), "--once", "--json", "--lab-dir", str(lab.directory),
+         "--county", "qf"),
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

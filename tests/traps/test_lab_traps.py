@@ -11,7 +11,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,23 +18,27 @@ from pathlib import Path
 
 import pytest
 
-from estate import load
-from lab.errors import LabError
 from lab.lab import Lab
 from lab.snmpd import TRAP_PORT
-from lab.testing import TEST_SECRETS, lab_session
+from lab.testing import lab_session
 from monitors.links import Thresholds
-from monitors.snmp.collection import Collection, targets_from_estate
-from monitors.snmp.poller import PollerSettings
 from monitors.traps.receiver import ReceiverSettings
 from monitors.traps.service import TrapService, run_with_traps
+from security.engine import Change
 from security.events import Event
 from security.pipeline import Pipeline
 from security.store.sqlite import SqliteStore
 from security.warnings import Warning
+from tests.lab_slice import (
+    SMALL,
+    default_sigint,
+    secrets_in_env,
+    slice_collection,
+    yunwang_env,
+    yunwang_in_nms,
+)
 
 pytestmark = pytest.mark.lab
-SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
 ESTATE_INTERVAL_S = 60.0  # examples/small.yaml's monitoring.poll_interval
 
 lab = lab_session(SMALL)  # the same lab tests/snmp/test_lab_links.py uses
@@ -50,25 +53,10 @@ class TrapDriver:
         """`traps=False`: polling alone (bench/traps_bench.py compares)."""
         self.lab = lab
         self.traps = traps
-        estate = load(SMALL)
-        in_lab = {device for router in lab.routers for device in router.devices}
-        addresses = {
-            d.name: (lab.lab_address(str(d.mgmt4)), 161)
-            for d in estate.devices()
-            if d.name in in_lab
-        }
-        targets, problems = targets_from_estate(estate, addresses)
-        assert not problems, problems
         self.events: list[Event] = []
+        self.changes: list[tuple[float, Change]] = []  # (time.time(), warning change)
         self.pipeline = Pipeline(SqliteStore(store))
-        self.collection = Collection(
-            estate,
-            [t for t in targets if t.name in in_lab],
-            PollerSettings(timeout_s=1.0, retries=1, deadline_s=5.0, slow_s=3.0),
-            thresholds,
-            sink=self._sink,
-            translate=self.lab_address,
-        )
+        self.collection = slice_collection(lab, self._sink, thresholds)
         self.nms_address = lab.plan.nms_address4.split("/")[0]
         self.service = TrapService(
             self.collection,
@@ -84,15 +72,22 @@ class TrapDriver:
         self._thread = threading.Thread(target=self._run, name="trap-driver", daemon=True)
         self._failure: BaseException | None = None
 
-    def lab_address(self, address: str) -> str:
-        try:
-            return str(self.lab.lab_address(address))
-        except LabError:
-            return address  # outside the lab's slice of the estate
-
     def _sink(self, event: Event) -> None:
         self.events.append(event)
-        self.pipeline.submit([event])
+        for change in self.pipeline.submit([event]):
+            self.changes.append((time.time(), change))  # when the product changed it
+
+    def decided(self, pair: str, since: float) -> tuple[float, float]:
+        """Seconds from `since` (wall clock) to the pair's failover event and
+        to its YW-LINK-001 warning opening, by the product's own clock: a
+        test thread starved by a loaded machine sees them later."""
+        state = next(e for e in self.events if e.action == "pair-state-changed"
+                     and e.context.pair == pair and e.context.state == "failover"
+                     and e.timestamp.timestamp() >= since)  # fmt: skip
+        opened = next(at for at, c in self.changes if at >= since and c.kind == "opened"
+                      and c.warning.rule_id == "YW-LINK-001"
+                      and c.warning.context.get("pair") == pair)  # fmt: skip
+        return state.timestamp.timestamp() - since, opened - since
 
     def _run(self) -> None:
         try:
@@ -119,8 +114,11 @@ class TrapDriver:
         self._loop.close()
         self.pipeline.close()
 
-    def until(self, check: Callable[[], object], within_s: float, what: str) -> float:
-        started = time.monotonic()
+    def until(
+        self, check: Callable[[], object], within_s: float, what: str, since: float | None = None
+    ) -> float:
+        """Seconds from `since` (default: now) until `check()` holds."""
+        started = time.monotonic() if since is None else since
         while not check():
             if self._failure is not None:
                 raise AssertionError(f"the driver failed: {self._failure!r}")
@@ -145,23 +143,17 @@ class TrapDriver:
 
 @pytest.fixture(scope="module")
 def driver(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrapDriver]:
-    saved = {k: os.environ.get(k) for k in TEST_SECRETS}
-    os.environ.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
-    lab.restore(wait=True)
-    made = TrapDriver(lab, tmp_path_factory.mktemp("traps") / "events.db")
-    made.start()
-    # The first scheduled cycle reads every device (the slice's missing ones
-    # time out); a cut during it would wait for it, so the tests start after it.
-    made.until(
-        lambda: made.collection.cycles >= 1 and made.state("hl") == "normal", 60, "first cycle"
-    )
-    yield made
-    made.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with secrets_in_env():
+        lab.restore(wait=True)
+        made = TrapDriver(lab, tmp_path_factory.mktemp("traps") / "events.db")
+        made.start()
+        # The first scheduled cycle reads every device (the slice's missing
+        # ones time out); a cut during it would wait for it: start after it.
+        made.until(
+            lambda: made.collection.cycles >= 1 and made.state("hl") == "normal", 60, "first cycle"
+        )
+        yield made
+        made.stop()
 
 
 def _healed(lab: Lab, driver: TrapDriver, pair: str, link: str) -> None:
@@ -179,21 +171,28 @@ def test_cut_county_primary_fails_over_with_a_warning_within_a_second(
     lab: Lab, driver: TrapDriver
 ) -> None:
     cycles = driver.collection.cycles
-    cut_at = time.monotonic()
+    seen = len(driver.events)
+    cut_at, cut_wall = time.monotonic(), time.time()
     lab.cut("hl/primary")
     try:
-        # The bound only keeps the test finite on a busy machine: what proves
-        # the trap path is that no scheduled cycle (60 s apart) ran. The
-        # latency itself is measured in bench/traps_bench.py (bench/RESULTS.md).
-        to_state = driver.until(lambda: driver.state("hl") == "failover", 5.0, "hl failover")
-        to_warning = driver.until(
-            lambda: driver.warning("YW-LINK-001", "hl") is not None, 5.0, "YW-LINK-001 for hl"
-        )
-        elapsed = time.monotonic() - cut_at
+        # The issue's acceptance: state and warning within a second of the
+        # cut, with the estate's 60 s schedule (no cycle may run meanwhile),
+        # by the product's clock (`decided`); waiting longer only keeps a
+        # starved test thread from failing what the product did in time.
+        # Where the time goes is measured in bench/traps_bench.py.
+        driver.until(lambda: driver.warning("YW-LINK-001", "hl") is not None, 5.0, "hl warning",
+                     cut_at)  # fmt: skip
+        to_state, to_warning = driver.decided("hl", cut_wall)
+        assert to_state < 1.0 and to_warning < 1.0, (to_state, to_warning)
+        assert driver.state("hl") == "failover"
         assert driver.collection.cycles == cycles, "a scheduled cycle ran: not the trap path"
-        traps = [e for e in driver.events if e.dataset == "yunwang.traps"]
-        about_hl = [e for e in traps if e.context.pair == "hl" and e.context.state == "down"]
-        assert about_hl, [e.message for e in traps]
+        since = driver.events[seen:]
+        changed = next(i for i, e in enumerate(since) if e.context.pair == "hl"
+                       and e.action == "pair-state-changed" and e.context.state == "failover")  # fmt: skip
+        about_hl = [e for e in since[:changed]
+                    if e.dataset == "yunwang.traps" and e.context.pair == "hl"
+                    and e.context.state == "down"]  # fmt: skip
+        assert about_hl, [e.message for e in since]  # the trap came first, then the state
         assert {e.context.link for e in about_hl} == {"hl/primary"}
         # ospfd/ospf6d see the interface go at once; snmpd's own IF-MIB
         # linkDown follows its interface cache (3-5 s), after the warning.
@@ -205,9 +204,7 @@ def test_cut_county_primary_fails_over_with_a_warning_within_a_second(
         }
         warning = driver.warning("YW-LINK-001", "hl")
         assert warning is not None and warning.level == "orange"  # a county
-        print(
-            f"cut -> failover {to_state:.3f}s, warning {to_state + to_warning:.3f}s ({elapsed:.3f}s)"
-        )
+        print(f"cut -> failover {to_state:.3f}s, warning {to_warning:.3f}s")
     finally:
         _healed(lab, driver, "hl", "hl/primary")
 
@@ -216,13 +213,21 @@ def test_blackholed_township_primary_is_caught_by_the_ospf_neighbour_trap(
     lab: Lab, driver: TrapDriver
 ) -> None:
     cycles = driver.collection.cycles
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     lab.blackhole("hl-zyl/primary")
     try:
         # BFD (100 ms x 3 in this lab) drops the adjacency; ospfd's
         # ospfNbrStateChange says so; the re-poll confirms it (IF-MIB: up).
-        driver.until(lambda: driver.state("hl-zyl") == "failover", 2.0, "hl-zyl failover")
-        elapsed = time.monotonic() - started
+        # The re-poll judges each device's answer as it comes: hl-agg's
+        # OSPF table confirms it while hl-zyl-r1 is still unreachable
+        # (routing converges around the blackhole after BFD drops it).
+        driver.until(
+            lambda: driver.warning("YW-LINK-001", "hl-zyl") is not None, 5.0, "hl-zyl warning",
+            started,
+        )  # fmt: skip
+        to_state, to_warning = driver.decided("hl-zyl", started_wall)
+        assert to_state < 1.0 and to_warning < 1.0, (to_state, to_warning)
+        assert driver.state("hl-zyl") == "failover"
         assert driver.collection.cycles == cycles
         view = next(v for v in driver.collection.latest.views if v.pair.id == "hl-zyl")  # type: ignore[union-attr]
         assert view.primary.up is True and view.primary.silent_failure
@@ -235,8 +240,7 @@ def test_blackholed_township_primary_is_caught_by_the_ospf_neighbour_trap(
         assert not any(
             e.action == "link-down" and e.context.link == "hl-zyl/primary" for e in driver.events
         )
-        assert driver.warning("YW-LINK-001", "hl-zyl") is not None
-        print(f"blackhole -> failover {elapsed:.3f}s")
+        print(f"blackhole -> failover {to_state:.3f}s, warning {to_warning:.3f}s")
     finally:
         _healed(lab, driver, "hl-zyl", "hl-zyl/primary")
 
@@ -295,18 +299,16 @@ def test_collect_with_traps_from_the_nms(lab: Lab, driver: TrapDriver, tmp_path:
     """The product path: `yunwang collect --traps` in the NMS namespace."""
     driver.stop()  # one receiver on the NMS's trap port at a time
     home = tmp_path / "home"
-    env = dict(os.environ, YUNWANG_HOME=str(home))
-    env.update({k: os.environ.get(k) or v for k, v in TEST_SECRETS.items()})
+    env = yunwang_env(home)
     # The routers' snmpd know the NMS's engine id: `collect` keeps the same one.
     (home / "traps").mkdir(parents=True)
     (home / "traps" / "engine.json").write_text((lab.directory / "nms-traps.json").read_text())
-    yunwang = str(Path(sys.executable).parent / "yunwang")
     process = subprocess.Popen(
-        ["ip", "netns", "exec", lab.namespace("nms"), yunwang, "collect", str(SMALL),
+        yunwang_in_nms(lab, "collect", str(SMALL),
          "--lab-dir", str(lab.directory), "--port", "0", "--traps",
-         "--trap-listen", driver.nms_address, "--trap-port", str(TRAP_PORT)],
+         "--trap-listen", driver.nms_address, "--trap-port", str(TRAP_PORT)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=default_sigint,
     )  # fmt: skip
     links, traps = home / "events" / "links.jsonl", home / "events" / "traps.jsonl"
     try:

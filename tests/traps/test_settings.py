@@ -48,3 +48,19 @@ def test_a_wrong_value_is_one_line_with_its_place(block: str, where: str) -> Non
         load_text(with_traps(block), "t.yaml")
     lines = [str(problem) for problem in caught.value.problems]
     assert len(lines) == 1 and where in lines[0] and lines[0].startswith("t.yaml:"), lines
+
+
+def test_a_device_engine_id_is_declared_in_hex_or_refused_in_one_line() -> None:
+    def declaring(engine_id: str) -> str:
+        return SMALL.replace(
+            "{name: py-core-1, model: huawei-s12704}",
+            f"{{name: py-core-1, model: huawei-s12704, engine_id: '{engine_id}'}}",
+        )
+
+    estate = load_text(declaring("0x80001f8880c0ffee08"), "t.yaml")
+    found = next(d for d in estate.devices() if d.name == "py-core-1")
+    assert found.engine_id == bytes.fromhex("80001f8880c0ffee08")
+    with pytest.raises(EstateError) as caught:
+        load_text(declaring("not-hex"), "t.yaml")
+    lines = [str(problem) for problem in caught.value.problems]
+    assert len(lines) == 1 and "engine_id" in lines[0] and lines[0].startswith("t.yaml:"), lines
