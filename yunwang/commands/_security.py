@@ -7,7 +7,7 @@ import logging
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import parse_qs, urlparse
 
 import typer
@@ -15,6 +15,12 @@ import typer
 from security.rulebook import parse_duration
 from security.store import Store, StoreError, default_url, open_store
 from yunwang.console import EXIT_USAGE, fail
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from estate import Estate
+    from security.events import Event
 
 StoreOption = Annotated[
     str | None,
@@ -48,6 +54,24 @@ def store_from(url: str | None, *, read_only: bool = False) -> Store:
         fail(f"store url {given!r}: {exc}")
     except OSError as exc:  # a spool directory that cannot be made
         fail(f"store url {given!r}: {exc.filename}: {exc.strerror}")
+
+
+def grade_and_store(url: str | None, estate: Estate, build: Callable[[Store], list[Event]]) -> int:
+    """The events `build` makes (it may read the store first) through the
+    security pipeline with the estate's context: rules grade them, warnings
+    open, everything is stored. Returns how many events went in."""
+    from security.context import EstateContext
+    from security.pipeline import Pipeline
+
+    store = store_from(url)
+    try:
+        events = build(store)
+        pipeline = Pipeline(store, enrich=EstateContext(estate).enrich)
+        pipeline.submit(events)
+        pipeline.close()
+    finally:
+        store.close()
+    return len(events)
 
 
 def _must_exist(url: str) -> None:

@@ -20,12 +20,14 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from estate import Estate, UnknownName
-from yunwang.commands._security import JsonFlag, StoreOption, actor, store_from
+from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
 
 if TYPE_CHECKING:
     from playbooks.hardening import HostOutcome, Report
     from playbooks.inventory import Targets
+    from security.events import Event
+    from security.store import Store
 
 # Tasks a host runs in a fix run, roughly: the bar's length (a check run is short).
 _FIX_TASKS = 200
@@ -148,23 +150,17 @@ def _run(targets: Targets, mode: str, ids: list[str], hosts: list[str], *, quiet
     return report
 
 
-def _store(report: Report, targets: Targets, estate: object, url: str | None) -> int:
+def _store(report: Report, targets: Targets, estate: Estate, url: str | None) -> int:
     """Events into the store through the security pipeline (rules, warnings)."""
     from playbooks.hardening import DATASET, history_window, latest_outcomes, to_events
-    from security.context import EstateContext
     from security.events import utcnow
-    from security.pipeline import Pipeline
 
-    store = store_from(url)
-    try:
+    def build(store: Store) -> list[Event]:
+        # Drift is judged against each control's last stored outcome.
         previous = latest_outcomes(store.iter_events([DATASET], utcnow() - history_window()))
-        events = to_events(report, targets, previous)
-        pipeline = Pipeline(store, enrich=EstateContext(estate).enrich)  # type: ignore[arg-type]
-        pipeline.submit(events)
-        pipeline.close()
-    finally:
-        store.close()
-    return len(events)
+        return to_events(report, targets, previous)
+
+    return grade_and_store(url, estate, build)
 
 
 def _as_json(report: Report) -> dict[str, object]:

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from yunwang.commands._security import JsonFlag, StoreOption, actor, store_from
+from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
 
 if TYPE_CHECKING:
+    from estate import Estate
     from playbooks.rollout import BatchResult, RolloutReport
 
 rollout_app = typer.Typer(help="Roll routing changes out to the extranet's routers.")
@@ -194,20 +195,10 @@ def _batch_detail(done: BatchResult) -> dict[str, object]:
     }
 
 
-def _store(report: RolloutReport, estate_file: str, estate: object, url: str | None) -> int:
+def _store(report: RolloutReport, estate_file: str, estate: Estate, url: str | None) -> int:
     from playbooks.rollout import to_events
-    from security.context import EstateContext
-    from security.pipeline import Pipeline
 
-    events = to_events(report, estate_file)
-    store = store_from(url)
-    try:
-        pipeline = Pipeline(store, enrich=EstateContext(estate).enrich)  # type: ignore[arg-type]
-        pipeline.submit(events)
-        pipeline.close()
-    finally:
-        store.close()
-    return len(events)
+    return grade_and_store(url, estate, lambda _store: to_events(report, estate_file))
 
 
 def _as_json(report: RolloutReport) -> dict[str, object]:
