@@ -153,6 +153,7 @@ def drill(
         fail(f"--rate {rate:g}: expected 1 to 1000 commits per second", EXIT_USAGE)
     estate = load_estate(estate_file)
     system, dr = _system(estate, system_name)
+    standby_host = _standby(estate, system, standby)
     hosts = _hosts(lab, lab_dir)
     events = []
     try:
@@ -163,7 +164,7 @@ def drill(
     pair = DrPair(
         hosts,
         _primary(hosts, system, primary),
-        _standby(estate, system, standby),
+        standby_host,
         creds,
         sync=dr.rpo_s == 0,
     )
@@ -236,13 +237,13 @@ def backup(
 
     estate = load_estate(estate_file)
     system, dr = _system(estate, system_name)
+    repository = _standby(estate, system, standby)
     hosts = _hosts(lab, lab_dir)
     try:
         password = resolve(RESTIC_REF)
     except DrError as exc:
         fail(f"dr backup {system_name}: {exc}", EXIT_USAGE)
     source = _primary(hosts, system, primary)
-    repository = _standby(estate, system, standby)
     try:
         line = ResticLine(hosts, repository, system_name, password)
         facts = back_up(line, source, _paths(system, path), dr.retention)
