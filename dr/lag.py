@@ -11,14 +11,17 @@ yields, at scrape time,
 
 and every reading becomes a `yunwang.dr` event (`replica-checked`, or
 `rpo-exceeded` which raises YW-DR-001) for the event sink. `yunwang
-collect --dr-standby SYSTEM=HOST` runs one beside the poller.
+collect --lab` runs one beside the poller for every system whose estate
+declares `dr: {standby: HOST}` on a host of the lab (`--dr-standby
+SYSTEM=HOST` overrides), and ships the readings to the store `dr status`
+reads.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,6 +69,16 @@ def watched_from(estate: Estate, items: Sequence[str]) -> list[Watched]:
             raise DrError(f"--dr-standby {item!r}: no replicated system {name!r} ({known})")
         found.append(Watched(system, estate.dr.classes[str(system.dr_class)], host))
     return found
+
+
+def declared_watched(estate: Estate, present: Collection[str]) -> list[Watched]:
+    """Every replicated system whose estate-declared `dr.standby` is among
+    `present` (the hosts reachable here, e.g. the lab's slice)."""
+    return [
+        Watched(s, estate.dr.classes[str(s.dr_class)], s.dr.standby)
+        for s in estate.replicated_systems()
+        if s.dr.standby is not None and s.dr.standby in present
+    ][:MAX_WATCHED]
 
 
 class LagWatch(Collector):

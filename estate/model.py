@@ -173,6 +173,15 @@ class Host:
 
 
 @dataclass(frozen=True)
+class SystemDr:
+    """A system's DR placement: its standby/repository host in the DR centre
+    (None: named on the command line) and the paths its backup covers."""
+
+    standby: str | None = None
+    backup_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class System:
     tenant: str
     code: str
@@ -182,6 +191,7 @@ class System:
     dr_class: str | None
     ipv6: Literal["ready", "dual-stack", "planned", "not-ready"]
     hosts: tuple[Host, ...]
+    dr: SystemDr = SystemDr()
 
 
 @dataclass(frozen=True)

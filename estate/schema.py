@@ -7,6 +7,7 @@ the derived view other rooms use lives in `model.py`.
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated, Literal
 
@@ -245,6 +246,43 @@ class HostSpec(Spec):
     volume_gb: int = Field(50, ge=1)
 
 
+MAX_BACKUP_PATHS = 64
+_BACKUP_PATH = re.compile(r"^/[A-Za-z0-9._@+/-]{0,255}$")
+
+
+def _backup_path(value: object) -> object:
+    # The paths reach restic and find on the primary through ssh: plain
+    # absolute paths only, so no word in them is ever read by a shell.
+    text = str(value) if isinstance(value, str) else None
+    if text is None or not _BACKUP_PATH.match(text) or ".." in text.split("/") or text == "/":
+        raise ValueError(
+            "expected an absolute path below / of letters, digits and ._@+- "
+            f"without '..' (e.g. /etc/postgresql), found {value!r}"
+        )
+    return text
+
+
+BackupPath = Annotated[str, BeforeValidator(_backup_path)]
+
+
+class SystemDrSpec(Spec):
+    """Where a system's DR lives: the DR-centre host that stands by for it
+    (replication standby, backup repository) and the paths its backup covers
+    besides the database dump."""
+
+    standby: Code | None = None
+    backup_paths: list[BackupPath] = Field([], max_length=MAX_BACKUP_PATHS)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SystemDrSpec:
+        seen: set[str] = set()
+        for path in self.backup_paths:
+            if path in seen:
+                raise ValueError(f"backup_paths: {path} is listed twice")
+            seen.add(path)
+        return self
+
+
 class SystemSpec(Spec):
     code: Code
     name: str = Field(min_length=1)
@@ -253,6 +291,7 @@ class SystemSpec(Spec):
     dr_class: str | None = None
     ipv6: Literal["ready", "dual-stack", "planned", "not-ready"] = "planned"
     hosts: list[HostSpec] = []
+    dr: SystemDrSpec | None = None
 
 
 class TenantSpec(Spec):

@@ -11,8 +11,8 @@ from ipaddress import IPv4Network, IPv6Network
 
 from estate.addressing import Allocation, first_64, nth_host4, nth_host6
 from estate.allocator import Planner
-from estate.model import Host, System, Tenant, Zone
-from estate.schema import EstateSpec
+from estate.model import Host, System, SystemDr, Tenant, Zone
+from estate.schema import EstateSpec, SystemSpec
 
 Path = tuple[str | int, ...]
 FIRST_HOST = 10  # .1-.9 stay free for gateways, VRRP and service addresses
@@ -107,10 +107,26 @@ class Tenancy:
                         s.dr_class,
                         s.ipv6,
                         tuple(hosts),
+                        self._dr(s, hosts, spath),
                     )
                 )
             tenants.append(Tenant(t.code, t.name, t.quotas, tuple(systems)))
         return tenants
+
+    def _dr(self, s: SystemSpec, hosts: list[Host], path: Path) -> SystemDr:
+        if s.dr is None:
+            return SystemDr()
+        if s.dr_class is None:
+            self.report(
+                (*path, "dr"), "a system without dr_class has no DR placement; set dr_class"
+            )
+        if s.dr.standby is not None and s.dr.standby in {h.name for h in hosts}:
+            self.report(
+                (*path, "dr", "standby"),
+                f"{s.dr.standby!r} is one of this system's own hosts; "
+                "the standby is a host in the DR centre",
+            )
+        return SystemDr(s.dr.standby, tuple(s.dr.backup_paths))
 
     def _tenant_prefix(
         self, tenant: str, zone: str, index: int, path: Path

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dr.lag import declared_watched
 from dr.record import DrillRecord
 from lab.lab import load_estate
 from security.store import open_store
@@ -77,3 +78,19 @@ def test_collect_dr_standby_bad_input_is_one_line(tmp_path: Path) -> None:
         done = _yunwang("collect", str(SMALL), *args, home=tmp_path)
         assert done.returncode == 1 and expected in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_system_without_a_declared_standby_needs_the_flag(tmp_path: Path) -> None:
+    done = _yunwang(
+        "dr", "check", str(SMALL), "gaj/portal", "--lab-dir", str(tmp_path), home=tmp_path
+    )
+    assert done.returncode == 2, done.stderr
+    assert "system gaj/portal declares no dr.standby; pass --standby HOST" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_collect_watches_the_estate_declared_standbys_of_the_lab_only() -> None:
+    estate = load_estate(SMALL)
+    (watched,) = declared_watched(estate, {"dr-h1", "dr-h2", "h-other"})
+    assert (watched.system.code, watched.dr.name, watched.standby) == ("jwzh", "gold", "dr-h1")
+    assert declared_watched(estate, {"dr-h2"}) == []  # not in this slice: not read

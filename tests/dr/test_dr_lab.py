@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -176,17 +177,20 @@ def test_the_backup_and_restore_drill_verbs_record_to_store_and_audit(
         "YUNWANG_HOME": str(tmp_path),
         "YUNWANG_ACTOR": "drill-lead",
     }
-    where = ["--lab-dir", str(lab.directory), "--primary", pair.primary, "--standby", pair.standby]
+    # No --standby, no --path: the estate declares both for gaj/jwzh
+    # (examples/small.yaml: dr: {standby: dr-h1, backup_paths: [/etc/postgresql]}).
+    assert pair.standby == system.dr.standby == STANDBY
+    where = ["--lab-dir", str(lab.directory), "--primary", pair.primary]
     done = subprocess.run(
         [sys.executable, "-m", "yunwang", "dr", "backup", str(SMALL), "gaj/jwzh", *where,
-         "--path", "/etc/postgresql", "--store", url, "--json"],
+         "--store", url, "--json"],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["labels"]["snapshots_kept"] == "1"
     done = subprocess.run(
         [sys.executable, "-m", "yunwang", "dr", "drill", str(SMALL), "gaj/jwzh", "--kind", "restore",
-         *where, "--scratch", SCRATCH, "--path", "/etc/postgresql", "--store", url, "--json"],
+         *where, "--scratch", SCRATCH, "--store", url, "--json"],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -197,6 +201,8 @@ def test_the_backup_and_restore_drill_verbs_record_to_store_and_audit(
     store.close()
     actions = sorted(e.action for e in store_events)
     assert actions == ["backup-finished", "backup-finished", "drill-finished"]
+    drilled = next(e for e in store_events if e.action == "drill-finished")
+    assert dict(drilled.labels)["repository"] == f"{STANDBY}:/srv/restic/gaj-jwzh"
     # Both snapshots are of today and of the same paths (restic groups by host
     # and paths): the class's keep-daily left the newest only.
     backups = [dict(e.labels) for e in store_events if e.action == "backup-finished"]
@@ -208,15 +214,21 @@ def test_the_backup_and_restore_drill_verbs_record_to_store_and_audit(
     assert '"dr.backup"' in trail and '"dr.drill.restore"' in trail and system.code in trail
 
 
-def test_collect_exports_the_lag_and_its_events(lab: Any, pair: DrPair, tmp_path: Path) -> None:
-    """`yunwang collect --dr-standby` as an operator runs it, in the NMS."""
+def test_collect_exports_the_lag_to_metrics_and_the_store_dr_status_reads(
+    lab: Any, pair: DrPair, tmp_path: Path
+) -> None:
+    """`yunwang collect --lab --store` as an operator runs it, in the NMS: the
+    standby to read is the estate's (no --dr-standby), the readings reach the
+    store and `yunwang dr status` shows the lag from there."""
     home = tmp_path / "home"
+    store = f"sqlite:///{tmp_path / 'events.db'}"
     env = {**os.environ, **TEST_SECRETS, "YUNWANG_HOME": str(home)}
+    env.pop("YUNWANG_STORE", None)
     port = free_udp_port()  # a free number; TCP on the NMS's loopback is as free
     process = subprocess.Popen(
         ["ip", "netns", "exec", lab.namespace("nms"), str(Path(sys.executable).parent / "yunwang"),
          "collect", str(SMALL), "--lab-dir", str(lab.directory), "--port", str(port),
-         "--dr-standby", f"gaj/jwzh={pair.standby}"],
+         "--store", store],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:
@@ -232,7 +244,7 @@ def test_collect_exports_the_lag_and_its_events(lab: Any, pair: DrPair, tmp_path
             ):
                 body = got.read().decode()
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGINT)  # as Ctrl-C: the shipper sends its last batch
         _, stderr = process.communicate(timeout=60)
     labels = f'dr_class="gold",standby="{pair.standby}",system="jwzh",tenant="gaj"'
     assert f"yunwang_dr_replication_lag_seconds{{{labels}}} 0.0" in body, stderr[-1000:]
@@ -240,6 +252,13 @@ def test_collect_exports_the_lag_and_its_events(lab: Any, pair: DrPair, tmp_path
     assert f"yunwang_dr_rpo_exceeded{{{labels}}} 0.0" in body
     written = [json.loads(x) for x in (home / "events" / "dr.jsonl").read_text().splitlines()]
     assert written[0]["event"]["action"] == "replica-checked"
+    status = subprocess.run(
+        [sys.executable, "-m", "yunwang", "dr", "status", str(SMALL), "--store", store, "--json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    jwzh = next(r for r in json.loads(status.stdout)["systems"] if r["system"] == "gaj/jwzh")
+    assert jwzh["replication_lag_s"] == "0.000", jwzh
 
 
 def _scrape(watch: LagWatch, name: str) -> float:

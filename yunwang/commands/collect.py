@@ -114,7 +114,10 @@ def collect(
     ] = None,
     dr_standby: Annotated[
         list[str] | None,
-        typer.Option(help="Export a system's replication lag: TENANT/SYSTEM=HOST (lab hosts)."),
+        typer.Option(
+            help="Export a system's replication lag: TENANT/SYSTEM=HOST (lab hosts); "
+            "default: the estate's dr.standby of each system, when the lab has that host."
+        ),
     ] = None,
     store: StoreOption = None,
     heartbeat: HeartbeatOption = 60.0,
@@ -127,7 +130,7 @@ def collect(
         except UnknownName as exc:
             known = ", ".join(n.id for n in estate.nodes(level="county"))
             fail(f"--county: {exc} (counties: {known})")
-    watched = _dr_watched(estate, dr_standby or [], lab or lab_dir is not None)
+    watched = _dr_watched(estate, dr_standby or [], lab or lab_dir is not None, lab_dir)
     overrides = _addresses(addresses)
     translate: Callable[[str], str] = str
     if lab or lab_dir is not None:
@@ -173,7 +176,9 @@ def collect(
     from monitors.exporter import CollectionCollector, registry, serve
 
     registry().register(CollectionCollector(collection))
-    lag_watch = _dr_lag(watched, lab_dir, monitoring.poll_interval_s)
+    lag_watch = _dr_lag(
+        watched, lab_dir, monitoring.poll_interval_s, shipper.ship if shipper else None
+    )
     try:
         serve(port, listen)
     except OSError as exc:
@@ -210,12 +215,20 @@ def collect(
             shipper.close()  # the last batch; what the store cannot take waits in its spool
 
 
-def _dr_watched(estate: Estate, standbys: list[str], lab: bool) -> list[Any]:
-    if not standbys:
-        return []
-    from dr.lag import watched_from
+def _dr_watched(estate: Estate, standbys: list[str], lab: bool, lab_dir: Path | None) -> list[Any]:
+    from dr.lag import declared_watched, watched_from
     from dr.pair import DrError
 
+    if not standbys:
+        if not lab:
+            return []
+        from lab.errors import LabError
+        from lab.lab import Lab
+
+        try:  # the estate's standbys that stand in this lab's slice
+            return declared_watched(estate, {h.name for h in Lab(lab_dir).hosts})
+        except LabError:
+            return []  # no lab up: the lab view says so in its own line
     if not lab:
         fail("--dr-standby: only lab hosts are reachable from here; pass --lab or --lab-dir")
     try:
@@ -224,16 +237,28 @@ def _dr_watched(estate: Estate, standbys: list[str], lab: bool) -> list[Any]:
         fail(str(exc))
 
 
-def _dr_lag(watched: list[Any], lab_dir: Path | None, interval_s: float) -> Any:
-    """Each DR standby's lag, read every poll interval, as metrics and events."""
+def _dr_lag(
+    watched: list[Any],
+    lab_dir: Path | None,
+    interval_s: float,
+    ship: Callable[[Event], None] | None,
+) -> Any:
+    """Each DR standby's lag, read every poll interval, as metrics and events
+    (dr.jsonl, and with --store the store `dr status` reads)."""
     if not watched:
         return None
     from dr.lag import LagWatch
     from lab.lab import Lab
     from monitors.exporter import registry
 
-    watch = LagWatch(Lab(lab_dir), watched, jsonl_sink(yunwang_home() / "events" / "dr.jsonl"),
-                     interval_s)  # fmt: skip
+    local = jsonl_sink(yunwang_home() / "events" / "dr.jsonl")
+
+    def sink(event: Event) -> None:
+        local(event)
+        if ship is not None:
+            ship(event)
+
+    watch = LagWatch(Lab(lab_dir), watched, sink, interval_s)
     registry().register(watch)
     watch.start()
     return watch

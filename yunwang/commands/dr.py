@@ -1,5 +1,6 @@
 """`yunwang dr`: drills that measure RPO/RTO, and the DR state of every system.
 
+    yunwang dr drill examples/small.yaml gaj/jwzh --kind failover --lab   # the estate's dr.standby
     yunwang dr drill examples/small.yaml gaj/jwzh --kind failover --lab --standby dr-h1
     yunwang dr drill examples/small.yaml gaj/jwzh --kind restore --lab --standby dr-h1 --scratch dr-h2
     yunwang dr backup examples/small.yaml gaj/jwzh --lab --standby dr-h1 --path /etc/postgresql
@@ -34,7 +35,19 @@ EstateArg = Annotated[Path, typer.Argument(metavar="ESTATE", help="The estate YA
 SystemArg = Annotated[str, typer.Argument(metavar="SYSTEM", help="tenant/system, e.g. gaj/jwzh")]
 LabDir = Annotated[Path | None, typer.Option("--lab-dir", help="Lab directory")]
 LabFlag = Annotated[bool, typer.Option("--lab", help="Act on the lab's hosts (yunwang lab up)")]
-Standby = Annotated[str, typer.Option("--standby", help="The DR-centre host (standby, repository)")]
+Standby = Annotated[
+    str | None,
+    typer.Option(
+        "--standby",
+        help="The DR-centre host (standby, repository); default: the system's dr.standby",
+    ),
+]
+Paths = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--path", help="A path to back up (repeat); default: the system's dr.backup_paths"
+    ),
+]
 Primary = Annotated[
     str | None, typer.Option("--primary", help="The primary host (default: the system's own)")
 ]
@@ -52,6 +65,22 @@ def _system(estate: Estate, name: str) -> tuple[System, DrClass]:
     if system.dr_class is None:
         fail(f"{estate.file}: system {name} has no dr_class", EXIT_USAGE)
     return system, estate.dr.classes[system.dr_class]
+
+
+def _standby(estate: Estate, system: System, given: str | None) -> str:
+    """--standby, else the estate's: the flag overrides what the file declares."""
+    standby = given or system.dr.standby
+    if not standby:
+        fail(
+            f"{estate.file}: system {system.tenant}/{system.code} declares no dr.standby; "
+            "pass --standby HOST or declare dr: {standby: HOST} on the system",
+            EXIT_USAGE,
+        )
+    return standby
+
+
+def _paths(system: System, given: list[str] | None) -> tuple[str, ...]:
+    return tuple(given) if given else system.dr.backup_paths
 
 
 def _hosts(lab: bool, lab_dir: Path | None) -> Any:
@@ -96,14 +125,12 @@ def drill(
     estate_file: EstateArg,
     system_name: SystemArg,
     kind: Annotated[str, typer.Option("--kind", help="failover or restore")],
-    standby: Standby,
+    standby: Standby = None,
     primary: Primary = None,
     scratch: Annotated[
         str | None, typer.Option("--scratch", help="Restore drill: the host to restore on")
     ] = None,
-    path: Annotated[
-        list[str] | None, typer.Option("--path", help="Restore drill: a declared path to back up")
-    ] = None,
+    path: Paths = None,
     rate: Annotated[float, typer.Option("--rate", help="Writer commits per second")] = 100.0,
     lab: LabFlag = False,
     lab_dir: LabDir = None,
@@ -126,6 +153,7 @@ def drill(
         fail(f"--rate {rate:g}: expected 1 to 1000 commits per second", EXIT_USAGE)
     estate = load_estate(estate_file)
     system, dr = _system(estate, system_name)
+    standby_host = _standby(estate, system, standby)
     hosts = _hosts(lab, lab_dir)
     events = []
     try:
@@ -133,7 +161,13 @@ def drill(
         restic_password = resolve(RESTIC_REF) if kind == "restore" else ""
     except DrError as exc:
         fail(f"dr drill {system_name}: {exc}", EXIT_USAGE)
-    pair = DrPair(hosts, _primary(hosts, system, primary), standby, creds, sync=dr.rpo_s == 0)
+    pair = DrPair(
+        hosts,
+        _primary(hosts, system, primary),
+        standby_host,
+        creds,
+        sync=dr.rpo_s == 0,
+    )
     record = DrillRecord.begin(system, dr, kind, actor(), utcnow())  # type: ignore[arg-type]
     try:
         orient(pair)
@@ -142,7 +176,7 @@ def drill(
             failover_drill(pair, record, rate=rate)
         else:
             line = ResticLine(hosts, pair.standby, system_name, restic_password)
-            facts = back_up(line, pair.primary, tuple(path or ()), dr.retention)
+            facts = back_up(line, pair.primary, _paths(system, path), dr.retention)
             events.append(backup_finished(system, dr, utcnow(), facts))
             restore_drill(line, scratch or pair.standby, record)
     except (DrError, LabError) as exc:
@@ -184,11 +218,9 @@ def _print_record(record: Any) -> None:
 def backup(
     estate_file: EstateArg,
     system_name: SystemArg,
-    standby: Annotated[str, typer.Option("--standby", help="The DR-centre repository host")],
+    standby: Standby = None,
     primary: Primary = None,
-    path: Annotated[
-        list[str] | None, typer.Option("--path", help="A declared path to back up")
-    ] = None,
+    path: Paths = None,
     lab: LabFlag = False,
     lab_dir: LabDir = None,
     store: StoreOption = None,
@@ -205,6 +237,7 @@ def backup(
 
     estate = load_estate(estate_file)
     system, dr = _system(estate, system_name)
+    repository = _standby(estate, system, standby)
     hosts = _hosts(lab, lab_dir)
     try:
         password = resolve(RESTIC_REF)
@@ -212,8 +245,8 @@ def backup(
         fail(f"dr backup {system_name}: {exc}", EXIT_USAGE)
     source = _primary(hosts, system, primary)
     try:
-        line = ResticLine(hosts, standby, system_name, password)
-        facts = back_up(line, source, tuple(path or ()), dr.retention)
+        line = ResticLine(hosts, repository, system_name, password)
+        facts = back_up(line, source, _paths(system, path), dr.retention)
     except (DrError, LabError) as exc:
         audit("dr.backup", system_name, "failure", {"error": str(exc)}, actor=actor())
         fail(f"dr backup {system_name}: {exc}")
@@ -230,7 +263,7 @@ def backup(
 def check(
     estate_file: EstateArg,
     system_name: SystemArg,
-    standby: Standby,
+    standby: Standby = None,
     lab: LabFlag = False,
     lab_dir: LabDir = None,
     store: StoreOption = None,
@@ -242,7 +275,8 @@ def check(
 
     estate = load_estate(estate_file)
     system, dr = _system(estate, system_name)
-    event = replica_check(_hosts(lab, lab_dir), standby, system, dr, utcnow())
+    host = _standby(estate, system, standby)
+    event = replica_check(_hosts(lab, lab_dir), host, system, dr, utcnow())
     _submit(estate, store, [event])
     if as_json:
         print_json(event.to_ecs())
