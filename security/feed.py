@@ -143,6 +143,8 @@ class Shipper:
 
     def close(self) -> None:
         self._stop.set()
+        with self._cond:  # the thread may be waiting for an event or its next heartbeat
+            self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join()
         self._send()

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
+
+from security.events import utcnow
+from security.store import open_store
+from tests.snmp.agents import free_udp_port
+from tests.waiting import wait_until
 
 YUNWANG = str(Path(sys.executable).parent / "yunwang")
 
@@ -57,3 +66,35 @@ def test_bad_port_in_addresses_is_one_line(small_path: Path, tmp_path: Path) -> 
     done = run(str(small_path), "--once", "--addresses", str(mapping))
     assert done.returncode == 1
     assert "hl-agg-1: expected host, host:port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_sigterm_leaves_cleanly_with_the_last_batch_shipped(
+    small_path: Path, tmp_path: Path
+) -> None:
+    """A service manager's stop (SIGTERM) is a clean exit: status 0, and what
+    the shipper held reaches the store instead of dying with the process."""
+    silent = {"hl-agg-1": f"127.0.0.1:{free_udp_port()}"}  # nobody answers there
+    addresses = tmp_path / "addresses.json"
+    addresses.write_text(json.dumps(silent))
+    store = f"sqlite:///{tmp_path / 'events.db'}"
+    env = {**os.environ, "YUNWANG_HOME": str(tmp_path / "home"),
+           "YUNWANG_SNMP_AUTH": "auth-key-for-tests", "YUNWANG_SNMP_PRIV": "priv-key-for-tests"}
+    log = tmp_path / "out.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [YUNWANG, "collect", str(small_path), "--county", "hl", "--addresses", str(addresses),
+             "--port", "0", "--store", store, "--heartbeat", "3600"],
+            stdout=out, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: "collecting" in log.read_text(), 60, "collect serving", every=0.2)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    shipped = list(open_store(store).iter_events(["yunwang.fleet"], utcnow() - timedelta(hours=1)))
+    assert [e.action for e in shipped] == ["producer-heartbeat"]

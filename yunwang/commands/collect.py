@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -199,6 +200,10 @@ def collect(
         if traps
         else collection.run(monitoring.poll_interval_s, stop)
     )
+    # A service manager stops us with SIGTERM: leave as on Ctrl-C (asyncio's
+    # own SIGINT handling cancels the poll), so the shipper's last batch reaches
+    # the store or its spool and the lag watch stops.
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     try:
         asyncio.run(run)
     except KeyboardInterrupt:
