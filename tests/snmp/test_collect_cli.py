@@ -77,8 +77,12 @@ def test_sigterm_leaves_cleanly_with_the_last_batch_shipped(
     addresses = tmp_path / "addresses.json"
     addresses.write_text(json.dumps(silent))
     store = f"sqlite:///{tmp_path / 'events.db'}"
-    env = {**os.environ, "YUNWANG_HOME": str(tmp_path / "home"),
-           "YUNWANG_SNMP_AUTH": "auth-key-for-tests", "YUNWANG_SNMP_PRIV": "priv-key-for-tests"}
+    env = {
+        **os.environ,
+        "YUNWANG_HOME": str(tmp_path / "home"),
+        "YUNWANG_SNMP_AUTH": "auth-key-for-tests",
+        "YUNWANG_SNMP_PRIV": "priv-key-for-tests",
+    }
     log = tmp_path / "out.log"
     with log.open("w") as out:
         process = subprocess.Popen(
