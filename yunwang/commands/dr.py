@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from yunwang.commands._security import JsonFlag, StoreOption, actor, store_from
+from yunwang.commands._security import (
+    JsonFlag,
+    StoreOption,
+    actor,
+    grade_and_store,
+    store_from,
+)
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, fail, load_estate, out, print_json
 
 if TYPE_CHECKING:
@@ -108,16 +114,7 @@ def _primary(hosts: Any, system: System, given: str | None) -> str:
 
 
 def _submit(estate: Estate, url: str | None, events: list[Event]) -> None:
-    from security.context import EstateContext
-    from security.pipeline import Pipeline
-
-    store = store_from(url)
-    try:
-        pipeline = Pipeline(store, enrich=EstateContext(estate).enrich)
-        pipeline.submit(events)
-        pipeline.close()
-    finally:
-        store.close()
+    grade_and_store(url, estate, lambda _store: events)
 
 
 @dr_app.command()
