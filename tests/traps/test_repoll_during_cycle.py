@@ -111,13 +111,9 @@ def test_a_trap_repolls_at_once_while_a_cycle_waits_on_a_dead_device(
             service.close()
             collection.close()
 
-    def about_pair(entry: Event | str) -> bool:
-        return isinstance(entry, Event) and entry.dataset == "yunwang.links" and (
-            entry.context.pair == PAIR
-        )
-
-    changes = [e for e in timeline if about_pair(e)]
-    assert [e.context.state for e in changes if isinstance(e, Event)] == ["failover"], changes
+    changes = [e for e in timeline if isinstance(e, Event) and e.dataset == "yunwang.links"
+               and e.context.pair == PAIR]  # fmt: skip
+    assert [e.context.state for e in changes] == ["failover"], changes
     failover = timeline.index(changes[0])
     trap_event = next(i for i, e in enumerate(timeline)
                       if isinstance(e, Event) and e.dataset == "yunwang.traps")  # fmt: skip
