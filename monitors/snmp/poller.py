@@ -66,6 +66,9 @@ class DevicePoll:
     neighbours: list[tables.OspfNeighbour] = field(default_factory=list)
     rates: dict[int, InterfaceRates] = field(default_factory=dict)
     addresses: dict[str, int] = field(default_factory=dict)  # local address -> ifIndex
+    # time.monotonic() when the poll's first request went out: a cycle and a
+    # trap's re-poll may poll a device at once, the later-sent answer is newer.
+    sent: float = 0.0
 
 
 @dataclass
@@ -162,6 +165,7 @@ class Poller:
                 state="unreachable",
                 at=at,
                 duration_s=time.monotonic() - started,
+                sent=started,
                 requests=session.requests if session else 0,
                 error=str(error) or f"{target.name}: poll deadline exceeded",
                 error_kind=kind,
@@ -208,6 +212,7 @@ class Poller:
             state="slow" if slow else "reachable",
             at=at,
             duration_s=duration,
+            sent=started,
             requests=requests,
             varbinds=len(system) + sum(len(c) for c in walked.values()),
             sys_name=tables.text(system.get(tables.SYS_NAME)),

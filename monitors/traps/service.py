@@ -147,7 +147,11 @@ class TrapService:
             if any(tracker.states.get(pair) != state for pair, state in before.items()):
                 self.counters.confirmed += 1
                 self.counters.reaction_s.append(time.monotonic() - trap_at)
-                return
+                if not woken.is_set():
+                    return
+                # A newer trap came while this poll was out (a restore during
+                # the poll that confirmed the fault): it is confirmed in turn.
+                continue
             step += 1
         self.counters.unconfirmed += 1
 

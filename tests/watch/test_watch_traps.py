@@ -35,7 +35,7 @@ def test_a_trap_between_cycles_is_graded_and_repolls(
     with Watch(options) as watch:
         assert watch.traps is not None and watch.trap_address is not None
         host, port = watch.trap_address
-        sender = watch.traps.receiver  # the device the receiver knows at this address
+        sender = watch.traps.receiver.users  # the device the receiver knows at this address
         name, credential = sender.devices["127.0.0.1"]
         assert credential.version == 3 and credential.user and credential.auth_key
         sent: list[float] = []
