@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
@@ -221,6 +222,7 @@ def _run(
         err.print(
             f"migration stopped at batch {failed.index} (rolled back): {failed.failure()}",
             markup=False,
+            emoji=False,  # "2001:db8::a: seen" is an address, not an emoji code
         )
         raise typer.Exit(EXIT_INVALID)
 
@@ -276,7 +278,7 @@ def _rollback(
     else:
         out.print(f"{len(names)} hosts IPv4-only in {duration:.1f} s: {', '.join(names)}")
     if findings:
-        err.print(f"rollback incomplete: {'; '.join(findings)}", markup=False)
+        err.print(f"rollback incomplete: {'; '.join(findings)}", markup=False, emoji=False)
         raise typer.Exit(EXIT_INVALID)
 
 
@@ -326,7 +328,7 @@ def _print(report: MigrationReport) -> None:
             else:
                 result = ", ".join(o.added) if o.added else "unchanged"
             table.add_row(
-                str(b.index), b.stage, name, result, f"{b.apply_s:.1f}", f"{b.gate_s:.1f}"
+                str(b.index), b.stage, name, Text(result), f"{b.apply_s:.1f}", f"{b.gate_s:.1f}"
             )
     out.print(table)
     skipped = report.planned - len(report.batches)
