@@ -52,6 +52,11 @@ def _ipv6_of(lab: Lab, host: str) -> str:
     return done.stdout.strip()
 
 
+def _sshd_family(lab: Lab, host: str) -> str:
+    done = lab.ssh(host, "/usr/sbin/sshd -T | sed -n 's/^addressfamily //p'")
+    return done.stdout.strip()
+
+
 def _harden_like(lab: Lab, host: str) -> None:
     """The hardening role's firewall shape: inet yunwang_filter, policy drop,
     the NMS allowed over IPv4 only."""
@@ -73,6 +78,13 @@ def test_migrate_gates_green_second_run_changes_nothing_and_stage_rollback(
 ) -> None:
     store = f"sqlite:///{tmp_path / 'events.db'}"
     _harden_like(lab, FIREWALLED)
+    # An sshd told to listen on IPv4 only: the migration must change that.
+    lab.ssh(
+        TOWNSHIP_HOST,
+        "grep -qx 'AddressFamily inet' /etc/ssh/sshd_config"
+        " || echo 'AddressFamily inet' >> /etc/ssh/sshd_config; kill -HUP $(cat /run/sshd.pid)",
+    )
+    assert _sshd_family(lab, TOWNSHIP_HOST) == "inet"
     for host in (FIREWALLED, TOWNSHIP_HOST):
         assert _ipv6_of(lab, host) == "" and not _reachable(lab, host, 6)
 
@@ -102,8 +114,9 @@ def test_migrate_gates_green_second_run_changes_nothing_and_stage_rollback(
     added = {h: o["added"] for b in report["batches"] for h, o in b["hosts"].items()}
     assert added == {
         FIREWALLED: ["address", "route", "firewall"],
-        TOWNSHIP_HOST: ["address", "route"],
+        TOWNSHIP_HOST: ["address", "route", "sshd"],
     }
+    assert _sshd_family(lab, TOWNSHIP_HOST) == "any"
     assert "batch 2/2 (township canary): migrating hl-zyl-h1" in first.stderr
     for host in (FIREWALLED, TOWNSHIP_HOST):
         assert _reachable(lab, host, 6) and _reachable(lab, host, 4)
@@ -126,6 +139,7 @@ def test_migrate_gates_green_second_run_changes_nothing_and_stage_rollback(
     assert back.returncode == 0, back.stderr + back.stdout
     assert json.loads(back.stdout)["hosts"] == [TOWNSHIP_HOST]
     assert _ipv6_of(lab, TOWNSHIP_HOST) == "" and _reachable(lab, TOWNSHIP_HOST, 4)
+    assert _sshd_family(lab, TOWNSHIP_HOST) == "inet"  # the drop-in is gone
     assert _reachable(lab, FIREWALLED, 6)  # another stage: untouched
     status = json.loads(_migrate(lab, store, "status").stdout)
     assert {h["host"]: h["migrated"] for h in status["hosts"]} == {
@@ -153,8 +167,8 @@ def test_a_failed_gate_rolls_the_batch_back_to_ipv4_only_and_rollback_clears_all
     city = _migrate(lab, store, "run", "--stage", "city")
     assert city.returncode == 0, city.stderr + city.stdout
     host = lab.plan.host(TOWNSHIP_HOST)
-    before = _ipv6_of(lab, TOWNSHIP_HOST)
-    assert before == ""
+    before = _ipv6_of(lab, TOWNSHIP_HOST), _sshd_family(lab, TOWNSHIP_HOST)
+    assert before[0] == ""
     # The township router drops IPv6 towards the host: the network is at fault.
     blackhole = f"ip -6 route {{}} blackhole {host.address6.split('/')[0]}/128"
     lab.run(host.router, blackhole.format("add"))
@@ -166,9 +180,10 @@ def test_a_failed_gate_rolls_the_batch_back_to_ipv4_only_and_rollback_clears_all
     last = failed.stderr.strip().splitlines()[-1]
     assert last.startswith("migration stopped at batch 1 (rolled back): hl-zyl-h1: ping6 ")
     (batch,) = json.loads(failed.stdout)["batches"]
-    assert batch["rolled_back"] and batch["hosts"][TOWNSHIP_HOST]["added"] == ["address", "route"]
-    # Exactly the state before: IPv4-only, reachable.
-    assert _ipv6_of(lab, TOWNSHIP_HOST) == before
+    assert batch["rolled_back"]
+    assert {"address", "route"} <= set(batch["hosts"][TOWNSHIP_HOST]["added"])
+    # Exactly the state before: IPv4-only (sshd as it was), reachable.
+    assert (_ipv6_of(lab, TOWNSHIP_HOST), _sshd_family(lab, TOWNSHIP_HOST)) == before
     assert _reachable(lab, TOWNSHIP_HOST, 4)
     status = json.loads(_migrate(lab, store, "status", "--stage", "township").stdout)
     assert status["migrated"] == 0
