@@ -76,9 +76,12 @@ def ipv6(
     path = record_path(estate_file, lab=True)
     try:
         batches = plan(targets, stage=stage, canary=canary, size=batch)
+    except MigrationError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
         migrated = load(path)
     except MigrationError as exc:
-        fail(str(exc), EXIT_USAGE if "--" in str(exc) else EXIT_INVALID)
+        fail(str(exc))
     if action == "plan":
         _show_plan(batches, migrated, as_json)
     elif action == "status":
