@@ -1,0 +1,201 @@
+"""`yunwang migrate ipv6` against real Debian hosts and FRR routers in the lab.
+
+The hosts start IPv4-only (`--no-host-ipv6`); one carries a hardening-style
+nftables firewall (default drop, the NMS let in over IPv4 only), so its gates
+pass only if the migration mirrors the IPv4 rules. Gates are real: ping6,
+ssh over IPv6 and IPv4 ping from the NMS namespace. A blackholed IPv6 route
+on the township router fails the gate; the batch rolls back to IPv4-only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from lab.lab import Lab
+from security.events import utcnow
+from security.store import open_store
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
+FIREWALLED = "jwzh-app-1"  # on the city's zone segment
+TOWNSHIP_HOST = "hl-zyl-h1"
+
+
+def _migrate(lab: Lab, store: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The verb as a user runs it: its own process, stderr a pipe."""
+    return subprocess.run(
+        [sys.executable, "-m", "yunwang", "migrate", "ipv6", str(SMALL), *args,
+         "--lab-dir", str(lab.directory), "--store", store, "--json"],
+        capture_output=True, text=True, timeout=600, env=os.environ, check=False,
+    )  # fmt: skip
+
+
+def _reachable(lab: Lab, host: str, family: int) -> bool:
+    address = getattr(lab.plan.host(host), f"address{family}").split("/")[0]
+    ping = lab.run("nms", f"ping -{family} -c 2 -i 0.2 -W 1 {address}", check=False)
+    ssh = lab.ssh(host, "true", family=family, check=False, timeout=15)
+    return ping.returncode == 0 and ssh.returncode == 0
+
+
+def _ipv6_of(lab: Lab, host: str) -> str:
+    """The host's global IPv6 addresses and IPv6 default route, as it sees them."""
+    done = lab.run(host, "ip -6 -o addr show scope global; ip -6 route show default")
+    return done.stdout.strip()
+
+
+def _sshd_family(lab: Lab, host: str) -> str:
+    done = lab.ssh(host, "/usr/sbin/sshd -T | sed -n 's/^addressfamily //p'")
+    return done.stdout.strip()
+
+
+def _harden_like(lab: Lab, host: str) -> None:
+    """The hardening role's firewall shape: inet yunwang_filter, policy drop,
+    the NMS allowed over IPv4 only."""
+    nms4 = lab.plan.nms_address4.split("/")[0]
+    rules = (
+        "flush ruleset\ntable inet yunwang_filter {\n chain input {\n"
+        "  type filter hook input priority filter; policy drop;\n"
+        '  ct state established,related accept\n  iif "lo" accept\n'
+        "  icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n"
+        f"  ip saddr {nms4} tcp dport 22 accept\n"
+        f'  ip saddr {nms4} icmp type echo-request accept comment "management"\n'
+        " }\n}\n"
+    )
+    lab.ssh(host, f"nft -f - <<'EOF'\n{rules}EOF")
+
+
+def test_migrate_gates_green_second_run_changes_nothing_and_stage_rollback(
+    lab: Lab, tmp_path: Path
+) -> None:
+    store = f"sqlite:///{tmp_path / 'events.db'}"
+    _harden_like(lab, FIREWALLED)
+    # An sshd told to listen on IPv4 only: the migration must change that.
+    lab.ssh(
+        TOWNSHIP_HOST,
+        "grep -qx 'AddressFamily inet' /etc/ssh/sshd_config"
+        " || echo 'AddressFamily inet' >> /etc/ssh/sshd_config; kill -HUP $(cat /run/sshd.pid)",
+    )
+    assert _sshd_family(lab, TOWNSHIP_HOST) == "inet"
+    for host in (FIREWALLED, TOWNSHIP_HOST):
+        assert _ipv6_of(lab, host) == "" and not _reachable(lab, host, 6)
+
+    planned = _migrate(lab, store, "plan")
+    assert planned.returncode == 0, planned.stderr
+    batches = json.loads(planned.stdout)["batches"]
+    assert [(b["stage"], b["canary"], b["hosts"]) for b in batches] == [
+        ("city", True, [FIREWALLED]),
+        ("township", True, [TOWNSHIP_HOST]),
+    ]
+
+    # IPv4 ping runs throughout the migration: it must lose nothing.
+    address4 = lab.plan.host(TOWNSHIP_HOST).address4.split("/")[0]
+    pinger = subprocess.Popen(
+        ["ip", "netns", "exec", lab.namespace("nms"), "ping", "-q", "-i", "0.2", "-W", "1", address4],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        first = _migrate(lab, store, "run")
+    finally:
+        pinger.send_signal(signal.SIGINT)  # ping prints its summary on SIGINT
+        summary = pinger.communicate(timeout=10)[0]
+    assert first.returncode == 0, first.stderr + first.stdout
+    sent, received = map(int, re.findall(r"(\d+) packets transmitted, (\d+) received", summary)[0])
+    assert sent > 20 and received == sent, summary
+    report = json.loads(first.stdout)
+    added = {h: o["added"] for b in report["batches"] for h, o in b["hosts"].items()}
+    assert added == {
+        FIREWALLED: ["address", "route", "firewall"],
+        TOWNSHIP_HOST: ["address", "route", "sshd"],
+    }
+    assert _sshd_family(lab, TOWNSHIP_HOST) == "any"
+    assert "batch 2/2 (township canary): migrating hl-zyl-h1" in first.stderr
+    for host in (FIREWALLED, TOWNSHIP_HOST):
+        assert _reachable(lab, host, 6) and _reachable(lab, host, 4)
+    rules = lab.ssh(FIREWALLED, "nft list chain inet yunwang_filter input").stdout
+    nms6 = lab.plan.nms_address6.split("/")[0]
+    assert f"ip6 saddr {nms6} tcp dport 22 accept" in rules
+    assert f"ip6 saddr {nms6} icmpv6 type echo-request accept" in rules
+
+    status = json.loads(_migrate(lab, store, "status").stdout)
+    assert status["migrated"] == 2
+    assert all(h["by"] and h["migrated_at"] for h in status["hosts"])
+
+    second = _migrate(lab, store, "run")
+    assert second.returncode == 0, second.stderr + second.stdout
+    assert all(
+        o["added"] == [] for b in json.loads(second.stdout)["batches"] for o in b["hosts"].values()
+    )
+
+    back = _migrate(lab, store, "rollback", "--stage", "township")
+    assert back.returncode == 0, back.stderr + back.stdout
+    assert json.loads(back.stdout)["hosts"] == [TOWNSHIP_HOST]
+    assert _ipv6_of(lab, TOWNSHIP_HOST) == "" and _reachable(lab, TOWNSHIP_HOST, 4)
+    assert _sshd_family(lab, TOWNSHIP_HOST) == "inet"  # the drop-in is gone
+    assert _reachable(lab, FIREWALLED, 6)  # another stage: untouched
+    status = json.loads(_migrate(lab, store, "status").stdout)
+    assert {h["host"]: h["migrated"] for h in status["hosts"]} == {
+        FIREWALLED: True,
+        TOWNSHIP_HOST: False,
+    }
+
+    events = list(
+        open_store(store).iter_events(["yunwang.migration"], utcnow() - timedelta(hours=1))
+    )
+    assert sum(e.action == "host-migrated" and e.outcome == "success" for e in events) == 4
+    assert sum(e.action == "stage-rolled-back" for e in events) == 1
+    trail = (Path(os.environ["YUNWANG_HOME"]) / "audit.jsonl").read_text().splitlines()
+    actions = [json.loads(line)["action"] for line in trail]
+    assert actions.count("migrate.ipv6.run.batch") == 4
+    assert actions.count("migrate.ipv6.run") == 2
+    assert actions.count("migrate.ipv6.rollback") == 1
+
+
+def test_a_failed_gate_rolls_the_batch_back_to_ipv4_only_and_rollback_clears_all(
+    lab: Lab, tmp_path: Path
+) -> None:
+    store = f"sqlite:///{tmp_path / 'events.db'}"
+    _harden_like(lab, FIREWALLED)
+    city = _migrate(lab, store, "run", "--stage", "city")
+    assert city.returncode == 0, city.stderr + city.stdout
+    host = lab.plan.host(TOWNSHIP_HOST)
+    before = _ipv6_of(lab, TOWNSHIP_HOST), _sshd_family(lab, TOWNSHIP_HOST)
+    assert before[0] == ""
+    # The township router drops IPv6 towards the host: the network is at fault.
+    blackhole = f"ip -6 route {{}} blackhole {host.address6.split('/')[0]}/128"
+    lab.run(host.router, blackhole.format("add"))
+    try:
+        failed = _migrate(lab, store, "run", "--stage", "township", "--settle", "3")
+    finally:
+        lab.run(host.router, blackhole.format("del"))
+    assert failed.returncode == 1, failed.stderr + failed.stdout
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("migration stopped at batch 1 (rolled back): hl-zyl-h1: ping6 ")
+    (batch,) = json.loads(failed.stdout)["batches"]
+    assert batch["rolled_back"]
+    assert {"address", "route"} <= set(batch["hosts"][TOWNSHIP_HOST]["added"])
+    # Exactly the state before: IPv4-only (sshd as it was), reachable.
+    assert (_ipv6_of(lab, TOWNSHIP_HOST), _sshd_family(lab, TOWNSHIP_HOST)) == before
+    assert _reachable(lab, TOWNSHIP_HOST, 4)
+    status = json.loads(_migrate(lab, store, "status", "--stage", "township").stdout)
+    assert status["migrated"] == 0
+
+    # Every stage back to IPv4-only, the firewall's IPv6 twins gone with it.
+    everything = _migrate(lab, store, "rollback")
+    assert everything.returncode == 0, everything.stderr + everything.stdout
+    for name in (FIREWALLED, TOWNSHIP_HOST):
+        assert _ipv6_of(lab, name) == "" and _reachable(lab, name, 4)
+    rules = lab.ssh(FIREWALLED, "nft list chain inet yunwang_filter input").stdout
+    assert "ip6 saddr" not in rules and "ip saddr" in rules
+    events = list(
+        open_store(store).iter_events(["yunwang.migration"], utcnow() - timedelta(hours=1))
+    )
+    assert any(e.action == "batch-rolled-back" and e.outcome == "failure" for e in events)

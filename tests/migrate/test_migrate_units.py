@@ -1,0 +1,78 @@
+"""The migration's plan and record, on targets made here (no lab needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from playbooks.migration import BatchResult, HostOutcome, HostTarget, MigrationError, plan
+from playbooks.migration_record import load, note_batch, save
+
+
+def _host(name: str, stage: str, router: str) -> HostTarget:
+    return HostTarget(name, stage, router, "198.18.0.2/24", "2001:db8::2/64", "2001:db8::1")
+
+
+TARGETS = [
+    _host("t1", "township", "hl-zyl"),
+    _host("c1", "city", "py"),
+    _host("k1", "county", "hl"),
+    _host("k2", "county", "qf"),
+    _host("k3", "county", "hl"),
+    _host("k4", "county", "nl"),
+]
+
+
+def test_stages_go_from_the_city_down_each_a_canary_then_batches() -> None:
+    batches = plan(TARGETS, size=2)
+    assert [[t.name for t in b] for b in batches] == [["c1"], ["k1"], ["k2", "k3"], ["k4"], ["t1"]]
+
+
+def test_the_canary_is_the_named_host_or_the_first_host_of_the_named_router() -> None:
+    assert [t.name for t in plan(TARGETS, stage="county", canary="qf")[0]] == ["k2"]
+    assert [t.name for t in plan(TARGETS, stage="county", canary="k4")[0]] == ["k4"]
+    # A canary of another stage leaves this stage's first host as its canary.
+    assert [t.name for t in plan(TARGETS, stage="county", canary="t1")[0]] == ["k1"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"stage": "province"}, "--stage province: expected one of city, county"),
+        ({"canary": "nowhere"}, "--canary nowhere: no host or router of that id"),
+        ({"size": 0}, "--batch 0: expected 1 to 100"),
+    ],
+)
+def test_bad_choices_are_one_line(kwargs: dict[str, object], expected: str) -> None:
+    with pytest.raises(MigrationError, match=expected.replace("(", r"\(")):
+        plan(TARGETS, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_green_batch_is_recorded_and_a_host_already_migrated_keeps_its_record(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ipv6.json"
+    hosts = load(path)
+    assert hosts == {}
+    batch = BatchResult("county", 1, True, {"k1": HostOutcome("k1", "county", ["address"])})
+    note_batch(hosts, batch, {"k1": "hl"}, "alice")
+    save(path, hosts)
+    again = load(path)
+    assert again["k1"]["by"] == "alice" and again["k1"]["added"] == ["address"]
+    later = BatchResult("county", 2, False, {"k1": HostOutcome("k1", "county", [])})
+    note_batch(again, later, {"k1": "hl"}, "bob")
+    assert again["k1"]["by"] == "alice"
+    failed = BatchResult("county", 3, False, {"k2": HostOutcome("k2", "county")}, ["k2: ping6"])
+    note_batch(again, failed, {"k2": "qf"}, "bob")
+    assert "k2" not in again
+
+
+def test_a_record_that_is_not_one_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "ipv6.json"
+    path.write_bytes(b"\xff\x00junk")
+    with pytest.raises(MigrationError, match="not a migration record"):
+        load(path)
+    path.write_text('{"hosts": []}')
+    with pytest.raises(MigrationError, match="hosts: expected a mapping"):
+        load(path)

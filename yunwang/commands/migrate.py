@@ -1,0 +1,339 @@
+"""`yunwang migrate ipv6`: a staged, reversible IPv6 migration of the hosts.
+
+    yunwang migrate ipv6 examples/small.yaml plan --lab
+    yunwang migrate ipv6 examples/small.yaml run --lab --stage county --canary hl
+    yunwang migrate ipv6 examples/small.yaml status --lab
+    yunwang migrate ipv6 examples/small.yaml rollback --lab --stage county
+
+Stage by stage from the city down, each a canary then batches; after each
+batch the NMS measures ping6, ssh over IPv6 and IPv4 ping to every host of
+it. A failed gate rolls the batch back and stops (exit 1). Every batch is in
+the audit trail; `yunwang.migration` events go to the store; the record in
+$YUNWANG_HOME/migrations says which hosts are migrated, when and by whom.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
+from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
+
+if TYPE_CHECKING:
+    from estate import Estate
+    from playbooks.migration import BatchResult, HostTarget, MigrationReport
+
+migrate_app = typer.Typer(help="Migrate the network to IPv6, stage by stage, reversibly.")
+ACTIONS = ("plan", "run", "status", "rollback")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(migrate_app, name="migrate")
+
+
+@migrate_app.command("ipv6")
+def ipv6(
+    estate_file: Annotated[Path, typer.Argument(metavar="ESTATE", help="The estate YAML")],
+    action: Annotated[str, typer.Argument(metavar="ACTION", help="plan, run, status or rollback")],
+    stage: Annotated[
+        str | None,
+        typer.Option("--stage", help="Only this stage: city, county, township or village"),
+    ] = None,
+    canary: Annotated[
+        str | None, typer.Option("--canary", help="The stage's first host (or router: its host)")
+    ] = None,
+    batch: Annotated[int, typer.Option("--batch", help="Hosts per batch after the canary")] = 4,
+    settle_s: Annotated[
+        float, typer.Option("--settle", help="Seconds a batch has to pass its gates (1-300)")
+    ] = 10.0,
+    lab: Annotated[bool, typer.Option("--lab", help="Migrate the lab's hosts")] = False,
+    lab_dir: Annotated[Path | None, typer.Option("--lab-dir", help="Lab directory")] = None,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Plan, run, show or roll back the IPv6 migration of the estate's hosts."""
+    from playbooks.migration import MigrationError, plan
+    from playbooks.migration_record import load, record_path
+
+    if action not in ACTIONS:
+        fail(f"ACTION {action[:40]!r}: expected one of {', '.join(ACTIONS)}", EXIT_USAGE)
+    if not 1 <= settle_s <= 300:
+        fail(f"--settle {settle_s:g}: expected 1 to 300 seconds", EXIT_USAGE)
+    estate = load_estate(estate_file)
+    if not (lab or lab_dir is not None):
+        # The estate's own hosts have no per-host IPv6 plan in the estate yet:
+        # the migration is rehearsed on the lab, whose host records carry it.
+        fail(f"{estate_file}: the IPv6 migration runs on the lab only for now (add --lab)")
+    the_lab = _lab(lab_dir)
+    from playbooks.migration_lab import lab_targets
+
+    targets = lab_targets(the_lab)
+    path = record_path(estate_file, lab=True)
+    try:
+        batches = plan(targets, stage=stage, canary=canary, size=batch)
+    except MigrationError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        migrated = load(path)
+    except MigrationError as exc:
+        fail(str(exc))
+    if action == "plan":
+        _show_plan(batches, migrated, as_json)
+    elif action == "status":
+        _show_status(targets, migrated, stage, as_json)
+    elif action == "run":
+        _run(the_lab, estate, str(estate_file), batches, path, migrated, settle_s, store, as_json)
+    else:
+        chosen = [t for t in targets if stage is None or t.stage == stage]
+        _rollback(the_lab, estate, str(estate_file), chosen, stage, path, migrated, store, as_json)
+
+
+def _lab(lab_dir: Path | None) -> Any:
+    from lab.errors import LabError
+    from lab.lab import Lab
+
+    try:
+        the_lab = Lab(lab_dir)
+        the_lab.plan  # noqa: B018  # a directory without a lab fails here, in one line
+    except LabError as exc:
+        fail(f"--lab: {exc}")
+    return the_lab
+
+
+def _show_plan(batches: list[list[HostTarget]], migrated: dict[str, Any], as_json: bool) -> None:
+    rows = [
+        {
+            "batch": i,
+            "stage": b[0].stage,
+            "canary": i == 1 or batches[i - 2][0].stage != b[0].stage,
+            "hosts": [t.name for t in b],
+            "migrated": [t.name for t in b if t.name in migrated],
+        }
+        for i, b in enumerate(batches, start=1)
+    ]
+    if as_json:
+        print_json({"batches": rows})
+        return
+    table = Table(title=f"IPv6 migration plan: {len(rows)} batches")
+    for column in ("batch", "stage", "kind", "hosts", "already migrated"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["batch"]),
+            str(r["stage"]),
+            "canary" if r["canary"] else "batch",
+            ", ".join(r["hosts"]),  # type: ignore[arg-type]
+            ", ".join(r["migrated"]) or "-",  # type: ignore[arg-type]
+        )
+    out.print(table)
+
+
+def _show_status(
+    targets: list[HostTarget], migrated: dict[str, Any], stage: str | None, as_json: bool
+) -> None:
+    rows = [
+        {"host": t.name, "stage": t.stage, "router": t.router, **migrated.get(t.name, {})}
+        | {"migrated": t.name in migrated}
+        for t in targets
+        if stage is None or t.stage == stage
+    ]
+    if as_json:
+        print_json({"hosts": rows, "migrated": sum(bool(r["migrated"]) for r in rows)})
+        return
+    table = Table(title=f"IPv6 migration: {sum(bool(r['migrated']) for r in rows)}/{len(rows)}")
+    for column in ("host", "stage", "router", "migrated at", "by"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["host"]),
+            str(r["stage"]),
+            str(r["router"]),
+            str(r.get("migrated_at", "IPv4-only")),
+            str(r.get("by", "-")),
+        )
+    out.print(table)
+
+
+def _run(
+    the_lab: Any,
+    estate: Estate,
+    estate_file: str,
+    batches: list[list[HostTarget]],
+    path: Path,
+    migrated: dict[str, Any],
+    settle_s: float,
+    store: str | None,
+    as_json: bool,
+) -> None:
+    from playbooks.migration import migrate
+    from playbooks.migration_lab import LabProber, lab_sources
+    from playbooks.migration_record import note_batch, save, to_events
+    from playbooks.runner import RunError
+    from security.audit import record
+
+    if not batches:
+        fail(f"{estate_file}: no host to migrate")
+    who = actor()
+    routers = {t.name: t.router for b in batches for t in b}
+
+    def progress(text: str, done: BatchResult | None) -> None:
+        _say(text)
+        if done is None:
+            return
+        note_batch(migrated, done, routers, who)
+        save(path, migrated)  # after every batch: a resumed run knows where it is
+        record(
+            "migrate.ipv6.run.batch",
+            estate_file,
+            "success" if done.ok else "failure",
+            _batch_detail(done),
+            actor=who,
+        )
+
+    try:
+        report = migrate(
+            batches, lab_sources(the_lab), LabProber(the_lab), settle_s=settle_s, progress=progress
+        )
+    except RunError as exc:
+        record("migrate.ipv6.run", estate_file, "failure", {"error": str(exc)}, actor=who)
+        fail(str(exc))
+    stored = grade_and_store(store, estate, lambda _s: to_events(report, estate_file, routers))
+    failed = report.failed()
+    record(
+        "migrate.ipv6.run",
+        estate_file,
+        "success" if report.ok else "failure",
+        {
+            "batches": [[t.name for t in b] for b in batches],
+            "ran": len(report.batches),
+            "duration_s": round(report.duration_s, 1),
+            "failed": failed.failure() if failed else None,
+            "events": stored,
+        },
+        actor=who,
+    )
+    if as_json:
+        print_json(_as_json(report))
+    else:
+        _print(report)
+    if failed is not None:
+        err.print(
+            f"migration stopped at batch {failed.index} (rolled back): {failed.failure()}",
+            markup=False,
+            emoji=False,  # "2001:db8::a: seen" is an address, not an emoji code
+        )
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _rollback(
+    the_lab: Any,
+    estate: Estate,
+    estate_file: str,
+    hosts: list[HostTarget],
+    stage: str | None,
+    path: Path,
+    migrated: dict[str, Any],
+    store: str | None,
+    as_json: bool,
+) -> None:
+    import time
+
+    from playbooks.migration import rollback
+    from playbooks.migration_lab import LabProber, lab_sources
+    from playbooks.migration_record import rollback_event, save
+    from playbooks.runner import RunError
+    from security.audit import record
+
+    if not hosts:
+        fail(f"{estate_file}: no host in stage {stage}")
+    who = actor()
+    started = time.monotonic()
+    _say(f"rollback of {len(hosts)} hosts ({stage or 'all stages'}) to IPv4-only")
+    try:
+        outcomes, findings = rollback(hosts, lab_sources(the_lab), LabProber(the_lab))
+    except RunError as exc:
+        record("migrate.ipv6.rollback", estate_file, "failure", {"error": str(exc)}, actor=who)
+        fail(str(exc))
+    findings = [f"{o.host}: {o.error}" for o in outcomes.values() if o.error] + findings
+    duration = time.monotonic() - started
+    for t in hosts:
+        if not any(f.startswith(f"{t.name}: ") for f in findings):
+            migrated.pop(t.name, None)
+    save(path, migrated)
+    names = [t.name for t in hosts]
+    stored = grade_and_store(store, estate, lambda _s: [rollback_event(stage, names, findings)])
+    record(
+        "migrate.ipv6.rollback",
+        estate_file,
+        "failure" if findings else "success",
+        {"stage": stage, "hosts": names, "findings": findings, "duration_s": round(duration, 1)}
+        | {"events": stored},
+        actor=who,
+    )
+    result = {"stage": stage, "hosts": names, "ok": not findings, "findings": findings}
+    if as_json:
+        print_json(result | {"duration_s": round(duration, 1)})
+    else:
+        out.print(f"{len(names)} hosts IPv4-only in {duration:.1f} s: {', '.join(names)}")
+    if findings:
+        err.print(f"rollback incomplete: {'; '.join(findings)}", markup=False, emoji=False)
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _say(text: str) -> None:
+    """Timestamped progress on stderr: stdout stays the table or the JSON."""
+    import sys
+    from datetime import UTC, datetime
+
+    sys.stderr.write(f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} {text}\n")
+    sys.stderr.flush()
+
+
+def _batch_detail(done: BatchResult) -> dict[str, object]:
+    return {
+        "batch": done.index,
+        "stage": done.stage,
+        "canary": done.canary,
+        "hosts": {n: {"added": o.added, "error": o.error or None} for n, o in done.hosts.items()},
+        "findings": done.findings,
+        "rolled_back": done.rolled_back,
+        "apply_s": round(done.apply_s, 1),
+        "gate_s": round(done.gate_s, 1),
+        "rollback_s": round(done.rollback_s, 1),
+    }
+
+
+def _as_json(report: MigrationReport) -> dict[str, object]:
+    failed = report.failed()
+    return {
+        "ok": report.ok,
+        "duration_s": round(report.duration_s, 1),
+        "batches": [_batch_detail(b) | {"ok": b.ok} for b in report.batches],
+        "planned": report.planned,
+        "failed": failed.failure() if failed else None,
+    }
+
+
+def _print(report: MigrationReport) -> None:
+    table = Table(title=f"IPv6 migration in {report.duration_s:.0f} s")
+    for column in ("batch", "stage", "host", "result", "apply s", "gate s"):
+        table.add_column(column, overflow="fold")
+    for b in report.batches:
+        for name, o in b.hosts.items():
+            mine = [f for f in b.findings if f.startswith(f"{name}: ")]
+            if o.error or mine:
+                result = "rolled back: " + (o.error or "; ".join(mine))
+            else:
+                result = ", ".join(o.added) if o.added else "unchanged"
+            table.add_row(
+                str(b.index), b.stage, name, Text(result), f"{b.apply_s:.1f}", f"{b.gate_s:.1f}"
+            )
+    out.print(table)
+    skipped = report.planned - len(report.batches)
+    if skipped:
+        out.print(f"{skipped} batches not run (the migration stopped)")
