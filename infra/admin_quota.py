@@ -6,9 +6,11 @@ network and per extranet tenant and segment. Neutron counts all of them
 against the admin project like anything else, and its defaults (10 RBAC
 policies, 100 subnets, 100 rules) are below what a city of Puyang's size
 needs: without this quota `pulumi up` is refused `OverQuota` part-way (the
-test cloud's deploy of examples/puyang.yaml was, on its 11th share). Every
-field is set, never below Neutron's default, because the provider would zero
-a field it is not given.
+test cloud's deploy of examples/puyang.yaml was, on its 11th share). Each
+field is what the program puts there plus Neutron's default, so the admin
+keeps the room a stock cloud gives it for its own changes (a quota exactly
+at the program's count refused the first rule an admin added by hand).
+Every field is set because the provider would zero a field it is not given.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def admin_network_quota(
     admin: openstack.Provider,
 ) -> openstack.networking.QuotaV2:
     needs = admin_needs(estate, extranet_tenants, rules)
-    limits = {f: max(d, needs.get(f, d)) if d >= 0 else d for f, d in NEUTRON_DEFAULTS.items()}
+    limits = {f: d + needs.get(f, 0) if d >= 0 else d for f, d in NEUTRON_DEFAULTS.items()}
     project = openstack.identity.get_project_output(
         name=admin_project, opts=pulumi.InvokeOptions(provider=admin)
     )
