@@ -69,16 +69,27 @@ CLI_REGIONAL = [
     "quota list --volume",
 ]
 BULK = 200  # objects per bulk POST
+DRIFTS_OUT: Path | None = None  # --drifts FILE
 
 
 def synthetic(conn: Any, count: int) -> int:
-    """`count` extra Neutron objects: 1/4 networks, 1/4 subnets, 1/2 group rules."""
+    """`count` extra Neutron objects: 1/4 networks, 1/4 subnets, 1/2 group rules.
+
+    They go into a project of their own with room for them: the admin
+    project's quota is the program's (`admin-network-quota`), sized for the estate.
+    """
+    project = conn.identity.create_project(name="bench-synthetic", domain_id="default").id
+    room = {"network": count, "subnet": count, "security_group_rule": count + 10}
+    conn.network.put(f"/quotas/{project}", json={"quota": room}).raise_for_status()
     made = 0
     nets = count // 4
     ids: list[str] = []
     for start in range(0, nets, BULK):
         body: dict[str, list[dict[str, Any]]] = {
-            "networks": [{"name": f"bench-{i}"} for i in range(start, min(nets, start + BULK))]
+            "networks": [
+                {"name": f"bench-{i}", "project_id": project}
+                for i in range(start, min(nets, start + BULK))
+            ]
         }
         ids += [n["id"] for n in conn.network.post("/networks", json=body).json()["networks"]]
     made += len(ids)
@@ -90,12 +101,15 @@ def synthetic(conn: Any, count: int) -> int:
                     "ip_version": 4,
                     "cidr": f"198.18.{i % 256}.0/24",
                     "name": f"bench-{i}",
+                    "project_id": project,
                 }
                 for i, nid in enumerate(ids[start : start + BULK], start)
             ]
         }
         made += len(conn.network.post("/subnets", json=body).json()["subnets"])
-    group = conn.network.post("/security-groups", json={"security_group": {"name": "bench"}})
+    group = conn.network.post(
+        "/security-groups", json={"security_group": {"name": "bench", "project_id": project}}
+    )
     gid = group.json()["security_group"]["id"]
     rules = count - made
     for start in range(0, rules, BULK):
@@ -109,6 +123,7 @@ def synthetic(conn: Any, count: int) -> int:
                     "port_range_min": 1000 + i,
                     "port_range_max": 1000 + i,
                     "remote_ip_prefix": "198.18.0.0/15",
+                    "project_id": project,
                 }
                 for i in range(start, min(rules, start + BULK))
             ]
@@ -161,6 +176,8 @@ def bench(
             f"{len(doc['drifts'])} drifts, {doc['api_calls']} GETs",
             file=sys.stderr,
         )
+        if DRIFTS_OUT is not None:  # every drift in full, to explain it after the run
+            DRIFTS_OUT.write_text(json.dumps(doc["drifts"], indent=1, ensure_ascii=False))
         kinds = Counter(f"{d['finding']} {d['kind']}" for d in doc["drifts"])
         for kind, count in sorted(kinds.items()):
             print(f"  {count} {kind}", file=sys.stderr)
@@ -215,7 +232,10 @@ def main() -> None:
     parser.add_argument("--estate", type=Path, default=ROOT / "examples" / "puyang.yaml")
     parser.add_argument("--synthetic", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--drifts", type=Path, help="write verify's drifts as JSON here")
     args = parser.parse_args()
+    global DRIFTS_OUT
+    DRIFTS_OUT = args.drifts
     estate_file = args.estate.resolve()
     plan = plan_estates([load(estate_file)], workers=1)[0]
     with (

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_openstack as openstack
 
 from estate import Estate
+from infra.admin_quota import admin_network_quota
 from infra.dr import DrCentre
 from infra.extranet import SEGMENT_LEVELS, ExtranetQos, ExtranetSegment
 from infra.identity import DUTY_ROLES, CityIdentity, Tenant
@@ -92,6 +93,15 @@ def build(estate: Estate, settings: CloudSettings, shard: Shard | None = None) -
     identity = city_identity(settings, admin)
     zones = CityZones(estate, region, admin)
     dr = DrCentre(estate, settings, admin)
+    # Every shard declares it alike (like the zones): it depends on the whole estate only.
+    admin_network_quota(
+        estate,
+        settings.extranet_tenants,
+        len(zones.rules),
+        settings.admin_project,
+        region,
+        admin,
+    )
 
     tenants: dict[str, Tenant] = {}
     networks: dict[tuple[str, str], ZoneNetwork] = {}

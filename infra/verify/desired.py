@@ -66,7 +66,7 @@ class Desired:
     def name(self, ref: Any) -> str:
         """The API name of the object a placeholder id (or an invoke result) stands for."""
         text = str(ref)
-        for prefix in ("getRole-", "getUser-"):
+        for prefix in ("getRole-", "getUser-", "getProject-"):
             if text.startswith(prefix):
                 return text.removeprefix(prefix)
         target = self.by_id.get(text)

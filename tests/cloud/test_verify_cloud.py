@@ -52,7 +52,7 @@ def test_deployed_estate_has_no_drift_and_verify_only_reads(
     )
     assert report.checked["security_group_rule"] == 110
     assert report.checked["role_assignment"] == 18  # 5 duties x 3 tenants + the deployer's
-    assert report.checked["network_quota"] == 3
+    assert report.checked["network_quota"] == 3 + 1  # the tenants' and the admin's
     assert report.checked["port"] == 12
     # Both regions: a volume type per DR class and a storage quota per tenant in each,
     # the DR centre's replication and standby networks in its own.

@@ -206,6 +206,17 @@ class TestCloud:
             for region in REGIONS:
                 if region not in known:
                     conn.identity.create_region(id=region)
+            # Keystone is global, but a client scoped to the DR region (the
+            # `openstack` CLI listing quotas there) looks its endpoint up in
+            # that region, as in a real multi-region catalog.
+            identity = next(iter(conn.identity.services(type="identity")))
+            for region in REGIONS[1:]:
+                conn.identity.create_endpoint(
+                    service_id=identity.id,
+                    interface="public",
+                    url=self.auth_url,
+                    region_id=region,
+                )
             names = {"network": "neutron", "block-storage": "cinder"}
             for kind in names:
                 service = conn.identity.create_service(type=kind, name=names[kind], is_enabled=True)

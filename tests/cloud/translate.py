@@ -131,6 +131,9 @@ class Translator:
         self._providers = {r.urn: r for r in plan.of_type("pulumi:providers:openstack")}
         self._roles = {r["name"]: r["id"] for r in self._get(self.conn.identity, "/roles", "roles")}
         self._users = {u["name"]: u["id"] for u in self._get(self.conn.identity, "/users", "users")}
+        self._projects = {
+            p["name"]: p["id"] for p in self._get(self.conn.identity, "/projects", "projects")
+        }
 
     # -- public ------------------------------------------------------------
     def run(self) -> Outcome:
@@ -174,6 +177,8 @@ class Translator:
                 return self._roles[value.removeprefix("getRole-")]
             if value.startswith("getUser-"):
                 return self._users[value.removeprefix("getUser-")]
+            if value.startswith("getProject-"):  # the admin's, the one project not planned
+                return self._projects[value.removeprefix("getProject-")]
             return value
         if isinstance(value, list):
             return [self._resolve(v) for v in value]
