@@ -195,6 +195,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peer-runs", type=int, default=None, help="oscap runs (default --runs)")
     parser.add_argument("--check-only", action="store_true", help="only the check times")
+    parser.add_argument(
+        "--gaps", action="store_true", help="only the peer's rules on the two closed gaps, one host"
+    )
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="yw-harden-bench-"))
     home = Path(tempfile.mkdtemp(prefix="yw-harden-bench-home-"))
@@ -204,12 +207,15 @@ def main() -> int:
         directory=directory,
         counties=1,
         townships=1,
-        hosts=args.hosts,
+        hosts=1 if args.gaps else args.hosts,
         bfd_ms=300,
         secrets=TEST_SECRETS,
     )
     print(f"lab: {len(lab.hosts)} hosts up in {time.monotonic() - started:.0f} s", flush=True)
     try:
+        if args.gaps:
+            gaps(lab, home, Peer(lab))
+            return 0
         peer_runs = min(args.runs, args.peer_runs or args.runs)
         run(lab, home, args.runs, peer_runs, cross_checks=not args.check_only)
     finally:
@@ -217,6 +223,31 @@ def main() -> int:
         shutil.rmtree(directory, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
     return 0
+
+
+# The two policy gaps the cross check found (sshd keepalive, daily rotation)
+# and the peer's idle-timeout rule next to them, with the controls closing them.
+GAP_RULES = ("sshd_set_keepalive_0", "sshd_set_idle_timeout", "ensure_logrotate_activated")
+GAP_CONTROLS = ("YW-C-IA-017", "YW-C-IA-026", "YW-C-AU-021", "YW-C-AU-022")
+
+
+def gaps(lab: Lab, home: Path, peer: Peer) -> None:
+    """The peer's profile on a fresh host, then after yunwang fixed only the gap controls."""
+    host = lab.hosts[0].name
+    peer.prepare(host)
+    _, before = peer.eval(host)
+    seconds, report = yunwang(lab, home, "--limit", host, *(f"--control={c}" for c in GAP_CONTROLS))
+    ours = {str(r["control"]): str(r["status"]) for r in report["results"]}
+    _, after = peer.eval(host)
+    sshd = peer.sh(host, "/usr/sbin/sshd -T | grep -E '^clientalive'").stdout.split("\n")
+    print(f"\n### The closed gaps on {host}: yunwang fix of {', '.join(GAP_CONTROLS)}\n")
+    print(
+        f"yunwang fix {seconds:.0f} s{load()}: {ours}; effective sshd: {[s for s in sshd if s]}\n"
+    )
+    print("| peer rule | clause | fresh host | after the yunwang fix |")
+    print("|---|---|---|---|")
+    for rule in GAP_RULES:
+        print(f"| {rule} | {clause_of(rule)} | {before.get(rule)} | {after.get(rule)} |")
 
 
 def run(lab: Lab, home: Path, runs: int, peer_runs: int, *, cross_checks: bool) -> None:
