@@ -1,6 +1,11 @@
 """Hardening measured against ComplianceAsCode (ssg-debian + OpenSCAP), same lab, same run.
 
     YUNWANG_ROOTFS=... .venv/bin/python bench/hardening_peer.py [--hosts 20] [--runs 3]
+    .venv/bin/python bench/hardening_peer.py --gaps   # one host: the closed gaps only
+
+`--gaps`: the peer's keepalive, idle-timeout and logrotate rules on a fresh
+host and after yunwang fixed only the controls closing those gaps, and what
+this OpenSSH does with a frozen client at ClientAliveCountMax 0 and 1.
 
 Brings up a lab slice of examples/puyang.yaml (one county, one township,
 `--hosts` Debian hosts; root) whose rootfs carries `openscap-scanner` and
@@ -35,6 +40,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,7 +54,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lab.lab import Lab
+from lab.lab import SSH_OPTIONS, Lab
 from lab.testing import TEST_SECRETS
 from playbooks.controls import catalogue
 
@@ -195,6 +201,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peer-runs", type=int, default=None, help="oscap runs (default --runs)")
     parser.add_argument("--check-only", action="store_true", help="only the check times")
+    parser.add_argument(
+        "--gaps", action="store_true", help="only the peer's rules on the two closed gaps, one host"
+    )
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="yw-harden-bench-"))
     home = Path(tempfile.mkdtemp(prefix="yw-harden-bench-home-"))
@@ -204,12 +213,15 @@ def main() -> int:
         directory=directory,
         counties=1,
         townships=1,
-        hosts=args.hosts,
+        hosts=1 if args.gaps else args.hosts,
         bfd_ms=300,
         secrets=TEST_SECRETS,
     )
     print(f"lab: {len(lab.hosts)} hosts up in {time.monotonic() - started:.0f} s", flush=True)
     try:
+        if args.gaps:
+            gaps(lab, home, Peer(lab))
+            return 0
         peer_runs = min(args.runs, args.peer_runs or args.runs)
         run(lab, home, args.runs, peer_runs, cross_checks=not args.check_only)
     finally:
@@ -217,6 +229,63 @@ def main() -> int:
         shutil.rmtree(directory, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
     return 0
+
+
+# The two policy gaps the cross check found (sshd keepalive, daily rotation)
+# and the peer's idle-timeout rule next to them, with the controls closing them.
+GAP_RULES = ("sshd_set_keepalive_0", "sshd_set_idle_timeout", "ensure_logrotate_activated")
+GAP_CONTROLS = ("YW-C-IA-017", "YW-C-IA-026", "YW-C-AU-021", "YW-C-AU-022")
+
+
+def gaps(lab: Lab, home: Path, peer: Peer) -> None:
+    """The peer's profile on a fresh host, then after yunwang fixed only the gap controls."""
+    host = lab.hosts[0].name
+    peer.prepare(host)
+    _, before = peer.eval(host)
+    seconds, report = yunwang(lab, home, "--limit", host, *(f"--control={c}" for c in GAP_CONTROLS))
+    ours = {str(r["control"]): str(r["status"]) for r in report["results"]}
+    _, after = peer.eval(host)
+    sshd = peer.sh(host, "/usr/sbin/sshd -T | grep -E '^clientalive'").stdout.split("\n")
+    print(f"\n### The closed gaps on {host}: yunwang fix of {', '.join(GAP_CONTROLS)}\n")
+    print(
+        f"yunwang fix {seconds:.0f} s{load()}: {ours}; effective sshd: {[s for s in sshd if s]}\n"
+    )
+    print("| peer rule | clause | fresh host | after the yunwang fix |")
+    print("|---|---|---|---|")
+    for rule in GAP_RULES:
+        print(f"| {rule} | {clause_of(rule)} | {before.get(rule)} | {after.get(rule)} |")
+    print("\n| ClientAliveCountMax (interval 1 s) | session of a frozen client after 8 s |")
+    print("|---:|---|")
+    for count in (0, 1):
+        print(f"| {count} | {'open' if frozen_client_survives(lab, host, count) else 'ended'} |")
+
+
+def frozen_client_survives(lab: Lab, host: str, count: int) -> bool:
+    """What this OpenSSH does with a ClientAliveCountMax: a second sshd with
+    ClientAliveInterval 1 on its own port, a client that stops answering
+    (SIGSTOP), and whether the server still holds the session 8 s later."""
+    port = 2200 + count
+    daemon = f"/usr/sbin/sshd -p {port} -o ClientAliveInterval=1 -o ClientAliveCountMax={count}"
+    Peer(lab).sh(host, f"{daemon} -o PidFile=/run/yw-bench-sshd-{port}.pid")
+    address = lab.plan.host(host).address4.split("/")[0]
+    ssh = ["ssh", "-i", str(lab.ssh_key_path), "-p", str(port), *SSH_OPTIONS]
+    client = subprocess.Popen(
+        ["ip", "netns", "exec", lab.nms, *ssh, f"yunwang@{address}", "sleep 60"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        established = ["ss", "-Htn", "state", "established", f"( sport = :{port} )"]
+        time.sleep(3)
+        if not lab.run(host, established).stdout.strip():
+            raise SystemExit(f"{host}: no session on the test sshd (port {port})")
+        client.send_signal(signal.SIGSTOP)
+        time.sleep(8)
+        return bool(lab.run(host, established).stdout.strip())
+    finally:
+        client.kill()
+        client.wait()
+        Peer(lab).sh(host, f"kill $(cat /run/yw-bench-sshd-{port}.pid)")
 
 
 def run(lab: Lab, home: Path, runs: int, peer_runs: int, *, cross_checks: bool) -> None:

@@ -76,7 +76,7 @@ POLICY_OPTIONS: dict[str, dict[str, Any]] = {
     "mlps_log_retention_weeks": {
         "type": "int",
         "default": 26,
-        "description": "Weekly rotations kept locally (26 = six months).",
+        "description": "Weeks of logs kept locally (26 = six months; rotated daily, 7 rotations a week).",
     },
     "mlps_ntp_servers": {
         "type": "list",
