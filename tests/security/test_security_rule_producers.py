@@ -64,20 +64,60 @@ def _literal(value: ast.expr, constants: dict[str, list[str]]) -> list[str]:
     return []
 
 
+def _wrappers(tree: ast.Module, constants: dict[str, list[str]]) -> dict[str, tuple[int, str]]:
+    """Functions that build an Event whose action is one of their parameters
+    (`dr_event(system, dr, now, action, ...)`): name -> (that parameter's
+    position, the dataset)."""
+    found: dict[str, tuple[int, str]] = {}
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.FunctionDef):
+            continue
+        params = [a.arg for a in func.args.args]
+        for node in ast.walk(func):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Event"):
+                continue
+            kw = {k.arg: k.value for k in node.keywords if k.arg}
+            action, dataset = (
+                kw.get("action"),
+                _literal(kw["dataset"], constants)[:1] if "dataset" in kw else [],
+            )
+            if isinstance(action, ast.Name) and action.id in params and dataset:
+                found[func.name] = (params.index(action.id), dataset[0])
+    return found
+
+
 def source_events() -> dict[Pair, str]:
-    """(dataset, action) -> file, for every Event built from constants."""
+    """(dataset, action) -> file, for every Event built from constants, directly
+    or through a wrapper that takes the action as a parameter."""
     found: dict[Pair, str] = {}
-    for room in PRODUCING_ROOMS:
-        for path in sorted((ROOT / room).rglob("*.py")):
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            constants = _constants(tree)
-            for node in ast.walk(tree):
-                if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Event"):
-                    continue
+    trees = {
+        path: ast.parse(path.read_text(encoding="utf-8"))
+        for room in PRODUCING_ROOMS
+        for path in sorted((ROOT / room).rglob("*.py"))
+    }
+    # A dataset constant is often imported from its room's module (FLEET_DATASET).
+    shared: dict[str, list[str]] = {}
+    for tree in trees.values():
+        shared.update(_constants(tree))
+    for path, tree in trees.items():
+        constants = {**shared, **_constants(tree)}
+        wrappers = _wrappers(tree, constants)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None)
+            if name == "Event":
                 args = {k.arg: _literal(k.value, constants) for k in node.keywords if k.arg}
-                for dataset in args.get("dataset", [])[:1]:
-                    for action in args.get("action", []):
-                        found[(dataset, action)] = str(path.relative_to(ROOT))
+                pairs = [
+                    (d, a) for d in args.get("dataset", [])[:1] for a in args.get("action", [])
+                ]
+            elif name in wrappers and len(node.args) > wrappers[name][0]:
+                position, dataset = wrappers[name]
+                pairs = [(dataset, a) for a in _literal(node.args[position], constants)]
+            else:
+                continue
+            for pair in pairs:
+                found[pair] = str(path.relative_to(ROOT))
     return found
 
 
