@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 # The transport logs every failed request during an outage; the store reports it once.
 logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
 UNREACHABLE = (TransportConnectionError, ConnectionTimeout)
-# put_events waits for a send under way only when this many batches are pending.
+# put_events leaves sending to flush (the tick's thread, so grading goes on
+# meanwhile) until this many batches are pending; then it sends itself.
 BACKLOG_BATCHES = 4
 RETRYABLE = (429, 502, 503, 504)  # what an outage or overload answers: spool quietly
 REFUSED = {  # what a refusal for good means, when the node says nothing more
@@ -83,24 +84,22 @@ class BulkSpool:
 
     # -- events ----------------------------------------------------------
     # Two locks: `_lock` guards `_pending` and is held only to add or swap it,
-    # so `put_events` never waits for Elasticsearch; `_sending` is held for a
-    # whole send (setup, spool replay, bulk, spooling what failed): one sender
-    # at a time keeps the spool in order and every event behind the spool.
+    # so `put_events` waits for Elasticsearch only when far behind; `_sending`
+    # is held for a whole send (setup, spool replay, bulk, spooling what
+    # failed): one sender at a time keeps the spool in order and every event
+    # behind the spool.
     def put_events(self, events: Sequence[Event]) -> None:
         actions = [self._action(event) for event in events]  # outside any lock
         with self._lock:
             self._pending.extend(actions)
             # Held events are retried on flush; only new ones make a batch.
             backlog = len(self._pending) - self.held
-        if backlog < self.batch_size:
-            return
-        # A full batch is sent here unless a send is under way (it is the tick's
-        # flush: the next one takes these); far behind, the caller waits for it.
-        if self._sending.acquire(blocking=backlog >= self.batch_size * BACKLOG_BATCHES):
-            try:
-                self._send_pending()
-            finally:
-                self._sending.release()
+        if backlog < self.batch_size * BACKLOG_BATCHES:
+            return  # the next flush (the tick's, in its own thread) sends them
+        # Far behind: the caller sends, or waits for the send under way; this
+        # bounds what is held in memory.
+        with self._sending:
+            self._send_pending()
 
     def _action(self, event: Event) -> dict[str, Any]:
         return {
