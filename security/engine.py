@@ -73,7 +73,7 @@ class WarningBook:
         rules = self._by_dataset.get(event.dataset)
         if not rules:
             return []
-        flat = flatten(event.to_ecs())
+        flat = flatten(event.document())  # the same document the store sends
         changes: list[Change] = []
         for rule in rules:
             if rule.matches(flat):

@@ -108,6 +108,8 @@ class Event:
     # Hashing the whole document is most of an event's cost in the stores, and
     # every store, rule and spool asks for the id: compute it once, lazily.
     _id: str = field(default="", init=False, compare=False, repr=False)
+    # The ECS document, built once and shared by the rules and the store (document()).
+    _doc: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.timestamp.tzinfo is None:
@@ -117,9 +119,24 @@ class Event:
     def id(self) -> str:
         """Deterministic id: the same content always gets the same id."""
         if not self._id:
-            body = json.dumps(self.to_ecs(include_id=False), sort_keys=True, ensure_ascii=False)
-            object.__setattr__(self, "_id", hashlib.sha256(body.encode()).hexdigest()[:32])
+            self.document()
         return self._id
+
+    def document(self) -> dict[str, Any]:
+        """The ECS document with its id, built once: the rules and the store share it.
+
+        Shared, so read-only: a caller that adds a field copies what it changes
+        (the Elasticsearch bulk stamps `event.ingested` on a copy).
+        """
+        if self._doc is not None:
+            return self._doc
+        doc = self.to_ecs(include_id=False)
+        if not self._id:
+            body = json.dumps(doc, sort_keys=True, ensure_ascii=False)
+            object.__setattr__(self, "_id", hashlib.sha256(body.encode()).hexdigest()[:32])
+        doc["event"]["id"] = self._id
+        object.__setattr__(self, "_doc", doc)
+        return doc
 
     def with_context(self, **changes: str | None) -> Event:
         return replace(self, context=replace(self.context, **changes))

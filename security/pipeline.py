@@ -69,13 +69,15 @@ class Pipeline:
     def submit(self, events: Iterable[Event], stored: bool = False) -> list[Change]:
         """Grade events; `stored=True`: a producer already put them in the store (the feed)."""
         batch = [self.enrich(e) for e in events] if self.enrich else list(events)
+        # Into the store before grading and outside the grading lock (stores
+        # lock for themselves): a bulk under way never holds up the feed's grading.
+        try:
+            if not stored:
+                self.store.put_events(batch)
+        except Exception as exc:
+            self.store_errors += 1
+            log.error("event store: %s", exc)
         with self._lock:
-            try:
-                if not stored:
-                    self.store.put_events(batch)
-            except Exception as exc:
-                self.store_errors += 1
-                log.error("event store: %s", exc)
             changes: list[Change] = []
             for event in batch:
                 self.events_total[event.dataset] += 1
@@ -93,12 +95,14 @@ class Pipeline:
         except Exception as exc:
             self.store_errors += 1
             log.error("event store flush: %s", exc)
+        # Acks made elsewhere are read outside the lock too (a refresh and a search).
+        elsewhere = self._changed_elsewhere()
         with self._lock:
             # The store's own trouble (refused, disk full) is graded like any event.
             self.submit(self.store.take_events())
             if not self._resumed:
                 self._resume()
-            self._sync_from_store()
+            self._adopt_changed(elsewhere)
             changes = self.book.tick(now)
             self._apply(changes)
             self._save([])  # retry warnings the store could not take earlier
@@ -204,25 +208,30 @@ class Pipeline:
                 self.delivery_errors[sink.name] += 1
                 log.error("%s: %s", sink.name, exc)
 
-    def _sync_from_store(self) -> None:
-        """Pick up acknowledgements and resolutions made by `yunwang warnings` elsewhere."""
-        active = self.book.active()
+    def _changed_elsewhere(self) -> list[tuple[Warning, Warning]]:
+        """Active warnings acknowledged or resolved by `yunwang warnings` elsewhere: (ours, theirs)."""
+        with self._lock:
+            active = self.book.active()
         if not active:
-            return
+            return []
         try:
             changed_elsewhere = self.store.find_warnings(
                 status=("acknowledged", "resolved"), ids=[w.id for w in active], limit=len(active)
             )
-            stored = {w.id: w for w in changed_elsewhere}
         except Exception as exc:
             log.error("warning sync: %s", exc)
-            return
-        for warning in active:
-            theirs = stored.get(warning.id)
+            return []
+        stored = {w.id: w for w in changed_elsewhere}
+        return [(w, stored[w.id]) for w in active if w.id in stored]
+
+    def _adopt_changed(self, elsewhere: list[tuple[Warning, Warning]]) -> None:
+        """Take up those changes, unless our status changed since they were read (ours is newer)."""
+        for ours, theirs in elsewhere:
+            current = self.book.get(ours.id)
             if (
-                theirs is not None
-                and theirs.status != warning.status
-                and warning.id not in self._unsaved
+                current is not None
+                and current.status == ours.status != theirs.status
+                and ours.id not in self._unsaved
             ):
                 self.book.adopt(theirs)
 

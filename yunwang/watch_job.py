@@ -22,10 +22,9 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from estate import Estate, load
 from estate.home import yunwang_home
@@ -40,12 +39,10 @@ from monitors.snmp.poller import PollerSettings
 from monitors.snmp.session import Target
 from monitors.traps.service import TrapService
 from security.audit import record
-from security.events import utcnow
-from security.feed_reader import FeedReader
-from security.fleet import Fleet
 from security.service import SecurityService, WatchConfig
 from security.store import StoreError
-from yunwang import watch_loop
+from yunwang import watch_loop, watch_summary
+from yunwang.watch_feed import CentreFeed
 from yunwang.watch_loop import EventQueue, LoopCollector, LoopStats, Schedule
 from yunwang.watch_sensors import (
     LiveSensor,
@@ -54,6 +51,7 @@ from yunwang.watch_sensors import (
     open_live,
     sensors_here,
 )
+from yunwang.watch_summary import Summary as Summary  # re-exported: the view and log import it here
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "small.yaml"
 OBSERVER = "yunwang-watch"
@@ -82,27 +80,6 @@ class WatchOptions:
     sensors: tuple[str, ...] = ()  # live: these declared sensors (default: this host's)
 
 
-@dataclass
-class Summary:
-    """What the live view and `--json` show after each cycle."""
-
-    estate: str
-    mode: str
-    cycles: int
-    devices: dict[str, int]
-    pairs: list[dict[str, Any]]
-    warnings: list[dict[str, Any]]
-    posture: list[dict[str, Any]]
-    events: dict[str, int]
-    metrics_url: str | None
-    sensor: dict[str, int] = field(default_factory=dict)
-    loop: dict[str, float] = field(default_factory=dict)
-    silent: list[str] = field(default_factory=list)  # producers the centre no longer hears
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
-
-
 class Watch:
     def __init__(self, options: WatchOptions) -> None:
         self.options = options
@@ -122,8 +99,7 @@ class Watch:
         self.problems: list[str] = []
         self.queue = EventQueue()
         self.stats = LoopStats()
-        self.feed: FeedReader | None = None
-        self.fleet: Fleet | None = None
+        self.feed: CentreFeed | None = None  # with Elasticsearch: producers' events
         self._halt = threading.Event()
 
     # --- lifecycle ------------------------------------------------------------
@@ -285,15 +261,12 @@ class Watch:
     def _open_feed(self) -> None:
         """With Elasticsearch, the centre: producers' events and heartbeats from the store."""
         assert self.security is not None
-        store = self.security.pipeline.store
-        if not hasattr(store, "client"):  # SQLite: one machine, everything in this process
-            return
-        path = yunwang_home() / "feed" / f"{getattr(store, 'namespace', 'default')}.json"
         try:
-            self.feed = FeedReader(store, path)
+            self.feed = CentreFeed.open(
+                self.estate, self.security.pipeline, self.stats, self.problems
+            )
         except StoreError as exc:
             raise WatchError(f"--store: {exc}") from None
-        self.fleet = Fleet.from_estate(self.estate, started=utcnow())
 
     def run(
         self,
@@ -306,7 +279,7 @@ class Watch:
         workers = [watch_loop.thread("poll", self._poll_forever)]
         workers.append(watch_loop.thread("pipeline", self._pipeline_forever))
         if self.feed is not None:
-            workers.append(watch_loop.thread("feed", self._feed_forever))
+            workers.append(watch_loop.thread("feed", partial(self.feed.forever, self._halt)))
         if self._pcap is not None and not self._replayed:
             self._replayed = True
             workers.append(watch_loop.thread("sensor", self._replay))
@@ -364,31 +337,13 @@ class Watch:
                 next_anchor = time.monotonic() + 1.0
                 self.security.anchor_audit()
 
-    def _feed_forever(self) -> None:
-        """Producers' events, in a thread of its own: a slow search never holds up grading."""
-        while not self._halt.wait(watch_loop.FEED_POLL_S):
-            self._read_feed()
-
-    def _read_feed(self) -> None:
-        if self.feed is None or self.fleet is None or self.security is None:
-            return
-        events = self.feed.poll()
-        if events:
-            self.fleet.observe(events)
-            self.security.pipeline.submit(events, stored=True)
-            self.stats.feed_events += len(events)
-            try:
-                self.feed.commit()  # after grading: a crash before here re-reads, never loses
-            except OSError as exc:
-                self.problems.append(f"feed checkpoint: {exc}")
-        self.security.pipeline.submit(self.fleet.tick(utcnow()))
-
     def _drain(self) -> None:
         """What is still queued when the loop stops is graded and stored, not dropped."""
         assert self.security is not None
         while batch := self.queue.take(wait_s=0):
             self.security.pipeline.submit(batch)
-        self._read_feed()
+        if self.feed is not None:
+            self.feed.read()
         self.security.pipeline.tick()
 
     def _replay(self) -> None:
@@ -409,55 +364,21 @@ class Watch:
         assert self.security is not None
         pipeline = self.security.pipeline
         snap = self.latest
-        states: dict[str, int] = {}
-        if snap is not None:
-            for poll in snap.polls.values():
-                states[poll.state] = states.get(poll.state, 0) + 1
-        pairs = [v.to_json() for v in (snap.views if snap else [])]
         now = pipeline.clock()
-        warnings = [
-            {
-                "id": w.id,
-                "level": w.level,
-                "rule": w.rule_id,
-                "summary": w.summary,
-                "status": w.status,
-                "count": w.count,
-                "age_s": round(w.age_seconds(now)),
-            }
-            for w in pipeline.active_warnings()
-        ]
-        posture = [
-            {
-                "kind": s.kind,
-                "name": s.name,
-                "score": round(s.score, 1),
-                "components": {
-                    k: (None if v is None else round(v, 3)) for k, v in s.components.items()
-                },
-            }
-            for s in pipeline.scores(now)
-        ]
         sensors = [s.stats for s in (self.sensor, *(live.sensor for live in self.live)) if s]
         return Summary(
             estate=self.estate.file,
             mode="simulated" if self.simulated else "live",
             cycles=self.cycles,
-            devices=states,
-            pairs=pairs,
-            warnings=warnings,
-            posture=posture,
+            devices=watch_summary.device_states(snap),
+            pairs=[v.to_json() for v in (snap.views if snap else [])],
+            warnings=watch_summary.warnings_view(pipeline, now),
+            posture=watch_summary.posture_view(pipeline, now),
             events=dict(pipeline.events_total),
             metrics_url=self.security.metrics_url,
-            sensor={
-                "seen": sum(s.seen for s in sensors),
-                "parsed": sum(s.parsed for s in sensors),
-                "events": sum(sum(s.events.values()) for s in sensors),
-            }
-            if sensors
-            else {},
+            sensor=watch_summary.sensor_totals(sensors),
             loop=self.stats.to_dict(self.queue),
-            silent=self.fleet.silent() if self.fleet is not None else [],
+            silent=self.feed.silent() if self.feed is not None else [],
         )
 
 

@@ -90,7 +90,8 @@ class ElasticStore(BulkSpool):
         self._ready = False
         self._pending: list[dict[str, Any]] = []
         self.problems = StoreProblems(url)
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # _pending only, never held across I/O
+        self._sending = threading.RLock()  # one send at a time (security/store/es_bulk.py)
         self.install = install
         if not install:  # a producer: create_doc on the data stream is all it may do
             self._ready = True
@@ -307,7 +308,7 @@ class ElasticStore(BulkSpool):
 
     def close(self) -> None:
         try:
-            with self._lock:
+            with self._sending:
                 self._send_pending()
         finally:
             self.client.close()

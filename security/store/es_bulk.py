@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 # The transport logs every failed request during an outage; the store reports it once.
 logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
 UNREACHABLE = (TransportConnectionError, ConnectionTimeout)
+# put_events leaves sending to flush (the tick's thread, so grading goes on
+# meanwhile) until this many batches are pending; then it sends itself.
+BACKLOG_BATCHES = 4
 RETRYABLE = (429, 502, 503, 504)  # what an outage or overload answers: spool quietly
 REFUSED = {  # what a refusal for good means, when the node says nothing more
     401: "credentials refused",
@@ -62,7 +65,8 @@ class BulkSpool:
     install: bool  # False for a producer, which may not refresh
     _ready: bool
     _pending: list[dict[str, Any]]
-    _lock: threading.RLock
+    _lock: threading.Lock
+    _sending: threading.RLock
 
     def setup(self) -> None:
         """Install the data stream's template (ElasticStore): retried before a send."""
@@ -79,28 +83,41 @@ class BulkSpool:
             pass
 
     # -- events ----------------------------------------------------------
+    # Two locks: `_lock` guards `_pending` and is held only to add or swap it,
+    # so `put_events` waits for Elasticsearch only when far behind; `_sending`
+    # is held for a whole send (setup, spool replay, bulk, spooling what
+    # failed): one sender at a time keeps the spool in order and every event
+    # behind the spool.
     def put_events(self, events: Sequence[Event]) -> None:
+        actions = [self._action(event) for event in events]  # outside any lock
         with self._lock:
-            self._pending.extend(self._action(event) for event in events)
+            self._pending.extend(actions)
             # Held events are retried on flush; only new ones make a batch.
-            if len(self._pending) - self.held >= self.batch_size:
-                self._send_pending()
+            backlog = len(self._pending) - self.held
+        if backlog < self.batch_size * BACKLOG_BATCHES:
+            return  # the next flush (the tick's, in its own thread) sends them
+        # Far behind: the caller sends, or waits for the send under way; this
+        # bounds what is held in memory.
+        with self._sending:
+            self._send_pending()
 
     def _action(self, event: Event) -> dict[str, Any]:
         return {
             "_op_type": "create",
             "_index": self.stream,
             "_id": event.id,
-            "_source": event.to_ecs(),
+            "_source": event.document(),  # shared with the rules: _bulk stamps a copy
         }
 
     def flush(self) -> None:
-        with self._lock:
+        with self._sending:
             self._send_pending()
         self._refresh()
 
     def _send_pending(self) -> None:
-        actions, self._pending, self.held = self._pending, [], 0
+        """Send what is pending; the caller holds `_sending`."""
+        with self._lock:
+            actions, self._pending, self.held = self._pending, [], 0
         if not self._ready:
             try:
                 self.setup()
@@ -127,8 +144,9 @@ class BulkSpool:
             self.spool.append(actions)
         except OSError as exc:
             self.spool_write_errors += 1
-            self._pending[:0] = actions
-            self.held = len(actions)
+            with self._lock:  # ahead of what arrived during the send
+                self._pending[:0] = actions
+                self.held = len(actions)
             self.problems.start(
                 "spool-full",
                 f"spool {self.spool.path}: {exc.strerror}: holding {len(actions)} events "
@@ -139,7 +157,7 @@ class BulkSpool:
 
     def replay(self) -> bool:
         """Send the spool in order; True when it is empty afterwards."""
-        with self._lock:
+        with self._sending:
             while self.spool:
                 docs, offset = self.spool.read(self.chunk_size)
                 # Whatever the file says, a spooled event goes back into our stream only.
@@ -163,7 +181,12 @@ class BulkSpool:
         # producers' events in this order (security/feed_reader.py), spooled ones too.
         ingested = datetime.now(UTC).isoformat(timespec="microseconds")
         for stamped in actions:
-            stamped["_source"].setdefault("event", {})["ingested"] = ingested
+            # A copy of the two levels it changes: the event's document is shared.
+            source = stamped["_source"]
+            stamped["_source"] = {
+                **source,
+                "event": {**source.get("event", {}), "ingested": ingested},
+            }
         retry_later: list[dict[str, Any]] = []
         try:
             for ok, item in helpers.streaming_bulk(
