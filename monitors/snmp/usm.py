@@ -11,13 +11,10 @@ receiver (tests: test_usm.py, test_snmpd.py against net-snmp, tests/traps).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
 from typing import Any
 
 from cryptography.hazmat.decrepit.ciphers.modes import CFB
@@ -34,6 +31,13 @@ from monitors.snmp.ber import (
     tlv,
 )
 
+# Key localisation lives in usm_keys; its names stay importable from here.
+from monitors.snmp.usm_keys import AUTH as AUTH
+from monitors.snmp.usm_keys import AuthAlgorithm as AuthAlgorithm
+from monitors.snmp.usm_keys import LocalKeys as LocalKeys
+from monitors.snmp.usm_keys import localise as localise
+from monitors.snmp.usm_keys import priv_service_id as priv_service_id
+
 FLAG_AUTH, FLAG_PRIV, FLAG_REPORTABLE = 0x01, 0x02, 0x04
 MAX_MESSAGE_SIZE = 65507
 USM_STATS = ber.oid_from_str("1.3.6.1.6.3.15.1.1")
@@ -46,80 +50,6 @@ REPORT_REASONS = {
     5: "wrongDigest",
     6: "decryptionError",
 }
-
-
-@dataclass(frozen=True)
-class AuthAlgorithm:
-    name: str
-    oid: tuple[int, ...]  # usmHMACSHAAuthProtocol, usmHMAC192SHA256AuthProtocol
-    digest: Callable[[], Any]
-    mac_length: int
-
-
-AUTH = {
-    "sha": AuthAlgorithm("sha", (1, 3, 6, 1, 6, 3, 10, 1, 1, 3), hashlib.sha1, 12),
-    "sha256": AuthAlgorithm("sha256", (1, 3, 6, 1, 6, 3, 10, 1, 1, 5), hashlib.sha256, 24),
-}
-
-
-@cache
-def _services() -> tuple[dict[str, Any], dict[str, Any]]:
-    """pysnmp's key services, imported on first use: per-packet work needs
-    none of pysnmp, so a process that only seals and opens messages (the
-    simulator's responders) never loads it."""
-    # pysnmp's security modules import each other in a circle; its config
-    # module loads them in an order that works, so it comes first.
-    from pysnmp.entity import config as _pysnmp_config  # type: ignore[import-untyped]  # noqa: F401
-    from pysnmp.proto.secmod.eso.priv import aes256  # type: ignore[import-untyped]
-    from pysnmp.proto.secmod.rfc3414.auth import hmacsha  # type: ignore[import-untyped]
-    from pysnmp.proto.secmod.rfc3826.priv import aes  # type: ignore[import-untyped]
-    from pysnmp.proto.secmod.rfc7860.auth import hmacsha2  # type: ignore[import-untyped]
-
-    auth = {
-        "sha": hmacsha.HmacSha(),
-        "sha256": hmacsha2.HmacSha2(hmacsha2.HmacSha2.SHA256_SERVICE_ID),
-    }
-    return auth, {"aes128": aes.Aes(), "aes256": aes256.Aes256()}
-
-
-def priv_service_id(priv_protocol: str) -> Any:
-    """pysnmp's id of a privacy protocol (for a pysnmp engine's v3 user table)."""
-    return _services()[1][priv_protocol].SERVICE_ID
-
-
-@dataclass(frozen=True)
-class LocalKeys:
-    auth: AuthAlgorithm
-    auth_key: bytes
-    priv_key: bytes
-
-
-@lru_cache(maxsize=256)
-def _hashed(
-    auth_protocol: str, priv_protocol: str, auth_pass: str, priv_pass: str
-) -> tuple[Any, Any]:
-    """Ku for both keys: the 1 MB password hashing, done once per credential."""
-    auth, priv = _services()
-    return (
-        auth[auth_protocol].hash_passphrase(auth_pass),
-        priv[priv_protocol].hash_passphrase(AUTH[auth_protocol].oid, priv_pass),
-    )
-
-
-def localise(
-    auth_protocol: str, priv_protocol: str, auth_pass: str, priv_pass: str, engine_id: bytes
-) -> LocalKeys:
-    from pyasn1.type import univ  # type: ignore[import-untyped]
-
-    algorithm = AUTH[auth_protocol]
-    auth, priv = _services()
-    auth_ku, priv_ku = _hashed(auth_protocol, priv_protocol, auth_pass, priv_pass)
-    engine = univ.OctetString(engine_id)  # pysnmp's services take pyasn1 values
-    auth_key = univ.OctetString(auth[auth_protocol].localize_key(auth_ku, engine)).asOctets()
-    priv_key = univ.OctetString(
-        priv[priv_protocol].localize_key(algorithm.oid, priv_ku, engine)
-    ).asOctets()
-    return LocalKeys(algorithm, auth_key, priv_key)
 
 
 ENGINE_MAX = 2**31 - 1  # snmpEngineBoots/Time and msgID are 0..2^31-1 (RFC 3414, 3412)

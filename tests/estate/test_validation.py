@@ -326,69 +326,6 @@ CASES: list[tuple[str, Edit, str, str]] = [
         "extranet.nodes[2].villages",
         "LANs need /64 for SLAAC",
     ),
-    (
-        "dr placement without a dr class",
-        _set(
-            ["tenants", 0, "systems", 0],
-            {
-                "code": "x",
-                "name": "x",
-                "zone": "exchange",
-                "mlps_level": 2,
-                "dr": {"standby": "dr-h1"},
-            },
-        ),
-        "tenants[0].systems[0].dr",
-        "a system without dr_class has no DR placement",
-    ),
-    (
-        "dr standby is the system's own host",
-        _set(["tenants", 0, "systems", 0, "dr"], {"standby": "jwzh-db"}),
-        "tenants[0].systems[0].dr.standby",
-        "'jwzh-db' is one of this system's own hosts",
-    ),
-    (
-        "dr standby not a host name",
-        _set(["tenants", 0, "systems", 0, "dr"], {"standby": "DR H1"}),
-        "tenants[0].systems[0].dr.standby",
-        "found 'DR H1'",
-    ),
-    (
-        "dr backup path relative",
-        _set(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["etc/postgresql"]}),
-        "tenants[0].systems[0].dr.backup_paths[0]",
-        "expected an absolute path",
-    ),
-    (
-        "dr backup path climbing",
-        _set(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["/srv/../etc"]}),
-        "tenants[0].systems[0].dr.backup_paths[0]",
-        "without '..'",
-    ),
-    (
-        "dr backup path shell words",
-        _set(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["/srv; rm -rf /"]}),
-        "tenants[0].systems[0].dr.backup_paths[0]",
-        "found '/srv; rm -rf /'",
-    ),
-    (
-        "dr backup path twice",
-        _set(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["/srv", "/srv"]}),
-        "tenants[0].systems[0].dr",
-        "backup_paths: /srv is listed twice",
-    ),
-    (
-        "dr backup paths bounded",
-        _set(["tenants", 0, "systems", 0, "dr"], {"backup_paths": [f"/p{i}" for i in range(65)]}),
-        "tenants[0].systems[0].dr.backup_paths",
-        "at most 64 items",
-    ),
-    (
-        "dr unknown key",
-        _set(["tenants", 0, "systems", 0, "dr"], {"stanby": "dr-h1"}),
-        "tenants[0].systems[0].dr.stanby",
-        "expected one of: backup_paths, standby",
-    ),
 ]
 
 
@@ -401,13 +338,6 @@ def test_rule_reports_one_precise_line(name: str, edit: Edit, path: str, message
 
 def test_the_unmodified_fixture_is_valid() -> None:
     assert load_ok(dump(small_data())).city.code == "puyang"
-
-
-def test_the_dr_placement_is_read_from_the_system() -> None:
-    jwzh = next(s for s in load_ok(dump(small_data())).systems() if s.code == "jwzh")
-    assert (jwzh.dr.standby, jwzh.dr.backup_paths) == ("dr-h1", ("/etc/postgresql",))
-    portal = next(s for s in load_ok(dump(small_data())).systems() if s.code == "portal")
-    assert (portal.dr.standby, portal.dr.backup_paths) == (None, ())
 
 
 def test_lines_point_at_the_offending_yaml() -> None:
