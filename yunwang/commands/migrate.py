@@ -21,6 +21,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from yunwang.commands._batches import report_json
 from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
 
@@ -218,7 +219,7 @@ def _run(
         actor=who,
     )
     if as_json:
-        print_json(_as_json(report))
+        print_json(report_json(report, _batch_detail))
     else:
         _print(report)
     if failed is not None:
@@ -305,17 +306,6 @@ def _batch_detail(done: BatchResult) -> dict[str, object]:
         "apply_s": round(done.apply_s, 1),
         "gate_s": round(done.gate_s, 1),
         "rollback_s": round(done.rollback_s, 1),
-    }
-
-
-def _as_json(report: MigrationReport) -> dict[str, object]:
-    failed = report.failed()
-    return {
-        "ok": report.ok,
-        "duration_s": round(report.duration_s, 1),
-        "batches": [_batch_detail(b) | {"ok": b.ok} for b in report.batches],
-        "planned": report.planned,
-        "failed": failed.failure() if failed else None,
     }
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from yunwang.commands._batches import report_json
 from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
 
@@ -135,7 +136,7 @@ def dual_links(
         actor=who,
     )
     if as_json:
-        print_json(_as_json(report))
+        print_json(report_json(report, _batch_detail, mode=report.mode))
     else:
         _print(report)
     if failed is not None:
@@ -199,18 +200,6 @@ def _store(report: RolloutReport, estate_file: str, estate: Estate, url: str | N
     from playbooks.rollout import to_events
 
     return grade_and_store(url, estate, lambda _store: to_events(report, estate_file))
-
-
-def _as_json(report: RolloutReport) -> dict[str, object]:
-    failed = report.failed()
-    return {
-        "mode": report.mode,
-        "ok": report.ok,
-        "duration_s": round(report.duration_s, 1),
-        "batches": [_batch_detail(b) | {"ok": b.ok} for b in report.batches],
-        "planned": report.planned,
-        "failed": failed.failure() if failed else None,
-    }
 
 
 def _print(report: RolloutReport) -> None:
