@@ -150,9 +150,11 @@ def sense_live(
     make_sensor: MakeSensor,
     captures: list[LiveCapture],
     run: Callable[[Sensor, LiveCapture], None],
+    started: Callable[[], None] = lambda: None,
 ) -> Outcome:
     """`run(sensor, capture)` in one worker per capture (already in one fanout
-    group); SIGTERM or SIGINT to this process stops them all."""
+    group); SIGTERM or SIGINT to this process stops them all. `started()` is
+    called once they run and a stop would reach them all."""
 
     def work(index: int, sensor: Sensor) -> Outcome:
         for other, capture in enumerate(captures):
@@ -163,7 +165,7 @@ def sense_live(
         sensor.close()
         return Outcome(sensor.stats, sensor.adoption.snapshot())
 
-    return _merged(_run(make_sensor, len(captures), work))
+    return _merged(_run(make_sensor, len(captures), work, started))
 
 
 def _merged(outcomes: list[Outcome]) -> Outcome:
@@ -176,18 +178,40 @@ def _merged(outcomes: list[Outcome]) -> Outcome:
 
 
 def _run(
-    make_sensor: MakeSensor, workers: int, work: Callable[[int, Sensor], Outcome]
+    make_sensor: MakeSensor,
+    workers: int,
+    work: Callable[[int, Sensor], Outcome],
+    started: Callable[[], None] = lambda: None,
 ) -> list[Outcome]:
     """Fork `workers` processes, each running `work(index, its sensor)`."""
     channels: list[tuple[multiprocessing.context.ForkProcess, Connection]] = []
-    for index in range(workers):
-        receive, send = _FORK.Pipe(duplex=False)
-        process = _FORK.Process(target=_worker, args=(index, make_sensor, work, send), daemon=True)
-        process.start()
-        send.close()
-        channels.append((process, receive))
+    # A stop that arrives while the workers are forked waits until every
+    # handler is in place, then reaches them all (the workers unblock it once
+    # theirs is).
+    stops = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        for index in range(workers):
+            receive, send = _FORK.Pipe(duplex=False)
+            process = _FORK.Process(
+                target=_worker, args=(index, make_sensor, work, send), daemon=True
+            )
+            process.start()
+            send.close()
+            channels.append((process, receive))
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+        for process, _ in channels:
+            process.kill()
+        raise
+
+    stopping = False
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if stopping:  # asked again (a service manager, an impatient user): the same request
+            return
+        stopping = True
         for process, _ in channels:
             if process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
@@ -195,6 +219,8 @@ def _run(
 
     previous = signal.signal(signal.SIGTERM, forward)
     previous_int = signal.signal(signal.SIGINT, forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+    started()
     outcomes: list[Outcome] = []
     try:
         for index, (process, receive) in enumerate(channels):
@@ -207,8 +233,14 @@ def _run(
                 ) from None
             process.join()
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
+        if stopping:
+            # The command is leaving but still has its events and summary to
+            # write: a repeated SIGTERM must not kill it halfway through them.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        else:
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
         for process, _ in channels:
             if process.is_alive():
                 process.kill()
@@ -218,15 +250,21 @@ def _run(
 def _worker(
     index: int, make_sensor: MakeSensor, work: Callable[[int, Sensor], Outcome], send: Connection
 ) -> None:
-    # The parent forwards SIGTERM/SIGINT; a worker stops the way one sensor does.
+    # The parent forwards SIGTERM/SIGINT; a worker stops the way one sensor does,
+    # once: a second signal while it closes would lose its result.
     def stop(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    sensor = make_sensor()
+    sensor = make_sensor()  # a stop waits (blocked since the fork) until there is one to report
     try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
         outcome = work(index, sensor)
+    except KeyboardInterrupt:  # stopped before its work began, or between two of its steps
+        outcome = Outcome(sensor.stats, sensor.adoption.snapshot())
     except Exception as exc:  # one line to the parent, never a traceback
         outcome = Outcome(sensor.stats, {}, error=f"{type(exc).__name__}: {exc}")
     send.send(outcome)

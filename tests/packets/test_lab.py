@@ -213,3 +213,26 @@ def test_fanout_over_two_processes_gives_the_events_of_one(
     shares = next(line for line in stderr.splitlines() if line.startswith("frames per process"))
     assert shares == f"frames per process: {predicted[0]}, {predicted[1]}"
     assert predicted[0] > 0 and predicted[1] > 0
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_repeated_sigterm_still_leaves_with_its_summary(
+    segment: Segment, policy_file: Path, workers: int
+) -> None:
+    """A service manager (or a person) may send SIGTERM again while the sensor
+    is leaving: each later one is the same request, never a kill that cuts off
+    the events and the summary still to be written."""
+    args = [str(scenarios.ESTATE), "--policy", str(policy_file), "--json"]
+    sensor = _Sensor(segment, [*args, "--workers", str(workers)])
+    _wait_for(sensor.process.stderr, "sensing on", timeout=30)
+    sent = 0
+    deadline = time.monotonic() + 30
+    while sensor.process.poll() is None and time.monotonic() < deadline:
+        sensor.process.send_signal(signal.SIGTERM)
+        sent += 1
+        time.sleep(0.002)  # covers every step of the leaving: workers, merge, summary
+    _, stderr = sensor.process.communicate(timeout=30)
+    assert sensor.process.returncode == 0, (sent, stderr.decode())
+    assert sent > 1
+    assert "malformed" in stderr.decode()  # the summary line was written

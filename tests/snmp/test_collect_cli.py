@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -92,7 +93,12 @@ def test_sigterm_leaves_cleanly_with_the_last_batch_shipped(
         )  # fmt: skip
     try:
         wait_until(lambda: "collecting" in log.read_text(), 60, "collect serving", every=0.2)
-        process.send_signal(signal.SIGTERM)
+        # Sent again and again while it leaves, as an impatient service manager
+        # might: each later SIGTERM is the same request, not a kill mid-flush.
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline:
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.002)
         _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

@@ -22,6 +22,7 @@ from monitors.snmp.poller import PollerSettings
 from security.audit import record
 from security.events import Event
 from yunwang.commands._feed import HeartbeatOption, StoreOption, start_shipper
+from yunwang.commands._leaving import leave_on_sigterm
 from yunwang.console import err, fail, load_estate, out, print_json
 
 
@@ -203,7 +204,7 @@ def collect(
     # A service manager stops us with SIGTERM: leave as on Ctrl-C (asyncio's
     # own SIGINT handling cancels the poll), so the shipper's last batch reaches
     # the store or its spool and the lag watch stops.
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    leave_on_sigterm(lambda: signal.raise_signal(signal.SIGINT))
     try:
         asyncio.run(run)
     except KeyboardInterrupt:

@@ -278,13 +278,15 @@ def _fan_out(
         for _ in range(workers):
             captures.append(LiveCapture(iface, bpf if bpf is not None else DEFAULT_BPF))
             group = captures[-1].join_fanout(group)
-        typer.echo(f"sensing on {iface} with {workers} processes", err=True)
 
         def run(sensor: Sensor, capture: LiveCapture) -> None:
             _run(sensor, capture.records(duration, None, sensor.stats), None)
             sensor.stats.dropped = capture.update_drops()
 
-        return sense_live(lambda: make_sensor(False), captures, run)
+        def started() -> None:
+            typer.echo(f"sensing on {iface} with {workers} processes", err=True)
+
+        return sense_live(lambda: make_sensor(False), captures, run, started)
     finally:
         for capture in captures:
             capture.close()
@@ -314,6 +316,9 @@ def _live(
         fail(f"{iface}: no such network interface")
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        # Once: the events and the summary are still to be written, and a
+        # repeated SIGTERM must not cut them off.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise _Stop
 
     previous = signal.signal(signal.SIGTERM, stop)
@@ -326,7 +331,8 @@ def _live(
     except CaptureError as exc:
         fail(str(exc))
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if signal.getsignal(signal.SIGTERM) is stop:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _printer(as_json: bool) -> Callable[[Event], None]:

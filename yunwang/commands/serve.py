@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -14,6 +12,7 @@ from dashboards.web import DEFAULT_PORT
 from dashboards.web.server import WebError, WebOptions, WebServer
 from dashboards.web.source import StoreSource
 from security.audit import record
+from yunwang.commands._leaving import leave_on_sigterm
 from yunwang.commands._security import StoreOption, store_from
 from yunwang.console import err, fail, load_estate
 
@@ -39,7 +38,7 @@ def serve(
     estate = load_estate(file)
     db = store_from(store)
     options = WebOptions(listen, port, users_file=users, certfile=cert, keyfile=key)
-    signal.signal(signal.SIGTERM, _interrupt)
+    leave_on_sigterm()
     try:
         with WebServer(StoreSource(estate, db), options) as server:
             record(action="web.serve", target=server.url, detail={"estate": estate.file})
@@ -52,7 +51,3 @@ def serve(
         err.print("stopped")
     finally:
         db.close()
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt

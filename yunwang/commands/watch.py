@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dashboards.web import DEFAULT_PORT
+from yunwang.commands._leaving import leave_on_sigterm
 from yunwang.console import EXIT_USAGE, err, fail, out, print_json
 
 if TYPE_CHECKING:
@@ -131,7 +130,7 @@ def watch(
     names = {n.id: n.name for n in runner.estate.nodes() if n.level != "village"}
     # A service manager stops us with SIGTERM: leave as cleanly as on Ctrl-C
     # (the simulator stopped, the store flushed, the audit trail written).
-    signal.signal(signal.SIGTERM, _interrupt)
+    leave_on_sigterm()
     deadline = time.monotonic() + duration if duration > 0 else None
     try:
         with runner, _web(runner, web, web_listen, web_port, cert, key) as web_changed:
@@ -198,7 +197,3 @@ def _live(
 
 def _loop(runner: Watch, deadline: float | None, refresh: Callable[[], None] | None = None) -> None:
     runner.run(deadline, refresh)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
