@@ -84,6 +84,14 @@ class LinkEnd:
 
 
 @dataclass(frozen=True)
+class Bfd:
+    """BFD timers (extranet.dual_links.bfd, or a link's own); FRR's defaults."""
+
+    interval_ms: int = 300
+    multiplier: int = 3
+
+
+@dataclass(frozen=True)
 class Link:
     id: str
     child: str
@@ -97,6 +105,10 @@ class Link:
     net6: IPv6Network
     county: str | None
     township: str | None
+    # How it routes (extranet.dual_links, or the uplink's own): its OSPF cost,
+    # the same at both ends, and its BFD timers (None: no BFD on it).
+    cost: int = 10
+    bfd: Bfd | None = None
 
 
 @dataclass(frozen=True)
