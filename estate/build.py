@@ -14,7 +14,6 @@ from estate.declared import Declarations
 from estate.errors import EstateError, Problem
 from estate.isolation import parse_service
 from estate.model import (
-    Bfd,
     Device,
     DrClass,
     DrPlan,
@@ -25,6 +24,7 @@ from estate.model import (
     Node,
     Zone,
 )
+from estate.routing import Bfd
 from estate.schema import EstateSpec, Level, UplinkSpec
 from estate.source import SourceDoc
 from estate.tenancy import Tenancy

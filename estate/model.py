@@ -14,6 +14,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Literal
 
 from estate.addressing import Allocation, ZoneLookup
+from estate.routing import Bfd
 from estate.schema import (
     City,
     Level,
@@ -81,14 +82,6 @@ class LinkEnd:
     interface: str
     address4: IPv4Address
     address6: IPv6Address
-
-
-@dataclass(frozen=True)
-class Bfd:
-    """BFD timers (extranet.dual_links.bfd, or a link's own); FRR's defaults."""
-
-    interval_ms: int = 300
-    multiplier: int = 3
 
 
 @dataclass(frozen=True)

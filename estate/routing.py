@@ -19,12 +19,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from estate.model import Bfd as Bfd  # the timers, re-exported beside the routing that uses them
-from estate.model import Estate
+if TYPE_CHECKING:
+    # Typing only: the role's filter plugins import this module inside every
+    # ansible-playbook run, and need neither the model nor pydantic.
+    from estate.model import Estate
 
 BFD_PROFILE = "yunwang"
+
+
+@dataclass(frozen=True)
+class Bfd:
+    """BFD timers (extranet.dual_links.bfd, or a link's own); FRR's defaults."""
+
+    interval_ms: int = 300
+    multiplier: int = 3
+
+
 _BFD_DEFAULT = Bfd()  # FRR's own: 300 ms x 3
 
 

@@ -10,11 +10,15 @@ FRR pathspaces on this machine, reached with a local connection).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from estate import Estate
 from estate.routing import Bfd, router_routing
+
+if TYPE_CHECKING:
+    # Typing only: the role's filter plugin imports this module inside every
+    # ansible-playbook run, which needs neither the estate's model nor pydantic.
+    from estate import Estate
 
 # The levels with primary/backup dual links, from the city down (villages
 # hang off a single link and are not part of this rollout).
@@ -125,6 +129,7 @@ def inventory(targets: list[RouterTarget]) -> dict[str, Any]:
             "dual_links_pathspace": t.pathspace,
             "dual_links_config": t.config,
             "dual_links_observe": observe,
+            "dual_links_uplinks": [asdict(u) for u in t.uplinks],
         }
     return {"all": {"hosts": hosts}}
 

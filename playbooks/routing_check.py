@@ -12,7 +12,7 @@ node, the link and what was seen against what was declared.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,24 @@ def _json(seen: Mapping[str, str], command: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return None
+
+
+def documents(text: str) -> list[str]:
+    """vtysh prints one JSON document per -c command, back to back."""
+    decoder = json.JSONDecoder()
+    out, i = [], 0
+    while i < len(text):
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            break
+        try:
+            _, end = decoder.raw_decode(text, i)
+        except json.JSONDecodeError:
+            break  # a command that did not answer JSON: the rest cannot be attributed
+        out.append(text[i:end])
+        i = end
+    return out
 
 
 def _ospf4_states(raw: Any) -> dict[str, str]:
@@ -122,6 +140,11 @@ def _route_interfaces(raw: Any) -> list[str]:
                     if h.get("active")
                 ]
     return []
+
+
+def observed(commands: Sequence[str], stdout: str) -> dict[str, str]:
+    """command -> its JSON text, from one vtysh run of `commands` in order."""
+    return dict(zip(commands, documents(stdout), strict=False))
 
 
 def check_router(target: RouterTarget, seen: Mapping[str, str]) -> list[Finding]:

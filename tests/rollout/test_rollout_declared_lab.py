@@ -12,6 +12,9 @@ what it runs and what is declared.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +23,6 @@ import yaml
 
 from lab.lab import Lab
 from lab.testing import TEST_SECRETS, needs_root
-from playbooks.dual_links import batches, lab_targets
-from playbooks.rollout import BatchResult, rollout
 from tests.rollout.helpers import vtysh_json, yunwang
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -109,16 +110,35 @@ def test_routers_run_the_declared_costs_and_timers_and_a_drift_fails_its_batch(
             assert py[f"{down}/{family}"] == want, f"py {link} IPv{family}"
     assert len(hl) == len(py) == 4  # one session per link and family, nothing else
 
-    # Someone changes hl's backup cost between the batch's apply and its
-    # verification: the verification reads it from hl and fails the batch.
-    targets = lab_targets(lab)
+    # Something on hl keeps setting its backup's OSPFv2 cost to 150 (a second
+    # management system, a hand on the console): the rollout's reload puts
+    # the estate's 300 back, the drift returns before the verification reads
+    # hl, and the batch fails naming node, link, what runs and what is declared.
+    stop = threading.Event()
 
-    def drift(text: str, _done: BatchResult | None) -> None:
-        if "verifying" in text:
-            lab.run("hl", ["vtysh", "-N", lab.namespace("hl"), "-c", "configure terminal",
-                           "-c", "interface up-b", "-c", "ip ospf cost 150"])  # fmt: skip
+    def drift() -> None:
+        while not stop.is_set():
+            subprocess.run(
+                ["vtysh", "-N", lab.namespace("hl"), "-c", "configure terminal",
+                 "-c", "interface up-b", "-c", "ip ospf cost 150"],
+                capture_output=True, check=False,
+            )  # fmt: skip
+            stop.wait(0.2)
 
-    report = rollout(targets, batches(targets, level="county"), settle_s=5, progress=drift)
-    failed = report.failed()
-    assert failed is not None and failed.level == "county"
-    assert failed.failure() == "hl hl/backup: OSPFv2 cost on up-b is 150, declared 300"
+    drifting = threading.Thread(target=drift)
+    drifting.start()
+    try:
+        done = yunwang(
+            "rollout", "dual-links", str(estate), "--lab-dir", str(lab.directory),
+            "--store", f"sqlite:///{tmp_path / 'events.db'}", "--level", "county",
+            "--settle", "5", "--json",
+        )  # fmt: skip
+    finally:
+        stop.set()
+        drifting.join()
+    assert done.returncode == 1, done.stderr + done.stdout
+    assert done.stderr.strip().splitlines()[-1] == (
+        "rollout stopped at batch 1: hl hl/backup: OSPFv2 cost on up-b is 150, declared 300"
+    )
+    (hl_outcome,) = json.loads(done.stdout)["batches"][0]["routers"].values()
+    assert hl_outcome["reloaded"]  # the estate's cost was applied, then drifted away

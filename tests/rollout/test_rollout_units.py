@@ -24,8 +24,8 @@ from playbooks.dual_links import (
     batches,
     estate_targets,
 )
-from playbooks.rollout import _documents, _pending
-from playbooks.routing_check import check_router
+from playbooks.rollout import _pending
+from playbooks.routing_check import check_router, documents
 
 SMALL = "examples/small.yaml"
 # hl as the estate declares it: costs 10/100, BFD 300 ms x 3 on the primary
@@ -181,8 +181,8 @@ def test_the_city_is_judged_on_the_costs_of_its_downlinks() -> None:
 
 def test_vtysh_documents_are_split_in_command_order() -> None:
     text = '{"neighbors":{}}\n[\n]\n{"a": [1]}'
-    assert _documents(text) == ['{"neighbors":{}}', "[\n]", '{"a": [1]}']
-    assert _documents('{"ok": 1}\n% Unknown command') == ['{"ok": 1}']
+    assert documents(text) == ['{"neighbors":{}}', "[\n]", '{"a": [1]}']
+    assert documents('{"ok": 1}\n% Unknown command') == ['{"ok": 1}']
 
 
 def test_pending_lines_ignore_the_headers_and_vtysh_own_hostname() -> None:
