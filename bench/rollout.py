@@ -15,12 +15,25 @@ counties, one township each, BFD 300 ms, no hosts):
 4. the peer, in the same run: a second routing-less lab given the same
    configuration the way the lab does it itself (`vtysh -f` per router, in
    parallel), until OSPF is Full everywhere (lab.build.converge).
+
+    sudo .venv/bin/python bench/rollout.py --old eb90a45 --runs 2 --ab-only
+
+5. `--old REV`: the rollout as of git revision REV against this tree's, in
+   the same run, alternating (old, new, old, new, ...): each on a fresh lab
+   of its own code, a first rollout (routing given) and a second (nothing to
+   change); medians and the new/old ratio. REV's tree is exported with `git
+   archive` and imported ahead of this one (PYTHONPATH), ansible's filter
+   plugins included.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -92,11 +105,78 @@ def _peer(counties: int) -> float:
             lab.down()
 
 
+# One lab, a first and a second rollout, timed; only APIs both trees have.
+_TIMED = """
+import json, sys, tempfile
+from pathlib import Path
+from lab import Lab
+from lab.testing import TEST_SECRETS
+from playbooks.dual_links import batches, lab_targets
+from playbooks.rollout import rollout
+counties, size = int(sys.argv[1]), int(sys.argv[2])
+with tempfile.TemporaryDirectory(prefix="ywbench-ab-") as tmp:
+    lab = Lab.up("examples/small.yaml", directory=Path(tmp) / "lab", counties=counties,
+                 townships=1, villages=0, hosts=0, bfd_ms=300, routing=False, secrets=TEST_SECRETS)
+    try:
+        targets = lab_targets(lab)
+        plan = batches(targets, size=size)
+        runs = [rollout(targets, plan), rollout(targets, plan)]
+        print(json.dumps([{"ok": r.ok, "s": r.duration_s,
+                           "batches": [[b.apply_s, b.verify_s] for b in r.batches]} for r in runs]))
+    finally:
+        lab.down()
+"""
+
+
+def _timed(tree: Path, counties: int, size: int) -> list[dict[str, object]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _TIMED, str(counties), str(size)],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    runs: list[dict[str, object]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return runs
+
+
+def _against_old(rev: str, runs: int, counties: int, size: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="ywbench-old-") as tmp:
+        old = Path(tmp)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", rev], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        times: dict[str, list[list[float]]] = {"old": [], "new": []}
+        for i in range(runs):
+            for name, tree in (("old", old), ("new", REPO)):
+                result = _timed(tree, counties, size)
+                assert all(r["ok"] for r in result), f"{name} run {i}: {result}"
+                times[name].append([float(str(r["s"])) for r in result])
+                print(f"{name} run {i + 1}: first {result[0]['s']:.1f} s, second "
+                      f"{result[1]['s']:.1f} s, batches {result[0]['batches']}")  # fmt: skip
+    print(f"## old ({rev}) against new, {runs} runs each, {counties} counties")
+    print("| rollout | old median s | new median s | new/old |")
+    print("|---|---:|---:|---:|")
+    for k, label in enumerate(("first (routing given)", "second (nothing to change)")):
+        old_s = statistics.median(t[k] for t in times["old"])
+        new_s = statistics.median(t[k] for t in times["new"])
+        print(f"| {label} | {old_s:.1f} | {new_s:.1f} | {new_s / old_s:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--counties", type=int, default=2)
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--old", help="git revision to compare against (e.g. eb90a45)")
+    parser.add_argument("--runs", type=int, default=2, help="runs per tree for --old")
+    parser.add_argument("--ab-only", action="store_true", help="only the --old comparison")
     args = parser.parse_args()
+    if args.old:
+        _against_old(args.old, args.runs, args.counties, args.batch)
+        if args.ab_only:
+            return
     with tempfile.TemporaryDirectory(prefix="ywbench-rollout-") as tmp:
         lab = _lab(Path(tmp) / "lab", args.counties)
         try:

@@ -24,7 +24,8 @@ from estate.model import (
     Node,
     Zone,
 )
-from estate.schema import EstateSpec, Level
+from estate.routing import Bfd
+from estate.schema import EstateSpec, Level, UplinkSpec
 from estate.source import SourceDoc
 from estate.tenancy import Tenancy
 from estate.topology import PlannedNode, expand
@@ -315,9 +316,43 @@ class _Builder:
                     net6=net6,
                     county=child.county,
                     township=child.township,
+                    cost=self._cost(uplink),
+                    bfd=self._bfd(uplink, child.level),
                 )
             )
+        self._check_costs(pn)
         return out
+
+    def _cost(self, uplink: UplinkSpec) -> int:
+        if uplink.cost is not None:
+            return uplink.cost
+        plan = self.spec.extranet.dual_links
+        return plan.primary_cost if uplink.role == "primary" else plan.backup_cost
+
+    def _bfd(self, uplink: UplinkSpec, level: Level) -> Bfd | None:
+        if uplink.bfd is not None:
+            return Bfd(uplink.bfd.interval_ms, uplink.bfd.multiplier)
+        bfd = self.spec.extranet.dual_links.bfd
+        return Bfd(bfd.interval_ms, bfd.multiplier) if level in bfd.levels else None
+
+    def _check_costs(self, pn: PlannedNode) -> None:
+        """The backup must cost more than the primary, or traffic would not prefer the primary."""
+        uplinks = {u.role: (k, u) for k, u in enumerate(pn.spec.uplinks)}
+        if "primary" not in uplinks or "backup" not in uplinks:
+            return
+        (_, primary), (k, backup) = uplinks["primary"], uplinks["backup"]
+        primary_cost, backup_cost = self._cost(primary), self._cost(backup)
+        if backup_cost > primary_cost:
+            return
+        if backup.cost is not None or primary.cost is None:
+            path: Path = (*pn.path, "uplinks", k, "cost")
+        else:
+            path = (*pn.path, "uplinks", uplinks["primary"][0], "cost")
+        self.report(
+            path,
+            f"expected the backup uplink to cost more than the primary ({primary_cost}) "
+            f"so traffic prefers the primary, found backup cost {backup_cost}",
+        )
 
     def _zone_lookup(self, zones: list[Zone]) -> ZoneLookup:
         extranet = next((z.name for z in zones if z.kind == "extranet"), None)

@@ -14,6 +14,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Literal
 
 from estate.addressing import Allocation, ZoneLookup
+from estate.routing import Bfd
 from estate.schema import (
     City,
     Level,
@@ -97,6 +98,10 @@ class Link:
     net6: IPv6Network
     county: str | None
     township: str | None
+    # How it routes (extranet.dual_links, or the uplink's own): its OSPF cost,
+    # the same at both ends, and its BFD timers (None: no BFD on it).
+    cost: int = 10
+    bfd: Bfd | None = None
 
 
 @dataclass(frozen=True)

@@ -121,8 +121,49 @@ class DeviceSpec(Spec):
     engine_id: str | None = Field(None, pattern=r"^(0x)?([0-9a-fA-F]{2}){5,32}$")
 
 
+# OSPF's interface cost is 16 bits (RFC 2328 A.3.5 and RFC 5340 A.3.3).
+OspfCost = Annotated[int, Field(strict=True, ge=1, le=65535)]
+
+
+class BfdSpec(Spec):
+    """BFD timers of a link: how often each end sends and expects a control
+    packet, and how many missed packets declare the link down (RFC 5880).
+    The bounds are FRR's: 10 ms to 60 s, multiplier 2 to 255."""
+
+    interval_ms: int = Field(300, strict=True, ge=10, le=60000)
+    multiplier: int = Field(3, strict=True, ge=2, le=255)
+
+
+class DualLinksBfd(BfdSpec):
+    """The estate's BFD: its timers, and the levels whose links run it (the
+    levels that must fail over fast)."""
+
+    levels: list[Literal["county", "township", "village"]] = ["county", "township"]
+
+
+class DualLinks(Spec):
+    """How the dual links route (主备双链路): OSPF cost per role, so traffic
+    prefers the primary and takes the backup only when the primary is gone,
+    and BFD so a dead link is noticed in a second rather than OSPF's 4 s."""
+
+    primary_cost: OspfCost = 10
+    backup_cost: OspfCost = 100
+    bfd: DualLinksBfd = DualLinksBfd()
+
+    @model_validator(mode="after")
+    def _backup_dearer(self) -> DualLinks:
+        if self.backup_cost <= self.primary_cost:
+            raise ValueError(
+                f"backup_cost: expected more than primary_cost ({self.primary_cost}) so "
+                f"traffic prefers the primary, found {self.backup_cost}"
+            )
+        return self
+
+
 class UplinkSpec(Spec):
-    """One of a node's links to its parent; interfaces are ifNames."""
+    """One of a node's links to its parent; interfaces are ifNames. `cost` and
+    `bfd` override extranet.dual_links for this link (a `bfd` here runs BFD
+    on it whatever its level)."""
 
     role: Role
     interface: str = Field(min_length=1)
@@ -130,6 +171,8 @@ class UplinkSpec(Spec):
     device: str | None = None
     parent_device: str | None = None
     bandwidth: Bandwidth | None = None
+    cost: OspfCost | None = None
+    bfd: BfdSpec | None = None
 
 
 class VillageGroup(Spec):
@@ -173,6 +216,7 @@ class Extranet(Spec):
     owed_bandwidth: dict[Literal["county", "township", "village"], Bandwidth] = Field(
         default_factory=_default_owed
     )
+    dual_links: DualLinks = DualLinks()
     nodes: list[NodeSpec]
 
 

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from estate import Estate, Link, Node
-from estate.routing import BFD_LEVELS, cost
 from lab.addressing import INTERNET4, INTERNET6, NMS4, NMS6, AddressMap
 from lab.errors import LabError
 from lab.placement import (
@@ -68,6 +67,9 @@ class Cable:
     parent_ns: str
     parent_if: str
     bfd: bool
+    # The estate's BFD timers for this link (the lab's --bfd-ms may replace the interval).
+    bfd_interval_ms: int = 300
+    bfd_multiplier: int = 3
 
 
 @dataclass
@@ -106,7 +108,7 @@ class LabPlan:
     nms_namespace: str
     nms_address4: str
     nms_address6: str
-    bfd_ms: int = 100
+    bfd_ms: int | None = 100  # every BFD link's interval; None: the estate's timers
     hosts_ipv6: bool = True  # False: hosts start IPv4-only (IPv6 migration rehearsal)
     routing: bool = True  # False: routers start with addresses only (dual-link rollout rehearsal)
 
@@ -175,9 +177,7 @@ def namespace_name(tag: str, item: str) -> str:
     return f"ywlab-{tag}-{re.sub(r'[^A-Za-z0-9_.-]', '-', item)}"
 
 
-def plan_slice(
-    estate: Estate, cut: Slice, tag: str, *, bfd_levels: tuple[str, ...] = BFD_LEVELS
-) -> LabPlan:
+def plan_slice(estate: Estate, cut: Slice, tag: str) -> LabPlan:
     nodes = select_nodes(estate, cut)
     ids = {n.id for n in nodes}
     links = [lk for lk in estate.links() if lk.child in ids and lk.parent in ids]
@@ -189,7 +189,7 @@ def plan_slice(
     )
 
     routers = {n.id: _router(estate, n, tag, amap) for n in nodes}
-    cables = _cables(links, routers, amap, bfd_levels)
+    cables = _cables(links, routers, amap)
     segments, hosts = _segments_and_hosts(estate, nodes, routers, slots, tag, amap)
     city = routers[nodes[0].id]
     city.interfaces.append(
@@ -242,9 +242,7 @@ def _router(estate: Estate, node: Node, tag: str, amap: AddressMap) -> Router:
     )
 
 
-def _cables(
-    links: list[Link], routers: dict[str, Router], amap: AddressMap, bfd_levels: tuple[str, ...]
-) -> list[Cable]:
+def _cables(links: list[Link], routers: dict[str, Router], amap: AddressMap) -> list[Cable]:
     cables = []
     down_index: dict[str, dict[str, int]] = {}
     for lk in links:
@@ -270,7 +268,7 @@ def _cables(
                     ],
                     "link",
                     link=lk.id,
-                    cost=cost(lk.role),
+                    cost=lk.cost,
                     role=lk.role,
                 )
             )
@@ -286,7 +284,12 @@ def _cables(
                 child_if,
                 parent.namespace,
                 parent_if,
-                bfd=lk.level in bfd_levels,
+                bfd=lk.bfd is not None,
+                **(
+                    {"bfd_interval_ms": lk.bfd.interval_ms, "bfd_multiplier": lk.bfd.multiplier}
+                    if lk.bfd
+                    else {}
+                ),
             )
         )
     return cables

@@ -40,7 +40,7 @@ def up(
     cut: Slice,
     directory: Path,
     *,
-    bfd_ms: int = 100,
+    bfd_ms: int | None = 100,
     hosts_ipv6: bool = True,
     routing: bool = True,
     secrets: Mapping[str, str] | None = None,
@@ -77,7 +77,7 @@ def up(
         _namespaces(plan, state)
         _wire(plan)
         state.timings["network_s"] = round(time.monotonic() - started, 2)
-        _routers(plan, state, agents, bfd_ms=bfd_ms)
+        _routers(plan, state, agents)
         state.timings["routers_s"] = round(time.monotonic() - started, 2)
         if rootfs_dir is not None:
             _hosts(plan, state, rootfs_dir)
@@ -182,8 +182,8 @@ def _agent_config(estate: Estate, plan: LabPlan, router: Router, secrets: Mappin
     )
 
 
-def _routers(plan: LabPlan, state: LabState, agents: dict[str, str], *, bfd_ms: int) -> None:
-    bfd_links = {c.link for c in plan.cables if c.bfd}
+def _routers(plan: LabPlan, state: LabState, agents: dict[str, str]) -> None:
+    bfd_links = frr.bfd_timers(plan)
 
     def start_one(router: Router) -> None:
         workdir = state.directory / "routers" / router.node
@@ -194,7 +194,7 @@ def _routers(plan: LabPlan, state: LabState, agents: dict[str, str], *, bfd_ms: 
         agentx = snmpd.agentx_client_conf(run_dir / "agentx")
         # The agent first: FRR's subagents connect to it as they start.
         snmpd.start(router, state, workdir=workdir, config=agents[router.node])
-        routing = frr.routing(router, bfd_ms=bfd_ms, bfd_links=bfd_links) if plan.routing else None
+        routing = frr.routing(router, bfd_links=bfd_links) if plan.routing else None
         config = frr.render(router, routing=routing)
         frr.start(router, state, workdir=workdir, agentx_conf=agentx, config=config)
 

@@ -13,8 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
-from estate.routing import Bfd, OspfInterface, RouterRouting, render_frr
-from lab.blueprint import Router
+from estate.routing import Bfd, OspfInterface, RouterRouting, render_frr, with_bfd
+from lab.blueprint import LabPlan, Router
 from lab.errors import LabError
 from lab.proc import run, start_time, wait_for
 from lab.state import LabState, Process
@@ -29,12 +29,22 @@ def pathspace(router: Router) -> str:
     return router.namespace
 
 
-def routing(router: Router, *, bfd_ms: int, bfd_links: set[str]) -> RouterRouting:
+def bfd_timers(plan: LabPlan) -> dict[str, Bfd]:
+    """Link id -> the BFD timers it runs: the estate's, or the lab's --bfd-ms
+    interval (the estate's multiplier) when the lab was started with one."""
+    return {
+        c.link: Bfd(c.bfd_interval_ms if plan.bfd_ms is None else plan.bfd_ms, c.bfd_multiplier)
+        for c in plan.cables
+        if c.bfd
+    }
+
+
+def routing(router: Router, *, bfd_links: dict[str, Bfd]) -> RouterRouting:
     """The router's routing as the estate derives it, on the lab's interfaces."""
-    return RouterRouting(
+    return with_bfd(
         router.node,
         router.router_id,
-        tuple(
+        [
             OspfInterface(
                 i.name,
                 i.cost,
@@ -43,8 +53,8 @@ def routing(router: Router, *, bfd_ms: int, bfd_links: set[str]) -> RouterRoutin
                 role=i.role,
             )
             for i in router.interfaces
-        ),
-        Bfd(interval_ms=bfd_ms),
+        ],
+        bfd_links,
     )
 
 

@@ -82,13 +82,13 @@ class Lab:
         townships: int = 1,
         villages: int = 1,
         hosts: int = 4,
-        bfd_ms: int = 100,
+        bfd_ms: int | None = 100,
         hosts_ipv6: bool = True,
         routing: bool = True,
         secrets: Mapping[str, str] | None = None,
         dr_hosts: int = 0,
     ) -> Lab:
-        if not 10 <= bfd_ms <= 60000:
+        if bfd_ms is not None and not 10 <= bfd_ms <= 60000:
             raise LabError(f"--bfd-ms {bfd_ms}: expected 10 to 60000 (FRR's BFD range)")
         lab = cls(directory, secrets=secrets)
         estate = load_estate(estate_path)
@@ -295,7 +295,7 @@ class Lab:
         as the estate derives it (the same the lab renders with routing on),
         its parent and its uplinks."""
         plan = self.plan
-        bfd_links = {c.link for c in plan.cables if c.bfd}
+        bfd_links = frr.bfd_timers(plan)
         targets = []
         for router in plan.routers:
             uplinks = [c for c in plan.cables if c.child == router.node]
@@ -307,9 +307,7 @@ class Lab:
                     "pathspace": frr.pathspace(router),
                     "config": str(self.directory / "routers" / router.node / "frr.conf"),
                     "preamble": list(frr.preamble(router)),
-                    "routing": frr.routing(
-                        router, bfd_ms=plan.bfd_ms, bfd_links=bfd_links
-                    ).to_dict(),
+                    "routing": frr.routing(router, bfd_links=bfd_links).to_dict(),
                     "uplinks": [
                         {"link": c.link, "role": c.role, "interface": c.child_if, "bfd": c.bfd}
                         for c in uplinks

@@ -63,7 +63,7 @@ def lab_session(
     townships: int = 1,
     villages: int = 1,
     hosts: int = 4,
-    bfd_ms: int = 100,
+    bfd_ms: int | None = 100,
     hosts_ipv6: bool = True,
     routing: bool = True,
     dr_hosts: int = 0,

@@ -10,16 +10,29 @@ FRR pathspaces on this machine, reached with a local connection).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from estate import Estate
-from estate.routing import BFD_LEVELS, Bfd, router_routing
+from estate.routing import Bfd, router_routing
+
+if TYPE_CHECKING:
+    # Typing only: the role's filter plugin imports this module inside every
+    # ansible-playbook run, which needs neither the estate's model nor pydantic.
+    from estate import Estate
 
 # The levels with primary/backup dual links, from the city down (villages
 # hang off a single link and are not part of this rollout).
 LEVELS = ("city", "county", "township")
 DEFAULT_BATCH = 4
+# What the rollout's verification reads from every router (vtysh JSON), judged
+# by playbooks/routing_check.py: adjacencies, BFD sessions with their timers,
+# and the cost each OSPF interface runs. The route towards the parent follows.
+OSPF4 = "show ip ospf neighbor json"
+OSPF6 = "show ipv6 ospf6 neighbor json"
+BFD = "show bfd peers json"
+OSPF4_INTERFACES = "show ip ospf interface json"
+OSPF6_INTERFACES = "show ipv6 ospf6 interface json"
+OBSERVE = (OSPF4, OSPF6, BFD, OSPF4_INTERFACES, OSPF6_INTERFACES)
 
 
 class RolloutError(Exception):
@@ -65,7 +78,7 @@ def estate_targets(estate: Estate, bfd: Bfd | None = None) -> list[RouterTarget]
                     uplinks[0].parent if uplinks else None,
                     router_routing(estate, node.id, bfd).to_dict(),
                     tuple(
-                        Uplink(lk.id, lk.role, lk.child_end.interface, lk.level in BFD_LEVELS)
+                        Uplink(lk.id, lk.role, lk.child_end.interface, lk.bfd is not None)
                         for lk in uplinks
                     ),
                     connection={"ansible_host": str(node.gateway4), "ansible_become": True},
@@ -103,11 +116,7 @@ def inventory(targets: list[RouterTarget]) -> dict[str, Any]:
     by_node = {t.node: t for t in targets}
     hosts = {}
     for t in targets:
-        observe = [
-            "show ip ospf neighbor json",
-            "show ipv6 ospf6 neighbor json",
-            "show bfd peers json",
-        ]
+        observe = list(OBSERVE)
         parent = by_node.get(t.parent or "")
         if parent is not None:
             # The route towards the parent's router id: which uplink carries it.
@@ -120,6 +129,7 @@ def inventory(targets: list[RouterTarget]) -> dict[str, Any]:
             "dual_links_pathspace": t.pathspace,
             "dual_links_config": t.config,
             "dual_links_observe": observe,
+            "dual_links_uplinks": [asdict(u) for u in t.uplinks],
         }
     return {"all": {"hosts": hosts}}
 

@@ -9,15 +9,15 @@ A `--check` run renders and diffs only; nothing is applied or verified.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from playbooks.dual_links import RouterTarget, inventory
-from playbooks.routing_check import Finding, check_router
+from playbooks.routing_check import Finding, check_router, observed
 from playbooks.runner import RunnerEvent, run_playbook
 from security.events import (
     SEVERITY_HIGH,
@@ -32,8 +32,8 @@ DATASET = "yunwang.rollout"
 ACTIONS = {"router": "router-rolled-out", "finished": "rollout-finished"}
 _APPLY_TASK = "The difference is applied"
 _DIFF_TASK = "The difference from the running configuration"
+_VERIFY_TASK = "The verification starts"
 _OBSERVE_TASK = "Routing state"
-_FIRST_LOOK_S = 3.0
 
 
 @dataclass
@@ -101,14 +101,19 @@ def rollout(
             batch[0].level, index, {t.node: RouterOutcome(t.node, t.level) for t in batch}
         )
         say(f"batch {index}/{len(plan)} ({result.level}): applying to {', '.join(nodes)}", None)
-        t0 = time.monotonic()
-        run_playbook("dual_links.yml", inv, limit=nodes, check=check, on_event=_applier(result))
-        result.apply_s = time.monotonic() - t0
+        verifying = partial(say, f"batch {index}/{len(plan)}: verifying from the routers", None)
+        run = _BatchRun(result, inv, verifying)
+        run_playbook(
+            "dual_links.yml",
+            inv,
+            limit=nodes,
+            check=check,
+            extravars={"dual_links_settle_s": settle_s},
+            on_event=run.on_event,
+        )
+        run.finish()
         if not check and not any(o.error for o in result.routers.values()):
-            say(f"batch {index}/{len(plan)}: verifying from the routers", None)
-            t0 = time.monotonic()
-            result.findings = verify(batch, inv, settle_s=settle_s)
-            result.verify_s = time.monotonic() - t0
+            result.findings = [f for t in batch for f in check_router(t, run.seen.get(t.node, {}))]
         report.batches.append(result)
         say(f"batch {index}/{len(plan)}: {'ok' if result.ok else 'FAILED'}", result)
         if not result.ok:
@@ -117,14 +122,38 @@ def rollout(
     return report
 
 
-def _applier(result: BatchResult) -> Callable[[RunnerEvent], None]:
-    def on_event(event: RunnerEvent) -> None:
+class _BatchRun:
+    """One batch's ansible-playbook run, read from its events as they come:
+    each router's outcome, when verification started, the last state read."""
+
+    def __init__(
+        self, result: BatchResult, inv: dict[str, Any], verifying: Callable[[], None]
+    ) -> None:
+        self.result = result
+        self.commands = {n: h["dual_links_observe"] for n, h in inv["all"]["hosts"].items()}
+        self.verifying = verifying
+        self.started = time.monotonic()
+        self.verify_started: float | None = None
+        self.seen: dict[str, dict[str, str]] = {}  # node -> command -> JSON text
+
+    def finish(self) -> None:
+        ended = time.monotonic()
+        verify_started = self.verify_started or ended
+        self.result.apply_s = verify_started - self.started
+        self.result.verify_s = ended - verify_started
+
+    def on_event(self, event: RunnerEvent) -> None:
         data = event.get("event_data") or {}
-        outcome = result.routers.get(str(data.get("host", "")))
+        task = str(data.get("task", ""))
+        if event.get("event") == "playbook_on_task_start" and task.startswith(_VERIFY_TASK):
+            if self.verify_started is None:
+                self.verify_started = time.monotonic()
+                self.verifying()
+            return
+        outcome = self.result.routers.get(str(data.get("host", "")))
         if outcome is None:
             return
         res = data.get("res") or {}
-        task = str(data.get("task", ""))
         kind = event.get("event")
         if kind == "runner_on_ok":
             if res.get("changed"):
@@ -132,6 +161,10 @@ def _applier(result: BatchResult) -> Callable[[RunnerEvent], None]:
                 outcome.reloaded |= task.startswith(_APPLY_TASK)
             if task.startswith(_DIFF_TASK):
                 outcome.pending = _pending(str(res.get("stdout", "")))
+            if task.startswith(_OBSERVE_TASK):
+                self.seen[outcome.node] = observed(
+                    self.commands[outcome.node], str(res.get("stdout", ""))
+                )
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get(
             "ignore_errors"
         ):
@@ -139,8 +172,6 @@ def _applier(result: BatchResult) -> Callable[[RunnerEvent], None]:
             outcome.error = (
                 f"{task}: {detail.strip().splitlines()[-1][:300] if detail.strip() else 'failed'}"
             )
-
-    return on_event
 
 
 def _pending(diff: str) -> list[str]:
@@ -152,60 +183,6 @@ def _pending(diff: str) -> list[str]:
         and not line.startswith(("Lines To", "="))
         and not line.strip().removeprefix("no ").startswith("hostname ")
     ]
-
-
-def observe(batch: list[RouterTarget], inv: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """node -> command -> its JSON text, read from the routers through the role."""
-    seen: dict[str, dict[str, str]] = {t.node: {} for t in batch}
-
-    def on_event(event: RunnerEvent) -> None:
-        data = event.get("event_data") or {}
-        host = str(data.get("host", ""))
-        if (
-            event.get("event") != "runner_on_ok"
-            or not str(data.get("task", "")).startswith(_OBSERVE_TASK)
-            or host not in seen
-        ):
-            return
-        commands = inv["all"]["hosts"][host]["dual_links_observe"]
-        documents = _documents(str((data.get("res") or {}).get("stdout", "")))
-        seen[host] = dict(zip(commands, documents, strict=False))
-
-    run_playbook("dual_links_observe.yml", inv, limit=list(seen), on_event=on_event)
-    return seen
-
-
-def _documents(text: str) -> list[str]:
-    """vtysh prints one JSON document per -c command, back to back."""
-    decoder = json.JSONDecoder()
-    out, i = [], 0
-    while i < len(text):
-        while i < len(text) and text[i].isspace():
-            i += 1
-        if i >= len(text):
-            break
-        try:
-            _, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError:
-            break  # a command that did not answer JSON: the rest cannot be attributed
-        out.append(text[i:end])
-        i = end
-    return out
-
-
-def verify(
-    batch: list[RouterTarget], inv: dict[str, Any], *, settle_s: float = 45.0
-) -> list[Finding]:
-    """Every router of the batch healthy, or the findings left when `settle_s` ran out."""
-    deadline = time.monotonic() + settle_s
-    # OSPF needs a few 1 s hellos after a reload: reading earlier costs a round.
-    time.sleep(_FIRST_LOOK_S)
-    while True:
-        seen = observe(batch, inv)
-        findings = [f for t in batch for f in check_router(t, seen[t.node])]
-        if not findings or time.monotonic() >= deadline:
-            return findings
-        time.sleep(1.0)
 
 
 def to_events(report: RolloutReport, estate_file: str, now: datetime | None = None) -> list[Event]:

@@ -3,22 +3,30 @@
 The rollout reads each router's vtysh JSON (through the dual_links role's
 observe tasks) and asks, for every uplink: is the OSPFv2 and the OSPFv3
 neighbour Full on it, is its BFD session up (IPv4 and IPv6) where the level
-runs BFD, and does the route towards the parent leave by the primary? Each
-"no" is a Finding naming the node, the link and what was seen.
+runs BFD, and does the route towards the parent leave by the primary? And,
+for every link of the router: does OSPFv2 and OSPFv3 run the cost the estate
+declares, and BFD the declared timers? Each "no" is a Finding naming the
+node, the link and what was seen against what was declared.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from playbooks.dual_links import RouterTarget
+from estate.routing import RouterRouting
+from playbooks.dual_links import (
+    BFD,
+    OBSERVE,
+    OSPF4,
+    OSPF4_INTERFACES,
+    OSPF6,
+    OSPF6_INTERFACES,
+    RouterTarget,
+)
 
-OSPF4 = "show ip ospf neighbor json"
-OSPF6 = "show ipv6 ospf6 neighbor json"
-BFD = "show bfd peers json"
 ROUTE_PREFIX = "show ip route "
 
 
@@ -42,6 +50,24 @@ def _json(seen: Mapping[str, str], command: str) -> Any:
         return None
 
 
+def documents(text: str) -> list[str]:
+    """vtysh prints one JSON document per -c command, back to back."""
+    decoder = json.JSONDecoder()
+    out, i = [], 0
+    while i < len(text):
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            break
+        try:
+            _, end = decoder.raw_decode(text, i)
+        except json.JSONDecodeError:
+            break  # a command that did not answer JSON: the rest cannot be attributed
+        out.append(text[i:end])
+        i = end
+    return out
+
+
 def _ospf4_states(raw: Any) -> dict[str, str]:
     """interface -> the best state an OSPFv2 neighbour on it is in."""
     states: dict[str, str] = {}
@@ -63,6 +89,32 @@ def _ospf6_states(raw: Any) -> dict[str, str]:
         if states.get(iface) != "Full":
             states[iface] = str(n.get("state", ""))
     return states
+
+
+def _costs(raw: Any) -> dict[str, int]:
+    """interface -> the OSPF cost it runs (ospfd and ospf6d both key by name)."""
+    interfaces = raw.get("interfaces", raw) if isinstance(raw, dict) else {}
+    out: dict[str, int] = {}
+    for name, detail in interfaces.items() if isinstance(interfaces, dict) else []:
+        cost = detail.get("cost") if isinstance(detail, dict) else None
+        if isinstance(cost, int):
+            out[str(name)] = cost
+    return out
+
+
+def _bfd_timers(raw: Any) -> dict[tuple[str, int], tuple[int, int, int]]:
+    """(interface, family) -> the (transmit ms, receive ms, multiplier) its
+    session runs: the local, configured timers, not the negotiated ones."""
+    timers: dict[tuple[str, int], tuple[int, int, int]] = {}
+    for peer in raw if isinstance(raw, list) else []:
+        values = [
+            peer.get(k) for k in ("transmit-interval", "receive-interval", "detect-multiplier")
+        ]
+        if all(isinstance(v, int) for v in values):
+            family = 6 if ":" in str(peer.get("peer", "")) else 4
+            tx, rx, mult = values
+            timers[(str(peer.get("interface", "")), family)] = (tx, rx, mult)
+    return timers
 
 
 def _bfd_states(raw: Any) -> dict[tuple[str, int], str]:
@@ -90,17 +142,21 @@ def _route_interfaces(raw: Any) -> list[str]:
     return []
 
 
+def observed(commands: Sequence[str], stdout: str) -> dict[str, str]:
+    """command -> its JSON text, from one vtysh run of `commands` in order."""
+    return dict(zip(commands, documents(stdout), strict=False))
+
+
 def check_router(target: RouterTarget, seen: Mapping[str, str]) -> list[Finding]:
     """Findings for one router from its observed command outputs (empty: healthy)."""
-    if not target.uplinks:
-        return []  # the city: nothing above it to be adjacent to
-    out: list[Finding] = []
-    raw4, raw6, raw_bfd = _json(seen, OSPF4), _json(seen, OSPF6), _json(seen, BFD)
-    for command, raw in ((OSPF4, raw4), (OSPF6, raw6), (BFD, raw_bfd)):
-        if raw is None:
-            out.append(Finding(target.node, "-", f"no JSON from `{command}`"))
+    out = [
+        Finding(target.node, "-", f"no JSON from `{command}`")
+        for command in OBSERVE
+        if _json(seen, command) is None
+    ]
     if out:
         return out
+    raw4, raw6, raw_bfd = _json(seen, OSPF4), _json(seen, OSPF6), _json(seen, BFD)
     ospf4, ospf6, bfd = _ospf4_states(raw4), _ospf6_states(raw6), _bfd_states(raw_bfd)
     for up in target.uplinks:
         for protocol, states in (("OSPFv2", ospf4), ("OSPFv3", ospf6)):
@@ -126,6 +182,7 @@ def check_router(target: RouterTarget, seen: Mapping[str, str]) -> list[Finding]
                             "expected up",
                         )
                     )
+    out += _declared_findings(target, seen)
     primary = next((u for u in target.uplinks if u.role == "primary"), None)
     route = next((c for c in seen if c.startswith(ROUTE_PREFIX)), None)
     if primary is not None and route is not None:
@@ -140,4 +197,47 @@ def check_router(target: RouterTarget, seen: Mapping[str, str]) -> list[Finding]
                     f"leaves by {where}, expected the primary {primary.interface}",
                 )
             )
+    return out
+
+
+def _declared_findings(target: RouterTarget, seen: Mapping[str, str]) -> list[Finding]:
+    """Every link of the router runs the cost and BFD timers the estate declares."""
+    declared = RouterRouting.from_dict(target.routing)
+    out: list[Finding] = []
+    costs = {
+        protocol: _costs(_json(seen, command))
+        for protocol, command in (("OSPFv2", OSPF4_INTERFACES), ("OSPFv3", OSPF6_INTERFACES))
+    }
+    sessions = _bfd_timers(_json(seen, BFD))
+    for iface in declared.interfaces:
+        if iface.cost is None:
+            continue  # passive: a LAN or a zone, no link to cost
+        link = iface.link or iface.name
+        for protocol, running in costs.items():
+            cost = running.get(iface.name)
+            if cost != iface.cost:
+                seen_cost = "absent" if cost is None else str(cost)
+                out.append(
+                    Finding(
+                        target.node,
+                        link,
+                        f"{protocol} cost on {iface.name} is {seen_cost}, declared {iface.cost}",
+                    )
+                )
+        want = declared.timers(iface)
+        if want is None:
+            continue
+        for family in (4, 6):
+            # A missing session is the uplink check's finding (or a child not yet routed).
+            have = sessions.get((iface.name, family))
+            if have is not None and have != (want.interval_ms, want.interval_ms, want.multiplier):
+                tx, rx, mult = have
+                out.append(
+                    Finding(
+                        target.node,
+                        link,
+                        f"BFD (IPv{family}) on {iface.name} runs transmit {tx} ms, receive "
+                        f"{rx} ms x {mult}, declared {want.interval_ms} ms x {want.multiplier}",
+                    )
+                )
     return out

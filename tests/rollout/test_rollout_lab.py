@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,35 +20,14 @@ import pytest
 from lab.lab import Lab
 from security.events import utcnow
 from security.store import open_store
+from tests.rollout.helpers import vtysh_json, yunwang
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
 
 
-def _yunwang(*args: str) -> subprocess.CompletedProcess[str]:
-    """The verb as a user runs it: its own process, stderr a pipe (log lines)."""
-    return subprocess.run(
-        [sys.executable, "-m", "yunwang", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=os.environ,
-        check=False,
-    )
-
-
-def _vtysh(lab: Lab, node: str, command: str) -> object:
-    done = subprocess.run(
-        ["vtysh", "-N", lab.namespace(node), "-c", command],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout)
-
-
 def _route_leaves_by(lab: Lab, node: str, address: str) -> list[str]:
-    routes = _vtysh(lab, node, f"show ip route {address} json")
+    routes = vtysh_json(lab, node, f"show ip route {address} json")
     assert isinstance(routes, dict)
     return [
         hop["interfaceName"]
@@ -68,19 +45,19 @@ def test_rollout_gives_routing_that_fails_over_and_a_second_run_changes_nothing(
     store = f"sqlite:///{tmp_path / 'events.db'}"
     city = lab.routers[0]
     # No routing yet: no OSPF instance, no route to the city.
-    assert _vtysh(lab, "hl", "show ip ospf neighbor json") == {}
+    assert vtysh_json(lab, "hl", "show ip ospf neighbor json") == {}
     assert _route_leaves_by(lab, "hl", city.router_id) == []
 
-    check = _yunwang(
+    check = yunwang(
         "rollout", "dual-links", str(SMALL), "--lab-dir", str(lab.directory), "--store", store,
         "--level", "county", "--check", "--json",
     )  # fmt: skip
     assert check.returncode == 0, check.stderr + check.stdout
     (hl,) = json.loads(check.stdout)["batches"][0]["routers"].values()
     assert hl["pending_lines"] > 20 and not hl["reloaded"]
-    assert _vtysh(lab, "hl", "show ip ospf neighbor json") == {}  # --check changed nothing
+    assert vtysh_json(lab, "hl", "show ip ospf neighbor json") == {}  # --check changed nothing
 
-    first = _yunwang(
+    first = yunwang(
         "rollout", "dual-links", str(SMALL), "--lab-dir", str(lab.directory), "--store", store,
         "--json",
     )  # fmt: skip
@@ -104,7 +81,7 @@ def test_rollout_gives_routing_that_fails_over_and_a_second_run_changes_nothing(
     finally:
         lab.restore("hl/primary", wait=True)
 
-    second = _yunwang(
+    second = yunwang(
         "rollout", "dual-links", str(SMALL), "--lab-dir", str(lab.directory), "--store", store,
         "--json",
     )  # fmt: skip
@@ -130,7 +107,7 @@ def test_a_failing_batch_stops_the_rollout_naming_node_link_and_what_was_seen(
     # A silent failure of hl's backup: the link stays up, nothing passes.
     lab.blackhole("hl/backup")
     try:
-        done = _yunwang(
+        done = yunwang(
             "rollout", "dual-links", str(SMALL), "--lab-dir", str(lab.directory),
             "--store", f"sqlite:///{tmp_path / 'events.db'}", "--level", "county",
             "--settle", "8", "--json",

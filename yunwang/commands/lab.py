@@ -66,7 +66,14 @@ def up_cmd(
     townships: Annotated[int, typer.Option(help="Townships per county.")] = 1,
     villages: Annotated[int, typer.Option(help="Villages per township.")] = 1,
     hosts: Annotated[int, typer.Option(help="Hosts (sshd) in all.")] = 4,
-    bfd_ms: Annotated[int, typer.Option("--bfd-ms", help="BFD interval on dual links.")] = 100,
+    bfd_ms: Annotated[
+        int | None,
+        typer.Option(
+            "--bfd-ms",
+            help="BFD interval on every dual link instead of the estate's "
+            "(extranet.dual_links.bfd); 100 measures failover fast.",
+        ),
+    ] = None,
     host_ipv6: Annotated[
         bool,
         typer.Option("--host-ipv6/--no-host-ipv6", help="Hosts start dual-stack or IPv4-only."),

@@ -1,8 +1,10 @@
-"""`frr_config`: the estate's routing for one router as FRR configuration.
+"""The role's filters: the estate's routing as FRR configuration, and the
+rollout's judgement of what a router says about its own routing.
 
-A filter and not a template: the lab renders the same text when it starts a
-router (estate.routing.render_frr), so there is one renderer, not two that
-drift. It runs on the controller, where yunwang is installed.
+Filters and not templates or tasks: the lab renders the same text when it
+starts a router (estate.routing.render_frr) and the rollout judges with the
+same code (playbooks.routing_check), so there is one of each, not two that
+drift. They run on the controller, where yunwang is installed.
 """
 
 from __future__ import annotations
@@ -11,12 +13,26 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from estate.routing import RouterRouting, render_frr
+from playbooks.dual_links import RouterTarget, Uplink
+from playbooks.routing_check import check_router, observed
 
 
 def frr_config(routing: dict[str, Any], hostname: str, preamble: Sequence[str] = ()) -> str:
     return render_frr(RouterRouting.from_dict(routing), hostname=hostname, preamble=preamble)
 
 
+def dual_links_findings(
+    stdout: str,
+    node: str,
+    routing: dict[str, Any],
+    uplinks: Sequence[dict[str, Any]],
+    commands: Sequence[str],
+) -> list[str]:
+    """What is wrong with a router's dual links, from one vtysh run of `commands`."""
+    target = RouterTarget(node, "", None, routing, tuple(Uplink(**u) for u in uplinks))
+    return [str(f) for f in check_router(target, observed(commands, stdout))]
+
+
 class FilterModule:
-    def filters(self) -> dict[str, Callable[..., str]]:
-        return {"frr_config": frr_config}
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {"frr_config": frr_config, "dual_links_findings": dual_links_findings}
