@@ -10,14 +10,20 @@ engine state the poller sends with its next request.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from estate import load
+from monitors.exporter import CollectionCollector
 from monitors.snmp import ber, tables, usm
+from monitors.snmp.collection import Collection, Snapshot
 from monitors.snmp.poller import DevicePoll, Poller, PollerSettings
 from monitors.snmp.recordings import records
 from monitors.snmp.session import Credential, Target
+from security.events import Event
 from tests.snmp.agents import Snmpsim
 from tests.snmp.hostile import Answer, HostileAgent, Request, response_pdu, seal, vendor_recording
 
@@ -78,6 +84,49 @@ def test_engine_boots_out_of_range_in_discovery_costs_only_that_device(
     assert hostile.state == "unreachable" and hostile.error_kind == "malformed", hostile.error
     assert_good(good)
     assert poller.errors[("hostile", "malformed")] == 1
+
+
+def test_a_hostile_device_is_one_event_and_a_metric_not_a_dead_cycle(
+    recordings: Path, snmpsim: Snmpsim, small_path: Path
+) -> None:
+    """What an operator sees of item 1: the device's failure as one
+    device-state event (not one per cycle) and as yunwang_snmp_errors_total
+    on the exporter, while the good device keeps its data."""
+    agent = HostileAgent(vendor_recording(recordings), bad_discovery(-1, 5))
+    events: list[Event] = []
+    with agent:
+        hostile = replace(agent.target(), name="hl-agg-1")
+        good = replace(good_device(snmpsim), name="hl-agg-2")
+        collection = Collection(load(small_path), [hostile, good], SETTINGS, sink=events.append)
+
+        async def run() -> list[Snapshot]:
+            try:
+                return [await collection.cycle() for _ in range(3)]
+            finally:
+                collection.close()
+
+        snapshots = asyncio.run(run())
+    for snapshot in snapshots:
+        assert snapshot.polls["hl-agg-1"].error_kind == "malformed"
+        assert_good(snapshot.polls["hl-agg-2"])
+    [event] = [e for e in events if e.context.device == "hl-agg-1"]
+    assert event.action == "device-state-changed" and event.outcome == "failure"
+    assert dict(event.labels)["error_kind"] == "malformed"
+    assert not [e for e in events if e.context.device == "hl-agg-2"]
+    registry = CollectorRegistry()
+    registry.register(CollectionCollector(collection))
+    assert (
+        registry.get_sample_value(
+            "yunwang_snmp_errors_total", {"device": "hl-agg-1", "kind": "malformed"}
+        )
+        == 3
+    )
+    assert (
+        registry.get_sample_value(
+            "yunwang_snmp_errors_total", {"device": "hl-agg-2", "kind": "malformed"}
+        )
+        is None
+    )
 
 
 def test_out_of_range_boots_in_an_authenticated_report_costs_only_that_device(
