@@ -10,6 +10,7 @@ engine state the poller sends with its next request.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -306,6 +307,7 @@ def test_unsolicited_datagrams_do_not_fill_the_oid_cache(snmpsim: Snmpsim) -> No
     async def run() -> DevicePoll:
         await poller.poll()
         before = ber.OID_CACHE.bytes
+        received = poller.transport.stats.received
         local = poller.transport._endpoints[4].get_extra_info("sockname")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spoofer:
             for n in range(2000):
@@ -317,7 +319,10 @@ def test_unsolicited_datagrams_do_not_fill_the_oid_cache(snmpsim: Snmpsim) -> No
                 spoofer.sendto(message, local)
                 if n % 50 == 0:
                     await asyncio.sleep(0.01)  # let the poller read: no kernel drops
-        await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 30  # every spoof read before the cache is looked at
+        while poller.transport.stats.received < received + 2000:
+            assert time.monotonic() < deadline, poller.transport.stats
+            await asyncio.sleep(0.01)
         [second] = await poller.poll()
         assert ber.OID_CACHE.bytes == before
         poller.close()
