@@ -88,3 +88,11 @@ def test_harden_limits_by_tenant_name() -> None:
     targets = estate_targets(estate, load_policy(None))
     by_code = targets.select(["gaj"])
     assert by_code and targets.select([_tenant_code(estate, "市公安局")]) == by_code
+
+
+def test_collect_watches_a_standby_given_by_names(tmp_path: Path) -> None:
+    (tmp_path / "nolab").mkdir()
+    for item in ("gaj/jwzh=dr-h1", "市公安局/警务综合平台=dr-h1"):
+        done = yunwang("collect", SMALL, "--once", "--dr-standby", item,
+                       "--lab-dir", str(tmp_path / "nolab"), home=tmp_path)  # fmt: skip
+        assert done.returncode == 1 and done.stderr.startswith("no lab is up"), done.stderr

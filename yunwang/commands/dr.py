@@ -15,14 +15,12 @@ $YUNWANG_DR_APP_PASSWORD, $YUNWANG_RESTIC_PASSWORD.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from estate import UnknownName
 from yunwang.commands._security import (
     JsonFlag,
     StoreOption,
@@ -66,13 +64,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _system(estate: Estate, name: str) -> tuple[System, DrClass]:
-    """TENANT/SYSTEM by code or by the names the screens show: gaj/jwzh is 市公安局/警务综合平台."""
-    tenant, _, code = name.partition("/")
-    with contextlib.suppress(UnknownName):  # no such tenant: no such system, said below
-        tenant = estate.resolve(tenant, ("tenant",))[1]
-    system = next(
-        (s for s in estate.systems() if s.tenant == tenant and code in (s.code, s.name)), None
-    )
+    system = estate.system_named(name)  # codes or names: gaj/jwzh, 市公安局/警务综合平台
     if system is None:
         fail(f"{estate.file}: no system {name!r} (expected tenant/system)", EXIT_USAGE)
     if system.dr_class is None:
