@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from monitors.snmp.collection import Collection, Snapshot
 from monitors.snmp.poller import DevicePoll, Poller, PollerSettings
 from monitors.snmp.recordings import records
 from monitors.snmp.session import Credential, Target
+from monitors.snmp.transport import UdpTransport
 from security.events import Event
 from tests.snmp.agents import Snmpsim
 from tests.snmp.hostile import Answer, HostileAgent, Request, response_pdu, seal, vendor_recording
@@ -330,3 +332,43 @@ def test_unsolicited_datagrams_do_not_fill_the_oid_cache(snmpsim: Snmpsim) -> No
 
     assert_good(asyncio.run(run()))
     assert poller.transport.stats.stray >= 1000
+
+
+def test_garbage_from_a_device_address_does_not_cancel_its_retry(recordings: Path) -> None:
+    """Anyone can send undecodable bytes from a device's address (UDP source
+    spoofing needs no request-id). When the real answer is lost, the request
+    must still be retried, not ended as "malformed" by the garbage."""
+    lost: list[Request] = []
+
+    def answer(agent: HostileAgent, request: Request, honest: bytes) -> list[bytes]:
+        if request.discovery or lost:
+            return [honest]
+        lost.append(request)
+        return [b"\x30\x03\x02\x01"]  # the real answer lost, garbage in its place
+
+    with HostileAgent(vendor_recording(recordings), answer) as agent:
+        [[hostile]] = cycles(Poller([agent.target()], SETTINGS))
+    assert hostile.state == "slow" and hostile.error is None  # it took a retry
+    assert hostile.sys_name == sys_name(vendor_recording(recordings))
+
+
+def test_a_device_that_only_answers_garbage_ends_malformed_after_its_retries(
+    recordings: Path,
+) -> None:
+    def answer(agent: HostileAgent, request: Request, honest: bytes) -> list[bytes]:
+        return [honest] if request.discovery else [b"\x30\x03\x02\x01"]
+
+    with HostileAgent(vendor_recording(recordings), answer) as agent:
+        [[hostile]] = cycles(Poller([agent.target()], SETTINGS))
+    assert hostile.error_kind == "malformed", hostile.error
+    assert len([r for r in agent.requests if not r.discovery]) == SETTINGS.retries + 1
+
+
+def test_request_ids_cannot_be_predicted_from_a_devices_own_requests() -> None:
+    """One shared id space serves every device: a hostile device that saw its
+    own request-ids must not know the ones its neighbours' answers need."""
+    transport = UdpTransport()
+    ids = [transport.next_request_id() for _ in range(1000)]
+    assert all(0 < i <= 0x7FFFFFFF for i in ids)
+    steps = {b - a for a, b in pairwise(ids)}
+    assert len(steps) > 990  # a counter has one step; random ids almost never repeat one
