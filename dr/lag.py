@@ -57,15 +57,15 @@ def watched_from(estate: Estate, items: Sequence[str]) -> list[Watched]:
     """`tenant/system=host` items (the option's words) -> what to watch."""
     if len(items) > MAX_WATCHED:
         raise DrError(f"--dr-standby: at most {MAX_WATCHED} standbys, found {len(items)}")
-    systems = {f"{s.tenant}/{s.code}": s for s in estate.replicated_systems()}
     found = []
     for item in items:
         name, eq, host = item.partition("=")
         if not eq or not host:
             raise DrError(f"--dr-standby {item!r}: expected TENANT/SYSTEM=HOST")
-        system = systems.get(name)
-        if system is None:
-            known = ", ".join(sorted(systems)) or "none"
+        system = estate.system_named(name)  # codes or names: 市公安局/警务综合平台
+        if system is None or system.dr_class is None:
+            replicated = (f"{s.tenant}/{s.code}" for s in estate.replicated_systems())
+            known = ", ".join(sorted(replicated)) or "none"
             raise DrError(f"--dr-standby {item!r}: no replicated system {name!r} ({known})")
         found.append(Watched(system, estate.dr.classes[str(system.dr_class)], host))
     return found

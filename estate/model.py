@@ -7,6 +7,7 @@ lab, poller) sees the same order.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -381,6 +382,14 @@ class Estate:
 
     def replicated_systems(self) -> list[System]:
         return [s for s in self.systems() if s.dr_class is not None]
+
+    def system_named(self, text: str) -> System | None:
+        """TENANT/SYSTEM by code or by the names the screens show, in any mix:
+        gaj/jwzh is 市公安局/警务综合平台."""
+        tenant, _, system = text.partition("/")
+        with contextlib.suppress(UnknownName):
+            tenant = self.resolve(tenant, ("tenant",))[1]
+        return next((s for s in self.systems(tenant) if system in (s.code, s.name)), None)
 
     # --- addresses and credentials ---------------------------------------------
 

@@ -64,21 +64,25 @@ class Anchor:
 
 
 class HeadAnchor:
-    """Writes the trail's head out through `submit` (the pipeline) and the log when it moved."""
+    """Writes the trail's head out through `submit` (the pipeline) and the log when it moved.
+
+    `latest` is the head last written out: `watch` shows it in its own log
+    lines too, where a rewrite of trail, head and store cannot reach.
+    """
 
     def __init__(self, trail: AuditTrail, submit: Callable[[Iterable[Event]], object]) -> None:
         self.trail = trail
         self.submit = submit
-        self._last: tuple[int, str] | None = None
+        self.latest: Anchor | None = None
 
     def update(self) -> Anchor | None:
         seq, digest = self.trail.head()
-        if (seq, digest) == self._last:
+        if self.latest is not None and (seq, digest) == (self.latest.seq, self.latest.hash):
             return None
-        self._last = (seq, digest)
         anchor = Anchor(str(self.trail.path), seq, digest, utcnow().isoformat(timespec="seconds"))
         log.info("audit trail %s head: record %d mac %s", anchor.file, seq, digest)
         self.submit([anchor.event()])
+        self.latest = anchor
         return anchor
 
 

@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from estate import Estate
 from security.audit import AuditError, AuditTrail, record
-from security.audit_anchor import HeadAnchor
+from security.audit_anchor import Anchor, HeadAnchor
 from security.context import EstateContext
 from security.delivery import Alertmanager, Sink, Webhook
 from security.metrics import MetricsEndpoint, serve
@@ -94,6 +94,11 @@ class SecurityService:
             self._anchor.update()
         except (AuditError, OSError) as exc:
             log.error("audit anchor: %s", exc)
+
+    @property
+    def audit_head(self) -> Anchor | None:
+        """The audit trail's head as last anchored (None before the first cycle)."""
+        return self._anchor.latest
 
     @property
     def metrics_url(self) -> str | None:

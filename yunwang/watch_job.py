@@ -379,6 +379,7 @@ class Watch:
             sensor=watch_summary.sensor_totals(sensors),
             loop=self.stats.to_dict(self.queue),
             silent=self.feed.silent() if self.feed is not None else [],
+            audit=watch_summary.audit_view(self.security.audit_head),
         )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from monitors.packets.sensor import SensorStats
 from monitors.snmp.collection import Snapshot
+from security.audit_anchor import Anchor
 from security.pipeline import Pipeline
 
 
@@ -31,6 +32,7 @@ class Summary:
     sensor: dict[str, int] = field(default_factory=dict)
     loop: dict[str, float] = field(default_factory=dict)
     silent: list[str] = field(default_factory=list)  # producers the centre no longer hears
+    audit: dict[str, Any] | None = None  # the audit trail's anchored head: file, seq, mac
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -82,3 +84,9 @@ def sensor_totals(sensors: list[SensorStats]) -> dict[str, int]:
         "parsed": sum(s.parsed for s in sensors),
         "events": sum(sum(s.events.values()) for s in sensors),
     }
+
+
+def audit_view(anchor: Anchor | None) -> dict[str, Any] | None:
+    if anchor is None:
+        return None
+    return {"file": anchor.file, "seq": anchor.seq, "mac": anchor.hash}

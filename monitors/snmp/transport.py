@@ -8,9 +8,12 @@ request's session then decodes and checks it (`accept`); what it refuses
 (malformed, unauthenticated, another request's, a replay) is dropped and the
 request keeps waiting, so a spoofed or broken datagram can't fail someone
 else's request while the real answer is on its way. If nothing acceptable
-arrives in time, the request ends with what was refused (a device that only
-answers garbage is "malformed", not "timeout"). Retries back off
-exponentially.
+arrives in time, a request whose answer was refused ends with that refusal
+(its answer would be here by now); undecodable bytes from the device's
+address prove nothing (anyone can send them from there), so the request is
+retried, and ends "malformed" rather than "timeout" only when nothing better
+came. Retries back off exponentially. Request ids are random: a device that
+sees its own requests' ids cannot predict its neighbours'.
 """
 
 from __future__ import annotations
@@ -18,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import itertools
-import random
+import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,9 +83,6 @@ class UdpTransport:
     stats: TransportStats = field(default_factory=TransportStats)
     _pending: dict[int, _Pending] = field(default_factory=dict)
     _endpoints: dict[int, asyncio.DatagramTransport] = field(default_factory=dict)
-    _ids: itertools.count[int] = field(
-        default_factory=lambda: itertools.count(random.randrange(1, 2**30))
-    )
     # Addresses with requests in flight, and the garbage each sent meanwhile
     # (only for those: unsolicited garbage is counted, never stored).
     _waiting: Counter[Address] = field(default_factory=Counter)
@@ -108,8 +107,12 @@ class UdpTransport:
         return endpoint
 
     def next_request_id(self) -> int:
-        request_id = next(self._ids) & 0x7FFFFFFF
-        return request_id or next(self._ids) & 0x7FFFFFFF
+        """Random in 1..2^31-1 and not in flight (a counter would tell a hostile
+        device the ids of the requests to every other device)."""
+        while True:
+            request_id = secrets.randbelow(0x7FFFFFFF) + 1
+            if request_id not in self._pending:
+                return request_id
 
     def receive(self, data: bytes, addr: Address) -> None:
         self.stats.received += 1
@@ -153,6 +156,7 @@ class UdpTransport:
         loop = asyncio.get_running_loop()
         home = _normal(address)
         wait = timeout
+        garbage: SnmpError | None = None
         for attempt in range(retries + 1):
             request_id = self.next_request_id()
             pending = _Pending(address, loop.create_future(), accept)
@@ -163,11 +167,11 @@ class UdpTransport:
                 self.stats.sent += 1
                 return await asyncio.wait_for(pending.future, wait), attempt + 1
             except TimeoutError:
-                # The agent answered something, but never the answer: its
+                # The agent answered this request, but not acceptably: its
                 # answer would be here by now, so don't retry.
-                heard = pending.refused or self._garbage.get(home)
-                if heard is not None:
-                    raise heard from None
+                if pending.refused is not None:
+                    raise pending.refused from None
+                garbage = self._garbage.get(home) or garbage
                 wait *= backoff
             finally:
                 del self._pending[request_id]
@@ -175,7 +179,7 @@ class UdpTransport:
                 if not self._waiting[home]:
                     del self._waiting[home]
                     self._garbage.pop(home, None)
-        raise SnmpTimeout(f"no answer from {address[0]} after {retries + 1} attempts")
+        raise garbage or SnmpTimeout(f"no answer from {address[0]} after {retries + 1} attempts")
 
     def close(self) -> None:
         for endpoint in self._endpoints.values():

@@ -268,3 +268,17 @@ def test_a_reader_never_makes_up_a_key(tmp_path: Path) -> None:
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "/etc: is a directory, expected an audit trail file" in result.stderr
+
+
+def test_verify_against_a_mistyped_store_fails_and_creates_nothing(tmp_path: Path) -> None:
+    """A typo in --store must not pass for "no anchor yet": the anchor check
+    would be skipped silently, and a new empty store made in a new directory."""
+    trail = _trail(tmp_path)
+    typo = tmp_path / "typo" / "events.db"
+    result = CliRunner().invoke(
+        app, ["audit", "verify", "--file", str(trail.path), "--store", f"sqlite:///{typo}"]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.count("\n") == 1
+    assert f"{typo}: no event store here (check --store" in result.stderr
+    assert not typo.parent.exists()

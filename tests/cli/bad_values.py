@@ -138,6 +138,7 @@ BAD: list[Row] = [
            (USAGE, ("x", "--store", "{store}", "--since", "5x")),
            (USAGE, ())),
     *_rows("audit verify",
+           (INVALID, ("--store", "{typo}")),
            (INVALID, ("--file", "/")),
            (INVALID, ("--file", "/etc")), (INVALID, ("--file", "{missing}")),
            (INVALID, ("--file", "{trail}"))),

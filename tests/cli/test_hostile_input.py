@@ -41,5 +41,10 @@ def test_read_only_verbs_leave_a_mistyped_store_uncreated(
     outcomes: dict[str, Outcome], tmp_path: Path
 ) -> None:
     typo_rows = [o for o in outcomes.values() if "{typo}" in o.row.args]
-    assert {o.row.verb for o in typo_rows} == {("posture",), ("warnings",), ("events", "search")}
+    assert {o.row.verb for o in typo_rows} == {
+        ("posture",),
+        ("warnings",),
+        ("events", "search"),
+        ("audit", "verify"),
+    }
     assert all("no event store here" in o.stderr and not o.typo_created for o in typo_rows)

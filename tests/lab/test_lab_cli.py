@@ -127,6 +127,15 @@ def test_exec_runs_in_a_node_and_passes_the_exit_code(lab: Lab) -> None:
     assert result.exit_code == 0 and "up-p" in result.stdout
     result = runner.invoke(app, ["lab", "exec", "hl", "--dir", str(lab.directory), "--", "false"])
     assert result.exit_code == 1
+    # The name the screens show (华龙区 is hl) reaches the same namespace.
+    named = runner.invoke(
+        app, ["lab", "exec", "华龙区", "--dir", str(lab.directory), "--", "ip", "netns", "identify"]
+    )
+    coded = runner.invoke(
+        app, ["lab", "exec", "hl", "--dir", str(lab.directory), "--", "ip", "netns", "identify"]
+    )
+    assert named.exit_code == coded.exit_code == 0, named.stderr
+    assert named.stdout == coded.stdout == lab.namespace("hl") + "\n"
 
 
 @pytest.mark.lab

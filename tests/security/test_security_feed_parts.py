@@ -17,6 +17,7 @@ from security.feed_reader import Checkpoint
 from security.fleet import Fleet
 from security.store import StoreError
 from security.store.es_auth import client_options
+from tests.waiting import wait_until
 from yunwang.watch_loop import EventQueue, Schedule
 
 SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
@@ -91,8 +92,8 @@ def test_the_queue_makes_the_sensor_wait_but_never_the_poller() -> None:
     assert len(queue) == 4
     waiting = threading.Thread(target=queue.put, args=(beat,))
     waiting.start()
-    time.sleep(0.2)
-    assert waiting.is_alive() and queue.waits == 1
+    wait_until(lambda: queue.waits == 1, 10, "the sensor's put to wait for room")
+    assert waiting.is_alive()
     assert len(queue.take(limit=3)) == 3
     waiting.join(2)
     assert not waiting.is_alive() and len(queue) == 2

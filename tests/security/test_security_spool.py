@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EsNode, es_namespace, free_port
+from prometheus_client import CollectorRegistry
 from sec_helpers import make_event
 
 from security.pipeline import Pipeline
@@ -286,6 +287,12 @@ def test_a_full_disk_keeps_the_batch_in_memory_and_retries(
     health = offline.health()
     # 280 events and the store's own "spool-full" event, all kept in memory in order
     assert health.held_events == 281 and health.spool_write_errors >= 2
+    registry = CollectorRegistry()  # and as metrics, the way Prometheus scrapes them
+    registry.register(pipeline.collector())
+    assert registry.get_sample_value("yunwang_store_held_events") == 281
+    assert registry.get_sample_value("yunwang_store_spool_write_errors_total") == (
+        health.spool_write_errors
+    )
     full = [r.getMessage() for r in caplog.records if "No space left on device" in r.getMessage()]
     assert len(full) == 1 and "holding" in full[0], "said once in the log"
     [warning] = [w for w in pipeline.active_warnings() if w.rule_id == "YW-STORE-001"]
@@ -294,6 +301,7 @@ def test_a_full_disk_keeps_the_batch_in_memory_and_retries(
     with caplog.at_level(logging.WARNING, logger="security.store.elastic"):
         pipeline.tick()
     assert offline.health().held_events == 0 and len(offline.spool) == 301
+    assert registry.get_sample_value("yunwang_store_held_events") == 0
     assert any("writable again" in r.getMessage() for r in caplog.records)
     assert not [w for w in pipeline.active_warnings() if w.rule_id == "YW-STORE-001"]
     pipeline.close()

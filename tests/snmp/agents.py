@@ -185,6 +185,17 @@ class NamespaceSnmpd:
         if self.pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, 15)
+            # snmpd saves its persistent state as it exits: wait, so the work
+            # directory can be removed behind it (bench/snmp_hostile.py does).
+            wait_until(lambda pid=self.pid: _exited(pid), 10, "snmpd to exit")
             self.pid = None
         subprocess.run(["ip", "link", "del", self.host_if], check=False, capture_output=True)
         subprocess.run(["ip", "netns", "del", self.name], check=False, capture_output=True)
+
+
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie waiting for whoever adopted the daemon to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] == "Z"
+    except (OSError, IndexError):
+        return True

@@ -10,14 +10,23 @@ engine state the poller sends with its next request.
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from estate import load
+from monitors.exporter import CollectionCollector
 from monitors.snmp import ber, tables, usm
+from monitors.snmp.collection import Collection, Snapshot
 from monitors.snmp.poller import DevicePoll, Poller, PollerSettings
 from monitors.snmp.recordings import records
 from monitors.snmp.session import Credential, Target
+from monitors.snmp.transport import UdpTransport
+from security.events import Event
 from tests.snmp.agents import Snmpsim
 from tests.snmp.hostile import Answer, HostileAgent, Request, response_pdu, seal, vendor_recording
 
@@ -78,6 +87,49 @@ def test_engine_boots_out_of_range_in_discovery_costs_only_that_device(
     assert hostile.state == "unreachable" and hostile.error_kind == "malformed", hostile.error
     assert_good(good)
     assert poller.errors[("hostile", "malformed")] == 1
+
+
+def test_a_hostile_device_is_one_event_and_a_metric_not_a_dead_cycle(
+    recordings: Path, snmpsim: Snmpsim, small_path: Path
+) -> None:
+    """What an operator sees of item 1: the device's failure as one
+    device-state event (not one per cycle) and as yunwang_snmp_errors_total
+    on the exporter, while the good device keeps its data."""
+    agent = HostileAgent(vendor_recording(recordings), bad_discovery(-1, 5))
+    events: list[Event] = []
+    with agent:
+        hostile = replace(agent.target(), name="hl-agg-1")
+        good = replace(good_device(snmpsim), name="hl-agg-2")
+        collection = Collection(load(small_path), [hostile, good], SETTINGS, sink=events.append)
+
+        async def run() -> list[Snapshot]:
+            try:
+                return [await collection.cycle() for _ in range(3)]
+            finally:
+                collection.close()
+
+        snapshots = asyncio.run(run())
+    for snapshot in snapshots:
+        assert snapshot.polls["hl-agg-1"].error_kind == "malformed"
+        assert_good(snapshot.polls["hl-agg-2"])
+    [event] = [e for e in events if e.context.device == "hl-agg-1"]
+    assert event.action == "device-state-changed" and event.outcome == "failure"
+    assert dict(event.labels)["error_kind"] == "malformed"
+    assert not [e for e in events if e.context.device == "hl-agg-2"]
+    registry = CollectorRegistry()
+    registry.register(CollectionCollector(collection))
+    assert (
+        registry.get_sample_value(
+            "yunwang_snmp_errors_total", {"device": "hl-agg-1", "kind": "malformed"}
+        )
+        == 3
+    )
+    assert (
+        registry.get_sample_value(
+            "yunwang_snmp_errors_total", {"device": "hl-agg-2", "kind": "malformed"}
+        )
+        is None
+    )
 
 
 def test_out_of_range_boots_in_an_authenticated_report_costs_only_that_device(
@@ -257,6 +309,7 @@ def test_unsolicited_datagrams_do_not_fill_the_oid_cache(snmpsim: Snmpsim) -> No
     async def run() -> DevicePoll:
         await poller.poll()
         before = ber.OID_CACHE.bytes
+        received = poller.transport.stats.received
         local = poller.transport._endpoints[4].get_extra_info("sockname")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spoofer:
             for n in range(2000):
@@ -268,7 +321,10 @@ def test_unsolicited_datagrams_do_not_fill_the_oid_cache(snmpsim: Snmpsim) -> No
                 spoofer.sendto(message, local)
                 if n % 50 == 0:
                     await asyncio.sleep(0.01)  # let the poller read: no kernel drops
-        await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 30  # every spoof read before the cache is looked at
+        while poller.transport.stats.received < received + 2000:
+            assert time.monotonic() < deadline, poller.transport.stats
+            await asyncio.sleep(0.01)
         [second] = await poller.poll()
         assert ber.OID_CACHE.bytes == before
         poller.close()
@@ -276,3 +332,43 @@ def test_unsolicited_datagrams_do_not_fill_the_oid_cache(snmpsim: Snmpsim) -> No
 
     assert_good(asyncio.run(run()))
     assert poller.transport.stats.stray >= 1000
+
+
+def test_garbage_from_a_device_address_does_not_cancel_its_retry(recordings: Path) -> None:
+    """Anyone can send undecodable bytes from a device's address (UDP source
+    spoofing needs no request-id). When the real answer is lost, the request
+    must still be retried, not ended as "malformed" by the garbage."""
+    lost: list[Request] = []
+
+    def answer(agent: HostileAgent, request: Request, honest: bytes) -> list[bytes]:
+        if request.discovery or lost:
+            return [honest]
+        lost.append(request)
+        return [b"\x30\x03\x02\x01"]  # the real answer lost, garbage in its place
+
+    with HostileAgent(vendor_recording(recordings), answer) as agent:
+        [[hostile]] = cycles(Poller([agent.target()], SETTINGS))
+    assert hostile.state == "slow" and hostile.error is None  # it took a retry
+    assert hostile.sys_name == sys_name(vendor_recording(recordings))
+
+
+def test_a_device_that_only_answers_garbage_ends_malformed_after_its_retries(
+    recordings: Path,
+) -> None:
+    def answer(agent: HostileAgent, request: Request, honest: bytes) -> list[bytes]:
+        return [honest] if request.discovery else [b"\x30\x03\x02\x01"]
+
+    with HostileAgent(vendor_recording(recordings), answer) as agent:
+        [[hostile]] = cycles(Poller([agent.target()], SETTINGS))
+    assert hostile.error_kind == "malformed", hostile.error
+    assert len([r for r in agent.requests if not r.discovery]) == SETTINGS.retries + 1
+
+
+def test_request_ids_cannot_be_predicted_from_a_devices_own_requests() -> None:
+    """One shared id space serves every device: a hostile device that saw its
+    own request-ids must not know the ones its neighbours' answers need."""
+    transport = UdpTransport()
+    ids = [transport.next_request_id() for _ in range(1000)]
+    assert all(0 < i <= 0x7FFFFFFF for i in ids)
+    steps = {b - a for a, b in pairwise(ids)}
+    assert len(steps) > 990  # a counter has one step; random ids almost never repeat one

@@ -7,12 +7,14 @@ out-of-cycle poll of its devices), never by the schedule."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import signal
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -37,6 +39,7 @@ from tests.lab_slice import (
     yunwang_env,
     yunwang_in_nms,
 )
+from tests.snmp.agents import free_udp_port
 
 pytestmark = pytest.mark.lab
 ESTATE_INTERVAL_S = 60.0  # examples/small.yaml's monitoring.poll_interval
@@ -303,9 +306,10 @@ def test_collect_with_traps_from_the_nms(lab: Lab, driver: TrapDriver, tmp_path:
     # The routers' snmpd know the NMS's engine id: `collect` keeps the same one.
     (home / "traps").mkdir(parents=True)
     (home / "traps" / "engine.json").write_text((lab.directory / "nms-traps.json").read_text())
+    port = free_udp_port()  # a free number; TCP on the NMS's loopback is as free
     process = subprocess.Popen(
         yunwang_in_nms(lab, "collect", str(SMALL),
-         "--lab-dir", str(lab.directory), "--port", "0", "--traps",
+         "--lab-dir", str(lab.directory), "--port", str(port), "--traps",
          "--trap-listen", driver.nms_address, "--trap-port", str(TRAP_PORT)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         preexec_fn=default_sigint,
@@ -313,7 +317,9 @@ def test_collect_with_traps_from_the_nms(lab: Lab, driver: TrapDriver, tmp_path:
     links, traps = home / "events" / "links.jsonl", home / "events" / "traps.jsonl"
     try:
         _wait(lambda: "receiving traps" in _peek(process), 30, "collect to start")
-        time.sleep(2)  # its first cycle
+        normal = 'yunwang_link_pair_state{county="qf",level="county",pair="qf",state="normal"'
+        _wait(lambda: f"{normal},township=\"\"}} 1.0" in _scrape(lab, port), 30,
+              "qf normal after collect's first cycle")  # fmt: skip
         lab.cut("qf/primary")
         _wait(lambda: _has(links, '"failover"', "qf"), 5, "qf failover in links.jsonl")
         _wait(lambda: _has(traps, "yunwang.traps", "qf/primary"), 5, "a qf trap in traps.jsonl")
@@ -340,6 +346,15 @@ def _peek(process: subprocess.Popen[str]) -> str:
     chunk = os.read(fd, 65536) if select.select([fd], [], [], 0)[0] else b""
     _seen[process.pid] = _seen.get(process.pid, "") + chunk.decode(errors="replace")
     return _seen[process.pid]
+
+
+def _scrape(lab: Lab, port: int) -> str:
+    """collect's /metrics, from inside the NMS ('' until it answers)."""
+    with lab.entered("nms"), contextlib.suppress(OSError):
+        url = f"http://127.0.0.1:{port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return str(answer.read().decode())
+    return ""
 
 
 def _has(path: Path, *needles: str) -> bool:

@@ -115,3 +115,8 @@ def test_everything_is_stored_and_audited(watched: tuple[dict[str, Any], str, Pa
     assert trail.verify() == []
     actions = [r.action for r in trail.records()]
     assert "watch.start" in actions and "watch.stop" in actions and "watch.replay" in actions
+    # --json carries the head watch anchored (issue 10 item 13): a record of this trail.
+    anchored = summary["audit"]
+    assert anchored["file"] == str(trail.path)
+    [record] = [r for r in trail.records() if r.seq == anchored["seq"]]
+    assert record.hash == anchored["mac"]

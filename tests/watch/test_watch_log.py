@@ -13,10 +13,13 @@ from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
+from security.audit import AuditTrail
 from yunwang.watch_job import Summary
 from yunwang.watchlog import WatchLog
 
-LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (warning (opened|escalated|resolved)|status) ")
+LINE = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (warning (opened|escalated|resolved)|status|audit head) "
+)
 
 
 def test_piped_watch_logs_warnings_and_a_status_line_per_period(tmp_path: Path) -> None:
@@ -54,18 +57,26 @@ def test_piped_watch_logs_warnings_and_a_status_line_per_period(tmp_path: Path) 
     )
     seconds = [datetime.strptime(line[:20], "%Y-%m-%dT%H:%M:%SZ") for line in statuses]
     assert all((b - a).total_seconds() >= 2 for a, b in pairwise(seconds))  # 3 s, to the second
+    # The audit trail's head, anchored in the log as well as the store (issue 10 item 13):
+    # watch's own start is audited, so there is a head to show.
+    [*_, head] = AuditTrail(tmp_path / "audit.jsonl").records()
+    anchored = [line.split(" ", 1)[1] for line in lines if " audit head " in line]
+    assert anchored and all(a.startswith("audit head record ") for a in anchored)
+    seq, mac = anchored[-1].split()[3], anchored[-1].split()[5]
+    assert int(seq) <= head.seq and len(mac) == 16
+    assert f"audit record {seq} mac {mac}" in statuses[-1]
 
 
 def _opened(lines: list[str], rule: str) -> bool:
     return any(" warning opened " in line and f" {rule} " in line for line in lines)
 
 
-def _summary(*warnings: tuple[str, str]) -> Summary:
+def _summary(*warnings: tuple[str, str], audit: dict[str, object] | None = None) -> Summary:
     return Summary(
         estate="small.yaml", mode="simulated", cycles=1, devices={"reachable": 14}, pairs=[],
         warnings=[{"id": wid, "level": level, "rule": "YW-LINK-001", "summary": "hl on backup",
                    "status": "open", "count": 1, "age_s": 0} for wid, level in warnings],
-        posture=[], events={}, metrics_url=None,
+        posture=[], events={}, metrics_url=None, audit=audit,
     )  # fmt: skip
 
 
@@ -85,3 +96,20 @@ def test_opened_escalated_resolved_each_once() -> None:
         "warning resolved W1 yellow YW-LINK-001 hl on backup",
     ]
     assert [e.split(" · ")[0] for e in events if e.startswith("status")] == ["status cycle 1"] * 2
+
+
+def test_the_audit_head_is_logged_when_it_moves() -> None:
+    stream = io.StringIO()
+    log = WatchLog(stream, status_every_s=60)
+    first = {"seq": 3, "mac": "ab" * 32, "file": "/x/audit.jsonl"}
+    log.update(_summary(audit=None), now=0)  # nothing anchored yet
+    log.update(_summary(audit=first), now=1)
+    log.update(_summary(audit=first), now=2)  # unchanged: no line
+    log.update(_summary(audit={**first, "seq": 4, "mac": "cd" * 32}), now=61)
+    events = [line.split(" ", 1)[1] for line in stream.getvalue().splitlines()]
+    assert [e for e in events if e.startswith("audit")] == [
+        f"audit head record 3 mac {'ab' * 8} /x/audit.jsonl",
+        f"audit head record 4 mac {'cd' * 8} /x/audit.jsonl",
+    ]
+    statuses = [e for e in events if e.startswith("status")]
+    assert "audit" not in statuses[0] and statuses[1].endswith(f" · audit record 4 mac {'cd' * 8}")

@@ -79,7 +79,7 @@ def _anchor(trail: AuditTrail, url: str | None) -> Anchor | None:
     url = url or os.environ.get("YUNWANG_STORE")
     if url is None and not Path(default_url().removeprefix("sqlite:///")).exists():
         return None
-    db = store_from(url)
+    db = store_from(url, read_only=True)  # a mistyped store is an error, not "no anchor yet"
     try:
         return latest_anchor(db, trail)
     except StoreError as exc:

@@ -64,8 +64,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _system(estate: Estate, name: str) -> tuple[System, DrClass]:
-    tenant, _, code = name.partition("/")
-    system = next((s for s in estate.systems() if (s.tenant, s.code) == (tenant, code)), None)
+    system = estate.system_named(name)  # codes or names: gaj/jwzh, 市公安局/警务综合平台
     if system is None:
         fail(f"{estate.file}: no system {name!r} (expected tenant/system)", EXIT_USAGE)
     if system.dr_class is None:

@@ -282,7 +282,9 @@ def restore_cmd(
 )
 def exec_cmd(
     ctx: typer.Context,
-    node: Annotated[str, typer.Argument(help="Router node id, host name, or 'nms'.")],
+    node: Annotated[
+        str, typer.Argument(help="Router node id or name (hl, 华龙区), host name, or 'nms'.")
+    ],
     directory: Dir = None,
 ) -> None:
     """Run a command in a node's namespace: yunwang lab exec hl -- ping -c1 198.18.0.10"""
@@ -291,7 +293,7 @@ def exec_cmd(
         raise typer.Exit(2)
     lab = Lab(directory)
     try:
-        done = lab.run(node, list(ctx.args), check=False, timeout=3600)
+        done = lab.run(lab.named(node), list(ctx.args), check=False, timeout=3600)
     except LabError as exc:
         raise _fail("lab.exec", node, exc) from None
     _audit(

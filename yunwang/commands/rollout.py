@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from estate import UnknownName
 from yunwang.commands._batches import report_json
 from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
@@ -79,7 +80,8 @@ def dual_links(
                 fail(f"--lab: {exc}")
         else:
             targets = estate_targets(estate)
-        plan = batches(targets, level=level, limit=limit or [], size=batch)
+        named = [_router_id(estate, name) for name in limit or []]
+        plan = batches(targets, level=level, limit=named, size=batch)
     except RolloutError as exc:
         fail(str(exc), EXIT_USAGE)
     if not plan:
@@ -223,3 +225,11 @@ def _print(report: RolloutReport) -> None:
     skipped = report.planned - len(report.batches)
     if skipped:
         out.print(f"{skipped} batches not run (the rollout stopped)")
+
+
+def _router_id(estate: Estate, text: str) -> str:
+    """--limit 华龙区 is --limit hl: a county's or township's router by the name the screens show."""
+    try:
+        return estate.resolve(text, ("county", "township"))[1]
+    except UnknownName:
+        return text  # batches() says there is no router of that id
