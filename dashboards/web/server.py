@@ -68,6 +68,7 @@ class WebServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            server_header=False,  # no product and version for a scanner to match
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
