@@ -92,23 +92,29 @@ class Sessions:
 
     # -- login rate limit ------------------------------------------------------
 
-    def locked(self, *keys: str) -> bool:
+    def attempt(self, *keys: str) -> float | None:
+        """Count a login attempt against every key before its password is checked,
+        so parallel attempts cannot all pass a lock that only finished failures
+        would set. None: a key is locked. Returns the attempt's stamp for `settle`."""
         now = time.monotonic()
         with self._lock:
-            return any(len(self._recent(k, now)) >= self.policy.max_failures for k in keys)
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
+            if any(len(self._recent(k, now)) >= self.policy.max_failures for k in keys):
+                return None
             if len(self._failures) >= MAX_TRACKED:
                 self._failures = {k: v for k, v in self._failures.items() if self._recent(k, now)}
             for key in keys:
                 self._failures.setdefault(key, deque(maxlen=self.policy.max_failures)).append(now)
+        return now
 
-    def succeeded(self, *keys: str) -> None:
+    def settle(self, stamp: float, address_key: str, user_key: str) -> None:
+        """A successful login: the user's count starts afresh, and the address gets
+        this attempt back (its earlier failures stay: another account's password
+        must not wash out a spray from the same address)."""
         with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+            self._failures.pop(user_key, None)
+            attempts = self._failures.get(address_key)
+            if attempts is not None and stamp in attempts:
+                attempts.remove(stamp)
 
     def _recent(self, key: str, now: float) -> list[float]:
         return [t for t in self._failures.get(key, ()) if now - t < self.policy.window_s]

@@ -1,0 +1,184 @@
+"""The web view as an attacker meets it, over real HTTP (uvicorn): login bursts, event
+stream floods, hostile bodies, paths, cookies and half-sent requests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dashboards.web import app as web_app
+from dashboards.web.server import WebServer
+from tests.dashboards.test_web_access import PASSWORD, Client, _server
+
+
+@pytest.fixture
+def web(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebServer]:
+    monkeypatch.setenv("YUNWANG_HOME", str(tmp_path))
+    with _server(tmp_path) as server:
+        yield server
+
+
+def port_of(web: WebServer) -> int:
+    return int(web.url.rstrip("/").rsplit(":", 1)[1])
+
+
+def raw(web: WebServer, request: bytes, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are; the status, headers and body that come back."""
+    with socket.create_connection(("127.0.0.1", port_of(web)), timeout=timeout) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = [ln for ln in head.lower().split(b"\r\n") if ln.startswith(b"content-length:")]
+            if length and len(body) >= int(length[0].split(b":")[1]):
+                break
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), headers, body
+
+
+def post(path: str, body: bytes, extra: str = "") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
+    ).encode() + body
+
+
+def test_a_burst_of_parallel_logins_cannot_outrun_the_lock(web: WebServer) -> None:
+    # Counted before the password is checked: parallel guesses cannot all pass a
+    # lock that only finished failures would set.
+    start, statuses = threading.Barrier(20), []
+
+    def guess() -> None:
+        client = Client(web.url)
+        start.wait()
+        statuses.append(client.login("op", "not the password"))
+
+    threads = [threading.Thread(target=guess) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(statuses) == 20
+    assert statuses.count(401) <= 5 and statuses.count(401) + statuses.count(429) == 20
+
+
+def test_a_good_login_does_not_wash_out_the_address(web: WebServer) -> None:
+    client = Client(web.url)
+    for name in ("ghost1", "ghost2", "ghost3", "ghost4"):
+        assert client.login(name, "a guessed password") == 401
+    assert client.login("op", PASSWORD) == 200  # gets its own attempt back, no more
+    assert client.login("ghost5", "a guessed password") == 401  # the address's fifth failure
+    assert client.login("aud", PASSWORD) == 429
+
+
+def open_stream(web: WebServer, client: Client) -> tuple[http.client.HTTPConnection, int]:
+    cookie = "; ".join(f"{c.name}={c.value}" for c in client.jar)
+    conn = http.client.HTTPConnection("127.0.0.1", port_of(web), timeout=10)
+    conn.request("GET", "/api/stream", headers={"Cookie": cookie})
+    response = conn.getresponse()
+    if response.status == 200:
+        assert response.readline().startswith(b"id: ")  # the first event: the whole view
+    return conn, response.status
+
+
+def test_event_streams_are_bounded_per_user_and_in_all(
+    web: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web_app, "STREAMS_PER_USER", 3)
+    monkeypatch.setattr(web_app, "STREAMS", 4)
+    built = []
+    build = web.view._view
+    monkeypatch.setattr(web.view, "_view", lambda: built.append(1) or build())
+    op, aud = Client(web.url), Client(web.url)
+    assert op.login("op", PASSWORD) == 200 and aud.login("aud", PASSWORD) == 200
+    streams = [open_stream(web, op) for _ in range(3)]
+    assert [status for _, status in streams] == [200, 200, 200]
+    assert len(built) == 1  # one view built for the three streams of the same version
+    assert open_stream(web, op)[1] == 429  # the user's bound
+    streams.append(open_stream(web, aud))
+    assert streams[-1][1] == 200
+    assert open_stream(web, aud)[1] == 429  # the server's bound
+    for conn, _ in streams:
+        conn.close()
+    deadline = time.monotonic() + 10
+    while web.view._streams.total() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert web.view._streams.total() == 0  # closed streams give their places back
+    conn, status = open_stream(web, op)
+    conn.close()
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        (b"[" * 8000 + b"]" * 8000, 400, "request body: expected a JSON object"),
+        (b'{"user": ["op"], "password": 12}', 400, "request body: user: expected a string"),
+        (b"\xff\xfe not utf-8", 400, "request body: expected a JSON object"),
+        (b'{"user": "' + b"a" * 20000 + b'"}', 413, "request body: at most 16384 bytes"),
+    ],
+)
+def test_hostile_bodies_get_one_line(web: WebServer, body: bytes, status: int, error: str) -> None:
+    got, headers, text = raw(web, post("/api/login", body))
+    assert (got, json.loads(text)) == (status, {"error": error})
+    assert headers["content-security-policy"].startswith("default-src 'self'")
+
+
+def test_a_chunked_body_is_cut_at_the_bound(web: WebServer) -> None:
+    chunk = b"4000\r\n" + b"a" * 0x4000 + b"\r\n"
+    request = (
+        b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunk * 64 + b"0\r\n\r\n"
+    )
+    assert raw(web, request)[0] == 413
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../users.py",
+        "/static/%2e%2e/users.py",
+        "/static/..%2f..%2fweb%2fusers.json",
+        "/static/%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/static//etc/passwd",
+    ],
+)
+def test_no_path_leaves_the_static_folder(web: WebServer, path: str) -> None:
+    status, _, body = raw(
+        web, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    )
+    assert status == 404 and b"argon2" not in body and b"root:" not in body
+
+
+def test_bad_cookies_and_injected_headers(web: WebServer) -> None:
+    for cookie in (b"yunwang_session=\xff\xfe", b"yunwang_session=" + b"A" * 12000, b'a="b; =;;'):
+        status, _, _ = raw(
+            web, b"GET /api/me HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + b"\r\n\r\n"
+        )
+        assert status == 401
+    status, headers, _ = raw(
+        web, b"GET /api/county/x%0d%0aSet-Cookie:%20yunwang_session=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    assert status == 401 and "set-cookie" not in headers
+    assert "server" not in headers  # no product or version for a scanner to match
+
+
+def test_the_last_admin_keeps_the_admin_role(web: WebServer) -> None:
+    admin = Client(web.url)
+    assert admin.login("admin", PASSWORD) == 200
+    status, doc = admin.call(
+        "api/users", {"name": "admin", "role": "operator", "password": PASSWORD}
+    )
+    assert (status, doc) == (400, {"error": "user admin: the last admin keeps the admin role"})
+    assert admin.call("api/users/admin/delete", {})[0] == 400
+    assert admin.call("api/me")[0] == 200
