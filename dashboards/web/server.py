@@ -3,12 +3,14 @@ or in the foreground (`yunwang serve`)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from dashboards.web import DEFAULT_PORT
 from dashboards.web.app import WebView
@@ -19,6 +21,10 @@ from estate.home import yunwang_home
 DEFAULT_HOST = "127.0.0.1"
 
 START_TIMEOUT_S = 10.0
+# A request's line and headers must arrive whole this long after the connection
+# opens or the previous response ends: uvicorn alone waits for ever, so a client
+# sending a header a minute (slowloris) would hold its connection indefinitely.
+REQUEST_HEAD_TIMEOUT_S = 10.0
 
 
 class WebError(Exception):
@@ -69,6 +75,7 @@ class WebServer:
             access_log=False,
             lifespan="off",
             server_header=False,  # no product and version for a scanner to match
+            http=_HeadDeadline,
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -106,3 +113,41 @@ class WebServer:
                 "(0600; delete it once the admin has a password of its own)"
             )
         return f"web view: {self.url}  users: {self.users.path}"
+
+
+class _HeadDeadline(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection whose next request head is late."""
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self._in_request() and self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def on_response_complete(self) -> None:
+        self._arm()  # before: a pipelined request handled inside cancels it again
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
+
+    def _in_request(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _arm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(REQUEST_HEAD_TIMEOUT_S, self._late)
+
+    def _late(self) -> None:
+        self._deadline = None
+        if not self._in_request() and not self.transport.is_closing():
+            self.transport.close()

@@ -3,6 +3,7 @@ stream floods, hostile bodies, paths, cookies and half-sent requests."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from dashboards.web import app as web_app
+from dashboards.web import server as web_server
 from dashboards.web.server import WebServer
 from tests.dashboards.test_web_access import PASSWORD, Client, _server
 
@@ -182,3 +184,34 @@ def test_the_last_admin_keeps_the_admin_role(web: WebServer) -> None:
     assert (status, doc) == (400, {"error": "user admin: the last admin keeps the admin role"})
     assert admin.call("api/users/admin/delete", {})[0] == 400
     assert admin.call("api/me")[0] == 200
+
+
+def test_a_request_head_sent_slowly_is_cut_off(
+    web: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web_server, "REQUEST_HEAD_TIMEOUT_S", 1.0)
+    op = Client(web.url)
+    assert op.login("op", PASSWORD) == 200
+    stream, status = open_stream(web, op)  # a request in progress is not late
+    assert status == 200
+    with socket.create_connection(("127.0.0.1", port_of(web)), timeout=10) as sock:
+        sock.sendall(b"GET /api/me HTTP/1.1\r\nHost: x\r\n")
+        began = time.monotonic()
+        for _ in range(20):  # a header now and then, never the end of the head
+            time.sleep(0.2)
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                break
+        sock.settimeout(5)
+        with contextlib.suppress(ConnectionResetError):
+            assert sock.recv(1024) == b""  # closed, nothing answered
+        assert time.monotonic() - began < 3
+    assert web.view._streams.total() == 1  # the open stream outlived the deadline
+    stream.close()
+    keep_alive = http.client.HTTPConnection("127.0.0.1", port_of(web), timeout=10)
+    for _ in range(2):  # requests that arrive whole are unaffected, on one connection
+        keep_alive.request("GET", "/login")
+        assert keep_alive.getresponse().read().startswith(b"<!doctype html>")
+        time.sleep(0.5)
+    keep_alive.close()
