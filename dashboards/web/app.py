@@ -299,6 +299,8 @@ class WebView:
         try:
             self.users.remove(name)
         except UserError as exc:
+            record(action="web.user.remove", target=name, outcome="failure",
+                   detail={"reason": str(exc)}, actor=session.user.name)  # fmt: skip
             return _error(400, str(exc))
         self.sessions.close_user(name)
         record(action="web.user.remove", target=name, actor=session.user.name)

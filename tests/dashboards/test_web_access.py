@@ -273,3 +273,22 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
+
+
+def test_drill_downs_for_a_county_a_tenant_and_a_warning(web: WebServer, seeded: Warning) -> None:
+    aud = Client(web.url)  # reading the page is every role's; the auditor suffices
+    assert aud.login("aud", PASSWORD) == 200
+    status, county = aud.call("api/county/hl")
+    assert status == 200 and [t["id"] for t in county["townships"]] == ["hl-zyl", "hl-ycz"]
+    assert [v["id"] for v in county["townships"][0]["villages"]] == ["hl-zyl-v001", "hl-zyl-v002"]
+    assert [w["id"] for w in county["warnings"]] == [seeded.id]
+    assert county["posture"]["kind"] == "county" and county["posture"]["score"] < 100
+    assert any(d["component"] == "warnings" for d in county["posture"]["deductions"])
+    status, tenant = aud.call("api/explain/tenant/gaj")  # posture --explain for a tenant
+    assert status == 200 and (tenant["kind"], tenant["name"]) == ("tenant", "gaj")
+    assert 0 <= tenant["score"] <= 100 and isinstance(tenant["deductions"], list)
+    status, warning = aud.call(f"api/warnings/{seeded.id}")
+    assert status == 200 and warning["summary"] == seeded.summary and warning["level"] == "orange"
+    assert aud.call("api/county/nowhere")[0] == 404
+    assert aud.call("api/explain/galaxy/x")[0] == 404
+    assert aud.call("api/warnings/no-such-warning")[0] == 404

@@ -11,12 +11,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dashboards.web import app as web_app
 from dashboards.web import server as web_server
 from dashboards.web.server import WebServer
+from security.audit import AuditTrail
 from tests.dashboards.test_web_access import PASSWORD, Client, _server
 
 
@@ -100,7 +102,12 @@ def test_event_streams_are_bounded_per_user_and_in_all(
     monkeypatch.setattr(web_app, "STREAMS", 4)
     built = []
     build = web.view._view
-    monkeypatch.setattr(web.view, "_view", lambda: built.append(1) or build())
+
+    def counted() -> dict[str, Any]:
+        built.append(1)
+        return build()
+
+    monkeypatch.setattr(web.view, "_view", counted)
     op, aud = Client(web.url), Client(web.url)
     assert op.login("op", PASSWORD) == 200 and aud.login("aud", PASSWORD) == 200
     streams = [open_stream(web, op) for _ in range(3)]
@@ -175,7 +182,7 @@ def test_bad_cookies_and_injected_headers(web: WebServer) -> None:
     assert "server" not in headers  # no product or version for a scanner to match
 
 
-def test_the_last_admin_keeps_the_admin_role(web: WebServer) -> None:
+def test_the_last_admin_keeps_the_admin_role(web: WebServer, tmp_path: Path) -> None:
     admin = Client(web.url)
     assert admin.login("admin", PASSWORD) == 200
     status, doc = admin.call(
@@ -184,6 +191,12 @@ def test_the_last_admin_keeps_the_admin_role(web: WebServer) -> None:
     assert (status, doc) == (400, {"error": "user admin: the last admin keeps the admin role"})
     assert admin.call("api/users/admin/delete", {})[0] == 400
     assert admin.call("api/me")[0] == 200
+    refused = {
+        r.action
+        for r in AuditTrail(tmp_path / "audit.jsonl").records()
+        if r.actor == "admin" and r.outcome == "failure"
+    }
+    assert refused == {"web.user.set", "web.user.remove"}  # refusals are in the trail too
 
 
 def test_a_request_head_sent_slowly_is_cut_off(
