@@ -30,6 +30,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from dashboards.web.hosts import LoopbackHostsOnly
 from dashboards.web.sessions import Session, Sessions
 from dashboards.web.source import CitySource
 from dashboards.web.users import Role, UserError, Users
@@ -60,7 +61,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 class WebView:
     def __init__(self, source: CitySource, users: Users, sessions: Sessions | None = None,
-                 tls: bool = False) -> None:  # fmt: skip
+                 tls: bool = False, loopback_only: bool = False) -> None:  # fmt: skip
         self.source = source
         self.users = users
         self.sessions = sessions or Sessions()
@@ -69,7 +70,9 @@ class WebView:
         self._doc: tuple[int, str] = (-1, "")  # the view as sent, by source version
         self._doc_lock = threading.Lock()
         self.app = Starlette(routes=self._routes(), exception_handlers={BadBody: _refused})
-        self.app.add_middleware(_Headers, tls=tls)
+        if loopback_only:
+            self.app.add_middleware(LoopbackHostsOnly)
+        self.app.add_middleware(_Headers, tls=tls)  # outermost: the refusals get them too
 
     def _routes(self) -> list[Route | Mount]:
         return [

@@ -14,6 +14,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from dashboards.web import DEFAULT_PORT
 from dashboards.web.app import WebView
+from dashboards.web.hosts import is_loopback
 from dashboards.web.source import CitySource
 from dashboards.web.users import UserError, Users
 from estate.home import yunwang_home
@@ -63,7 +64,9 @@ class WebServer:
             self.first_login = self.users.ensure_first_admin()
         except (UserError, OSError) as exc:
             raise WebError(str(exc)) from None
-        self.view = WebView(source, self.users, tls=options.tls)
+        self.view = WebView(
+            source, self.users, tls=options.tls, loopback_only=is_loopback(options.host)
+        )
         self.options = options
         config = uvicorn.Config(
             self.view.app,

@@ -17,6 +17,7 @@ import pytest
 
 from dashboards.web import app as web_app
 from dashboards.web import server as web_server
+from dashboards.web.hosts import is_loopback
 from dashboards.web.server import WebServer
 from security.audit import AuditTrail
 from tests.dashboards.test_web_access import PASSWORD, Client, _server
@@ -164,7 +165,7 @@ def test_a_chunked_body_is_cut_at_the_bound(web: WebServer) -> None:
 )
 def test_no_path_leaves_the_static_folder(web: WebServer, path: str) -> None:
     status, _, body = raw(
-        web, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        web, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
     )
     assert status == 404 and b"argon2" not in body and b"root:" not in body
 
@@ -172,11 +173,12 @@ def test_no_path_leaves_the_static_folder(web: WebServer, path: str) -> None:
 def test_bad_cookies_and_injected_headers(web: WebServer) -> None:
     for cookie in (b"yunwang_session=\xff\xfe", b"yunwang_session=" + b"A" * 12000, b'a="b; =;;'):
         status, _, _ = raw(
-            web, b"GET /api/me HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + b"\r\n\r\n"
+            web, b"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookie + b"\r\n\r\n"
         )
         assert status == 401
     status, headers, _ = raw(
-        web, b"GET /api/county/x%0d%0aSet-Cookie:%20yunwang_session=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        web,
+        b"GET /api/county/x%0d%0aSet-Cookie:%20yunwang_session=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
     )
     assert status == 401 and "set-cookie" not in headers
     assert "server" not in headers  # no product or version for a scanner to match
@@ -208,7 +210,7 @@ def test_a_request_head_sent_slowly_is_cut_off(
     stream, status = open_stream(web, op)  # a request in progress is not late
     assert status == 200
     with socket.create_connection(("127.0.0.1", port_of(web)), timeout=10) as sock:
-        sock.sendall(b"GET /api/me HTTP/1.1\r\nHost: x\r\n")
+        sock.sendall(b"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         began = time.monotonic()
         for _ in range(20):  # a header now and then, never the end of the head
             time.sleep(0.2)
@@ -228,3 +230,41 @@ def test_a_request_head_sent_slowly_is_cut_off(
         assert keep_alive.getresponse().read().startswith(b"<!doctype html>")
         time.sleep(0.5)
     keep_alive.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("127.0.0.1:{port}", 401),
+        ("localhost:{port}", 401),
+        ("[::1]:{port}", 401),
+        ("evil.example:{port}", 421),  # a rebinding page's own name
+        ("127.0.0.1.evil.example", 421),
+        ("", 421),
+    ],
+)
+def test_a_loopback_view_answers_only_loopback_names(
+    web: WebServer, host: str, status: int
+) -> None:
+    host = host.format(port=port_of(web))
+    got, headers, body = raw(web, f"GET /api/me HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    assert got == status and "content-security-policy" in headers
+    if status == 421:
+        assert json.loads(body)["error"].startswith("Host: this view listens on loopback")
+
+
+def test_a_rebinding_page_cannot_spray_logins(web: WebServer) -> None:
+    # What a page on evil.example, resolved to 127.0.0.1, makes the victim's browser send:
+    # its Origin matches its Host, so only the Host check stands between it and the lock.
+    origin = f"evil.example:{port_of(web)}"
+    body = json.dumps({"user": "op", "password": "a guessed password"}).encode()
+    for _ in range(6):
+        request = post("/api/login", body, f"Origin: http://{origin}\r\n")
+        request = request.replace(b"Host: 127.0.0.1", f"Host: {origin}".encode())
+        assert raw(web, request)[0] == 421
+    assert Client(web.url).login("op", PASSWORD) == 200  # the real user is not locked out
+
+
+def test_loopback_addresses() -> None:
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "localhost", "LOCALHOST."))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "198.18.0.1", "localhost.evil", ""))
