@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from dashboards.web.users import User
 
 MAX_SESSIONS = 10_000
+# One account logging in again and again ends its own oldest sessions, never
+# (through MAX_SESSIONS) everyone else's.
+MAX_SESSIONS_PER_USER = 16
 MAX_TRACKED = 10_000  # addresses/names the rate limiter remembers
 
 
@@ -55,6 +58,9 @@ class Sessions:
         now = time.monotonic()
         with self._lock:
             self._expire(now)
+            own = [s for s in self._by_token.values() if s.user.name == user.name]
+            if len(own) >= MAX_SESSIONS_PER_USER:
+                del self._by_token[min(own, key=lambda s: s.last_used).token]
             if len(self._by_token) >= MAX_SESSIONS:
                 oldest = min(self._by_token.values(), key=lambda s: s.last_used)
                 del self._by_token[oldest.token]

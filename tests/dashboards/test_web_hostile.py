@@ -17,6 +17,7 @@ import pytest
 
 from dashboards.web import app as web_app
 from dashboards.web import server as web_server
+from dashboards.web import sessions
 from dashboards.web.hosts import is_loopback
 from dashboards.web.server import WebServer
 from security.audit import AuditTrail
@@ -268,3 +269,15 @@ def test_a_rebinding_page_cannot_spray_logins(web: WebServer) -> None:
 def test_loopback_addresses() -> None:
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "localhost", "LOCALHOST."))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "198.18.0.1", "localhost.evil", ""))
+
+
+def test_one_account_logging_in_again_and_again_ends_only_its_own_sessions(
+    web: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions, "MAX_SESSIONS_PER_USER", 3)
+    aud, ops = Client(web.url), [Client(web.url) for _ in range(5)]
+    assert aud.login("aud", PASSWORD) == 200
+    for op in ops:
+        assert op.login("op", PASSWORD) == 200
+    assert [op.call("api/me")[0] for op in ops] == [401, 401, 200, 200, 200]  # oldest ended
+    assert aud.call("api/me")[0] == 200
