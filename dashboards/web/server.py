@@ -4,6 +4,8 @@ or in the foreground (`yunwang serve`)."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -58,6 +60,8 @@ class WebServer:
         for path in (options.certfile, options.keyfile):
             if path is not None and not path.is_file():
                 raise WebError(f"{path}: no such file")
+        if options.certfile is not None and options.keyfile is not None:
+            _check_tls(options.certfile, options.keyfile)
         try:
             self.users = Users(options.users_file or default_users_file())
             # Set when this start created the first admin: where its password is.
@@ -91,7 +95,12 @@ class WebServer:
         return f"{'https' if self.options.tls else 'http'}://{host}:{port}/"
 
     def __enter__(self) -> WebServer:
-        self._thread = threading.Thread(target=self._server.run, name="yunwang-web", daemon=True)
+        # Bound here, not by uvicorn in its thread: a port in use is then one line.
+        self._socket = _bind(self.options.host, self.options.port)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="yunwang-web",
+            daemon=True,
+        )  # fmt: skip
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self._server.started:
@@ -106,6 +115,7 @@ class WebServer:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._socket.close()
 
     def hint(self) -> str:
         """The line `make run` prints: where to look and how to log in the first time."""
@@ -116,6 +126,30 @@ class WebServer:
                 "(0600; delete it once the admin has a password of its own)"
             )
         return f"web view: {self.url}  users: {self.users.path}"
+
+
+def _check_tls(certfile: Path, keyfile: Path) -> None:
+    """Load the pair as uvicorn will, so a bad one is one line here and not a
+    traceback from the server's thread."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except ssl.SSLError as exc:
+        raise WebError(
+            f"{certfile}, {keyfile}: expected a PEM certificate and its private key "
+            f"({exc.reason or exc})"
+        ) from None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise WebError(f"web view: cannot listen on {host}:{port} ({exc.strerror})") from None
+    return sock
 
 
 class _HeadDeadline(H11Protocol):

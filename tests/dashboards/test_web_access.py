@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import http.cookiejar
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -247,6 +248,28 @@ def test_serve_command_prints_the_address_and_first_login(home: Path) -> None:
         cwd=REPO, capture_output=True, text=True,
     )  # fmt: skip
     assert bad.returncode == 1 and bad.stderr.strip() == "/nonexistent.pem: no such file"
+    (home / "junk.pem").write_text("not a certificate\n")
+    cert, key = _self_signed(home)
+    for pair, said in (
+        ((home / "junk.pem", key), "expected a PEM certificate and its private key"),
+        ((cert, home / "junk.pem"), "expected a PEM certificate and its private key"),
+    ):
+        bad = subprocess.run(
+            [sys.executable, "-m", "yunwang", "serve", str(ESTATE), "--port", "0",
+             "--cert", str(pair[0]), "--key", str(pair[1])],
+            cwd=REPO, capture_output=True, text=True,
+        )  # fmt: skip
+        assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and said in bad.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        bad = subprocess.run(
+            [sys.executable, "-m", "yunwang", "serve", str(ESTATE), "--port", str(port)],
+            cwd=REPO, capture_output=True, text=True,
+        )  # fmt: skip
+    assert bad.returncode == 1
+    assert bad.stderr == f"web view: cannot listen on 127.0.0.1:{port} (Address already in use)\n"
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
