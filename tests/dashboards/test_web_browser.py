@@ -137,6 +137,7 @@ def test_three_roles_in_the_browser(
 
     trail = AuditTrail(watch_web.home / "audit.jsonl")
     actions = {(r.actor, r.action, r.outcome) for r in trail.records()}
+    assert any(action == "web.serve" for _, action, _ in actions)  # the console's start
     assert ("admin", "web.login", "success") in actions
     assert ("admin", "web.user.set", "success") in actions
     assert ("admin", "web.denied", "failure") in actions
