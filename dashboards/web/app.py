@@ -40,6 +40,9 @@ from security.warnings import WarningError
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "yunwang_session"
+# Under TLS the __Host- prefix: the browser takes the cookie only Secure, for this
+# host and path /, so no sibling host or plain-HTTP answer can plant one.
+TLS_COOKIE = "__Host-" + COOKIE
 MAX_BODY = 16 * 1024
 MAX_COMMENT = 2000
 AUDIT_ROWS = 200
@@ -66,6 +69,7 @@ class WebView:
         self.users = users
         self.sessions = sessions or Sessions()
         self.tls = tls
+        self.cookie = TLS_COOKIE if tls else COOKIE
         self._streams: Counter[str] = Counter()  # open event streams by user
         self._doc: tuple[int, str] = (-1, "")  # the view as sent, by source version
         self._doc_lock = threading.Lock()
@@ -97,7 +101,7 @@ class WebView:
     # -- guards ----------------------------------------------------------------
 
     def _session(self, request: Request) -> Session | None:
-        return self.sessions.get(request.cookies.get(COOKIE))
+        return self.sessions.get(request.cookies.get(self.cookie))
 
     def _reading(
         self, role: Role | None, handler: Callable[[Request, Session], Awaitable[Response]]
@@ -120,10 +124,14 @@ class WebView:
         read_guard = self._reading(role, handler)
 
         async def guarded(request: Request) -> Response:
+            session = self._session(request)
             refused = _cross_site(request)
             if refused is not None:
+                if session is not None:
+                    record(action="web.cross_site", target=request.url.path, outcome="failure",
+                           detail={"origin": request.headers.get("origin", "")[:200]},
+                           actor=session.user.name)  # fmt: skip
                 return refused
-            session = self._session(request)
             if session is not None and not Sessions.csrf_ok(
                 session, request.headers.get("x-csrf-token")
             ):
@@ -172,7 +180,7 @@ class WebView:
             actor=name,
         )
         response = JSONResponse({"user": user.name, "role": user.role, "csrf": session.csrf})
-        response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict",
+        response.set_cookie(self.cookie, session.token, httponly=True, samesite="strict",
                             secure=self.tls, path="/")  # fmt: skip
         return response
 
@@ -180,7 +188,7 @@ class WebView:
         self.sessions.close(session.token)
         record(action="web.logout", target=session.user.name, actor=session.user.name)
         response = JSONResponse({"ok": True})
-        response.delete_cookie(COOKIE, path="/")
+        response.delete_cookie(self.cookie, path="/", secure=self.tls, httponly=True)
         return response
 
     async def me(self, request: Request, session: Session) -> Response:

@@ -146,6 +146,8 @@ def test_operator_acknowledges_with_csrf_and_it_is_audited(
     assert any(
         r.actor == "op" and r.action == "web.csrf" and r.outcome == "failure" for r in records
     )
+    refused = [r for r in records if r.actor == "op" and r.action == "web.cross_site"]
+    assert [r.detail.get("origin") for r in refused] == ["", "https://evil.example"]
 
 
 def test_roles_are_separate(web: WebServer, seeded: Warning) -> None:
@@ -222,11 +224,14 @@ def test_tls_when_given_a_certificate(home: Path, seeded: Warning) -> None:
         context = ssl.create_default_context(cafile=str(cert))
         client = Client(server.url, context)
         assert client.login("op", PASSWORD) == 200
-        assert all(c.secure for c in client.jar)  # the session cookie never travels in clear
+        # the session cookie never travels in clear, and no other host can plant one
+        assert [(c.name, c.secure) for c in client.jar] == [("__Host-yunwang_session", True)]
         with client.opener.open(server.url + "login", timeout=10) as page:
             assert page.headers["Strict-Transport-Security"].startswith("max-age=")
             assert "default-src 'self'" in page.headers["Content-Security-Policy"]
         assert client.call("api/view")[0] == 200
+        assert client.call("api/logout", {})[0] == 200
+        assert not list(client.jar) and client.call("api/view")[0] == 401
 
 
 def test_serve_command_prints_the_address_and_first_login(home: Path) -> None:
