@@ -138,11 +138,16 @@ def test_operator_acknowledges_with_csrf_and_it_is_audited(
     status, doc = op.call(path, {"comment": "on it"})
     assert status == 200 and doc["status"] == "acknowledged" and doc["ack_by"] == "op"
     assert op.call(path, {"comment": "again"})[0] == 409
+    resolve = f"api/warnings/{seeded.id}/resolve"
+    status, doc = op.call(resolve, {"comment": "carrier repaired the line"})
+    assert status == 200 and doc["status"] == "resolved"
+    assert op.call("api/view")[1]["warnings"] == []  # the page lists active warnings only
     records = list(AuditTrail(home / "audit.jsonl").records())
-    assert any(
-        r.actor == "op" and r.action == "warning.acknowledge" and r.outcome == "success"
-        for r in records
-    )
+    for verb in ("acknowledge", "resolve"):
+        assert any(
+            r.actor == "op" and r.action == f"warning.{verb}" and r.outcome == "success"
+            for r in records
+        )
     assert any(
         r.actor == "op" and r.action == "web.csrf" and r.outcome == "failure" for r in records
     )
@@ -192,6 +197,17 @@ def test_sessions_expire(web: WebServer) -> None:
     assert client.call("api/me")[0] == 200
     time.sleep(0.8)
     assert client.call("api/me")[0] == 401
+
+
+def test_sessions_end_after_the_shift_even_in_use(web: WebServer) -> None:
+    web.view.sessions.policy = SessionPolicy(absolute_s=1.0)
+    client = Client(web.url)
+    assert client.login("op", PASSWORD) == 200
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:  # used all the time: idle expiry never comes
+        last = client.call("api/me")[0]
+        time.sleep(0.1)
+    assert last == 401
 
 
 def test_plain_passwords_are_refused(home: Path) -> None:
