@@ -7,8 +7,9 @@ county (the collector's own health, the city posture) go to `city-duty`.
 
 Inhibition follows the extranet tree: once a county's dual link is
 isolated, its townships' and villages' link and device alerts say nothing
-new (the county's alert already explains them), and likewise a township
-isolated silences its villages.
+new (the county's alert already explains them), nor do the county's own
+devices (behind the down uplink); likewise a township isolated silences its
+villages and its own devices.
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ def config(estate: Estate, webhook: str) -> dict[str, Any]:
             {
                 "source_matchers": [isolated, 'level="township"'],
                 "target_matchers": ['level="village"'],
+                "equal": ["county", "township"],
+            },
+            {
+                "source_matchers": [isolated, 'level="township"'],
+                "target_matchers": ['alertname="YunwangDeviceUnreachable"', 'level="township"'],
                 "equal": ["county", "township"],
             },
         ],

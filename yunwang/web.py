@@ -7,6 +7,7 @@ from contextlib import ExitStack, contextmanager
 
 from dashboards.web.server import WebError, WebOptions, WebServer
 from dashboards.web.source import LinkReadings, PipelineSource
+from security.audit import record
 from yunwang.console import err, fail
 from yunwang.watch_job import Watch
 
@@ -48,5 +49,6 @@ def web_view(runner: Watch, options: WebOptions) -> Iterator[Callable[[], None]]
             server = stack.enter_context(WebServer(source, options))
         except WebError as exc:
             fail(str(exc))
+        record(action="web.serve", target=server.url, detail={"estate": runner.estate.file})
         err.print(server.hint(), markup=False, soft_wrap=True)
         yield source.changed

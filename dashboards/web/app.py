@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from dashboards.web.hosts import LoopbackHostsOnly
 from dashboards.web.sessions import Session, Sessions
 from dashboards.web.source import CitySource
 from dashboards.web.users import Role, UserError, Users
@@ -37,11 +40,18 @@ from security.warnings import WarningError
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "yunwang_session"
+# Under TLS the __Host- prefix: the browser takes the cookie only Secure, for this
+# host and path /, so no sibling host or plain-HTTP answer can plant one.
+TLS_COOKIE = "__Host-" + COOKIE
 MAX_BODY = 16 * 1024
 MAX_COMMENT = 2000
 AUDIT_ROWS = 200
 SSE_POLL_S = 0.2
 SSE_KEEPALIVE_S = 15.0
+# Open event streams: a few tabs and wall screens per user, a bound for the whole
+# server (each stream holds a connection and polls), so one account cannot exhaust it.
+STREAMS_PER_USER = 8
+STREAMS = 200
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
@@ -54,13 +64,19 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 class WebView:
     def __init__(self, source: CitySource, users: Users, sessions: Sessions | None = None,
-                 tls: bool = False) -> None:  # fmt: skip
+                 tls: bool = False, loopback_only: bool = False) -> None:  # fmt: skip
         self.source = source
         self.users = users
         self.sessions = sessions or Sessions()
         self.tls = tls
-        self.app = Starlette(routes=self._routes())
-        self.app.add_middleware(_Headers, tls=tls)
+        self.cookie = TLS_COOKIE if tls else COOKIE
+        self._streams: Counter[str] = Counter()  # open event streams by user
+        self._doc: tuple[int, str] = (-1, "")  # the view as sent, by source version
+        self._doc_lock = threading.Lock()
+        self.app = Starlette(routes=self._routes(), exception_handlers={BadBody: _refused})
+        if loopback_only:
+            self.app.add_middleware(LoopbackHostsOnly)
+        self.app.add_middleware(_Headers, tls=tls)  # outermost: the refusals get them too
 
     def _routes(self) -> list[Route | Mount]:
         return [
@@ -85,7 +101,7 @@ class WebView:
     # -- guards ----------------------------------------------------------------
 
     def _session(self, request: Request) -> Session | None:
-        return self.sessions.get(request.cookies.get(COOKIE))
+        return self.sessions.get(request.cookies.get(self.cookie))
 
     def _reading(
         self, role: Role | None, handler: Callable[[Request, Session], Awaitable[Response]]
@@ -108,10 +124,14 @@ class WebView:
         read_guard = self._reading(role, handler)
 
         async def guarded(request: Request) -> Response:
+            session = self._session(request)
             refused = _cross_site(request)
             if refused is not None:
+                if session is not None:
+                    record(action="web.cross_site", target=request.url.path, outcome="failure",
+                           detail={"origin": request.headers.get("origin", "")[:200]},
+                           actor=session.user.name)  # fmt: skip
                 return refused
-            session = self._session(request)
             if session is not None and not Sessions.csrf_ok(
                 session, request.headers.get("x-csrf-token")
             ):
@@ -137,21 +157,21 @@ class WebView:
         refused = _cross_site(request)
         if refused is not None:
             return refused
-        body = await _json(request)
-        name, password = str(body.get("user", ""))[:64], str(body.get("password", ""))
+        body = await _json(request, "user", "password")
+        name, password = body["user"][:64], body["password"]
         client = request.client.host if request.client else "?"
         keys = (f"addr:{client}", f"user:{name}")
-        if self.sessions.locked(*keys):
+        stamp = self.sessions.attempt(*keys)
+        if stamp is None:
             record(action="web.login", target=name, outcome="failure",
                    detail={"client": client, "reason": "rate limited"}, actor=name or "?")  # fmt: skip
             return _error(429, "too many failed logins; wait a few minutes")
         user = await asyncio.to_thread(self.users.verify, name, password)
         if user is None:
-            self.sessions.failed(*keys)
             record(action="web.login", target=name, outcome="failure",
                    detail={"client": client}, actor=name or "?")  # fmt: skip
             return _error(401, "wrong user or password")
-        self.sessions.succeeded(*keys)
+        self.sessions.settle(stamp, *keys)
         session = self.sessions.open(user)
         record(
             action="web.login",
@@ -160,7 +180,7 @@ class WebView:
             actor=name,
         )
         response = JSONResponse({"user": user.name, "role": user.role, "csrf": session.csrf})
-        response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict",
+        response.set_cookie(self.cookie, session.token, httponly=True, samesite="strict",
                             secure=self.tls, path="/")  # fmt: skip
         return response
 
@@ -168,7 +188,7 @@ class WebView:
         self.sessions.close(session.token)
         record(action="web.logout", target=session.user.name, actor=session.user.name)
         response = JSONResponse({"ok": True})
-        response.delete_cookie(COOKIE, path="/")
+        response.delete_cookie(self.cookie, path="/", secure=self.tls, httponly=True)
         return response
 
     async def me(self, request: Request, session: Session) -> Response:
@@ -186,6 +206,10 @@ class WebView:
 
     async def stream(self, request: Request, session: Session) -> Response:
         """Server-sent events: the whole view each time the source changes."""
+        user = session.user.name
+        if self._streams[user] >= STREAMS_PER_USER or self._streams.total() >= STREAMS:
+            return _error(429, "too many open event streams; close another tab")
+        self._streams[user] += 1
 
         async def events() -> AsyncIterator[str]:
             seen, quiet = -1, 0.0
@@ -195,8 +219,8 @@ class WebView:
                 version = await asyncio.to_thread(lambda: self.source.version)
                 if version != seen:
                     seen, quiet = version, 0.0
-                    doc = await asyncio.to_thread(self._view)
-                    yield f"id: {version}\nevent: view\ndata: {json.dumps(doc, ensure_ascii=False)}\n\n"
+                    doc = await asyncio.to_thread(self._view_json, version)
+                    yield f"id: {version}\nevent: view\ndata: {doc}\n\n"
                 elif quiet >= SSE_KEEPALIVE_S:
                     quiet = 0.0
                     yield ": keep-alive\n\n"
@@ -204,7 +228,17 @@ class WebView:
                 quiet += SSE_POLL_S
             yield "event: expired\ndata: {}\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        def release() -> None:
+            self._streams[user] -= 1
+
+        return _EventStream(events(), release)
+
+    def _view_json(self, version: int) -> str:
+        """The view for `version`, built once however many streams send it."""
+        with self._doc_lock:
+            if self._doc[0] != version:
+                self._doc = (version, json.dumps(self._view(), ensure_ascii=False))
+            return self._doc[1]
 
     async def county(self, request: Request, session: Session) -> Response:
         county = request.path_params["county"]
@@ -228,7 +262,7 @@ class WebView:
         wid, verb = request.path_params["wid"][:64], request.path_params["verb"]
         if verb not in ("acknowledge", "resolve"):
             return _error(404, "expected acknowledge or resolve")
-        comment = str((await _json(request)).get("comment", "")).strip()[:MAX_COMMENT]
+        comment = (await _json(request, "comment"))["comment"].strip()[:MAX_COMMENT]
         if not comment:
             return _error(400, "comment: say why (kept with the warning and in the audit trail)")
         action = self.source.acknowledge if verb == "acknowledge" else self.source.resolve
@@ -254,12 +288,10 @@ class WebView:
         return JSONResponse([{"name": u.name, "role": u.role} for u in self.users.list()])
 
     async def set_user(self, request: Request, session: Session) -> Response:
-        body = await _json(request)
-        name, role = str(body.get("name", ""))[:64], str(body.get("role", ""))
+        body = await _json(request, "name", "role", "password")
+        name, role = body["name"][:64], body["role"][:16]
         try:
-            user = await asyncio.to_thread(
-                self.users.set, name, role, str(body.get("password", ""))
-            )
+            user = await asyncio.to_thread(self.users.set, name, role, body["password"])
         except UserError as exc:
             record(action="web.user.set", target=name, outcome="failure",
                    detail={"reason": str(exc)}, actor=session.user.name)  # fmt: skip
@@ -278,10 +310,27 @@ class WebView:
         try:
             self.users.remove(name)
         except UserError as exc:
+            record(action="web.user.remove", target=name, outcome="failure",
+                   detail={"reason": str(exc)}, actor=session.user.name)  # fmt: skip
             return _error(400, str(exc))
         self.sessions.close_user(name)
         record(action="web.user.remove", target=name, actor=session.user.name)
         return JSONResponse({"removed": name})
+
+
+class _EventStream(StreamingResponse):
+    """An event stream that gives its place back however it ends (a client gone
+    before the first event included, when the generator never runs)."""
+
+    def __init__(self, events: AsyncIterator[str], release: Callable[[], None]) -> None:
+        super().__init__(events, media_type="text/event-stream")
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 class _Headers:
@@ -313,20 +362,41 @@ def _cross_site(request: Request) -> Response | None:
     return None
 
 
-async def _json(request: Request) -> dict[str, Any]:
-    """The body as a JSON object; anything else (or too big) is an empty one."""
+class BadBody(Exception):
+    """A request body refused before any handler sees it (one line, with its status)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BadBody)
+    return _error(exc.status, str(exc))
+
+
+async def _json(request: Request, *fields: str) -> dict[str, str]:
+    """The body's `fields` (a missing one is ""): the body must be a JSON object of at
+    most MAX_BODY bytes and each field, when given, a string."""
+    too_big = BadBody(413, f"request body: at most {MAX_BODY} bytes")
     if int(request.headers.get("content-length") or 0) > MAX_BODY:
-        return {}
+        raise too_big
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            return {}
+            raise too_big
     try:
         doc = json.loads(body or b"{}")
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
+        raise BadBody(400, "request body: expected a JSON object") from None
+    if not isinstance(doc, dict):
+        raise BadBody(400, "request body: expected a JSON object")
+    found = {field: doc.get(field, "") for field in fields}
+    for field, value in found.items():
+        if not isinstance(value, str):
+            raise BadBody(400, f"request body: {field}: expected a string")
+    return found
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from dashboards.web.users import User
 
 MAX_SESSIONS = 10_000
+# One account logging in again and again ends its own oldest sessions, never
+# (through MAX_SESSIONS) everyone else's.
+MAX_SESSIONS_PER_USER = 16
 MAX_TRACKED = 10_000  # addresses/names the rate limiter remembers
 
 
@@ -55,6 +58,9 @@ class Sessions:
         now = time.monotonic()
         with self._lock:
             self._expire(now)
+            own = [s for s in self._by_token.values() if s.user.name == user.name]
+            if len(own) >= MAX_SESSIONS_PER_USER:
+                del self._by_token[min(own, key=lambda s: s.last_used).token]
             if len(self._by_token) >= MAX_SESSIONS:
                 oldest = min(self._by_token.values(), key=lambda s: s.last_used)
                 del self._by_token[oldest.token]
@@ -92,23 +98,29 @@ class Sessions:
 
     # -- login rate limit ------------------------------------------------------
 
-    def locked(self, *keys: str) -> bool:
+    def attempt(self, *keys: str) -> float | None:
+        """Count a login attempt against every key before its password is checked,
+        so parallel attempts cannot all pass a lock that only finished failures
+        would set. None: a key is locked. Returns the attempt's stamp for `settle`."""
         now = time.monotonic()
         with self._lock:
-            return any(len(self._recent(k, now)) >= self.policy.max_failures for k in keys)
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
+            if any(len(self._recent(k, now)) >= self.policy.max_failures for k in keys):
+                return None
             if len(self._failures) >= MAX_TRACKED:
                 self._failures = {k: v for k, v in self._failures.items() if self._recent(k, now)}
             for key in keys:
                 self._failures.setdefault(key, deque(maxlen=self.policy.max_failures)).append(now)
+        return now
 
-    def succeeded(self, *keys: str) -> None:
+    def settle(self, stamp: float, address_key: str, user_key: str) -> None:
+        """A successful login: the user's count starts afresh, and the address gets
+        this attempt back (its earlier failures stay: another account's password
+        must not wash out a spray from the same address)."""
         with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+            self._failures.pop(user_key, None)
+            attempts = self._failures.get(address_key)
+            if attempts is not None and stamp in attempts:
+                attempts.remove(stamp)
 
     def _recent(self, key: str, now: float) -> list[float]:
         return [t for t in self._failures.get(key, ()) if now - t < self.policy.window_s]

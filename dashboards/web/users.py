@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -50,6 +51,8 @@ class Users:
         # Verifying uses the parameters stored in each hash, whatever `hasher` is.
         self.hasher = hasher
         self._hashes: dict[str, tuple[Role, str]] = {}
+        # Two admins saving at once must not interleave their writes of the file.
+        self._lock = threading.Lock()
         if path.exists():
             self._load()
 
@@ -77,20 +80,24 @@ class Users:
             raise UserError(
                 f"user {name}: password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters"
             )
-        if name not in self._hashes and len(self._hashes) >= MAX_USERS:
-            raise UserError(f"{self.path}: at most {MAX_USERS} users")
-        self._hashes[name] = (checked, self.hasher.hash(password))
-        self._save()
+        digest = self.hasher.hash(password)
+        with self._lock:
+            if name not in self._hashes and len(self._hashes) >= MAX_USERS:
+                raise UserError(f"{self.path}: at most {MAX_USERS} users")
+            if checked != "admin" and self._admins() == {name}:
+                raise UserError(f"user {name}: the last admin keeps the admin role")
+            self._hashes[name] = (checked, digest)
+            self._save()
         return User(name, checked)
 
     def remove(self, name: str) -> None:
-        if name not in self._hashes:
-            raise UserError(f"no user named {name[:64]!r}")
-        admins = [n for n, (r, _) in self._hashes.items() if r == "admin"]
-        if admins == [name]:
-            raise UserError(f"user {name}: the last admin cannot be removed")
-        del self._hashes[name]
-        self._save()
+        with self._lock:
+            if name not in self._hashes:
+                raise UserError(f"no user named {name[:64]!r}")
+            if self._admins() == {name}:
+                raise UserError(f"user {name}: the last admin cannot be removed")
+            del self._hashes[name]
+            self._save()
 
     def ensure_first_admin(self) -> Path | None:
         """With no users at all: create `admin` and write its password to a 0600 file."""
@@ -101,6 +108,9 @@ class Users:
         hint = self.path.with_name("first-login.txt")
         _write_private(hint, f"user: admin\npassword: {password}\n")
         return hint
+
+    def _admins(self) -> frozenset[str]:
+        return frozenset(n for n, (r, _) in self._hashes.items() if r == "admin")
 
     def _load(self) -> None:
         try:

@@ -91,18 +91,24 @@ def test_an_isolated_county_silences_what_hangs_below_it(
          "county": "hl", "device": "hl-agg-1"},
         {"alertname": "YunwangLinkPairFailover", "warning_level": "yellow", "level": "township",
          "county": "qf", "township": "qf-cgz", "pair": "qf-cgz"},
+        {"alertname": "YunwangLinkPairIsolated", "warning_level": "orange", "level": "township",
+         "county": "qf", "township": "qf-mzq", "pair": "qf-mzq"},
+        {"alertname": "YunwangDeviceUnreachable", "warning_level": "yellow", "level": "township",
+         "county": "qf", "township": "qf-mzq", "device": "qf-mzq-r1"},
     ])  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         state = {a["labels"].get("pair") or a["labels"]["device"]: a["status"] for a in am.alerts()}
-        if len(state) == 5 and {r["body"]["receiver"] for r in receiver.bodies} >= {
+        if len(state) == 7 and {r["body"]["receiver"] for r in receiver.bodies} >= {
             "city-red",
             "county-qf",
+            "county-qf-urgent",
         }:
             break
         time.sleep(0.3)
     inhibited = {name for name, status in state.items() if status["inhibitedBy"]}
-    assert inhibited == {"hl-zyl", "hl-zyl-v001-r1", "hl-agg-1"}  # behind the isolated county
+    # behind the isolated county, and the isolated township's own router
+    assert inhibited == {"hl-zyl", "hl-zyl-v001-r1", "hl-agg-1", "qf-mzq-r1"}
     sent = {
         (r["body"]["receiver"], a["labels"].get("pair"))
         for r in receiver.bodies
@@ -110,4 +116,5 @@ def test_an_isolated_county_silences_what_hangs_below_it(
     }
     assert ("city-red", "hl") in sent and ("county-hl-urgent", "hl") in sent  # red: city and county
     assert ("county-qf", "qf-cgz") in sent  # another county's township still reaches its county
+    assert ("county-qf-urgent", "qf-mzq") in sent  # the isolated township itself is told
     assert not any(pair == "hl-zyl" for _, pair in sent)

@@ -29,8 +29,9 @@ VARIABLES = {"$county": ".*", "$device": ".*", "$__rate_interval": "30s"}
 
 
 class Prometheus:
-    def __init__(self, workdir: Path, target: str) -> None:
-        doc = scrape_config(ESTATE, {"central": target}, rules_file=str(workdir / "rules.yml"))
+    def __init__(self, workdir: Path, targets: dict[str, str]) -> None:
+        """`targets`: shard (central or a county) -> host:port, as `yunwang dashboards` takes them."""
+        doc = scrape_config(ESTATE, targets, rules_file=str(workdir / "rules.yml"))
         doc["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
         del doc["alerting"]
         (workdir / "rules.yml").write_text(yaml.safe_dump(rules(ESTATE), allow_unicode=True))
@@ -73,7 +74,7 @@ def prometheus(
     watch_web: WatchWeb, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Prometheus]:
     target = urllib.parse.urlparse(watch_web.metrics_url).netloc
-    server = Prometheus(tmp_path_factory.mktemp("prometheus"), target)
+    server = Prometheus(tmp_path_factory.mktemp("prometheus"), {"central": target})
     try:
         # Link rates need two polls; Prometheus rates need two scrapes of the counters.
         server.wait('yunwang_link_pair_state{job="yunwang-central"}', timeout=120)

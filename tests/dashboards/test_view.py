@@ -42,6 +42,8 @@ def test_full_city_folds_villages_into_townships(
     readings = LinkReadings(
         states={county.id: "failover", township.id: "failover", villages[0].id: "isolated"},
         used_bps={next(p for p in PUYANG.link_pairs() if p.id == county.id).primary.id: 4.2e8},
+        # IPv6 shares of flows the sensors saw on two of the county's LANs (mean 0.4)
+        ipv6_ratio={county.id: 0.3, township.id: 0.5},
     )
     source = PipelineSource(PUYANG, pipeline, lambda: readings)
     source.changed()
@@ -56,6 +58,8 @@ def test_full_city_folds_villages_into_townships(
     assert shown["state"] == "failover" and shown["primary_bps"] == 4.2e8
     assert shown["owed_bps"] == PUYANG.owed_bandwidth("county")
     assert shown["warnings"] == 2 and shown["score"] < 100  # both warnings are in this county
+    assert shown["ipv6"] == 0.4
+    assert all(c["ipv6"] is None for c in view["counties"] if c["id"] != county.id)  # not seen
     assert view["levels"] == {"red": 0, "orange": 1, "yellow": 1, "blue": 0}
     assert len(view["trend"]) == 1 and view["trend"][0][1] == view["city"]["score"]
     assert len(json.dumps(view, ensure_ascii=False)) < 64 * 1024  # a page, not a dump

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import http.cookiejar
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -137,14 +138,21 @@ def test_operator_acknowledges_with_csrf_and_it_is_audited(
     status, doc = op.call(path, {"comment": "on it"})
     assert status == 200 and doc["status"] == "acknowledged" and doc["ack_by"] == "op"
     assert op.call(path, {"comment": "again"})[0] == 409
+    resolve = f"api/warnings/{seeded.id}/resolve"
+    status, doc = op.call(resolve, {"comment": "carrier repaired the line"})
+    assert status == 200 and doc["status"] == "resolved"
+    assert op.call("api/view")[1]["warnings"] == []  # the page lists active warnings only
     records = list(AuditTrail(home / "audit.jsonl").records())
-    assert any(
-        r.actor == "op" and r.action == "warning.acknowledge" and r.outcome == "success"
-        for r in records
-    )
+    for verb in ("acknowledge", "resolve"):
+        assert any(
+            r.actor == "op" and r.action == f"warning.{verb}" and r.outcome == "success"
+            for r in records
+        )
     assert any(
         r.actor == "op" and r.action == "web.csrf" and r.outcome == "failure" for r in records
     )
+    refused = [r for r in records if r.actor == "op" and r.action == "web.cross_site"]
+    assert [r.detail.get("origin") for r in refused] == ["", "https://evil.example"]
 
 
 def test_roles_are_separate(web: WebServer, seeded: Warning) -> None:
@@ -191,6 +199,17 @@ def test_sessions_expire(web: WebServer) -> None:
     assert client.call("api/me")[0] == 401
 
 
+def test_sessions_end_after_the_shift_even_in_use(web: WebServer) -> None:
+    web.view.sessions.policy = SessionPolicy(absolute_s=1.0)
+    client = Client(web.url)
+    assert client.login("op", PASSWORD) == 200
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:  # used all the time: idle expiry never comes
+        last = client.call("api/me")[0]
+        time.sleep(0.1)
+    assert last == 401
+
+
 def test_plain_passwords_are_refused(home: Path) -> None:
     users = home / "web" / "users.json"
     users.parent.mkdir(parents=True)
@@ -221,11 +240,14 @@ def test_tls_when_given_a_certificate(home: Path, seeded: Warning) -> None:
         context = ssl.create_default_context(cafile=str(cert))
         client = Client(server.url, context)
         assert client.login("op", PASSWORD) == 200
-        assert all(c.secure for c in client.jar)  # the session cookie never travels in clear
+        # the session cookie never travels in clear, and no other host can plant one
+        assert [(c.name, c.secure) for c in client.jar] == [("__Host-yunwang_session", True)]
         with client.opener.open(server.url + "login", timeout=10) as page:
             assert page.headers["Strict-Transport-Security"].startswith("max-age=")
             assert "default-src 'self'" in page.headers["Content-Security-Policy"]
         assert client.call("api/view")[0] == 200
+        assert client.call("api/logout", {})[0] == 200
+        assert not list(client.jar) and client.call("api/view")[0] == 401
 
 
 def test_serve_command_prints_the_address_and_first_login(home: Path) -> None:
@@ -247,6 +269,28 @@ def test_serve_command_prints_the_address_and_first_login(home: Path) -> None:
         cwd=REPO, capture_output=True, text=True,
     )  # fmt: skip
     assert bad.returncode == 1 and bad.stderr.strip() == "/nonexistent.pem: no such file"
+    (home / "junk.pem").write_text("not a certificate\n")
+    cert, key = _self_signed(home)
+    for pair, said in (
+        ((home / "junk.pem", key), "expected a PEM certificate and its private key"),
+        ((cert, home / "junk.pem"), "expected a PEM certificate and its private key"),
+    ):
+        bad = subprocess.run(
+            [sys.executable, "-m", "yunwang", "serve", str(ESTATE), "--port", "0",
+             "--cert", str(pair[0]), "--key", str(pair[1])],
+            cwd=REPO, capture_output=True, text=True,
+        )  # fmt: skip
+        assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and said in bad.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        bad = subprocess.run(
+            [sys.executable, "-m", "yunwang", "serve", str(ESTATE), "--port", str(port)],
+            cwd=REPO, capture_output=True, text=True,
+        )  # fmt: skip
+    assert bad.returncode == 1
+    assert bad.stderr == f"web view: cannot listen on 127.0.0.1:{port} (Address already in use)\n"
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
@@ -273,3 +317,22 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
+
+
+def test_drill_downs_for_a_county_a_tenant_and_a_warning(web: WebServer, seeded: Warning) -> None:
+    aud = Client(web.url)  # reading the page is every role's; the auditor suffices
+    assert aud.login("aud", PASSWORD) == 200
+    status, county = aud.call("api/county/hl")
+    assert status == 200 and [t["id"] for t in county["townships"]] == ["hl-zyl", "hl-ycz"]
+    assert [v["id"] for v in county["townships"][0]["villages"]] == ["hl-zyl-v001", "hl-zyl-v002"]
+    assert [w["id"] for w in county["warnings"]] == [seeded.id]
+    assert county["posture"]["kind"] == "county" and county["posture"]["score"] < 100
+    assert any(d["component"] == "warnings" for d in county["posture"]["deductions"])
+    status, tenant = aud.call("api/explain/tenant/gaj")  # posture --explain for a tenant
+    assert status == 200 and (tenant["kind"], tenant["name"]) == ("tenant", "gaj")
+    assert 0 <= tenant["score"] <= 100 and isinstance(tenant["deductions"], list)
+    status, warning = aud.call(f"api/warnings/{seeded.id}")
+    assert status == 200 and warning["summary"] == seeded.summary and warning["level"] == "orange"
+    assert aud.call("api/county/nowhere")[0] == 404
+    assert aud.call("api/explain/galaxy/x")[0] == 404
+    assert aud.call("api/warnings/no-such-warning")[0] == 404

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -36,8 +36,17 @@ def click_fresh(browser: Any, selector: str) -> None:
 def text_fresh(browser: Any, selector: str) -> str | None:
     try:
         return str(browser.find_element(By.CSS_SELECTOR, selector).text)
-    except StaleElementReferenceException:
+    except (StaleElementReferenceException, NoSuchElementException):
         return None
+
+
+def attribute_fresh(browser: Any, selector: str, name: str) -> str | None:
+    """An attribute of what `selector` finds now (None while a redraw replaces it)."""
+    try:
+        value = browser.find_element(By.CSS_SELECTOR, selector).get_attribute(name)
+    except (StaleElementReferenceException, NoSuchElementException):
+        return None
+    return None if value is None else str(value)
 
 
 def login(browser: webdriver.Chrome, url: str, user: str, password: str) -> None:
@@ -86,12 +95,14 @@ def test_three_roles_in_the_browser(
 
     login(browser, watch_web.url, name, password)
     # The simulated city raises warnings within a few cycles; the page gets them by SSE.
-    ack = WebDriverWait(browser, 120).until(
-        EC.element_to_be_clickable((By.CSS_SELECTOR, "button.ack"))
+    # Every cycle redraws the list: each read finds its element afresh.
+    warning_id = WebDriverWait(browser, 120).until(
+        lambda b: attribute_fresh(b, "button.ack", "data-ack")
     )
-    warning_id = ack.get_attribute("data-ack")
-    row = browser.find_element(By.ID, f"w-{warning_id}")
-    assert row.get_attribute("data-status") == "open"
+    row = f'tr[id="w-{warning_id}"]'
+    assert (
+        WebDriverWait(browser, 10).until(lambda b: attribute_fresh(b, row, "data-status")) == "open"
+    )
     assert int(browser.find_element(By.CSS_SELECTOR, "#levels b").text) >= 0
     assert browser.find_elements(By.CSS_SELECTOR, "#map .county")  # the extranet is drawn
     # The list is redrawn whenever the stream says something changed: find it afresh.
@@ -99,11 +110,9 @@ def test_three_roles_in_the_browser(
     browser.find_element(By.ID, "act-comment").send_keys("链路已报修 / line reported to carrier")
     browser.find_element(By.ID, "act-confirm").click()
     WebDriverWait(browser, 20).until(
-        lambda b: (
-            b.find_element(By.ID, f"w-{warning_id}").get_attribute("data-status") == "acknowledged"
-        )
+        lambda b: attribute_fresh(b, row, "data-status") == "acknowledged"
     )
-    assert name in browser.find_element(By.ID, f"w-{warning_id}").text
+    assert name in (WebDriverWait(browser, 10).until(lambda b: text_fresh(b, row)) or "")
     assert fetch_status(browser, "/api/audit") == 403  # the operator does not read the audit trail
     click_fresh(browser, "#map .county")  # drill into a county
     WebDriverWait(browser, 10).until(EC.visibility_of_element_located((By.ID, "drawer-title")))
@@ -128,6 +137,7 @@ def test_three_roles_in_the_browser(
 
     trail = AuditTrail(watch_web.home / "audit.jsonl")
     actions = {(r.actor, r.action, r.outcome) for r in trail.records()}
+    assert any(action == "web.serve" for _, action, _ in actions)  # the console's start
     assert ("admin", "web.login", "success") in actions
     assert ("admin", "web.user.set", "success") in actions
     assert ("admin", "web.denied", "failure") in actions
