@@ -238,7 +238,7 @@ class AuditTrail:
             body: dict[str, Any] = {
                 "seq": seq + 1,
                 "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-                "actor": actor or _current_actor(),
+                "actor": actor or current_actor(),
                 "action": action,
                 "target": target,
                 "outcome": outcome,
@@ -363,7 +363,8 @@ def _check(
     return found
 
 
-def _current_actor() -> str:
+def current_actor() -> str:
+    """Who acts: $YUNWANG_ACTOR (a service account, a CI job), else the login."""
     try:
         return os.environ.get("YUNWANG_ACTOR") or getpass.getuser()
     except OSError:

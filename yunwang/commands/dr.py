@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from security.audit import current_actor
 from yunwang.commands._security import (
     JsonFlag,
     StoreOption,
-    actor,
     grade_and_store,
     store_from,
 )
@@ -165,7 +165,7 @@ def drill(
         creds,
         sync=dr.rpo_s == 0,
     )
-    record = DrillRecord.begin(system, dr, kind, actor(), utcnow())  # type: ignore[arg-type]
+    record = DrillRecord.begin(system, dr, kind, current_actor(), utcnow())  # type: ignore[arg-type]
     try:
         orient(pair)
         if kind == "failover":
@@ -177,17 +177,13 @@ def drill(
             events.append(backup_finished(system, dr, utcnow(), facts))
             restore_drill(line, scratch or pair.standby, record)
     except (DrError, LabError) as exc:
-        audit(f"dr.drill.{kind}", system_name, "failure", {"error": str(exc)}, actor=actor())
+        audit(f"dr.drill.{kind}", system_name, "failure", {"error": str(exc)})
         fail(f"dr drill {system_name}: {exc}")
     finally:
         events.append(record.to_event())
     _submit(estate, store, events)
     audit(
-        f"dr.drill.{kind}",
-        system_name,
-        "success" if record.passed else "failure",
-        record.to_json(),
-        actor=actor(),
+        f"dr.drill.{kind}", system_name, "success" if record.passed else "failure", record.to_json()
     )
     if as_json:
         print_json(record.to_json())
@@ -245,11 +241,11 @@ def backup(
         line = ResticLine(hosts, repository, system_name, password)
         facts = back_up(line, source, _paths(system, path), dr.retention)
     except (DrError, LabError) as exc:
-        audit("dr.backup", system_name, "failure", {"error": str(exc)}, actor=actor())
+        audit("dr.backup", system_name, "failure", {"error": str(exc)})
         fail(f"dr backup {system_name}: {exc}")
     event = backup_finished(system, dr, utcnow(), facts)
     _submit(estate, store, [event])
-    audit("dr.backup", system_name, "success", facts, actor=actor())
+    audit("dr.backup", system_name, "success", facts)
     if as_json:
         print_json(event.to_ecs())
     else:

@@ -21,8 +21,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from security.audit import current_actor
 from yunwang.commands._batches import report_json
-from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
+from yunwang.commands._security import JsonFlag, StoreOption, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def _run(
 
     if not batches:
         fail(f"{estate_file}: no host to migrate")
-    who = actor()
+    who = current_actor()
     routers = {t.name: t.router for b in batches for t in b}
 
     def progress(text: str, done: BatchResult | None) -> None:
@@ -252,7 +253,7 @@ def _rollback(
 
     if not hosts:
         fail(f"{estate_file}: no host in stage {stage}")
-    who = actor()
+    who = current_actor()
     started = time.monotonic()
     _say(f"rollback of {len(hosts)} hosts ({stage or 'all stages'}) to IPv4-only")
     try:

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from security.audit import current_actor
 from yunwang.commands._batches import report_json
-from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
+from yunwang.commands._security import JsonFlag, StoreOption, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def dual_links(
         "level": level,
         "batches": [[t.node for t in b] for b in plan],
     }
-    who = actor()
+    who = current_actor()
     routers = sum(len(b) for b in plan)
     # Progress goes to stderr whatever the output: stdout stays the table or the JSON.
     show = _Progress(routers)
