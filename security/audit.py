@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from estate.home import yunwang_home
+from security.durable import fsync_dir, replace_durably
 
 Outcome = Literal["success", "failure"]
 GENESIS = "0" * 64
@@ -115,7 +116,7 @@ def _default_key(path: Path, create: bool) -> bytes:
             handle.write(secrets.token_hex(32) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     try:
         return path.read_text(encoding="utf-8").strip().encode()
     except OSError as exc:
@@ -194,14 +195,6 @@ def parse_record(line: str, number: int) -> AuditRecord:
 def _mac(key: bytes, body: dict[str, Any]) -> str:
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class AuditTrail:
@@ -330,13 +323,7 @@ class AuditTrail:
             return 0, GENESIS
 
     def _write_head(self, seq: int, digest: str) -> None:
-        tmp = self.head_path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(f"{seq} {digest}\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.head_path)
-        _fsync_dir(self.head_path.parent)
+        replace_durably(self.head_path, f"{seq} {digest}\n")
 
 
 def _check(
