@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from security.audit import current_actor
-from yunwang.commands._batches import report_json
+from yunwang.commands._batches import print_not_run, report_json, run_summary, say
 from yunwang.commands._security import JsonFlag, StoreOption, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
 
@@ -108,11 +108,13 @@ def _lab(lab_dir: Path | None) -> Any:
 
 
 def _show_plan(batches: list[list[HostTarget]], migrated: dict[str, Any], as_json: bool) -> None:
+    from playbooks.migration import is_canary
+
     rows = [
         {
             "batch": i,
             "stage": b[0].stage,
-            "canary": i == 1 or batches[i - 2][0].stage != b[0].stage,
+            "canary": is_canary(batches, i),
             "hosts": [t.name for t in b],
             "migrated": [t.name for t in b if t.name in migrated],
         }
@@ -184,7 +186,7 @@ def _run(
     routers = {t.name: t.router for b in batches for t in b}
 
     def progress(text: str, done: BatchResult | None) -> None:
-        _say(text)
+        say(text)
         if done is None:
             return
         note_batch(migrated, done, routers, who)
@@ -210,13 +212,7 @@ def _run(
         "migrate.ipv6.run",
         estate_file,
         "success" if report.ok else "failure",
-        {
-            "batches": [[t.name for t in b] for b in batches],
-            "ran": len(report.batches),
-            "duration_s": round(report.duration_s, 1),
-            "failed": failed.failure() if failed else None,
-            "events": stored,
-        },
+        {"batches": [[t.name for t in b] for b in batches]} | run_summary(report, stored),
         actor=who,
     )
     if as_json:
@@ -247,7 +243,7 @@ def _rollback(
 
     from playbooks.migration import rollback
     from playbooks.migration_lab import LabProber, lab_sources
-    from playbooks.migration_record import rollback_event, save
+    from playbooks.migration_record import forget, rollback_event, save
     from playbooks.runner import RunError
     from security.audit import record
 
@@ -255,7 +251,7 @@ def _rollback(
         fail(f"{estate_file}: no host in stage {stage}")
     who = current_actor()
     started = time.monotonic()
-    _say(f"rollback of {len(hosts)} hosts ({stage or 'all stages'}) to IPv4-only")
+    say(f"rollback of {len(hosts)} hosts ({stage or 'all stages'}) to IPv4-only")
     try:
         outcomes, findings = rollback(hosts, lab_sources(the_lab), LabProber(the_lab))
     except RunError as exc:
@@ -263,11 +259,9 @@ def _rollback(
         fail(str(exc))
     findings = [f"{o.host}: {o.error}" for o in outcomes.values() if o.error] + findings
     duration = time.monotonic() - started
-    for t in hosts:
-        if not any(f.startswith(f"{t.name}: ") for f in findings):
-            migrated.pop(t.name, None)
-    save(path, migrated)
     names = [t.name for t in hosts]
+    forget(migrated, names, findings)
+    save(path, migrated)
     stored = grade_and_store(store, estate, lambda _s: [rollback_event(stage, names, findings)])
     record(
         "migrate.ipv6.rollback",
@@ -285,15 +279,6 @@ def _rollback(
     if findings:
         err.print(f"rollback incomplete: {'; '.join(findings)}", markup=False, emoji=False)
         raise typer.Exit(EXIT_INVALID)
-
-
-def _say(text: str) -> None:
-    """Timestamped progress on stderr: stdout stays the table or the JSON."""
-    import sys
-    from datetime import UTC, datetime
-
-    sys.stderr.write(f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} {text}\n")
-    sys.stderr.flush()
 
 
 def _batch_detail(done: BatchResult) -> dict[str, object]:
@@ -316,7 +301,7 @@ def _print(report: MigrationReport) -> None:
         table.add_column(column, overflow="fold")
     for b in report.batches:
         for name, o in b.hosts.items():
-            mine = [f for f in b.findings if f.startswith(f"{name}: ")]
+            mine = b.findings_of(name)
             if o.error or mine:
                 result = "rolled back: " + (o.error or "; ".join(mine))
             else:
@@ -325,6 +310,4 @@ def _print(report: MigrationReport) -> None:
                 str(b.index), b.stage, name, Text(result), f"{b.apply_s:.1f}", f"{b.gate_s:.1f}"
             )
     out.print(table)
-    skipped = report.planned - len(report.batches)
-    if skipped:
-        out.print(f"{skipped} batches not run (the migration stopped)")
+    print_not_run(report, "migration")

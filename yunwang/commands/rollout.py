@@ -13,8 +13,6 @@ the store.
 
 from __future__ import annotations
 
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,7 +20,7 @@ import typer
 from rich.table import Table
 
 from security.audit import current_actor
-from yunwang.commands._batches import report_json
+from yunwang.commands._batches import print_not_run, report_json, run_summary, say
 from yunwang.commands._security import JsonFlag, StoreOption, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
 
@@ -127,13 +125,7 @@ def dual_links(
         f"rollout.dual-links.{mode}",
         str(estate_file),
         "success" if report.ok else "failure",
-        {
-            **detail,
-            "ran": len(report.batches),
-            "duration_s": round(report.duration_s, 1),
-            "failed": failed.failure() if failed else None,
-            "events": stored,
-        },
+        detail | run_summary(report, stored),
         actor=who,
     )
     if as_json:
@@ -169,9 +161,7 @@ class _Progress:
                 self.task, description=text[:60], advance=len(done.routers) if done else 0
             )
             return
-        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        sys.stderr.write(f"{when} {text}\n")
-        sys.stderr.flush()
+        say(text)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -221,6 +211,4 @@ def _print(report: RolloutReport) -> None:
                 str(b.index), b.level, node, result, f"{b.apply_s:.1f}", f"{b.verify_s:.1f}"
             )
     out.print(table)
-    skipped = report.planned - len(report.batches)
-    if skipped:
-        out.print(f"{skipped} batches not run (the rollout stopped)")
+    print_not_run(report, "rollout")
