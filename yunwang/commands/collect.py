@@ -23,6 +23,7 @@ from security.audit import record
 from security.events import Event
 from yunwang.commands._feed import HeartbeatOption, StoreOption, start_shipper
 from yunwang.commands._leaving import leave_on_sigterm
+from yunwang.commands._traps import TrapListenOption, TrapPortOption, TrapsFlag
 from yunwang.console import err, fail, load_estate, out, print_json
 
 
@@ -104,16 +105,9 @@ def collect(
         str | None,
         typer.Option(help="Only this county's devices and dual links (a shard): code or name."),
     ] = None,
-    traps: Annotated[
-        bool, typer.Option("--traps", help="Receive SNMP traps/informs; re-poll a pair at once.")
-    ] = False,
-    trap_listen: Annotated[
-        str | None, typer.Option(help="Trap receiver address (estate's, else 127.0.0.1).")
-    ] = None,
-    trap_port: Annotated[
-        int | None,
-        typer.Option(help="Trap receiver UDP port (estate's, else 162).", min=0, max=65535),
-    ] = None,
+    traps: TrapsFlag = False,
+    trap_listen: TrapListenOption = None,
+    trap_port: TrapPortOption = None,
     dr_standby: Annotated[
         list[str] | None,
         typer.Option(
@@ -290,13 +284,8 @@ def _with_traps(
         if ship is not None:  # --store: the centre grades traps and their re-polls too
             ship(event)
 
-    state = yunwang_home() / "traps" / "engine.json"
-    settings = receiver_settings(collection.estate, address, port, state)
-    service = TrapService(
-        collection,
-        settings,
-        sink=sink,
-    )
+    settings = receiver_settings(collection.estate, address, port)
+    service = TrapService(collection, settings, sink=sink)
     registry().register(TrapCollector(service))
     where = f"{settings.listen}:{settings.port}"
     record(action="collect.traps", target=where, outcome="success",
