@@ -28,7 +28,15 @@ from yunwang.commands._security import (
     grade_and_store,
     store_from,
 )
-from yunwang.console import EXIT_INVALID, EXIT_USAGE, fail, load_estate, out, print_json
+from yunwang.console import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    fail,
+    load_estate,
+    out,
+    print_json,
+    running_lab,
+)
 
 if TYPE_CHECKING:
     from estate import Estate
@@ -92,15 +100,7 @@ def _paths(system: System, given: list[str] | None) -> tuple[str, ...]:
 def _hosts(lab: bool, lab_dir: Path | None) -> Any:
     if not lab and lab_dir is None:
         fail("dr: only lab hosts are reachable from here; pass --lab or --lab-dir", EXIT_USAGE)
-    from lab.errors import LabError
-    from lab.lab import Lab
-
-    lab_hosts = Lab(lab_dir)
-    try:
-        lab_hosts.plan  # noqa: B018  (fails in one line when no lab is up)
-    except LabError as exc:
-        fail(f"--lab: {exc}")
-    return lab_hosts
+    return running_lab(lab_dir)
 
 
 def _primary(hosts: Any, system: System, given: str | None) -> str:

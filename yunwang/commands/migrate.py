@@ -24,7 +24,16 @@ from rich.text import Text
 from security.audit import current_actor
 from yunwang.commands._batches import print_not_run, report_json, run_summary, say
 from yunwang.commands._security import JsonFlag, StoreOption, grade_and_store
-from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
+from yunwang.console import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    err,
+    fail,
+    load_estate,
+    out,
+    print_json,
+    running_lab,
+)
 
 if TYPE_CHECKING:
     from estate import Estate
@@ -71,7 +80,7 @@ def ipv6(
         # The estate's own hosts have no per-host IPv6 plan in the estate yet:
         # the migration is rehearsed on the lab, whose host records carry it.
         fail(f"{estate_file}: the IPv6 migration runs on the lab only for now (add --lab)")
-    the_lab = _lab(lab_dir)
+    the_lab = running_lab(lab_dir)
     from playbooks.migration_lab import lab_targets
 
     targets = lab_targets(the_lab)
@@ -93,18 +102,6 @@ def ipv6(
     else:
         chosen = [t for t in targets if stage is None or t.stage == stage]
         _rollback(the_lab, estate, str(estate_file), chosen, stage, path, migrated, store, as_json)
-
-
-def _lab(lab_dir: Path | None) -> Any:
-    from lab.errors import LabError
-    from lab.lab import Lab
-
-    try:
-        the_lab = Lab(lab_dir)
-        the_lab.plan  # noqa: B018  # a directory without a lab fails here, in one line
-    except LabError as exc:
-        fail(f"--lab: {exc}")
-    return the_lab
 
 
 def _show_plan(batches: list[list[HostTarget]], migrated: dict[str, Any], as_json: bool) -> None:
