@@ -141,19 +141,13 @@ def collect(
         fail(f"{file}: no device can be polled")
     monitoring = estate.monitoring
     settings = PollerSettings.for_estate(monitoring, monitoring.poll_interval_s, concurrency)
-    sink = jsonl_sink()
     shipper = None
     if store is not None:
         from security.feed import Producer, poller_name
 
         producer = Producer(poller_name(county), "poller", county)
         shipper = start_shipper(store, producer, estate, heartbeat)
-
-        def both(event: Event, local: Callable[[Event], None] = sink) -> None:
-            local(event)
-            shipper.ship(event)
-
-        sink = both
+    sink = _tee(jsonl_sink(), shipper.ship if shipper is not None else None)
     collection = Collection(estate, targets, settings, Thresholds(), sink, translate, county)
     record(action="collect.start", target=str(file), outcome="success",
            detail={"devices": len(targets), "once": once, "listen": f"{listen}:{port}",
@@ -251,13 +245,7 @@ def _dr_lag(
     from lab.lab import Lab
     from monitors.exporter import registry
 
-    local = jsonl_sink(yunwang_home() / "events" / "dr.jsonl")
-
-    def sink(event: Event) -> None:
-        local(event)
-        if ship is not None:
-            ship(event)
-
+    sink = _tee(jsonl_sink(yunwang_home() / "events" / "dr.jsonl"), ship)
     watch = LagWatch(Lab(lab_dir), watched, sink, interval_s)
     registry().register(watch)
     watch.start()
@@ -279,11 +267,11 @@ def _with_traps(
 
     links, traps = jsonl_sink(), jsonl_sink(yunwang_home() / "events" / "traps.jsonl")
 
-    def sink(event: Event) -> None:
+    def local(event: Event) -> None:
         (traps if event.dataset == "yunwang.traps" else links)(event)
-        if ship is not None:  # --store: the centre grades traps and their re-polls too
-            ship(event)
 
+    # --store: the centre grades traps and their re-polls too.
+    sink = _tee(local, ship)
     settings = receiver_settings(collection.estate, address, port)
     service = TrapService(collection, settings, sink=sink)
     registry().register(TrapCollector(service))
@@ -292,6 +280,20 @@ def _with_traps(
            detail={"engine_id": service.receiver.engine_id.hex()})  # fmt: skip
     out.print(f"receiving traps on udp {where}", markup=False)
     return run_with_traps(collection, service, interval_s, stop)
+
+
+def _tee(
+    local: Callable[[Event], None], ship: Callable[[Event], None] | None
+) -> Callable[[Event], None]:
+    """Events to the local file, and with --store to the centre as well."""
+    if ship is None:
+        return local
+
+    def both(event: Event) -> None:
+        local(event)
+        ship(event)
+
+    return both
 
 
 def _lab_view(
