@@ -57,7 +57,7 @@ def watched_from(estate: Estate, items: Sequence[str]) -> list[Watched]:
     """`tenant/system=host` items (the option's words) -> what to watch."""
     if len(items) > MAX_WATCHED:
         raise DrError(f"--dr-standby: at most {MAX_WATCHED} standbys, found {len(items)}")
-    systems = {f"{s.tenant}/{s.code}": s for s in estate.replicated_systems()}
+    systems = {s.ref: s for s in estate.replicated_systems()}
     found = []
     for item in items:
         name, eq, host = item.partition("=")

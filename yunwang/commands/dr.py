@@ -72,9 +72,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _system(estate: Estate, name: str) -> tuple[System, DrClass]:
-    tenant, _, code = name.partition("/")
-    system = next((s for s in estate.systems() if (s.tenant, s.code) == (tenant, code)), None)
-    if system is None:
+    try:
+        system = estate.system(name)
+    except KeyError:
         fail(f"{estate.file}: no system {name!r} (expected tenant/system)", EXIT_USAGE)
     if system.dr_class is None:
         fail(f"{estate.file}: system {name} has no dr_class", EXIT_USAGE)
@@ -86,7 +86,7 @@ def _standby(estate: Estate, system: System, given: str | None) -> str:
     standby = given or system.dr.standby
     if not standby:
         fail(
-            f"{estate.file}: system {system.tenant}/{system.code} declares no dr.standby; "
+            f"{estate.file}: system {system.ref} declares no dr.standby; "
             "pass --standby HOST or declare dr: {standby: HOST} on the system",
             EXIT_USAGE,
         )
@@ -106,7 +106,7 @@ def _hosts(lab: bool, lab_dir: Path | None) -> Any:
 def _primary(hosts: Any, system: System, given: str | None) -> str:
     if given:
         return given
-    key = f"{system.tenant}/{system.code}"
+    key = system.ref
     for host in hosts.hosts:
         if host.system == key:
             return str(host.name)
