@@ -91,7 +91,7 @@ def replica_check(hosts: Hosts, standby: str, system: System, dr: DrClass, now: 
 
 def backup_finished(system: System, dr: DrClass, now: datetime, facts: dict[str, str]) -> Event:
     snapshot = facts.get("snapshot", "?")
-    message = f"backup of {system.tenant}/{system.code}: snapshot {snapshot}"
+    message = f"backup of {system.ref}: snapshot {snapshot}"
     return dr_event(system, dr, now, BACKUP_FINISHED, message, ok=True, **facts)
 
 
@@ -107,7 +107,7 @@ class SystemStatus:
     def row(self, now: datetime) -> dict[str, Any]:
         drill = self.last_drill
         return {
-            "system": f"{self.system.tenant}/{self.system.code}",
+            "system": self.system.ref,
             "class": self.dr.name,
             "method": self.dr.method,
             "rpo_s": self.dr.rpo_s,
@@ -164,7 +164,7 @@ def overdue(estate: Estate, statuses: list[SystemStatus], now: datetime) -> list
         if backup_age is None or backup_age > s.dr.rpo_s:
             shown = "none" if backup_age is None else f"{backup_age:.0f} s old"
             problems.append(f"latest backup {shown}, RPO {s.dr.rpo_s:g} s")
-        name = f"{s.system.tenant}/{s.system.code}"
+        name = s.system.ref
         found += [
             dr_event(s.system, s.dr, now, RPO_EXCEEDED, f"{name}: {problem}", ok=False)
             for problem in problems

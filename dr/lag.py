@@ -64,7 +64,7 @@ def watched_from(estate: Estate, items: Sequence[str]) -> list[Watched]:
             raise DrError(f"--dr-standby {item!r}: expected TENANT/SYSTEM=HOST")
         system = estate.system_named(name)  # codes or names: 市公安局/警务综合平台
         if system is None or system.dr_class is None:
-            replicated = (f"{s.tenant}/{s.code}" for s in estate.replicated_systems())
+            replicated = (s.ref for s in estate.replicated_systems())
             known = ", ".join(sorted(replicated)) or "none"
             raise DrError(f"--dr-standby {item!r}: no replicated system {name!r} ({known})")
         found.append(Watched(system, estate.dr.classes[str(system.dr_class)], host))

@@ -40,7 +40,7 @@ class DrillRecord:
         cls, system: System, dr: DrClass, kind: Kind, actor: str, started: datetime
     ) -> DrillRecord:
         return cls(
-            f"{system.tenant}/{system.code}",
+            system.ref,
             kind,
             dr.name,
             dr.rpo_s,

@@ -199,6 +199,11 @@ class System:
     hosts: tuple[Host, ...]
     dr: SystemDr = SystemDr()
 
+    @property
+    def ref(self) -> str:
+        """`tenant/code`: how verbs, events and lab hosts name a system."""
+        return f"{self.tenant}/{self.code}"
+
 
 @dataclass(frozen=True)
 class Tenant:
@@ -379,6 +384,13 @@ class Estate:
             and (zone is None or s.zone == zone)
             and (mlps_level is None or s.mlps_level == mlps_level)
         ]
+
+    def system(self, ref: str) -> System:
+        """The system named `tenant/code`; KeyError if none."""
+        for s in self.systems():
+            if s.ref == ref:
+                return s
+        raise KeyError(ref)
 
     def replicated_systems(self) -> list[System]:
         return [s for s in self.systems() if s.dr_class is not None]

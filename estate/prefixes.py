@@ -2,9 +2,10 @@
 
 Zones, node LANs and the address plan are a few thousand prefixes; the
 estate's `zone_of` (used by infra, security's context and the sensor) and
-the sensor's own segment maps ask "which prefix holds this address" once
-per new address, so a dict per prefix length (longest first) is both simple
-and fast enough.
+the sensor's own segment maps (and the poller, for the local interface of
+an OSPF neighbour) ask "which prefix holds this address" once per new
+address, so a dict per prefix length (longest first) is both simple and
+fast enough.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from estate import Estate
 from estate.addressing import nth_subnet
 from estate.model import Tenant as TenantSpec
 from infra.identity import storage_quota
-from infra.settings import CloudSettings
+from infra.settings import CloudSettings, admin_provider
 from infra.zones import first_64
 
 
@@ -85,16 +85,8 @@ class DrCentre(pulumi.ComponentResource):
         super().__init__("yunwang:infra:DrCentre", f"{estate.city.code}-dr", None, opts)
         self.estate = estate
         region = estate.sites.dr.region
-        self.provider = openstack.Provider(
-            "dr-admin",
-            auth_url=settings.auth_url,
-            user_name=settings.user_name,
-            user_domain_name=settings.user_domain,
-            project_domain_name=settings.user_domain,
-            tenant_name=settings.admin_project,
-            password=settings.password,
-            region=region,
-            opts=pulumi.ResourceOptions(parent=self),
+        self.provider = admin_provider(
+            settings, region, "dr-admin", pulumi.ResourceOptions(parent=self)
         )
         self._child = pulumi.ResourceOptions(parent=self, provider=self.provider)
         # Production volumes of a class are created with its type in the main

@@ -22,7 +22,10 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from estate import Estate
 
@@ -218,6 +221,19 @@ def _child(estate: Estate, config: dict[str, str], shard: tuple[int, int], conn:
 
 class PlanError(Exception):
     """The program failed under the mock runtime (the message is one line)."""
+
+
+def read_stack_config(path: Path) -> dict[str, Any]:
+    """The `config:` of a Pulumi.<stack>.yaml; PlanError in one line if it has none."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        message = f"{path}: cannot read the stack file ({exc.__class__.__name__}: {exc})"
+        raise PlanError(message.splitlines()[0]) from None
+    config = data.get("config") if isinstance(data, dict) else None
+    if not isinstance(config, dict):
+        raise PlanError(f"{path}: expected a mapping under `config:`")
+    return config
 
 
 def default_workers() -> int:

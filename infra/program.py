@@ -16,7 +16,7 @@ from infra.admin_quota import admin_network_quota
 from infra.dr import DrCentre
 from infra.extranet import SEGMENT_LEVELS, ExtranetQos, ExtranetSegment
 from infra.identity import DUTY_ROLES, CityIdentity, Tenant
-from infra.settings import CloudSettings
+from infra.settings import CloudSettings, admin_provider
 from infra.system import System
 from infra.zones import CityZones, ZoneNetwork
 
@@ -47,19 +47,6 @@ class Shard:
 
     def takes(self, position: int) -> bool:
         return position % self.count == self.index
-
-
-def admin_provider(settings: CloudSettings, region: str) -> openstack.Provider:
-    return openstack.Provider(
-        "admin",
-        auth_url=settings.auth_url,
-        user_name=settings.user_name,
-        user_domain_name=settings.user_domain,
-        project_domain_name=settings.user_domain,
-        tenant_name=settings.admin_project,
-        password=settings.password,
-        region=region,
-    )
 
 
 def city_identity(settings: CloudSettings, admin: openstack.Provider) -> CityIdentity:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_openstack as openstack
 
 NAMESPACE = "yunwang"
 
@@ -48,3 +49,23 @@ class CloudSettings:
             key_pair=cfg.get("keyPair"),
             extranet_tenants=tuple(str(t) for t in tenants) if isinstance(tenants, list) else (),
         )
+
+
+def admin_provider(
+    settings: CloudSettings,
+    region: str,
+    name: str = "admin",
+    opts: pulumi.ResourceOptions | None = None,
+) -> openstack.Provider:
+    """The deployer's provider for `region` (the main cloud's, or the DR centre's)."""
+    return openstack.Provider(
+        name,
+        auth_url=settings.auth_url,
+        user_name=settings.user_name,
+        user_domain_name=settings.user_domain,
+        project_domain_name=settings.user_domain,
+        tenant_name=settings.admin_project,
+        password=settings.password,
+        region=region,
+        opts=opts,
+    )

@@ -103,7 +103,7 @@ def host_slots(estate: Estate, nodes: list[Node], count: int) -> list[Slot]:
                     host.address6,
                     prefix4,
                     first_64(prefix6),
-                    f"{system.tenant}/{system.code}",
+                    system.ref,
                 )
             )
     zone_hosts = _round_robin([by_zone[z.name] for z in estate.zones if z.name in by_zone])

@@ -230,7 +230,7 @@ def estate_targets(estate: Estate, policy: Policy) -> Targets:
 def lab_targets(estate: Estate, lab: Any, policy: Policy) -> Targets:
     """The lab's hosts (a `lab.Lab`), with estate values moved into lab address space."""
     raw = lab.ansible_inventory()
-    systems = {f"{s.tenant}/{s.code}": s for s in estate.systems()}
+    systems = {s.ref: s for s in estate.systems()}
 
     def translate(prefix: str) -> str | None:
         if prefix in (ANY4, ANY6):

@@ -95,6 +95,19 @@ class BatchResult:
         errors = [f"{o.host}: {o.error}" for o in self.hosts.values() if o.error]
         return "; ".join(errors + self.findings)
 
+    def findings_of(self, host: str) -> list[str]:
+        """The gate's findings about `host` (each finding starts with its host)."""
+        return host_findings(self.findings, host)
+
+
+def host_findings(findings: list[str], host: str) -> list[str]:
+    return [f for f in findings if f.startswith(f"{host}: ")]
+
+
+def is_canary(batches: list[list[HostTarget]], index: int) -> bool:
+    """Batch `index` (1-based) is its stage's canary: the first of that stage."""
+    return index == 1 or batches[index - 2][0].stage != batches[index - 1][0].stage
+
 
 @dataclass
 class MigrationReport:
@@ -233,7 +246,7 @@ def migrate(
     say = progress or (lambda _text, _batch: None)
     for index, batch in enumerate(batches, start=1):
         stage = batch[0].stage
-        canary = index == 1 or batches[index - 2][0].stage != stage
+        canary = is_canary(batches, index)
         result = BatchResult(
             stage, index, canary, {t.name: HostOutcome(t.name, t.stage) for t in batch}
         )

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from estate.home import yunwang_home
-from playbooks.migration import BatchResult, MigrationError, MigrationReport
+from playbooks.migration import BatchResult, MigrationError, MigrationReport, host_findings
 from security.events import SEVERITY_HIGH, SEVERITY_INFO, Context, Endpoint, Event, utcnow
 
 DATASET = "yunwang.migration"
@@ -80,13 +80,20 @@ def note_batch(
         }
 
 
+def forget(hosts: dict[str, dict[str, Any]], rolled_back: list[str], findings: list[str]) -> None:
+    """Hosts a rollback left clean (no finding names them) are IPv4-only again."""
+    for name in rolled_back:
+        if not host_findings(findings, name):
+            hosts.pop(name, None)
+
+
 def to_events(report: MigrationReport, estate_file: str, routers: dict[str, str]) -> list[Event]:
     """One event per host per batch, one per rolled-back batch, one for the run."""
     now = utcnow()
     events = []
     for batch in report.batches:
         for name, outcome in batch.hosts.items():
-            mine = [f for f in batch.findings if f.startswith(f"{name}: ")]
+            mine = batch.findings_of(name)
             failed = bool(outcome.error or mine)
             seen = outcome.error or "; ".join(mine)
             events.append(

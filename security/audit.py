@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from estate.home import yunwang_home
+from security.durable import fsync_dir, replace_durably
 
 Outcome = Literal["success", "failure"]
 GENESIS = "0" * 64
@@ -115,7 +116,7 @@ def _default_key(path: Path, create: bool) -> bytes:
             handle.write(secrets.token_hex(32) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     try:
         return path.read_text(encoding="utf-8").strip().encode()
     except OSError as exc:
@@ -196,14 +197,6 @@ def _mac(key: bytes, body: dict[str, Any]) -> str:
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class AuditTrail:
     def __init__(self, path: Path | str | None = None, key: bytes | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
@@ -238,7 +231,7 @@ class AuditTrail:
             body: dict[str, Any] = {
                 "seq": seq + 1,
                 "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-                "actor": actor or _current_actor(),
+                "actor": actor or current_actor(),
                 "action": action,
                 "target": target,
                 "outcome": outcome,
@@ -330,13 +323,7 @@ class AuditTrail:
             return 0, GENESIS
 
     def _write_head(self, seq: int, digest: str) -> None:
-        tmp = self.head_path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(f"{seq} {digest}\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.head_path)
-        _fsync_dir(self.head_path.parent)
+        replace_durably(self.head_path, f"{seq} {digest}\n")
 
 
 def _check(
@@ -363,7 +350,8 @@ def _check(
     return found
 
 
-def _current_actor() -> str:
+def current_actor() -> str:
+    """Who acts: $YUNWANG_ACTOR (a service account, a CI job), else the login."""
     try:
         return os.environ.get("YUNWANG_ACTOR") or getpass.getuser()
     except OSError:

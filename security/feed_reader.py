@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from security.durable import replace_durably
 from security.events import Event
 from security.store import StoreError
 
@@ -127,6 +127,4 @@ class FeedReader:
         horizon = (self.state.cursor - self.look_back * 2).isoformat(timespec="microseconds")
         self.state.seen = {k: v for k, v in self.state.seen.items() if v >= horizon}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state.to_json()), encoding="utf-8")
-        os.replace(tmp, self.path)
+        replace_durably(self.path, json.dumps(self.state.to_json()))

@@ -12,11 +12,14 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from security.events import Event
 from security.levels import WarningLevel
 from security.warnings import Warning
+
+if TYPE_CHECKING:
+    from estate import Estate
 
 ScopeKind = Literal["city", "county", "tenant", "zone"]
 Component = Literal["compliance", "warnings", "links", "dr"]
@@ -265,6 +268,16 @@ def score(
         for c in COMPONENT_WEIGHT
     }
     return Score(kind, name, round(final, 2), components, deductions)
+
+
+def estate_scopes(estate: Estate) -> dict[ScopeKind, set[str]]:
+    """Every county, tenant and zone the estate declares: `score_all(also=)`
+    scores the quiet ones too (100, nothing known is wrong)."""
+    return {
+        "county": {n.id for n in estate.nodes(level="county")},
+        "tenant": {t.code for t in estate.tenants},
+        "zone": {z.name for z in estate.zones},
+    }
 
 
 def score_all(

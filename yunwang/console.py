@@ -1,4 +1,4 @@
-"""What every verb shares: loading the estate or failing in one line per problem."""
+"""What every verb shares: loading the estate (or the running lab), or failing in one line per problem."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from estate import Estate
+    from lab.lab import Lab
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -36,6 +37,19 @@ def load_estate(path: Path) -> Estate:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
         raise SystemExit(EXIT_INVALID) from None
+
+
+def running_lab(directory: Path | None) -> Lab:
+    """The lab up in `directory` (default $YUNWANG_HOME/lab), or one line and exit 1."""
+    from lab.errors import LabError
+    from lab.lab import Lab
+
+    lab = Lab(directory)
+    try:
+        lab.plan  # noqa: B018  (a directory without a lab fails here, in one line)
+    except LabError as exc:
+        fail(f"--lab: {exc}")
+    return lab
 
 
 def print_json(data: Any) -> None:

@@ -193,8 +193,7 @@ class Watch:
 
         assert self.collection is not None
         opts = self.options
-        state = yunwang_home() / "traps" / "engine.json"
-        settings = receiver_settings(self.estate, opts.trap_address, opts.trap_port, state)
+        settings = receiver_settings(self.estate, opts.trap_address, opts.trap_port)
         self.traps = TrapService(self.collection, settings, sink=self.queue.put_one)
         # Last in, first out: close the receiver, then let the loop finish
         # the tasks that closing cancelled before the loop itself closes.

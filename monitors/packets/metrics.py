@@ -46,10 +46,10 @@ class SensorCollector(Collector):
         events = CounterMetricFamily(
             "yunwang_packets_events", "Events raised, by rule", labels=["observer", "rule"]
         )
-        known = {rule.id for detection in DETECTIONS for rule in detection.signatures}
+        known = {s.id for detection in DETECTIONS for s in detection.signatures}
         for detection in DETECTIONS:
-            for rule in detection.signatures:
-                events.add_metric([self._observer, rule.id], stats.events.get(rule.id, 0))
+            for signature in detection.signatures:
+                events.add_metric([self._observer, signature.id], stats.events.get(signature.id, 0))
         for rule_id, count in list(stats.events.items()):
             if rule_id not in known:
                 events.add_metric([self._observer, rule_id], count)

@@ -82,7 +82,7 @@ class Detection:
 
     def event(
         self,
-        rule: Signature,
+        signature: Signature,
         ts: float,
         message: str,
         *,
@@ -93,20 +93,20 @@ class Detection:
         at: bytes | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> None:
-        """Emit an event of `rule`; `at` is the address whose place in the
+        """Emit an event of `signature`; `at` is the address whose place in the
         estate (node, county, tenant, zone) the event is filed under."""
         self._emit(
             Event(
                 timestamp=datetime.fromtimestamp(ts, UTC),
                 dataset=DATASET,
-                action=rule.action,
+                action=signature.action,
                 message=message,
                 kind="alert",
-                category=rule.category,
-                type=rule.type,
-                severity=rule.severity,
-                rule_id=rule.id,
-                rule_name=rule.name,
+                category=signature.category,
+                type=signature.type,
+                severity=signature.severity,
+                rule_id=signature.id,
+                rule_name=signature.name,
                 observer=self._observer,
                 source=source,
                 destination=destination,

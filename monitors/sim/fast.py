@@ -23,17 +23,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from types import TracebackType
 from typing import Literal
 
 from estate import Estate
 from estate.schema import Level
 from monitors.sim import generator, scenarios
-from monitors.sim.credentials import SimCredential, demo_keys, resolve
 from monitors.sim.errors import SimError
 from monitors.sim.lifetime import die_with_parent
 from monitors.sim.responder import Config
 from monitors.sim.runner import SimTarget
+from monitors.sim.simulator import Simulator
 from monitors.snmp.collection import TargetProblem, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from monitors.snmp.session import Credential, Target
@@ -44,7 +43,7 @@ Version = Literal["v3", "v2c"]
 _ROOT = Path(__file__).resolve().parents[2]
 
 
-class FastSimulatedEstate:
+class FastSimulatedEstate(Simulator):
     def __init__(
         self,
         estate: Estate,
@@ -58,42 +57,18 @@ class FastSimulatedEstate:
         silent_after_s: float = scenarios.DEFAULT_SILENT_AFTER_S,
         start_timeout_s: float = 60.0,
     ) -> None:
-        self.estate = estate
-        self.scenario = (
-            scenario
-            if isinstance(scenario, scenarios.Scenario)
-            else scenarios.parse(scenario, estate, flap_period_s, silent_after_s)
+        super().__init__(
+            estate, scenario, levels, host, flap_period_s, silent_after_s, start_timeout_s
         )
-        self.levels: tuple[Level, ...] = tuple(levels or generator.LEVELS)
-        self.devices = generator.simulated_devices(estate, self.levels)
-        if not self.devices:
-            raise SimError(f"{estate.file}: no devices at levels {', '.join(self.levels)}")
         if version not in ("v3", "v2c"):
             raise SimError(f"version {version!r}: expected v3 or v2c")
         self.version = version
-        self.host = host
         self.processes = max(1, min(processes or os.cpu_count() or 1, len(self.devices)))
-        self.start_timeout_s = start_timeout_s
-        self.demo_keys: dict[str, str] = {}
-        self.credentials: dict[str, SimCredential] = {}
         self.ports: list[int] = []
-        self.startup_s: float | None = None
         self._children: list[subprocess.Popen[bytes]] = []
         self._home: dict[str, int] = {}  # device -> index of its responder
 
     # --- what the poller needs ----------------------------------------------
-
-    @property
-    def credential(self) -> SimCredential:
-        if not self.credentials:
-            raise SimError("the simulator is not running (use it as a context manager)")
-        default = self.estate.monitoring.default_credential
-        if default in self.credentials:
-            return self.credentials[default]
-        return self.credentials[self.devices[0].credential]
-
-    def credential_for(self, device: str) -> SimCredential:
-        return self.credentials[self.estate.device(device).credential]
 
     def targets(self) -> dict[str, SimTarget]:
         if not self._children:
@@ -151,29 +126,9 @@ class FastSimulatedEstate:
 
     # --- lifecycle -------------------------------------------------------------
 
-    def __enter__(self) -> FastSimulatedEstate:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> FastSimulatedEstate:
-        try:
-            return self._start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _start(self) -> FastSimulatedEstate:
+    def _start(self) -> None:
         began = time.monotonic()
-        names = {d.credential for d in self.devices}
-        self.demo_keys = demo_keys(self.estate, names)
-        self.credentials = resolve(self.estate, names, self.demo_keys)
+        self._resolve_keys()
         plan = generator.build_plan(self.estate, self.scenario)
         shares: list[dict[str, list[generator.Record]]] = [{} for _ in range(self.processes)]
         for i, device in enumerate(self.devices):
@@ -210,7 +165,6 @@ class FastSimulatedEstate:
                 "demo_keys_for": sorted(self.demo_keys),
             },
         )
-        return self
 
     def _launch(self, k: int, config: Config) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET

@@ -25,17 +25,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from types import TracebackType
 from typing import NamedTuple
 
 from estate import Estate
 from estate.home import yunwang_home
 from estate.schema import Level
 from monitors.sim import generator, scenarios
-from monitors.sim.credentials import SimCredential, demo_keys, resolve
 from monitors.sim.errors import SimError
 from monitors.sim.lifetime import die_with_parent
 from monitors.sim.probe import answers
+from monitors.sim.simulator import Simulator
 from monitors.snmp.collection import TargetProblem, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from monitors.snmp.session import Target
@@ -67,7 +66,7 @@ def responder_binary() -> str:
     return found
 
 
-class SimulatedEstate:
+class SimulatedEstate(Simulator):
     def __init__(
         self,
         estate: Estate,
@@ -80,48 +79,16 @@ class SimulatedEstate:
         silent_after_s: float = scenarios.DEFAULT_SILENT_AFTER_S,
         start_timeout_s: float = 180.0,
     ) -> None:
-        self.estate = estate
-        self.scenario = (
-            scenario
-            if isinstance(scenario, scenarios.Scenario)
-            else scenarios.parse(scenario, estate, flap_period_s, silent_after_s)
+        super().__init__(
+            estate, scenario, levels, host, flap_period_s, silent_after_s, start_timeout_s
         )
-        self.levels: tuple[Level, ...] = tuple(levels or generator.LEVELS)
-        unknown = [lv for lv in self.levels if lv not in generator.LEVELS]
-        if unknown:
-            raise SimError(
-                f"levels: {', '.join(map(str, unknown))} (expected city, county, township or village)"
-            )
-        self.devices = generator.simulated_devices(estate, self.levels)
-        if not self.devices:
-            raise SimError(f"{estate.file}: no devices at levels {', '.join(self.levels)}")
-        self.host = host
         self._port = port
         self.port = 0
-        self.start_timeout_s = start_timeout_s
-        # Environment variable -> demo key, for the keys the estate references
-        # but nobody set: pass it to the poller (`targets_from_estate(defaults=)`).
-        self.demo_keys: dict[str, str] = {}
-        self.credentials: dict[str, SimCredential] = {}
         self.data_dir: Path | None = None
-        self.startup_s: float | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._run_dir: Path | None = None
 
     # --- what the poller needs ----------------------------------------------
-
-    @property
-    def credential(self) -> SimCredential:
-        """The estate's default credential (what most devices use), resolved at start."""
-        if not self.credentials:
-            raise SimError("the simulator is not running (use it as a context manager)")
-        default = self.estate.monitoring.default_credential
-        if default in self.credentials:
-            return self.credentials[default]
-        return self.credentials[self.devices[0].credential]
-
-    def credential_for(self, device: str) -> SimCredential:
-        return self.credentials[self.estate.device(device).credential]
 
     def targets(self) -> dict[str, SimTarget]:
         if self._process is None:
@@ -150,29 +117,9 @@ class SimulatedEstate:
 
     # --- lifecycle -------------------------------------------------------------
 
-    def __enter__(self) -> SimulatedEstate:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> SimulatedEstate:
-        try:
-            return self._start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _start(self) -> SimulatedEstate:
+    def _start(self) -> None:
         began = time.monotonic()
-        names = {d.credential for d in self.devices}
-        self.demo_keys = demo_keys(self.estate, names)
-        self.credentials = resolve(self.estate, names, self.demo_keys)
+        self._resolve_keys()
         cache = yunwang_home() / "sim-cache"
         self.data_dir = self._prepare_data(cache)
         index = cache / "index"
@@ -199,7 +146,6 @@ class SimulatedEstate:
                 "demo_keys_for": sorted(self.demo_keys),
             },
         )
-        return self
 
     def stop(self) -> None:
         process, self._process = self._process, None

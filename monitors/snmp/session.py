@@ -43,6 +43,13 @@ class Credential:
     priv_key: str | None = field(default=None, repr=False)
     context: str = ""
 
+    def localise(self, engine_id: bytes) -> usm.LocalKeys:
+        """This v3 user's keys for the engine `engine_id` (RFC 3414 localisation)."""
+        assert self.auth_key is not None and self.priv_key is not None
+        return usm.localise(
+            self.auth_protocol, self.priv_protocol, self.auth_key, self.priv_key, engine_id
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -240,15 +247,7 @@ class V3FastSession:
         self._engine = usm.EngineState(
             probe.engine_id, probe.boots, probe.engine_time, time.monotonic()
         )
-        credential = self.target.credential
-        assert credential.auth_key is not None and credential.priv_key is not None
-        self._keys = usm.localise(
-            credential.auth_protocol,
-            credential.priv_protocol,
-            credential.auth_key,
-            credential.priv_key,
-            probe.engine_id,
-        )
+        self._keys = self.target.credential.localise(probe.engine_id)
 
     async def _explain_silence(self) -> None:
         """An agent that answers the unauthenticated discovery probe but not

@@ -10,6 +10,7 @@ import contextlib
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
 
+from estate.prefixes import PrefixMap
 from monitors.snmp.ber import Oid, Value, oid_from_str
 from monitors.snmp.profiles import VendorProfile
 
@@ -172,19 +173,18 @@ def build_addresses(columns: dict[Oid, dict[Oid, Value]]) -> dict[str, int]:
     return found
 
 
-def _local_subnets(columns: dict[Oid, dict[Oid, Value]]) -> list[tuple[IPv4Network, int]]:
-    subnets = []
+def _local_subnets(columns: dict[Oid, dict[Oid, Value]]) -> PrefixMap[int]:
+    """The device's own IPv4 subnets -> ifIndex: the longest prefix wins (a
+    /31 link over a covering LAN)."""
+    subnets: PrefixMap[int] = PrefixMap()
     masks = columns.get(IP_AD_ENT_NET_MASK, {})
     for index, if_index in columns.get(IP_AD_ENT_IF_INDEX, {}).items():
         mask = masks.get(index)
         if len(index) == 4 and isinstance(if_index, int) and isinstance(mask, bytes):
             address = ".".join(map(str, index))
             with contextlib.suppress(ValueError):
-                subnets.append(
-                    (IPv4Network(f"{address}/{IPv4Address(mask)}", strict=False), if_index)
-                )
-    # Most specific first: a /31 link wins over a covering LAN.
-    return sorted(subnets, key=lambda item: -item[0].prefixlen)
+                subnets.add(IPv4Network(f"{address}/{IPv4Address(mask)}", strict=False), if_index)
+    return subnets
 
 
 def build_neighbours(columns: dict[Oid, dict[Oid, Value]]) -> list[OspfNeighbour]:
@@ -193,8 +193,7 @@ def build_neighbours(columns: dict[Oid, dict[Oid, Value]]) -> list[OspfNeighbour
     for index, value in columns.get(OSPF_NBR_STATE, {}).items():
         if len(index) >= 4 and isinstance(value, int):
             address = IPv4Address(".".join(map(str, index[:4])))
-            if_index = next((i for net, i in subnets if address in net), None)
-            neighbours.append(OspfNeighbour(2, str(address), if_index, value))
+            neighbours.append(OspfNeighbour(2, str(address), subnets.lookup(address.packed), value))
     for index, value in columns.get(OSPFV3_NBR_STATE, {}).items():
         if len(index) >= 3 and isinstance(value, int):
             router_id = ".".join(str((index[2] >> s) & 0xFF) for s in (24, 16, 8, 0))

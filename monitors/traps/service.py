@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from estate import Estate
+from estate.home import yunwang_home
 from monitors.snmp.collection import Collection, EventSink
 from monitors.traps.events import trap_event
 from monitors.traps.placement import Placer
@@ -157,16 +158,17 @@ class TrapService:
 
 
 def receiver_settings(
-    estate: Estate, listen: str | None, port: int | None, state_file: Path
+    estate: Estate, listen: str | None, port: int | None, state_file: Path | None = None
 ) -> ReceiverSettings:
-    """Flags first, then the estate's `monitoring.traps` (127.0.0.1:162)."""
+    """Flags first, then the estate's `monitoring.traps` (127.0.0.1:162); the
+    engine's boots persist in `state_file` (default $YUNWANG_HOME/traps/engine.json)."""
     spec = estate.monitoring.traps
     engine_id = bytes.fromhex(spec.engine_id.removeprefix("0x")) if spec.engine_id else None
     return ReceiverSettings(
         listen or str(spec.listen),
         spec.port if port is None else port,
         engine_id=engine_id,
-        state_file=state_file,
+        state_file=state_file or yunwang_home() / "traps" / "engine.json",
     )
 
 

@@ -55,14 +55,8 @@ class EngineUsers:
                     self._add(known[1], device_engine)  # its traps: no learning needed
 
     def _add(self, credential: Credential, engine_id: bytes) -> None:
-        assert credential.user and credential.auth_key and credential.priv_key
-        keys = usm.localise(
-            credential.auth_protocol,
-            credential.priv_protocol,
-            credential.auth_key,
-            credential.priv_key,
-            engine_id,
-        )
+        assert credential.user
+        keys = credential.localise(engine_id)
         config.add_v3_user(
             self.engine,
             credential.user,
@@ -96,14 +90,7 @@ class EngineUsers:
             return None
         if (engine_id, credential.user) in self.keys:
             return None
-        assert credential.auth_key is not None and credential.priv_key is not None
-        keys = usm.localise(
-            credential.auth_protocol,
-            credential.priv_protocol,
-            credential.auth_key,
-            credential.priv_key,
-            engine_id,
-        )
+        keys = credential.localise(engine_id)
         if not usm.authentic(datagram, head, keys):
             raise wire.Forged
         self._add(credential, engine_id)

@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from security.durable import replace_durably
+
 _TAIL_BLOCK = 65536
 
 
@@ -173,13 +175,7 @@ class Spool:
         self.quarantined += 1
 
     def _write_offset(self, offset: int) -> None:
-        tmp = self.offset_path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="ascii") as handle:
-            handle.write(str(offset))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.offset_path)
-        _fsync_dir(self.directory)
+        replace_durably(self.offset_path, str(offset))
 
 
 def _document(line: bytes) -> dict[str, Any] | None:
@@ -200,11 +196,3 @@ def _append_synced(path: Path, text: str) -> None:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

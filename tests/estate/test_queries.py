@@ -122,3 +122,12 @@ def test_resolve_names_close_matches_for_an_unknown_name(small: Estate) -> None:
     assert str(caught.value) == f"no county named '华龙' in {small.file}; did you mean 华龙区?"
     with pytest.raises(UnknownName, match="no tenant or zone named 'hl'"):
         small.resolve("hl", ("tenant", "zone"))  # a county is not what was asked for
+
+
+def test_a_system_is_named_and_found_by_tenant_slash_code(small: Estate) -> None:
+    for system in small.systems():
+        assert system.ref == f"{system.tenant}/{system.code}"
+        assert small.system(system.ref) is system
+    for wrong in ("gaj", "gaj/", "/jwzh", "gaj/jwzh/x", "nobody/jwzh"):
+        with pytest.raises(KeyError):
+            small.system(wrong)

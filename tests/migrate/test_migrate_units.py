@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from playbooks.migration import BatchResult, HostOutcome, HostTarget, MigrationError, plan
-from playbooks.migration_record import load, note_batch, save
+from playbooks.migration import (
+    BatchResult,
+    HostOutcome,
+    HostTarget,
+    MigrationError,
+    is_canary,
+    plan,
+)
+from playbooks.migration_record import forget, load, note_batch, save
 
 
 def _host(name: str, stage: str, router: str) -> HostTarget:
@@ -27,6 +34,7 @@ TARGETS = [
 def test_stages_go_from_the_city_down_each_a_canary_then_batches() -> None:
     batches = plan(TARGETS, size=2)
     assert [[t.name for t in b] for b in batches] == [["c1"], ["k1"], ["k2", "k3"], ["k4"], ["t1"]]
+    assert [is_canary(batches, i) for i in range(1, 6)] == [True, True, False, False, True]
 
 
 def test_the_canary_is_the_named_host_or_the_first_host_of_the_named_router() -> None:
@@ -76,3 +84,9 @@ def test_a_record_that_is_not_one_is_one_line(tmp_path: Path) -> None:
     path.write_text('{"hosts": []}')
     with pytest.raises(MigrationError, match="hosts: expected a mapping"):
         load(path)
+
+
+def test_a_rollback_forgets_the_hosts_it_left_clean_and_keeps_the_others() -> None:
+    hosts = {name: {"stage": "county"} for name in ("k1", "k2", "k3")}
+    forget(hosts, ["k1", "k2"], ["k2: still answers ping6 at 2001:db8::2", "k20: unrelated"])
+    assert sorted(hosts) == ["k2", "k3"]

@@ -1,10 +1,15 @@
-"""What the batch-by-batch verbs (`rollout dual-links`, `migrate ipv6`) print
-the same way: a report of batches as JSON."""
+"""What the batch-by-batch verbs (`rollout dual-links`, `migrate ipv6`) report
+the same way: progress lines, the run's audit summary, the JSON report and
+the batches a stop left unrun."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from yunwang.console import out
 
 
 class _Failed(Protocol):
@@ -37,3 +42,27 @@ def report_json(
         "planned": report.planned,
         "failed": failed.failure() if failed else None,
     }
+
+
+def run_summary(report: BatchReport, events: int) -> dict[str, object]:
+    """The audit trail's detail for a finished run: how far it went, and the
+    events it stored."""
+    failed = report.failed()
+    return {
+        "ran": len(report.batches),
+        "duration_s": round(report.duration_s, 1),
+        "failed": failed.failure() if failed else None,
+        "events": events,
+    }
+
+
+def say(text: str) -> None:
+    """A timestamped progress line on stderr: stdout stays the table or the JSON."""
+    sys.stderr.write(f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} {text}\n")
+    sys.stderr.flush()
+
+
+def print_not_run(report: BatchReport, what: str) -> None:
+    skipped = report.planned - len(report.batches)
+    if skipped:
+        out.print(f"{skipped} batches not run (the {what} stopped)")

@@ -1,8 +1,7 @@
-"""What the security verbs share: opening the store, the acting user, durations."""
+"""What the security verbs share: opening the store, grading what a verb produced, durations."""
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
 from datetime import timedelta
@@ -84,13 +83,6 @@ def _must_exist(url: str) -> None:
         spool = parse_qs(parsed.query).get("spool")
         if spool and not Path(spool[-1]).is_dir():
             raise StoreError(f"{spool[-1]}: no spool directory here (check --store)")
-
-
-def actor() -> str:
-    try:
-        return os.environ.get("YUNWANG_ACTOR") or getpass.getuser()
-    except OSError:
-        return f"uid:{os.getuid()}"
 
 
 def duration(text: str, option: str) -> timedelta:

@@ -23,6 +23,7 @@ from security.audit import record
 from security.events import Event
 from yunwang.commands._feed import HeartbeatOption, StoreOption, start_shipper
 from yunwang.commands._leaving import leave_on_sigterm
+from yunwang.commands._traps import TrapListenOption, TrapPortOption, TrapsFlag
 from yunwang.console import err, fail, load_estate, out, print_json
 
 
@@ -104,16 +105,9 @@ def collect(
         str | None,
         typer.Option(help="Only this county's devices and dual links (a shard): code or name."),
     ] = None,
-    traps: Annotated[
-        bool, typer.Option("--traps", help="Receive SNMP traps/informs; re-poll a pair at once.")
-    ] = False,
-    trap_listen: Annotated[
-        str | None, typer.Option(help="Trap receiver address (estate's, else 127.0.0.1).")
-    ] = None,
-    trap_port: Annotated[
-        int | None,
-        typer.Option(help="Trap receiver UDP port (estate's, else 162).", min=0, max=65535),
-    ] = None,
+    traps: TrapsFlag = False,
+    trap_listen: TrapListenOption = None,
+    trap_port: TrapPortOption = None,
     dr_standby: Annotated[
         list[str] | None,
         typer.Option(
@@ -147,19 +141,13 @@ def collect(
         fail(f"{file}: no device can be polled")
     monitoring = estate.monitoring
     settings = PollerSettings.for_estate(monitoring, monitoring.poll_interval_s, concurrency)
-    sink = jsonl_sink()
     shipper = None
     if store is not None:
         from security.feed import Producer, poller_name
 
         producer = Producer(poller_name(county), "poller", county)
         shipper = start_shipper(store, producer, estate, heartbeat)
-
-        def both(event: Event, local: Callable[[Event], None] = sink) -> None:
-            local(event)
-            shipper.ship(event)
-
-        sink = both
+    sink = _tee(jsonl_sink(), shipper.ship if shipper is not None else None)
     collection = Collection(estate, targets, settings, Thresholds(), sink, translate, county)
     record(action="collect.start", target=str(file), outcome="success",
            detail={"devices": len(targets), "once": once, "listen": f"{listen}:{port}",
@@ -257,13 +245,7 @@ def _dr_lag(
     from lab.lab import Lab
     from monitors.exporter import registry
 
-    local = jsonl_sink(yunwang_home() / "events" / "dr.jsonl")
-
-    def sink(event: Event) -> None:
-        local(event)
-        if ship is not None:
-            ship(event)
-
+    sink = _tee(jsonl_sink(yunwang_home() / "events" / "dr.jsonl"), ship)
     watch = LagWatch(Lab(lab_dir), watched, sink, interval_s)
     registry().register(watch)
     watch.start()
@@ -285,24 +267,33 @@ def _with_traps(
 
     links, traps = jsonl_sink(), jsonl_sink(yunwang_home() / "events" / "traps.jsonl")
 
-    def sink(event: Event) -> None:
+    def local(event: Event) -> None:
         (traps if event.dataset == "yunwang.traps" else links)(event)
-        if ship is not None:  # --store: the centre grades traps and their re-polls too
-            ship(event)
 
-    state = yunwang_home() / "traps" / "engine.json"
-    settings = receiver_settings(collection.estate, address, port, state)
-    service = TrapService(
-        collection,
-        settings,
-        sink=sink,
-    )
+    # --store: the centre grades traps and their re-polls too.
+    sink = _tee(local, ship)
+    settings = receiver_settings(collection.estate, address, port)
+    service = TrapService(collection, settings, sink=sink)
     registry().register(TrapCollector(service))
     where = f"{settings.listen}:{settings.port}"
     record(action="collect.traps", target=where, outcome="success",
            detail={"engine_id": service.receiver.engine_id.hex()})  # fmt: skip
     out.print(f"receiving traps on udp {where}", markup=False)
     return run_with_traps(collection, service, interval_s, stop)
+
+
+def _tee(
+    local: Callable[[Event], None], ship: Callable[[Event], None] | None
+) -> Callable[[Event], None]:
+    """Events to the local file, and with --store to the centre as well."""
+    if ship is None:
+        return local
+
+    def both(event: Event) -> None:
+        local(event)
+        ship(event)
+
+    return both
 
 
 def _lab_view(

@@ -21,14 +21,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from security.audit import current_actor
 from yunwang.commands._security import (
     JsonFlag,
     StoreOption,
-    actor,
     grade_and_store,
     store_from,
 )
-from yunwang.console import EXIT_INVALID, EXIT_USAGE, fail, load_estate, out, print_json
+from yunwang.console import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    fail,
+    load_estate,
+    out,
+    print_json,
+    running_lab,
+)
 
 if TYPE_CHECKING:
     from estate import Estate
@@ -77,7 +85,7 @@ def _standby(estate: Estate, system: System, given: str | None) -> str:
     standby = given or system.dr.standby
     if not standby:
         fail(
-            f"{estate.file}: system {system.tenant}/{system.code} declares no dr.standby; "
+            f"{estate.file}: system {system.ref} declares no dr.standby; "
             "pass --standby HOST or declare dr: {standby: HOST} on the system",
             EXIT_USAGE,
         )
@@ -91,21 +99,13 @@ def _paths(system: System, given: list[str] | None) -> tuple[str, ...]:
 def _hosts(lab: bool, lab_dir: Path | None) -> Any:
     if not lab and lab_dir is None:
         fail("dr: only lab hosts are reachable from here; pass --lab or --lab-dir", EXIT_USAGE)
-    from lab.errors import LabError
-    from lab.lab import Lab
-
-    lab_hosts = Lab(lab_dir)
-    try:
-        lab_hosts.plan  # noqa: B018  (fails in one line when no lab is up)
-    except LabError as exc:
-        fail(f"--lab: {exc}")
-    return lab_hosts
+    return running_lab(lab_dir)
 
 
 def _primary(hosts: Any, system: System, given: str | None) -> str:
     if given:
         return given
-    key = f"{system.tenant}/{system.code}"
+    key = system.ref
     for host in hosts.hosts:
         if host.system == key:
             return str(host.name)
@@ -164,7 +164,7 @@ def drill(
         creds,
         sync=dr.rpo_s == 0,
     )
-    record = DrillRecord.begin(system, dr, kind, actor(), utcnow())  # type: ignore[arg-type]
+    record = DrillRecord.begin(system, dr, kind, current_actor(), utcnow())  # type: ignore[arg-type]
     try:
         orient(pair)
         if kind == "failover":
@@ -176,17 +176,13 @@ def drill(
             events.append(backup_finished(system, dr, utcnow(), facts))
             restore_drill(line, scratch or pair.standby, record)
     except (DrError, LabError) as exc:
-        audit(f"dr.drill.{kind}", system_name, "failure", {"error": str(exc)}, actor=actor())
+        audit(f"dr.drill.{kind}", system_name, "failure", {"error": str(exc)})
         fail(f"dr drill {system_name}: {exc}")
     finally:
         events.append(record.to_event())
     _submit(estate, store, events)
     audit(
-        f"dr.drill.{kind}",
-        system_name,
-        "success" if record.passed else "failure",
-        record.to_json(),
-        actor=actor(),
+        f"dr.drill.{kind}", system_name, "success" if record.passed else "failure", record.to_json()
     )
     if as_json:
         print_json(record.to_json())
@@ -244,11 +240,11 @@ def backup(
         line = ResticLine(hosts, repository, system_name, password)
         facts = back_up(line, source, _paths(system, path), dr.retention)
     except (DrError, LabError) as exc:
-        audit("dr.backup", system_name, "failure", {"error": str(exc)}, actor=actor())
+        audit("dr.backup", system_name, "failure", {"error": str(exc)})
         fail(f"dr backup {system_name}: {exc}")
     event = backup_finished(system, dr, utcnow(), facts)
     _submit(estate, store, [event])
-    audit("dr.backup", system_name, "success", facts, actor=actor())
+    audit("dr.backup", system_name, "success", facts)
     if as_json:
         print_json(event.to_ecs())
     else:

@@ -20,7 +20,8 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from estate import Estate, UnknownName
-from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
+from security.audit import current_actor
+from yunwang.commands._security import JsonFlag, StoreOption, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def harden(
             "host_states": {h: o.state for h, o in report.hosts.items()},
             "events": stored,
         },
-        actor=actor(),
+        actor=current_actor(),
     )
     if as_json:
         print_json(_as_json(report))

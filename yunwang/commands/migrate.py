@@ -21,9 +21,19 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from yunwang.commands._batches import report_json
-from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
-from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
+from security.audit import current_actor
+from yunwang.commands._batches import print_not_run, report_json, run_summary, say
+from yunwang.commands._security import JsonFlag, StoreOption, grade_and_store
+from yunwang.console import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    err,
+    fail,
+    load_estate,
+    out,
+    print_json,
+    running_lab,
+)
 
 if TYPE_CHECKING:
     from estate import Estate
@@ -70,7 +80,7 @@ def ipv6(
         # The estate's own hosts have no per-host IPv6 plan in the estate yet:
         # the migration is rehearsed on the lab, whose host records carry it.
         fail(f"{estate_file}: the IPv6 migration runs on the lab only for now (add --lab)")
-    the_lab = _lab(lab_dir)
+    the_lab = running_lab(lab_dir)
     from playbooks.migration_lab import lab_targets
 
     targets = lab_targets(the_lab)
@@ -94,24 +104,14 @@ def ipv6(
         _rollback(the_lab, estate, str(estate_file), chosen, stage, path, migrated, store, as_json)
 
 
-def _lab(lab_dir: Path | None) -> Any:
-    from lab.errors import LabError
-    from lab.lab import Lab
-
-    try:
-        the_lab = Lab(lab_dir)
-        the_lab.plan  # noqa: B018  # a directory without a lab fails here, in one line
-    except LabError as exc:
-        fail(f"--lab: {exc}")
-    return the_lab
-
-
 def _show_plan(batches: list[list[HostTarget]], migrated: dict[str, Any], as_json: bool) -> None:
+    from playbooks.migration import is_canary
+
     rows = [
         {
             "batch": i,
             "stage": b[0].stage,
-            "canary": i == 1 or batches[i - 2][0].stage != b[0].stage,
+            "canary": is_canary(batches, i),
             "hosts": [t.name for t in b],
             "migrated": [t.name for t in b if t.name in migrated],
         }
@@ -179,11 +179,11 @@ def _run(
 
     if not batches:
         fail(f"{estate_file}: no host to migrate")
-    who = actor()
+    who = current_actor()
     routers = {t.name: t.router for b in batches for t in b}
 
     def progress(text: str, done: BatchResult | None) -> None:
-        _say(text)
+        say(text)
         if done is None:
             return
         note_batch(migrated, done, routers, who)
@@ -209,13 +209,7 @@ def _run(
         "migrate.ipv6.run",
         estate_file,
         "success" if report.ok else "failure",
-        {
-            "batches": [[t.name for t in b] for b in batches],
-            "ran": len(report.batches),
-            "duration_s": round(report.duration_s, 1),
-            "failed": failed.failure() if failed else None,
-            "events": stored,
-        },
+        {"batches": [[t.name for t in b] for b in batches]} | run_summary(report, stored),
         actor=who,
     )
     if as_json:
@@ -246,15 +240,15 @@ def _rollback(
 
     from playbooks.migration import rollback
     from playbooks.migration_lab import LabProber, lab_sources
-    from playbooks.migration_record import rollback_event, save
+    from playbooks.migration_record import forget, rollback_event, save
     from playbooks.runner import RunError
     from security.audit import record
 
     if not hosts:
         fail(f"{estate_file}: no host in stage {stage}")
-    who = actor()
+    who = current_actor()
     started = time.monotonic()
-    _say(f"rollback of {len(hosts)} hosts ({stage or 'all stages'}) to IPv4-only")
+    say(f"rollback of {len(hosts)} hosts ({stage or 'all stages'}) to IPv4-only")
     try:
         outcomes, findings = rollback(hosts, lab_sources(the_lab), LabProber(the_lab))
     except RunError as exc:
@@ -262,11 +256,9 @@ def _rollback(
         fail(str(exc))
     findings = [f"{o.host}: {o.error}" for o in outcomes.values() if o.error] + findings
     duration = time.monotonic() - started
-    for t in hosts:
-        if not any(f.startswith(f"{t.name}: ") for f in findings):
-            migrated.pop(t.name, None)
-    save(path, migrated)
     names = [t.name for t in hosts]
+    forget(migrated, names, findings)
+    save(path, migrated)
     stored = grade_and_store(store, estate, lambda _s: [rollback_event(stage, names, findings)])
     record(
         "migrate.ipv6.rollback",
@@ -284,15 +276,6 @@ def _rollback(
     if findings:
         err.print(f"rollback incomplete: {'; '.join(findings)}", markup=False, emoji=False)
         raise typer.Exit(EXIT_INVALID)
-
-
-def _say(text: str) -> None:
-    """Timestamped progress on stderr: stdout stays the table or the JSON."""
-    import sys
-    from datetime import UTC, datetime
-
-    sys.stderr.write(f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} {text}\n")
-    sys.stderr.flush()
 
 
 def _batch_detail(done: BatchResult) -> dict[str, object]:
@@ -315,7 +298,7 @@ def _print(report: MigrationReport) -> None:
         table.add_column(column, overflow="fold")
     for b in report.batches:
         for name, o in b.hosts.items():
-            mine = [f for f in b.findings if f.startswith(f"{name}: ")]
+            mine = b.findings_of(name)
             if o.error or mine:
                 result = "rolled back: " + (o.error or "; ".join(mine))
             else:
@@ -324,6 +307,4 @@ def _print(report: MigrationReport) -> None:
                 str(b.index), b.stage, name, Text(result), f"{b.apply_s:.1f}", f"{b.gate_s:.1f}"
             )
     out.print(table)
-    skipped = report.planned - len(report.batches)
-    if skipped:
-        out.print(f"{skipped} batches not run (the migration stopped)")
+    print_not_run(report, "migration")

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.table import Table
 
 from estate import Estate
 from infra.diff import PlanDiff, diff
 from infra.invariants import CheckResult, check_all
-from infra.planning import Plan, PlanError, Planned, plan_estates
+from infra.planning import Plan, PlanError, Planned, plan_estates, read_stack_config
 from security.audit import record
 from yunwang.console import EXIT_INVALID, err, fail, load_estate, out, print_json
 
@@ -46,8 +45,8 @@ def plan(
     """Run the Pulumi program under the mock runtime: resources, invariants, or a diff. Exit 1 if an invariant fails."""
     files = [estate] if new is None else [estate, new]
     estates = [load_estate(f) for f in files]
-    stack_config = _stack_config(stack) if stack else {}
     try:
+        stack_config = read_stack_config(stack) if stack else {}
         with err.status("planning under Pulumi's mock runtime…", spinner="dots"):
             plans = plan_estates(estates, stack_config, workers)
     except PlanError as exc:
@@ -81,19 +80,6 @@ def plan(
         _print_invariants(results)
     if failed:
         raise SystemExit(EXIT_INVALID)
-
-
-def _stack_config(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        fail(
-            f"{path}: cannot read the stack file ({exc.__class__.__name__}: {exc})".splitlines()[0]
-        )
-    config = data.get("config") if isinstance(data, dict) else None
-    if not isinstance(config, dict):
-        fail(f"{path}: expected a mapping under `config:`")
-    return config
 
 
 def _print_plan(p: Plan, estate: Estate) -> None:

@@ -11,7 +11,15 @@ import typer
 from rich.table import Table
 
 from estate import Estate, UnknownName
-from security.posture import DATASETS, PostureInputs, ScopeKind, Score, score, score_all
+from security.posture import (
+    DATASETS,
+    PostureInputs,
+    ScopeKind,
+    Score,
+    estate_scopes,
+    score,
+    score_all,
+)
 from security.store import StoreError
 from security.warnings import ACTIVE
 from yunwang.commands._security import JsonFlag, StoreOption, duration, store_from
@@ -62,11 +70,7 @@ def posture(
     if estate_file is not None:
         estate = load_estate(estate_file)
         city = estate.city.name
-        also = {
-            "county": {n.id for n in estate.nodes(level="county")},
-            "tenant": {t.code for t in estate.tenants},
-            "zone": {z.name for z in estate.zones},
-        }
+        also = estate_scopes(estate)
     if explain is not None:
         if explain in ("city", city):
             s = score(inputs, warnings, "city", "city", now)

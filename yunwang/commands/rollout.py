@@ -13,8 +13,6 @@ the store.
 
 from __future__ import annotations
 
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,8 +20,9 @@ import typer
 from rich.table import Table
 
 from estate import UnknownName
-from yunwang.commands._batches import report_json
-from yunwang.commands._security import JsonFlag, StoreOption, actor, grade_and_store
+from security.audit import current_actor
+from yunwang.commands._batches import print_not_run, report_json, run_summary, say
+from yunwang.commands._security import JsonFlag, StoreOption, grade_and_store
 from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, out, print_json
 
 if TYPE_CHECKING:
@@ -93,7 +92,7 @@ def dual_links(
         "level": level,
         "batches": [[t.node for t in b] for b in plan],
     }
-    who = actor()
+    who = current_actor()
     routers = sum(len(b) for b in plan)
     # Progress goes to stderr whatever the output: stdout stays the table or the JSON.
     show = _Progress(routers)
@@ -128,13 +127,7 @@ def dual_links(
         f"rollout.dual-links.{mode}",
         str(estate_file),
         "success" if report.ok else "failure",
-        {
-            **detail,
-            "ran": len(report.batches),
-            "duration_s": round(report.duration_s, 1),
-            "failed": failed.failure() if failed else None,
-            "events": stored,
-        },
+        detail | run_summary(report, stored),
         actor=who,
     )
     if as_json:
@@ -170,9 +163,7 @@ class _Progress:
                 self.task, description=text[:60], advance=len(done.routers) if done else 0
             )
             return
-        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        sys.stderr.write(f"{when} {text}\n")
-        sys.stderr.flush()
+        say(text)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -222,9 +213,7 @@ def _print(report: RolloutReport) -> None:
                 str(b.index), b.level, node, result, f"{b.apply_s:.1f}", f"{b.verify_s:.1f}"
             )
     out.print(table)
-    skipped = report.planned - len(report.batches)
-    if skipped:
-        out.print(f"{skipped} batches not run (the rollout stopped)")
+    print_not_run(report, "rollout")
 
 
 def _router_id(estate: Estate, text: str) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from infra.planning import PlanError, plan_estates
+from infra.planning import PlanError, plan_estates, read_stack_config
 from infra.verify import Report, verify
 from infra.verify.credentials import CredentialError, connector
 from infra.verify.events import drift_event, grade
@@ -20,7 +20,6 @@ from security.levels import WarningLevel
 from security.pipeline import Pipeline
 from security.rulebook import load_rules
 from yunwang.commands._security import JsonFlag, StoreOption, store_from
-from yunwang.commands.plan import _stack_config
 from yunwang.console import EXIT_INVALID, err, fail, load_estate, out, print_json
 
 verify_app = typer.Typer(help="Check what is deployed against the estate.", no_args_is_help=True)
@@ -60,7 +59,7 @@ def cloud(
     readonly = ReadOnlyCloud(connect)
     try:
         with err.status("planning and reading the cloud…", spinner="dots"):
-            plan = plan_estates([spec], _stack_config(stack) if stack else {})[0]
+            plan = plan_estates([spec], read_stack_config(stack) if stack else {})[0]
             report = verify(spec, readonly, plan)
     except (PlanError, ReadError) as exc:
         _audit(estate, "failure", {"error": str(exc)})

@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from security.audit import current_actor
 from security.levels import CHINESE, GRADE, LEVELS, WarningLevel
 from security.pipeline import acknowledge_stored
 from security.store import StoreError
 from security.warnings import ACTIVE, Status, Warning, WarningError
-from yunwang.commands._security import JsonFlag, StoreOption, actor, store_from
+from yunwang.commands._security import JsonFlag, StoreOption, store_from
 from yunwang.console import EXIT_USAGE, fail, out, print_json
 
 STYLE = {"red": "bold red", "orange": "bold dark_orange", "yellow": "yellow", "blue": "blue"}
@@ -65,7 +66,9 @@ def warnings(
         target = ack or resolve
         if target:
             try:
-                changed = acknowledge_stored(db, target, actor(), comment, resolve=bool(resolve))
+                changed = acknowledge_stored(
+                    db, target, current_actor(), comment, resolve=bool(resolve)
+                )
             except WarningError as exc:
                 fail(str(exc))
             if as_json:

@@ -13,6 +13,7 @@ import typer
 
 from dashboards.web import DEFAULT_PORT
 from yunwang.commands._leaving import leave_on_sigterm
+from yunwang.commands._traps import TrapListenOption, TrapPortOption, TrapsFlag
 from yunwang.console import EXIT_USAGE, err, fail, out, print_json
 
 if TYPE_CHECKING:
@@ -72,16 +73,9 @@ def watch(
             help="When stdout is not a terminal: seconds between status lines.",
         ),
     ] = 60.0,
-    traps: Annotated[
-        bool, typer.Option("--traps", help="Receive SNMP traps/informs; re-poll a pair at once.")
-    ] = False,
-    trap_listen: Annotated[
-        str | None, typer.Option(help="Trap receiver address (estate's, else 127.0.0.1).")
-    ] = None,
-    trap_port: Annotated[
-        int | None,
-        typer.Option(help="Trap receiver UDP port (estate's, else 162).", min=0, max=65535),
-    ] = None,
+    traps: TrapsFlag = False,
+    trap_listen: TrapListenOption = None,
+    trap_port: TrapPortOption = None,
     sensor: Annotated[
         list[str] | None,
         typer.Option(

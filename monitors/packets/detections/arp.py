@@ -83,9 +83,9 @@ class ArpBindings(Detection):
             return
         window = self.thresholds.flip_flop_window_s
         flip_flop = mac == previous and packet.ts - changed_at <= window
-        rule = FLIP_FLOP if flip_flop else MAC_CHANGED
+        signature = FLIP_FLOP if flip_flop else MAC_CHANGED
         self.event(
-            rule,
+            signature,
             packet.ts,
             f"{text} moved from {mac_text(current)} to {mac_text(mac)}"
             + (" and back again" if flip_flop else ""),

@@ -115,14 +115,14 @@ class RogueDhcp(Detection):
         self._raise(ROGUE_DHCP6, packet, server, detail, "ipv6")
 
     def _raise(
-        self, rule: Signature, packet: Packet, server: str, detail: str, family: str
+        self, signature: Signature, packet: Packet, server: str, detail: str, family: str
     ) -> None:
         last = self._raised.get(server)
         if last is not None and packet.ts - last < self.thresholds.repeat_after_s:
             return
         remember(self._raised, server, packet.ts)
         self.event(
-            rule,
+            signature,
             packet.ts,
             f"{detail} from undeclared server {server} ({mac_text(packet.eth_src)})",
             source=Endpoint(ip=server, port=packet.sport, mac=mac_text(packet.eth_src)),

@@ -105,7 +105,12 @@ class GatewayClaims(Detection):
             )
 
     def _claim(
-        self, rule: Signature, packet: Packet, address: bytes, claimed: bytes, destination: Endpoint
+        self,
+        signature: Signature,
+        packet: Packet,
+        address: bytes,
+        claimed: bytes,
+        destination: Endpoint,
     ) -> None:
         ip = ip_text(address)
         segment = self._gateways.get(ip)
@@ -130,7 +135,7 @@ class GatewayClaims(Detection):
             return
         remember(self._raised, (ip, mac), packet.ts)
         self.event(
-            rule,
+            signature,
             packet.ts,
             f"{mac} claims gateway {ip} of {segment} ({why})",
             source=Endpoint(ip=ip, mac=mac),

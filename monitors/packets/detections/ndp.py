@@ -3,7 +3,7 @@
 During an IPv6 migration every host with `accept_ra=1` will take a default
 route and an address from *any* RA on its link (NDPMon's reason to exist):
 a laptop with connection sharing or an attacker's `fake_router6` captures a
-segment's traffic. Two facts are checked, each its own rule:
+segment's traffic. Two facts are checked, each its own signature:
 
 - `ywpkt-ra-undeclared-router`: neither the RA's source address nor its
   source MAC is a declared router, and the MAC is not one that answers for
@@ -123,8 +123,8 @@ class RogueRouters(Detection):
                     labels={"prefix": str(prefix)},
                 )
 
-    def _due(self, rule: Signature, router: str, prefix: str, ts: float) -> bool:
-        key = (rule.id, router, prefix)
+    def _due(self, signature: Signature, router: str, prefix: str, ts: float) -> bool:
+        key = (signature.id, router, prefix)
         last = self._raised.get(key)
         if last is not None and ts - last < self.thresholds.repeat_after_s:
             return False

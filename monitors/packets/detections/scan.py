@@ -115,16 +115,18 @@ class Scans(Detection):
             window = table[key] = _Window(ts)
         return window
 
-    def _raise(self, rule: Signature, packet: Packet, flow: Flow, count: int, since: float) -> None:
+    def _raise(
+        self, signature: Signature, packet: Packet, flow: Flow, count: int, since: float
+    ) -> None:
         client, transport = ip_text(flow.client), flow.transport
-        if rule is PORT_SCAN:
+        if signature is PORT_SCAN:
             message = f"{client} probed {count} {transport} ports on {ip_text(flow.server)}"
             destination = Endpoint(ip=ip_text(flow.server))
         else:
             message = f"{client} probed {transport} port {flow.server_port} on {count} hosts"
             destination = Endpoint(port=flow.server_port)
         self.event(
-            rule,
+            signature,
             packet.ts,
             message + f" within {packet.ts - since:.1f} s without answers",
             source=Endpoint(ip=client),
