@@ -115,7 +115,8 @@ class PostureInputs:
     """The latest known state of every control, link pair and DR copy."""
 
     def __init__(self) -> None:
-        self.controls: dict[tuple[str, str], tuple[bool, int, dict[str, str]]] = {}
+        # (host, control) -> passed, MLPS level, GB/T 22239 clause, estate context
+        self.controls: dict[tuple[str, str], tuple[bool, int, str, dict[str, str]]] = {}
         self.pairs: dict[str, tuple[str, str, dict[str, str]]] = {}
         self.dr: dict[tuple[str, str], tuple[datetime | None, float, int, dict[str, str]]] = {}
 
@@ -134,6 +135,7 @@ class PostureInputs:
             self.controls[(host, control)] = (
                 event.outcome == "success",
                 _mlps(labels.get("mlps_level", 2)),
+                labels.get("clause", ""),
                 ctx,
             )
         elif event.dataset == "yunwang.links" and event.action in (
@@ -179,7 +181,7 @@ class PostureInputs:
         found: dict[ScopeKind, set[str]] = {kind: set() for kind in SCOPE_KINDS}
         for kind, names in (also or {}).items():
             found[kind] |= set(names)
-        contexts = [c for _, _, c in self.controls.values()]
+        contexts = [c for *_, c in self.controls.values()]
         contexts += [c for _, _, c in self.pairs.values()]
         contexts += [c for *_, c in self.dr.values()]
         contexts += [w.context for w in warnings]
@@ -228,9 +230,9 @@ def _all_items(inputs: PostureInputs, warnings: Iterable[Warning], now: datetime
             MLPS_WEIGHT[mlps],
             1.0 if ok else 0.0,
             f"{host} {control}",
-            f"control fails (MLPS level {mlps})",
+            f"control fails ({clause + ', ' if clause else ''}MLPS level {mlps})",
         )
-        for (host, control), (ok, mlps, ctx) in inputs.controls.items()
+        for (host, control), (ok, mlps, clause, ctx) in inputs.controls.items()
     ]
     parts.items["links"] = [
         _Item(
