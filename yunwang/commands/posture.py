@@ -161,13 +161,15 @@ def _scope(
 ) -> tuple[ScopeKind, str]:
     """The tenant, county, zone, system or host `text` names: a code, or with
     --estate a display name."""
+    kind = next((k for k in KINDS if text in scopes[k]), None)
     if estate is not None:
         try:
             found, key = estate.resolve(text, ("tenant", "county", "zone", "system", "host"))
         except UnknownName as exc:
-            fail(f"--explain: {exc}")
+            if kind is None:  # not a host the store knows either (a lab's LAN host)
+                fail(f"--explain: {exc}")
+            return kind, text
         return next(k for k in KINDS if k == found), key
-    kind = next((k for k in KINDS if text in scopes[k]), None)
     if kind is not None:
         return kind, text
     systems = sorted(n for n in scopes["system"] if n.endswith(f"/{text}"))
