@@ -185,8 +185,9 @@ class PostureInputs:
         contexts += [c for _, _, c in self.pairs.values()]
         contexts += [c for *_, c in self.dr.values()]
         contexts += [w.context for w in warnings]
-        for ctx in contexts:
-            for kind, name in scope_names(ctx):
+        # A host's 135 controls share one context: look each distinct one up once.
+        for items in {tuple(ctx.items()) for ctx in contexts}:
+            for kind, name in scope_names(dict(items)):
                 found[kind].add(name)
         return found
 
@@ -224,11 +225,15 @@ class _Parts:
 def _all_items(inputs: PostureInputs, warnings: Iterable[Warning], now: datetime) -> _Parts:
     """Every item in the city, each with its estate context."""
     parts = _Parts()
+    # Only a failing control is ever named in a deduction: the city's tens of
+    # thousands of passing ones skip the formatting.
     parts.items["compliance"] = [
-        _Item(
+        _Item(ctx, MLPS_WEIGHT[mlps], 1.0, "", "")
+        if ok
+        else _Item(
             ctx,
             MLPS_WEIGHT[mlps],
-            1.0 if ok else 0.0,
+            0.0,
             f"{host} {control}",
             f"control fails ({clause + ', ' if clause else ''}MLPS level {mlps})",
         )
@@ -322,10 +327,18 @@ def score_all(
     warning_list = list(warnings)
     everything = _all_items(inputs, warning_list, now)
     buckets: dict[tuple[ScopeKind, str], _Parts] = {}
+    names_of: dict[tuple[tuple[str, str], ...], list[tuple[ScopeKind, str]]] = {}
     for component, items in everything.items.items():
         for item in items:
-            for key in scope_names(item.ctx):
-                buckets.setdefault(key, _Parts()).items[component].append(item)
+            ctx = tuple(item.ctx.items())  # a host's controls share one context
+            filed = names_of.get(ctx)
+            if filed is None:
+                filed = names_of[ctx] = scope_names(item.ctx)
+            for key in filed:
+                bucket = buckets.get(key)
+                if bucket is None:
+                    bucket = buckets[key] = _Parts()
+                bucket.items[component].append(item)
     scores = [_combine("city", city, everything)]
     for kind, names in inputs.scopes(warning_list, also).items():
         scores += [
