@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -71,9 +72,12 @@ def main() -> None:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
     times: dict[str, list[tuple[float, float]]] = {"before": [], "now": []}
-    for _ in range(args.runs):
-        times["before"].append(_run(old, args.hosts))
-        times["now"].append(_run(REPO, args.hosts))
+    try:
+        for _ in range(args.runs):
+            times["before"].append(_run(old, args.hosts))
+            times["now"].append(_run(REPO, args.hosts))
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
     for name, runs in times.items():
         walls = ", ".join(f"{w:.1f}" for w, _ in runs)
         cpus = ", ".join(f"{c:.1f}" for _, c in runs)

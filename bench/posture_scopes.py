@@ -48,13 +48,14 @@ def _before(commit: str) -> ModuleType:
         ["git", "-C", str(REPO), "show", f"{commit}:security/posture.py"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    path = Path(tempfile.mkdtemp()) / "posture_before.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("posture_before", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "posture_before.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location("posture_before", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
     return module
 
 
