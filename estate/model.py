@@ -29,12 +29,26 @@ from estate.schema import (
 _FIRST_LINK_LOCAL = IPv6Address("fe80::1")
 LEVELS: tuple[Level, ...] = ("city", "county", "township", "village")
 Protocol = Literal["tcp", "udp", "icmp", "icmpv6", "any"]
-ScopeKind = Literal["county", "township", "tenant", "zone"]
+ScopeKind = Literal["county", "township", "tenant", "zone", "system", "host"]
 SCOPE_KINDS: tuple[ScopeKind, ...] = ("county", "township", "tenant", "zone")
 
 
 class UnknownName(LookupError):
     """A code or display name the estate does not have; str() is one line with close matches."""
+
+
+def _system_alias(systems: list[System], wanted: str, file: str) -> str | None:
+    """The `tenant/code` of the one system whose bare code or display name is
+    `wanted`; None if none is. Every bureau may have its own `ywbl`, so a
+    bare code shared by several tenants is refused, naming them."""
+    keys = [f"{s.tenant}/{s.code}" for s in systems if wanted in (s.code, s.name)]
+    if len(keys) > 1:
+        shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        raise UnknownName(
+            f"{wanted!r} is a system of {len(keys)} tenants in {file}: "
+            f"name one as TENANT/CODE ({shown})"
+        )
+    return keys[0] if keys else None
 
 
 @dataclass(frozen=True)
@@ -305,6 +319,8 @@ class Estate:
     def resolve(self, text: str, kinds: Iterable[ScopeKind] = SCOPE_KINDS) -> tuple[ScopeKind, str]:
         """The scope a code or a display name stands for: `hl` and `华龙区` both give
         ("county", "hl"); a zone's description (`电子政务外网`) gives its name.
+        A system is `tenant/code` (`gaj/jwzh`), or its bare code or display
+        name when only one tenant has it; a host is its name (`jwzh-app-1`).
 
         Codes win over names, then `kinds` in order. An unknown text raises
         UnknownName listing the closest codes and names.
@@ -320,15 +336,23 @@ class Estate:
             elif kind == "tenant":
                 codes += [(t.code, kind, t.code) for t in self.tenants]
                 names += [(t.name, kind, t.code) for t in self.tenants]
-            else:
+            elif kind == "zone":
                 codes += [(z.name, kind, z.name) for z in self.zones]
                 names += [(z.description, kind, z.name) for z in self.zones]
                 # "安全交换区 (safe-exchange DMZ)" is typed as 安全交换区
                 names += [(z.description.split(" (")[0], kind, z.name) for z in self.zones]
+            elif kind == "host":
+                codes += [(h.name, kind, h.name) for s in self.systems() for h in s.hosts]
+            else:
+                codes += [
+                    (f"{s.tenant}/{s.code}", kind, f"{s.tenant}/{s.code}") for s in self.systems()
+                ]
         wanted = text.strip()
         for label, kind, key in codes + names:
             if label == wanted:
                 return kind, key
+        if "system" in kinds and (alias := _system_alias(self.systems(), wanted, self.file)):
+            return "system", alias
         labels = sorted({label for label, _, _ in codes + names})
         close = difflib.get_close_matches(wanted, labels, n=5, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""

@@ -230,6 +230,7 @@ def to_events(
                 rule_name=control.title,
                 observer=Endpoint(name=result.host, ip=target.address),
                 context=Context(
+                    host=result.host,
                     node=target.node,
                     zone=target.zone,
                     tenant=target.tenant,

@@ -21,10 +21,10 @@ class EstateContext:
         self._nodes = {n.id: n for n in estate.nodes()}
         self._device_node = {d.name: d.node for d in estate.devices()}
         self._link_node = {link.id: link.child for link in estate.links()}
-        self._hosts: dict[str, tuple[str, str, str, int]] = {}
+        self._hosts: dict[str, tuple[str, str, str, str, int]] = {}
         for system in estate.systems():
             for host in system.hosts:
-                entry = (system.tenant, system.code, system.zone, system.mlps_level)
+                entry = (host.name, system.tenant, system.code, system.zone, system.mlps_level)
                 self._hosts[host.name] = entry
                 self._hosts[str(host.address4)] = entry
                 self._hosts[str(host.address6)] = entry
@@ -49,7 +49,8 @@ class EstateContext:
         labels = dict(event.labels)
         host = self._host_of(event)
         if host is not None:
-            tenant, system, zone, mlps = host
+            name, tenant, system, zone, mlps = host
+            ctx.setdefault("host", name)
             ctx.setdefault("tenant", tenant)
             ctx.setdefault("system", system)
             ctx.setdefault("zone", zone)
@@ -69,7 +70,7 @@ class EstateContext:
             return event
         return replace(event, context=replace(event.context, **ctx), labels=new_labels)
 
-    def _host_of(self, event: Event) -> tuple[str, str, str, int] | None:
+    def _host_of(self, event: Event) -> tuple[str, str, str, str, int] | None:
         for endpoint in (event.observer, event.destination):
             if endpoint is None:
                 continue

@@ -63,6 +63,7 @@ class Context:
     zone: str | None = None
     tenant: str | None = None
     system: str | None = None
+    host: str | None = None  # the estate host the event is about (hardening, a scan's target)
     county: str | None = None
     township: str | None = None
     level: str | None = None

@@ -1,4 +1,4 @@
-"""The posture score: one number per city, county, tenant and zone, explained.
+"""The posture score: one number per city, county, tenant, zone, system and host, explained.
 
 The formula is documented in docs/posture.md; the constants below are its
 named parameters. Inputs are folded from events (hardening controls, link
@@ -21,7 +21,9 @@ from security.warnings import Warning
 if TYPE_CHECKING:
     from estate import Estate
 
-ScopeKind = Literal["city", "county", "tenant", "zone"]
+ScopeKind = Literal["city", "county", "tenant", "zone", "system", "host"]
+# Every scope below the city, in the order screens list them.
+SCOPE_KINDS: tuple[ScopeKind, ...] = ("county", "tenant", "zone", "system", "host")
 Component = Literal["compliance", "warnings", "links", "dr"]
 DATASETS = ("yunwang.hardening", "yunwang.links", "yunwang.dr")
 
@@ -96,11 +98,28 @@ def _ctx(event: Event) -> dict[str, str]:
     return {k: str(v) for k, v in event.context.to_ecs().items()}
 
 
+def system_key(tenant: str | None, system: str) -> str:
+    """A system's scope name: `tenant/code` (codes repeat across tenants:
+    every bureau has its own `ywbl`), or the bare code when no tenant is known."""
+    return f"{tenant}/{system}" if tenant else system
+
+
+def scope_names(ctx: Mapping[str, str]) -> list[tuple[ScopeKind, str]]:
+    """The scopes below the city an item with estate context `ctx` counts in."""
+    found: list[tuple[ScopeKind, str]] = [
+        (kind, ctx[kind]) for kind in ("county", "tenant", "zone", "host") if ctx.get(kind)
+    ]
+    if ctx.get("system"):
+        found.append(("system", system_key(ctx.get("tenant"), ctx["system"])))
+    return found
+
+
 class PostureInputs:
     """The latest known state of every control, link pair and DR copy."""
 
     def __init__(self) -> None:
-        self.controls: dict[tuple[str, str], tuple[bool, int, dict[str, str]]] = {}
+        # (host, control) -> passed, MLPS level, GB/T 22239 clause, estate context
+        self.controls: dict[tuple[str, str], tuple[bool, int, str, dict[str, str]]] = {}
         self.pairs: dict[str, tuple[str, str, dict[str, str]]] = {}
         self.dr: dict[tuple[str, str], tuple[datetime | None, float, int, dict[str, str]]] = {}
 
@@ -114,10 +133,13 @@ class PostureInputs:
         if event.dataset == "yunwang.hardening" and event.outcome in ("success", "failure"):
             host = event.observer.name if event.observer and event.observer.name else "?"
             control = event.rule_id or event.action
+            ctx = _ctx(event)
+            ctx.setdefault("host", host)  # events stored before yunwang.host existed
             self.controls[(host, control)] = (
                 event.outcome == "success",
                 _mlps(labels.get("mlps_level", 2)),
-                _ctx(event),
+                labels.get("clause", ""),
+                ctx,
             )
         elif event.dataset == "yunwang.links" and event.action in (
             "pair-state-changed",
@@ -157,24 +179,24 @@ class PostureInputs:
     def scopes(
         self, warnings: Iterable[Warning], also: Mapping[ScopeKind, Iterable[str]] | None = None
     ) -> dict[ScopeKind, set[str]]:
-        """Every county, tenant and zone the inputs or warnings name, plus
-        `also` (an estate's quiet ones)."""
-        found: dict[ScopeKind, set[str]] = {"county": set(), "tenant": set(), "zone": set()}
+        """Every county, tenant, zone, system and host the inputs or warnings
+        name, plus `also` (an estate's quiet ones)."""
+        found: dict[ScopeKind, set[str]] = {kind: set() for kind in SCOPE_KINDS}
         for kind, names in (also or {}).items():
             found[kind] |= set(names)
-        contexts = [c for _, _, c in self.controls.values()]
+        contexts = [c for *_, c in self.controls.values()]
         contexts += [c for _, _, c in self.pairs.values()]
         contexts += [c for *_, c in self.dr.values()]
         contexts += [w.context for w in warnings]
-        for ctx in contexts:
-            for kind in ("county", "tenant", "zone"):
-                if ctx.get(kind):
-                    found[kind].add(ctx[kind])
+        # A host's 135 controls share one context: look each distinct one up once.
+        for items in {tuple(ctx.items()) for ctx in contexts}:
+            for kind, name in scope_names(dict(items)):
+                found[kind].add(name)
         return found
 
 
 def _in_scope(ctx: Mapping[str, str], kind: ScopeKind, name: str) -> bool:
-    return kind == "city" or ctx.get(kind) == name
+    return kind == "city" or (kind, name) in scope_names(ctx)
 
 
 def _warning_items(warnings: Iterable[Warning], now: datetime) -> list[_Item]:
@@ -193,6 +215,55 @@ def _warning_items(warnings: Iterable[Warning], now: datetime) -> list[_Item]:
     return items
 
 
+@dataclass
+class _Parts:
+    """The items one scope's score is made of, by component ("warnings" are
+    penalties: weight = points, not a ratio)."""
+
+    items: dict[Component, list[_Item]] = field(
+        default_factory=lambda: {c: [] for c in COMPONENT_WEIGHT}
+    )
+
+
+def _all_items(inputs: PostureInputs, warnings: Iterable[Warning], now: datetime) -> _Parts:
+    """Every item in the city, each with its estate context."""
+    parts = _Parts()
+    # Only a failing control is ever named in a deduction: the city's tens of
+    # thousands of passing ones skip the formatting.
+    parts.items["compliance"] = [
+        _Item(ctx, MLPS_WEIGHT[mlps], 1.0, "", "")
+        if ok
+        else _Item(
+            ctx,
+            MLPS_WEIGHT[mlps],
+            0.0,
+            f"{host} {control}",
+            f"control fails ({clause + ', ' if clause else ''}MLPS level {mlps})",
+        )
+        for (host, control), (ok, mlps, clause, ctx) in inputs.controls.items()
+    ]
+    parts.items["links"] = [
+        _Item(
+            ctx,
+            LEVEL_WEIGHT.get(level, 1.0),
+            LINK_HEALTH.get(state, 0.5),
+            f"{level} {pair}",
+            f"link pair {state}",
+        )
+        for pair, (state, level, ctx) in inputs.pairs.items()
+    ]
+    for (tenant, system), (last, rpo_s, mlps, ctx) in inputs.dr.items():
+        if last is None:
+            value, reason = 0.0, "no successful drill or replica check on record"
+        else:
+            ratio = (now - last).total_seconds() / max(rpo_s, 1.0)
+            value = 1.0 if ratio <= 1 else max(0.0, 1 - (ratio - 1) / DR_GRACE_RATIO)
+            reason = f"last good copy {ratio:.1f}x RPO old"
+        parts.items["dr"].append(_Item(ctx, MLPS_WEIGHT[mlps], value, f"{tenant}/{system}", reason))
+    parts.items["warnings"] = _warning_items(warnings, now)
+    return parts
+
+
 def _ratio(items: list[_Item]) -> tuple[float | None, list[tuple[_Item, float]]]:
     """Weighted mean health, and each item's share of what is lost."""
     total = sum(i.weight for i in items)
@@ -202,50 +273,12 @@ def _ratio(items: list[_Item]) -> tuple[float | None, list[tuple[_Item, float]]]
     return value, [(i, i.weight * (1 - i.value) / total) for i in items if i.value < 1]
 
 
-def score(
-    inputs: PostureInputs, warnings: Iterable[Warning], kind: ScopeKind, name: str, now: datetime
-) -> Score:
-    warning_list = [w for w in warnings if _in_scope(w.context, kind, name)]
-    controls = [
-        _Item(
-            ctx,
-            MLPS_WEIGHT[mlps],
-            1.0 if ok else 0.0,
-            f"{host} {control}",
-            f"control fails (MLPS level {mlps})",
-        )
-        for (host, control), (ok, mlps, ctx) in inputs.controls.items()
-        if _in_scope(ctx, kind, name)
-    ]
-    links = [
-        _Item(
-            ctx,
-            LEVEL_WEIGHT.get(level, 1.0),
-            LINK_HEALTH.get(state, 0.5),
-            f"{level} {pair}",
-            f"link pair {state}",
-        )
-        for pair, (state, level, ctx) in inputs.pairs.items()
-        if _in_scope(ctx, kind, name)
-    ]
-    drs = []
-    for (tenant, system), (last, rpo_s, mlps, ctx) in inputs.dr.items():
-        if not _in_scope(ctx, kind, name):
-            continue
-        if last is None:
-            value, reason = 0.0, "no successful drill or replica check on record"
-        else:
-            ratio = (now - last).total_seconds() / max(rpo_s, 1.0)
-            value = 1.0 if ratio <= 1 else max(0.0, 1 - (ratio - 1) / DR_GRACE_RATIO)
-            reason = f"last good copy {ratio:.1f}x RPO old"
-        drs.append(_Item(ctx, MLPS_WEIGHT[mlps], value, f"{tenant}/{system}", reason))
-
+def _combine(kind: ScopeKind, name: str, scope: _Parts) -> Score:
+    """One scope's score from its items (docs/posture.md)."""
     parts: dict[Component, tuple[float | None, list[tuple[_Item, float]]]] = {
-        "compliance": _ratio(controls),
-        "links": _ratio(links),
-        "dr": _ratio(drs),
+        c: _ratio(scope.items[c]) for c in ("compliance", "links", "dr")
     }
-    penalties = _warning_items(warning_list, now)
+    penalties = scope.items["warnings"]
     total_penalty = sum(i.weight for i in penalties)
     w_value = math.exp(-total_penalty / WARNING_SCALE)
     lost = 1 - w_value
@@ -271,13 +304,28 @@ def score(
 
 
 def estate_scopes(estate: Estate) -> dict[ScopeKind, set[str]]:
-    """Every county, tenant and zone the estate declares: `score_all(also=)`
-    scores the quiet ones too (100, nothing known is wrong)."""
+    """Every county, tenant, zone, system and host the estate declares:
+    `score_all(also=)` scores the quiet ones too (100, nothing known is wrong)."""
     return {
         "county": {n.id for n in estate.nodes(level="county")},
         "tenant": {t.code for t in estate.tenants},
         "zone": {z.name for z in estate.zones},
+        "system": {s.ref for s in estate.systems()},
+        "host": {h.name for s in estate.systems() for h in s.hosts},
     }
+
+
+def score(
+    inputs: PostureInputs, warnings: Iterable[Warning], kind: ScopeKind, name: str, now: datetime
+) -> Score:
+    everything = _all_items(inputs, warnings, now)
+    scope = _Parts(
+        {
+            c: [i for i in items if _in_scope(i.ctx, kind, name)]
+            for c, items in everything.items.items()
+        }
+    )
+    return _combine(kind, name, scope)
 
 
 def score_all(
@@ -287,10 +335,28 @@ def score_all(
     also: Mapping[ScopeKind, Iterable[str]] | None = None,
     city: str = "city",
 ) -> list[Score]:
-    """The city (named `city`) first, then every scope (`PostureInputs.scopes`) by name."""
+    """The city (named `city`) first, then every scope (`PostureInputs.scopes`) by name.
+
+    Each item is filed under its scopes once, so the cost grows with items
+    plus scopes, not their product (a city has hundreds of hosts)."""
     warning_list = list(warnings)
-    scores = [score(inputs, warning_list, "city", "city", now)]
-    scores[0].name = city
+    everything = _all_items(inputs, warning_list, now)
+    buckets: dict[tuple[ScopeKind, str], _Parts] = {}
+    names_of: dict[tuple[tuple[str, str], ...], list[tuple[ScopeKind, str]]] = {}
+    for component, items in everything.items.items():
+        for item in items:
+            ctx = tuple(item.ctx.items())  # a host's controls share one context
+            filed = names_of.get(ctx)
+            if filed is None:
+                filed = names_of[ctx] = scope_names(item.ctx)
+            for key in filed:
+                bucket = buckets.get(key)
+                if bucket is None:
+                    bucket = buckets[key] = _Parts()
+                bucket.items[component].append(item)
+    scores = [_combine("city", city, everything)]
     for kind, names in inputs.scopes(warning_list, also).items():
-        scores += [score(inputs, warning_list, kind, name, now) for name in sorted(names)]
+        scores += [
+            _combine(kind, name, buckets.get((kind, name), _Parts())) for name in sorted(names)
+        ]
     return scores

@@ -29,6 +29,7 @@ CONTEXT_FIELDS = (
     "zone",
     "tenant",
     "system",
+    "host",
     "level",
 )
 

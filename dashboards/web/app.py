@@ -36,6 +36,7 @@ from dashboards.web.source import CitySource
 from dashboards.web.users import Role, UserError, Users
 from dashboards.web.view import city_view, county_detail, explain, warning_row
 from security.audit import AuditTrail, record
+from security.posture import SCOPE_KINDS
 from security.warnings import WarningError
 
 STATIC = Path(__file__).parent / "static"
@@ -88,7 +89,8 @@ class WebView:
             Route("/api/view", self._reading(None, self.view)),
             Route("/api/stream", self._reading(None, self.stream)),
             Route("/api/county/{county}", self._reading(None, self.county)),
-            Route("/api/explain/{kind}/{name}", self._reading(None, self.explain)),
+            # A system's name is tenant/code: the name takes the rest of the path.
+            Route("/api/explain/{kind}/{name:path}", self._reading(None, self.explain)),
             Route("/api/warnings/{wid}", self._reading(None, self.warning)),
             Route("/api/warnings/{wid}/{verb}", self._acting("operator", self.act), methods=["POST"]),
             Route("/api/audit", self._reading("auditor", self.audit)),
@@ -249,8 +251,8 @@ class WebView:
 
     async def explain(self, request: Request, session: Session) -> Response:
         kind, name = request.path_params["kind"], request.path_params["name"][:128]
-        if kind not in ("city", "county", "tenant", "zone"):
-            return _error(404, "kind: expected city, county, tenant or zone")
+        if kind not in ("city", *SCOPE_KINDS):
+            return _error(404, "kind: expected city, county, tenant, zone, system or host")
         state = await asyncio.to_thread(self.source.state)
         return JSONResponse(explain(state.score(kind, name)))
 

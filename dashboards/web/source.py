@@ -40,10 +40,13 @@ class CityState:
     links: LinkReadings
     now: datetime
 
+    _index: dict[tuple[str, str], Score] = field(default_factory=dict, init=False, repr=False)
+
     def score(self, kind: ScopeKind, name: str) -> Score:
         """A scope nothing is known about scores 100 (docs/posture.md)."""
-        found = next((s for s in self.scores if s.kind == kind and s.name == name), None)
-        return found or Score(kind, name, 100.0, {})
+        if not self._index:  # the page asks for every system and host: index once
+            self._index.update(((s.kind, s.name), s) for s in self.scores)
+        return self._index.get((kind, name)) or Score(kind, name, 100.0, {})
 
 
 class CitySource(Protocol):

@@ -13,6 +13,7 @@ from typing import Any
 
 from dashboards.web.source import CityState
 from estate import Estate, LinkPair
+from estate.model import System
 from security.levels import LEVELS
 from security.posture import Score
 from security.warnings import Warning
@@ -59,8 +60,30 @@ def city_view(estate: Estate, state: CityState, trend: list[tuple[float, float]]
             {"code": t.code, "name": t.name, "score": round(state.score("tenant", t.code).score, 1)}
             for t in estate.tenants
         ],
+        "systems": [_system(s, state) for s in estate.systems()],
         "warnings": [warning_row(w) for w in state.warnings[:MAX_WARNINGS]],
         "generated": state.now.isoformat(timespec="seconds"),
+    }
+
+
+def _system(system: System, state: CityState) -> dict[str, Any]:
+    """A system's posture and its hosts' compliance (their latest hardening checks)."""
+    key = f"{system.tenant}/{system.code}"
+    s = state.score("system", key)
+    return {
+        "key": key,
+        "tenant": system.tenant,
+        "name": system.name,
+        "mlps_level": system.mlps_level,
+        "score": round(s.score, 1),
+        "compliance": _components(s).get("compliance"),
+        "hosts": [
+            {
+                "name": h.name,
+                "compliance": _components(state.score("host", h.name)).get("compliance"),
+            }
+            for h in system.hosts
+        ],
     }
 
 

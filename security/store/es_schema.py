@@ -95,6 +95,7 @@ ECS_MAPPINGS: dict[str, Any] = {
                     "zone",
                     "tenant",
                     "system",
+                    "host",
                     "county",
                     "township",
                     "level",

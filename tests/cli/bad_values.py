@@ -121,6 +121,8 @@ BAD: list[Row] = [
            (INVALID, ("--store", "http://[::1")),
            (INVALID, ("--store", "http://127.0.0.1:99999")),
            (INVALID, ("--store", "{store}", "--explain", "nowhere")),
+           (INVALID, ("--store", "{store}", "--scope", "rack")),
+           (INVALID, ("--store", "{store}", "--estate", "{small}", "--explain", "jwzh-app-9")),
            (INVALID, ("--store", "{store}", "--estate", "{missing}")),
            (USAGE, ("--store", "{store}", "--history", "5x"))),
     *_rows("warnings",

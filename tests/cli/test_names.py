@@ -40,7 +40,7 @@ def test_an_unknown_name_is_one_line_with_close_matches(tmp_path: Path) -> None:
                    home=tmp_path)  # fmt: skip
     assert done.returncode == 1
     assert done.stderr == (
-        f"--explain: no tenant, county or zone named '华龙' in {SMALL}; did you mean 华龙区?\n"
+        f"--explain: no tenant, county, zone, system or host named '华龙' in {SMALL}; did you mean 华龙区?\n"
     )
     done = yunwang("collect", SMALL, "--once", "--county", "華龍區", home=tmp_path)
     assert done.returncode == 1 and done.stderr.count("\n") == 1

@@ -131,3 +131,32 @@ def test_a_system_is_named_and_found_by_tenant_slash_code(small: Estate) -> None
     for wrong in ("gaj", "gaj/", "/jwzh", "gaj/jwzh/x", "nobody/jwzh"):
         with pytest.raises(KeyError):
             small.system(wrong)
+
+
+def test_resolve_takes_systems_and_hosts(small: Estate) -> None:
+    kinds = ("tenant", "system", "host")
+    assert small.resolve("gaj/jwzh", kinds) == ("system", "gaj/jwzh")
+    assert (
+        small.resolve("jwzh", kinds)
+        == small.resolve("警务综合平台", kinds)
+        == ("system", "gaj/jwzh")
+    )
+    assert small.resolve("jwzh-app-1", kinds) == ("host", "jwzh-app-1")
+    with pytest.raises(UnknownName):
+        small.resolve("jwzh-app-1")  # hosts and systems only when asked for
+    with pytest.raises(UnknownName) as caught:
+        small.resolve("jwzh-app-9", kinds)
+    assert str(caught.value).startswith(
+        f"no tenant, system or host named 'jwzh-app-9' in {small.file}; did you mean jwzh-app-"
+    )
+
+
+def test_a_system_code_many_tenants_share_must_name_its_tenant(small_path: Path) -> None:
+    city = load(small_path.parent / "puyang.yaml")
+    with pytest.raises(UnknownName) as caught:
+        city.resolve("ywbl", ("system",))
+    message = str(caught.value)
+    assert message.startswith("'ywbl' is a system of 34 tenants in ") and "\n" not in message
+    assert "name one as TENANT/CODE (zfb/ywbl, " in message and "and 29 more" in message
+    assert city.resolve("zfb/ywbl", ("system",)) == ("system", "zfb/ywbl")
+    assert city.resolve("人民政府办公室业务办理系统", ("system",)) == ("system", "zfb/ywbl")

@@ -159,7 +159,10 @@ def test_posture_over_the_estate_and_explain(store_url: str) -> None:
     table = runner.invoke(app, ["posture", "--store", store_url, "--explain", "hl"])
     assert table.exit_code == 0 and "What takes the score down" in table.stdout
     unknown = runner.invoke(app, ["posture", "--store", store_url, "--explain", "nobody"])
-    assert unknown.exit_code == 1 and "no tenant, county or zone named 'nobody'" in unknown.stderr
+    assert (
+        unknown.exit_code == 1
+        and "no tenant, county, zone, system or host named 'nobody'" in unknown.stderr
+    )
 
 
 def test_audit_verify_and_show(tmp_path: Path) -> None:

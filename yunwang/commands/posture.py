@@ -1,8 +1,10 @@
-"""`yunwang posture [--explain NAME]`: scores by city, county, tenant and zone."""
+"""`yunwang posture [--explain NAME] [--scope KIND]`: scores by city, county,
+tenant and zone; by system and host on request."""
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,8 +13,10 @@ import typer
 from rich.table import Table
 
 from estate import Estate, UnknownName
+from security.events import Event
 from security.posture import (
     DATASETS,
+    SCOPE_KINDS,
     PostureInputs,
     ScopeKind,
     Score,
@@ -25,7 +29,9 @@ from security.warnings import ACTIVE
 from yunwang.commands._security import JsonFlag, StoreOption, duration, store_from
 from yunwang.console import fail, load_estate, out, print_json
 
-KINDS: tuple[ScopeKind, ...] = ("tenant", "county", "zone")
+# What --explain looks for, in this order; and what the table lists unless --scope says.
+KINDS: tuple[ScopeKind, ...] = ("tenant", "county", "zone", "system", "host")
+LISTED: tuple[ScopeKind, ...] = ("city", "tenant", "county", "zone")
 
 
 def register(app: typer.Typer) -> None:
@@ -37,14 +43,24 @@ def posture(
         str | None,
         typer.Option(
             "--explain",
-            help="Show what takes this tenant, county or zone (or 'city') down: "
-            "its code, or with --estate its name (华龙区).",
+            help="Show what takes this tenant, county, zone, system (tenant/code) or host "
+            "(or 'city') down: its code, or with --estate its name (华龙区).",
+        ),
+    ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="List these kinds: city, tenant, county, zone, system, host "
+            "(repeatable; default city, tenant, county, zone).",
         ),
     ] = None,
     estate_file: Annotated[
         Path | None,
         typer.Option(
-            "--estate", help="Score every county, tenant and zone of this estate, even quiet ones."
+            "--estate",
+            help="Score every county, tenant, zone, system and host of this estate, even "
+            "quiet ones; its hosts' systems and tenants fill in what stored events lack.",
         ),
     ] = None,
     history: Annotated[
@@ -56,19 +72,24 @@ def posture(
     """Security posture scores (0-100, docs/posture.md); exit 1 if a scope is unknown."""
     now = datetime.now(UTC)
     since = now - duration(history, "--history")
+    listed = _kinds(scope)
+    estate = load_estate(estate_file) if estate_file is not None else None
     db = store_from(store, read_only=True)
     try:
-        inputs = PostureInputs().observe_all(db.iter_events(DATASETS, since))
+        events: Iterable[Event] = db.iter_events(DATASETS, since)
+        if estate is not None:
+            from security.context import EstateContext
+
+            events = map(EstateContext(estate).enrich, events)
+        inputs = PostureInputs().observe_all(events)
         warnings = db.find_warnings(status=ACTIVE, limit=100000)
     except StoreError as exc:
         fail(str(exc))
     finally:
         db.close()
     city = "city"
-    estate: Estate | None = None
     also: dict[ScopeKind, set[str]] = {}
-    if estate_file is not None:
-        estate = load_estate(estate_file)
+    if estate is not None:
         city = estate.city.name
         also = estate_scopes(estate)
     if explain is not None:
@@ -80,9 +101,10 @@ def posture(
             s = score(inputs, warnings, kind, key, now)
         _explain(s, as_json)
         return
-    order: dict[str, int] = {"city": 0} | {kind: i + 1 for i, kind in enumerate(KINDS)}
+    order = {kind: i for i, kind in enumerate(listed)}
     scores = sorted(
-        score_all(inputs, warnings, now, also, city), key=lambda s: order[s.kind]
+        (s for s in score_all(inputs, warnings, now, also, city) if s.kind in order),
+        key=lambda s: order[s.kind],
     )  # stable: by name within a kind
     if as_json:
         print_json([_doc(s) for s in scores])
@@ -116,26 +138,51 @@ def posture(
     out.print(table)
 
 
+def _kinds(given: list[str] | None) -> tuple[ScopeKind, ...]:
+    if not given:
+        return LISTED
+    known: tuple[ScopeKind, ...] = ("city", *SCOPE_KINDS)
+    chosen = []
+    for text in given:
+        kind = next((k for k in known if k == text.strip()), None)
+        if kind is None:
+            fail(f"--scope {text!r}: expected one of {', '.join(known)}")
+        chosen.append(kind)
+    return tuple(dict.fromkeys(chosen))
+
+
 def _scope(
     text: str, estate: Estate | None, scopes: dict[ScopeKind, set[str]]
 ) -> tuple[ScopeKind, str]:
-    """The tenant, county or zone `text` names: a code, or with --estate a display name."""
+    """The tenant, county, zone, system or host `text` names: a code, or with
+    --estate a display name."""
+    kind = next((k for k in KINDS if text in scopes[k]), None)
     if estate is not None:
         try:
-            found, key = estate.resolve(text, ("tenant", "county", "zone"))
+            found, key = estate.resolve(text, ("tenant", "county", "zone", "system", "host"))
         except UnknownName as exc:
-            fail(f"--explain: {exc}")
+            if kind is None:  # not a host the store knows either (a lab's LAN host)
+                fail(f"--explain: {exc}")
+            return kind, text
         return next(k for k in KINDS if k == found), key
-    kind = next((k for k in KINDS if text in scopes[k]), None)
-    if kind is None:
-        known = sorted(n for k in KINDS for n in scopes[k])
-        close = difflib.get_close_matches(text, known, n=5, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
+    if kind is not None:
+        return kind, text
+    systems = sorted(n for n in scopes["system"] if n.endswith(f"/{text}"))
+    if len(systems) == 1:
+        return "system", systems[0]
+    if systems:
         fail(
-            f"--explain: no tenant, county or zone named {text!r} ({hint}known: "
-            f"{', '.join(known) or 'none yet'}; --estate FILE also takes names such as 华龙区)"
+            f"--explain: {text!r} is a system of {len(systems)} tenants: name one as "
+            f"TENANT/CODE ({', '.join(systems[:5])}{' ...' if len(systems) > 5 else ''})"
         )
-    return kind, text
+    known = sorted(n for k in KINDS for n in scopes[k])
+    close = difflib.get_close_matches(text, known, n=5, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+    fail(
+        f"--explain: no tenant, county, zone, system or host named {text!r} ({hint}known: "
+        f"{shown or 'none yet'}; --estate FILE also takes names such as 华龙区)"
+    )
 
 
 def _explain(s: Score, as_json: bool) -> None:

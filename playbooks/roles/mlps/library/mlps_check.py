@@ -12,10 +12,18 @@ description:
   - Changes nothing, so it also runs under --check.
 options:
   controls:
-    description: Controls to check, each with id, area, enabled and script.
+    description: Controls to check, each with id, area, switch (its role variable), levels and script.
     type: list
     elements: dict
     required: true
+  level:
+    description: The host's MLPS level; a control runs when its levels include it.
+    type: int
+    required: true
+  switches:
+    description: Each control's switch variable and its value; a false one skips the control.
+    type: dict
+    default: {}
   only:
     description: The run's tags; when they name control ids or areas (mlps_<area>), only those are checked.
     type: list
@@ -74,6 +82,8 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "controls": {"type": "list", "elements": "dict", "required": True},
+            "level": {"type": "int", "required": True},
+            "switches": {"type": "dict", "default": {}},
             "only": {"type": "list", "elements": "str", "default": ["all"]},
             "kernel_shared": {"type": "bool", "default": False},
             "timeout": {"type": "int", "default": 60},
@@ -85,9 +95,12 @@ def main() -> None:
     )
     env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
     results = []
+    level, switches = module.params["level"], module.params["switches"]
     for control in module.params["controls"]:
         control_id = str(control.get("id", ""))
-        if not module.boolean(control.get("enabled", True)):
+        if not module.boolean(switches.get(control.get("switch"), True)):
+            continue
+        if level not in [int(v) for v in control.get("levels", [])]:
             continue
         if not _selected(control_id, str(control.get("area", "")), module.params["only"]):
             continue
