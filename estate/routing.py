@@ -56,6 +56,7 @@ class RouterRouting:
     bfd: Bfd = field(default_factory=Bfd)
     hello_s: int = 1
     dead_s: int = 4
+    ospf6: bool = True  # False: an IPv4-only router (before its IPv6 migration)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +70,7 @@ class RouterRouting:
             bfd=Bfd(**raw.get("bfd", {})),
             hello_s=int(raw.get("hello_s", 1)),
             dead_s=int(raw.get("dead_s", 4)),
+            ospf6=bool(raw.get("ospf6", True)),
         )
 
 
@@ -159,4 +161,7 @@ def render_frr(routing: RouterRouting, *, hostname: str, preamble: Sequence[str]
         "exit",
         "!",
     ]
+    if not routing.ospf6:
+        # OSPFv2 alone: every OSPFv3 line, and the `router ospf6` block (the last).
+        lines = [line for line in lines[: lines.index("router ospf6")] if "ospf6" not in line]
     return "\n".join(lines) + "\n"

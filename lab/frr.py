@@ -29,7 +29,9 @@ def pathspace(router: Router) -> str:
     return router.namespace
 
 
-def routing(router: Router, *, bfd_ms: int, bfd_links: set[str]) -> RouterRouting:
+def routing(
+    router: Router, *, bfd_ms: int, bfd_links: set[str], ospf6: bool = True
+) -> RouterRouting:
     """The router's routing as the estate derives it, on the lab's interfaces."""
     return RouterRouting(
         router.node,
@@ -45,6 +47,7 @@ def routing(router: Router, *, bfd_ms: int, bfd_links: set[str]) -> RouterRoutin
             for i in router.interfaces
         ),
         Bfd(interval_ms=bfd_ms),
+        ospf6=ospf6,
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from playbooks.migration import BatchResult, HostOutcome, HostTarget, MigrationError, plan
+from playbooks.migration import BatchResult, HostTarget, MigrationError, TargetOutcome, plan
 from playbooks.migration_record import load, note_batch, save
 
 
@@ -55,15 +55,15 @@ def test_a_green_batch_is_recorded_and_a_host_already_migrated_keeps_its_record(
     path = tmp_path / "ipv6.json"
     hosts = load(path)
     assert hosts == {}
-    batch = BatchResult("county", 1, True, {"k1": HostOutcome("k1", "county", ["address"])})
+    batch = BatchResult("county", 1, True, {"k1": TargetOutcome("k1", "county", ["address"])})
     note_batch(hosts, batch, {"k1": "hl"}, "alice")
     save(path, hosts)
     again = load(path)
     assert again["k1"]["by"] == "alice" and again["k1"]["added"] == ["address"]
-    later = BatchResult("county", 2, False, {"k1": HostOutcome("k1", "county", [])})
+    later = BatchResult("county", 2, False, {"k1": TargetOutcome("k1", "county", [])})
     note_batch(again, later, {"k1": "hl"}, "bob")
     assert again["k1"]["by"] == "alice"
-    failed = BatchResult("county", 3, False, {"k2": HostOutcome("k2", "county")}, ["k2: ping6"])
+    failed = BatchResult("county", 3, False, {"k2": TargetOutcome("k2", "county")}, ["k2: ping6"])
     note_batch(again, failed, {"k2": "qf"}, "bob")
     assert "k2" not in again
 
