@@ -117,6 +117,57 @@ def _segment_lines(segment: Segment6, have: set[str]) -> list[str]:
     return lines
 
 
+def undo_commands(router: MigrationRouter, pieces: Iterable[str]) -> str:
+    """The FRR commands taking `pieces` back, as one file for one `vtysh -f`.
+
+    frr-reload.py removes a line with one vtysh run per line (0.1-0.3 s each,
+    ~8 lines per OSPFv3 interface): a county router's rollback spent seconds
+    there. These are the same negations, in an order zebra accepts (RA before
+    the addresses its prefixes come from).
+    """
+    undo = set(pieces)
+    full = _contexts(render(router, PIECES))
+    kept = _contexts(render(router, [p for p in PIECES if p not in undo]))
+    lines: list[str] = []
+    blocks: dict[str, list[str]] = {}
+    for context, body in full.items():
+        if context not in kept:
+            lines.append(f"no {context}")
+            continue
+        gone = [line for line in body if line not in kept[context]]
+        if gone:
+            blocks[context] = sorted(gone, key=_undo_order)
+    for context, gone in blocks.items():
+        lines.append(context)
+        lines += [f" {line[3:]}" if line.startswith("no ") else f" no {line}" for line in gone]
+        lines.append("exit")
+    return "\n".join(lines) + "\n"
+
+
+def _contexts(text: str) -> dict[str, list[str]]:
+    """Top-level context line -> its (stripped) lines, from rendered FRR text."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for raw in text.splitlines():
+        if raw.startswith((" ", "\t")):
+            if current is not None:
+                current.append(raw.strip())
+        elif raw in ("!", "exit", "end") or not raw.strip():
+            current = None
+        elif raw.startswith(("interface ", "router ")):
+            current = found.setdefault(raw, [])
+        else:
+            current = None
+    return found
+
+
+def _undo_order(line: str) -> int:
+    """RA first, then addresses, then the rest (OSPFv3)."""
+    if " nd " in f" {line} ":
+        return 0
+    return 1 if line.startswith("ipv6 address ") else 2
+
+
 def pieces_in(router: MigrationRouter, running: str) -> list[str]:
     """The migration pieces a router's running configuration already has."""
     lines = {line.strip() for line in running.splitlines()}
@@ -133,12 +184,13 @@ def pieces_in(router: MigrationRouter, running: str) -> list[str]:
 
 def host_vars(router: MigrationRouter, *, state: str, undo: list[str] | None) -> dict[str, Any]:
     """The role's variables for one router: the configuration it should end with."""
-    keep = PIECES if state == "present" else [p for p in PIECES if p not in (undo or PIECES)]
+    taken = [] if state == "present" else [p for p in PIECES if p in (undo or PIECES)]
     return {
         **router.connection,
         "ipv6_migration_kind": "router",
         "ipv6_migration_state": state,
-        "ipv6_migration_frr": render(router, keep),
+        "ipv6_migration_frr": render(router, [p for p in PIECES if p not in taken]),
+        "ipv6_migration_frr_undo": undo_commands(router, taken) if taken else "",
         "ipv6_migration_pathspace": router.pathspace,
         "ipv6_migration_frr_config": router.config,
     }

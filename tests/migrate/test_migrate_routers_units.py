@@ -19,6 +19,7 @@ from playbooks.migration_routers import (
     pieces_in,
     render,
     router_findings,
+    undo_commands,
 )
 
 SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
@@ -124,3 +125,25 @@ def test_a_rolled_back_router_must_have_no_ipv6_left_and_answer_ipv4() -> None:
         "hl-lan: still sends Router Advertisements",
         "IPv4 ping 198.18.12.1: 100% packet loss",
     ]
+
+
+def test_a_rollback_is_one_vtysh_file_taking_back_only_its_pieces_ra_before_addresses() -> None:
+    router = _router(ra=STATEFUL)
+    lan = router.segments[0].interface
+    undo = undo_commands(router, ["prefix", "ra", "ospf6"]).splitlines()
+    assert undo[0] == "no router ospf6"
+    body = undo[undo.index(f"interface {lan}") + 1 : undo.index("exit")]
+    assert body[:4] == [
+        " no ipv6 nd prefix 2001:db8:0:8800::/64 no-autoconfig",
+        " ipv6 nd suppress-ra",
+        " no ipv6 nd managed-config-flag",
+        " no ipv6 nd other-config-flag",
+    ]
+    assert body[4:6] == [
+        " no ipv6 address 2001:db8:0:8800::1/64",
+        " no ipv6 address 2001:db8:0:8800::2/64",
+    ]
+    assert " no ipv6 ospf6 area 0" in body
+    only_ra = undo_commands(router, ["ra"])
+    assert "ospf6" not in only_ra and "ipv6 address" not in only_ra
+    assert " ipv6 nd suppress-ra\n" in only_ra
