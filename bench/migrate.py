@@ -14,13 +14,15 @@ them their LAN prefixes, RA and OSPFv3:
    replies lost (goal 0) and the largest gap;
 2. a second run (nothing to change): its time;
 3. rollback (goal under 30 s for a county), `--rounds` times, alternating
-   with its peer in the same run, the migration re-applied before each:
+   with its peer in the same run, the rolled-back part migrated again before
+   each:
    - without `--ipv4-routers`: the rollback of every stage (the hosts) by
      this code against the code of `--peer-ref` (its role and playbook from
      git, its serial checks), the one bench/RESULTS.md measured at 33 s;
    - with `--ipv4-routers`: `rollback --stage county` (the county routers)
-     and the rollback of every stage, against the same rollback with the
-     routers' pieces removed by `frr-reload.py` alone (one vtysh per line);
+     against the same rollback with the routers' pieces removed by
+     `frr-reload.py` alone (one vtysh per line); then, once, the rollback of
+     every stage (routers and hosts);
    with the same IPv4 pings throughout;
 4. the raw cost: the hosts' addresses and routes given and taken by hand
    (`ip -6 addr/route` in each host's namespace, no Ansible, no gates).
@@ -209,21 +211,20 @@ def main() -> None:
             changed = sum(len(o.added) for b in second.batches for o in b.targets.values())
             print(f"## second run: {time.monotonic() - t0:.1f} s, {changed} pieces changed\n")
 
+            # Routers: the county stage (its routers) against frr-reload.py
+            # alone; hosts only: every stage against the peer ref's code.
             ours: dict[str, Callable[[], list[str]]]
             peers: dict[str, Callable[[], list[str]]]
+            scopes: dict[str, list[Target]]
             if args.ipv4_routers:
                 county = [t for t in targets if t.stage == "county"]
-                ours = {
-                    "county stage": lambda: rollback(county, sources, probe)[1],
-                    "every stage": lambda: rollback(targets, sources, probe)[1],
-                }
-                peers = {
-                    "county stage": lambda: _frr_reload_rollback(county, sources, probe),
-                    "every stage": lambda: _frr_reload_rollback(targets, sources, probe),
-                }
+                scopes = {"county stage": county}
+                ours = {"county stage": lambda: rollback(county, sources, probe)[1]}
+                peers = {"county stage": lambda: _frr_reload_rollback(county, sources, probe)}
                 peer_name = "frr-reload.py alone"
             else:
                 playbook = _peer_playbook(args.peer_ref, Path(tmp))
+                scopes = {"every stage": targets}
                 ours = {"every stage": lambda: rollback(targets, sources, probe)[1]}
                 peers = {"every stage": lambda: _peer_rollback(playbook, targets, sources, probe)}
                 peer_name = f"code at {args.peer_ref}"
@@ -231,7 +232,8 @@ def main() -> None:
             for round_no in range(1, args.rounds + 1):
                 for scope in ours:
                     for who, action in (("ours", ours[scope]), (peer_name, peers[scope])):
-                        run()  # migrated again: each rollback starts from the same state
+                        # Migrated again: each rollback starts from the same state.
+                        migrate(plan(scopes[scope], size=args.batch), sources, probe)
                         elapsed, seen = _timed(lab, hosts, action)
                         times.setdefault((scope, who), []).append(elapsed)
                         print(f"round {round_no}, rollback {scope}, {who}: {elapsed:.1f} s; {seen}")
@@ -243,6 +245,9 @@ def main() -> None:
                 print(
                     f"| {scope} | {mine:.1f} | {theirs:.1f} ({peer_name}) | {theirs / mine:.2f} |"
                 )
+            if args.ipv4_routers:
+                elapsed, seen = _timed(lab, hosts, lambda: rollback(targets, sources, probe)[1])
+                print(f"\nrollback every stage (routers and hosts), ours: {elapsed:.1f} s; {seen}")
 
             given, taken = _by_hand(lab, True), _by_hand(lab, False)
             print(f"\n## by hand (ip, hosts only): given {given:.2f} s, taken {taken:.2f} s")
