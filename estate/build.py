@@ -199,7 +199,7 @@ class _Builder:
             )
             nodes[spec.id] = Node(
                 spec.id, spec.name, spec.level, spec.parent, pn.county, pn.township,
-                devices, lan4, lan6, dhcp,
+                devices, lan4, lan6, dhcp, spec.ipv6_mode,
             )  # fmt: skip
             if spec.parent in nodes:
                 links.extend(self._uplinks(pn, nodes[spec.id], nodes[spec.parent], link_blocks))

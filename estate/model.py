@@ -18,6 +18,7 @@ from estate.addressing import Allocation, ZoneLookup
 from estate.routing import Bfd
 from estate.schema import (
     City,
+    Ipv6Mode,
     Level,
     Monitoring,
     Quotas,
@@ -31,6 +32,25 @@ LEVELS: tuple[Level, ...] = ("city", "county", "township", "village")
 Protocol = Literal["tcp", "udp", "icmp", "icmpv6", "any"]
 ScopeKind = Literal["county", "township", "tenant", "zone", "system", "host"]
 SCOPE_KINDS: tuple[ScopeKind, ...] = ("county", "township", "tenant", "zone")
+
+
+@dataclass(frozen=True)
+class RaFlags:
+    """What a segment's Router Advertisements tell its hosts (RFC 4861 4.2)."""
+
+    managed: bool  # M: addresses from DHCPv6
+    other: bool  # O: other configuration (DNS) from DHCPv6
+    autonomous: bool  # A on the prefix: hosts may form SLAAC addresses
+
+
+def ra_flags(mode: Ipv6Mode) -> RaFlags:
+    """The RA flags of an `ipv6_mode`: the OpenStack subnet modes' meaning
+    (ipv6_ra_mode), so a zone's subnets and its router advertise alike."""
+    if mode == "dhcpv6-stateful":
+        return RaFlags(managed=True, other=True, autonomous=False)
+    if mode == "dhcpv6-stateless":
+        return RaFlags(managed=False, other=True, autonomous=True)
+    return RaFlags(managed=False, other=False, autonomous=True)
 
 
 class UnknownName(LookupError):
@@ -81,6 +101,7 @@ class Node:
     # Addresses allowed to answer DHCP on the LAN; None: not declared (the
     # gateway relays), (): no DHCP on this LAN.
     dhcp_servers: tuple[IPv4Address | IPv6Address, ...] | None = None
+    ipv6_mode: Ipv6Mode = "slaac"  # the LAN's Router Advertisements (ra_flags)
 
     @property
     def gateway4(self) -> IPv4Address:
@@ -134,7 +155,7 @@ class Zone:
     name: str
     kind: Literal["cloud", "extranet", "internet"]
     description: str
-    ipv6_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"]
+    ipv6_mode: Ipv6Mode
     prefix4: IPv4Network | None
     prefix6: IPv6Network | None
     dhcp_servers: tuple[IPv4Address | IPv6Address, ...] | None = None  # as for Node

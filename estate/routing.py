@@ -61,6 +61,7 @@ class RouterRouting:
     bfd: Bfd = field(default_factory=Bfd)
     hello_s: int = 1
     dead_s: int = 4
+    ospf6: bool = True  # False: an IPv4-only router (before its IPv6 migration)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +75,7 @@ class RouterRouting:
             bfd=Bfd(**raw.get("bfd", {})),
             hello_s=int(raw.get("hello_s", 1)),
             dead_s=int(raw.get("dead_s", 4)),
+            ospf6=bool(raw.get("ospf6", True)),
         )
 
     def timers(self, iface: OspfInterface) -> Bfd | None:
@@ -87,7 +89,12 @@ def _interface(raw: dict[str, Any]) -> OspfInterface:
 
 
 def with_bfd(
-    node: str, router_id: str, interfaces: Sequence[OspfInterface], timers: dict[str, Bfd]
+    node: str,
+    router_id: str,
+    interfaces: Sequence[OspfInterface],
+    timers: dict[str, Bfd],
+    *,
+    ospf6: bool = True,
 ) -> RouterRouting:
     """A router whose BFD profile has its first BFD link's timers (`timers` by
     link id), so a router whose links all share the estate's timers renders
@@ -99,7 +106,11 @@ def with_bfd(
         return mine if mine is not None and mine != first else None
 
     return RouterRouting(
-        node, router_id, tuple(replace(i, bfd_timers=own(i)) for i in interfaces), first
+        node,
+        router_id,
+        tuple(replace(i, bfd_timers=own(i)) for i in interfaces),
+        first,
+        ospf6=ospf6,
     )
 
 
@@ -201,4 +212,7 @@ def render_frr(routing: RouterRouting, *, hostname: str, preamble: Sequence[str]
         "exit",
         "!",
     ]
+    if not routing.ospf6:
+        # OSPFv2 alone: every OSPFv3 line, and the `router ospf6` block (the last).
+        lines = [line for line in lines[: lines.index("router ospf6")] if "ospf6" not in line]
     return "\n".join(lines) + "\n"

@@ -25,6 +25,8 @@ from estate.units import parse_bandwidth, parse_duration, parse_mac
 
 Level = Literal["city", "county", "township", "village"]
 Role = Literal["primary", "backup"]
+# How a segment's hosts get IPv6 addresses: what its Router Advertisements say.
+Ipv6Mode = Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 Bandwidth = Annotated[int, BeforeValidator(parse_bandwidth)]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -205,6 +207,8 @@ class NodeSpec(Spec):
     # Who may answer DHCP (v4 and v6) on this node's LAN: servers or relays, by
     # the address they answer from. Unset: the gateway relays; []: no DHCP here.
     dhcp_servers: list[IpAddress] | None = None
+    # The flags of the Router Advertisements on this node's LAN (see estate.model.ra_flags).
+    ipv6_mode: Ipv6Mode = "slaac"
 
 
 def _default_owed() -> dict[Literal["county", "township", "village"], int]:
@@ -227,7 +231,7 @@ class ZoneSpec(Spec):
     name: Code
     kind: Literal["cloud", "extranet", "internet"] = "cloud"
     description: str = ""
-    ipv6_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] = "slaac"
+    ipv6_mode: Ipv6Mode = "slaac"
     # As for nodes: who may answer DHCP in this zone and its tenants' prefixes.
     dhcp_servers: list[IpAddress] | None = None
 

@@ -111,6 +111,9 @@ class LabPlan:
     bfd_ms: int | None = 100  # every BFD link's interval; None: the estate's timers
     hosts_ipv6: bool = True  # False: hosts start IPv4-only (IPv6 migration rehearsal)
     routing: bool = True  # False: routers start with addresses only (dual-link rollout rehearsal)
+    # False: routers start IPv4-only (no IPv6 on LANs and zones, no OSPFv3):
+    # the IPv6 migration gives them both.
+    routers_ipv6: bool = True
 
     def router(self, node: str) -> Router:
         for r in self.routers:

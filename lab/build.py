@@ -28,6 +28,9 @@ from lab.state import LabState, lab_tag
 T = TypeVar("T")
 # Daemons start in parallel; more workers than this only queue on 2 cores.
 _WORKERS = 4
+# The router interfaces an IPv4-only lab leaves without IPv6 (the migration's
+# to give); links keep theirs, inert without OSPFv3, and the NMS stays dual-stack.
+MIGRATED_KINDS = ("lan", "zone")
 
 
 def require_root() -> None:
@@ -43,12 +46,15 @@ def up(
     bfd_ms: int | None = 100,
     hosts_ipv6: bool = True,
     routing: bool = True,
+    routers_ipv6: bool = True,
     secrets: Mapping[str, str] | None = None,
 ) -> LabState:
     """Build the lab; `secrets` are fallbacks for unset env references (tests).
 
     `routing` False starts every router's daemons with its interfaces and
     addresses but no OSPF or BFD: what `yunwang rollout dual-links` starts from.
+    `routers_ipv6` False starts them IPv4-only on their LANs and zones, without
+    OSPFv3 (hosts too): what `yunwang migrate ipv6` starts from.
     """
     require_root()
     state = LabState.load(directory)
@@ -60,7 +66,8 @@ def up(
     started = time.monotonic()
     state = LabState(directory=directory, tag=lab_tag(directory))
     plan = plan_slice(estate, cut, state.tag)
-    plan.bfd_ms, plan.hosts_ipv6, plan.routing = bfd_ms, hosts_ipv6, routing
+    plan.bfd_ms, plan.hosts_ipv6, plan.routing = bfd_ms, hosts_ipv6 and routers_ipv6, routing
+    plan.routers_ipv6 = routers_ipv6
     if cut.dr_hosts:
         drsite.add_dr_site(estate, plan, cut.dr_hosts, AddressMap.from_dict(plan.addresses))
     # Secrets and credentials first: a missing key must not cost a half-built lab.
@@ -83,7 +90,7 @@ def up(
             _hosts(plan, state, rootfs_dir)
         state.timings["hosts_s"] = round(time.monotonic() - started, 2)
         if routing:
-            converge(plan)
+            converge(plan, ospf6=routers_ipv6)
     except BaseException:
         # Leave nothing half-built behind; the record makes this the same
         # clean-up a later `down` would do.
@@ -134,6 +141,7 @@ def _wire(plan: LabPlan) -> None:
             commands += [
                 f"addr add {a} dev {iface.name}" + (" nodad" if ":" in a else "")
                 for a in iface.addresses
+                if plan.routers_ipv6 or ":" not in a or iface.kind not in MIGRATED_KINDS
             ]
             commands.append(f"link set dev {iface.name} up")
         for host in plan.hosts:
@@ -194,7 +202,11 @@ def _routers(plan: LabPlan, state: LabState, agents: dict[str, str]) -> None:
         agentx = snmpd.agentx_client_conf(run_dir / "agentx")
         # The agent first: FRR's subagents connect to it as they start.
         snmpd.start(router, state, workdir=workdir, config=agents[router.node])
-        routing = frr.routing(router, bfd_links=bfd_links) if plan.routing else None
+        routing = (
+            frr.routing(router, bfd_links=bfd_links, ospf6=plan.routers_ipv6)
+            if plan.routing
+            else None
+        )
         config = frr.render(router, routing=routing)
         frr.start(router, state, workdir=workdir, agentx_conf=agentx, config=config)
 
@@ -222,13 +234,15 @@ def _parallel(work: Callable[[T], None], items: list[T]) -> None:
             future.result()
 
 
-def converge(plan: LabPlan, timeout_s: float = 60.0, broken: set[str] | None = None) -> None:
+def converge(
+    plan: LabPlan, timeout_s: float = 60.0, broken: set[str] | None = None, *, ospf6: bool = True
+) -> None:
     """Wait until every cable (but the `broken` links) has a Full OSPFv2 and
-    OSPFv3 adjacency at both ends."""
+    (`ospf6`) OSPFv3 adjacency at both ends."""
     deadline = time.monotonic() + timeout_s
     pending = list(plan.routers)
     while pending:
-        pending = [r for r in pending if not _adjacent(r, broken or set())]
+        pending = [r for r in pending if not _adjacent(r, broken or set(), ospf6)]
         if not pending:
             return
         if time.monotonic() > deadline:
@@ -237,11 +251,15 @@ def converge(plan: LabPlan, timeout_s: float = 60.0, broken: set[str] | None = N
         time.sleep(0.2)
 
 
-def _adjacent(router: Router, broken: set[str]) -> bool:
+def _adjacent(router: Router, broken: set[str], ospf6: bool) -> bool:
     wanted = {i.name for i in router.interfaces if i.kind == "link" and i.link not in broken}
     try:
         v2 = json.loads(frr.vtysh(router, "show ip ospf neighbor json")).get("neighbors", {})
-        v3 = json.loads(frr.vtysh(router, "show ipv6 ospf6 neighbor json")).get("neighbors", [])
+        v3 = (
+            json.loads(frr.vtysh(router, "show ipv6 ospf6 neighbor json")).get("neighbors", [])
+            if ospf6
+            else []
+        )
     except (LabError, json.JSONDecodeError):
         return False
     full4 = {
@@ -251,7 +269,7 @@ def _adjacent(router: Router, broken: set[str]) -> bool:
         if str(n.get("nbrState", n.get("state", ""))).startswith("Full")
     }
     full6 = {n.get("interfaceName") for n in v3 if n.get("state") == "Full"}
-    return wanted <= full4 and wanted <= full6
+    return wanted <= full4 and (not ospf6 or wanted <= full6)
 
 
 # --- down ---------------------------------------------------------------------

@@ -39,7 +39,7 @@ def bfd_timers(plan: LabPlan) -> dict[str, Bfd]:
     }
 
 
-def routing(router: Router, *, bfd_links: dict[str, Bfd]) -> RouterRouting:
+def routing(router: Router, *, bfd_links: dict[str, Bfd], ospf6: bool = True) -> RouterRouting:
     """The router's routing as the estate derives it, on the lab's interfaces."""
     return with_bfd(
         router.node,
@@ -55,6 +55,7 @@ def routing(router: Router, *, bfd_links: dict[str, Bfd]) -> RouterRouting:
             for i in router.interfaces
         ],
         bfd_links,
+        ospf6=ospf6,
     )
 
 

@@ -85,6 +85,7 @@ class Lab:
         bfd_ms: int | None = 100,
         hosts_ipv6: bool = True,
         routing: bool = True,
+        routers_ipv6: bool = True,
         secrets: Mapping[str, str] | None = None,
         dr_hosts: int = 0,
     ) -> Lab:
@@ -100,6 +101,7 @@ class Lab:
                 bfd_ms=bfd_ms,
                 hosts_ipv6=hosts_ipv6,
                 routing=routing,
+                routers_ipv6=routers_ipv6,
                 secrets=lab.secrets,
             )
         return lab
@@ -307,7 +309,9 @@ class Lab:
                     "pathspace": frr.pathspace(router),
                     "config": str(self.directory / "routers" / router.node / "frr.conf"),
                     "preamble": list(frr.preamble(router)),
-                    "routing": frr.routing(router, bfd_links=bfd_links).to_dict(),
+                    "routing": frr.routing(
+                        router, bfd_links=bfd_links, ospf6=plan.routers_ipv6
+                    ).to_dict(),
                     "uplinks": [
                         {"link": c.link, "role": c.role, "interface": c.child_if, "bfd": c.bfd}
                         for c in uplinks
@@ -363,4 +367,5 @@ class Lab:
     def wait_converged(self, timeout_s: float = 30.0) -> None:
         """Until every healthy link has Full OSPFv2 and OSPFv3 adjacencies."""
         state = self.state
-        build.converge(LabPlan.from_dict(state.plan), timeout_s=timeout_s, broken=set(state.chaos))
+        plan = LabPlan.from_dict(state.plan)
+        build.converge(plan, timeout_s=timeout_s, broken=set(state.chaos), ospf6=plan.routers_ipv6)

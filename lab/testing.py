@@ -67,6 +67,7 @@ def lab_session(
     hosts_ipv6: bool = True,
     routing: bool = True,
     dr_hosts: int = 0,
+    routers_ipv6: bool = True,
 ) -> Callable[..., Any]:
     """A session-scoped fixture bringing up (or reusing) one lab."""
     key = (
@@ -79,6 +80,7 @@ def lab_session(
         hosts_ipv6,
         routing,
         dr_hosts,
+        routers_ipv6,
     )
 
     @pytest.fixture(scope="session")
@@ -97,6 +99,7 @@ def lab_session(
                 bfd_ms=bfd_ms,
                 hosts_ipv6=hosts_ipv6,
                 routing=routing,
+                routers_ipv6=routers_ipv6,
                 secrets=TEST_SECRETS,
                 dr_hosts=dr_hosts,
             )

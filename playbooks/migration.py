@@ -1,30 +1,46 @@
-"""A staged, reversible IPv6 migration of the hosts, stage by stage.
+"""A staged, reversible IPv6 migration of routers and hosts, stage by stage.
 
-Stages follow the estate's hierarchy (a host belongs to the stage of the
-router its segment hangs off). Each stage starts with a canary host, then the
-rest in batches. Per batch the `ipv6_migration` role gives the hosts their
-planned address, default route, sshd on IPv6 and the IPv6 twins of their
-IPv4 firewall rules; then gates measure from the NMS: ping6 and ssh over
-IPv6 to every host of the batch, IPv4 ping still answering. A failed gate
-takes back exactly what the batch added (the role reports each piece it
-changed) and stops the migration.
+Stages follow the estate's hierarchy (a router is in its level's stage, a
+host in the stage of the router its segment hangs off). Each stage migrates
+its routers first (a canary router, then batches), then its hosts (a canary
+host, then batches). Per batch the `ipv6_migration` role gives
 
-The routers of the lab are dual-stack already (their LAN gateways carry the
-planned IPv6 prefix): the router part is a gate that verifies the gateway,
-not a change.
+- routers their LAN prefixes, RA with the estate's flags and OSPFv3
+  (playbooks/migration_routers.py), and
+- hosts their planned address, default route, sshd on IPv6 and the IPv6
+  twins of their IPv4 firewall rules;
+
+then gates measure: for a router, from the router itself (its addresses,
+zebra's RA state, OSPFv3 neighbours Full on its uplinks, vtysh) and from the
+NMS (ping6 to its LAN gateway, which only answers once OSPFv3 routes both
+ways; IPv4 ping); for a host, ping6 and ssh over IPv6 from the NMS and IPv4
+ping still answering. A failed gate takes back exactly what the batch added
+(each target reports the pieces it changed) and stops the migration.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from playbooks.migration_routers import PIECES as ROUTER_PIECES
+from playbooks.migration_routers import (
+    MigrationRouter,
+    RouterSeen,
+    host_vars,
+    ipv4_only_findings,
+    pieces_in,
+    router_findings,
+)
 from playbooks.runner import RunnerEvent, run_playbook
 
 STAGES = ("city", "county", "township", "village")
 DEFAULT_BATCH = 4
+# Rollback checks run side by side: each is a ping or a vtysh call that waits.
+_CHECK_WORKERS = 8
 # Task name -> the piece of a host's migration it adds (see the role's migrate.yml).
 PIECES = {
     "IPv6 address": "address",
@@ -32,6 +48,9 @@ PIECES = {
     "The sshd listens on IPv6": "sshd",
     "IPv6 firewall rules mirror the IPv4 ones": "firewall",
 }
+# The router tasks (tasks/router.yml) the controller reads.
+_RUNNING_TASK = "The running configuration"
+_RELOAD_TASK = "The router's IPv6 (frr-reload.py)"
 
 
 class MigrationError(Exception):
@@ -57,8 +76,11 @@ class HostTarget:
         return self.address6.split("/")[0]
 
 
+Target = HostTarget | MigrationRouter
+
+
 class Prober(Protocol):
-    """Measurements from the NMS: each returns "" when fine, else what was seen."""
+    """Measurements: each returns "" when fine, else what was seen."""
 
     def ping(self, address: str, family: int) -> str: ...
 
@@ -66,10 +88,14 @@ class Prober(Protocol):
 
     def router_gateway(self, host: HostTarget) -> str: ...
 
+    def router(self, router: MigrationRouter, *, ipv6: bool) -> RouterSeen:
+        """`ipv6` False: the NMS does not ping6 (it is expected not to answer)."""
+        ...
+
 
 @dataclass
-class HostOutcome:
-    host: str
+class TargetOutcome:
+    name: str  # a host or a router
     stage: str
     added: list[str] = field(default_factory=list)  # pieces this run added
     error: str = ""
@@ -80,19 +106,20 @@ class BatchResult:
     stage: str
     index: int  # 1-based over the whole run
     canary: bool
-    hosts: dict[str, HostOutcome]
+    targets: dict[str, TargetOutcome]
     findings: list[str] = field(default_factory=list)
     apply_s: float = 0.0
     gate_s: float = 0.0
     rollback_s: float = 0.0
     rolled_back: bool = False
+    kind: str = "hosts"  # or routers
 
     @property
     def ok(self) -> bool:
-        return not self.findings and not any(o.error for o in self.hosts.values())
+        return not self.findings and not any(o.error for o in self.targets.values())
 
     def failure(self) -> str:
-        errors = [f"{o.host}: {o.error}" for o in self.hosts.values() if o.error]
+        errors = [f"{o.name}: {o.error}" for o in self.targets.values() if o.error]
         return "; ".join(errors + self.findings)
 
     def findings_of(self, host: str) -> list[str]:
@@ -102,11 +129,6 @@ class BatchResult:
 
 def host_findings(findings: list[str], host: str) -> list[str]:
     return [f for f in findings if f.startswith(f"{host}: ")]
-
-
-def is_canary(batches: list[list[HostTarget]], index: int) -> bool:
-    """Batch `index` (1-based) is its stage's canary: the first of that stage."""
-    return index == 1 or batches[index - 2][0].stage != batches[index - 1][0].stage
 
 
 @dataclass
@@ -124,16 +146,18 @@ class MigrationReport:
 
 
 def plan(
-    targets: list[HostTarget],
+    targets: Sequence[Target],
     *,
     stage: str | None = None,
     canary: str | None = None,
     size: int = DEFAULT_BATCH,
-) -> list[list[HostTarget]]:
-    """Stage by stage from the city down; each stage a canary, then batches of `size`.
+) -> list[list[Target]]:
+    """Stage by stage from the city down; in each, the routers then the hosts,
+    each a canary, then batches of `size`.
 
-    The canary is `canary` (a host, or a router: its first host) when it is
-    in the stage, else the stage's first host.
+    The router canary is `canary` (a router, or a host: its router) when it is
+    in the stage, else the stage's first router; the host canary is `canary`
+    (a host, or a router: its first host), else the stage's first host.
     """
     if stage is not None and stage not in STAGES:
         raise MigrationError(f"--stage {stage}: expected one of {', '.join(STAGES)}")
@@ -142,22 +166,36 @@ def plan(
     if canary is not None and not any(canary in (t.name, t.router) for t in targets):
         sample = ", ".join(sorted({t.name for t in targets})[:8])
         raise MigrationError(f"--canary {canary}: no host or router of that id (hosts: {sample})")
-    batches: list[list[HostTarget]] = []
+    named_router = next((t.router for t in targets if canary == t.name), canary)
+    batches: list[list[Target]] = []
     for level in STAGES:
         if stage is not None and level != stage:
             continue
-        hosts = [t for t in targets if t.stage == level]
-        if not hosts:
-            continue
-        first = next((t for t in hosts if canary in (t.name, t.router)), hosts[0])
-        rest = [t for t in hosts if t is not first]
-        batches.append([first])
-        batches += [rest[i : i + size] for i in range(0, len(rest), size)]
+        routers = [t for t in targets if t.stage == level and isinstance(t, MigrationRouter)]
+        hosts = [t for t in targets if t.stage == level and isinstance(t, HostTarget)]
+        for group, key in ((routers, named_router), (hosts, canary)):
+            if not group:
+                continue
+            first = next((t for t in group if key in (t.name, t.router)), group[0])
+            rest = [t for t in group if t is not first]
+            batches.append([first])
+            batches += [rest[i : i + size] for i in range(0, len(rest), size)]
     return batches
 
 
+def canaries(batches: list[list[Target]]) -> list[bool]:
+    """Per batch: is it the first of its stage's routers or hosts?"""
+    seen: set[tuple[str, bool]] = set()
+    flags = []
+    for batch in batches:
+        key = (batch[0].stage, isinstance(batch[0], MigrationRouter))
+        flags.append(key not in seen)
+        seen.add(key)
+    return flags
+
+
 def inventory(
-    targets: list[HostTarget],
+    targets: list[Target],
     sources: list[dict[str, str]],
     *,
     state: str = "present",
@@ -165,6 +203,10 @@ def inventory(
 ) -> dict[str, Any]:
     hosts = {}
     for t in targets:
+        pieces = None if undo is None else undo.get(t.name, [])
+        if isinstance(t, MigrationRouter):
+            hosts[t.name] = host_vars(t, state=state, undo=pieces)
+            continue
         hosts[t.name] = {
             **t.connection,
             "ipv6_migration_state": state,
@@ -172,30 +214,37 @@ def inventory(
             "ipv6_migration_gateway": t.gateway6,
             "ipv6_migration_sources": sources,
         }
-        if undo is not None:
-            hosts[t.name]["ipv6_migration_undo"] = undo.get(t.name, [])
+        if pieces is not None:
+            hosts[t.name]["ipv6_migration_undo"] = pieces
     return {"all": {"hosts": hosts}}
 
 
 def apply(
-    batch: list[HostTarget],
+    batch: list[Target],
     sources: list[dict[str, str]],
-    outcomes: dict[str, HostOutcome],
+    outcomes: dict[str, TargetOutcome],
     *,
     state: str = "present",
     undo: dict[str, list[str]] | None = None,
 ) -> None:
     """Run the role on `batch`; each outcome gets the pieces added and any error."""
+    routers = {t.name: t for t in batch if isinstance(t, MigrationRouter)}
+    had: dict[str, list[str]] = {}  # router -> pieces it had before this run
 
     def on_event(event: RunnerEvent) -> None:
         data = event.get("event_data") or {}
-        outcome = outcomes.get(str(data.get("host", "")))
+        name = str(data.get("host", ""))
+        outcome = outcomes.get(name)
         if outcome is None:
             return
         res = data.get("res") or {}
         kind = event.get("event")
         task = str(data.get("task", ""))
-        if kind == "runner_on_ok" and res.get("changed") and task in PIECES:
+        if kind == "runner_on_ok" and task == _RUNNING_TASK and name in routers:
+            had[name] = pieces_in(routers[name], str(res.get("stdout", "")))
+        elif kind == "runner_on_ok" and task == _RELOAD_TASK and state == "present":
+            outcome.added += [p for p in ROUTER_PIECES if p not in had.get(name, [])]
+        elif kind == "runner_on_ok" and res.get("changed") and task in PIECES:
             outcome.added.append(PIECES[task])
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get(
             "ignore_errors"
@@ -207,16 +256,22 @@ def apply(
     run_playbook("ipv6_migration.yml", inv, limit=[t.name for t in batch], on_event=on_event)
 
 
-def gate(batch: list[HostTarget], probe: Prober, *, settle_s: float = 10.0) -> list[str]:
-    """What the NMS measures on a migrated batch; [] when every gate is green.
+def gate(batch: list[Target], probe: Prober, *, settle_s: float = 10.0) -> list[str]:
+    """What the routers and the NMS show of a migrated batch; [] when every
+    gate is green.
 
-    Measured again until `settle_s` has passed: neighbour discovery on a
-    fresh address takes a moment.
+    Measured again until `settle_s` has passed: OSPFv3 needs a few hellos,
+    neighbour discovery on a fresh address a moment.
     """
     deadline = time.monotonic() + settle_s
     while True:
         findings = []
         for t in batch:
+            if isinstance(t, MigrationRouter):
+                findings += [
+                    f"{t.name}: {f}" for f in router_findings(t, probe.router(t, ipv6=True))
+                ]
+                continue
             checks = (
                 ("router gateway", probe.router_gateway(t)),
                 (f"ping6 {t.ip6}", probe.ping(t.ip6, 6)),
@@ -233,7 +288,7 @@ Progress = Callable[[str, BatchResult | None], None]
 
 
 def migrate(
-    batches: list[list[HostTarget]],
+    batches: list[list[Target]],
     sources: list[dict[str, str]],
     probe: Prober,
     *,
@@ -244,30 +299,29 @@ def migrate(
     started = time.monotonic()
     report = MigrationReport([], len(batches))
     say = progress or (lambda _text, _batch: None)
-    for index, batch in enumerate(batches, start=1):
+    for index, (batch, canary) in enumerate(zip(batches, canaries(batches), strict=True), 1):
         stage = batch[0].stage
-        canary = is_canary(batches, index)
-        result = BatchResult(
-            stage, index, canary, {t.name: HostOutcome(t.name, t.stage) for t in batch}
-        )
+        kind = "routers" if isinstance(batch[0], MigrationRouter) else "hosts"
+        outcomes = {t.name: TargetOutcome(t.name, t.stage) for t in batch}
+        result = BatchResult(stage, index, canary, outcomes, kind=kind)
         names = ", ".join(t.name for t in batch)
-        kind = "canary" if canary else "batch"
-        say(f"batch {index}/{len(batches)} ({stage} {kind}): migrating {names}", None)
+        label = f"{stage} {kind[:-1]} {'canary' if canary else 'batch'}"
+        say(f"batch {index}/{len(batches)} ({label}): migrating {names}", None)
         t0 = time.monotonic()
-        apply(batch, sources, result.hosts)
+        apply(batch, sources, result.targets)
         result.apply_s = time.monotonic() - t0
         t0 = time.monotonic()
-        if not any(o.error for o in result.hosts.values()):
-            say(f"batch {index}/{len(batches)}: gates from the NMS", None)
+        if not any(o.error for o in result.targets.values()):
+            say(f"batch {index}/{len(batches)}: gates", None)
             result.findings = gate(batch, probe, settle_s=settle_s)
         result.gate_s = time.monotonic() - t0
         if not result.ok:
             say(f"batch {index}/{len(batches)}: gate failed, rolling back", None)
             t0 = time.monotonic()
-            undo = {name: list(o.added) for name, o in result.hosts.items()}
-            back = {t.name: HostOutcome(t.name, t.stage) for t in batch}
+            undo = {name: list(o.added) for name, o in result.targets.items()}
+            back = {t.name: TargetOutcome(t.name, t.stage) for t in batch}
             apply(batch, sources, back, state="absent", undo=undo)
-            result.findings += [f"{o.host}: rollback: {o.error}" for o in back.values() if o.error]
+            result.findings += [f"{o.name}: rollback: {o.error}" for o in back.values() if o.error]
             result.rollback_s = time.monotonic() - t0
             result.rolled_back = True
         report.batches.append(result)
@@ -279,17 +333,24 @@ def migrate(
 
 
 def rollback(
-    hosts: list[HostTarget], sources: list[dict[str, str]], probe: Prober
-) -> tuple[dict[str, HostOutcome], list[str]]:
-    """Every host back to IPv4-only; the findings if one still answers on IPv6
-    or no longer on IPv4."""
-    outcomes = {t.name: HostOutcome(t.name, t.stage) for t in hosts}
-    apply(hosts, sources, outcomes, state="absent")
+    targets: list[Target], sources: list[dict[str, str]], probe: Prober
+) -> tuple[dict[str, TargetOutcome], list[str]]:
+    """Every router and host back to IPv4-only, in one run; the findings if
+    one still has IPv6 or no longer answers on IPv4 (measured in parallel)."""
+    outcomes = {t.name: TargetOutcome(t.name, t.stage) for t in targets}
+    apply(targets, sources, outcomes, state="absent")
+    with ThreadPoolExecutor(max_workers=_CHECK_WORKERS) as pool:
+        found = pool.map(lambda t: [f"{t.name}: {f}" for f in _ipv4_only(t, probe)], targets)
+        return outcomes, [f for per_target in found for f in per_target]
+
+
+def _ipv4_only(t: Target, probe: Prober) -> list[str]:
+    if isinstance(t, MigrationRouter):
+        return ipv4_only_findings(t, probe.router(t, ipv6=False))
     findings = []
-    for t in hosts:
-        if not probe.ping(t.ip6, 6):
-            findings.append(f"{t.name}: still answers ping6 at {t.ip6}")
-        seen = probe.ping(t.ip4, 4)
-        if seen:
-            findings.append(f"{t.name}: IPv4 ping {t.ip4}: {seen}")
-    return outcomes, findings
+    if not probe.ping(t.ip6, 6):
+        findings.append(f"still answers ping6 at {t.ip6}")
+    seen = probe.ping(t.ip4, 4)
+    if seen:
+        findings.append(f"IPv4 ping {t.ip4}: {seen}")
+    return findings

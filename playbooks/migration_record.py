@@ -1,10 +1,10 @@
 """Where an IPv6 migration stands, and what it tells the event store.
 
 The record lives in $YUNWANG_HOME/migrations/ (one JSON file per estate, and
-one per lab rehearsal of it): which hosts are migrated, in which stage, when
+one per lab rehearsal of it): which routers and hosts are migrated, in which stage, when
 and by whom, and which pieces the migration added to each (what a rollback
 takes back). `status` reads it; a resumed `run` re-applies the plan and the
-role changes nothing on the hosts already migrated.
+role changes nothing on the routers and hosts already migrated.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from security.events import SEVERITY_HIGH, SEVERITY_INFO, Context, Endpoint, Eve
 DATASET = "yunwang.migration"
 ACTIONS = {
     "host": "host-migrated",
+    "router": "router-migrated",
     "rolled_back": "batch-rolled-back",
     "finished": "migration-finished",
     "rollback": "stage-rolled-back",
@@ -37,7 +38,7 @@ def record_path(estate_file: str | Path, lab: bool) -> Path:
 
 
 def load(path: Path) -> dict[str, dict[str, Any]]:
-    """host -> {stage, router, migrated_at, by, added}; {} before the first run."""
+    """name -> {kind, stage, router, migrated_at, by, added}; {} before the first run."""
     if not path.exists():
         return {}
     try:
@@ -64,14 +65,16 @@ def save(path: Path, hosts: dict[str, dict[str, Any]]) -> None:
 def note_batch(
     hosts: dict[str, dict[str, Any]], batch: BatchResult, routers: dict[str, str], who: str
 ) -> None:
-    """A green batch's hosts are migrated (a host already migrated keeps its record)."""
+    """A green batch's routers and hosts are migrated (one already migrated
+    keeps its record); `routers` maps each to its router (a router to itself)."""
     if not batch.ok:
         return
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for name, outcome in batch.hosts.items():
+    for name, outcome in batch.targets.items():
         if name in hosts:
             continue
         hosts[name] = {
+            "kind": batch.kind[:-1],  # router | host
             "stage": outcome.stage,
             "router": routers.get(name, ""),
             "migrated_at": now,
@@ -88,11 +91,11 @@ def forget(hosts: dict[str, dict[str, Any]], rolled_back: list[str], findings: l
 
 
 def to_events(report: MigrationReport, estate_file: str, routers: dict[str, str]) -> list[Event]:
-    """One event per host per batch, one per rolled-back batch, one for the run."""
+    """One event per router or host per batch, one per rolled-back batch, one for the run."""
     now = utcnow()
     events = []
     for batch in report.batches:
-        for name, outcome in batch.hosts.items():
+        for name, outcome in batch.targets.items():
             mine = batch.findings_of(name)
             failed = bool(outcome.error or mine)
             seen = outcome.error or "; ".join(mine)
@@ -100,7 +103,7 @@ def to_events(report: MigrationReport, estate_file: str, routers: dict[str, str]
                 Event(
                     timestamp=now,
                     dataset=DATASET,
-                    action=ACTIONS["host"],
+                    action=ACTIONS["router" if batch.kind == "routers" else "host"],
                     message=(
                         f"{name}: IPv6 migration failed its gate: {seen}"
                         if failed
@@ -133,7 +136,7 @@ def to_events(report: MigrationReport, estate_file: str, routers: dict[str, str]
 
 
 def rollback_event(stage: str | None, hosts: list[str], findings: list[str]) -> Event:
-    message = f"IPv6 rollback of stage {stage or 'all'}: {len(hosts)} hosts IPv4-only"
+    message = f"IPv6 rollback of stage {stage or 'all'}: {len(hosts)} routers and hosts IPv4-only"
     if findings:
         message = f"IPv6 rollback of stage {stage or 'all'} incomplete: {'; '.join(findings)}"
     return _summary(utcnow(), ACTIONS["rollback"], message[:1000], not findings, None, stage=stage)

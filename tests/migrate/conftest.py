@@ -12,8 +12,18 @@ REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "examples" / "small.yaml"
 
 # City, one county, one township; two hosts (one on the city's zone segment,
-# one on the township's LAN), both IPv4-only; routers dual-stack.
-lab = lab_session(SMALL, counties=1, townships=1, villages=0, hosts=2, bfd_ms=300, hosts_ipv6=False)
+# one on the township's LAN); routers and hosts IPv4-only (no IPv6 on LANs and
+# zones, no OSPFv3): the migration gives them both.
+lab = lab_session(
+    SMALL,
+    counties=1,
+    townships=1,
+    villages=0,
+    hosts=2,
+    bfd_ms=300,
+    hosts_ipv6=False,
+    routers_ipv6=False,
+)
 
 
 @pytest.fixture(autouse=True)

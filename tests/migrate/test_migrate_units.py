@@ -8,10 +8,10 @@ import pytest
 
 from playbooks.migration import (
     BatchResult,
-    HostOutcome,
     HostTarget,
     MigrationError,
-    is_canary,
+    TargetOutcome,
+    canaries,
     plan,
 )
 from playbooks.migration_record import forget, load, note_batch, save
@@ -34,7 +34,7 @@ TARGETS = [
 def test_stages_go_from_the_city_down_each_a_canary_then_batches() -> None:
     batches = plan(TARGETS, size=2)
     assert [[t.name for t in b] for b in batches] == [["c1"], ["k1"], ["k2", "k3"], ["k4"], ["t1"]]
-    assert [is_canary(batches, i) for i in range(1, 6)] == [True, True, False, False, True]
+    assert canaries(batches) == [True, True, False, False, True]
 
 
 def test_the_canary_is_the_named_host_or_the_first_host_of_the_named_router() -> None:
@@ -63,15 +63,15 @@ def test_a_green_batch_is_recorded_and_a_host_already_migrated_keeps_its_record(
     path = tmp_path / "ipv6.json"
     hosts = load(path)
     assert hosts == {}
-    batch = BatchResult("county", 1, True, {"k1": HostOutcome("k1", "county", ["address"])})
+    batch = BatchResult("county", 1, True, {"k1": TargetOutcome("k1", "county", ["address"])})
     note_batch(hosts, batch, {"k1": "hl"}, "alice")
     save(path, hosts)
     again = load(path)
     assert again["k1"]["by"] == "alice" and again["k1"]["added"] == ["address"]
-    later = BatchResult("county", 2, False, {"k1": HostOutcome("k1", "county", [])})
+    later = BatchResult("county", 2, False, {"k1": TargetOutcome("k1", "county", [])})
     note_batch(again, later, {"k1": "hl"}, "bob")
     assert again["k1"]["by"] == "alice"
-    failed = BatchResult("county", 3, False, {"k2": HostOutcome("k2", "county")}, ["k2: ping6"])
+    failed = BatchResult("county", 3, False, {"k2": TargetOutcome("k2", "county")}, ["k2: ping6"])
     note_batch(again, failed, {"k2": "qf"}, "bob")
     assert "k2" not in again
 

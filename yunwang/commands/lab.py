@@ -86,6 +86,14 @@ def up_cmd(
             "(`yunwang rollout dual-links` gives them routing).",
         ),
     ] = True,
+    router_ipv6: Annotated[
+        bool,
+        typer.Option(
+            "--router-ipv6/--no-router-ipv6",
+            help="Routers start dual-stack, or IPv4-only on their LANs without OSPFv3 "
+            "(`yunwang migrate ipv6` gives them IPv6; hosts start IPv4-only too).",
+        ),
+    ] = True,
     directory: Dir = None,
     dr_hosts: Annotated[
         int, typer.Option("--dr-hosts", help="Hosts in the DR centre, a site of its own.")
@@ -105,6 +113,7 @@ def up_cmd(
                 bfd_ms=bfd_ms,
                 hosts_ipv6=host_ipv6,
                 routing=routing,
+                routers_ipv6=router_ipv6,
                 dr_hosts=dr_hosts,
             )
         plan = lab.plan

@@ -1,15 +1,17 @@
-"""`yunwang migrate ipv6`: a staged, reversible IPv6 migration of the hosts.
+"""`yunwang migrate ipv6`: a staged, reversible IPv6 migration of routers and hosts.
 
     yunwang migrate ipv6 examples/small.yaml plan --lab
     yunwang migrate ipv6 examples/small.yaml run --lab --stage county --canary hl
     yunwang migrate ipv6 examples/small.yaml status --lab
     yunwang migrate ipv6 examples/small.yaml rollback --lab --stage county
 
-Stage by stage from the city down, each a canary then batches; after each
-batch the NMS measures ping6, ssh over IPv6 and IPv4 ping to every host of
-it. A failed gate rolls the batch back and stops (exit 1). Every batch is in
-the audit trail; `yunwang.migration` events go to the store; the record in
-$YUNWANG_HOME/migrations says which hosts are migrated, when and by whom.
+Stage by stage from the city down, in each the routers (LAN prefixes, RA,
+OSPFv3) then the hosts, each a canary then batches; after each batch the
+gates measure: OSPFv3 neighbours Full, prefixes and RA on the routers, ping6
+from the NMS to their LAN gateways; ping6, ssh over IPv6 and IPv4 ping to
+every host. A failed gate rolls the batch back and stops (exit 1). Every
+batch is in the audit trail; `yunwang.migration` events go to the store; the
+record in $YUNWANG_HOME/migrations says what is migrated, when and by whom.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from yunwang.console import (
 
 if TYPE_CHECKING:
     from estate import Estate
-    from playbooks.migration import BatchResult, HostTarget, MigrationReport
+    from playbooks.migration import BatchResult, MigrationReport, Target
 
 migrate_app = typer.Typer(help="Migrate the network to IPv6, stage by stage, reversibly.")
 ACTIONS = ("plan", "run", "status", "rollback")
@@ -62,12 +64,12 @@ def ipv6(
     settle_s: Annotated[
         float, typer.Option("--settle", help="Seconds a batch has to pass its gates (1-300)")
     ] = 10.0,
-    lab: Annotated[bool, typer.Option("--lab", help="Migrate the lab's hosts")] = False,
+    lab: Annotated[bool, typer.Option("--lab", help="Migrate the lab's routers and hosts")] = False,
     lab_dir: Annotated[Path | None, typer.Option("--lab-dir", help="Lab directory")] = None,
     store: StoreOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Plan, run, show or roll back the IPv6 migration of the estate's hosts."""
+    """Plan, run, show or roll back the IPv6 migration of the estate's routers and hosts."""
     from playbooks.migration import MigrationError, plan
     from playbooks.migration_record import load, record_path
 
@@ -83,7 +85,7 @@ def ipv6(
     the_lab = running_lab(lab_dir)
     from playbooks.migration_lab import lab_targets
 
-    targets = lab_targets(the_lab)
+    targets = lab_targets(the_lab, estate)
     path = record_path(estate_file, lab=True)
     try:
         batches = plan(targets, stage=stage, canary=canary, size=batch)
@@ -104,54 +106,56 @@ def ipv6(
         _rollback(the_lab, estate, str(estate_file), chosen, stage, path, migrated, store, as_json)
 
 
-def _show_plan(batches: list[list[HostTarget]], migrated: dict[str, Any], as_json: bool) -> None:
-    from playbooks.migration import is_canary
+def _show_plan(batches: list[list[Target]], migrated: dict[str, Any], as_json: bool) -> None:
+    from playbooks.migration import canaries
+    from playbooks.migration_routers import MigrationRouter
 
     rows = [
         {
             "batch": i,
             "stage": b[0].stage,
-            "canary": is_canary(batches, i),
-            "hosts": [t.name for t in b],
+            "kind": "routers" if isinstance(b[0], MigrationRouter) else "hosts",
+            "canary": canary,
+            "targets": [t.name for t in b],
             "migrated": [t.name for t in b if t.name in migrated],
         }
-        for i, b in enumerate(batches, start=1)
+        for i, (b, canary) in enumerate(zip(batches, canaries(batches), strict=True), start=1)
     ]
     if as_json:
         print_json({"batches": rows})
         return
     table = Table(title=f"IPv6 migration plan: {len(rows)} batches")
-    for column in ("batch", "stage", "kind", "hosts", "already migrated"):
+    for column in ("batch", "stage", "kind", "routers or hosts", "already migrated"):
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
             str(r["batch"]),
             str(r["stage"]),
-            "canary" if r["canary"] else "batch",
-            ", ".join(r["hosts"]),  # type: ignore[arg-type]
+            f"{r['kind']} {'canary' if r['canary'] else 'batch'}",
+            ", ".join(r["targets"]),  # type: ignore[arg-type]
             ", ".join(r["migrated"]) or "-",  # type: ignore[arg-type]
         )
     out.print(table)
 
 
 def _show_status(
-    targets: list[HostTarget], migrated: dict[str, Any], stage: str | None, as_json: bool
+    targets: list[Target], migrated: dict[str, Any], stage: str | None, as_json: bool
 ) -> None:
     rows = [
-        {"host": t.name, "stage": t.stage, "router": t.router, **migrated.get(t.name, {})}
+        {"name": t.name, "stage": t.stage, "router": t.router, **migrated.get(t.name, {})}
         | {"migrated": t.name in migrated}
         for t in targets
         if stage is None or t.stage == stage
     ]
     if as_json:
-        print_json({"hosts": rows, "migrated": sum(bool(r["migrated"]) for r in rows)})
+        print_json({"targets": rows, "migrated": sum(bool(r["migrated"]) for r in rows)})
         return
     table = Table(title=f"IPv6 migration: {sum(bool(r['migrated']) for r in rows)}/{len(rows)}")
-    for column in ("host", "stage", "router", "migrated at", "by"):
+    for column in ("router or host", "stage", "router", "migrated at", "by"):
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
-            str(r["host"]),
+            str(r["name"]),
             str(r["stage"]),
             str(r["router"]),
             str(r.get("migrated_at", "IPv4-only")),
@@ -164,7 +168,7 @@ def _run(
     the_lab: Any,
     estate: Estate,
     estate_file: str,
-    batches: list[list[HostTarget]],
+    batches: list[list[Target]],
     path: Path,
     migrated: dict[str, Any],
     settle_s: float,
@@ -178,7 +182,7 @@ def _run(
     from security.audit import record
 
     if not batches:
-        fail(f"{estate_file}: no host to migrate")
+        fail(f"{estate_file}: no router or host to migrate")
     who = current_actor()
     routers = {t.name: t.router for b in batches for t in b}
 
@@ -229,7 +233,7 @@ def _rollback(
     the_lab: Any,
     estate: Estate,
     estate_file: str,
-    hosts: list[HostTarget],
+    hosts: list[Target],
     stage: str | None,
     path: Path,
     migrated: dict[str, Any],
@@ -245,16 +249,16 @@ def _rollback(
     from security.audit import record
 
     if not hosts:
-        fail(f"{estate_file}: no host in stage {stage}")
+        fail(f"{estate_file}: no router or host in stage {stage}")
     who = current_actor()
     started = time.monotonic()
-    say(f"rollback of {len(hosts)} hosts ({stage or 'all stages'}) to IPv4-only")
+    say(f"rollback of {len(hosts)} routers and hosts ({stage or 'all stages'}) to IPv4-only")
     try:
         outcomes, findings = rollback(hosts, lab_sources(the_lab), LabProber(the_lab))
     except RunError as exc:
         record("migrate.ipv6.rollback", estate_file, "failure", {"error": str(exc)}, actor=who)
         fail(str(exc))
-    findings = [f"{o.host}: {o.error}" for o in outcomes.values() if o.error] + findings
+    findings = [f"{o.name}: {o.error}" for o in outcomes.values() if o.error] + findings
     duration = time.monotonic() - started
     names = [t.name for t in hosts]
     forget(migrated, names, findings)
@@ -264,15 +268,15 @@ def _rollback(
         "migrate.ipv6.rollback",
         estate_file,
         "failure" if findings else "success",
-        {"stage": stage, "hosts": names, "findings": findings, "duration_s": round(duration, 1)}
+        {"stage": stage, "targets": names, "findings": findings, "duration_s": round(duration, 1)}
         | {"events": stored},
         actor=who,
     )
-    result = {"stage": stage, "hosts": names, "ok": not findings, "findings": findings}
+    result = {"stage": stage, "targets": names, "ok": not findings, "findings": findings}
     if as_json:
         print_json(result | {"duration_s": round(duration, 1)})
     else:
-        out.print(f"{len(names)} hosts IPv4-only in {duration:.1f} s: {', '.join(names)}")
+        out.print(f"{len(names)} IPv4-only in {duration:.1f} s: {', '.join(names)}")
     if findings:
         err.print(f"rollback incomplete: {'; '.join(findings)}", markup=False, emoji=False)
         raise typer.Exit(EXIT_INVALID)
@@ -282,8 +286,11 @@ def _batch_detail(done: BatchResult) -> dict[str, object]:
     return {
         "batch": done.index,
         "stage": done.stage,
+        "kind": done.kind,
         "canary": done.canary,
-        "hosts": {n: {"added": o.added, "error": o.error or None} for n, o in done.hosts.items()},
+        "targets": {
+            n: {"added": o.added, "error": o.error or None} for n, o in done.targets.items()
+        },
         "findings": done.findings,
         "rolled_back": done.rolled_back,
         "apply_s": round(done.apply_s, 1),
@@ -294,10 +301,10 @@ def _batch_detail(done: BatchResult) -> dict[str, object]:
 
 def _print(report: MigrationReport) -> None:
     table = Table(title=f"IPv6 migration in {report.duration_s:.0f} s")
-    for column in ("batch", "stage", "host", "result", "apply s", "gate s"):
+    for column in ("batch", "stage", "router or host", "result", "apply s", "gate s"):
         table.add_column(column, overflow="fold")
     for b in report.batches:
-        for name, o in b.hosts.items():
+        for name, o in b.targets.items():
             mine = b.findings_of(name)
             if o.error or mine:
                 result = "rolled back: " + (o.error or "; ".join(mine))
