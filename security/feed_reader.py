@@ -76,6 +76,7 @@ class FeedReader:
         self.state = Checkpoint.load(checkpoint, start or datetime.now(UTC) - timedelta(hours=1))
         self.read_total = 0
         self.errors = 0
+        self.reachable = True  # the last poll read the store to its end
 
     def poll(self) -> list[Event]:
         """Producers' events not graded yet; [] (and counted) while the store is unreachable."""
@@ -90,6 +91,7 @@ class FeedReader:
         }
         events: list[Event] = []
         after: list[Any] | None = None
+        was_reachable, self.reachable = self.reachable, True
         while len(events) < MAX_PER_POLL:
             try:
                 response = self.client.search(
@@ -102,7 +104,10 @@ class FeedReader:
                 )
             except Exception as exc:  # down or refusing: the next poll tries again
                 self.errors += 1
-                log.error("reading producers' events: %s", exc)
+                self.reachable = False
+                if was_reachable:  # once per outage, not at every poll
+                    log.error("reading producers' events: %s", exc)
+                self.read_total += len(events)
                 return events
             hits = response["hits"]["hits"]
             for hit in hits:
@@ -119,6 +124,8 @@ class FeedReader:
             if len(hits) < PAGE:
                 break
             after = hits[-1]["sort"]
+        if not was_reachable:
+            log.warning("reading producers' events again")
         self.read_total += len(events)
         return events
 

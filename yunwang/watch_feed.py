@@ -46,7 +46,8 @@ class CentreFeed:
             return None
         path = yunwang_home() / "feed" / f"{getattr(store, 'namespace', 'default')}.json"
         reader = FeedReader(store, path)
-        return cls(reader, Fleet.from_estate(estate, started=utcnow()), pipeline, stats, problems)
+        fleet = Fleet.from_estate(estate, started=utcnow(), grace=reader.look_back)
+        return cls(reader, fleet, pipeline, stats, problems)
 
     def forever(self, halt: threading.Event) -> None:
         """The feed thread: a slow search never holds up grading the local events."""
@@ -63,6 +64,10 @@ class CentreFeed:
                 self.reader.commit()  # after grading: a crash before here re-reads, never loses
             except OSError as exc:
                 self.problems.append(f"feed checkpoint: {exc}")
+        if not self.reader.reachable:
+            # The store's silence is not the producers': their heartbeats wait in their spools.
+            self.fleet.unheard()
+            return
         self.pipeline.submit(self.fleet.tick(utcnow()))
 
     def silent(self) -> list[str]:
