@@ -23,6 +23,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,11 @@ class Process:
             self.process = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=ROOT)
 
     def stop(self) -> None:
-        """A service manager's stop: SIGTERM, a clean exit with the last batch shipped."""
+        """A service manager's stop: SIGTERM (see `stopped`)."""
         self.process.send_signal(signal.SIGTERM)
+
+    def stopped(self) -> None:
+        """A clean exit, the last batch shipped."""
         self.process.wait(60)
         assert self.process.returncode == 0, self.err.read_text()[-2000:]
 
@@ -183,6 +187,7 @@ def test_the_fleet_in_the_lab_through_an_outage(lab: Lab, es_node: EsNode, tmp_p
     bridges = {node: LoopbackBridge(lab, node, es_node.port) for node in ("hl", "qf", "nms")}
     lab.restore(wait=True)
     processes: list[Process] = []
+    timeline: dict[str, datetime] = {}  # for a failure's message
     try:
         with _mirror_ports(lab, ["hl", "qf"]) as attackers:
             centre = Process(
@@ -225,8 +230,10 @@ def test_the_fleet_in_the_lab_through_an_outage(lab: Lab, es_node: EsNode, tmp_p
                     return set()
 
             wait_until(lambda: heard() == everyone, 120, "a heartbeat from every producer", every=1)
-            for sensor in sensors.values():
-                wait_until(lambda s=sensor: "sensing on" in s.err.read_text(), 30, "capture open")
+            wait_until(
+                lambda: all("sensing on" in s.err.read_text() for s in sensors.values()),
+                30, "both captures open",
+            )  # fmt: skip
 
             # Before the outage: a port scan in hl.
             _attack(attackers["hl"], "syn_scan")
@@ -234,6 +241,7 @@ def test_the_fleet_in_the_lab_through_an_outage(lab: Lab, es_node: EsNode, tmp_p
 
             # Elasticsearch away for OUTAGE_S: a forged gateway reply in qf, hl's primary cut.
             outage = time.monotonic()
+            timeline["stop"] = datetime.now(UTC)
             es_node.stop(keep_data=True)
             try:
                 _attack(attackers["qf"], "forged_gateway_reply")
@@ -244,6 +252,7 @@ def test_the_fleet_in_the_lab_through_an_outage(lab: Lab, es_node: EsNode, tmp_p
             finally:
                 es_node.start(timeout_s=600)  # a loaded machine has taken over 5 minutes
             outage_s = time.monotonic() - outage
+            timeline["back"] = datetime.now(UTC)
             wait_until(lambda: _warnings(reader, "YW-NET-005"), 120, "the forgery graded", every=1)
             wait_until(
                 lambda: _warnings(reader, "YW-LINK-001"), 120, "the failover graded", every=1
@@ -254,13 +263,20 @@ def test_the_fleet_in_the_lab_through_an_outage(lab: Lab, es_node: EsNode, tmp_p
                 60, "the failover resolved once hl's primary is back", every=1,
             )  # fmt: skip
 
-            # A sensor killed: the centre warns it went silent.
+            # A sensor killed: the centre warns it went silent, and nobody else
+            # was, the outage included.
             sensors["qf"].kill()
             wait_until(lambda: _warnings(reader, "YW-MON-001"), 60, "qf-tap silent", every=1)
+            silent = [(w.key, w.first_seen, w.status) for w in _warnings(reader, "YW-MON-001")]
+            assert [key for key, _, _ in silent] == ["labels.producer=qf-tap"], (silent, timeline)
+            # Then the others, at once: stopped, they would be silent too after a while.
             for producer in (sensors["hl"], *shards.values()):
                 producer.stop()
+            for producer in (sensors["hl"], *shards.values()):
+                producer.stopped()
             time.sleep(3)  # the last heartbeats become searchable; the centre reads them
             centre.stop()
+            centre.stopped()
     finally:
         lab.restore(wait=True)
         for process in processes:
@@ -292,10 +308,10 @@ def test_the_fleet_in_the_lab_through_an_outage(lab: Lab, es_node: EsNode, tmp_p
     (failover,) = _warnings(reader, "YW-LINK-001")
     assert (failover.key, failover.context.get("county")) == ("yunwang.pair=hl", "hl"), failover
     assert failover.count == len(_failovers(shards["hl"], "hl")) == 1, failover
-    # Silent: the killed sensor, and nobody for the outage.
-    (silent,) = _warnings(reader, "YW-MON-001")
-    assert silent.key == "labels.producer=qf-tap" and silent.context.get("county") == "qf", silent
-    assert summary["silent"] == ["qf-tap"]
+    # Silent: the killed sensor, placed in its county.
+    killed = [w for w in _warnings(reader, "YW-MON-001") if w.key == "labels.producer=qf-tap"]
+    assert [(w.count, w.context.get("county")) for w in killed] == [(1, "qf")], killed
+    assert "qf-tap" in summary["silent"]
     # Each producer presented its own credentials, by reference, on its own way in.
     assert bridges["hl"].credentials == {"ApiKey key-of-hl-tap"}
     assert bridges["qf"].credentials == {"ApiKey key-of-qf-tap"}
