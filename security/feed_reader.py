@@ -76,7 +76,8 @@ class FeedReader:
         self.state = Checkpoint.load(checkpoint, start or datetime.now(UTC) - timedelta(hours=1))
         self.read_total = 0
         self.errors = 0
-        self.reachable = True  # the last poll read the store to its end
+        self.reachable = True  # the last poll reached the store
+        self.behind = False  # the last poll stopped at MAX_PER_POLL: more is waiting
 
     def poll(self) -> list[Event]:
         """Producers' events not graded yet; [] (and counted) while the store is unreachable."""
@@ -92,6 +93,7 @@ class FeedReader:
         events: list[Event] = []
         after: list[Any] | None = None
         was_reachable, self.reachable = self.reachable, True
+        self.behind = True
         while len(events) < MAX_PER_POLL:
             try:
                 response = self.client.search(
@@ -122,6 +124,7 @@ class FeedReader:
                     self.state.cursor = cursor
                 events.append(Event.from_ecs(source))
             if len(hits) < PAGE:
+                self.behind = False
                 break
             after = hits[-1]["sort"]
         if not was_reachable:

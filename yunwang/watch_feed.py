@@ -55,6 +55,9 @@ class CentreFeed:
             self.read()
 
     def read(self) -> None:
+        # Silence is judged as of the read, not of the end of grading: a
+        # slow grading (a store that just came back) is not the producers' fault.
+        read_at = utcnow()
         events = self.reader.poll()
         if events:
             self.fleet.observe(events)
@@ -68,7 +71,9 @@ class CentreFeed:
             # The store's silence is not the producers': their heartbeats wait in their spools.
             self.fleet.unheard()
             return
-        self.pipeline.submit(self.fleet.tick(utcnow()))
+        if self.reader.behind:  # a backlog: the newest heartbeats are still unread
+            return
+        self.pipeline.submit(self.fleet.tick(read_at))
 
     def silent(self) -> list[str]:
         return self.fleet.silent()
