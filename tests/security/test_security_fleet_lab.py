@@ -72,8 +72,11 @@ def _ip(*args: str) -> None:
 
 
 @contextlib.contextmanager
-def _mirror_ports(lab: Lab, counties: list[str]) -> Iterator[dict[str, str]]:
-    """county -> attacker namespace, on a veth whose other end is the county router's MIRROR."""
+def _mirror_ports(
+    lab: Lab, counties: list[str], processes: list[Process]
+) -> Iterator[dict[str, str]]:
+    """county -> attacker namespace, on a veth whose other end is the county router's
+    MIRROR; the `processes` (sensors on those ports) are killed before the ports go."""
     attackers = {c: f"ywfl-{c}-{os.getpid()}" for c in counties}
     try:
         for county, attacker in attackers.items():
@@ -88,6 +91,8 @@ def _mirror_ports(lab: Lab, counties: list[str]) -> Iterator[dict[str, str]]:
                 _ip("-n", namespace, "link", "set", device, "up")
         yield attackers
     finally:
+        for process in processes:
+            process.kill()
         for attacker in attackers.values():  # deleting the namespace deletes the veth pair
             subprocess.run(["ip", "netns", "del", attacker], capture_output=True, timeout=10)
 
@@ -189,7 +194,7 @@ def test_the_fleet_in_the_lab_through_an_outage(lab: Lab, es_node: EsNode, tmp_p
     processes: list[Process] = []
     timeline: dict[str, datetime] = {}  # for a failure's message
     try:
-        with _mirror_ports(lab, ["hl", "qf"]) as attackers:
+        with _mirror_ports(lab, ["hl", "qf"], processes) as attackers:
             centre = Process(
                 tmp_path / "centre",
                 [YUNWANG, "watch", estate, "--simulate", "--scenario", "normal", "--interval", "2",
@@ -267,7 +272,7 @@ def test_the_fleet_in_the_lab_through_an_outage(lab: Lab, es_node: EsNode, tmp_p
             # was, the outage included.
             sensors["qf"].kill()
             wait_until(lambda: _warnings(reader, "YW-MON-001"), 60, "qf-tap silent", every=1)
-            silent = [(w.key, w.first_seen, w.status) for w in _warnings(reader, "YW-MON-001")]
+            silent = [(w.key, w.first_seen, w.summary) for w in _warnings(reader, "YW-MON-001")]
             assert [key for key, _, _ in silent] == ["labels.producer=qf-tap"], (silent, timeline)
             # Then the others, at once: stopped, they would be silent too after a while.
             for producer in (sensors["hl"], *shards.values()):
@@ -278,9 +283,9 @@ def test_the_fleet_in_the_lab_through_an_outage(lab: Lab, es_node: EsNode, tmp_p
             centre.stop()
             centre.stopped()
     finally:
-        lab.restore(wait=True)
-        for process in processes:
+        for process in processes:  # before their mirror ports go
             process.kill()
+        lab.restore(wait=True)
         for bridge in bridges.values():
             bridge.close()
     summary = json.loads(centre.out.read_text())
