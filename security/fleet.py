@@ -98,8 +98,10 @@ class Fleet:
         changes = []
         for seen in self._producers.values():
             quiet = now - seen.last
-            heard = now - max(seen.last, self._hearing_since)
-            silent = heard > seen.interval * self.misses + self.grace
+            limit = seen.interval * self.misses + self.grace
+            # Only a heartbeat brings a silent producer back, never the store's return.
+            heard = quiet if seen.silent else now - max(seen.last, self._hearing_since)
+            silent = heard > limit
             if silent != seen.silent:
                 seen.silent = silent
                 changes.append(_state_event(seen, now, quiet))

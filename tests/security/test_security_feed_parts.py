@@ -82,6 +82,9 @@ def test_an_unreadable_store_makes_nobody_silent() -> None:
     silent = fleet.tick(back + timedelta(seconds=8.1))  # and no spooled heartbeat came
     assert [(dict(e.labels)["producer"], e.context.state) for e in silent] == [("hl-tap", "silent")]
     assert "no heartbeat for 110 s" in silent[0].message  # the real silence, reported
+    fleet.unheard()  # another outage: a silent producer stays silent after it
+    assert fleet.tick(back + timedelta(seconds=30)) == []
+    assert fleet.silent() == ["hl-tap"]
 
 
 def test_a_producer_places_what_it_ships_in_its_county() -> None:
