@@ -271,9 +271,20 @@ def test_the_fleet_in_the_lab_through_an_outage(lab: Lab, es_node: EsNode, tmp_p
             # A sensor killed: the centre warns it went silent, and nobody else
             # was, the outage included.
             sensors["qf"].kill()
-            wait_until(lambda: _warnings(reader, "YW-MON-001"), 60, "qf-tap silent", every=1)
-            silent = [(w.key, w.first_seen, w.summary) for w in _warnings(reader, "YW-MON-001")]
-            assert [key for key, _, _ in silent] == ["labels.producer=qf-tap"], (silent, timeline)
+            killed_at = datetime.now(UTC)
+
+            def silenced() -> list[tuple[str, str, datetime, str]]:
+                found = _warnings(reader, "YW-MON-001")
+                return [(w.key, w.status, w.first_seen, w.summary) for w in found]
+
+            wait_until(
+                lambda: [w for w in silenced() if w[1] == "open" and w[2] >= killed_at],
+                60, "qf-tap silent", every=1,
+            )  # fmt: skip
+            silent = silenced()
+            assert [(key, status) for key, status, _, _ in silent] == [
+                ("labels.producer=qf-tap", "open")
+            ], (silent, timeline)
             # Then the others, at once: stopped, they would be silent too after a while.
             for producer in (sensors["hl"], *shards.values()):
                 producer.stop()
