@@ -10,8 +10,9 @@ Events are queued in memory and written in batches from the shipper's own
 thread, so an unreachable store (its retries, its spool) never holds up the
 capture or the poll. Every event carries `labels.shipped_by` (the centre reads
 only labelled events back, so its own are never graded twice) and, where the
-producer set none, `observer.name`. A heartbeat each `heartbeat_s` tells the
-centre the producer is alive (rule YW-MON-001 when it stops).
+producer set none, `observer.name` and the producer's county. A heartbeat
+each `heartbeat_s` tells the centre the producer is alive (rule YW-MON-001
+when it stops).
 """
 
 from __future__ import annotations
@@ -46,7 +47,14 @@ class Producer:
         labels = dict(event.labels)
         labels["shipped_by"] = self.name
         observer = event.observer or Endpoint(name=self.name)
-        return replace(event, observer=observer, labels=tuple(sorted(labels.items())))
+        # A sensor sees its county's wire: what it saw happened there, even
+        # where the addresses alone place it nowhere in the estate.
+        context = event.context
+        if context.county is None and self.county is not None:
+            context = replace(context, county=self.county)
+        return replace(
+            event, observer=observer, context=context, labels=tuple(sorted(labels.items()))
+        )
 
     def heartbeat(self, interval_s: float) -> Event:
         return self.tag(

@@ -76,6 +76,8 @@ class FeedReader:
         self.state = Checkpoint.load(checkpoint, start or datetime.now(UTC) - timedelta(hours=1))
         self.read_total = 0
         self.errors = 0
+        self.reachable = True  # the last poll reached the store
+        self.behind = False  # the last poll stopped at MAX_PER_POLL: more is waiting
 
     def poll(self) -> list[Event]:
         """Producers' events not graded yet; [] (and counted) while the store is unreachable."""
@@ -90,6 +92,8 @@ class FeedReader:
         }
         events: list[Event] = []
         after: list[Any] | None = None
+        was_reachable, self.reachable = self.reachable, True
+        self.behind = True
         while len(events) < MAX_PER_POLL:
             try:
                 response = self.client.search(
@@ -102,7 +106,10 @@ class FeedReader:
                 )
             except Exception as exc:  # down or refusing: the next poll tries again
                 self.errors += 1
-                log.error("reading producers' events: %s", exc)
+                self.reachable = False
+                if was_reachable:  # once per outage, not at every poll
+                    log.error("reading producers' events: %s", exc)
+                self.read_total += len(events)
                 return events
             hits = response["hits"]["hits"]
             for hit in hits:
@@ -117,8 +124,11 @@ class FeedReader:
                     self.state.cursor = cursor
                 events.append(Event.from_ecs(source))
             if len(hits) < PAGE:
+                self.behind = False
                 break
             after = hits[-1]["sort"]
+        if not was_reachable:
+            log.warning("reading producers' events again")
         self.read_total += len(events)
         return events
 

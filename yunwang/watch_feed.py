@@ -46,7 +46,8 @@ class CentreFeed:
             return None
         path = yunwang_home() / "feed" / f"{getattr(store, 'namespace', 'default')}.json"
         reader = FeedReader(store, path)
-        return cls(reader, Fleet.from_estate(estate, started=utcnow()), pipeline, stats, problems)
+        fleet = Fleet.from_estate(estate, started=utcnow(), grace=reader.look_back)
+        return cls(reader, fleet, pipeline, stats, problems)
 
     def forever(self, halt: threading.Event) -> None:
         """The feed thread: a slow search never holds up grading the local events."""
@@ -54,6 +55,9 @@ class CentreFeed:
             self.read()
 
     def read(self) -> None:
+        # Silence is judged as of the read, not of the end of grading: a
+        # slow grading (a store that just came back) is not the producers' fault.
+        read_at = utcnow()
         events = self.reader.poll()
         if events:
             self.fleet.observe(events)
@@ -63,7 +67,13 @@ class CentreFeed:
                 self.reader.commit()  # after grading: a crash before here re-reads, never loses
             except OSError as exc:
                 self.problems.append(f"feed checkpoint: {exc}")
-        self.pipeline.submit(self.fleet.tick(utcnow()))
+        if not self.reader.reachable:
+            # The store's silence is not the producers': their heartbeats wait in their spools.
+            self.fleet.unheard()
+            return
+        if self.reader.behind:  # a backlog: the newest heartbeats are still unread
+            return
+        self.pipeline.submit(self.fleet.tick(read_at))
 
     def silent(self) -> list[str]:
         return self.fleet.silent()

@@ -101,7 +101,10 @@ class LiveCapture:
                 if stats is not None:
                     stats.dropped = self.update_drops()
                 continue
-            _, frame, ts = self._socket.recv_raw(_MTU)
+            try:
+                _, frame, ts = self._socket.recv_raw(_MTU)
+            except OSError as exc:  # the interface was taken down or away under the capture
+                raise CaptureError(f"{self.iface}: capture stopped ({exc.strerror})") from None
             if frame is None:
                 continue
             received += 1

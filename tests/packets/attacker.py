@@ -1,8 +1,9 @@
-"""Run inside the attacker's namespace: `python -m tests.packets.attacker IFACE`.
+"""Run inside the attacker's namespace: `python -m tests.packets.attacker IFACE [SCENARIO...]`.
 
 Sends the scenario frames from scapy through a layer-2 socket, and opens the
 cross-zone connections through the kernel's own TCP stack, so the sensor sees
-real handshakes (and real resets) for those.
+real handshakes (and real resets) for those. Given scenario names (functions
+of tests/packets/scenarios.py, e.g. `syn_scan`), it sends only their frames.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ def _connect(address: str, port: int) -> None:
             conn.connect((address, port))
 
 
+def only(iface: str, names: list[str]) -> None:
+    """Just these scenarios' frames, nothing through the kernel's stack."""
+    frames = [frame for name in names for frame in getattr(scenarios, name)()]
+    with L2Socket(iface=iface) as out:
+        for frame in frames:
+            out.send(frame)
+            time.sleep(0.002)
+
+
 def main(iface: str) -> None:
     with L2Socket(iface=iface) as out:
         frames = (
@@ -45,4 +55,7 @@ def main(iface: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) > 2:
+        only(sys.argv[1], sys.argv[2:])
+    else:
+        main(sys.argv[1])

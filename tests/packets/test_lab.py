@@ -236,3 +236,23 @@ def test_a_repeated_sigterm_still_leaves_with_its_summary(
     assert sensor.process.returncode == 0, (sent, stderr.decode())
     assert sent > 1
     assert "malformed" in stderr.decode()  # the summary line was written
+
+
+@pytest.mark.lab
+def test_an_interface_taken_down_under_the_capture_is_one_line(segment: Segment) -> None:
+    """A mirror port that goes away (its namespace deleted, the link set down)
+    ends the sensor with one line naming the interface, never a traceback."""
+    sensor = _Sensor(segment, [str(scenarios.ESTATE), "--json"])
+    _wait_for(sensor.process.stderr, "sensing on", timeout=30)
+    subprocess.run(
+        ["ip", "-n", segment.sensor, "link", "set", segment.sensor_if, "down"],
+        check=True,
+        timeout=10,
+    )
+    _, stderr = sensor.process.communicate(timeout=30)
+    assert sensor.process.returncode == 1, stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    assert (
+        stderr.decode().splitlines()[-1]
+        == f"{segment.sensor_if}: capture stopped (Network is down)"
+    )

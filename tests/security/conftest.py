@@ -55,7 +55,7 @@ class EsNode:
             arg for k, v in (settings or {}).items() for arg in ("--setting", f"{k}={v}")
         ]
 
-    def start(self) -> None:
+    def start(self, timeout_s: float = 300) -> None:
         result = subprocess.run(
             [
                 str(ES_SCRIPTS / "start.sh"),
@@ -67,7 +67,7 @@ class EsNode:
             ],
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=timeout_s,
         )
         if result.returncode != 0:
             raise RuntimeError(f"elasticsearch did not start: {result.stderr.strip()[-500:]}")

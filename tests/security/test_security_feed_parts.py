@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from estate import load
+from security.events import Context, Event
 from security.feed import Producer
 from security.feed_reader import Checkpoint
 from security.fleet import Fleet
@@ -43,21 +44,57 @@ def test_secrets_come_by_reference_only(tmp_path: Path, monkeypatch: pytest.Monk
         client_options({"ca_file": str(tmp_path / "none.pem")})
 
 
+def _at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def _beat(producer: Producer, interval_s: float, at_s: float) -> Event:
+    return replace(producer.heartbeat(interval_s), timestamp=_at(at_s))
+
+
 def test_declared_producers_go_silent_and_come_back() -> None:
     estate = load(SMALL)
-    fleet = Fleet.from_estate(estate, started=T0)
+    fleet = Fleet.from_estate(estate, started=T0, grace=timedelta(seconds=15))
     sensor = Producer("hl-tap", "sensor", "hl")
-    beat = replace(sensor.heartbeat(10.0), timestamp=T0 + timedelta(seconds=190))
-    assert fleet.tick(T0 + timedelta(seconds=60)) == []
-    silent = fleet.tick(T0 + timedelta(seconds=181))  # 3 x 60 s: the default before a heartbeat
+    assert fleet.tick(_at(194)) == []  # 3 x 60 s (the default before a heartbeat) + the grace
+    silent = fleet.tick(_at(196))
     assert {dict(e.labels)["producer"] for e in silent} == {"hl-tap", "poller-hl", "poller-qf"}
     assert all(e.context.state == "silent" for e in silent)
-    fleet.observe([beat])
-    back = fleet.tick(T0 + timedelta(seconds=191))
+    fleet.observe([_beat(sensor, 10.0, 200)])
+    back = fleet.tick(_at(201))
     assert [(dict(e.labels)["producer"], e.context.state) for e in back] == [("hl-tap", "alive")]
-    again = fleet.tick(T0 + timedelta(seconds=221))  # its own 10 s interval, three missed
+    assert fleet.tick(_at(244)) == []
+    again = fleet.tick(_at(246))  # its own 10 s interval, three missed, and the grace
     assert [dict(e.labels)["producer"] for e in again] == ["hl-tap"]
     assert fleet.silent() == ["hl-tap", "poller-hl", "poller-qf"]
+
+
+def test_an_unreadable_store_makes_nobody_silent() -> None:
+    """While the centre cannot read the store, producers' heartbeats wait in
+    their spools: silence counts again from the first read after it is back."""
+    sensor = Producer("hl-tap", "sensor", "hl")
+    fleet = Fleet([sensor], started=T0, grace=timedelta(seconds=5))
+    fleet.observe([_beat(sensor, 1.0, 10)])
+    assert fleet.tick(_at(11)) == []
+    fleet.unheard()  # the store went away at 12 s, for 100 s
+    back = _at(112)
+    assert fleet.tick(back) == []
+    assert fleet.tick(back + timedelta(seconds=7.9)) == []  # 3 x 1 s + 5 s from `back`
+    silent = fleet.tick(back + timedelta(seconds=8.1))  # and no spooled heartbeat came
+    assert [(dict(e.labels)["producer"], e.context.state) for e in silent] == [("hl-tap", "silent")]
+    assert "no heartbeat for 110 s" in silent[0].message  # the real silence, reported
+    fleet.unheard()  # another outage: a silent producer stays silent after it
+    assert fleet.tick(back + timedelta(seconds=30)) == []
+    assert fleet.silent() == ["hl-tap"]
+
+
+def test_a_producer_places_what_it_ships_in_its_county() -> None:
+    scan = Event(timestamp=T0, dataset="yunwang.packets", action="port-scan", message="scan")
+    tagged = Producer("hl-tap", "sensor", "hl").tag(scan)
+    assert tagged.context.county == "hl" and dict(tagged.labels)["shipped_by"] == "hl-tap"
+    placed = replace(scan, context=Context(county="qf"))
+    assert Producer("hl-tap", "sensor", "hl").tag(placed).context.county == "qf"
+    assert Producer("poller", "poller").tag(scan).context.county is None
 
 
 def test_a_damaged_checkpoint_is_one_line(tmp_path: Path) -> None:

@@ -205,7 +205,7 @@ def test_producers_feed_the_centre_and_a_silent_shard_is_warned(
         shard.wait(10)
         wait_until(
             lambda: [w for w in reader.find_warnings(rule_id="YW-MON-001") if "poller-hl" in w.key],
-            30,
+            60,  # three missed 1 s heartbeats and the feed's 15 s grace
             "the killed shard reported silent",
             every=1,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -131,7 +131,10 @@ def watch(
             for line in runner.problems:
                 err.print(f"{runner.estate.file}: {line}", markup=False)
             if as_json:
-                _loop(runner, deadline, web_changed)
+                # Stopped before --duration (Ctrl-C, a service manager's SIGTERM)
+                # is an end too: the summary of what ran is still printed.
+                with suppress(KeyboardInterrupt):
+                    _loop(runner, deadline, web_changed)
             elif not sys.stdout.isatty():
                 from yunwang.watchlog import WatchLog
 
