@@ -2,8 +2,10 @@
 
     sudo .venv/bin/python bench/migrate.py [--counties 1] [--hosts 2] [--batch 4]
         [--ipv4-routers] [--rounds 2] [--peer-ref eb90a45] [--adoption-gate]
+        [--estate examples/small.yaml]
 
-On a lab of examples/small.yaml with hosts IPv4-only (`hosts_ipv6=False`,
+On a lab of examples/small.yaml (two counties; examples/puyang.yaml has
+six: `--estate`) with hosts IPv4-only (`hosts_ipv6=False`,
 one township per county, no villages, BFD 300 ms); `--ipv4-routers` starts
 the routers IPv4-only too (`routers_ipv6=False`), so the migration gives
 them their LAN prefixes, RA and OSPFv3; `--adoption-gate` adds the packet
@@ -84,18 +86,23 @@ def _pinged(lab: Lab, hosts: list[str], action: Callable[[], Any]) -> list[Outag
 
 
 def _print_report(report: MigrationReport) -> None:
-    print("| batch | stage | kind | targets | apply s | gate s |")
-    print("|---:|---|---|---:|---:|---:|")
+    print("| batch | stage | kind | targets | apply s | gate s | sensor: IPv6/IPv4 flows |")
+    print("|---:|---|---|---:|---:|---:|---|")
     stages: dict[str, float] = {}
     for b in report.batches:
         kind = f"{b.kind[:-1]} {'canary' if b.canary else 'batch'}"
         print(
             f"| {b.index} | {b.stage} | {kind} | {len(b.targets)} | {b.apply_s:.1f} "
-            f"| {b.gate_s:.1f} |"
+            f"| {b.gate_s:.1f} | {_adoption(b.adoption)} |"
         )
         stages[b.stage] = stages.get(b.stage, 0.0) + b.apply_s + b.gate_s
     per = ", ".join(f"{s} {t:.1f} s" for s, t in stages.items())
     print(f"\ntotal {report.duration_s:.1f} s ({per}); ok={report.ok}\n")
+
+
+def _adoption(seen: dict[str, dict[str, int]]) -> str:
+    flows = (f"{s} {c['ipv6_flows']}/{c['ipv4_flows']}" for s, c in seen.items())
+    return ", ".join(flows) or "-"
 
 
 def _ipv4(outages: list[Outage]) -> str:
@@ -183,10 +190,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--peer-ref", default="eb90a45")
     parser.add_argument("--adoption-gate", action="store_true")
+    parser.add_argument("--estate", type=Path, default=ESTATE)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="yw-bench-migrate-") as tmp:
         lab = Lab.up(
-            ESTATE,
+            args.estate,
             directory=Path(tmp) / "lab",
             counties=args.counties,
             townships=1,
@@ -198,7 +206,7 @@ def main() -> None:
             secrets=TEST_SECRETS,
         )
         try:
-            targets = lab_targets(lab, load(ESTATE))
+            targets = lab_targets(lab, load(args.estate))
             batches = plan(targets, size=args.batch)
             sources, probe = lab_sources(lab), LabProber(lab)
             hosts = [h.name for h in lab.hosts]
