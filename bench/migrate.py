@@ -1,12 +1,15 @@
 """How long a staged IPv6 migration takes, what it costs IPv4, how fast it rolls back.
 
     sudo .venv/bin/python bench/migrate.py [--counties 1] [--hosts 2] [--batch 4]
-        [--ipv4-routers] [--rounds 2] [--peer-ref eb90a45]
+        [--ipv4-routers] [--rounds 2] [--peer-ref eb90a45] [--adoption-gate]
+        [--estate examples/small.yaml]
 
-On a lab of examples/small.yaml with hosts IPv4-only (`hosts_ipv6=False`,
+On a lab of examples/small.yaml (two counties; examples/puyang.yaml has
+six: `--estate`) with hosts IPv4-only (`hosts_ipv6=False`,
 one township per county, no villages, BFD 300 ms); `--ipv4-routers` starts
 the routers IPv4-only too (`routers_ipv6=False`), so the migration gives
-them their LAN prefixes, RA and OSPFv3:
+them their LAN prefixes, RA and OSPFv3; `--adoption-gate` adds the packet
+sensor's gate (playbooks/migration_adoption.py) to every host batch:
 
 1. the migration (playbooks/migration.py, what `yunwang migrate ipv6 run`
    runs): apply, gate time of every batch, totals per stage; while an IPv4
@@ -23,7 +26,9 @@ them their LAN prefixes, RA and OSPFv3:
      against the same rollback with the routers' pieces removed by
      `frr-reload.py` alone (one vtysh per line); then, once, the rollback of
      every stage (routers and hosts);
-   with the same IPv4 pings throughout;
+   with the same IPv4 pings throughout; `--rounds 0` (scaling runs) skips
+   the second run and the comparison and times, once each, the rollback of
+   the county stage and then of the other stages;
 4. the raw cost: the hosts' addresses and routes given and taken by hand
    (`ip -6 addr/route` in each host's namespace, no Ansible, no gates).
 """
@@ -36,6 +41,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +50,7 @@ from lab import Lab
 from lab.measure import Outage, ping_through
 from lab.testing import TEST_SECRETS
 from playbooks.migration import (
+    Adoption,
     MigrationReport,
     Target,
     inventory,
@@ -51,6 +58,7 @@ from playbooks.migration import (
     plan,
     rollback,
 )
+from playbooks.migration_adoption import lab_adoption
 from playbooks.migration_lab import LabProber, lab_sources, lab_targets
 from playbooks.migration_routers import MigrationRouter, ipv4_only_findings
 from playbooks.runner import run_playbook
@@ -78,18 +86,23 @@ def _pinged(lab: Lab, hosts: list[str], action: Callable[[], Any]) -> list[Outag
 
 
 def _print_report(report: MigrationReport) -> None:
-    print("| batch | stage | kind | targets | apply s | gate s |")
-    print("|---:|---|---|---:|---:|---:|")
+    print("| batch | stage | kind | targets | apply s | gate s | sensor: IPv6/IPv4 flows |")
+    print("|---:|---|---|---:|---:|---:|---|")
     stages: dict[str, float] = {}
     for b in report.batches:
         kind = f"{b.kind[:-1]} {'canary' if b.canary else 'batch'}"
         print(
             f"| {b.index} | {b.stage} | {kind} | {len(b.targets)} | {b.apply_s:.1f} "
-            f"| {b.gate_s:.1f} |"
+            f"| {b.gate_s:.1f} | {_adoption(b.adoption)} |"
         )
         stages[b.stage] = stages.get(b.stage, 0.0) + b.apply_s + b.gate_s
     per = ", ".join(f"{s} {t:.1f} s" for s, t in stages.items())
     print(f"\ntotal {report.duration_s:.1f} s ({per}); ok={report.ok}\n")
+
+
+def _adoption(seen: dict[str, dict[str, int]]) -> str:
+    flows = (f"{s} {c['ipv6_flows']}/{c['ipv4_flows']}" for s, c in seen.items())
+    return ", ".join(flows) or "-"
 
 
 def _ipv4(outages: list[Outage]) -> str:
@@ -176,10 +189,12 @@ def main() -> None:
     parser.add_argument("--ipv4-routers", action="store_true")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--peer-ref", default="eb90a45")
+    parser.add_argument("--adoption-gate", action="store_true")
+    parser.add_argument("--estate", type=Path, default=ESTATE)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="yw-bench-migrate-") as tmp:
         lab = Lab.up(
-            ESTATE,
+            args.estate,
             directory=Path(tmp) / "lab",
             counties=args.counties,
             townships=1,
@@ -191,13 +206,14 @@ def main() -> None:
             secrets=TEST_SECRETS,
         )
         try:
-            targets = lab_targets(lab, load(ESTATE))
+            targets = lab_targets(lab, load(args.estate))
             batches = plan(targets, size=args.batch)
             sources, probe = lab_sources(lab), LabProber(lab)
             hosts = [h.name for h in lab.hosts]
+            adoption: Adoption | None = partial(lab_adoption, lab) if args.adoption_gate else None
 
             def run() -> MigrationReport:
-                return migrate(batches, sources, probe)
+                return migrate(batches, sources, probe, adoption=adoption)
 
             print(f"# {args.counties} counties, {len(targets)} targets, {len(batches)} batches\n")
             held: list[MigrationReport] = []
@@ -207,9 +223,10 @@ def main() -> None:
             print(_ipv4(pings) + "\n")
 
             t0 = time.monotonic()
-            second = run()
-            changed = sum(len(o.added) for b in second.batches for o in b.targets.values())
-            print(f"## second run: {time.monotonic() - t0:.1f} s, {changed} pieces changed\n")
+            second = run() if args.rounds else None
+            if second is not None:
+                changed = sum(len(o.added) for b in second.batches for o in b.targets.values())
+                print(f"## second run: {time.monotonic() - t0:.1f} s, {changed} pieces changed\n")
 
             # Routers: the county stage (its routers) against frr-reload.py
             # alone; hosts only: every stage against the peer ref's code.
@@ -233,19 +250,27 @@ def main() -> None:
                 for scope in ours:
                     for who, action in (("ours", ours[scope]), (peer_name, peers[scope])):
                         # Migrated again: each rollback starts from the same state.
-                        migrate(plan(scopes[scope], size=args.batch), sources, probe)
+                        again = plan(scopes[scope], size=args.batch)
+                        migrate(again, sources, probe, adoption=adoption)
                         elapsed, seen = _timed(lab, hosts, action)
                         times.setdefault((scope, who), []).append(elapsed)
                         print(f"round {round_no}, rollback {scope}, {who}: {elapsed:.1f} s; {seen}")
-            print("\n| rollback | ours, median s | peer, median s | ratio |")
-            print("|---|---:|---:|---:|")
-            for scope in ours:
+            if args.rounds:
+                print("\n| rollback | ours, median s | peer, median s | ratio |")
+                print("|---|---:|---:|---:|")
+            elif args.ipv4_routers:
+                elapsed, seen = _timed(lab, hosts, ours["county stage"])
+                print(f"rollback county stage, ours: {elapsed:.1f} s; {seen}")
+                rest = [t for t in targets if t.stage != "county"]
+                elapsed, seen = _timed(lab, hosts, lambda: rollback(rest, sources, probe)[1])
+                print(f"rollback of the other stages, ours: {elapsed:.1f} s; {seen}")
+            for scope in ours if args.rounds else ():
                 mine = statistics.median(times[(scope, "ours")])
                 theirs = statistics.median(times[(scope, peer_name)])
                 print(
                     f"| {scope} | {mine:.1f} | {theirs:.1f} ({peer_name}) | {theirs / mine:.2f} |"
                 )
-            if args.ipv4_routers:
+            if args.ipv4_routers and args.rounds:
                 elapsed, seen = _timed(lab, hosts, lambda: rollback(targets, sources, probe)[1])
                 print(f"\nrollback every stage (routers and hosts), ours: {elapsed:.1f} s; {seen}")
 

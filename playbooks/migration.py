@@ -14,7 +14,9 @@ then gates measure: for a router, from the router itself (its addresses,
 zebra's RA state, OSPFv3 neighbours Full on its uplinks, vtysh) and from the
 NMS (ping6 to its LAN gateway, which only answers once OSPFv3 routes both
 ways; IPv4 ping); for a host, ping6 and ssh over IPv6 from the NMS and IPv4
-ping still answering. A failed gate takes back exactly what the batch added
+ping still answering; with an adoption gate, the packet sensor on each
+host's segment seeing IPv6 flows while those probes run
+(playbooks/migration_adoption.py). A failed gate takes back exactly what the batch added
 (each target reports the pieces it changed) and stops the migration.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -93,6 +96,22 @@ class Prober(Protocol):
         ...
 
 
+class SegmentWatch(Protocol):
+    """The packet sensor on a batch's segments while its gates probe."""
+
+    def findings(self) -> list[str]:
+        """Per host on a segment with no IPv6 flow seen yet: what was seen."""
+        ...
+
+    def seen(self) -> dict[str, dict[str, int]]:
+        """Per segment: flows counted per family."""
+        ...
+
+
+# Opens the sensor on the segments of a host batch for the length of its gate.
+Adoption = Callable[[list[HostTarget]], AbstractContextManager[SegmentWatch]]
+
+
 @dataclass
 class TargetOutcome:
     name: str  # a host or a router
@@ -113,6 +132,7 @@ class BatchResult:
     rollback_s: float = 0.0
     rolled_back: bool = False
     kind: str = "hosts"  # or routers
+    adoption: dict[str, dict[str, int]] = field(default_factory=dict)  # segment -> flows
 
     @property
     def ok(self) -> bool:
@@ -256,12 +276,19 @@ def apply(
     run_playbook("ipv6_migration.yml", inv, limit=[t.name for t in batch], on_event=on_event)
 
 
-def gate(batch: list[Target], probe: Prober, *, settle_s: float = 10.0) -> list[str]:
-    """What the routers and the NMS show of a migrated batch; [] when every
-    gate is green.
+def gate(
+    batch: list[Target],
+    probe: Prober,
+    *,
+    settle_s: float = 10.0,
+    watch: SegmentWatch | None = None,
+) -> list[str]:
+    """What the routers, the NMS and (with `watch`) the packet sensor show of
+    a migrated batch; [] when every gate is green.
 
     Measured again until `settle_s` has passed: OSPFv3 needs a few hellos,
-    neighbour discovery on a fresh address a moment.
+    neighbour discovery on a fresh address a moment. The sensor's counts
+    grow over the whole window: the probes are the traffic it must see.
     """
     deadline = time.monotonic() + settle_s
     while True:
@@ -279,6 +306,8 @@ def gate(batch: list[Target], probe: Prober, *, settle_s: float = 10.0) -> list[
                 (f"IPv4 ping {t.ip4}", probe.ping(t.ip4, 4)),
             )
             findings += [f"{t.name}: {what}: {seen}" for what, seen in checks if seen]
+        if watch is not None:
+            findings += watch.findings()
         if not findings or time.monotonic() >= deadline:
             return findings
         time.sleep(1.0)
@@ -294,8 +323,12 @@ def migrate(
     *,
     settle_s: float = 10.0,
     progress: Progress | None = None,
+    adoption: Adoption | None = None,
 ) -> MigrationReport:
-    """Migrate `batches` in order; a failed gate rolls its batch back and stops."""
+    """Migrate `batches` in order; a failed gate rolls its batch back and stops.
+
+    With `adoption`, a host batch's gate also needs the packet sensor to see
+    IPv6 flows on each host's segment."""
     started = time.monotonic()
     report = MigrationReport([], len(batches))
     say = progress or (lambda _text, _batch: None)
@@ -313,7 +346,7 @@ def migrate(
         t0 = time.monotonic()
         if not any(o.error for o in result.targets.values()):
             say(f"batch {index}/{len(batches)}: gates", None)
-            result.findings = gate(batch, probe, settle_s=settle_s)
+            result.findings = _gated(batch, probe, result, settle_s, adoption)
         result.gate_s = time.monotonic() - t0
         if not result.ok:
             say(f"batch {index}/{len(batches)}: gate failed, rolling back", None)
@@ -330,6 +363,22 @@ def migrate(
             break
     report.duration_s = time.monotonic() - started
     return report
+
+
+def _gated(
+    batch: list[Target],
+    probe: Prober,
+    result: BatchResult,
+    settle_s: float,
+    adoption: Adoption | None,
+) -> list[str]:
+    hosts = [t for t in batch if isinstance(t, HostTarget)]
+    if adoption is None or not hosts:
+        return gate(batch, probe, settle_s=settle_s)
+    with adoption(hosts) as watch:
+        findings = gate(batch, probe, settle_s=settle_s, watch=watch)
+        result.adoption = watch.seen()
+    return findings
 
 
 def rollback(

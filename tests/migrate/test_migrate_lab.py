@@ -26,6 +26,7 @@ import pytest
 from lab.lab import Lab
 from security.events import utcnow
 from security.store import open_store
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
@@ -79,6 +80,10 @@ def _ipv4_only(lab: Lab, node: str) -> bool:
     return _router_ipv6(lab, node) == ("", []) and ping.returncode == 0
 
 
+def _segment(lab: Lab, host: str) -> str:
+    return str(lab.plan.host(host).segment)
+
+
 def _sshd_family(lab: Lab, host: str) -> str:
     done = lab.ssh(host, "/usr/sbin/sshd -T | sed -n 's/^addressfamily //p'")
     return done.stdout.strip()
@@ -111,6 +116,8 @@ def test_migrate_gates_green_second_run_changes_nothing_and_stage_rollback(
         "grep -qx 'AddressFamily inet' /etc/ssh/sshd_config"
         " || echo 'AddressFamily inet' >> /etc/ssh/sshd_config; kill -HUP $(cat /run/sshd.pid)",
     )
+    # sshd re-executes on SIGHUP: its port refuses connections for a moment.
+    wait_until(lambda: _reachable(lab, TOWNSHIP_HOST, 4), 20, "sshd back after its SIGHUP")
     assert _sshd_family(lab, TOWNSHIP_HOST) == "inet"
     for host in (FIREWALLED, TOWNSHIP_HOST):
         assert _ipv6_of(lab, host) == "" and not _reachable(lab, host, 6)
@@ -134,7 +141,7 @@ def test_migrate_gates_green_second_run_changes_nothing_and_stage_rollback(
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        first = _migrate(lab, store, "run")
+        first = _migrate(lab, store, "run", "--adoption-gate")
     finally:
         pinger.send_signal(signal.SIGINT)  # ping prints its summary on SIGINT
         summary = pinger.communicate(timeout=10)[0]
@@ -151,6 +158,14 @@ def test_migrate_gates_green_second_run_changes_nothing_and_stage_rollback(
         TOWNSHIP_HOST: ["address", "route", "sshd"],
     }
     assert _sshd_family(lab, TOWNSHIP_HOST) == "any"
+    # The packet sensor on each host's segment saw the gate's IPv6 flows.
+    adoption = {b["targets"].popitem()[0]: b["adoption"] for b in report["batches"]}
+    assert {h: sorted(a) for h, a in adoption.items()} == {
+        "py": [], FIREWALLED: [_segment(lab, FIREWALLED)], "hl": [], "hl-zyl": [],
+        TOWNSHIP_HOST: ["lan:hl-zyl"],
+    }  # fmt: skip
+    for host in (FIREWALLED, TOWNSHIP_HOST):
+        assert adoption[host][_segment(lab, host)]["ipv6_flows"] >= 2  # ping6 and ssh
     assert "batch 5/5 (township host canary): migrating hl-zyl-h1" in first.stderr
     for host in (FIREWALLED, TOWNSHIP_HOST):
         assert _reachable(lab, host, 6) and _reachable(lab, host, 4)
@@ -239,12 +254,20 @@ def test_a_failed_gate_rolls_the_batch_back_to_ipv4_only_and_rollback_clears_all
     blackhole = f"ip -6 route {{}} blackhole {host.address6.split('/')[0]}/128"
     lab.run(host.router, blackhole.format("add"))
     try:
-        failed = _migrate(lab, store, "run", "--stage", "township", "--settle", "3")
+        failed = _migrate(
+            lab, store, "run", "--stage", "township", "--settle", "3", "--adoption-gate"
+        )
     finally:
         lab.run(host.router, blackhole.format("del"))
     assert failed.returncode == 1, failed.stderr + failed.stdout
     last = failed.stderr.strip().splitlines()[-1]
     assert last.startswith("migration stopped at batch 2 (rolled back): hl-zyl-h1: ping6 ")
+    # The sensor on the township's LAN saw the IPv4 probe cross it, no IPv6.
+    assert re.search(
+        r"; hl-zyl-h1: IPv6 adoption on segment lan:hl-zyl \(sensor on hl-zyl lan\): "
+        r"0 IPv6 flows, [1-9]\d* IPv4 flows during the gate$",
+        last,
+    ), last
     router_batch, host_batch = json.loads(failed.stdout)["batches"]
     assert router_batch["ok"] and host_batch["rolled_back"]
     assert {"address", "route"} <= set(host_batch["targets"][TOWNSHIP_HOST]["added"])

@@ -9,13 +9,17 @@ Stage by stage from the city down, in each the routers (LAN prefixes, RA,
 OSPFv3) then the hosts, each a canary then batches; after each batch the
 gates measure: OSPFv3 neighbours Full, prefixes and RA on the routers, ping6
 from the NMS to their LAN gateways; ping6, ssh over IPv6 and IPv4 ping to
-every host. A failed gate rolls the batch back and stops (exit 1). Every
+every host; with --adoption-gate, the packet sensor on each host's segment
+must see IPv6 flows while those probes run. A failed gate rolls the batch
+back and stops (exit 1). Every
 batch is in the audit trail; `yunwang.migration` events go to the store; the
 record in $YUNWANG_HOME/migrations says what is migrated, when and by whom.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -64,6 +68,13 @@ def ipv6(
     settle_s: Annotated[
         float, typer.Option("--settle", help="Seconds a batch has to pass its gates (1-300)")
     ] = 10.0,
+    adoption_gate: Annotated[
+        bool,
+        typer.Option(
+            "--adoption-gate",
+            help="Also gate host batches on the packet sensor seeing IPv6 on their segments",
+        ),
+    ] = False,
     lab: Annotated[bool, typer.Option("--lab", help="Migrate the lab's routers and hosts")] = False,
     lab_dir: Annotated[Path | None, typer.Option("--lab-dir", help="Lab directory")] = None,
     store: StoreOption = None,
@@ -100,7 +111,8 @@ def ipv6(
     elif action == "status":
         _show_status(targets, migrated, stage, as_json)
     elif action == "run":
-        _run(the_lab, estate, str(estate_file), batches, path, migrated, settle_s, store, as_json)
+        gates = _Gates(settle_s, adoption_gate)
+        _run(the_lab, estate, str(estate_file), batches, path, migrated, gates, store, as_json)
     else:
         chosen = [t for t in targets if stage is None or t.stage == stage]
         _rollback(the_lab, estate, str(estate_file), chosen, stage, path, migrated, store, as_json)
@@ -164,6 +176,12 @@ def _show_status(
     out.print(table)
 
 
+@dataclass(frozen=True)
+class _Gates:
+    settle_s: float
+    adoption: bool  # the packet sensor on the host batches' segments
+
+
 def _run(
     the_lab: Any,
     estate: Estate,
@@ -171,11 +189,11 @@ def _run(
     batches: list[list[Target]],
     path: Path,
     migrated: dict[str, Any],
-    settle_s: float,
+    gates: _Gates,
     store: str | None,
     as_json: bool,
 ) -> None:
-    from playbooks.migration import migrate
+    from playbooks.migration import Adoption, migrate
     from playbooks.migration_lab import LabProber, lab_sources
     from playbooks.migration_record import note_batch, save, to_events
     from playbooks.runner import RunError
@@ -200,9 +218,19 @@ def _run(
             actor=who,
         )
 
+    adoption: Adoption | None = None
+    if gates.adoption:  # the sensor (and scapy) only when asked for
+        from playbooks.migration_adoption import lab_adoption
+
+        adoption = partial(lab_adoption, the_lab)
     try:
         report = migrate(
-            batches, lab_sources(the_lab), LabProber(the_lab), settle_s=settle_s, progress=progress
+            batches,
+            lab_sources(the_lab),
+            LabProber(the_lab),
+            settle_s=gates.settle_s,
+            progress=progress,
+            adoption=adoption,
         )
     except RunError as exc:
         record("migrate.ipv6.run", estate_file, "failure", {"error": str(exc)}, actor=who)
@@ -293,6 +321,7 @@ def _batch_detail(done: BatchResult) -> dict[str, object]:
         },
         "findings": done.findings,
         "rolled_back": done.rolled_back,
+        "adoption": done.adoption,
         "apply_s": round(done.apply_s, 1),
         "gate_s": round(done.gate_s, 1),
         "rollback_s": round(done.rollback_s, 1),
