@@ -9,7 +9,7 @@ six: `--estate`) with hosts IPv4-only (`hosts_ipv6=False`,
 one township per county, no villages, BFD 300 ms); `--ipv4-routers` starts
 the routers IPv4-only too (`routers_ipv6=False`), so the migration gives
 them their LAN prefixes, RA and OSPFv3; `--adoption-gate` adds the packet
-sensor's gate (playbooks/migration_adoption.py) to every host batch:
+sensor's gate (monitors/packets/adoption_watch.py, wired by yunwang/commands/_adoption.py) to every host batch:
 
 1. the migration (playbooks/migration.py, what `yunwang migrate ipv6 run`
    runs): apply, gate time of every batch, totals per stage; while an IPv4
@@ -58,10 +58,10 @@ from playbooks.migration import (
     plan,
     rollback,
 )
-from playbooks.migration_adoption import lab_adoption
 from playbooks.migration_lab import LabProber, lab_sources, lab_targets
 from playbooks.migration_routers import MigrationRouter, ipv4_only_findings
 from playbooks.runner import run_playbook
+from yunwang.commands._adoption import lab_adoption
 
 REPO = Path(__file__).resolve().parents[1]
 ESTATE = REPO / "examples" / "small.yaml"

@@ -16,7 +16,7 @@ NMS (ping6 to its LAN gateway, which only answers once OSPFv3 routes both
 ways; IPv4 ping); for a host, ping6 and ssh over IPv6 from the NMS and IPv4
 ping still answering; with an adoption gate, the packet sensor on each
 host's segment seeing IPv6 flows while those probes run
-(playbooks/migration_adoption.py). A failed gate takes back exactly what the batch added
+(monitors/packets/adoption_watch.py, wired by yunwang/commands/_adoption.py). A failed gate takes back exactly what the batch added
 (each target reports the pieces it changed) and stops the migration.
 """
 

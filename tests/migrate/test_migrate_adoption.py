@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from playbooks.migration_adoption import AdoptionWatch, SegmentTap
+from lab import netns
+from monitors.packets.adoption_watch import AdoptionWatch, SegmentTap
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.lab
@@ -73,7 +74,7 @@ def _tap(seg: Segment, interface: str = "seg0") -> SegmentTap:
 def test_ipv6_flows_on_the_segment_pass_and_ipv4_alone_fails_naming_what_was_seen(
     segment: Segment,
 ) -> None:
-    watch = AdoptionWatch([_tap(segment)])
+    watch = AdoptionWatch([_tap(segment)], netns.entered)
     try:
         _ping(segment, 4, HOST4)
         _ping(segment, 6, HOST6)
@@ -84,7 +85,7 @@ def test_ipv6_flows_on_the_segment_pass_and_ipv4_alone_fails_naming_what_was_see
 
     # Only IPv4 crosses the segment (the host's IPv6 is unreachable): the gate
     # fails, naming host, segment, where the sensor listened and what it saw.
-    watch = AdoptionWatch([_tap(segment)])
+    watch = AdoptionWatch([_tap(segment)], netns.entered)
     try:
         _ping(segment, 4, HOST4)
         wait_until(lambda: watch.seen()["lan:hl-zyl"]["ipv4_flows"] == 1, 10, "the IPv4 ping")
@@ -103,7 +104,7 @@ def test_a_segment_the_sensor_cannot_capture_on_fails_only_its_own_hosts(
         "zone:jwzh", "py", "no-such-if", ("198.18.251.2/24",), ("jwzh-app-1",),
         namespace=segment.router,
     )  # fmt: skip
-    watch = AdoptionWatch([missing, _tap(segment)])
+    watch = AdoptionWatch([missing, _tap(segment)], netns.entered)
     try:
         _ping(segment, 6, HOST6)
         wait_until(lambda: len(watch.findings()) == 1, 10, "the ping6 on the good segment")

@@ -220,7 +220,7 @@ def _run(
 
     adoption: Adoption | None = None
     if gates.adoption:  # the sensor (and scapy) only when asked for
-        from playbooks.migration_adoption import lab_adoption
+        from yunwang.commands._adoption import lab_adoption
 
         adoption = partial(lab_adoption, the_lab)
     try:

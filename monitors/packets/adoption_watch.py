@@ -1,4 +1,4 @@
-"""The packet sensor's IPv6 adoption gate: what the wire shows, not the configuration.
+"""The packet sensor on a migration batch's segments: what the wire shows, not the configuration.
 
 While a host batch's gates probe (ping6, ssh over IPv6 and IPv4 ping from
 the NMS), the packet sensor (monitors/packets, its `adoption` detection)
@@ -12,22 +12,25 @@ In the lab the sensor listens on the segment's bridge inside its router's
 namespace, where a SPAN port would be: routed traffic to and from the
 segment's hosts crosses it, the router's own traffic on its uplinks does
 not. Only host batches have a segment to watch: a router batch's gate probes
-the router itself, which never crosses its LAN.
+the router itself, which never crosses its LAN. The IPv6 migration's gate
+(playbooks/migration.py) takes it as a `SegmentWatch`; the verb wires the
+lab's segments to it (yunwang/commands/_adoption.py).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from ipaddress import ip_network
-from typing import Any
 
 from monitors.packets.live import CaptureError, LiveCapture
 from monitors.packets.policy import SensorPolicy
 from monitors.packets.sensor import Sensor
-from playbooks.migration import HostTarget
+
+# Enters a network namespace by name for the length of a `with` (lab.netns.entered).
+EnterNamespace = Callable[[str], AbstractContextManager[object]]
 
 # The probes' traffic is IPv4 and IPv6; ARP and neighbour discovery are not flows.
 _BPF = "ip or ip6"
@@ -49,7 +52,7 @@ class SegmentTap:
 class _SegmentSensor:
     """One segment's sensor: a live capture fed to a Sensor in its own thread."""
 
-    def __init__(self, tap: SegmentTap) -> None:
+    def __init__(self, tap: SegmentTap, enter: EnterNamespace | None) -> None:
         self.tap = tap
         policy = SensorPolicy(source=f"segment {tap.name}")
         for prefix in tap.prefixes:
@@ -59,7 +62,7 @@ class _SegmentSensor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"adoption {tap.name}", daemon=True)
         try:
-            self._capture: LiveCapture | None = _open(tap)
+            self._capture: LiveCapture | None = _open(tap, enter)
         except CaptureError as exc:  # one segment's sensor failing fails only its gate
             self._capture = None
             self.error = f"no capture on {tap.router}: {exc}"
@@ -88,21 +91,21 @@ class _SegmentSensor:
         self._capture.close()
 
 
-def _open(tap: SegmentTap) -> LiveCapture:
+def _open(tap: SegmentTap, enter: EnterNamespace | None) -> LiveCapture:
     """The capture socket, opened inside the tap's namespace (it stays there)."""
     if tap.namespace is None:
         return LiveCapture(tap.interface, bpf=_BPF)
-    from lab import netns  # only the lab captures in a namespace
-
-    with netns.entered(tap.namespace):
+    if enter is None:
+        raise CaptureError(f"{tap.interface}: no way to enter namespace {tap.namespace}")
+    with enter(tap.namespace):
         return LiveCapture(tap.interface, bpf=_BPF)
 
 
 class AdoptionWatch:
     """The sensors of one batch's segments, for the length of its gate."""
 
-    def __init__(self, taps: list[SegmentTap]) -> None:
-        self.sensors = [_SegmentSensor(tap) for tap in taps]
+    def __init__(self, taps: list[SegmentTap], enter: EnterNamespace | None = None) -> None:
+        self.sensors = [_SegmentSensor(tap, enter) for tap in taps]
 
     def findings(self) -> list[str]:
         """One per host on a segment that has shown no IPv6 flow yet."""
@@ -131,30 +134,3 @@ class AdoptionWatch:
     def close(self) -> None:
         for s in self.sensors:
             s.close()
-
-
-@contextmanager
-def lab_adoption(lab: Any, hosts: list[HostTarget]) -> Iterator[AdoptionWatch]:
-    """The sensor on every segment of `hosts` in the lab, on its router's bridge."""
-    plan = lab.plan
-    by_segment: dict[str, list[HostTarget]] = {}
-    for host in hosts:
-        by_segment.setdefault(plan.host(host.name).segment, []).append(host)
-    taps = []
-    for name, members in by_segment.items():
-        segment = next(s for s in plan.segments if s.name == name)
-        taps.append(
-            SegmentTap(
-                name,
-                segment.router,
-                segment.bridge,
-                tuple(p for h in members for p in (h.address4, h.address6)),
-                tuple(h.name for h in members),
-                namespace=lab.namespace(segment.router),
-            )
-        )
-    watch = AdoptionWatch(taps)
-    try:
-        yield watch
-    finally:
-        watch.close()
