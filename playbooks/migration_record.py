@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from estate.home import yunwang_home
-from playbooks.migration import BatchResult, MigrationError, MigrationReport, host_findings
+from playbooks.migration import (
+    STAGES,
+    BatchResult,
+    MigrationError,
+    MigrationReport,
+    host_findings,
+)
 from security.events import SEVERITY_HIGH, SEVERITY_INFO, Context, Endpoint, Event, utcnow
 
 DATASET = "yunwang.migration"
@@ -88,6 +94,23 @@ def forget(hosts: dict[str, dict[str, Any]], rolled_back: list[str], findings: l
     for name in rolled_back:
         if not host_findings(findings, name):
             hosts.pop(name, None)
+
+
+def check_rollback_order(migrated: dict[str, dict[str, Any]], stage: str | None) -> None:
+    """A stage is rolled back only once every stage below it is IPv4-only again:
+    a county router without IPv6 cuts its still-migrated townships off from
+    IPv6 (they reach the city through it). All stages at once are in order."""
+    if stage is None or stage not in STAGES:
+        return
+    below = STAGES[STAGES.index(stage) + 1 :]
+    still = sorted(n for n, entry in migrated.items() if entry.get("stage") in below)
+    if still:
+        stages = sorted({str(migrated[n]["stage"]) for n in still}, key=STAGES.index)
+        shown = ", ".join(still[:5]) + (f" and {len(still) - 5} more" if len(still) > 5 else "")
+        raise MigrationError(
+            f"--stage {stage}: the {'/'.join(stages)} stage is still migrated ({shown}); "
+            f"roll back {stages[-1]} first, or every stage at once without --stage"
+        )
 
 
 def to_events(report: MigrationReport, estate_file: str, routers: dict[str, str]) -> list[Event]:

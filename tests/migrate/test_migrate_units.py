@@ -14,7 +14,7 @@ from playbooks.migration import (
     canaries,
     plan,
 )
-from playbooks.migration_record import forget, load, note_batch, save
+from playbooks.migration_record import check_rollback_order, forget, load, note_batch, save
 
 
 def _host(name: str, stage: str, router: str) -> HostTarget:
@@ -90,3 +90,25 @@ def test_a_rollback_forgets_the_hosts_it_left_clean_and_keeps_the_others() -> No
     hosts = {name: {"stage": "county"} for name in ("k1", "k2", "k3")}
     forget(hosts, ["k1", "k2"], ["k2: still answers ping6 at 2001:db8::2", "k20: unrelated"])
     assert sorted(hosts) == ["k2", "k3"]
+
+
+def test_a_stage_is_rolled_back_only_after_the_stages_below_it() -> None:
+    migrated = {
+        "hl": {"stage": "county"},
+        "hl-zyl": {"stage": "township"},
+        "t1": {"stage": "township"},
+        "c1": {"stage": "city"},
+    }
+    with pytest.raises(MigrationError) as caught:
+        check_rollback_order(migrated, "county")
+    assert str(caught.value) == (
+        "--stage county: the township stage is still migrated (hl-zyl, t1); "
+        "roll back township first, or every stage at once without --stage"
+    )
+    with pytest.raises(MigrationError, match="the county/township stage is still migrated"):
+        check_rollback_order(migrated, "city")
+    check_rollback_order(migrated, "township")  # the lowest migrated stage: in order
+    check_rollback_order(migrated, None)  # every stage at once
+    check_rollback_order(
+        {"c1": {"stage": "city"}}, "county"
+    )  # nothing below: nothing to undo first

@@ -114,6 +114,12 @@ def ipv6(
         gates = _Gates(settle_s, adoption_gate)
         _run(the_lab, estate, str(estate_file), batches, path, migrated, gates, store, as_json)
     else:
+        from playbooks.migration_record import check_rollback_order
+
+        try:
+            check_rollback_order(migrated, stage)
+        except MigrationError as exc:
+            fail(str(exc), EXIT_USAGE)
         chosen = [t for t in targets if stage is None or t.stage == stage]
         _rollback(the_lab, estate, str(estate_file), chosen, stage, path, migrated, store, as_json)
 
