@@ -97,6 +97,31 @@ def test_every_shipped_event_is_read_once_across_restart_and_outage(
         centre.close()
 
 
+def test_the_centre_reads_what_was_shipped_without_waiting_for_a_refresh(
+    es_node: EsNode, tmp_path: Path
+) -> None:
+    """The feed refreshes before it searches: one poll finds a producer's batch at once."""
+    ns = es_namespace()
+    centre = open_store(f"{es_node.url}/?namespace={ns}&spool={tmp_path / 'centre'}")
+    assert isinstance(centre, ElasticStore)
+    producer = open_store(f"{es_node.url}/?namespace={ns}&spool={tmp_path / 'p'}", install=False)
+    try:
+        producer.put_events([Producer("hl-tap", "sensor").tag(_event(0))])
+        producer.flush()  # the stream exists now; from here on only a forced refresh shows writes
+        centre.client.indices.put_settings(
+            index=centre.stream, settings={"index.refresh_interval": "-1"}
+        )
+        reader = FeedReader(centre, tmp_path / "feed.json")
+        assert [e.message for e in reader.poll()] == ["test event 0"]
+        producer.put_events([Producer("hl-tap", "sensor").tag(_event(n)) for n in (1, 2)])
+        producer.flush()
+        assert sorted(e.message for e in reader.poll()) == ["test event 1", "test event 2"]
+        assert reader.poll() == []  # once each
+    finally:
+        producer.close()
+        centre.close()
+
+
 def _benign_capture(path: Path) -> Path:
     """One harmless frame: the centre's own sensor has nothing to say."""
     with PcapWriter(path) as writer:
