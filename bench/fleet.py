@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -134,9 +135,25 @@ def latency(url: str, home: Path, count: int, rate: float) -> list[float]:
     return sorted(opened[k] - sent[k] for k in opened)
 
 
-def throughput(url: str, home: Path, count: int, raw_first: bool = False) -> tuple[float, float]:
-    """Events/s: through `watch`'s queue into Elasticsearch vs raw `helpers.bulk`."""
-    events = [event(n) for n in range(count)]
+def _scans_from(n: int, sources: int) -> Event:
+    """A port scan from one of `sources` addresses: each event raises or updates a warning."""
+    return replace(
+        event(n),
+        action="port-scan",
+        source=Endpoint(ip=f"198.19.{n % sources // 250}.{n % sources % 250 + 1}"),
+    )
+
+
+def throughput(
+    url: str, home: Path, count: int, raw_first: bool = False, graded: bool = False
+) -> tuple[float, float]:
+    """Events/s: through `watch`'s queue into Elasticsearch vs raw `helpers.bulk`.
+
+    The events' action ("bench") concerns no rule unless `graded`: then each
+    is a port scan from one of 500 sources, so every event is matched and
+    raises or updates one of 500 warnings (YW-NET-004).
+    """
+    events = [_scans_from(n, 500) if graded else event(n) for n in range(count)]
     for e in events:
         _ = e.id  # both paths start from hashed events, their documents built with the hash
     # Alternated by bench/fleet_ab.py: whichever runs second meets the first's merges.
@@ -222,6 +239,7 @@ def main() -> None:
     parser.add_argument("--url", help="an Elasticsearch node already running (fresh namespaces)")
     parser.add_argument("--only", choices=("latency", "throughput", "lateness"))
     parser.add_argument("--raw-first", action="store_true", help="throughput: the peer first")
+    parser.add_argument("--graded", action="store_true", help="throughput: events rules match")
     parser.add_argument("--json", action="store_true", help="one JSON line (bench/fleet_ab.py)")
     args = parser.parse_args()
     result: dict[str, float] = {}
@@ -247,7 +265,7 @@ def main() -> None:
                     f"p99 {p99:.2f} s, max {delays[-1]:.2f} s ({len(delays)} of {args.scans})"
                 )
             if args.only in (None, "throughput"):
-                product, bulk = throughput(url, home, args.events, args.raw_first)
+                product, bulk = throughput(url, home, args.events, args.raw_first, args.graded)
                 result.update(watch=product, raw=bulk, ratio=product / bulk)
                 print(
                     f"events/s into Elasticsearch: through watch {product:.0f}, "

@@ -34,6 +34,7 @@ def measure(tree: Path, url: str, part: str, args: argparse.Namespace, flip: boo
     command = [sys.executable, str(REPO / "bench" / "fleet.py"), "--url", url, "--only", part]
     command += ["--json", "--events", str(args.events), "--scans", str(args.scans)]
     command += ["--rate", str(args.rate)] + (["--raw-first"] if flip else [])
+    command += ["--graded"] if args.graded else []
     env = {**os.environ, "YUNWANG_BENCH_TREE": str(tree)}
     before = os.getloadavg()[0]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -51,6 +52,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--scans", type=int, default=600)
     parser.add_argument("--rate", type=float, default=20)
+    parser.add_argument("--graded", action="store_true", help="throughput: events rules match")
     parser.add_argument("--only", choices=tuple(METRICS))
     parser.add_argument("--url", help="an Elasticsearch node already running")
     args = parser.parse_args()

@@ -241,6 +241,15 @@ class Rule(_Strict):
             return None
         return frozenset(actions if isinstance(actions, list) else [actions])
 
+    @cached_property
+    def named_actions(self) -> frozenset[str] | None:
+        """The event actions this rule can match or clear; None: it may concern any action."""
+        clears_any = self.resolve is not None and bool(self.resolve.where or self.resolve.action)
+        if self.actions is None or (clears_any and self.resolve.action is None):  # type: ignore[union-attr]
+            return None
+        resolving = self.resolve.action if clears_any else None  # type: ignore[union-attr]
+        return self.actions | ({resolving} if resolving else set())
+
     def _selected(self, flat: Mapping[str, Any]) -> bool:
         dataset = flat.get("event.dataset")
         return isinstance(dataset, str) and dataset in self.datasets  # a list is unhashable
