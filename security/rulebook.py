@@ -244,10 +244,11 @@ class Rule(_Strict):
     @cached_property
     def named_actions(self) -> frozenset[str] | None:
         """The event actions this rule can match or clear; None: it may concern any action."""
-        clears_any = self.resolve is not None and bool(self.resolve.where or self.resolve.action)
-        if self.actions is None or (clears_any and self.resolve.action is None):  # type: ignore[union-attr]
+        resolve = self.resolve
+        clears_any = resolve is not None and bool(resolve.where or resolve.action)
+        resolving = resolve.action if resolve is not None and clears_any else None
+        if self.actions is None or (clears_any and resolving is None):
             return None
-        resolving = self.resolve.action if clears_any else None  # type: ignore[union-attr]
         return self.actions | ({resolving} if resolving else set())
 
     def _selected(self, flat: Mapping[str, Any]) -> bool:
