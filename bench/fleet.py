@@ -19,6 +19,7 @@ uses --url), then, each on the product path:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -27,11 +28,14 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# bench/fleet_ab.py points this at an older tree: the same bench, that tree's product code.
+TREE = Path(os.environ.get("YUNWANG_BENCH_TREE") or ROOT)
+sys.path.insert(0, str(TREE))
 
 from elasticsearch import helpers  # noqa: E402
 from scapy.layers.l2 import ARP, Ether  # noqa: E402
@@ -131,12 +135,41 @@ def latency(url: str, home: Path, count: int, rate: float) -> list[float]:
     return sorted(opened[k] - sent[k] for k in opened)
 
 
-def throughput(url: str, home: Path, count: int) -> tuple[float, float]:
-    """Events/s: through `watch`'s queue into Elasticsearch vs raw `helpers.bulk`."""
-    events = [event(n) for n in range(count)]
+def _scans_from(n: int, sources: int) -> Event:
+    """A port scan from one of `sources` addresses: each event raises or updates a warning."""
+    return replace(
+        event(n),
+        action="port-scan",
+        source=Endpoint(ip=f"198.19.{n % sources // 250}.{n % sources % 250 + 1}"),
+    )
+
+
+def throughput(
+    url: str, home: Path, count: int, raw_first: bool = False, graded: bool = False
+) -> tuple[float, float]:
+    """Events/s: through `watch`'s queue into Elasticsearch vs raw `helpers.bulk`.
+
+    The events' action ("bench") concerns no rule unless `graded`: then each
+    is a port scan from one of 500 sources, so every event is matched and
+    raises or updates one of 500 warnings (YW-NET-004).
+    """
+    events = [_scans_from(n, 500) if graded else event(n) for n in range(count)]
     for e in events:
         _ = e.id  # both paths start from hashed events, their documents built with the hash
-    with Watch(_centre(url, f"thr{os.getpid()}", home)) as watch:
+    # Alternated by bench/fleet_ab.py: whichever runs second meets the first's merges.
+    if raw_first:
+        bulk = _raw_bulk(url, home, events)
+        product = _through_watch(url, home, events)
+    else:
+        product = _through_watch(url, home, events)
+        bulk = _raw_bulk(url, home, events)
+    return product, bulk
+
+
+def _through_watch(url: str, home: Path, events: list[Event]) -> float:
+    count = len(events)
+    namespace = f"thr{os.getpid()}"
+    with Watch(_centre(url, namespace, home)) as watch:
         assert watch.security is not None
         pipeline = watch.security.pipeline
         started = time.perf_counter()
@@ -155,7 +188,14 @@ def throughput(url: str, home: Path, count: int) -> tuple[float, float]:
         pipeline.store.flush()  # the rest of the batch, and a refresh: all searchable
         product = count / (time.perf_counter() - started)
         feeder.join()
-    raw = open_store(f"{url}/?namespace=raw{os.getpid()}&spool={home / 'r'}")
+        stored = pipeline.store.count_events()
+    assert stored >= count, f"through watch: {stored} of {count} events stored"
+    return product
+
+
+def _raw_bulk(url: str, home: Path, events: list[Event]) -> float:
+    namespace = f"raw{os.getpid()}"
+    raw = open_store(f"{url}/?namespace={namespace}&spool={home / 'r'}")
     assert isinstance(raw, ElasticStore)
     started = time.perf_counter()
     docs = (
@@ -164,9 +204,9 @@ def throughput(url: str, home: Path, count: int) -> tuple[float, float]:
     )
     helpers.bulk(raw.client, docs, chunk_size=2000)
     raw.client.indices.refresh(index=raw.stream)
-    bulk = count / (time.perf_counter() - started)
+    bulk = len(events) / (time.perf_counter() - started)
     raw.close()
-    return product, bulk
+    return bulk
 
 
 def lateness(url: str, seconds: float, interval: float, pcap: Path) -> list[float]:
@@ -198,7 +238,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=25_000, help="capture size")
     parser.add_argument("--url", help="an Elasticsearch node already running (fresh namespaces)")
     parser.add_argument("--only", choices=("latency", "throughput", "lateness"))
+    parser.add_argument("--raw-first", action="store_true", help="throughput: the peer first")
+    parser.add_argument("--graded", action="store_true", help="throughput: events rules match")
+    parser.add_argument("--json", action="store_true", help="one JSON line (bench/fleet_ab.py)")
     args = parser.parse_args()
+    result: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         os.environ["YUNWANG_HOME"] = str(home / "home")
@@ -215,12 +259,14 @@ def main() -> None:
                 delays = latency(url, home, args.scans, args.rate)
                 p50 = statistics.median(delays)
                 p99 = delays[max(0, int(len(delays) * 0.99) - 1)]
+                result.update(p50=p50, p99=p99, max=delays[-1], opened=len(delays))
                 print(
                     f"latency producer -> warning open at the centre: p50 {p50:.2f} s, "
                     f"p99 {p99:.2f} s, max {delays[-1]:.2f} s ({len(delays)} of {args.scans})"
                 )
             if args.only in (None, "throughput"):
-                product, bulk = throughput(url, home, args.events)
+                product, bulk = throughput(url, home, args.events, args.raw_first, args.graded)
+                result.update(watch=product, raw=bulk, ratio=product / bulk)
                 print(
                     f"events/s into Elasticsearch: through watch {product:.0f}, "
                     f"raw helpers.bulk {bulk:.0f}, ratio {product / bulk:.2f}"
@@ -239,6 +285,8 @@ def main() -> None:
                     f"max {max(late, default=float('nan')):.2f} s, "
                     f"late > 10 %: {sum(1 for x in late if x > args.interval * 0.1)}"
                 )
+            if args.json:
+                print(json.dumps(result))
         finally:
             if args.url is None:
                 subprocess.run([str(ES / "stop.sh"), "--dir", str(node)], check=False)

@@ -30,7 +30,8 @@ class EstateContext:
                 self._hosts[str(host.address6)] = entry
 
     def enrich(self, event: Event) -> Event:
-        ctx: dict[str, Any] = event.context.to_ecs()
+        given = event.context.to_ecs()
+        ctx: dict[str, Any] = dict(given)
         node_id = (
             ctx.get("node")
             or (self._device_node.get(ctx["device"]) if "device" in ctx else None)
@@ -66,7 +67,7 @@ class EstateContext:
         if "zone" not in ctx and "destination_zone" in labels:
             ctx["zone"] = labels["destination_zone"]
         new_labels = tuple(sorted(labels.items()))
-        if ctx == event.context.to_ecs() and new_labels == tuple(sorted(event.labels)):
+        if ctx == given and new_labels == tuple(sorted(event.labels)):
             return event
         return replace(event, context=replace(event.context, **ctx), labels=new_labels)
 

@@ -44,11 +44,24 @@ class WarningBook:
     def __init__(self, rules: Sequence[Rule], active: Iterable[Warning] = ()) -> None:
         self.rules = list(rules)
         self._rules_by_id = {rule.id: rule for rule in self.rules}
-        self._by_dataset: dict[str, list[Rule]] = {}
+        # The rules an event can concern, by its dataset and action, in the
+        # rules' order, built once: grading an event runs only those (most
+        # events concern no rule or one) and flattens no event that concerns none.
+        by_dataset: dict[str, list[Rule]] = {}
         for rule in self.rules:
-            datasets = rule.match.dataset
-            for dataset in datasets if isinstance(datasets, list) else [datasets]:
-                self._by_dataset.setdefault(dataset, []).append(rule)
+            for dataset in sorted(rule.datasets):
+                by_dataset.setdefault(dataset, []).append(rule)
+        self._any_action = {
+            dataset: [r for r in rules if r.named_actions is None]
+            for dataset, rules in by_dataset.items()
+        }
+        self._by_action: dict[str, dict[str, list[Rule]]] = {
+            dataset: {
+                action: [r for r in rules if r.named_actions is None or action in r.named_actions]
+                for action in set().union(*(r.named_actions or () for r in rules))
+            }
+            for dataset, rules in by_dataset.items()
+        }
         self._active: dict[tuple[str, str], Warning] = {}
         self._by_id: dict[str, Warning] = {}
         for warning in active:
@@ -69,8 +82,16 @@ class WarningBook:
         return self._rules_by_id.get(rule_id)
 
     # -- events ----------------------------------------------------------
+    def concerned(self, dataset: str, action: str) -> list[Rule]:
+        """The rules an event of this dataset and action may match or clear."""
+        by_action = self._by_action.get(dataset)
+        if by_action is None:
+            return []
+        found = by_action.get(action) if isinstance(action, str) else None
+        return found if found is not None else self._any_action[dataset]
+
     def observe(self, event: Event) -> list[Change]:
-        rules = self._by_dataset.get(event.dataset)
+        rules = self.concerned(event.dataset, event.action)
         if not rules:
             return []
         flat = flatten(event.document())  # the same document the store sends

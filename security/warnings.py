@@ -9,7 +9,7 @@ happens automatically when the condition clears, or by hand.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -99,8 +99,12 @@ class Warning:
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
-        for name in ("first_seen", "last_seen", "notified_at", "ack_at", "resolved_at"):
+        # Field by field, not `asdict` (a deep copy of every value): the
+        # pipeline saves every changed warning, a busy sensor's by the
+        # thousand (bench/RESULTS.md, issue 12).
+        doc = {name: getattr(self, name) for name in _FIELDS}
+        doc["context"] = dict(self.context)
+        for name in _TIMES:
             value = doc[name]
             doc[name] = value.isoformat() if value is not None else None
         return doc
@@ -108,8 +112,12 @@ class Warning:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Warning:
         values = dict(doc)
-        for name in ("first_seen", "last_seen", "notified_at", "ack_at", "resolved_at"):
+        for name in _TIMES:
             if values.get(name) is not None:
                 values[name] = datetime.fromisoformat(values[name])
         values["context"] = dict(values.get("context") or {})
         return cls(**values)
+
+
+_FIELDS = tuple(f.name for f in fields(Warning))
+_TIMES = ("first_seen", "last_seen", "notified_at", "ack_at", "resolved_at")

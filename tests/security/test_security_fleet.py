@@ -97,6 +97,91 @@ def test_every_shipped_event_is_read_once_across_restart_and_outage(
         centre.close()
 
 
+def test_the_centre_reads_what_was_shipped_without_waiting_for_a_refresh(
+    es_node: EsNode, tmp_path: Path
+) -> None:
+    """The feed refreshes before it searches: one poll finds a producer's batch at once."""
+    ns = es_namespace()
+    centre = open_store(f"{es_node.url}/?namespace={ns}&spool={tmp_path / 'centre'}")
+    assert isinstance(centre, ElasticStore)
+    producer = open_store(f"{es_node.url}/?namespace={ns}&spool={tmp_path / 'p'}", install=False)
+    try:
+        producer.put_events([Producer("hl-tap", "sensor").tag(_event(0))])
+        producer.flush()  # the stream exists now; from here on only a forced refresh shows writes
+        centre.client.indices.put_settings(
+            index=centre.stream, settings={"index.refresh_interval": "-1"}
+        )
+        reader = FeedReader(centre, tmp_path / "feed.json")
+        assert [e.message for e in reader.poll()] == ["test event 0"]
+        producer.put_events([Producer("hl-tap", "sensor").tag(_event(n)) for n in (1, 2)])
+        producer.flush()
+        assert sorted(e.message for e in reader.poll()) == ["test event 1", "test event 2"]
+        assert reader.poll() == []  # once each
+    finally:
+        producer.close()
+        centre.close()
+
+
+def test_hostile_documents_in_the_stream_cost_only_themselves(
+    es_node: EsNode, tmp_path: Path
+) -> None:
+    """A compromised producer writes what the node's mapping accepts but no
+    event has: arrays for texts, objects for names, a huge message, a time
+    without its zone, no id. Each is counted once and skipped; the genuine
+    event beside them is graded, and the rules never see the others."""
+    ns = es_namespace()
+    centre = open_store(f"{es_node.url}/?namespace={ns}&spool={tmp_path / 'centre'}")
+    assert isinstance(centre, ElasticStore)
+    producer = open_store(f"{es_node.url}/?namespace={ns}&spool={tmp_path / 'p'}", install=False)
+    try:
+        genuine = Producer("hl-tap", "sensor").tag(_event(0))
+        producer.put_events([genuine])
+        producer.flush()
+        centre.client.indices.refresh(index=centre.stream)
+        good = centre.client.search(index=centre.stream, size=1)["hits"]["hits"][0]["_source"]
+
+        def hostile(n: int, change: dict[str, object]) -> dict[str, object]:
+            doc = json.loads(json.dumps(good))
+            doc["event"]["id"] = f"hostile-{n}"
+            for path, value in change.items():
+                *parents, leaf = path.split(".")
+                place = doc
+                for key in parents:
+                    place = place.setdefault(key, {})
+                if value is None:
+                    place.pop(leaf, None)
+                else:
+                    place[leaf] = value
+            return doc
+
+        documents = [
+            hostile(1, {"event.dataset": ["yunwang.packets", "yunwang.links"]}),
+            hostile(2, {"yunwang.county": ["hl", "qf"]}),
+            hostile(3, {"message": "x" * 100_000}),
+            hostile(4, {"@timestamp": "2026-01-01T00:00:00"}),
+            hostile(5, {"event.id": None}),
+            hostile(6, {"source.port": [1, 2]}),
+            hostile(7, {"labels.shipped_by": ["hl-tap", "qf-tap"]}),
+            hostile(8, {"event.severity": 10**6}),
+        ]
+        for doc in documents:
+            centre.client.index(index=centre.stream, document=doc, op_type="create")
+        reader = FeedReader(centre, tmp_path / "feed.json")
+        read = reader.poll()
+        assert [e.message for e in read] == ["test event 0"]
+        assert reader.malformed == len(documents)
+        assert reader.poll() == [] and reader.malformed == len(documents)  # once each
+
+        # What was read grades as usual: the hostile ones never reach a rule.
+        pipeline = Pipeline(SqliteStore(tmp_path / "graded.db"), rules=load_rules())
+        changes = pipeline.submit(read, stored=True)
+        pipeline.close()
+        assert {c.warning.rule_id for c in changes} <= {"YW-NET-004"}
+    finally:
+        producer.close()
+        centre.close()
+
+
 def _benign_capture(path: Path) -> Path:
     """One harmless frame: the centre's own sensor has nothing to say."""
     with PcapWriter(path) as writer:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from security.engine import WarningBook
 from security.rulebook import RULES_DIR, RuleError, fixture_event, flatten, load_rule, load_rules
 
 RULE_FILES = sorted(RULES_DIR.glob("*.yaml"))
@@ -26,9 +27,22 @@ def test_there_are_rules_for_every_producer() -> None:
     } <= datasets
 
 
+@pytest.fixture(scope="module")
+def book() -> WarningBook:
+    return WarningBook(load_rules())
+
+
 @pytest.mark.parametrize("path", RULE_FILES, ids=[p.stem for p in RULE_FILES])
-def test_rule_fixtures(path: Path) -> None:
+def test_rule_fixtures(path: Path, book: WarningBook) -> None:
     rule = load_rule(path)
+    # The book grades an event only with the rules its dataset and action concern.
+    for fixture in (*rule.fixtures.fail, *rule.fixtures.clear):
+        event = fixture_event(fixture.event)
+        assert rule.id in [r.id for r in book.concerned(event.dataset, event.action)], (
+            f"{rule.id}: not graded for {fixture.event}"
+        )
+        other = [r.id for r in book.concerned(event.dataset, "no-such-action")]
+        assert (rule.id in other) == (rule.named_actions is None), f"{rule.id}: {other}"
     assert any("GB/T 22239" in ref for ref in rule.references)
     for fixture in rule.fixtures.fail:
         flat = flatten(fixture_event(fixture.event).to_ecs())
