@@ -9,11 +9,11 @@ FRR pathspaces on this machine, reached with a local connection).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from estate.routing import Bfd, router_routing
+from playbooks.runner import lab_connection
 
 if TYPE_CHECKING:
     # Typing only: the role's filter plugin imports this module inside every
@@ -103,10 +103,7 @@ def lab_targets(lab: Any) -> list[RouterTarget]:
                 config=raw["config"],
                 pathspace=raw["pathspace"],
                 preamble=tuple(raw["preamble"]),
-                connection={
-                    "ansible_connection": "local",
-                    "ansible_python_interpreter": sys.executable,
-                },
+                connection=lab_connection(),
             )
         )
     return targets

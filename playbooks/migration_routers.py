@@ -19,7 +19,6 @@ pieces to take back, so a failed batch returns to exactly what it had.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_interface
@@ -28,6 +27,7 @@ from typing import Any
 from estate import Estate
 from estate.model import RaFlags, ra_flags
 from estate.routing import RouterRouting, render_frr
+from playbooks.runner import lab_connection
 
 PIECES = ("prefix", "ra", "ospf6")
 
@@ -262,10 +262,7 @@ def lab_routers(lab: Any, estate: Estate) -> list[MigrationRouter]:
                 pathspace=raw["pathspace"],
                 config=raw["config"],
                 preamble=tuple(raw["preamble"]),
-                connection={
-                    "ansible_connection": "local",
-                    "ansible_python_interpreter": sys.executable,
-                },
+                connection=lab_connection(),
             )
         )
     return routers

@@ -22,6 +22,14 @@ from typing import Any
 
 PLAYBOOKS_DIR = Path(__file__).parent
 ROLES_DIR = PLAYBOOKS_DIR / "roles"
+
+
+def lab_connection() -> dict[str, str]:
+    """How Ansible reaches a lab router: FRR runs on this machine (in its
+    namespace), driven by this interpreter's Ansible modules."""
+    return {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+
+
 # What the callback sees per event; ansible-runner's own dict.
 RunnerEvent = dict[str, Any]
 
