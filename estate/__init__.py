@@ -26,9 +26,9 @@ if TYPE_CHECKING:
         LinkPair,
         Node,
         Sensor,
-        UnknownName,
         Zone,
     )
+    from estate.names import UnknownName
 
 _HOMES = {
     "EstateError": "estate.errors",
@@ -42,7 +42,7 @@ _HOMES = {
     "LinkPair": "estate.model",
     "Node": "estate.model",
     "Sensor": "estate.model",
-    "UnknownName": "estate.model",
+    "UnknownName": "estate.names",
     "Zone": "estate.model",
 }
 
