@@ -102,6 +102,10 @@ class Shipper:
         self._thread = threading.Thread(target=self._run, name="shipper", daemon=True)
 
     def start(self) -> Shipper:
+        # The first heartbeat is queued now, not by the thread: a producer
+        # stopped a moment after it started has still announced itself.
+        with self._cond:
+            self._queue.append(self.producer.heartbeat(self.heartbeat_s))
         self._thread.start()
         return self
 
@@ -119,7 +123,7 @@ class Shipper:
             self._cond.notify_all()  # the shipper's thread waits for the first event
 
     def _run(self) -> None:
-        next_beat = time.monotonic()
+        next_beat = time.monotonic() + self.heartbeat_s  # the first one is queued by start()
         while not self._stop.is_set():
             with self._cond:
                 # Wake for the first event, not on a clock: an event waits

@@ -5,10 +5,12 @@ state, serve Prometheus metrics (127.0.0.1 by default), write events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 from collections.abc import Callable, Coroutine
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -22,7 +24,6 @@ from monitors.snmp.poller import PollerSettings
 from security.audit import record
 from security.events import Event
 from yunwang.commands._feed import HeartbeatOption, StoreOption, start_shipper
-from yunwang.commands._leaving import leave_on_sigterm
 from yunwang.commands._traps import TrapListenOption, TrapPortOption, TrapsFlag
 from yunwang.console import err, fail, load_estate, out, print_json
 
@@ -174,9 +175,42 @@ def collect(
     except OSError as exc:
         collection.close()
         fail(f"--listen {listen} --port {port}: cannot serve metrics ({exc.strerror})")
+    stop = asyncio.Event()
+    # A service manager stops us with SIGTERM: it sets `stop`, and the poll
+    # loop ends at its next step, so the shipper's last batch reaches the store
+    # or its spool and the lag watch stops. Not a cancellation: Python 3.11's
+    # asyncio.wait_for can swallow one, and the process would poll on. A
+    # repeated SIGTERM while the last batch ships is the same request, never a
+    # kill; Ctrl-C still cancels.
+    running: list[asyncio.AbstractEventLoop] = []
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        # Later ones are the same request; ignored (not a Python handler),
+        # they cannot kill the process even while the interpreter shuts down.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if not running:
+            stop.set()  # before the loop runs: no waiter to wake yet
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: leaving already
+            running[0].call_soon_threadsafe(leave)
+
+    def leave() -> None:
+        stop.set()
+        for task in tasks:
+            task.cancel()  # the cycle under way ends now, not at its deadline
+
+    tasks: list[asyncio.Task[Any]] = []
+
+    async def until_stopped() -> None:
+        running.append(asyncio.get_running_loop())
+        task = asyncio.current_task()
+        if task is not None:
+            tasks.append(task)
+        await run
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     out.print(f"collecting {len(targets)} devices every {monitoring.poll_interval_s:.0f}s; "
               f"metrics on http://{listen}:{port}/metrics", markup=False)  # fmt: skip
-    stop = asyncio.Event()
     run = (
         _with_traps(
             collection,
@@ -189,13 +223,10 @@ def collect(
         if traps
         else collection.run(monitoring.poll_interval_s, stop)
     )
-    # A service manager stops us with SIGTERM: leave as on Ctrl-C (asyncio's
-    # own SIGINT handling cancels the poll), so the shipper's last batch reaches
-    # the store or its spool and the lag watch stops.
-    leave_on_sigterm(lambda: signal.raise_signal(signal.SIGINT))
+
     try:
-        asyncio.run(run)
-    except KeyboardInterrupt:
+        asyncio.run(until_stopped())
+    except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     except OSError as error:  # the trap port taken, or below 1024 without the right
         if not traps:
