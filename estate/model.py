@@ -35,25 +35,6 @@ SCOPE_KINDS: tuple[ScopeKind, ...] = ("county", "township", "tenant", "zone")
 
 
 @dataclass(frozen=True)
-class RaFlags:
-    """What a segment's Router Advertisements tell its hosts (RFC 4861 4.2)."""
-
-    managed: bool  # M: addresses from DHCPv6
-    other: bool  # O: other configuration (DNS) from DHCPv6
-    autonomous: bool  # A on the prefix: hosts may form SLAAC addresses
-
-
-def ra_flags(mode: Ipv6Mode) -> RaFlags:
-    """The RA flags of an `ipv6_mode`: the OpenStack subnet modes' meaning
-    (ipv6_ra_mode), so a zone's subnets and its router advertise alike."""
-    if mode == "dhcpv6-stateful":
-        return RaFlags(managed=True, other=True, autonomous=False)
-    if mode == "dhcpv6-stateless":
-        return RaFlags(managed=False, other=True, autonomous=True)
-    return RaFlags(managed=False, other=False, autonomous=True)
-
-
-@dataclass(frozen=True)
 class Device:
     name: str
     node: str
@@ -83,7 +64,7 @@ class Node:
     # Addresses allowed to answer DHCP on the LAN; None: not declared (the
     # gateway relays), (): no DHCP on this LAN.
     dhcp_servers: tuple[IPv4Address | IPv6Address, ...] | None = None
-    ipv6_mode: Ipv6Mode = "slaac"  # the LAN's Router Advertisements (ra_flags)
+    ipv6_mode: Ipv6Mode = "slaac"  # the LAN's Router Advertisements (estate.ipv6.ra_flags)
 
     @property
     def gateway4(self) -> IPv4Address:

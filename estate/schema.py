@@ -207,7 +207,7 @@ class NodeSpec(Spec):
     # Who may answer DHCP (v4 and v6) on this node's LAN: servers or relays, by
     # the address they answer from. Unset: the gateway relays; []: no DHCP here.
     dhcp_servers: list[IpAddress] | None = None
-    # The flags of the Router Advertisements on this node's LAN (see estate.model.ra_flags).
+    # The flags of the Router Advertisements on this node's LAN (see estate.ipv6.ra_flags).
     ipv6_mode: Ipv6Mode = "slaac"
 
 

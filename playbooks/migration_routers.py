@@ -5,7 +5,7 @@ A router's migration is three pieces, each from the estate:
 - `prefix`: its LAN's (and, at the city, its zones') IPv6 gateway addresses
   from the address plan, as zebra `ipv6 address` lines;
 - `ra`: Router Advertisements on those segments with the flags of the
-  segment's `ipv6_mode` (estate.model.ra_flags): the prefix, M and O;
+  segment's `ipv6_mode` (estate.ipv6.ra_flags): the prefix, M and O;
 - `ospf6`: OSPFv3 on every interface, as the estate's routing renders it
   (estate.routing.render_frr, the text the lab and the dual-link rollout use).
   Links run it on their link-local addresses (RFC 7404): no transit prefix
@@ -25,7 +25,7 @@ from ipaddress import ip_interface
 from typing import Any
 
 from estate import Estate
-from estate.model import RaFlags, ra_flags
+from estate.ipv6 import RaFlags, ra_flags
 from estate.routing import RouterRouting, render_frr
 from playbooks.runner import lab_connection
 

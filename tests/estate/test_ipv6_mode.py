@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from estate.model import RaFlags, ra_flags
+from estate.ipv6 import RaFlags, ra_flags
 from tests.estate.helpers import dump, load_ok, mutated, node, problems_of, small_data
 
 

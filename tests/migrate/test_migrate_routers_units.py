@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from estate import load
-from estate.model import RaFlags
+from estate.ipv6 import RaFlags
 from estate.routing import render_frr, router_routing
 from playbooks.migration import HostTarget, Target, canaries, plan
 from playbooks.migration_routers import (
