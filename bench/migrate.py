@@ -51,7 +51,6 @@ from lab.measure import Outage, ping_through
 from lab.testing import TEST_SECRETS
 from playbooks.migration import (
     Adoption,
-    MigrationReport,
     Target,
     inventory,
     migrate,
@@ -59,6 +58,7 @@ from playbooks.migration import (
     rollback,
 )
 from playbooks.migration_lab import LabProber, lab_sources, lab_targets
+from playbooks.migration_report import MigrationReport
 from playbooks.migration_routers import MigrationRouter, ipv4_only_findings
 from playbooks.runner import run_playbook
 from yunwang.commands._adoption import lab_adoption

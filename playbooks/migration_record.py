@@ -18,13 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from estate.home import yunwang_home
-from playbooks.migration import (
-    STAGES,
-    BatchResult,
-    MigrationError,
-    MigrationReport,
-    host_findings,
-)
+from playbooks.migration import STAGES, MigrationError
+from playbooks.migration_report import BatchResult, MigrationReport, host_findings
 from security.events import SEVERITY_HIGH, SEVERITY_INFO, Context, Endpoint, Event, utcnow
 
 DATASET = "yunwang.migration"

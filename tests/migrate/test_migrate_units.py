@@ -6,15 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from playbooks.migration import (
-    BatchResult,
-    HostTarget,
-    MigrationError,
-    TargetOutcome,
-    canaries,
-    plan,
-)
+from playbooks.migration import HostTarget, MigrationError, canaries, plan
 from playbooks.migration_record import check_rollback_order, forget, load, note_batch, save
+from playbooks.migration_report import BatchResult, TargetOutcome
 
 
 def _host(name: str, stage: str, router: str) -> HostTarget:

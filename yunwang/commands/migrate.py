@@ -43,7 +43,8 @@ from yunwang.console import (
 
 if TYPE_CHECKING:
     from estate import Estate
-    from playbooks.migration import BatchResult, MigrationReport, Target
+    from playbooks.migration import Target
+    from playbooks.migration_report import BatchResult, MigrationReport
 
 migrate_app = typer.Typer(help="Migrate the network to IPv6, stage by stage, reversibly.")
 ACTIONS = ("plan", "run", "status", "rollback")
