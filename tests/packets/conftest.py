@@ -76,11 +76,15 @@ def segment() -> Iterator[Segment]:
             (seg.attacker, seg.attacker_if, scenarios.ATTACKER_MAC),
         ):
             ip("link", "set", dev, "address", mac, namespace=ns)
-            subprocess.run(
-                ["ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_dad=0"],
-                check=True,
-                timeout=10,
-            )
+            # A quiet segment: without DAD and router solicitations (which the
+            # kernel repeats at 4 s, 8 s, ... after link-up) the only frames
+            # are the scenarios' and the link-up MLD reports, over within 1 s.
+            for setting in ("accept_dad=0", "router_solicitations=0"):
+                subprocess.run(
+                    ["ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.{setting}"],
+                    check=True,
+                    timeout=10,
+                )
         for address in (f"{scenarios.VICTIM4}/16", f"{scenarios.EXCHANGE4}/16"):
             ip("addr", "add", address, "dev", seg.sensor_if, namespace=seg.sensor)
         ip("addr", "add", f"{scenarios.EXCHANGE6}/48", "dev", seg.sensor_if, namespace=seg.sensor)
