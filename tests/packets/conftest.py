@@ -76,10 +76,17 @@ def segment() -> Iterator[Segment]:
             (seg.attacker, seg.attacker_if, scenarios.ATTACKER_MAC),
         ):
             ip("link", "set", dev, "address", mac, namespace=ns)
-            # A quiet segment: without DAD and router solicitations (which the
-            # kernel repeats at 4 s, 8 s, ... after link-up) the only frames
-            # are the scenarios' and the link-up MLD reports, over within 1 s.
-            for setting in ("accept_dad=0", "router_solicitations=0"):
+            # A quiet segment, so two sensors started a moment apart see the
+            # same frames: no DAD, no router solicitations (the kernel repeats
+            # them at 4 s, 8 s, ... after link-up), and the link-up MLD
+            # reports repeated within 1 ms rather than at random within 1 s:
+            # over before a sensor can start.
+            for setting in (
+                "accept_dad=0",
+                "router_solicitations=0",
+                "mldv1_unsolicited_report_interval=1",
+                "mldv2_unsolicited_report_interval=1",
+            ):
                 subprocess.run(
                     ["ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.{setting}"],
                     check=True,
