@@ -236,6 +236,12 @@ def main() -> None:
     parser.add_argument("--watch-seconds", type=float, default=60)
     parser.add_argument("--interval", type=float, default=10)
     parser.add_argument("--connections", type=int, default=25_000, help="capture size")
+    parser.add_argument(
+        "--scanners",
+        type=int,
+        default=0,
+        help="lateness: replay a scan storm instead (N sources x 16 ports, every frame an event)",
+    )
     parser.add_argument("--url", help="an Elasticsearch node already running (fresh namespaces)")
     parser.add_argument("--only", choices=("latency", "throughput", "lateness"))
     parser.add_argument("--raw-first", action="store_true", help="throughput: the peer first")
@@ -274,9 +280,16 @@ def main() -> None:
             if args.only in (None, "lateness"):
                 from bench.packets_bench import build_capture
                 from estate import load
+                from monitors.sim.traffic import write_scan_storm
 
                 estate_path = ROOT / "examples" / "small.yaml"
-                pcap = build_capture(load(estate_path), estate_path, args.connections)
+                if args.scanners:
+                    storm = home / "scan-storm.pcap"
+                    pcap = write_scan_storm(
+                        load(estate_path), storm, args.scanners, 16, time.time()
+                    ).path
+                else:
+                    pcap = build_capture(load(estate_path), estate_path, args.connections)
                 late = lateness(url, args.watch_seconds, args.interval, pcap)
                 print(
                     f"poll lateness while replaying {pcap.name} into Elasticsearch "

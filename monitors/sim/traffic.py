@@ -12,6 +12,8 @@ management), next to allowed flows that must stay quiet.
 
 from __future__ import annotations
 
+import ipaddress
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,3 +139,43 @@ def write_demo_capture(
     finally:
         writer.close()
     return DemoCapture(path, len(background_frames) + len(frames), tuple(attacks))
+
+
+# Where the destination port sits in a SYN written by write_scan_storm:
+# Ethernet, IPv4 without options, then the TCP source port.
+_DPORT_AT = 14 + 20 + 2
+SCAN_SOURCES = "198.18.0.0"  # the benchmark range: outside any estate, never sent
+
+
+def write_scan_storm(
+    estate: Estate, path: Path, scanners: int, ports: int, start: float
+) -> DemoCapture:
+    """`scanners` distinct sources each SYN-scanning `ports` ports of one of the
+    gov-extranet's servers: a capture whose every frame is an event (a
+    forbidden flow from outside the estate) and every source a port scan when
+    `ports` passes the threshold. For the store's and the loop's worst case.
+
+    scapy builds one frame per scanner and the ports are patched in: the TCP
+    checksum goes stale, which a SPAN-port sensor must not (and does not) check.
+    """
+    servers = [h for s in estate.systems() if s.zone == "gov-extranet" for h in s.hosts]
+    if not servers:
+        raise ValueError(f"{estate.file}: a scan storm needs hosts in the gov-extranet zone")
+    first = int(ipaddress.IPv4Address(SCAN_SOURCES)) + 1
+    frames = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with PcapWriter(path) as writer:
+        for n in range(scanners):
+            server = servers[n % len(servers)]
+            template = bytearray(
+                bytes(
+                    Ether(src=ATTACKER_MAC, dst="02:5e:00:00:ff:01")
+                    / IP(src=str(ipaddress.IPv4Address(first + n)), dst=str(server.address4))
+                    / TCP(sport=40000 + n % 20000, dport=1, flags="S")
+                )
+            )
+            for port in range(1, ports + 1):
+                struct.pack_into("!H", template, _DPORT_AT, port)
+                writer.write(start + frames * 1e-4, bytes(template))
+                frames += 1
+    return DemoCapture(path, frames, (f"{scanners} port scans of {ports} ports",))
