@@ -4,6 +4,11 @@
     yunwang migrate ipv6 examples/small.yaml run --lab --stage county --canary hl
     yunwang migrate ipv6 examples/small.yaml status --lab
     yunwang migrate ipv6 examples/small.yaml rollback --lab --stage county
+    yunwang migrate ipv6 examples/puyang.yaml plan        # the real network
+
+Without --lab the targets are the estate's: every node's router and the
+hosts its nodes declare (extranet.nodes[].hosts), reached over SSH as
+extranet.ansible says; the gates measure from this machine and the routers.
 
 Stage by stage from the city down, in each the routers (LAN prefixes, RA,
 OSPFv3) then the hosts, each a canary then batches; after each batch the
@@ -76,7 +81,10 @@ def ipv6(
             help="Also gate host batches on the packet sensor seeing IPv6 on their segments",
         ),
     ] = False,
-    lab: Annotated[bool, typer.Option("--lab", help="Migrate the lab's routers and hosts")] = False,
+    lab: Annotated[
+        bool,
+        typer.Option("--lab", help="Migrate the lab's routers and hosts, not the estate's"),
+    ] = False,
     lab_dir: Annotated[Path | None, typer.Option("--lab-dir", help="Lab directory")] = None,
     store: StoreOption = None,
     as_json: JsonFlag = False,
