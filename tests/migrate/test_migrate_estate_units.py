@@ -164,3 +164,14 @@ def test_a_declared_ipv6_address_is_kept() -> None:
     )
     (host,) = load_ok(text).node("hl").hosts
     assert str(host.address6) == "2001:db8:3900:8800::beef"
+
+
+def test_status_without_lab_reads_the_networks_own_record(tmp_path: Path) -> None:
+    env = {**os.environ, "YUNWANG_HOME": str(tmp_path / "home")}
+    argv = [sys.executable, "-m", "yunwang", "migrate", "ipv6", str(SMALL), "status", "--json"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["migrated"] == 0
+    names = {t["name"] for t in status["targets"]}
+    assert {"py", "hl", "hl-zyl-v001", "py-nms-1", "hl-app-1", "hl-zyl-jump"} <= names

@@ -8,6 +8,9 @@ renders a migrated router exactly as the migration left it.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from estate import load
 from playbooks.dual_links import (
@@ -65,3 +68,25 @@ def test_the_rollout_renders_a_migrated_router_as_the_migration_left_it() -> Non
     plain = frr_config(py.routing, "py", py.preamble, py.ipv6)
     assert not py.ospf6 and "ospf6" not in plain and "ipv6" not in plain
     assert plain == render(next(r for r in routers if r.name == "py"), [])
+
+
+def test_the_rollout_reads_which_routers_the_migration_record_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playbooks.migration_record import record_path, save
+    from yunwang.commands.rollout import _with_migration
+
+    monkeypatch.setenv("YUNWANG_HOME", str(tmp_path))
+    estate = load(SMALL)
+    targets = rollout_targets(estate)
+    assert _with_migration(targets, estate, Path(SMALL), None) == (targets, [])
+    entry = {"stage": "county", "router": "hl", "migrated_at": "-", "by": "t", "added": []}
+    save(
+        record_path(SMALL, lab=False),
+        {"hl": {**entry, "kind": "router"}, "hl-app-1": {**entry, "kind": "host"}},
+    )
+    composed, migrated = _with_migration(targets, estate, Path(SMALL), None)
+    assert migrated == ["hl"]
+    assert [t.node for t in composed if t.ipv6] == ["hl"]
+    # The lab's record is another file: a rehearsal never marks the network migrated.
+    assert not record_path(SMALL, lab=True).exists()
