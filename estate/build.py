@@ -12,6 +12,7 @@ from estate.addressing import Allocation, ZoneLookup, find_clashes, nth_host4, n
 from estate.allocator import Planner, lan_of
 from estate.declared import Declarations
 from estate.errors import EstateError, Problem
+from estate.extranet_hosts import Hosts
 from estate.isolation import parse_service
 from estate.model import (
     Device,
@@ -42,6 +43,7 @@ class _Builder:
         self.zone_allocs: dict[str, Allocation] = {}
         self.ports: dict[tuple[str, str], str] = {}  # (device, ifName) -> link id
         self.declared = Declarations(self.report)
+        self.hosts = Hosts(self.report)
 
     def report(self, path: Path, message: str) -> None:
         self.problems.append(self.source.problem(path, message))
@@ -99,6 +101,7 @@ class _Builder:
             _allocations=tuple(self.planner.allocations),
             _zone_lookup=self._zone_lookup(zones),
             sensors=sensors,
+            ansible=spec.extranet.ansible,
         )
 
     # --- zones and the isolation matrix --------------------------------------
@@ -194,15 +197,17 @@ class _Builder:
             else:
                 lan4, lan6 = lan_of(block, child_bits[spec.level])
             devices = self._devices(pn, lan4, lan6)
+            hosts = self.hosts.of_node(spec.id, spec.hosts, pn.path, lan4, lan6, devices)
             dhcp = self.declared.dhcp_servers(
                 pn.path, spec.dhcp_servers, lan4, lan6, "this node's LAN"
             )
             nodes[spec.id] = Node(
                 spec.id, spec.name, spec.level, spec.parent, pn.county, pn.township,
-                devices, lan4, lan6, dhcp, spec.ipv6_mode,
+                devices, lan4, lan6, dhcp, spec.ipv6_mode, hosts,
             )  # fmt: skip
             if spec.parent in nodes:
                 links.extend(self._uplinks(pn, nodes[spec.id], nodes[spec.parent], link_blocks))
+        self.hosts.check_names(set(nodes))
         return list(nodes.values()), links
 
     def _node_block(

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from estate.schema import Ipv6Mode
+if TYPE_CHECKING:
+    # Typing only: the dual-link role's filter plugin renders RA lines inside
+    # every ansible-playbook run, which needs neither the schema nor pydantic.
+    from estate.schema import Ipv6Mode
 
 
 @dataclass(frozen=True)

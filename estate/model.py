@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Literal
 
@@ -17,6 +17,7 @@ from estate.addressing import Allocation, ZoneLookup
 from estate.names import UnknownName, resolve_name
 from estate.routing import Bfd
 from estate.schema import (
+    AnsibleAccess,
     City,
     Ipv6Mode,
     Level,
@@ -51,6 +52,16 @@ class Device:
 
 
 @dataclass(frozen=True)
+class ExtranetHost:
+    """A server on a node's LAN (extranet.nodes[].hosts), its planned addresses."""
+
+    name: str
+    node: str
+    address4: IPv4Address
+    address6: IPv6Address
+
+
+@dataclass(frozen=True)
 class Node:
     id: str
     name: str
@@ -65,6 +76,7 @@ class Node:
     # gateway relays), (): no DHCP on this LAN.
     dhcp_servers: tuple[IPv4Address | IPv6Address, ...] | None = None
     ipv6_mode: Ipv6Mode = "slaac"  # the LAN's Router Advertisements (estate.ipv6.ra_flags)
+    hosts: tuple[ExtranetHost, ...] = ()
 
     @property
     def gateway4(self) -> IPv4Address:
@@ -243,6 +255,9 @@ class Estate:
     _allocations: tuple[Allocation, ...]
     _zone_lookup: ZoneLookup
     sensors: tuple[Sensor, ...] = ()
+    ansible: AnsibleAccess = field(
+        default_factory=AnsibleAccess
+    )  # how Ansible reaches the extranet
 
     # --- extranet ---------------------------------------------------------
 

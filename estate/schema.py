@@ -196,6 +196,34 @@ class VillageGroup(Spec):
         return self
 
 
+class ExtranetHostSpec(Spec):
+    """A server on a node's LAN (a county's application server, a township's
+    jump host): what the IPv6 migration gives its planned address, default
+    route, sshd and firewall. `address6` defaults to the same host number in
+    the LAN's IPv6 prefix as `address4` has in its IPv4 one."""
+
+    name: Code
+    address4: IPv4Address
+    address6: IPv6Address | None = None
+
+
+# A path Ansible is handed (its SSH key, its known_hosts), never read by yunwang:
+# absolute, letters, digits and ._@+- only.
+KeyPath = Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._@+/-]{1,255}$")]
+
+
+class AnsibleAccess(Spec):
+    """How Ansible reaches the extranet's routers and hosts over SSH. Secrets
+    stay where they are: the key by its path (or an ssh-agent), `become`
+    through passwordless sudo; nothing secret is written in the estate."""
+
+    user: str = Field("root", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    port: int = Field(22, strict=True, ge=1, le=65535)
+    private_key_file: KeyPath | None = None
+    known_hosts_file: KeyPath | None = None
+    become: bool = True
+
+
 class NodeSpec(Spec):
     id: Code
     name: str = Field(min_length=1)
@@ -209,6 +237,8 @@ class NodeSpec(Spec):
     dhcp_servers: list[IpAddress] | None = None
     # The flags of the Router Advertisements on this node's LAN (see estate.ipv6.ra_flags).
     ipv6_mode: Ipv6Mode = "slaac"
+    # The servers on its LAN the IPv6 migration reaches.
+    hosts: list[ExtranetHostSpec] = Field([], max_length=256)
 
 
 def _default_owed() -> dict[Literal["county", "township", "village"], int]:
@@ -221,6 +251,7 @@ class Extranet(Spec):
         default_factory=_default_owed
     )
     dual_links: DualLinks = DualLinks()
+    ansible: AnsibleAccess = AnsibleAccess()
     nodes: list[NodeSpec]
 
 

@@ -9,10 +9,12 @@ FRR pathspaces on this machine, reached with a local connection).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from estate.routing import Bfd, router_routing
+from playbooks.migration_routers import PIECES, MigrationRouter
 from playbooks.runner import lab_connection
 
 if TYPE_CHECKING:
@@ -33,6 +35,12 @@ BFD = "show bfd peers json"
 OSPF4_INTERFACES = "show ip ospf interface json"
 OSPF6_INTERFACES = "show ipv6 ospf6 interface json"
 OBSERVE = (OSPF4, OSPF6, BFD, OSPF4_INTERFACES, OSPF6_INTERFACES)
+OBSERVE4 = (OSPF4, BFD, OSPF4_INTERFACES)  # an IPv4-only router runs no ospf6d state
+
+
+def observe(ospf6: bool) -> tuple[str, ...]:
+    """What the verification reads from a router that runs (or not) OSPFv3."""
+    return OBSERVE if ospf6 else OBSERVE4
 
 
 class RolloutError(Exception):
@@ -58,15 +66,48 @@ class RouterTarget:
     pathspace: str = ""
     preamble: tuple[str, ...] = ("log syslog informational",)
     connection: dict[str, Any] = field(default_factory=dict)
+    # What the IPv6 migration gave the router: {"segments": [Segment6 dicts],
+    # "pieces": [...]}; empty when it is not migrated.
+    ipv6: dict[str, Any] = field(default_factory=dict)
 
     @property
     def router_id(self) -> str:
         return str(self.routing["router_id"])
 
+    @property
+    def ospf6(self) -> bool:
+        """Does the router run OSPFv3 (declared dual-stack, or migrated)?"""
+        return bool(self.routing.get("ospf6", True))
+
+
+def with_migration(
+    targets: Sequence[RouterTarget],
+    routers: Sequence[MigrationRouter],
+    migrated: Collection[str],
+) -> list[RouterTarget]:
+    """The targets, each router the IPv6 migration's record names as migrated
+    carrying what the migration gave it: its rollout renders and verifies it
+    dual-stack (its prefixes, RA and OSPFv3 stay; OSPFv3 must be Full)."""
+    by_name = {r.name: r for r in routers}
+    out = []
+    for t in targets:
+        router = by_name.get(t.node)
+        if t.node not in migrated or router is None:
+            out.append(t)
+            continue
+        ipv6 = {"segments": [s.to_dict() for s in router.segments], "pieces": list(PIECES)}
+        out.append(replace(t, routing={**t.routing, "ospf6": True}, ipv6=ipv6))
+    return out
+
 
 def estate_targets(estate: Estate, bfd: Bfd | None = None) -> list[RouterTarget]:
     """The estate's routers of the dual-link levels, reached over SSH at their
-    first device's management address."""
+    first device's management address; IPv4-only until the IPv6 migration
+    makes them dual-stack (`with_migration`)."""
+    # Here: the role's filter plugin imports this module and needs none of it.
+    from playbooks.migration_estate import PREAMBLE, access_vars
+
+    access = access_vars(estate.ansible)
     targets = []
     for level in LEVELS:
         for node in estate.nodes(level=level):  # type: ignore[arg-type]
@@ -76,12 +117,13 @@ def estate_targets(estate: Estate, bfd: Bfd | None = None) -> list[RouterTarget]
                     node.id,
                     node.level,
                     uplinks[0].parent if uplinks else None,
-                    router_routing(estate, node.id, bfd).to_dict(),
+                    router_routing(estate, node.id, bfd).to_dict() | {"ospf6": False},
                     tuple(
                         Uplink(lk.id, lk.role, lk.child_end.interface, lk.bfd is not None)
                         for lk in uplinks
                     ),
-                    connection={"ansible_host": str(node.gateway4), "ansible_become": True},
+                    preamble=PREAMBLE,
+                    connection={"ansible_host": str(node.gateway4), **access},
                 )
             )
     return targets
@@ -113,11 +155,11 @@ def inventory(targets: list[RouterTarget]) -> dict[str, Any]:
     by_node = {t.node: t for t in targets}
     hosts = {}
     for t in targets:
-        observe = list(OBSERVE)
+        commands = list(observe(t.ospf6))
         parent = by_node.get(t.parent or "")
         if parent is not None:
             # The route towards the parent's router id: which uplink carries it.
-            observe.append(f"show ip route {parent.router_id} json")
+            commands.append(f"show ip route {parent.router_id} json")
         hosts[t.node] = {
             **t.connection,
             "dual_links_routing": t.routing,
@@ -125,8 +167,9 @@ def inventory(targets: list[RouterTarget]) -> dict[str, Any]:
             "dual_links_preamble": list(t.preamble),
             "dual_links_pathspace": t.pathspace,
             "dual_links_config": t.config,
-            "dual_links_observe": observe,
+            "dual_links_observe": commands,
             "dual_links_uplinks": [asdict(u) for u in t.uplinks],
+            "dual_links_ipv6": t.ipv6,
         }
     return {"all": {"hosts": hosts}}
 

@@ -55,7 +55,10 @@ def lab_sources(lab: Any) -> list[dict[str, str]]:
 
 
 class LabProber:
-    """Measurements from the lab's NMS namespace ("" = fine, else what was seen)."""
+    """Measurements from the lab's NMS namespace ("" = fine, else what was seen).
+
+    On the real network `lab` is playbooks.migration_estate.SshReach: the
+    same measurements from this machine and, over SSH, from the routers."""
 
     def __init__(self, lab: Any) -> None:
         self.lab = lab
@@ -78,7 +81,9 @@ class LabProber:
         return f"router {host.router} has no {gateway} (the segment's IPv6 prefix is not up)"
 
     def router(self, router: MigrationRouter, *, ipv6: bool) -> RouterSeen:
-        addresses = self.lab.run(router.name, ["ip", "-6", "-o", "addr", "show", "scope", "global"])
+        addresses = self.lab.run(
+            router.name, ["ip", "-6", "-o", "addr", "show", "scope", "global"], check=False
+        )
         running = self._vtysh(router, "show running-config")
         neighbours: list[dict[str, Any]] = []
         if "router ospf6" in running:
@@ -115,7 +120,8 @@ class LabProber:
         return "Hosts use DHCP to obtain routable addresses" in state, other
 
     def _vtysh(self, router: MigrationRouter, command: str) -> str:
-        argv = ["vtysh", "-N", router.pathspace, "-c", command]
+        pathspace = ["-N", router.pathspace] if router.pathspace else []
+        argv = ["vtysh", *pathspace, "-c", command]
         return str(self.lab.run(router.name, argv, check=False).stdout)
 
 

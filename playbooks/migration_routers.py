@@ -19,15 +19,19 @@ pieces to take back, so a failed batch returns to exactly what it had.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from ipaddress import ip_interface
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from estate import Estate
 from estate.ipv6 import RaFlags, ra_flags
 from estate.routing import RouterRouting, render_frr
 from playbooks.runner import lab_connection
+
+if TYPE_CHECKING:
+    # Typing only: the dual-link role's filter plugin renders a migrated
+    # router's IPv6 (render_ipv6) inside every ansible-playbook run.
+    from estate import Estate
 
 PIECES = ("prefix", "ra", "ospf6")
 
@@ -39,6 +43,13 @@ class Segment6:
     interface: str
     addresses: tuple[str, ...]  # addr/len
     ra: RaFlags
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Segment6:
+        return cls(str(raw["interface"]), tuple(raw["addresses"]), RaFlags(**raw["ra"]))
 
 
 @dataclass(frozen=True)
@@ -85,10 +96,33 @@ class RouterSeen:
 
 def render(router: MigrationRouter, pieces: Iterable[str]) -> str:
     """The router's whole FRR configuration with these migration pieces."""
+    return render_ipv6(
+        router.routing,
+        hostname=router.name,
+        preamble=router.preamble,
+        segments=router.segments,
+        pieces=pieces,
+    )
+
+
+def render_ipv6(
+    routing: dict[str, Any],
+    *,
+    hostname: str,
+    preamble: Sequence[str],
+    segments: Sequence[Segment6],
+    pieces: Iterable[str],
+) -> str:
+    """A router's routing (RouterRouting.to_dict()) with these migration pieces
+    on its segments: what the migration applies, and what the dual-link
+    rollout renders for a router the migration has made dual-stack."""
     have = set(pieces)
-    routing = replace(RouterRouting.from_dict(router.routing), ospf6="ospf6" in have)
-    text = render_frr(routing, hostname=router.name, preamble=router.preamble)
-    for segment in router.segments:
+    text = render_frr(
+        replace(RouterRouting.from_dict(routing), ospf6="ospf6" in have),
+        hostname=hostname,
+        preamble=preamble,
+    )
+    for segment in segments:
         extra = _segment_lines(segment, have)
         if not extra:
             continue

@@ -5,7 +5,9 @@ observe tasks) and asks, for every uplink: is the OSPFv2 and the OSPFv3
 neighbour Full on it, is its BFD session up (IPv4 and IPv6) where the level
 runs BFD, and does the route towards the parent leave by the primary? And,
 for every link of the router: does OSPFv2 and OSPFv3 run the cost the estate
-declares, and BFD the declared timers? Each "no" is a Finding naming the
+declares, and BFD the declared timers? OSPFv3 and the IPv6 BFD sessions are
+asked for only of a router that runs OSPFv3 (declared dual-stack, or made
+so by the IPv6 migration): an IPv4-only router is judged on IPv4 alone. Each "no" is a Finding naming the
 node, the link and what was seen against what was declared.
 """
 
@@ -19,12 +21,12 @@ from typing import Any
 from estate.routing import RouterRouting
 from playbooks.dual_links import (
     BFD,
-    OBSERVE,
     OSPF4,
     OSPF4_INTERFACES,
     OSPF6,
     OSPF6_INTERFACES,
     RouterTarget,
+    observe,
 )
 
 ROUTE_PREFIX = "show ip route "
@@ -151,15 +153,18 @@ def check_router(target: RouterTarget, seen: Mapping[str, str]) -> list[Finding]
     """Findings for one router from its observed command outputs (empty: healthy)."""
     out = [
         Finding(target.node, "-", f"no JSON from `{command}`")
-        for command in OBSERVE
+        for command in observe(target.ospf6)
         if _json(seen, command) is None
     ]
     if out:
         return out
-    raw4, raw6, raw_bfd = _json(seen, OSPF4), _json(seen, OSPF6), _json(seen, BFD)
-    ospf4, ospf6, bfd = _ospf4_states(raw4), _ospf6_states(raw6), _bfd_states(raw_bfd)
+    families = (4, 6) if target.ospf6 else (4,)
+    protocols = [("OSPFv2", _ospf4_states(_json(seen, OSPF4)))]
+    if target.ospf6:
+        protocols.append(("OSPFv3", _ospf6_states(_json(seen, OSPF6))))
+    bfd = _bfd_states(_json(seen, BFD))
     for up in target.uplinks:
-        for protocol, states in (("OSPFv2", ospf4), ("OSPFv3", ospf6)):
+        for protocol, states in protocols:
             state = states.get(up.interface)
             if state != "Full":
                 out.append(
@@ -171,7 +176,7 @@ def check_router(target: RouterTarget, seen: Mapping[str, str]) -> list[Finding]
                     )
                 )
         if up.bfd:
-            for family in (4, 6):
+            for family in families:
                 status = bfd.get((up.interface, family))
                 if status != "up":
                     out.append(
@@ -204,10 +209,10 @@ def _declared_findings(target: RouterTarget, seen: Mapping[str, str]) -> list[Fi
     """Every link of the router runs the cost and BFD timers the estate declares."""
     declared = RouterRouting.from_dict(target.routing)
     out: list[Finding] = []
-    costs = {
-        protocol: _costs(_json(seen, command))
-        for protocol, command in (("OSPFv2", OSPF4_INTERFACES), ("OSPFv3", OSPF6_INTERFACES))
-    }
+    commands = [("OSPFv2", OSPF4_INTERFACES)]
+    if target.ospf6:
+        commands.append(("OSPFv3", OSPF6_INTERFACES))
+    costs = {protocol: _costs(_json(seen, command)) for protocol, command in commands}
     sessions = _bfd_timers(_json(seen, BFD))
     for iface in declared.interfaces:
         if iface.cost is None:
@@ -227,7 +232,7 @@ def _declared_findings(target: RouterTarget, seen: Mapping[str, str]) -> list[Fi
         want = declared.timers(iface)
         if want is None:
             continue
-        for family in (4, 6):
+        for family in (4, 6) if target.ospf6 else (4,):
             # A missing session is the uplink check's finding (or a child not yet routed).
             have = sessions.get((iface.name, family))
             if have is not None and have != (want.interval_ms, want.interval_ms, want.multiplier):

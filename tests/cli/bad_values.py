@@ -203,7 +203,9 @@ BAD: list[Row] = [
            (INVALID, ("{missing}", "plan", "--lab-dir", "{nolab}")),
            (INVALID, ("{garbage}", "plan", "--lab-dir", "{nolab}")),
            (INVALID, ("{small}", "plan", "--lab-dir", "{nolab}")),
-           (INVALID, ("{small}", "run")),
+           # Never a real `run` here: without --lab it reaches the estate's routers.
+           (USAGE, ("{small}", "run", "--adoption-gate")),
+           (USAGE, ("{small}", "plan", "--canary", "nowhere")),
            (USAGE, ("{small}", "sideways", "--lab-dir", "{nolab}")),
            (USAGE, ("{small}", "run", "--settle", "0", "--lab-dir", "{nolab}")),
            (USAGE, ("{small}", "plan", "--batch", "many")),

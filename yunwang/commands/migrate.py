@@ -4,6 +4,11 @@
     yunwang migrate ipv6 examples/small.yaml run --lab --stage county --canary hl
     yunwang migrate ipv6 examples/small.yaml status --lab
     yunwang migrate ipv6 examples/small.yaml rollback --lab --stage county
+    yunwang migrate ipv6 examples/puyang.yaml plan        # the real network
+
+Without --lab the targets are the estate's: every node's router and the
+hosts its nodes declare (extranet.nodes[].hosts), reached over SSH as
+extranet.ansible says; the gates measure from this machine and the routers.
 
 Stage by stage from the city down, in each the routers (LAN prefixes, RA,
 OSPFv3) then the hosts, each a canary then batches; after each batch the
@@ -43,7 +48,7 @@ from yunwang.console import (
 
 if TYPE_CHECKING:
     from estate import Estate
-    from playbooks.migration import Target
+    from playbooks.migration import Prober, Target
     from playbooks.migration_report import BatchResult, MigrationReport
 
 migrate_app = typer.Typer(help="Migrate the network to IPv6, stage by stage, reversibly.")
@@ -76,7 +81,10 @@ def ipv6(
             help="Also gate host batches on the packet sensor seeing IPv6 on their segments",
         ),
     ] = False,
-    lab: Annotated[bool, typer.Option("--lab", help="Migrate the lab's routers and hosts")] = False,
+    lab: Annotated[
+        bool,
+        typer.Option("--lab", help="Migrate the lab's routers and hosts, not the estate's"),
+    ] = False,
     lab_dir: Annotated[Path | None, typer.Option("--lab-dir", help="Lab directory")] = None,
     store: StoreOption = None,
     as_json: JsonFlag = False,
@@ -90,15 +98,23 @@ def ipv6(
     if not 1 <= settle_s <= 300:
         fail(f"--settle {settle_s:g}: expected 1 to 300 seconds", EXIT_USAGE)
     estate = load_estate(estate_file)
-    if not (lab or lab_dir is not None):
-        # The estate's own hosts have no per-host IPv6 plan in the estate yet:
-        # the migration is rehearsed on the lab, whose host records carry it.
-        fail(f"{estate_file}: the IPv6 migration runs on the lab only for now (add --lab)")
-    the_lab = running_lab(lab_dir)
-    from playbooks.migration_lab import lab_targets
+    on_lab = lab or lab_dir is not None
+    if adoption_gate and not on_lab:
+        fail(
+            "--adoption-gate: the packet sensor's gate runs in the lab only (add --lab)", EXIT_USAGE
+        )
+    the_lab = running_lab(lab_dir) if on_lab else None
+    if the_lab is not None:
+        from playbooks.migration_lab import lab_targets
 
-    targets = lab_targets(the_lab, estate)
-    path = record_path(estate_file, lab=True)
+        targets = lab_targets(the_lab, estate)
+    else:
+        # The real network: the estate's routers and the hosts it declares,
+        # reached over SSH as extranet.ansible says.
+        from playbooks.migration_estate import estate_targets
+
+        targets = estate_targets(estate)
+    path = record_path(estate_file, lab=on_lab)
     try:
         batches = plan(targets, stage=stage, canary=canary, size=batch)
     except MigrationError as exc:
@@ -113,7 +129,8 @@ def ipv6(
         _show_status(targets, migrated, stage, as_json)
     elif action == "run":
         gates = _Gates(settle_s, adoption_gate)
-        _run(the_lab, estate, str(estate_file), batches, path, migrated, gates, store, as_json)
+        reach = _reach(the_lab, estate)
+        _run(reach, estate, str(estate_file), batches, path, migrated, gates, store, as_json)
     else:
         from playbooks.migration_record import check_rollback_order
 
@@ -122,7 +139,8 @@ def ipv6(
         except MigrationError as exc:
             fail(str(exc), EXIT_USAGE)
         chosen = [t for t in targets if stage is None or t.stage == stage]
-        _rollback(the_lab, estate, str(estate_file), chosen, stage, path, migrated, store, as_json)
+        reach = _reach(the_lab, estate)
+        _rollback(reach, estate, str(estate_file), chosen, stage, path, migrated, store, as_json)
 
 
 def _show_plan(batches: list[list[Target]], migrated: dict[str, Any], as_json: bool) -> None:
@@ -184,13 +202,33 @@ def _show_status(
 
 
 @dataclass(frozen=True)
+class _Reach:
+    """Where the gates measure from and what the firewalls' sources are: the
+    lab's NMS namespace, or this machine and SSH on the real network."""
+
+    sources: list[dict[str, str]]
+    prober: Prober
+    lab: Any  # a lab.Lab, or None on the real network
+
+
+def _reach(the_lab: Any, estate: Estate) -> _Reach:
+    from playbooks.migration_lab import LabProber, lab_sources
+
+    if the_lab is not None:
+        return _Reach(lab_sources(the_lab), LabProber(the_lab), the_lab)
+    from playbooks.migration_estate import SshReach, estate_sources
+
+    return _Reach(estate_sources(estate), LabProber(SshReach(estate)), None)
+
+
+@dataclass(frozen=True)
 class _Gates:
     settle_s: float
     adoption: bool  # the packet sensor on the host batches' segments
 
 
 def _run(
-    the_lab: Any,
+    reach: _Reach,
     estate: Estate,
     estate_file: str,
     batches: list[list[Target]],
@@ -201,7 +239,6 @@ def _run(
     as_json: bool,
 ) -> None:
     from playbooks.migration import Adoption, migrate
-    from playbooks.migration_lab import LabProber, lab_sources
     from playbooks.migration_record import note_batch, save, to_events
     from playbooks.runner import RunError
     from security.audit import record
@@ -229,12 +266,12 @@ def _run(
     if gates.adoption:  # the sensor (and scapy) only when asked for
         from yunwang.commands._adoption import lab_adoption
 
-        adoption = partial(lab_adoption, the_lab)
+        adoption = partial(lab_adoption, reach.lab)
     try:
         report = migrate(
             batches,
-            lab_sources(the_lab),
-            LabProber(the_lab),
+            reach.sources,
+            reach.prober,
             settle_s=gates.settle_s,
             progress=progress,
             adoption=adoption,
@@ -265,7 +302,7 @@ def _run(
 
 
 def _rollback(
-    the_lab: Any,
+    reach: _Reach,
     estate: Estate,
     estate_file: str,
     hosts: list[Target],
@@ -278,7 +315,6 @@ def _rollback(
     import time
 
     from playbooks.migration import rollback
-    from playbooks.migration_lab import LabProber, lab_sources
     from playbooks.migration_record import forget, rollback_event, save
     from playbooks.runner import RunError
     from security.audit import record
@@ -289,7 +325,7 @@ def _rollback(
     started = time.monotonic()
     say(f"rollback of {len(hosts)} routers and hosts ({stage or 'all stages'}) to IPv4-only")
     try:
-        outcomes, findings = rollback(hosts, lab_sources(the_lab), LabProber(the_lab))
+        outcomes, findings = rollback(hosts, reach.sources, reach.prober)
     except RunError as exc:
         record("migrate.ipv6.rollback", estate_file, "failure", {"error": str(exc)}, actor=who)
         fail(str(exc))

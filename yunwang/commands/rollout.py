@@ -14,7 +14,7 @@ the store.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -27,6 +27,7 @@ from yunwang.console import EXIT_INVALID, EXIT_USAGE, err, fail, load_estate, ou
 
 if TYPE_CHECKING:
     from estate import Estate
+    from playbooks.dual_links import RouterTarget
     from playbooks.rollout import BatchResult, RolloutReport
 
 rollout_app = typer.Typer(help="Roll routing changes out to the extranet's routers.")
@@ -68,17 +69,20 @@ def dual_links(
     if not 5 <= settle_s <= 600:
         fail(f"--settle {settle_s:g}: expected 5 to 600 seconds", EXIT_USAGE)
     estate = load_estate(estate_file)
+    the_lab = None
     try:
         if lab or lab_dir is not None:
             from lab.errors import LabError
             from lab.lab import Lab
 
             try:
-                targets = lab_targets(Lab(lab_dir))
+                the_lab = Lab(lab_dir)
+                targets = lab_targets(the_lab)
             except LabError as exc:
                 fail(f"--lab: {exc}")
         else:
             targets = estate_targets(estate)
+        targets, migrated = _with_migration(targets, estate, estate_file, the_lab)
         named = [_router_id(estate, name) for name in limit or []]
         plan = batches(targets, level=level, limit=named, size=batch)
     except RolloutError as exc:
@@ -91,6 +95,7 @@ def dual_links(
         "mode": mode,
         "level": level,
         "batches": [[t.node for t in b] for b in plan],
+        "ipv6_migrated": migrated,
     }
     who = current_actor()
     routers = sum(len(b) for b in plan)
@@ -214,6 +219,33 @@ def _print(report: RolloutReport) -> None:
             )
     out.print(table)
     print_not_run(report, "rollout")
+
+
+def _with_migration(
+    targets: list[RouterTarget], estate: Estate, estate_file: Path, the_lab: Any
+) -> tuple[list[RouterTarget], list[str]]:
+    """The targets with what the IPv6 migration gave the routers its record
+    names as migrated (the lab's record for --lab), and those routers."""
+    from playbooks.dual_links import with_migration
+    from playbooks.migration import MigrationError
+    from playbooks.migration_record import load, record_path
+
+    try:
+        record = load(record_path(estate_file, lab=the_lab is not None))
+    except MigrationError as exc:
+        fail(str(exc))
+    migrated = sorted(n for n, entry in record.items() if entry.get("kind") == "router")
+    if not migrated:
+        return targets, []
+    if the_lab is not None:
+        from playbooks.migration_routers import lab_routers
+
+        routers = lab_routers(the_lab, estate)
+    else:
+        from playbooks.migration_estate import estate_routers
+
+        routers = estate_routers(estate)
+    return with_migration(targets, routers, migrated), migrated
 
 
 def _router_id(estate: Estate, text: str) -> str:

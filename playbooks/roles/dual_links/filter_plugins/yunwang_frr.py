@@ -14,10 +14,26 @@ from typing import Any
 
 from estate.routing import RouterRouting, render_frr
 from playbooks.dual_links import RouterTarget, Uplink
+from playbooks.migration_routers import Segment6, render_ipv6
 from playbooks.routing_check import check_router, observed
 
 
-def frr_config(routing: dict[str, Any], hostname: str, preamble: Sequence[str] = ()) -> str:
+def frr_config(
+    routing: dict[str, Any],
+    hostname: str,
+    preamble: Sequence[str] = (),
+    ipv6: dict[str, Any] | None = None,
+) -> str:
+    """The router's configuration; `ipv6` (what the IPv6 migration gave it)
+    adds its prefixes, RA and OSPFv3 exactly as the migration renders them."""
+    if ipv6 and ipv6.get("pieces"):
+        return render_ipv6(
+            routing,
+            hostname=hostname,
+            preamble=preamble,
+            segments=[Segment6.from_dict(s) for s in ipv6.get("segments", [])],
+            pieces=ipv6["pieces"],
+        )
     return render_frr(RouterRouting.from_dict(routing), hostname=hostname, preamble=preamble)
 
 
