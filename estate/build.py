@@ -26,8 +26,10 @@ from estate.model import (
     Zone,
 )
 from estate.routing import Bfd
-from estate.schema import EstateSpec, Level, UplinkSpec
+from estate.schema import EstateSpec
+from estate.schema_extranet import UplinkSpec
 from estate.source import SourceDoc
+from estate.spec_types import Level
 from estate.tenancy import Tenancy
 from estate.topology import PlannedNode, expand
 

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from estate.model import Sensor
-from estate.schema import NodeSpec, SensorSpec
+from estate.schema import SensorSpec
+from estate.schema_extranet import NodeSpec
 from estate.units import is_vrrp_mac
 
 Path = tuple[str | int, ...]

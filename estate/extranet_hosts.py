@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Network, IPv6Address, IPv6Network
 
 from estate.model import Device, ExtranetHost
-from estate.schema import ExtranetHostSpec
+from estate.schema_extranet import ExtranetHostSpec
 
 Path = tuple[str | int, ...]
 Report = Callable[[Path, str], None]

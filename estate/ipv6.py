@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     # Typing only: the dual-link role's filter plugin renders RA lines inside
     # every ansible-playbook run, which needs neither the schema nor pydantic.
-    from estate.schema import Ipv6Mode
+    from estate.spec_types import Ipv6Mode
 
 
 @dataclass(frozen=True)

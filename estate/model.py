@@ -16,17 +16,9 @@ from typing import Literal
 from estate.addressing import Allocation, ZoneLookup
 from estate.names import UnknownName, resolve_name
 from estate.routing import Bfd
-from estate.schema import (
-    AnsibleAccess,
-    City,
-    Ipv6Mode,
-    Level,
-    Monitoring,
-    Quotas,
-    Role,
-    Sites,
-    SnmpCredential,
-)
+from estate.schema import City, Monitoring, Quotas, Sites, SnmpCredential
+from estate.schema_extranet import AnsibleAccess
+from estate.spec_types import Ipv6Mode, Level, Role
 
 _FIRST_LINK_LOCAL = IPv6Address("fe80::1")
 LEVELS: tuple[Level, ...] = ("city", "county", "township", "village")

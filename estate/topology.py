@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from estate.schema import DeviceSpec, Extranet, Level, NodeSpec, UplinkSpec
+from estate.schema_extranet import DeviceSpec, Extranet, NodeSpec, UplinkSpec
+from estate.spec_types import Level
 
 Path = tuple[str | int, ...]
 Report = Callable[[Path, str], None]

@@ -29,7 +29,7 @@ from playbooks.migration_routers import MigrationRouter, Segment6
 
 if TYPE_CHECKING:
     from estate import Estate
-    from estate.schema import AnsibleAccess
+    from estate.schema_extranet import AnsibleAccess
 
 # What the rollout's estate targets carry besides routing (RouterTarget's default).
 PREAMBLE = ("log syslog informational",)

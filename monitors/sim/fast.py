@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from estate import Estate
-from estate.schema import Level
+from estate.spec_types import Level
 from monitors.sim import generator, scenarios
 from monitors.sim.errors import SimError
 from monitors.sim.lifetime import die_with_parent

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from estate import Device, Estate, Link, LinkEnd
-from estate.schema import Level
+from estate.spec_types import Level
 from monitors.sim.scenarios import Behaviour, Scenario
 from monitors.sim.vendors import system_group
 from monitors.snmp.recordings import recording_for

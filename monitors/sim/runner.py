@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from estate import Estate
 from estate.home import yunwang_home
-from estate.schema import Level
+from estate.spec_types import Level
 from monitors.sim import generator, scenarios
 from monitors.sim.errors import SimError
 from monitors.sim.lifetime import die_with_parent

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Self
 
 from estate import Estate
-from estate.schema import Level
+from estate.spec_types import Level
 from monitors.sim import generator, scenarios
 from monitors.sim.credentials import SimCredential, demo_keys, resolve
 from monitors.sim.errors import SimError
