@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -45,74 +44,7 @@ from monitors.packets.capture import PcapWriter  # noqa: E402
 from monitors.packets.parallel import sense_file  # noqa: E402
 from monitors.packets.policy_cache import policy_for  # noqa: E402
 from monitors.packets.sensor import settle_memory  # noqa: E402
-from monitors.packets.synthetic import Host  # noqa: E402
-
-OPTIONS = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (1, 0)), ("NOP", None), ("WScale", 7)]
-
-
-def _frames(clients: list[Host], servers: list[Host], exchange: list[Host],
-            connections: int, seed: int) -> list[tuple[float, bytes]]:  # fmt: skip
-    from scapy.layers.dns import DNS, DNSQR, DNSRR
-    from scapy.layers.inet import IP, TCP, UDP, fragment
-    from scapy.layers.l2 import Dot1Q, Ether
-    from scapy.packet import Packet, Raw
-
-    rng = random.Random(seed)
-    out: list[tuple[float, bytes]] = []
-    t = 1_767_225_600.0
-
-    def put(frame: Packet, vlan: bool) -> None:
-        nonlocal t
-        t += rng.expovariate(2000)
-        if vlan:
-            tag = Dot1Q(vlan=100 + rng.randrange(50))
-            frame = Ether(src=frame.src, dst=frame.dst) / tag / frame.payload
-        out.append((t, bytes(frame)))
-
-    for n in range(connections):
-        c = rng.choice(clients)
-        vlan = rng.random() < 0.33
-        kind = rng.random()
-        if kind < 0.45:  # a TCP session with options and payload
-            s = rng.choice(servers if rng.random() < 0.7 else exchange)
-            port, sport = 443, 20000 + n % 40000
-            e1, e2 = Ether(src=c.mac, dst=s.mac), Ether(src=s.mac, dst=c.mac)
-            ip1, ip2 = IP(src=c.ipv4, dst=s.ipv4), IP(src=s.ipv4, dst=c.ipv4)
-            put(e1 / ip1 / TCP(sport=sport, dport=port, flags="S", options=OPTIONS), vlan)
-            put(e2 / ip2 / TCP(sport=port, dport=sport, flags="SA", options=OPTIONS), vlan)
-            for i in range(6):
-                fwd = i % 2 == 0
-                size = rng.randrange(200, 1400)
-                ts_opt = [("NOP", None), ("NOP", None), ("Timestamp", (1000 + i, 999 + i))]
-                tcp = TCP(sport=sport if fwd else port, dport=port if fwd else sport,
-                          flags="PA", options=ts_opt)  # fmt: skip
-                put((e1 / ip1 if fwd else e2 / ip2) / tcp / Raw(rng.randbytes(size)), vlan)
-            put(e1 / ip1 / TCP(sport=sport, dport=port, flags="FA"), vlan)
-        elif kind < 0.75:  # DNS query and answer
-            s = rng.choice(servers)
-            name = f"host{rng.randrange(5000)}.gov.example."
-            q = DNS(id=n & 0xFFFF, rd=1, qd=DNSQR(qname=name))
-            a = DNS(id=n & 0xFFFF, qr=1, rd=1, ra=1, qd=DNSQR(qname=name),
-                    an=DNSRR(rrname=name, rdata=s.ipv4))  # fmt: skip
-            put(Ether(src=c.mac, dst=s.mac) / IP(src=c.ipv4, dst=s.ipv4)
-                / UDP(sport=30000 + n % 30000, dport=53) / q, vlan)  # fmt: skip
-            put(Ether(src=s.mac, dst=c.mac) / IP(src=s.ipv4, dst=c.ipv4)
-                / UDP(sport=53, dport=30000 + n % 30000) / a, vlan)  # fmt: skip
-        elif kind < 0.85:  # a fragmented UDP datagram (syslog bulk)
-            s = rng.choice(servers)
-            big = (
-                IP(src=c.ipv4, dst=s.ipv4, id=n & 0xFFFF)
-                / UDP(sport=514, dport=514)
-                / Raw(rng.randbytes(3000))
-            )
-            for piece in fragment(big, fragsize=1200):  # type: ignore[no-untyped-call]
-                put(Ether(src=c.mac, dst=s.mac) / piece, vlan)
-        else:  # cross-zone: forbidden services into the exchange zone
-            s = rng.choice(exchange)
-            port = rng.choice((22, 445, 3389))
-            put(Ether(src=c.mac, dst=s.mac) / IP(src=c.ipv4, dst=s.ipv4)
-                / TCP(sport=40000 + n % 20000, dport=port, flags="S", options=OPTIONS), vlan)  # fmt: skip
-    return out
+from monitors.packets.synthetic import varied_traffic  # noqa: E402
 
 
 def build_capture(estate_path: Path, connections: int) -> Path:
@@ -122,7 +54,7 @@ def build_capture(estate_path: Path, connections: int) -> Path:
     estate = load(estate_path)
     clients, servers = endpoints(estate, "gov-extranet")
     _, exchange = endpoints(estate, "exchange")
-    frames = _frames(clients, servers, exchange, connections, seed=13)
+    frames = varied_traffic(clients, servers, exchange, connections, seed=13)
     partial = path.with_suffix(".tmp")
     with PcapWriter(partial) as writer:
         for ts, frame in frames:
