@@ -13,8 +13,10 @@ ones into the exchange zone and a forbidden-flow storm (every client tries
 tcp/22, tcp/445 and tcp/3389 on many exchange servers).
 
 Measures, per capture: packets per CPU-second and per wall-second of the
-sensor in process (read + decode + every detection) on one process and
-sharded over --workers forked processes (CPU of all of them), of the whole
+sensor in process (read + decode + every detection) on one process, the
+same with every frame decoded (what the fast path saves), and sharded over
+--workers forked processes (CPU of all of them, and the busiest worker's
+CPU: the most N idle cores could give), of the whole
 `yunwang sense --pcap FILE ESTATE --json [--workers N]` command (CPU of the
 children, start-up included) and of `tshark -n -r FILE`, medians over
 --repeat rounds with the contenders alternating; then the command's
@@ -41,6 +43,7 @@ from bench.packets_bench import cache_dir, endpoints, timed  # noqa: E402
 from estate import load  # noqa: E402
 from monitors.packets import Sensor, SensorPolicy, read_capture  # noqa: E402
 from monitors.packets.capture import PcapWriter  # noqa: E402
+from monitors.packets.decode import MalformedPacket, decode  # noqa: E402
 from monitors.packets.parallel import sense_file  # noqa: E402
 from monitors.packets.policy_cache import policy_for  # noqa: E402
 from monitors.packets.sensor import settle_memory  # noqa: E402
@@ -86,16 +89,38 @@ def _sense(estate_path: Path, pcap: Path, workers: int) -> list[str]:
 
 
 def _contenders(
-    estate_path: Path, pcap: Path, policy: SensorPolicy, total: int, workers: int
+    estate_path: Path,
+    pcap: Path,
+    policy: SensorPolicy,
+    total: int,
+    workers: int,
+    busiest: list[float],
 ) -> dict[str, Callable[[], int]]:
+    """The runs to time; the sharded one appends its busiest worker's CPU to `busiest`."""
+
     def in_process() -> int:
         sensor = Sensor(policy, observer="bench", keep_events=True)
         sensor.feed_all(read_capture(pcap))
         sensor.close()
         return sensor.stats.seen
 
+    def full_decode() -> int:
+        """Every frame decoded and fed whole: the sensor without its fast path."""
+        sensor = Sensor(policy, observer="bench", keep_events=True)
+        for ts, frame, length in read_capture(pcap):
+            sensor.stats.seen += 1
+            try:
+                packet = decode(frame, ts, length)
+            except MalformedPacket:
+                sensor.stats.malformed += 1
+                continue
+            sensor.feed_packet(packet)
+        sensor.close()
+        return sensor.stats.seen
+
     def in_process_sharded() -> int:
         _, outcome = sense_file(lambda: Sensor(policy, observer="bench"), pcap, workers)
+        busiest.append(max(outcome.cpu_s))
         return outcome.stats.seen
 
     def command(n: int) -> Callable[[], int]:
@@ -111,6 +136,7 @@ def _contenders(
 
     runs: dict[str, Callable[[], int]] = {
         "sensor in process, 1 process": in_process,
+        "the same, every frame decoded (no fast path)": full_decode,
         f"sensor in process, {workers} processes": in_process_sharded,
         "`yunwang sense --pcap` command, 1 process": command(1),
         f"`yunwang sense --pcap --workers {workers}` command": command(workers),
@@ -138,7 +164,8 @@ def main() -> None:
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for label, pcap in captures.items():
         total = sum(1 for _ in read_capture(pcap))
-        runs = _contenders(args.estate, pcap, policy, total, args.workers)
+        busiest: list[float] = []
+        runs = _contenders(args.estate, pcap, policy, total, args.workers, busiest)
         cpu_rates: dict[str, list[float]] = {name: [] for name in runs}
         wall_rates: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.repeat):
@@ -156,6 +183,10 @@ def main() -> None:
             print(
                 f"| {name} | {rate:,.0f} | {statistics.median(wall_rates[name]):,.0f} | {ratio} |"
             )
+        one = total / statistics.median(cpu_rates["sensor in process, 1 process"])
+        print(f"\nin process on {args.workers} processes: busiest worker "
+              f"{statistics.median(busiest):.3f} CPU-s against {one:.3f} for one process: "
+              f"at most {one / statistics.median(busiest):.2f}x on {args.workers} idle cores")  # fmt: skip
     starts = [first_packet(args.estate, captures["mix"]) for _ in range(args.repeat + 1)][1:]
     print(f"\n`yunwang sense` on a one-packet capture (cached policy), exec to exit: "
           f"median {statistics.median(w for w, _ in starts):.2f} s wall, "

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import resource
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     error: str | None = None
     shares: list[int] = field(default_factory=list)  # merged: frames each worker sensed
+    cpu_s: list[float] = field(default_factory=list)  # CPU seconds of each worker (one, unmerged)
 
 
 def merge_stats(parts: Iterable[SensorStats]) -> SensorStats:
@@ -169,7 +171,8 @@ def _merged(outcomes: list[Outcome]) -> Outcome:
             raise WorkerError(outcome.error if index == 0 else f"worker {index}: {outcome.error}")
     stats = merge_stats(o.stats for o in outcomes)
     shares = [o.stats.seen for o in outcomes]
-    return Outcome(stats, merge_adoption(o.adoption for o in outcomes), shares=shares)
+    cpu = [c for o in outcomes for c in o.cpu_s]
+    return Outcome(stats, merge_adoption(o.adoption for o in outcomes), shares=shares, cpu_s=cpu)
 
 
 def _run(
@@ -262,5 +265,7 @@ def _worker(
         outcome = Outcome(sensor.stats, sensor.adoption.snapshot())
     except Exception as exc:  # one line to the parent, never a traceback
         outcome = Outcome(sensor.stats, {}, error=f"{type(exc).__name__}: {exc}")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    outcome.cpu_s = [usage.ru_utime + usage.ru_stime]
     send.send(outcome)
     send.close()
