@@ -42,7 +42,6 @@ class Ipv6Adoption(Detection):
             AdoptionThresholds(), policy.thresholds.get(self.key, {}), self.key
         )
         self._segments = policy.segments
-        self._zone_of = policy.zone_of
         # (segment, 4|6) -> counts of flows seen and bytes of flows already expired
         self.totals: dict[tuple[str, int], FamilyCounts] = {}
         self._live: dict[int, tuple[Flow, tuple[FamilyCounts, ...]]] = {}

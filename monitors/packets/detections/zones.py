@@ -80,7 +80,7 @@ class CrossZoneFlows(Detection):
         """The address's zone, "" for none, asked of the estate once per address."""
         if len(self._zones) >= self.thresholds.max_remembered_flows:
             self._zones.clear()
-        zone = self._zones[address] = self._zone_of(ip_text(address)) or ""
+        zone = self._zones[address] = self._zone_of(address) or ""
         return zone
 
     def on_flow(self, packet: Packet, flow: Flow) -> None:
