@@ -148,7 +148,12 @@ class ZoneLookup:
         self._outside = outside
         self._cache: dict[str, str | None] = {}
 
-    def zone_of(self, address: str | IPv4Address | IPv6Address) -> str | None:
+    def zone_of(self, address: str | bytes | IPv4Address | IPv6Address) -> str | None:
+        """The zone holding `address`; raw bytes (4 or 16, the packet sensor's
+        form) skip the text round trip, and the prefix map caches them."""
+        if isinstance(address, bytes):
+            hit = self._prefixes.lookup(address)
+            return self._outside if hit is None else hit[0]
         key = str(address)
         if key in self._cache:
             return self._cache[key]

@@ -326,7 +326,7 @@ class Estate:
                 return z
         raise KeyError(name)
 
-    def zone_of(self, address: str | IPv4Address | IPv6Address) -> str | None:
+    def zone_of(self, address: str | bytes | IPv4Address | IPv6Address) -> str | None:
         return self._zone_lookup.zone_of(address)
 
     @property

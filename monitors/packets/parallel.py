@@ -2,7 +2,7 @@
 
 Each worker is a forked copy of the loaded sensor (the policy is built
 once, before the fork) with its share of the traffic (`shards`): for a
-file, every worker reads the file and keeps its own packets; live, the
+file, every worker reads the file and keeps its own packets (`share`); live, the
 kernel's AF_PACKET fanout hands each packet to one worker's socket.
 
 What needs merging, and how (everything else is whole in one worker):
@@ -21,9 +21,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import resource
 import signal
-import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -35,6 +35,7 @@ from security.events import Event
 from .capture import PcapError, Record, read_capture
 from .decode import MalformedPacket, decode
 from .detections.adoption import FamilyCounts
+from .fastpath import flow_key
 from .sensor import Sensor, SensorStats
 from .shards import ShardAssigner
 
@@ -58,6 +59,7 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     error: str | None = None
     shares: list[int] = field(default_factory=list)  # merged: frames each worker sensed
+    cpu_s: list[float] = field(default_factory=list)  # CPU seconds of each worker (one, unmerged)
 
 
 def merge_stats(parts: Iterable[SensorStats]) -> SensorStats:
@@ -87,44 +89,39 @@ def merge_adoption(
     return total
 
 
-# Untagged IPv4 without options, up to the TCP flags: ethertype, version and
-# header length, fragment field, protocol, addresses, ports, flags.
-_PLAIN_IPV4 = struct.Struct("!12xHBxxxxxHxBxx4s4sHH8xB")
-
-
 def feed_share(sensor: Sensor, records: Iterable[Record], index: int, shards: int) -> None:
-    """Feed `sensor` this worker's share of `records`.
+    """Feed `sensor` this worker's share of `records`."""
+    sensor.feed_all(share(records, index, shards))
 
-    Every worker looks at every frame, so a frame of a flow already
-    assigned to another worker is skipped from its raw header (most frames
-    are untagged IPv4 TCP/UDP) without being decoded; the rest are decoded
-    and assigned as `ShardAssigner` says.
+
+def share(records: Iterable[Record], index: int, shards: int) -> Iterator[Record]:
+    """The records of worker `index` of `shards`, as `ShardAssigner` splits them.
+
+    Every worker looks at every frame, so the frames of a flow already
+    assigned are told apart by their flow key alone (`fastpath.flow_key`:
+    one unpack, no `Packet`); only a flow's first frame and the frames the
+    fast path does not read are decoded to be assigned. A frame `decode`
+    rejects goes to worker 0, which counts it as malformed.
     """
-    stats = sensor.stats
-    feed_packet = sensor.feed_packet
     assigner = ShardAssigner(shards)
     shard, known = assigner.shard, assigner.known
-    plain = _PLAIN_IPV4.unpack_from
-    for ts, frame, length in records:
-        try:
-            ethertype, first, fragment, proto, src, dst, sport, dport, _ = plain(frame)
-        except struct.error:
-            pass
-        else:
-            if ethertype == 0x0800 and first == 0x45 and not fragment & 0x1FFF and proto in (6, 17):
-                owner = known((src, dst, sport, dport))
-                if owner is not None and owner != index:
-                    continue
+    for record in records:
+        ts, frame, length = record
+        key = flow_key(frame)
+        if key is not None:
+            owner = known(key)
+            if owner is not None:
+                if owner == index:
+                    yield record
+                continue
         try:
             packet = decode(frame, ts, length)
         except MalformedPacket:
             if index == 0:
-                stats.seen += 1
-                stats.malformed += 1
+                yield record
             continue
         if shard(packet) == index:
-            stats.seen += 1
-            feed_packet(packet)
+            yield record
 
 
 def sense_file(make_sensor: MakeSensor, pcap: Path, workers: int) -> tuple[list[Event], Outcome]:
@@ -174,7 +171,8 @@ def _merged(outcomes: list[Outcome]) -> Outcome:
             raise WorkerError(outcome.error if index == 0 else f"worker {index}: {outcome.error}")
     stats = merge_stats(o.stats for o in outcomes)
     shares = [o.stats.seen for o in outcomes]
-    return Outcome(stats, merge_adoption(o.adoption for o in outcomes), shares=shares)
+    cpu = [c for o in outcomes for c in o.cpu_s]
+    return Outcome(stats, merge_adoption(o.adoption for o in outcomes), shares=shares, cpu_s=cpu)
 
 
 def _run(
@@ -267,5 +265,7 @@ def _worker(
         outcome = Outcome(sensor.stats, sensor.adoption.snapshot())
     except Exception as exc:  # one line to the parent, never a traceback
         outcome = Outcome(sensor.stats, {}, error=f"{type(exc).__name__}: {exc}")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    outcome.cpu_s = [usage.ru_utime + usage.ru_stime]
     send.send(outcome)
     send.close()

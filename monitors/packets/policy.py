@@ -20,7 +20,7 @@ import yaml
 from estate.prefixes import Network, PrefixMap
 from security.events import Context
 
-ZoneOf = Callable[[str], str | None]
+ZoneOf = Callable[[bytes], str | None]  # the zone of a raw (4 or 16 byte) address
 Allowed = Callable[[str, str, str, int | None], bool]
 
 
@@ -31,7 +31,7 @@ class PolicyError(ValueError):
     """Bad sensor policy input; the message is one line naming file and key."""
 
 
-def _no_zones(address: str) -> str | None:
+def _no_zones(address: bytes) -> str | None:
     return None
 
 

@@ -44,7 +44,7 @@ import struct
 from typing import Final
 
 from .decode import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Packet
-from .flows import new_flow
+from .flows import FlowKey, new_flow
 
 # Multiplicative hashing (Knuth): consecutive addresses spread over processes.
 _GOLDEN: Final = 2654435761
@@ -112,17 +112,17 @@ class ShardAssigner:
     def __init__(self, shards: int, max_flows: int = 1_000_000) -> None:
         self.shards = shards
         self._max = max_flows
-        self._flows: dict[tuple[bytes, bytes, int, int], int] = {}
+        self._flows: dict[FlowKey, int] = {}
 
-    def known(self, key: tuple[bytes, bytes, int, int]) -> int | None:
-        """The shard of a flow already assigned, by (src, dst, sport, dport)."""
+    def known(self, key: FlowKey) -> int | None:
+        """The shard of a flow already assigned, by (src, dst, proto, sport, dport)."""
         return self._flows.get(key)
 
     def shard(self, packet: Packet) -> int:
         if self.shards == 1:
             return 0
         if packet.sport >= 0 and not (packet.proto == PROTO_UDP and packet.sport in _SEGMENT_PORTS):
-            key = (packet.src, packet.dst, packet.sport, packet.dport)
+            key = (packet.src, packet.dst, packet.proto, packet.sport, packet.dport)
             known = self._flows.get(key)
             if known is not None:
                 return known
@@ -132,7 +132,9 @@ class ShardAssigner:
                 if len(self._flows) >= self._max:
                     self._flows.clear()
                 self._flows[key] = shard
-                self._flows[(packet.dst, packet.src, packet.dport, packet.sport)] = shard
+                self._flows[(packet.dst, packet.src, packet.proto, packet.dport, packet.sport)] = (
+                    shard
+                )
                 return shard
         return shard_of(packet, self.shards)
 

@@ -17,8 +17,8 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scapy.layers.dns import DNS, DNSQR
-from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.dns import DNS, DNSQR, DNSRR
+from scapy.layers.inet import ICMP, IP, TCP, UDP, fragment
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
@@ -210,3 +210,76 @@ def mixed_traffic(
         else:
             builder.truncated(client, server)
     return builder.frames
+
+
+_TCP_OPTIONS = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (1, 0)), ("NOP", None), ("WScale", 7)]
+
+
+def varied_traffic(
+    clients: Sequence[Host],
+    servers: Sequence[Host],
+    exchange: Sequence[Host],
+    connections: int,
+    seed: int = 13,
+) -> list[Frame]:
+    """A mix unlike `mixed_traffic`'s, IPv4 only: TCP sessions with full
+    option sets (MSS, SACK, timestamps, window scale) and 200-1400 byte
+    payloads, DNS queries and answers, fragmented syslog datagrams (first,
+    middle, last), a third of the frames 802.1Q-tagged, and a forbidden-flow
+    storm into `exchange` (tcp/22, 445 and 3389 from many clients)."""
+    rng = random.Random(seed)
+    out: list[Frame] = []
+    t = 1_767_225_600.0
+
+    def put(frame: Packet, vlan: bool) -> None:
+        nonlocal t
+        t += rng.expovariate(2000)
+        if vlan:
+            tag = Dot1Q(vlan=100 + rng.randrange(50))
+            frame = Ether(src=frame.src, dst=frame.dst) / tag / frame.payload
+        out.append((t, bytes(frame)))
+
+    for n in range(connections):
+        c = rng.choice(clients)
+        vlan = rng.random() < 0.33
+        kind = rng.random()
+        if kind < 0.45:  # a TCP session with options and payload
+            s = rng.choice(servers if rng.random() < 0.7 else exchange)
+            port, sport = 443, 20000 + n % 40000
+            e1, e2 = Ether(src=c.mac, dst=s.mac), Ether(src=s.mac, dst=c.mac)
+            ip1, ip2 = IP(src=c.ipv4, dst=s.ipv4), IP(src=s.ipv4, dst=c.ipv4)
+            put(e1 / ip1 / TCP(sport=sport, dport=port, flags="S", options=_TCP_OPTIONS), vlan)
+            put(e2 / ip2 / TCP(sport=port, dport=sport, flags="SA", options=_TCP_OPTIONS), vlan)
+            for i in range(6):
+                fwd = i % 2 == 0
+                size = rng.randrange(200, 1400)
+                ts_opt = [("NOP", None), ("NOP", None), ("Timestamp", (1000 + i, 999 + i))]
+                tcp = TCP(sport=sport if fwd else port, dport=port if fwd else sport,
+                          flags="PA", options=ts_opt)  # fmt: skip
+                put((e1 / ip1 if fwd else e2 / ip2) / tcp / Raw(rng.randbytes(size)), vlan)
+            put(e1 / ip1 / TCP(sport=sport, dport=port, flags="FA"), vlan)
+        elif kind < 0.75:  # DNS query and answer
+            s = rng.choice(servers)
+            name = f"host{rng.randrange(5000)}.gov.example."
+            q = DNS(id=n & 0xFFFF, rd=1, qd=DNSQR(qname=name))
+            a = DNS(id=n & 0xFFFF, qr=1, rd=1, ra=1, qd=DNSQR(qname=name),
+                    an=DNSRR(rrname=name, rdata=s.ipv4))  # fmt: skip
+            put(Ether(src=c.mac, dst=s.mac) / IP(src=c.ipv4, dst=s.ipv4)
+                / UDP(sport=30000 + n % 30000, dport=53) / q, vlan)  # fmt: skip
+            put(Ether(src=s.mac, dst=c.mac) / IP(src=s.ipv4, dst=c.ipv4)
+                / UDP(sport=53, dport=30000 + n % 30000) / a, vlan)  # fmt: skip
+        elif kind < 0.85:  # a fragmented UDP datagram (syslog bulk)
+            s = rng.choice(servers)
+            big = (
+                IP(src=c.ipv4, dst=s.ipv4, id=n & 0xFFFF)
+                / UDP(sport=514, dport=514)
+                / Raw(rng.randbytes(3000))
+            )
+            for piece in fragment(big, fragsize=1200):  # type: ignore[no-untyped-call]
+                put(Ether(src=c.mac, dst=s.mac) / piece, vlan)
+        else:  # cross-zone: forbidden services into the exchange zone
+            s = rng.choice(exchange)
+            port = rng.choice((22, 445, 3389))
+            put(Ether(src=c.mac, dst=s.mac) / IP(src=c.ipv4, dst=s.ipv4)
+                / TCP(sport=40000 + n % 20000, dport=port, flags="S", options=_TCP_OPTIONS), vlan)  # fmt: skip
+    return out

@@ -324,10 +324,13 @@ def _live(
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         with LiveCapture(iface, bpf if bpf is not None else DEFAULT_BPF) as capture:
-            typer.echo(f"sensing on {iface}", err=True)
+            # The stop may come as soon as "sensing on" is out: the line is inside.
             with contextlib.suppress(_Stop, KeyboardInterrupt):
+                typer.echo(f"sensing on {iface}", err=True)
                 _run(sensor, capture.records(duration, count, sensor.stats), writer)
             sensor.stats.dropped = capture.update_drops()
+    except _Stop:
+        pass  # stopped while the capture opened or closed: nothing more to sense
     except CaptureError as exc:
         fail(str(exc))
     finally:

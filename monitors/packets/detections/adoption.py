@@ -42,31 +42,30 @@ class Ipv6Adoption(Detection):
             AdoptionThresholds(), policy.thresholds.get(self.key, {}), self.key
         )
         self._segments = policy.segments
-        self._zone_of = policy.zone_of
         # (segment, 4|6) -> counts of flows seen and bytes of flows already expired
         self.totals: dict[tuple[str, int], FamilyCounts] = {}
         self._live: dict[int, tuple[Flow, tuple[FamilyCounts, ...]]] = {}
 
-    def segments_of(self, flow: Flow) -> set[str]:
-        found = set()
-        for address in (flow.client, flow.server):
-            segment = self._segments.lookup(address)
-            if segment is not None:
-                found.add(segment)
-        return found or {UNPLANNED}
-
     def on_flow(self, packet: Packet, flow: Flow) -> None:
-        counts = []
-        for segment in self.segments_of(flow):
-            key = (segment, flow.version)
-            entry = self.totals.get(key)
-            if entry is None:
-                if len(self.totals) >= self.thresholds.max_segments:
-                    key = (UNPLANNED, flow.version)
-                entry = self.totals.setdefault(key, FamilyCounts())
+        lookup, totals, version = self._segments.lookup, self.totals, flow.version
+        client, server = lookup(flow.client), lookup(flow.server)
+        # A flow counts for the segment of each end, once; unplanned if neither has one.
+        if client is None or client == server:
+            client, server = server or UNPLANNED, None
+        first = totals.get((client, version)) or self._entry(client, version)
+        counts: tuple[FamilyCounts, ...] = (first,)
+        if server is not None:
+            counts = (first, totals.get((server, version)) or self._entry(server, version))
+        for entry in counts:
             entry.flows += 1
-            counts.append(entry)
-        self._live[id(flow)] = (flow, tuple(counts))
+        self._live[id(flow)] = (flow, counts)
+
+    def _entry(self, segment: str, version: int) -> FamilyCounts:
+        """A new segment's totals (unplanned's, once there are too many segments)."""
+        key = (segment, version)
+        if len(self.totals) >= self.thresholds.max_segments:
+            key = (UNPLANNED, version)
+        return self.totals.setdefault(key, FamilyCounts())
 
     def on_expire(self, flow: Flow) -> None:
         live = self._live.pop(id(flow), None)

@@ -84,17 +84,21 @@ class Scans(Detection):
             return
         t = self.thresholds
         ts = packet.ts
-        ports = self._window(
-            self._ports, (flow.client, flow.server, proto), ts, t.port_scan_interval_s
-        )
-        ports.members.add(flow.server_port)
+        client, server, port = flow.client, flow.server, flow.server_port
+        # Every attempt opens a flow: the two window lookups are inline.
+        key = (client, server, proto)
+        ports = self._ports.get(key)
+        if ports is None or ts - ports.start > t.port_scan_interval_s:
+            ports = self._new_window(self._ports, key, ts)
+        ports.members.add(port)
         if not ports.raised and len(ports.members) >= t.port_scan_threshold:
             ports.raised = True
             self._raise(PORT_SCAN, packet, flow, len(ports.members), ports.start)
-        hosts = self._window(
-            self._hosts, (flow.client, proto, flow.server_port), ts, t.addr_scan_interval_s
-        )
-        hosts.members.add(flow.server)
+        service = (client, proto, port)
+        hosts = self._hosts.get(service)
+        if hosts is None or ts - hosts.start > t.addr_scan_interval_s:
+            hosts = self._new_window(self._hosts, service, ts)
+        hosts.members.add(server)
         if not hosts.raised and len(hosts.members) >= t.addr_scan_threshold:
             hosts.raised = True
             self._raise(ADDRESS_SCAN, packet, flow, len(hosts.members), hosts.start)
@@ -107,12 +111,10 @@ class Scans(Detection):
         if hosts is not None:
             hosts.members.discard(flow.server)
 
-    def _window(self, table: dict[K, _Window], key: K, ts: float, interval: float) -> _Window:
-        window = table.get(key)
-        if window is None or ts - window.start > interval:
-            if len(table) >= self.thresholds.max_tracked:
-                table.clear()
-            window = table[key] = _Window(ts)
+    def _new_window(self, table: dict[K, _Window], key: K, ts: float) -> _Window:
+        if len(table) >= self.thresholds.max_tracked:
+            table.clear()
+        window = table[key] = _Window(ts)
         return window
 
     def _raise(

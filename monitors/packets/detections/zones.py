@@ -72,31 +72,38 @@ class CrossZoneFlows(Detection):
         self.thresholds = override(ZoneThresholds(), policy.thresholds.get(self.key, {}), self.key)
         self._zone_of = policy.zone_of
         self._allowed = policy.allowed
-        self._zones: dict[bytes, str | None] = {}
+        self._zones: dict[bytes, str] = {}  # "" for an address in no zone
         self._judged: set[tuple[bytes, bytes, int, int]] = set()
         self._windows: dict[WindowKey, _Window] = {}
 
-    def zone(self, address: bytes) -> str | None:
-        try:
-            return self._zones[address]
-        except KeyError:
-            if len(self._zones) >= self.thresholds.max_remembered_flows:
-                self._zones.clear()
-            zone = self._zones[address] = self._zone_of(ip_text(address))
-            return zone
+    def _look_up(self, address: bytes) -> str:
+        """The address's zone, "" for none, asked of the estate once per address."""
+        if len(self._zones) >= self.thresholds.max_remembered_flows:
+            self._zones.clear()
+        zone = self._zones[address] = self._zone_of(address) or ""
+        return zone
 
     def on_flow(self, packet: Packet, flow: Flow) -> None:
-        key = (flow.client, flow.server, flow.proto, flow.server_port)
-        if key in self._judged:
+        client, server = flow.client, flow.server
+        key = (client, server, flow.proto, flow.server_port)
+        judged = self._judged
+        if key in judged:
             return
-        if len(self._judged) >= self.thresholds.max_remembered_flows:
-            self._judged.clear()
-        self._judged.add(key)
+        if len(judged) >= self.thresholds.max_remembered_flows:
+            judged.clear()
+        judged.add(key)
         protocol = TRANSPORT_NAMES.get(flow.proto)
         if protocol is None:
             return
-        client_zone, server_zone = self.zone(flow.client), self.zone(flow.server)
-        if client_zone is None or server_zone is None or client_zone == server_zone:
+        # A flow opens every few packets on a busy wire: the cached zones inline.
+        zones = self._zones
+        client_zone = zones.get(client)
+        if client_zone is None:
+            client_zone = self._look_up(client)
+        server_zone = zones.get(server)
+        if server_zone is None:
+            server_zone = self._look_up(server)
+        if not client_zone or not server_zone or client_zone == server_zone:
             return
         port = flow.service_port
         if self._allowed(client_zone, server_zone, protocol, port):

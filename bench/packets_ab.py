@@ -1,0 +1,83 @@
+"""The in-process sensor of two source trees on the same captures, alternating.
+
+    git archive 4d3e587 | tar -x -C /tmp/base
+    .venv/bin/python bench/packets_ab.py /tmp/base [--rounds 4] [--runs 3]
+
+For each capture bench/packets_mix.py built (both must be in
+$YUNWANG_HOME/cache), a fresh process of the base tree and then one of this
+tree each time `--runs` read + decode + every detection passes, `--rounds`
+times; packets per CPU-second, medians and bests. Processes alternate so
+the machine's load, which comes and goes, falls on both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = ("bench-packets-mix-puyang-6000.pcap", "bench-packets-v2-puyang-8000.pcap")
+
+
+def _child(tree: Path, pcap: Path, runs: int) -> None:
+    """In a fresh process whose path starts at `tree`: print one rate per run."""
+    sys.path.insert(0, str(tree))
+    from estate import load
+    from monitors.packets import Sensor, read_capture
+    from monitors.packets.policy_cache import policy_for
+    from monitors.packets.sensor import settle_memory
+
+    policy = policy_for(tree / "examples" / "puyang.yaml", load)
+    settle_memory()
+    for _ in range(runs):
+        start = time.process_time()
+        sensor = Sensor(policy, observer="bench")
+        sensor.feed_all(read_capture(pcap))
+        sensor.close()
+        print(sensor.stats.seen / (time.process_time() - start), len(sensor.events))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("base", type=Path, help="an exported source tree to compare against")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--pcap", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        _child(args.child, args.pcap, args.runs)
+        return
+    from estate.home import yunwang_home
+
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("| capture | tree | packets/CPU-s median | best | events |")
+    print("|---|---|---:|---:|---:|")
+    for name in CAPTURES:
+        pcap = yunwang_home() / "cache" / name
+        rates: dict[str, list[float]] = {"base": [], "this": []}
+        events: dict[str, set[str]] = {"base": set(), "this": set()}
+        for _ in range(args.rounds):
+            for label, tree in (("base", args.base.resolve()), ("this", ROOT)):
+                out = subprocess.run(
+                    [sys.executable, __file__, "x", "--child", str(tree), "--pcap", str(pcap),
+                     "--runs", str(args.runs)],
+                    capture_output=True, text=True, check=True,
+                ).stdout  # fmt: skip
+                for line in out.splitlines():
+                    rate, count = line.split()
+                    rates[label].append(float(rate))
+                    events[label].add(count)
+        for label in rates:
+            print(f"| {name} | {label} | {statistics.median(rates[label]):,.0f} | "
+                  f"{max(rates[label]):,.0f} | {', '.join(sorted(events[label]))} |")  # fmt: skip
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
