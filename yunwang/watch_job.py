@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -275,6 +276,8 @@ class Watch:
         refresh_s: float = 1.0,
     ) -> None:
         """Poll, sense and grade in their own threads until `deadline` (monotonic) or `done()`."""
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(watch_loop.SWITCH_INTERVAL_S)
         workers = [watch_loop.thread("poll", self._poll_forever)]
         workers.append(watch_loop.thread("pipeline", self._pipeline_forever))
         if self.feed is not None:
@@ -301,7 +304,10 @@ class Watch:
             self.queue.close()
             for worker in workers:  # a poll ends by its own deadline (PollerSettings)
                 worker.join(timeout=self.interval_s * 3 + 10)
-            self._drain()
+            try:
+                self._drain()
+            finally:
+                sys.setswitchinterval(switch_interval)
 
     def _poll_forever(self) -> None:
         self._loop.run_until_complete(self._poll_on_schedule())

@@ -37,6 +37,13 @@ STOP_CHECK_S = 0.1  # how soon the poll thread notices the loop is stopping
 # event is graded within about 0.4 s plus grading.
 FEED_POLL_S = 0.25
 LATE_FRACTION = 0.1  # a cycle later than this share of the interval is an event
+# How long a thread may hold the GIL while another waits for it (Python's
+# default is 5 ms). The poll thread wakes for every SNMP answer and then waits
+# for the grading and sensor threads to give the GIL up: at 5 ms a cycle of
+# hundreds of round trips fell seconds behind under an event storm. At 0.5 ms
+# the worst lateness in bench/fleet.py --only lateness --scanners 3000 went
+# from 2.7 s to 0.8 s (medians of 4 rounds, bench/RESULTS.md).
+SWITCH_INTERVAL_S = 0.0005
 
 
 class EventQueue:
