@@ -12,8 +12,8 @@ advertises every `ipv6 nd ra-interval` (FRR's default: up to 600 s, after a
 few fast ones when RA is switched on), too seldom for a gate; so the watch
 solicits: a Router Solicitation from a host on the segment, sent from that
 host's namespace as its kernel would at link-up, which zebra answers within
-3 s (RFC 4861 6.2.6). A segment without a host waits for the periodic RA.
-The watch itself sends nothing from the router.
+3 s (RFC 4861 6.2.6). On a segment without a host, the RS leaves the
+router's own stack and reaches its RA daemon by multicast loopback.
 """
 
 from __future__ import annotations
@@ -106,14 +106,15 @@ def _mac(sock: socket.socket, interface: str) -> bytes:
 
 
 class _SegmentEar:
-    """One segment's capture and, with a host on it, its solicitations."""
+    """One segment's capture and its solicitations."""
 
     def __init__(self, tap: RaTap, enter: EnterNamespace | None) -> None:
         self.tap = tap
         self.heard: HeardRa | None = None
         self.error = ""
+        self.unsent = ""  # why the last solicitation could not be sent
         self._stop = threading.Event()
-        self._solicitor: socket.socket | None = None
+        self._solicitor: _Solicitor | None = None
         self._capture: LiveCapture | None = None
         self._thread: threading.Thread | None = None
         try:
@@ -121,8 +122,11 @@ class _SegmentEar:
                 self._capture = LiveCapture(tap.interface, bpf=_BPF, promisc=False)
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
                     self._own_mac = _mac(probe, tap.interface)
+                if tap.solicit_from is None:
+                    self._solicitor = _RouterSolicitor(tap.interface)
             if tap.solicit_from is not None:
-                self._solicitor = _solicitor(*tap.solicit_from, enter)
+                with _inside(tap.solicit_from[0], enter):
+                    self._solicitor = _HostSolicitor(tap.solicit_from[1])
         except (CaptureError, OSError) as exc:  # one segment failing fails only its gate
             self.error = f"no capture on {tap.router} {tap.interface}: {exc}"
             self.close()
@@ -131,18 +135,17 @@ class _SegmentEar:
         self._thread.start()
 
     def _run(self) -> None:
-        assert self._capture is not None
+        assert self._capture is not None and self._solicitor is not None
         solicits, last = 0, float("-inf")
         try:
             while not self._stop.is_set():
                 due = self.heard is None and solicits < _MAX_SOLICITS
-                if (
-                    self._solicitor is not None
-                    and due
-                    and time.monotonic() - last >= _SOLICIT_EVERY_S
-                ):
-                    self._solicitor.send(self._rs)
+                if due and time.monotonic() - last >= _SOLICIT_EVERY_S:
                     solicits, last = solicits + 1, time.monotonic()
+                    try:
+                        self._solicitor.send()
+                    except OSError as exc:  # e.g. no link-local address yet (DAD): retry
+                        self.unsent = f"the solicitation failed: {exc.strerror}"
                 for _ts, frame, _length in self._capture.records(duration=0.5, stop=self._stop):
                     self.heard = parse_ra(frame, self._own_mac) or self.heard
         except (CaptureError, OSError) as exc:  # the interface went away under the capture
@@ -156,11 +159,6 @@ class _SegmentEar:
             if closing is not None:
                 closing.close()
 
-    @property
-    def _rs(self) -> bytes:
-        assert self._solicitor is not None
-        return router_solicitation(_mac(self._solicitor, self._solicitor.getsockname()[0]))
-
 
 def _inside(namespace: str | None, enter: EnterNamespace | None) -> AbstractContextManager[object]:
     if namespace is None:
@@ -170,16 +168,52 @@ def _inside(namespace: str | None, enter: EnterNamespace | None) -> AbstractCont
     return enter(namespace)
 
 
-def _solicitor(namespace: str, interface: str, enter: EnterNamespace | None) -> socket.socket:
-    """A packet socket on the host's interface, opened in its namespace."""
-    with _inside(namespace, enter):
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+class _HostSolicitor:
+    """A host on the segment soliciting: an RS frame from its interface, as
+    its kernel sends at link-up. Open it inside the host's namespace."""
+
+    def __init__(self, interface: str) -> None:
+        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
         try:
-            sock.bind((interface, 0))
+            self._sock.bind((interface, 0))
+            self._frame = router_solicitation(_mac(self._sock, interface))
         except OSError:
-            sock.close()
+            self._sock.close()
             raise
-    return sock
+
+    def send(self) -> None:
+        self._sock.send(self._frame)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _RouterSolicitor:
+    """No host on the segment: the RS leaves the router's own stack to
+    all-routers on the interface, and multicast loopback hands it to the
+    router's RA daemon as it would a host's. Open it inside the router's
+    namespace."""
+
+    def __init__(self, interface: str) -> None:
+        self._index = socket.if_nametoindex(interface)
+        self._sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        try:
+            self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self._index)
+            self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+            self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 1)
+        except OSError:
+            self._sock.close()
+            raise
+
+    def send(self) -> None:
+        # The kernel fills in the source address and the ICMPv6 checksum.
+        self._sock.sendto(struct.pack("!BBHI", 133, 0, 0, 0), ("ff02::2", 0, 0, self._index))
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+_Solicitor = _HostSolicitor | _RouterSolicitor
 
 
 class RaWatch:
@@ -197,8 +231,9 @@ class RaWatch:
             return ear.heard
         if ear.error:
             return ear.error
-        how = "solicited from a host on it" if ear.tap.solicit_from else "no host to solicit"
-        return f"no Router Advertisement heard on {router} {interface} ({how})"
+        who = "a host on it" if ear.tap.solicit_from else f"{router} itself"
+        why = f"; {ear.unsent}" if ear.unsent else ""
+        return f"no Router Advertisement heard on {router} {interface} (solicited from {who}{why})"
 
     def close(self) -> None:
         for ear in self._ears.values():

@@ -114,8 +114,10 @@ def _findings(watch: RaWatch) -> list[str]:
     return router_findings(_router(), seen, watch.heard)
 
 
-def _watch(seg: Segment) -> RaWatch:
-    tap = RaTap("hl", "lan", namespace=seg.router, solicit_from=(seg.host, "eth0"))
+def _watch(seg: Segment, *, host: bool = True) -> RaWatch:
+    """With `host`, the host solicits; without, the router's own stack does."""
+    solicit_from = (seg.host, "eth0") if host else None
+    tap = RaTap("hl", "lan", namespace=seg.router, solicit_from=solicit_from)
     return RaWatch([tap], netns.entered)
 
 
@@ -135,10 +137,12 @@ def test_an_ra_with_the_wrong_m_flag_fails_the_gate_and_the_declared_one_passes(
         watch.close()
         responder.close()
 
+    # No host on the segment: the router solicits itself; the declared RA passes.
     responder = Responder(segment.router, managed=False)
-    watch = _watch(segment)
+    watch = _watch(segment, host=False)
     try:
         wait_until(lambda: not _findings(watch), 10, "the declared RA heard")
+        assert responder.solicitations >= 1
     finally:
         watch.close()
         responder.close()
