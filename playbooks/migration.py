@@ -43,6 +43,7 @@ from playbooks.migration_routers import (
     HeardRa,
     MigrationRouter,
     RouterSeen,
+    heard_text,
     host_vars,
     ipv4_only_findings,
     pieces_in,
@@ -349,7 +350,14 @@ def _gated(
     routers = [t for t in batch if isinstance(t, MigrationRouter)]
     if ra_check is not None and routers:
         with ra_check(routers) as wire:
-            return gate(batch, probe, settle_s=settle_s, ra=wire)
+            findings = gate(batch, probe, settle_s=settle_s, ra=wire)
+            result.ra = {
+                r.name: {
+                    s.interface: heard_text(wire.heard(r.name, s.interface)) for s in r.segments
+                }
+                for r in routers
+            }
+        return findings
     hosts = [t for t in batch if isinstance(t, HostTarget)]
     if adoption is None or not hosts:
         return gate(batch, probe, settle_s=settle_s)

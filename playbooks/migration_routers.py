@@ -296,10 +296,17 @@ def _wire_ra(router: str, segment: Segment6, heard: HeardRa | str) -> list[str]:
         ra.other,
         [(str(ip_interface(a).network), ra.autonomous) for a in segment.addresses],
     )
-    seen = _ra_text(heard.managed, heard.other, list(heard.prefixes))
+    seen = heard_text(heard)
     if seen == wanted:
         return []
     return [f"{where} from {router}: {seen}; the estate declares {wanted}"]
+
+
+def heard_text(heard: HeardRa | str) -> str:
+    """What was heard of a segment's RA, for the batch's record."""
+    if isinstance(heard, str):
+        return heard
+    return _ra_text(heard.managed, heard.other, list(heard.prefixes))
 
 
 def _ra_text(managed: bool, other: bool, prefixes: list[tuple[str, bool]]) -> str:

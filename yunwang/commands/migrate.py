@@ -372,6 +372,7 @@ def _batch_detail(done: BatchResult) -> dict[str, object]:
         "findings": done.findings,
         "rolled_back": done.rolled_back,
         "adoption": done.adoption,
+        "ra": done.ra,
         "apply_s": round(done.apply_s, 1),
         "gate_s": round(done.gate_s, 1),
         "rollback_s": round(done.rollback_s, 1),
