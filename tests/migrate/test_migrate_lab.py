@@ -3,11 +3,12 @@
 Routers and hosts start IPv4-only (`--no-router-ipv6`): no IPv6 on LANs and
 zones, no OSPFv3. One host carries a hardening-style nftables firewall
 (default drop, the NMS let in over IPv4 only), so its gates pass only if the
-migration mirrors the IPv4 rules. Gates are real: OSPFv3 neighbours from the
-routers' vtysh JSON, each router's RA heard on the wire of its segments,
-ping6, ssh over IPv6 and IPv4 ping from the NMS namespace. A blackholed primary uplink keeps the county's OSPFv3 from
-coming up: its router batch rolls back to IPv4-only. A blackholed IPv6 route
-on the township router fails the host gate; that batch rolls back too.
+migration mirrors the IPv4 rules. Gates are real: OSPFv3 neighbours from
+the routers' vtysh JSON, each router's RA heard on the wire of its
+segments, ping6, ssh over IPv6 and IPv4 ping from the NMS namespace. A
+blackholed primary uplink keeps the county's OSPFv3 from coming up: its
+router batch rolls back to IPv4-only. A blackholed IPv6 route on the
+township router fails the host gate; that batch rolls back too.
 """
 
 from __future__ import annotations
