@@ -59,7 +59,7 @@ def _declared_ra(lab: Lab, node: str) -> dict[str, str]:
     ipv6_mode (SLAAC) with the segment's planned prefix."""
     return {
         i.name: "M=0 O=0 prefixes "
-        + ", ".join(sorted(f"{ip_interface(a).network} A=1" for a in i.addresses if ":" in a))
+        + ", ".join(sorted({f"{ip_interface(a).network} A=1" for a in i.addresses if ":" in a}))
         for i in lab.plan.router(node).interfaces
         if i.kind in ("lan", "zone")
     }
