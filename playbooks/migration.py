@@ -11,13 +11,17 @@ host, then batches). Per batch the `ipv6_migration` role gives
   twins of their IPv4 firewall rules;
 
 then gates measure: for a router, from the router itself (its addresses,
-zebra's RA state, OSPFv3 neighbours Full on its uplinks, vtysh) and from the
-NMS (ping6 to its LAN gateway, which only answers once OSPFv3 routes both
-ways; IPv4 ping); for a host, ping6 and ssh over IPv6 from the NMS and IPv4
-ping still answering; with an adoption gate, the packet sensor on each
-host's segment seeing IPv6 flows while those probes run
-(monitors/packets/adoption_watch.py, wired by yunwang/commands/_adoption.py). A failed gate takes back exactly what the batch added
-(each target reports the pieces it changed) and stops the migration.
+OSPFv3 neighbours Full on its uplinks, vtysh), from the wire of its segments
+(its Router Advertisement with the declared flags and prefixes,
+monitors/packets/ra_watch.py; zebra's RA state where no capture is wired)
+and from the NMS (ping6 to its LAN gateway, which only answers once OSPFv3
+routes both ways; IPv4 ping); for a host, ping6 and ssh over IPv6 from the
+NMS and IPv4 ping still answering; with an adoption gate, the packet sensor
+on each host's segment seeing IPv6 flows while those probes run
+(monitors/packets/adoption_watch.py). Both captures are wired in the lab by
+yunwang/commands/_adoption.py. A failed gate takes back exactly what the
+batch added (each target reports the pieces it changed) and stops the
+migration.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ from playbooks.migration_report import (
 )
 from playbooks.migration_routers import PIECES as ROUTER_PIECES
 from playbooks.migration_routers import (
+    HeardRa,
     MigrationRouter,
     RouterSeen,
+    heard_text,
     host_vars,
     ipv4_only_findings,
     pieces_in,
@@ -115,6 +121,18 @@ class SegmentWatch(Protocol):
 
 # Opens the sensor on the segments of a host batch for the length of its gate.
 Adoption = Callable[[list[HostTarget]], AbstractContextManager[SegmentWatch]]
+
+
+class RaWire(Protocol):
+    """Captures on a router batch's segments while its gate runs."""
+
+    def heard(self, router: str, interface: str) -> HeardRa | str:
+        """The last RA the router sent there, or what was seen instead."""
+        ...
+
+
+# Opens the captures on the segments of a router batch for the length of its gate.
+RaCheck = Callable[[list[MigrationRouter]], AbstractContextManager[RaWire]]
 
 
 def plan(
@@ -234,9 +252,11 @@ def gate(
     *,
     settle_s: float = 10.0,
     watch: SegmentWatch | None = None,
+    ra: RaWire | None = None,
 ) -> list[str]:
-    """What the routers, the NMS and (with `watch`) the packet sensor show of
-    a migrated batch; [] when every gate is green.
+    """What the routers, the NMS, (with `watch`) the packet sensor and (with
+    `ra`) the routers' segments show of a migrated batch; [] when every gate
+    is green.
 
     Measured again until `settle_s` has passed: OSPFv3 needs a few hellos,
     neighbour discovery on a fresh address a moment. The sensor's counts
@@ -247,9 +267,9 @@ def gate(
         findings = []
         for t in batch:
             if isinstance(t, MigrationRouter):
-                findings += [
-                    f"{t.name}: {f}" for f in router_findings(t, probe.router(t, ipv6=True))
-                ]
+                seen = probe.router(t, ipv6=True)
+                heard = ra.heard if ra is not None else None
+                findings += [f"{t.name}: {f}" for f in router_findings(t, seen, heard)]
                 continue
             checks = (
                 ("router gateway", probe.router_gateway(t)),
@@ -276,11 +296,13 @@ def migrate(
     settle_s: float = 10.0,
     progress: Progress | None = None,
     adoption: Adoption | None = None,
+    ra_check: RaCheck | None = None,
 ) -> MigrationReport:
     """Migrate `batches` in order; a failed gate rolls its batch back and stops.
 
     With `adoption`, a host batch's gate also needs the packet sensor to see
-    IPv6 flows on each host's segment."""
+    IPv6 flows on each host's segment; with `ra_check`, a router batch's gate
+    needs each router's RA, as declared, on the wire of each segment."""
     started = time.monotonic()
     report = MigrationReport([], len(batches))
     say = progress or (lambda _text, _batch: None)
@@ -298,7 +320,7 @@ def migrate(
         t0 = time.monotonic()
         if not any(o.error for o in result.targets.values()):
             say(f"batch {index}/{len(batches)}: gates", None)
-            result.findings = _gated(batch, probe, result, settle_s, adoption)
+            result.findings = _gated(batch, probe, result, settle_s, (adoption, ra_check))
         result.gate_s = time.monotonic() - t0
         if not result.ok:
             say(f"batch {index}/{len(batches)}: gate failed, rolling back", None)
@@ -322,8 +344,20 @@ def _gated(
     probe: Prober,
     result: BatchResult,
     settle_s: float,
-    adoption: Adoption | None,
+    watches: tuple[Adoption | None, RaCheck | None],
 ) -> list[str]:
+    adoption, ra_check = watches
+    routers = [t for t in batch if isinstance(t, MigrationRouter)]
+    if ra_check is not None and routers:
+        with ra_check(routers) as wire:
+            findings = gate(batch, probe, settle_s=settle_s, ra=wire)
+            result.ra = {
+                r.name: {
+                    s.interface: heard_text(wire.heard(r.name, s.interface)) for s in r.segments
+                }
+                for r in routers
+            }
+        return findings
     hosts = [t for t in batch if isinstance(t, HostTarget)]
     if adoption is None or not hosts:
         return gate(batch, probe, settle_s=settle_s)

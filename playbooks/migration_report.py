@@ -26,6 +26,7 @@ class BatchResult:
     rolled_back: bool = False
     kind: str = "hosts"  # or routers
     adoption: dict[str, dict[str, int]] = field(default_factory=dict)  # segment -> flows
+    ra: dict[str, dict[str, str]] = field(default_factory=dict)  # router -> segment -> RA heard
 
     @property
     def ok(self) -> bool:

@@ -19,10 +19,10 @@ pieces to take back, so a failed batch returns to exactly what it had.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from ipaddress import ip_interface
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from estate.ipv6 import RaFlags, ra_flags
 from estate.routing import RouterRouting, render_frr
@@ -92,6 +92,26 @@ class RouterSeen:
     ra: dict[str, tuple[bool, bool]]  # interface sending RAs -> (M, O) as zebra has them
     ping6: str  # from the NMS to its LAN gateway: "" when it answered
     ping4: str
+
+
+class HeardRa(Protocol):
+    """The last Router Advertisement a router sent on a segment, off the wire
+    (monitors/packets/ra_watch.py)."""
+
+    @property
+    def managed(self) -> bool: ...
+
+    @property
+    def other(self) -> bool: ...
+
+    @property
+    def prefixes(self) -> tuple[tuple[str, bool], ...]:
+        """(prefix, A flag) of each Prefix Information option."""
+        ...
+
+
+# (router, interface) -> the RA heard on that segment, or what was seen instead.
+HeardOn = Callable[[str, str], "HeardRa | str"]
 
 
 def render(router: MigrationRouter, pieces: Iterable[str]) -> str:
@@ -230,14 +250,22 @@ def host_vars(router: MigrationRouter, *, state: str, undo: list[str] | None) ->
     }
 
 
-def router_findings(router: MigrationRouter, seen: RouterSeen) -> list[str]:
+def router_findings(
+    router: MigrationRouter, seen: RouterSeen, heard: HeardOn | None = None
+) -> list[str]:
     """A migrated router's gates: its prefixes, RA flags, OSPFv3 Full on every
-    uplink, ping6 from the NMS to its LAN gateway, IPv4 still answering."""
+    uplink, ping6 from the NMS to its LAN gateway, IPv4 still answering.
+
+    With `heard`, the RA gate is what the segment's wire carries; without,
+    zebra's word for it (the real network has no capture on its LANs)."""
     findings = []
     for segment in router.segments:
         missing = [a for a in segment.addresses if a not in seen.addresses6]
         if missing:
             findings.append(f"{segment.interface}: no IPv6 prefix {', '.join(missing)}")
+        if heard is not None:
+            findings += _wire_ra(router.name, segment, heard(router.name, segment.interface))
+            continue
         flags = seen.ra.get(segment.interface)
         wanted = (segment.ra.managed, segment.ra.other)
         if flags is None:
@@ -255,6 +283,35 @@ def router_findings(router: MigrationRouter, seen: RouterSeen) -> list[str]:
     if seen.ping4:
         findings.append(f"IPv4 ping {router.ip4}: {seen.ping4}")
     return findings
+
+
+def _wire_ra(router: str, segment: Segment6, heard: HeardRa | str) -> list[str]:
+    """One line when the RA on the wire is missing or differs from the estate's."""
+    where = f"{segment.interface}: RA on the wire"
+    if isinstance(heard, str):
+        return [f"{where}: {heard}"]
+    ra = segment.ra
+    wanted = _ra_text(
+        ra.managed,
+        ra.other,
+        [(str(ip_interface(a).network), ra.autonomous) for a in segment.addresses],
+    )
+    seen = heard_text(heard)
+    if seen == wanted:
+        return []
+    return [f"{where} from {router}: {seen}; the estate declares {wanted}"]
+
+
+def heard_text(heard: HeardRa | str) -> str:
+    """What was heard of a segment's RA, for the batch's record."""
+    if isinstance(heard, str):
+        return heard
+    return _ra_text(heard.managed, heard.other, list(heard.prefixes))
+
+
+def _ra_text(managed: bool, other: bool, prefixes: list[tuple[str, bool]]) -> str:
+    listed = ", ".join(f"{p} A={int(a)}" for p, a in sorted(set(prefixes))) or "none"
+    return f"M={int(managed)} O={int(other)} prefixes {listed}"
 
 
 def ipv4_only_findings(router: MigrationRouter, seen: RouterSeen) -> list[str]:

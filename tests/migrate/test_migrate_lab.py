@@ -3,11 +3,12 @@
 Routers and hosts start IPv4-only (`--no-router-ipv6`): no IPv6 on LANs and
 zones, no OSPFv3. One host carries a hardening-style nftables firewall
 (default drop, the NMS let in over IPv4 only), so its gates pass only if the
-migration mirrors the IPv4 rules. Gates are real: OSPFv3 neighbours from the
-routers' vtysh JSON, ping6, ssh over IPv6 and IPv4 ping from the NMS
-namespace. A blackholed primary uplink keeps the county's OSPFv3 from
-coming up: its router batch rolls back to IPv4-only. A blackholed IPv6 route
-on the township router fails the host gate; that batch rolls back too.
+migration mirrors the IPv4 rules. Gates are real: OSPFv3 neighbours from
+the routers' vtysh JSON, each router's RA heard on the wire of its
+segments, ping6, ssh over IPv6 and IPv4 ping from the NMS namespace. A
+blackholed primary uplink keeps the county's OSPFv3 from coming up: its
+router batch rolls back to IPv4-only. A blackholed IPv6 route on the
+township router fails the host gate; that batch rolls back too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import signal
 import subprocess
 import sys
 from datetime import timedelta
+from ipaddress import ip_interface
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,17 @@ def _reachable(lab: Lab, host: str, family: int) -> bool:
     ping = lab.run("nms", f"ping -{family} -c 2 -i 0.2 -W 1 {address}", check=False)
     ssh = lab.ssh(host, "true", family=family, check=False, timeout=15)
     return ping.returncode == 0 and ssh.returncode == 0
+
+
+def _declared_ra(lab: Lab, node: str) -> dict[str, str]:
+    """Per LAN or zone segment of the router: the RA of the estate's default
+    ipv6_mode (SLAAC) with the segment's planned prefix."""
+    return {
+        i.name: "M=0 O=0 prefixes "
+        + ", ".join(sorted({f"{ip_interface(a).network} A=1" for a in i.addresses if ":" in a}))
+        for i in lab.plan.router(node).interfaces
+        if i.kind in ("lan", "zone")
+    }
 
 
 def _ipv6_of(lab: Lab, host: str) -> str:
@@ -166,6 +179,10 @@ def test_migrate_gates_green_second_run_changes_nothing_and_stage_rollback(
     }  # fmt: skip
     for host in (FIREWALLED, TOWNSHIP_HOST):
         assert adoption[host][_segment(lab, host)]["ipv6_flows"] >= 2  # ping6 and ssh
+    # Each router's RA, heard on the wire of each of its segments (solicited by
+    # the segment's host, or by the router itself where it has none): SLAAC.
+    heard = {node: ra for b in report["batches"] for node, ra in b["ra"].items()}
+    assert heard == {node: _declared_ra(lab, node) for node in ROUTERS}
     assert "batch 5/5 (township host canary): migrating hl-zyl-h1" in first.stderr
     for host in (FIREWALLED, TOWNSHIP_HOST):
         assert _reachable(lab, host, 6) and _reachable(lab, host, 4)

@@ -1,5 +1,10 @@
-"""`migrate ipv6 --adoption-gate` in the lab: the packet sensor on each host
-batch's segment, on its router's bridge (monitors/packets/adoption_watch.py)."""
+"""The IPv6 migration's captures in the lab, on the routers' bridges:
+
+- `--adoption-gate`: the packet sensor on each host batch's segment
+  (monitors/packets/adoption_watch.py);
+- always: the Router Advertisements each router batch's routers send on
+  their segments, solicited by a host on each (monitors/packets/ra_watch.py).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from typing import Any
 
 from lab import netns
 from monitors.packets.adoption_watch import AdoptionWatch, SegmentTap
+from monitors.packets.ra_watch import RaTap, RaWatch
 from playbooks.migration import HostTarget
+from playbooks.migration_routers import MigrationRouter
 
 
 @contextmanager
@@ -33,6 +40,40 @@ def lab_adoption(lab: Any, hosts: list[HostTarget]) -> Iterator[AdoptionWatch]:
             )
         )
     watch = AdoptionWatch(taps, netns.entered)
+    try:
+        yield watch
+    finally:
+        watch.close()
+
+
+@contextmanager
+def lab_ra(lab: Any, routers: list[MigrationRouter]) -> Iterator[RaWatch]:
+    """A capture on every segment of `routers` in the lab, on its bridge in
+    the router's namespace; the segment's first host solicits (its eth0)."""
+    plan = lab.plan
+    taps = []
+    for router in routers:
+        for segment6 in router.segments:
+            segment = next(
+                (
+                    s
+                    for s in plan.segments
+                    if (s.router, s.bridge) == (router.name, segment6.interface)
+                ),
+                None,
+            )
+            host = next(
+                (h for h in plan.hosts if segment is not None and h.segment == segment.name), None
+            )
+            taps.append(
+                RaTap(
+                    router.name,
+                    segment6.interface,
+                    namespace=lab.namespace(router.name),
+                    solicit_from=(host.namespace, "eth0") if host is not None else None,
+                )
+            )
+    watch = RaWatch(taps, netns.entered)
     try:
         yield watch
     finally:

@@ -12,7 +12,8 @@ extranet.ansible says; the gates measure from this machine and the routers.
 
 Stage by stage from the city down, in each the routers (LAN prefixes, RA,
 OSPFv3) then the hosts, each a canary then batches; after each batch the
-gates measure: OSPFv3 neighbours Full, prefixes and RA on the routers, ping6
+gates measure: OSPFv3 neighbours Full, prefixes on the routers, their RAs
+with the estate's flags (on the wire of each LAN in the lab), ping6
 from the NMS to their LAN gateways; ping6, ssh over IPv6 and IPv4 ping to
 every host; with --adoption-gate, the packet sensor on each host's segment
 must see IPv6 flows while those probes run. A failed gate rolls the batch
@@ -238,7 +239,7 @@ def _run(
     store: str | None,
     as_json: bool,
 ) -> None:
-    from playbooks.migration import Adoption, migrate
+    from playbooks.migration import Adoption, RaCheck, migrate
     from playbooks.migration_record import note_batch, save, to_events
     from playbooks.runner import RunError
     from security.audit import record
@@ -267,6 +268,11 @@ def _run(
         from yunwang.commands._adoption import lab_adoption
 
         adoption = partial(lab_adoption, reach.lab)
+    ra_check: RaCheck | None = None
+    if reach.lab is not None:  # the routers' RAs on the wire of their LANs
+        from yunwang.commands._adoption import lab_ra
+
+        ra_check = partial(lab_ra, reach.lab)
     try:
         report = migrate(
             batches,
@@ -275,6 +281,7 @@ def _run(
             settle_s=gates.settle_s,
             progress=progress,
             adoption=adoption,
+            ra_check=ra_check,
         )
     except RunError as exc:
         record("migrate.ipv6.run", estate_file, "failure", {"error": str(exc)}, actor=who)
@@ -365,6 +372,7 @@ def _batch_detail(done: BatchResult) -> dict[str, object]:
         "findings": done.findings,
         "rolled_back": done.rolled_back,
         "adoption": done.adoption,
+        "ra": done.ra,
         "apply_s": round(done.apply_s, 1),
         "gate_s": round(done.gate_s, 1),
         "rollback_s": round(done.rollback_s, 1),

@@ -59,9 +59,15 @@ class RouterThresholds:
 
 def advertised_prefixes(packet: Packet) -> list[ipaddress.IPv6Network]:
     """Prefix Information options of a Router Advertisement (malformed ones skipped)."""
+    return [prefix for prefix, _flags in prefix_information(packet)]
+
+
+def prefix_information(packet: Packet) -> list[tuple[ipaddress.IPv6Network, int]]:
+    """(prefix, its L/A flags octet) of each Prefix Information option of a
+    Router Advertisement (RFC 4861 4.6.2; malformed ones skipped)."""
     frame = packet.frame
     pos = packet.l4 + _RA_HEADER
-    prefixes: list[ipaddress.IPv6Network] = []
+    prefixes: list[tuple[ipaddress.IPv6Network, int]] = []
     while pos + 2 <= len(frame):
         kind, units = frame[pos], frame[pos + 1]
         if units == 0:
@@ -70,7 +76,8 @@ def advertised_prefixes(packet: Packet) -> list[ipaddress.IPv6Network]:
             length = frame[pos + 2]
             raw = frame[pos + 16 : pos + 32]
             if length <= 128:
-                prefixes.append(ipaddress.IPv6Network((raw, length), strict=False))
+                network = ipaddress.IPv6Network((raw, length), strict=False)
+                prefixes.append((network, frame[pos + 3]))
         pos += units * 8
     return prefixes
 
