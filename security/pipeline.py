@@ -81,6 +81,7 @@ class Pipeline:
         except Exception as exc:
             self._event_store_errors += 1
             log.error("event store: %s", exc)
+        self.writer.room()  # far behind on saving warnings: wait here, not under the lock
         with self._lock:
             changes: list[Change] = []
             for event in batch:

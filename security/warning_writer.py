@@ -1,6 +1,7 @@
 """Changed warnings into the store and out to the receivers, outside the grading lock.
 
     writer = WarningWriter(store, sinks)
+    writer.room()                       # before grading: back-pressure, if far behind
     writer.put(warnings, notify, now)   # under the pipeline's grading lock: cheap, in order
     writer.write()                      # after releasing it: save, then deliver (sync mode)
     writer.start()                      # or: a writer thread does it (`yunwang watch`)
@@ -62,17 +63,26 @@ class WarningWriter:
         self._thread: threading.Thread | None = None
         self._stop = False
 
-    # -- the grader's side (under the pipeline's lock) --------------------
+    # -- the grader's side ---------------------------------------------------
+    def room(self) -> None:
+        """Wait while the writer thread is `limit` behind; before grading, not under its lock.
+
+        So a scrape or an acknowledgement never waits behind a grader that
+        waits here; the backlog may pass the limit by one batch's changes.
+        """
+        with self._cond:
+            if self._thread is None or not self._full():
+                return
+            self.waits += 1
+            while self._full() and not self._stop and self._thread is not None:
+                self._cond.wait(0.5)
+
     def put(self, warnings: Iterable[Warning], notify: Sequence[Change], now: datetime) -> None:
         with self._cond:
-            if self._thread is not None and self._full():
-                self.waits += 1
-                while self._full() and not self._stop:
-                    self._cond.wait(0.5)
             for warning in warnings:
                 self._pending.pop(warning.id, None)  # re-inserted last: saved after older ones
                 self._pending[warning.id] = warning
-            if notify:
+            if notify and self.sinks:
                 self._deliveries.append((list(notify), now))
             self._cond.notify_all()
 
