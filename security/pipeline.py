@@ -73,6 +73,8 @@ class Pipeline:
     def submit(self, events: Iterable[Event], stored: bool = False) -> list[Change]:
         """Grade events; `stored=True`: a producer already put them in the store (the feed)."""
         batch = [self.enrich(e) for e in events] if self.enrich else list(events)
+        if not batch:  # the feed and the tick often have nothing: no lock, no write
+            return []
         # Into the store before grading and outside the grading lock (stores
         # lock for themselves): a bulk under way never holds up the feed's grading.
         try:
@@ -111,9 +113,9 @@ class Pipeline:
             log.error("event store flush: %s", exc)
         # Acks made elsewhere are read outside the lock too (a refresh and a search).
         elsewhere = self._changed_elsewhere()
+        # The store's own trouble (refused, disk full) is graded like any event.
+        self.submit(self.store.take_events())
         with self._lock:
-            # The store's own trouble (refused, disk full) is graded like any event.
-            self.submit(self.store.take_events())
             if not self._resumed:
                 self._resume()
             self._adopt_changed(elsewhere)
