@@ -49,8 +49,6 @@ class WarningWriter:
         self.sinks = list(sinks)
         self.limit = limit
         self.waits = 0  # back-pressure: times a grader waited for room
-        self.saved = 0  # warning versions written
-        self.writes = 0  # bulk saves made (fewer than batches when versions coalesce)
         self.store_errors = 0
         self.delivery_errors: Counter[str] = Counter()
         self._pending: dict[str, Warning] = {}
@@ -130,8 +128,6 @@ class WarningWriter:
                 # Back in front of what arrived meanwhile, unless a newer version did.
                 self._pending = {**batch, **self._pending}
             return
-        self.saved += len(batch)
-        self.writes += 1
         with self._cond:
             self._failing = False
 
