@@ -8,11 +8,11 @@ producer set.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from estate import Estate
-from security.events import Event
+from security.events import Context, Event
+from security.evolve import evolve
 
 
 class EstateContext:
@@ -69,7 +69,8 @@ class EstateContext:
         new_labels = tuple(sorted(labels.items()))
         if ctx == given and new_labels == tuple(sorted(event.labels)):
             return event
-        return replace(event, context=replace(event.context, **ctx), labels=new_labels)
+        # ctx holds every field the event's context set (given) and what it adds.
+        return evolve(event, context=Context(**ctx), labels=new_labels)
 
     def _host_of(self, event: Event) -> tuple[str, str, str, str, int] | None:
         for endpoint in (event.observer, event.destination):

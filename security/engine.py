@@ -8,11 +8,12 @@ also returned to the caller, which stores and delivers it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from security.events import Event
+from security.evolve import evolve
 from security.levels import WarningLevel, escalate, rank
 from security.rulebook import Rule, flatten
 from security.warnings import ACTIVE, CONTEXT_FIELDS, Warning, WarningError, warning_id
@@ -135,7 +136,7 @@ class WarningBook:
             current.notified_at is None or now - current.notified_at >= rule.suppress_window
         )
         notify = worse or (quiet_long_enough and current.status == "open")
-        updated = replace(
+        updated = evolve(
             current,
             level=level if worse else current.level,
             base_level=level if rank(level) < rank(current.base_level) else current.base_level,
@@ -170,7 +171,7 @@ class WarningBook:
             if now - warning.first_seen >= rule.escalate_after * due:
                 target = escalate(warning.level, rule.escalate.steps, rule.escalate.ceiling)
                 if target != warning.level:
-                    escalated = replace(warning, level=target, escalations=due, notified_at=now)
+                    escalated = evolve(warning, level=target, escalations=due, notified_at=now)
                     changes.append(
                         self._set(escalated, "escalated", notify=True, previous_level=warning.level)
                     )

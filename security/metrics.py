@@ -157,6 +157,17 @@ def _store_metrics(pipeline: Pipeline) -> Iterator[Metric]:
     )
     held.add_metric([], health.held_events)
     yield held
+    writer = pipeline.writer
+    yield GaugeMetricFamily(
+        "yunwang_warning_writes_pending",
+        "Warning saves and deliveries waiting for the writer",
+        len(writer),
+    )
+    yield CounterMetricFamily(
+        "yunwang_warning_writer_waits",
+        "Times grading waited for the warning writer (back-pressure)",
+        writer.waits,
+    )
     for name, value, help_text in (
         ("spool_write_errors", health.spool_write_errors, "Spool writes that failed (disk full)"),
         ("refused_batches", health.refused_batches, "Bulk requests refused for good, spooled"),

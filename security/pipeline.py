@@ -6,7 +6,9 @@
     pipeline.tick()                  # once a second: flush, escalate, resend, sync acks
 
 Warnings are stored as soon as they change (so an operator's CLI sees
-them); events are batched. A store or receiver that fails does not stop the
+them), but outside the grading lock (security/warning_writer.py): by the
+caller after grading, or by a writer thread once `writer.start()` (watch);
+events are batched. A store or receiver that fails does not stop the
 pipeline: what could not be written is retried on the next tick.
 """
 
@@ -20,12 +22,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from security.audit import record
-from security.delivery import DeliveryError, Sink
+from security.delivery import Sink
 from security.engine import Change, WarningBook
 from security.events import Event, utcnow
 from security.posture import DATASETS, PostureInputs, Score, score_all
 from security.rulebook import Rule, load_rules
 from security.store import Store, StoreError
+from security.warning_writer import WarningWriter
 from security.warnings import ACTIVE, Warning, WarningError
 
 if TYPE_CHECKING:
@@ -49,6 +52,8 @@ class Pipeline:
         # e.g. EstateContext(estate).enrich: adds county/tenant/zone before rules run
         self.enrich = enrich
         self.sinks = list(sinks)
+        # Saves and deliveries, after the grading lock is released (or in its own thread).
+        self.writer = WarningWriter(store, self.sinks)
         self.clock = clock
         self.resend_interval = resend_interval
         self.book = WarningBook(rules if rules is not None else load_rules())
@@ -57,26 +62,28 @@ class Pipeline:
         self._resumed = False
         self.events_total: Counter[str] = Counter()
         self.changes_total: Counter[str] = Counter()
-        self.delivery_errors: Counter[str] = Counter()
-        self.store_errors = 0
-        self._unsaved: dict[str, Warning] = {}
+        self._event_store_errors = 0
         self._last_resend = clock()
         self._last_retention: datetime | None = None
         self._lock = threading.RLock()
         self._resume()
+        self._written()
 
     # -- input -----------------------------------------------------------
     def submit(self, events: Iterable[Event], stored: bool = False) -> list[Change]:
         """Grade events; `stored=True`: a producer already put them in the store (the feed)."""
         batch = [self.enrich(e) for e in events] if self.enrich else list(events)
+        if not batch:  # the feed and the tick often have nothing: no lock, no write
+            return []
         # Into the store before grading and outside the grading lock (stores
         # lock for themselves): a bulk under way never holds up the feed's grading.
         try:
             if not stored:
                 self.store.put_events(batch)
         except Exception as exc:
-            self.store_errors += 1
+            self._event_store_errors += 1
             log.error("event store: %s", exc)
+        self.writer.room()  # far behind on saving warnings: wait here, not under the lock
         with self._lock:
             changes: list[Change] = []
             for event in batch:
@@ -84,7 +91,16 @@ class Pipeline:
                 self.inputs.observe(event)
                 changes += self.book.observe(event)
             self._apply(changes)
+        self._written()
         return changes
+
+    def settle(self) -> None:
+        """Wait until the warnings changed so far are saved (or failed, kept for retry).
+
+        The feed commits its checkpoint after this: a crash after the commit
+        does not lose the warnings those events changed.
+        """
+        self.writer.settle()
 
     def tick(self, now: datetime | None = None) -> list[Change]:
         now = now or self.clock()
@@ -93,25 +109,25 @@ class Pipeline:
         try:
             self.store.flush()
         except Exception as exc:
-            self.store_errors += 1
+            self._event_store_errors += 1
             log.error("event store flush: %s", exc)
         # Acks made elsewhere are read outside the lock too (a refresh and a search).
         elsewhere = self._changed_elsewhere()
+        # The store's own trouble (refused, disk full) is graded like any event.
+        self.submit(self.store.take_events())
         with self._lock:
-            # The store's own trouble (refused, disk full) is graded like any event.
-            self.submit(self.store.take_events())
             if not self._resumed:
                 self._resume()
             self._adopt_changed(elsewhere)
             changes = self.book.tick(now)
             self._apply(changes)
-            self._save([])  # retry warnings the store could not take earlier
             if now - self._last_resend >= self.resend_interval:
                 self._last_resend = now
-                self._deliver([Change("updated", w, True) for w in self.book.active()], now)
+                self.writer.put((), [Change("updated", w, True) for w in self.book.active()], now)
             sweep = self._last_retention is None or now - self._last_retention >= timedelta(days=1)
             if sweep:
                 self._last_retention = now
+        self._written()  # and retries warnings the store could not take earlier
         if sweep:
             try:
                 self.store.apply_retention(now)
@@ -124,12 +140,14 @@ class Pipeline:
         with self._lock:
             change = self.book.acknowledge(warning_id, who, self.clock(), comment)
             self._apply([change])
+        self._written()
         return change.warning
 
     def resolve(self, warning_id: str, who: str, reason: str) -> Warning:
         with self._lock:
             change = self.book.resolve(warning_id, who, self.clock(), reason)
             self._apply([change])
+        self._written()
         return change.warning
 
     # -- output ----------------------------------------------------------
@@ -146,10 +164,19 @@ class Pipeline:
 
         return PostureCollector(self)
 
+    @property
+    def store_errors(self) -> int:
+        return self._event_store_errors + self.writer.store_errors
+
+    @property
+    def delivery_errors(self) -> Counter[str]:
+        return self.writer.delivery_errors
+
     def close(self) -> None:
+        self.writer.stop()
         with self._lock:
             self.store.flush()
-            self._save([])
+            self.writer.write()
             self.store.close()
 
     # -- internals -------------------------------------------------------
@@ -174,7 +201,7 @@ class Pipeline:
                 superseded.append(warning.resolve("auto", self.clock(), f"superseded by {live.id}"))
         self.inputs.merge_older(PostureInputs().observe_all(history))
         self._resumed = True
-        self._save(superseded)
+        self.writer.put(superseded, (), self.clock())
 
     def _apply(self, changes: list[Change]) -> None:
         if not changes:
@@ -183,30 +210,14 @@ class Pipeline:
             self.changes_total[change.kind] += 1
             if change.kind in ("acknowledged", "resolved") and change.warning.resolved_by != "auto":
                 self._audit(change)
-        self._save([c.warning for c in changes])
-        self._deliver([c for c in changes if c.notify], self.clock())
+        # Recorded under the lock (versions in order); saved and delivered after it.
+        notify = [c for c in changes if c.notify]
+        self.writer.put([c.warning for c in changes], notify, self.clock())
 
-    def _save(self, warnings: list[Warning]) -> None:
-        for warning in warnings:
-            self._unsaved[warning.id] = warning
-        if not self._unsaved:
-            return
-        try:
-            self.store.put_warnings(list(self._unsaved.values()))
-            self._unsaved.clear()
-        except Exception as exc:
-            self.store_errors += 1
-            log.error("warning store: %s", exc)
-
-    def _deliver(self, changes: list[Change], now: datetime) -> None:
-        if not changes:
-            return
-        for sink in self.sinks:
-            try:
-                sink.send(changes, now)
-            except DeliveryError as exc:
-                self.delivery_errors[sink.name] += 1
-                log.error("%s: %s", sink.name, exc)
+    def _written(self) -> None:
+        """Without a writer thread, the caller saves and delivers, outside the grading lock."""
+        if not self.writer.threaded:
+            self.writer.write()
 
     def _changed_elsewhere(self) -> list[tuple[Warning, Warning]]:
         """Active warnings acknowledged or resolved by `yunwang warnings` elsewhere: (ours, theirs)."""
@@ -231,7 +242,7 @@ class Pipeline:
             if (
                 current is not None
                 and current.status == ours.status != theirs.status
-                and ours.id not in self._unsaved
+                and not self.writer.unsaved(ours.id)
             ):
                 self.book.adopt(theirs)
 

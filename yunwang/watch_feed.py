@@ -62,6 +62,7 @@ class CentreFeed:
         if events:
             self.fleet.observe(events)
             self.pipeline.submit(events, stored=True)
+            self.pipeline.settle()  # their warnings saved before the checkpoint moves past them
             self.stats.feed_events += len(events)
             try:
                 self.reader.commit()  # after grading: a crash before here re-reads, never loses

@@ -155,6 +155,8 @@ class Watch:
                 f"cannot serve metrics ({exc.strerror})"
             ) from None
         self._stack.callback(self.security.stop)
+        # Warnings saved and delivered by their own thread: grading never waits for that I/O.
+        self.security.pipeline.writer.start()
         targets = self._targets()
         interval = opts.interval_s or (
             5.0 if self.simulated else self.estate.monitoring.poll_interval_s
@@ -350,6 +352,7 @@ class Watch:
         if self.feed is not None:
             self.feed.read()
         self.security.pipeline.tick()
+        self.security.pipeline.settle()
 
     def _replay(self) -> None:
         assert self.sensor is not None and self._pcap is not None
