@@ -7,11 +7,12 @@ half-way through `up` — finds everything from the lab directory alone.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -238,17 +239,58 @@ def converge(
     plan: LabPlan, timeout_s: float = 60.0, broken: set[str] | None = None, *, ospf6: bool = True
 ) -> None:
     """Wait until every cable (but the `broken` links) has a Full OSPFv2 and
-    (`ospf6`) OSPFv3 adjacency at both ends."""
+    (`ospf6`) OSPFv3 adjacency at both ends and, when nothing is broken,
+    every router has installed a route to every other router's segments.
+    (An adjacency is Full before SPF has run and zebra installed its routes:
+    under load a host's first ping went out in between and was lost.)"""
     deadline = time.monotonic() + timeout_s
+    wanted = _segments(plan, ospf6) if not broken else {}
     pending = list(plan.routers)
     while pending:
-        pending = [r for r in pending if not _adjacent(r, broken or set(), ospf6)]
+        pending = [
+            r
+            for r in pending
+            if not (_adjacent(r, broken or set(), ospf6) and _routed(r, wanted.get(r.node, ())))
+        ]
         if not pending:
             return
         if time.monotonic() > deadline:
             names = ", ".join(r.node for r in pending)
             raise LabError(f"OSPF did not converge within {timeout_s:.0f} s on: {names}")
         time.sleep(0.2)
+
+
+def _segments(plan: LabPlan, ospf6: bool) -> dict[str, set[str]]:
+    """For each router, the prefixes of the other routers' LANs and zones."""
+    own = {
+        r.node: {
+            str(ipaddress.ip_interface(a).network)
+            for i in r.interfaces
+            if i.kind in ("lan", "zone")
+            for a in i.addresses
+            if ospf6 or ":" not in a
+        }
+        for r in plan.routers
+    }
+    return {node: set().union(*(p for n, p in own.items() if n != node)) for node in own}
+
+
+def _routed(router: Router, prefixes: Iterable[str]) -> bool:
+    wanted = set(prefixes)
+    if not wanted:
+        return True
+    installed: set[str] = set()
+    try:
+        for command in ("show ip route json", "show ipv6 route json"):
+            table = json.loads(frr.vtysh(router, command))
+            installed |= {
+                prefix
+                for prefix, routes in table.items()
+                if any(route.get("installed") for route in routes)
+            }
+    except (LabError, json.JSONDecodeError, AttributeError):
+        return False
+    return wanted <= installed
 
 
 def _adjacent(router: Router, broken: set[str], ospf6: bool) -> bool:
