@@ -7,15 +7,13 @@ sensor (monitors/packets) counts them per family on the segment.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from lab import netns
 from monitors.packets.adoption_watch import AdoptionWatch, SegmentTap
+from tests.migrate.veth import Segment, in_namespace, veth_segment
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.lab
@@ -23,46 +21,16 @@ ROUTER4, ROUTER6 = "198.18.250.1/24", "2001:db8:250::1/64"
 HOST4, HOST6 = "198.18.250.2/24", "2001:db8:250::2/64"
 
 
-@dataclass(frozen=True)
-class Segment:
-    router: str  # namespaces
-    host: str
-
-
-def _in(namespace: str, *argv: str) -> None:
-    subprocess.run(
-        ["ip", "netns", "exec", namespace, *argv], check=True, capture_output=True, timeout=15
-    )
-
-
 @pytest.fixture
 def segment() -> Iterator[Segment]:
-    tag = os.getpid()
-    seg = Segment(f"ywmig-r{tag}", f"ywmig-h{tag}")
-    try:
-        for ns in (seg.router, seg.host):
-            subprocess.run(["ip", "netns", "add", ns], check=True, timeout=10)
-        subprocess.run(
-            ["ip", "link", "add", f"ywmig-r{tag}", "netns", seg.router, "type", "veth",
-             "peer", "name", f"ywmig-h{tag}", "netns", seg.host],
-            check=True, timeout=10,
-        )  # fmt: skip
-        for ns, dev, v4, v6 in (
-            (seg.router, f"ywmig-r{tag}", ROUTER4, ROUTER6),
-            (seg.host, f"ywmig-h{tag}", HOST4, HOST6),
-        ):
-            _in(ns, "ip", "link", "set", dev, "name", "seg0")
-            _in(ns, "ip", "addr", "add", v4, "dev", "seg0")
-            _in(ns, "ip", "addr", "add", v6, "dev", "seg0", "nodad")
-            _in(ns, "ip", "link", "set", "seg0", "up")
+    with veth_segment("ywmig", "seg0", "seg0", ((ROUTER4, ROUTER6), (HOST4, HOST6))) as seg:
         yield seg
-    finally:
-        for ns in (seg.router, seg.host):
-            subprocess.run(["ip", "netns", "del", ns], check=False, timeout=10)
 
 
 def _ping(seg: Segment, family: int, address: str) -> None:
-    _in(seg.router, "ping", f"-{family}", "-c", "2", "-i", "0.2", "-W", "2", address.split("/")[0])
+    in_namespace(
+        seg.router, "ping", f"-{family}", "-c", "2", "-i", "0.2", "-W", "2", address.split("/")[0]
+    )
 
 
 def _tap(seg: Segment, interface: str = "seg0") -> SegmentTap:

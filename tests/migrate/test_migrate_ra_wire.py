@@ -9,14 +9,11 @@ what the estate's ipv6_mode declares (estate.ipv6.ra_flags).
 
 from __future__ import annotations
 
-import os
 import select
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, IPv6
@@ -26,6 +23,7 @@ from estate.ipv6 import ra_flags
 from lab import netns
 from monitors.packets.ra_watch import RaTap, RaWatch
 from playbooks.migration_routers import MigrationRouter, RouterSeen, Segment6, router_findings
+from tests.migrate.veth import Segment, veth_segment
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.lab
@@ -33,40 +31,10 @@ GATEWAY6 = "2001:db8:250::1/64"
 ETH_P_IPV6 = 0x86DD
 
 
-@dataclass(frozen=True)
-class Segment:
-    router: str  # namespaces
-    host: str
-
-
-def _in(namespace: str, *argv: str) -> None:
-    subprocess.run(
-        ["ip", "netns", "exec", namespace, *argv], check=True, capture_output=True, timeout=15
-    )
-
-
 @pytest.fixture
 def segment() -> Iterator[Segment]:
-    tag = os.getpid()
-    seg = Segment(f"ywra-r{tag}", f"ywra-h{tag}")
-    try:
-        for ns in (seg.router, seg.host):
-            subprocess.run(["ip", "netns", "add", ns], check=True, timeout=10)
-        subprocess.run(
-            ["ip", "link", "add", f"ywra-r{tag}", "netns", seg.router, "type", "veth",
-             "peer", "name", f"ywra-h{tag}", "netns", seg.host],
-            check=True, timeout=10,
-        )  # fmt: skip
-        for ns, dev, name in (
-            (seg.router, f"ywra-r{tag}", "lan"),
-            (seg.host, f"ywra-h{tag}", "eth0"),
-        ):
-            _in(ns, "ip", "link", "set", dev, "name", name)
-            _in(ns, "ip", "link", "set", name, "up")
+    with veth_segment("ywra", "lan", "eth0") as seg:
         yield seg
-    finally:
-        for ns in (seg.router, seg.host):
-            subprocess.run(["ip", "netns", "del", ns], check=False, timeout=10)
 
 
 class Responder:
