@@ -25,6 +25,8 @@ def evolve(obj: T, **changes: Any) -> T:
         names = tuple(f.name for f in fields(cls) if f.init)  # type: ignore[arg-type]
         reader = _READERS[cls] = (names, attrgetter(*names))
     names, read = reader
-    values = dict(zip(names, read(obj), strict=True))
+    got = read(obj)
+    # attrgetter of one name gives the value itself, of several a tuple.
+    values = dict(zip(names, got if len(names) > 1 else (got,), strict=True))
     values.update(changes)
     return cls(**values)
