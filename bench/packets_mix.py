@@ -43,7 +43,6 @@ from bench.packets_bench import cache_dir, endpoints, timed  # noqa: E402
 from estate import load  # noqa: E402
 from monitors.packets import Sensor, SensorPolicy, read_capture  # noqa: E402
 from monitors.packets.capture import PcapWriter  # noqa: E402
-from monitors.packets.decode import MalformedPacket, decode  # noqa: E402
 from monitors.packets.parallel import sense_file  # noqa: E402
 from monitors.packets.policy_cache import policy_for  # noqa: E402
 from monitors.packets.sensor import settle_memory  # noqa: E402
@@ -107,14 +106,7 @@ def _contenders(
     def full_decode() -> int:
         """Every frame decoded and fed whole: the sensor without its fast path."""
         sensor = Sensor(policy, observer="bench", keep_events=True)
-        for ts, frame, length in read_capture(pcap):
-            sensor.stats.seen += 1
-            try:
-                packet = decode(frame, ts, length)
-            except MalformedPacket:
-                sensor.stats.malformed += 1
-                continue
-            sensor.feed_packet(packet)
+        sensor.feed_all_decoded(read_capture(pcap))
         sensor.close()
         return sensor.stats.seen
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.packets import MalformedPacket, Sensor, SensorPolicy, decode
+from monitors.packets import Sensor, SensorPolicy, decode
 from monitors.packets.fastpath import flow_key
 from monitors.packets.synthetic import hosts_in, mixed_traffic, varied_traffic
 from tests.packets import scenarios
@@ -33,14 +33,7 @@ EXCHANGE = hosts_in("198.18.8.0/24", "2001:db8:3900:800::/64", 20, 0x200)
 def _full_path(policy: SensorPolicy, records: Iterable[Record]) -> Sensor:
     """Every frame decoded and fed whole: what the sensor did before the fast path."""
     sensor = Sensor(policy, observer="test")
-    for ts, frame, length in records:
-        sensor.stats.seen += 1
-        try:
-            packet = decode(frame, ts, length)
-        except MalformedPacket:
-            sensor.stats.malformed += 1
-            continue
-        sensor.feed_packet(packet)
+    sensor.feed_all_decoded(records)
     return sensor
 
 
