@@ -13,13 +13,12 @@ from estate.allocator import Planner, lan_of
 from estate.declared import Declarations
 from estate.errors import EstateError, Problem
 from estate.extranet_hosts import Hosts
-from estate.isolation import parse_service
+from estate.isolation import IsolationRule, parse_service
 from estate.model import (
     Device,
     DrClass,
     DrPlan,
     Estate,
-    IsolationRule,
     Link,
     LinkEnd,
     Node,

@@ -14,6 +14,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Literal
 
 from estate.addressing import Allocation, ZoneLookup
+from estate.isolation import IsolationRule
 from estate.names import UnknownName, resolve_name
 from estate.routing import Bfd
 from estate.schema import City, Monitoring, Quotas, Sites, SnmpCredential
@@ -22,7 +23,6 @@ from estate.spec_types import Ipv6Mode, Level, Role
 
 _FIRST_LINK_LOCAL = IPv6Address("fe80::1")
 LEVELS: tuple[Level, ...] = ("city", "county", "township", "village")
-Protocol = Literal["tcp", "udp", "icmp", "icmpv6", "any"]
 ScopeKind = Literal["county", "township", "tenant", "zone", "system", "host"]
 SCOPE_KINDS: tuple[ScopeKind, ...] = ("county", "township", "tenant", "zone")
 
@@ -135,38 +135,6 @@ class Sensor:
     name: str
     node: str
     interface: str
-
-
-@dataclass(frozen=True)
-class Service:
-    protocol: Protocol
-    port_min: int | None = None
-    port_max: int | None = None
-
-    def matches(self, protocol: str, port: int | None) -> bool:
-        if self.protocol != "any" and self.protocol != protocol:
-            # One rule for both families: "icmp" in the matrix also opens ICMPv6,
-            # so a dual-stack migration does not silently change what is allowed.
-            if not (self.protocol == "icmp" and protocol == "icmpv6"):
-                return False
-        if self.port_min is None:
-            return True
-        return port is not None and self.port_min <= port <= (self.port_max or self.port_min)
-
-    def __str__(self) -> str:
-        if self.port_min is None:
-            return self.protocol
-        if self.port_max is None or self.port_max == self.port_min:
-            return f"{self.protocol}/{self.port_min}"
-        return f"{self.protocol}/{self.port_min}-{self.port_max}"
-
-
-@dataclass(frozen=True)
-class IsolationRule:
-    src: str
-    dst: str
-    services: tuple[Service, ...]
-    reason: str
 
 
 @dataclass(frozen=True)

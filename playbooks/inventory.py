@@ -18,7 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from estate import Estate
-from estate.model import IsolationRule, Zone
+from estate.isolation import IsolationRule
+from estate.model import Zone
 from estate.secrets import SecretMissing, SecretRef
 
 MANAGEMENT_ZONE = "management"
