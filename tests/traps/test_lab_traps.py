@@ -80,16 +80,25 @@ class TrapDriver:
         for change in self.pipeline.submit([event]):
             self.changes.append((time.time(), change))  # when the product changed it
 
+    def opened(self, pair: str, since: float) -> float | None:
+        """When (wall clock) the pair's YW-LINK-001 warning opened after
+        `since`, as the sink recorded it. Wait on this, not on the active
+        warning: the pipeline lists a warning as active before `submit`
+        returns to the sink that records its change."""
+        return next((at for at, c in list(self.changes) if at >= since and c.kind == "opened"
+                     and c.warning.rule_id == "YW-LINK-001"
+                     and c.warning.context.get("pair") == pair), None)  # fmt: skip
+
     def decided(self, pair: str, since: float) -> tuple[float, float]:
         """Seconds from `since` (wall clock) to the pair's failover event and
         to its YW-LINK-001 warning opening, by the product's own clock: a
-        test thread starved by a loaded machine sees them later."""
+        test thread starved by a loaded machine sees them later. Call it
+        after `opened` holds: the event is recorded before its change."""
         state = next(e for e in self.events if e.action == "pair-state-changed"
                      and e.context.pair == pair and e.context.state == "failover"
                      and e.timestamp.timestamp() >= since)  # fmt: skip
-        opened = next(at for at, c in self.changes if at >= since and c.kind == "opened"
-                      and c.warning.rule_id == "YW-LINK-001"
-                      and c.warning.context.get("pair") == pair)  # fmt: skip
+        opened = self.opened(pair, since)
+        assert opened is not None, f"no YW-LINK-001 opened for {pair}"
         return state.timestamp.timestamp() - since, opened - since
 
     def _run(self) -> None:
@@ -164,9 +173,16 @@ def _healed(lab: Lab, driver: TrapDriver, pair: str, link: str) -> None:
     cycles = driver.collection.cycles
     restored = time.monotonic()
     lab.restore(link, wait=True)
-    driver.until(lambda: driver.state(pair) in ("normal", None), 15, f"{pair} normal")
+    # The tracker holds the new state before its event reaches the sink that
+    # resolves the warning: wait for both.
+    driver.until(
+        lambda: (
+            driver.state(pair) in ("normal", None) and driver.warning("YW-LINK-001", pair) is None
+        ),
+        15,
+        f"{pair} normal, its warning resolved",
+    )
     assert driver.collection.cycles == cycles, "a scheduled cycle ran: not the trap path"
-    assert driver.warning("YW-LINK-001", pair) is None
     print(f"{link} restored -> {pair} normal after {time.monotonic() - restored:.2f}s")
 
 
@@ -183,7 +199,7 @@ def test_cut_county_primary_fails_over_with_a_warning_within_a_second(
         # by the product's clock (`decided`); waiting longer only keeps a
         # starved test thread from failing what the product did in time.
         # Where the time goes is measured in bench/traps_bench.py.
-        driver.until(lambda: driver.warning("YW-LINK-001", "hl") is not None, 5.0, "hl warning",
+        driver.until(lambda: driver.opened("hl", cut_wall) is not None, 5.0, "hl warning",
                      cut_at)  # fmt: skip
         to_state, to_warning = driver.decided("hl", cut_wall)
         assert to_state < 1.0 and to_warning < 1.0, (to_state, to_warning)
@@ -225,7 +241,7 @@ def test_blackholed_township_primary_is_caught_by_the_ospf_neighbour_trap(
         # OSPF table confirms it while hl-zyl-r1 is still unreachable
         # (routing converges around the blackhole after BFD drops it).
         driver.until(
-            lambda: driver.warning("YW-LINK-001", "hl-zyl") is not None, 5.0, "hl-zyl warning",
+            lambda: driver.opened("hl-zyl", started_wall) is not None, 5.0, "hl-zyl warning",
             started,
         )  # fmt: skip
         to_state, to_warning = driver.decided("hl-zyl", started_wall)
