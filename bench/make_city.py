@@ -2,6 +2,11 @@
 
     python bench/make_city.py --puyang > examples/puyang.yaml      # the example city
     python bench/make_city.py --counties 12 --townships 30 --villages 60 > /tmp/big.yaml
+    python bench/make_city.py --counties 2 --townships 8 --villages 12 --ipv4 198.18.0.0/15
+
+`--ipv4` replaces the city's IPv4 plan (for a bench that sends its traffic
+into namespaces, where only 198.18.0.0/15 may be used); the management
+zone's IPv4 DHCP server, an address of the default plan, is left out.
 
 `--puyang` uses the real counties/districts and townships of 濮阳市 and its
 departments; other sizes get generated names. The output is plain estate
@@ -310,10 +315,15 @@ def main() -> None:
     parser.add_argument("--villages", type=int, default=33)
     parser.add_argument("--tenants", type=int, default=34)
     parser.add_argument("--systems", type=int, default=142)
+    parser.add_argument("--ipv4", help="the IPv4 address plan instead of 10.32.0.0/12")
     args = parser.parse_args()
     emit: list[str] = []
     write(args, emit)
-    sys.stdout.write("".join(emit))
+    text = "".join(emit)
+    if args.ipv4:
+        text = text.replace("ipv4: 10.32.0.0/12", f"ipv4: {args.ipv4}")
+        text = text.replace("dhcp_servers: [10.32.192.2, ", "dhcp_servers: [")
+    sys.stdout.write(text)
 
 
 if __name__ == "__main__":
