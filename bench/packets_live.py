@@ -269,9 +269,10 @@ def report(rate: int, frames: int, idle: dict[str, float], runs: dict[str, list[
         f"\noffered {offered}, {frames} frames a run; medians of {len(next(iter(runs.values())))}"
     )
     print(
-        "| contender | offered | seen | dropped | CPU-s (less idle) | packets/CPU-s | ÷ tshark | shares |"
+        "| contender | offered | sent at (pps) | seen | dropped | CPU-s (less idle) "
+        "| packets/CPU-s | ÷ tshark | shares |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     rates: dict[str, float] = {}
     for name, done in runs.items():
         per = [r.seen / max(r.cpu_s - idle[name], 1e-3) for r in done]
