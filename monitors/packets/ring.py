@@ -67,9 +67,18 @@ class Ring:
         sock.setsockopt(_SOL_PACKET, _PACKET_RX_RING, request)
         self.block_size = block_size
         self.blocks = blocks
-        self.map = mmap.mmap(
-            sock.fileno(), block_size * blocks, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
-        )
+        try:
+            self.map = mmap.mmap(
+                sock.fileno(),
+                block_size * blocks,
+                mmap.MAP_SHARED,
+                mmap.PROT_READ | mmap.PROT_WRITE,
+            )
+        except OSError:
+            # A ring nobody reads would swallow every frame: take it down, so
+            # the caller's receive path gets them.
+            sock.setsockopt(_SOL_PACKET, _PACKET_RX_RING, bytes(struct.calcsize("=7I")))
+            raise
         self._next = 0
 
     def ready(self) -> bool:
