@@ -91,36 +91,47 @@ class Ring:
 
         Frames are copies: the caller may keep them after the block is returned.
         """
-        ring, size = self.map, self.block_size
-        start = self._next * size
-        status, count, first = _BLOCK_STATUS.unpack_from(ring, start + 8)
-        if not status & _TP_STATUS_USER:
+        start = self._next * self.block_size
+        if not _STATUS.unpack_from(self.map, start + 8)[0] & _TP_STATUS_USER:
             return
-        frames: list[tuple[float, bytes, int]] = []
-        end = start + size
-        offset = start + first
-        unpack = _FRAME.unpack_from
-        for _ in range(count):
-            if offset < start or offset + _FRAME.size > end:
-                break  # a descriptor that points outside its block: stop reading it
-            step, sec, nsec, snap, length, flags, mac, _, _, tci, tpid = unpack(ring, offset)
-            at = offset + mac
-            if at + snap > end:
-                break
-            frame = ring[at : at + snap]
-            if flags & _TP_STATUS_VLAN_VALID and len(frame) >= 12:
-                # The kernel took the 802.1Q tag off into the header: put it back,
-                # so the decoder sees the frame as it was on the wire.
-                kind = tpid if flags & _TP_STATUS_VLAN_TPID_VALID and tpid else _DOT1Q
-                frame = frame[:12] + struct.pack("!HH", kind, tci & 0xFFFF) + frame[12:]
-                length += 4
-            frames.append((sec + nsec / 1e9, frame, length))
-            if not step:
-                break
-            offset += step
-        _STATUS.pack_into(ring, start + 8, _TP_STATUS_KERNEL)  # the block is the kernel's again
+        frames = frames_of_block(self.map, start, self.block_size)
+        _STATUS.pack_into(self.map, start + 8, _TP_STATUS_KERNEL)  # the kernel's again
         self._next = (self._next + 1) % self.blocks
         yield from frames
 
     def close(self) -> None:
         self.map.close()
+
+
+def frames_of_block(
+    ring: mmap.mmap | bytes | bytearray, start: int, size: int
+) -> list[tuple[float, bytes, int]]:
+    """(time, frame, length on the wire) of each frame of the block at `start`.
+
+    Nothing read from the block is trusted: a frame header that points outside
+    the block, or a step shorter than a header, ends the block there.
+    """
+    _, count, first = _BLOCK_STATUS.unpack_from(ring, start + 8)
+    frames: list[tuple[float, bytes, int]] = []
+    end = start + size
+    offset = start + first
+    unpack = _FRAME.unpack_from
+    for _ in range(min(count, size // _FRAME.size)):
+        if offset < start or offset + _FRAME.size > end:
+            break
+        step, sec, nsec, snap, length, flags, mac, _, _, tci, tpid = unpack(ring, offset)
+        at = offset + mac
+        if at + snap > end:
+            break
+        frame = bytes(ring[at : at + snap])
+        if flags & _TP_STATUS_VLAN_VALID and len(frame) >= 12:
+            # The kernel took the 802.1Q tag off into the header: put it back,
+            # so the decoder sees the frame as it was on the wire.
+            kind = tpid if flags & _TP_STATUS_VLAN_TPID_VALID and tpid else _DOT1Q
+            frame = frame[:12] + struct.pack("!HH", kind, tci & 0xFFFF) + frame[12:]
+            length += 4
+        frames.append((sec + nsec / 1e9, frame, length))
+        if step < _FRAME.size:
+            break  # the last frame (0), or a step that would read a header twice
+        offset += step
+    return frames
