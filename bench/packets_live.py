@@ -43,7 +43,9 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 from bench.packets_bench import cache_dir  # noqa: E402
 from bench.packets_mix import build_capture  # noqa: E402
 from monitors.packets import MalformedPacket, decode, read_capture  # noqa: E402
+from tests.migrate.veth import Segment, in_namespace, veth_segment  # noqa: E402
 
 SAFE4 = ipaddress.ip_network("198.18.0.0/15")
 SAFE6 = ipaddress.ip_network("2001:db8::/32")
@@ -66,13 +69,6 @@ class Run:
     dropped: int = 0
     cpu_s: float = 0.0
     shares: str = ""
-
-
-@dataclass
-class Segment:
-    sensor: str
-    sender: str
-    made: list[str] = field(default_factory=list)
 
 
 def city() -> Path:
@@ -110,34 +106,16 @@ def _ns(namespace: str, *argv: str) -> list[str]:
     return ["ip", "netns", "exec", namespace, *argv]
 
 
-def make_segment() -> Segment:
-    tag = os.getpid()
-    seg = Segment(f"ywlive-s{tag}", f"ywlive-a{tag}")
-    for ns in (seg.sensor, seg.sender):
-        subprocess.run(["ip", "netns", "add", ns], check=True)
-        seg.made.append(ns)
-    subprocess.run(
-        ["ip", "link", "add", f"ywl-s{tag}", "netns", seg.sensor, "type", "veth",
-         "peer", "name", f"ywl-a{tag}", "netns", seg.sender],
-        check=True,
-    )  # fmt: skip
-    for ns, dev, name in (
-        (seg.sensor, f"ywl-s{tag}", SENSOR_IF),
-        (seg.sender, f"ywl-a{tag}", SENDER_IF),
-    ):
-        subprocess.run(_ns(ns, "ip", "link", "set", dev, "name", name), check=True)
-        # The capture's largest frames (payload, VLAN tag) exceed 1500 bytes.
-        subprocess.run(_ns(ns, "ip", "link", "set", name, "mtu", "9000"), check=True)
-        # A quiet segment: the kernel's own IPv6 chatter would count as traffic.
-        for setting in ("disable_ipv6=1",):
-            subprocess.run(_ns(ns, "sysctl", "-qw", f"net.ipv6.conf.{name}.{setting}"), check=True)
-        subprocess.run(_ns(ns, "ip", "link", "set", name, "up"), check=True)
-    return seg
-
-
-def drop_segment(seg: Segment) -> None:
-    for ns in seg.made:
-        subprocess.run(["ip", "netns", "del", ns], check=False)
+@contextmanager
+def quiet_segment() -> Iterator[Segment]:
+    """tests/migrate/veth.py's two namespaces on a veth (router end: the sensor's,
+    host end: tcpreplay's), with room for the capture's largest frames and
+    without the kernel's own IPv6 chatter, which would count as traffic."""
+    with veth_segment("ywlive", SENSOR_IF, SENDER_IF) as seg:
+        for ns, name in ((seg.router, SENSOR_IF), (seg.host, SENDER_IF)):
+            in_namespace(ns, "ip", "link", "set", name, "mtu", "9000")
+            in_namespace(ns, "sysctl", "-qw", f"net.ipv6.conf.{name}.disable_ipv6=1")
+        yield seg
 
 
 class Contender:
@@ -149,7 +127,7 @@ class Contender:
         duration = f"{seconds:.0f}"
         argv = [a.replace("{D}", duration) for a in self.argv]
         process = subprocess.Popen(
-            _ns(seg.sensor, *argv),
+            _ns(seg.router, *argv),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -194,7 +172,7 @@ class Contender:
 def replay(seg: Segment, pcap: Path, rate: int) -> tuple[int, float]:
     speed = [f"--pps={rate}"] if rate else ["--topspeed"]
     done = subprocess.run(
-        _ns(seg.sender, "tcpreplay", "-i", SENDER_IF, *speed, str(pcap)),
+        _ns(seg.host, "tcpreplay", "-i", SENDER_IF, *speed, str(pcap)),
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     m = re.search(r"Actual: (\d+) packets", done.stdout)
@@ -244,10 +222,9 @@ def main() -> None:
                       [*sense, "--workers", str(args.workers)], "sensing on", old),
         ]  # fmt: skip
     rates = [int(r) for r in args.rates.split(",")]
-    seg = make_segment()
     print(f"{pcap.name}: {frames} frames; load average before "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
-    try:
+    with quiet_segment() as seg:
         for rate in rates:
             # Long enough for the whole replay after the contender is ready.
             seconds = max(6.0, frames / rate + 4.0) if rate else max(6.0, frames / 100_000 + 4.0)
@@ -258,8 +235,6 @@ def main() -> None:
                 for contender in order:
                     runs[contender.name].append(contender.run(seg, pcap, rate, seconds, True))
             report(rate, frames, idle, runs)
-    finally:
-        drop_segment(seg)
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
