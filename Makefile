@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Only the rooms that exist yet: mypy refuses a folder with no Python in it.
 PACKAGES := $(foreach d,estate infra playbooks monitors security dr dashboards lab yunwang,$(if $(wildcard $(d)/*.py),$(d)))
 
-.PHONY: install run test test-deps lint typecheck pytest clean
+.PHONY: install compile run test test-deps lint typecheck pytest clean
 
 install: $(VENV)/.installed
 
@@ -16,9 +16,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# The sensor's per-frame modules compiled with mypyc into ~/.cache/yunwang
+# (monitors/packets/compiled.py); quick when the build of these sources is
+# there. Without a C compiler the sensor runs interpreted (CI=true: a failure).
+compile: install
+	$(BIN)/python -c 'import sys; from monitors.packets.compiled import main; sys.exit(main(["build"]))'
+
 # The main job on embedded defaults: the example city against simulated
 # devices, attacks replayed through the sensor, and the web view; Ctrl-C to stop.
-run: install
+run: install compile
 	$(BIN)/yunwang validate examples/puyang.yaml
 	$(BIN)/yunwang watch --web
 
@@ -37,7 +43,7 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-test: test-deps lint typecheck pytest
+test: test-deps compile lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -13,10 +13,15 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
+venv=${1:-.venv}
 need=()
-for pkg in tshark tcpdump; do
+# gcc and Python's headers: `make compile` builds the sensor's per-frame
+# modules with mypyc (monitors/packets/compiled.py).
+for pkg in tshark tcpdump gcc; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+include=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+[ -f "$include/Python.h" ] || need+=(python3-dev)
 if [ ${#need[@]} -gt 0 ]; then
     # tshark's postinst asks whether non-root users may capture: answer no.
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from ..compiled import prefer_compiled
+
+__path__ = prefer_compiled(__path__, "monitors/packets/detections")
+
 from ..signature import Detection
 from .adoption import Ipv6Adoption
 from .arp import ArpBindings, GratuitousStorm
