@@ -124,7 +124,9 @@ def _pcapng(path: Path, handle: BinaryIO) -> Iterator[Record]:
             linktype, unit = interfaces[iface]
             _check_linktype(path, linktype)
             start = body + 20
-            yield ((high << 32) | low) * unit, buf[start : start + caplen], wirelen
+            # A captured length past its own block would read the next block's bytes.
+            end = start + max(0, min(caplen, block_len - 32))
+            yield ((high << 32) | low) * unit, buf[start:end], wirelen
         elif block_type == 3:
             if not interfaces:
                 raise PcapError(

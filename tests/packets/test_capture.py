@@ -77,6 +77,27 @@ def test_pcapng_from_scapy_and_from_editcap(tmp_path: Path) -> None:
         assert [f for _, f, _ in read_capture(converted)] == [bytes(p) for p in packets]
 
 
+def test_pcapng_packet_longer_than_its_block_stops_at_the_block(tmp_path: Path) -> None:
+    """A hostile captured length in an enhanced packet block: the frame ends
+    with its block (it never takes the next block's bytes) and the next
+    packet is read whole."""
+    packets = scenarios.all_frames()[:3]
+    ng = tmp_path / "lying.pcapng"
+    with PcapNgWriter(str(ng)) as writer:
+        for packet in packets:
+            writer.write(packet)
+    data = bytearray(ng.read_bytes())
+    first = data.index(struct.pack("<I", 6))  # the first enhanced packet block
+    block_len = struct.unpack_from("<I", data, first + 4)[0]
+    struct.pack_into("<I", data, first + 20, 0xFFFF)  # its captured length
+    ng.write_bytes(bytes(data))
+    frames = [f for _, f, _ in read_capture(ng)]
+    assert len(frames) == 3
+    assert frames[0][: len(bytes(packets[0]))] == bytes(packets[0])
+    assert len(frames[0]) == block_len - 32  # the frame and its padding, no more
+    assert frames[1:] == [bytes(p) for p in packets[1:]]
+
+
 def test_capture_cut_mid_record_ends_at_the_last_whole_record(tmp_path: Path) -> None:
     path = tmp_path / "cut.pcap"
     with PcapWriter(path) as writer:
