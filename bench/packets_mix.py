@@ -1,6 +1,7 @@
 """The sensor on two captures (bench/packets_bench.py's and one with a
 deliberately different mix), in process and as a whole command, on 1 and
-N processes, next to `tshark -r` in the same run; and start-up.
+N processes, compiled and interpreted, next to `tshark -r` in the same run;
+and start-up.
 
     .venv/bin/python bench/packets_mix.py [--estate examples/puyang.yaml]
         [--connections 6000] [--bench-connections 8000] [--workers 2] [--repeat 3]
@@ -18,10 +19,13 @@ same with every frame decoded (what the fast path saves), and sharded over
 --workers forked processes (CPU of all of them, and the busiest worker's
 CPU: the most N idle cores could give), of the whole
 `yunwang sense --pcap FILE ESTATE --json [--workers N]` command (CPU of the
-children, start-up included) and of `tshark -n -r FILE`, medians over
+children, start-up included; also interpreted, `YUNWANG_COMPILED=0`) and of
+`tshark -n -r FILE`, medians over
 --repeat rounds with the contenders alternating; then the command's
 start-up: exec to exit on a one-packet capture with the policy cached.
 The load average is printed before and after: the machine is shared.
+In process, the sensor is the one this process loaded: compiled after
+`make compile` (monitors/packets/compiled.py), as it prints.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from bench.packets_bench import build_capture as build_bench_capture  # noqa: E402
 from bench.packets_bench import cache_dir, endpoints, timed  # noqa: E402
 from estate import load  # noqa: E402
-from monitors.packets import Sensor, SensorPolicy, read_capture  # noqa: E402
+from monitors.packets import Sensor, SensorPolicy, compiled, read_capture  # noqa: E402
 from monitors.packets.capture import PcapWriter  # noqa: E402
 from monitors.packets.parallel import sense_file  # noqa: E402
 from monitors.packets.policy_cache import policy_for  # noqa: E402
@@ -115,9 +119,13 @@ def _contenders(
         busiest.append(max(outcome.cpu_s))
         return outcome.stats.seen
 
-    def command(n: int) -> Callable[[], int]:
+    def command(n: int, built: bool = True) -> Callable[[], int]:
+        env = {**os.environ, "YUNWANG_COMPILED": "1" if built else "0"}
+
         def run() -> int:
-            subprocess.run(_sense(estate_path, pcap, n), stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                _sense(estate_path, pcap, n), stdout=subprocess.DEVNULL, check=True, env=env
+            )
             return total
 
         return run
@@ -131,6 +139,7 @@ def _contenders(
         "the same, every frame decoded (no fast path)": full_decode,
         f"sensor in process, {workers} processes": in_process_sharded,
         "`yunwang sense --pcap` command, 1 process": command(1),
+        "the same command, interpreted (`YUNWANG_COMPILED=0`)": command(1, built=False),
         f"`yunwang sense --pcap --workers {workers}` command": command(workers),
     }
     if shutil.which("tshark"):
@@ -154,6 +163,7 @@ def main() -> None:
     policy = policy_for(args.estate, lambda path: estate)  # also fills the command's cache
     settle_memory()
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"sensor in process: {'compiled' if compiled.in_use() else 'interpreted'}")
     for label, pcap in captures.items():
         total = sum(1 for _ in read_capture(pcap))
         busiest: list[float] = []

@@ -92,6 +92,9 @@ class ElasticStore(BulkSpool):
         self.problems = StoreProblems(url)
         self._lock = threading.Lock()  # _pending only, never held across I/O
         self._sending = threading.RLock()  # one send at a time (security/store/es_bulk.py)
+        self._wake = threading.Event()
+        self._sender: threading.Thread | None = None
+        self._closing = False
         self.install = install
         if not install:  # a producer: create_doc on the data stream is all it may do
             self._ready = True
@@ -308,6 +311,7 @@ class ElasticStore(BulkSpool):
 
     def close(self) -> None:
         try:
+            self._stop_sender()
             with self._sending:
                 self._send_pending()
         finally:

@@ -127,6 +127,38 @@ def test_outage_mid_stream_loses_nothing_and_duplicates_nothing(
     pipeline.close()
 
 
+def test_a_full_chunk_is_sent_by_the_sender_thread_while_the_caller_goes_on(
+    es_node: EsNode, tmp_path: Path
+) -> None:
+    """No flush: a chunk pending wakes the store's sender thread. The caller
+    (the pipeline, grading) returns at once even while a send holds the
+    store; only far behind (batch_size * BACKLOG_BATCHES) does it send itself."""
+    store = ElasticStore(
+        es_node.url,
+        namespace=es_namespace(),
+        spool_dir=tmp_path / "spool",
+        chunk_size=200,
+        batch_size=1000,
+    )
+    events = [make_event(i, message=f"event {i}", link=f"l{i}") for i in range(450)]
+    with store._sending:  # a send under way: put_events must not wait for it
+        store.put_events(events[:150])  # less than a chunk: left to the tick's flush
+        assert store._sender is None
+        store.put_events(events[150:])
+        assert store._sender is not None and store._sender.is_alive()
+        assert len(store._pending) == 450
+    deadline = time.monotonic() + 30
+    stored = 0
+    while stored < 450 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        store.client.indices.refresh(index=store.stream, ignore_unavailable=True)
+        stored = int(store.client.count(index=store.stream, ignore_unavailable=True)["count"])
+    assert stored == 450 and not store._pending and not store.spool
+    sender = store._sender
+    store.close()
+    assert not sender.is_alive()
+
+
 def test_spool_survives_a_restart_of_yunwang(es_node: EsNode, tmp_path: Path) -> None:
     """Events spooled while Elasticsearch was unreachable are sent by the next process."""
     from conftest import free_port
