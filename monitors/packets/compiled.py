@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
+from estate.home import user_cache
+
 _HERE: Final = Path(__file__).resolve().parent
 _ROOT: Final = _HERE.parent.parent
 # Every module a frame goes through in `Sensor.feed_all`, and nothing that
@@ -55,7 +57,7 @@ _KEEP: Final = 4  # builds kept in the cache (other clones share it)
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "yunwang" / "compiled"
+    return user_cache() / "compiled"
 
 
 def build_key(root: Path = _ROOT) -> str:
