@@ -17,6 +17,7 @@ memory, retries on every flush, and says so once in the log, in
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -142,12 +143,17 @@ class BulkSpool:
             self._sender.join()
 
     def _action(self, event: Event) -> dict[str, Any]:
-        return {
+        source = event.document()  # shared with the rules: never changed here
+        action: dict[str, Any] = {
             "_op_type": "create",
             "_index": self.stream,
             "_id": event.id,
-            "_source": event.document(),  # shared with the rules: _bulk stamps a copy
+            "_source": source,
         }
+        parts = _json_parts(source)
+        if parts is not None:
+            action[_JSON] = parts
+        return action
 
     def flush(self) -> None:
         with self._sending:
@@ -181,7 +187,7 @@ class BulkSpool:
         if not actions:
             return
         try:
-            self.spool.append(actions)
+            self.spool.append([_plain(action) for action in actions])
         except OSError as exc:
             self.spool_write_errors += 1
             with self._lock:  # ahead of what arrived during the send
@@ -220,18 +226,23 @@ class BulkSpool:
         # When it reached the store, not when it happened: the centre reads
         # producers' events in this order (security/feed_reader.py), spooled ones too.
         ingested = datetime.now(UTC).isoformat(timespec="microseconds")
-        for stamped in actions:
+        stamp = json.dumps(ingested).encode()
+
+        def expand(action: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+            header = {"create": {"_index": action["_index"], "_id": action["_id"]}}
+            parts = action.get(_JSON)
+            if parts is not None:
+                return header, _joined(parts, stamp)
             # A copy of the two levels it changes: the event's document is shared.
-            source = stamped["_source"]
-            stamped["_source"] = {
-                **source,
-                "event": {**source.get("event", {}), "ingested": ingested},
-            }
+            source = action["_source"]
+            return header, {**source, "event": {**source.get("event", {}), "ingested": ingested}}
+
         retry_later: list[dict[str, Any]] = []
         try:
             for ok, item in helpers.streaming_bulk(
                 self.client,
                 actions,
+                expand_action_callback=expand,  # type: ignore[arg-type]
                 chunk_size=self.chunk_size,
                 max_retries=6,
                 initial_backoff=self.initial_backoff,
@@ -251,7 +262,7 @@ class BulkSpool:
                     retry_later.append(action)
                     continue
                 try:
-                    self.spool.reject(action, str(result.get("error")))
+                    self.spool.reject(_plain(action), str(result.get("error")))
                     self.rejected += 1
                 except OSError:
                     unhandled[action["_id"]] = action  # held with the rest until it is on disk
@@ -284,3 +295,38 @@ class BulkSpool:
             f"{count} events spooled until it accepts them",
             status=str(exc.status_code),
         )
+
+
+# An action's document as JSON, made by `put_events`' caller (the pipeline,
+# between two sends) rather than by the sender (while Elasticsearch waits
+# for its next request): `event`'s members and the other members apart, so
+# that `_bulk` puts `event.ingested` in front without serializing again.
+# Never sent as a field, never spooled (`_plain`).
+_JSON: Final = "_yw_json"
+_ENCODE: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _json_parts(source: dict[str, Any]) -> tuple[bytes, bytes] | None:
+    """`source` as JSON without its braces, in two parts; None if it will not
+    serialize here (the client's serializer then does it at send time)."""
+    event = source.get("event", {})
+    if not isinstance(event, dict):
+        return None
+    try:
+        members = _ENCODE({k: v for k, v in event.items() if k != "ingested"})
+        rest = _ENCODE({k: v for k, v in source.items() if k != "event"})
+    except (TypeError, ValueError):
+        return None
+    return members[1:-1].encode("utf-8", "surrogatepass"), rest[1:-1].encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+def _joined(parts: tuple[bytes, bytes], stamp: bytes) -> bytes:
+    members, rest = parts
+    body = b'{"event":{"ingested":' + stamp + (b"," + members if members else b"") + b"}"
+    return body + (b"," + rest if rest else b"") + b"}"
+
+
+def _plain(action: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in action.items() if k != _JSON}
