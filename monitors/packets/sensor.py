@@ -18,6 +18,8 @@ import gc
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from time import sleep
+from typing import Final
 
 from security.events import Event
 
@@ -64,6 +66,9 @@ class SensorStats:
     events: Counter[str] = field(default_factory=Counter)
     detection_errors: int = 0
     first_error: str | None = None
+
+
+_YIELD_EVERY: Final = 0xFF  # frames between two GIL hand-overs, less one
 
 
 class Sensor:
@@ -154,6 +159,12 @@ class Sensor:
         feed_packet = self.feed_packet
         for ts, frame, length in records:
             stats.seen += 1
+            if not stats.seen & _YIELD_EVERY:
+                # Compiled (monitors/packets/compiled.py), this loop runs no
+                # bytecode, so the interpreter never hands the GIL to another
+                # thread from inside it: watch's poll thread would wait for
+                # the whole capture. Let it in every 256 frames.
+                sleep(0)
             key = flow_key(frame)
             if key is not None:
                 flow = flows.get(key)
