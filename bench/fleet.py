@@ -166,9 +166,9 @@ def throughput(
     return product, bulk
 
 
-def _through_watch(url: str, home: Path, events: list[Event]) -> float:
+def _through_watch(url: str, home: Path, events: list[Event], run: str = "") -> float:
     count = len(events)
-    namespace = f"thr{os.getpid()}"
+    namespace = f"thr{os.getpid()}{run}"
     with Watch(_centre(url, namespace, home)) as watch:
         assert watch.security is not None
         pipeline = watch.security.pipeline
@@ -193,8 +193,8 @@ def _through_watch(url: str, home: Path, events: list[Event]) -> float:
     return product
 
 
-def _raw_bulk(url: str, home: Path, events: list[Event]) -> float:
-    namespace = f"raw{os.getpid()}"
+def _raw_bulk(url: str, home: Path, events: list[Event], run: str = "") -> float:
+    namespace = f"raw{os.getpid()}{run}"
     raw = open_store(f"{url}/?namespace={namespace}&spool={home / 'r'}")
     assert isinstance(raw, ElasticStore)
     started = time.perf_counter()
