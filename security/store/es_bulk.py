@@ -117,11 +117,12 @@ class BulkSpool:
     def _wake_sender(self) -> None:
         """A full chunk is pending: the sender thread sends it while the caller
         goes on (grading the next events overlaps Elasticsearch indexing these)."""
-        if self._sender is None:
-            self._sender = threading.Thread(
-                target=self._send_forever, name="es-bulk-sender", daemon=True
-            )
-            self._sender.start()
+        with self._lock:  # put_events has more than one caller (the pipeline, the tick)
+            if self._sender is None:
+                self._sender = threading.Thread(
+                    target=self._send_forever, name="es-bulk-sender", daemon=True
+                )
+                self._sender.start()
         self._wake.set()
 
     def _send_forever(self) -> None:
