@@ -102,6 +102,8 @@ class Watch:
         self.stats = LoopStats()
         self.feed: CentreFeed | None = None  # with Elasticsearch: producers' events
         self._halt = threading.Event()
+        # Set from a signal handler (`request_stop`): a plain flag, no lock.
+        self.stop_requested = False
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -296,7 +298,9 @@ class Watch:
                 left = (
                     refresh_s if deadline is None else min(refresh_s, deadline - time.monotonic())
                 )
-                self._halt.wait(max(0.0, left))
+                self._wait(left)
+                if self.stop_requested:
+                    break
                 if refresh is not None:
                     refresh()
                 if done is not None and done():
@@ -310,6 +314,21 @@ class Watch:
                 self._drain()
             finally:
                 sys.setswitchinterval(switch_interval)
+
+    def request_stop(self) -> None:
+        """Ask `run` to end, from a signal handler. A handler that raised
+        KeyboardInterrupt inside `Event.wait` could land between the
+        condition's release and its `try` and break the lock (RuntimeError:
+        release unlocked lock); one that set an Event could deadlock on it.
+        Setting a flag is all a handler may safely do; `run` looks at it
+        every STOP_CHECK_S."""
+        self.stop_requested = True
+
+    def _wait(self, seconds: float) -> None:
+        until = time.monotonic() + max(0.0, seconds)
+        while not self.stop_requested and (left := until - time.monotonic()) > 0:
+            if self._halt.wait(min(left, watch_loop.STOP_CHECK_S)):
+                return
 
     def _poll_forever(self) -> None:
         self._loop.run_until_complete(self._poll_on_schedule())

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -124,7 +127,8 @@ def watch(
     names = {n.id: n.name for n in runner.estate.nodes() if n.level != "village"}
     # A service manager stops us with SIGTERM: leave as cleanly as on Ctrl-C
     # (the simulator stopped, the store flushed, the audit trail written).
-    leave_on_sigterm()
+    leave_on_sigterm(runner.request_stop)
+    signal.signal(signal.SIGINT, partial(_interrupted, runner))
     deadline = time.monotonic() + duration if duration > 0 else None
     try:
         with runner, _web(runner, web, web_listen, web_port, cert, key) as web_changed:
@@ -192,5 +196,14 @@ def _live(
         _loop(runner, deadline, refresh)
 
 
+def _interrupted(runner: Watch, signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: the loop ends at its next look (`Watch.request_stop`); a second
+    Ctrl-C interrupts at once, start-up included."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    runner.request_stop()
+
+
 def _loop(runner: Watch, deadline: float | None, refresh: Callable[[], None] | None = None) -> None:
     runner.run(deadline, refresh)
+    if runner.stop_requested:  # raised here, outside any lock: leaves as Ctrl-C always did
+        raise KeyboardInterrupt
