@@ -49,6 +49,7 @@ from yunwang.watch_sensors import (
     LiveSensor,
     LiveSensorError,
     SensorsCollector,
+    capture_problem,
     open_live,
     sensors_here,
 )
@@ -102,8 +103,7 @@ class Watch:
         self.stats = LoopStats()
         self.feed: CentreFeed | None = None  # with Elasticsearch: producers' events
         self._halt = threading.Event()
-        # Set from a signal handler (`request_stop`): a plain flag, no lock.
-        self.stop_requested = False
+        self.stop_requested = False  # set from a signal handler: a plain flag
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -131,7 +131,8 @@ class Watch:
         if opts.sensors and (self.simulated or opts.pcap is not None):
             raise WatchError("--sensor: only with --live and no --pcap (it captures live)")
         if opts.pcap is not None:
-            _check_capture(opts.pcap)  # before the first cycle, not after it
+            if (problem := capture_problem(opts.pcap)) is not None:  # at start, not later
+                raise WatchError(f"--pcap: {problem}")
         config = WatchConfig(
             store=opts.store,
             alertmanager=opts.alertmanager,
@@ -298,7 +299,7 @@ class Watch:
                 left = (
                     refresh_s if deadline is None else min(refresh_s, deadline - time.monotonic())
                 )
-                self._wait(left)
+                watch_loop.wait_unless(lambda: self.stop_requested, self._halt, left)
                 if self.stop_requested:
                     break
                 if refresh is not None:
@@ -316,19 +317,8 @@ class Watch:
                 sys.setswitchinterval(switch_interval)
 
     def request_stop(self) -> None:
-        """Ask `run` to end, from a signal handler. A handler that raised
-        KeyboardInterrupt inside `Event.wait` could land between the
-        condition's release and its `try` and break the lock (RuntimeError:
-        release unlocked lock); one that set an Event could deadlock on it.
-        Setting a flag is all a handler may safely do; `run` looks at it
-        every STOP_CHECK_S."""
+        """Ask `run` to end; safe in a signal handler (`watch_loop.wait_unless`)."""
         self.stop_requested = True
-
-    def _wait(self, seconds: float) -> None:
-        until = time.monotonic() + max(0.0, seconds)
-        while not self.stop_requested and (left := until - time.monotonic()) > 0:
-            if self._halt.wait(min(left, watch_loop.STOP_CHECK_S)):
-                return
 
     def _poll_forever(self) -> None:
         self._loop.run_until_complete(self._poll_on_schedule())
@@ -408,11 +398,3 @@ class Watch:
             silent=self.feed.silent() if self.feed is not None else [],
             audit=watch_summary.audit_view(self.security.audit_head),
         )
-
-
-def _check_capture(path: Path) -> None:
-    """Open the capture and read its first record: a wrong path fails at start."""
-    try:
-        next(iter(read_capture(path)), None)
-    except PcapError as exc:
-        raise WatchError(f"--pcap: {exc}") from None

@@ -191,3 +191,18 @@ class LoopCollector:
             "Producers' events read from the store",
             self.stats.feed_events,
         )
+
+
+def wait_unless(stopped: Callable[[], bool], halt: threading.Event, seconds: float) -> None:
+    """Wait `seconds`, less if `halt` is set or `stopped()` turns true.
+
+    `stopped` reads a flag a signal handler sets: a handler that raised
+    KeyboardInterrupt inside `Event.wait` could land between the condition's
+    release and its `try` and break the lock (RuntimeError: release unlocked
+    lock); one that set an Event could deadlock on it. So the flag is looked
+    at every STOP_CHECK_S.
+    """
+    until = time.monotonic() + max(0.0, seconds)
+    while not stopped() and (left := until - time.monotonic()) > 0:
+        if halt.wait(min(left, STOP_CHECK_S)):
+            return
