@@ -2,7 +2,7 @@
 
 Each worker is a forked copy of the loaded sensor (the policy is built
 once, before the fork) with its share of the traffic (`shards`): for a
-file, every worker reads the file and keeps its own packets (`share`); live, the
+file, every worker reads the file and keeps its own packets (`FileShare`); live, the
 kernel's AF_PACKET fanout hands each packet to one worker's socket.
 
 What needs merging, and how (everything else is whole in one worker):
@@ -23,7 +23,7 @@ import multiprocessing
 import os
 import resource
 import signal
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -32,12 +32,10 @@ from typing import TYPE_CHECKING
 
 from security.events import Event
 
-from .capture import PcapError, Record, read_capture
-from .decode import MalformedPacket, decode
+from .capture import PcapError, read_capture
 from .detections.adoption import FamilyCounts
-from .fastpath import flow_key
 from .sensor import Sensor, SensorStats
-from .shards import ShardAssigner
+from .shards import FileShare
 
 if TYPE_CHECKING:
     from .live import LiveCapture
@@ -89,41 +87,6 @@ def merge_adoption(
     return total
 
 
-def feed_share(sensor: Sensor, records: Iterable[Record], index: int, shards: int) -> None:
-    """Feed `sensor` this worker's share of `records`."""
-    sensor.feed_all(share(records, index, shards))
-
-
-def share(records: Iterable[Record], index: int, shards: int) -> Iterator[Record]:
-    """The records of worker `index` of `shards`, as `ShardAssigner` splits them.
-
-    Every worker looks at every frame, so the frames of a flow already
-    assigned are told apart by their flow key alone (`fastpath.flow_key`:
-    one unpack, no `Packet`); only a flow's first frame and the frames the
-    fast path does not read are decoded to be assigned. A frame `decode`
-    rejects goes to worker 0, which counts it as malformed.
-    """
-    assigner = ShardAssigner(shards)
-    shard, known = assigner.shard, assigner.known
-    for record in records:
-        ts, frame, length = record
-        key = flow_key(frame)
-        if key is not None:
-            owner = known(key)
-            if owner is not None:
-                if owner == index:
-                    yield record
-                continue
-        try:
-            packet = decode(frame, ts, length)
-        except MalformedPacket:
-            if index == 0:
-                yield record
-            continue
-        if shard(packet) == index:
-            yield record
-
-
 def sense_file(make_sensor: MakeSensor, pcap: Path, workers: int) -> tuple[list[Event], Outcome]:
     """Every event of `pcap` in timestamp order, and the merged outcome."""
     next(iter(read_capture(pcap)), None)  # a file that is no capture: one line, here
@@ -132,7 +95,7 @@ def sense_file(make_sensor: MakeSensor, pcap: Path, workers: int) -> tuple[list[
         sensor.events.clear()
         error = None
         try:
-            feed_share(sensor, read_capture(pcap), index, workers)
+            sensor.feed_all(read_capture(pcap, FileShare(index, workers)))
         except PcapError as exc:
             error = str(exc)
         sensor.close()

@@ -43,8 +43,22 @@ import ctypes
 import struct
 from typing import Final
 
-from .decode import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Packet
-from .flows import FlowKey, new_flow
+from .capture import RecordFilter
+from .decode import (
+    ETH_IPV4,
+    ETH_IPV6,
+    ETH_VLAN,
+    PROTO_ICMP,
+    PROTO_ICMPV6,
+    PROTO_TCP,
+    PROTO_UDP,
+    TCP_ACK,
+    TCP_SYN,
+    MalformedPacket,
+    Packet,
+    decode,
+)
+from .flows import new_flow
 
 # Multiplicative hashing (Knuth): consecutive addresses spread over processes.
 _GOLDEN: Final = 2654435761
@@ -52,6 +66,8 @@ _WORDS: Final = struct.Struct("!IIII")
 _ECHO_REQUESTS: Final = frozenset({8, 128})
 _ECHO_REPLIES: Final = frozenset({0, 129})
 _SEGMENT_PORTS: Final = frozenset({67, 547})  # DHCP server messages
+_PORTS: Final = struct.Struct("!HH")
+_TCP_MIN_OFFSET: Final = 5 << 4  # a TCP data offset of 5 words, in its byte's high nibble
 
 
 def _spread(word: int) -> int:
@@ -95,6 +111,63 @@ def shard_of(packet: Packet, shards: int) -> int:
     return 0
 
 
+def _plain_at(buf: bytes, start: int, end: int) -> tuple[int, int, int]:
+    """(transport protocol, offset of the wire key, offset of the ports) of
+    the frame `buf[start:end]` if `fastpath.flow_key` reads it; else (0, 0, 0).
+    Its checks, at the same offsets (its struct layouts need 47 bytes from
+    the frame's start for IPv4, 67 for IPv6, 4 more behind a VLAN tag)."""
+    size = end - start
+    if size < 47:
+        return 0, 0, 0
+    ip = start + 14
+    ethertype = buf[start + 12] << 8 | buf[start + 13]
+    if ethertype == ETH_VLAN:
+        if size < 51:
+            return 0, 0, 0
+        ip += 4
+        ethertype = buf[start + 16] << 8 | buf[start + 17]
+    if ethertype == ETH_IPV4:
+        if buf[ip] != 0x45 or (buf[ip + 6] & 0x1F) | buf[ip + 7]:
+            return 0, 0, 0
+        room = min(end - ip, buf[ip + 2] << 8 | buf[ip + 3]) - 20
+        proto = buf[ip + 9]
+        wire = ip + 12
+        ports = ip + 20
+    elif ethertype == ETH_IPV6:
+        if size < ip - start + 53 or buf[ip] >> 4 != 6:
+            return 0, 0, 0
+        room = min(end - ip - 40, buf[ip + 4] << 8 | buf[ip + 5])
+        proto = buf[ip + 6]
+        wire = ip + 8
+        ports = ip + 40
+    else:
+        return 0, 0, 0
+    if proto == PROTO_TCP:
+        if room < 20 or buf[ports + 12] < _TCP_MIN_OFFSET:
+            return 0, 0, 0
+    elif proto != PROTO_UDP or room < 8 or (buf[ports] << 8 | buf[ports + 1]) in _SEGMENT_PORTS:
+        return 0, 0, 0
+    return proto, wire, ports
+
+
+def _word_at(buf: bytes, at: int, size: int) -> int:
+    """`_word` of the address `buf[at:at + size]`."""
+    word = 0
+    for offset in range(at, at + size, 4):
+        word ^= buf[offset] << 24 | buf[offset + 1] << 16 | buf[offset + 2] << 8 | buf[offset + 3]
+    return word
+
+
+def _local_at(buf: bytes, at: int, size: int) -> bool:
+    """`flows.is_local_scope` of the address `buf[at:at + size]`."""
+    first = buf[at]
+    if size == 4:
+        return first >= 224 or first == 0 or (first == 169 and buf[at + 1] == 254)
+    if first == 0xFF or (first == 0xFE and buf[at + 1] & 0xC0 == 0x80):
+        return True
+    return not any(buf[at : at + size])
+
+
 class ShardAssigner:
     """`shard_of`, except that a flow belongs to its client as the sensor sees it.
 
@@ -107,36 +180,107 @@ class ShardAssigner:
     agree. The table is bounded; when full it is emptied (in every process
     at the same packet), and later packets of older flows then go by their
     first packet again.
+
+    A flow is remembered by its wire key, per transport protocol: source and
+    destination address then source and destination port, the bytes that
+    follow each other in a plain IPv4 or IPv6 header and its transport
+    header, so a plain frame is assigned in the capture's read buffer
+    (`shard_at`) without being decoded or copied.
     """
 
     def __init__(self, shards: int, max_flows: int = 1_000_000) -> None:
         self.shards = shards
         self._max = max_flows
-        self._flows: dict[FlowKey, int] = {}
+        self._tcp: dict[bytes, int] = {}
+        self._udp: dict[bytes, int] = {}
 
-    def known(self, key: FlowKey) -> int | None:
-        """The shard of a flow already assigned, by (src, dst, proto, sport, dport)."""
-        return self._flows.get(key)
+    def shard_at(self, buf: bytes, start: int, end: int) -> int:
+        """`shard` of the frame `buf[start:end]` read where it lies, when it is
+        a plain TCP/UDP frame (one `fastpath.flow_key` reads, so `decode`
+        accepts it); else -1, and the caller decodes it for `shard`."""
+        proto, wire, ports = _plain_at(buf, start, end)
+        if not proto:
+            return -1
+        flows = self._tcp if proto == PROTO_TCP else self._udp
+        forward = buf[wire : ports + 4]
+        known = flows.get(forward, -1)
+        if known >= 0 or self.shards == 1:
+            return max(known, 0)
+        # `new_flow`'s client and `shard_of`'s rule, read in place.
+        size = (ports - wire) >> 1  # an address: 4 or 16 bytes
+        sport = buf[ports] << 8 | buf[ports + 1]
+        dport = buf[ports + 2] << 8 | buf[ports + 3]
+        if _local_at(buf, wire, size) or _local_at(buf, wire + size, size):
+            # Not a flow (`new_flow` is None): by its ports, and not remembered.
+            if sport == dport:
+                word = _word_at(buf, wire, size) ^ _word_at(buf, wire + size, size)
+            else:
+                word = _word_at(buf, wire if sport > dport else wire + size, size)
+            return _spread(word) % self.shards
+        if proto == PROTO_TCP:
+            flags = buf[ports + 13]
+            client_is_src = not flags & TCP_ACK if flags & TCP_SYN else not sport < dport
+        else:
+            client_is_src = not (sport < dport and sport < 1024)
+        shard = _spread(_word_at(buf, wire if client_is_src else wire + size, size)) % self.shards
+        if len(self._tcp) + len(self._udp) >= self._max:
+            self._tcp.clear()
+            self._udp.clear()
+        flows[forward] = shard
+        reverse = buf[wire + size : ports] + buf[wire : wire + size] + buf[ports + 2 : ports + 4]
+        flows[reverse + buf[ports : ports + 2]] = shard
+        return shard
 
     def shard(self, packet: Packet) -> int:
         if self.shards == 1:
             return 0
-        if packet.sport >= 0 and not (packet.proto == PROTO_UDP and packet.sport in _SEGMENT_PORTS):
-            key = (packet.src, packet.dst, packet.proto, packet.sport, packet.dport)
-            known = self._flows.get(key)
-            if known is not None:
-                return known
-            flow = new_flow(packet)
-            if flow is not None:
-                shard = _spread(_word(flow.client)) % self.shards
-                if len(self._flows) >= self._max:
-                    self._flows.clear()
-                self._flows[key] = shard
-                self._flows[(packet.dst, packet.src, packet.proto, packet.dport, packet.sport)] = (
-                    shard
-                )
-                return shard
+        sport, dport = packet.sport, packet.dport
+        proto = packet.proto
+        if sport >= 0 and proto in (PROTO_TCP, PROTO_UDP):
+            if not (proto == PROTO_UDP and sport in _SEGMENT_PORTS):
+                flows = self._tcp if proto == PROTO_TCP else self._udp
+                forward = packet.src + packet.dst + _PORTS.pack(sport, dport)
+                known = flows.get(forward)
+                if known is not None:
+                    return known
+                flow = new_flow(packet)
+                if flow is not None:
+                    shard = _spread(_word(flow.client)) % self.shards
+                    if len(self._tcp) + len(self._udp) >= self._max:
+                        self._tcp.clear()
+                        self._udp.clear()
+                    flows[forward] = shard
+                    flows[packet.dst + packet.src + _PORTS.pack(dport, sport)] = shard
+                    return shard
         return shard_of(packet, self.shards)
+
+
+class FileShare(RecordFilter):
+    """The records of sensor process `index` of `shards` sharing one capture
+    file (`read_capture(path, FileShare(...))`).
+
+    Every process reads the whole file and runs the same `ShardAssigner`
+    over every frame, so they agree without talking. A plain TCP/UDP frame
+    (nearly all traffic) is assigned where it lies in the read buffer
+    (`shard_at`), and another process's frame is skipped there, never
+    copied out or decoded; only the frames the fast path does not read are
+    decoded to be assigned. A frame `decode` rejects goes to process 0,
+    which counts it as malformed.
+    """
+
+    def __init__(self, index: int, shards: int) -> None:
+        self.index = index
+        self.assigner = ShardAssigner(shards)
+
+    def keep(self, buf: bytes, start: int, end: int, length: int) -> bool:
+        owner = self.assigner.shard_at(buf, start, end)
+        if owner < 0:
+            try:
+                packet = decode(buf[start:end], 0.0, length)
+            except MalformedPacket:
+                return self.index == 0
+            owner = self.assigner.shard(packet)
+        return owner == self.index
 
 
 # Classic BPF (linux/filter.h). Loads use the negative offsets that read
