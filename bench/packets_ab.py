@@ -1,13 +1,16 @@
 """The in-process sensor of two source trees on the same captures, alternating.
 
     git archive 4d3e587 | tar -x -C /tmp/base
-    .venv/bin/python bench/packets_ab.py /tmp/base [--rounds 4] [--runs 3]
+    .venv/bin/python bench/packets_ab.py /tmp/base [--rounds 4] [--runs 3] [--workers N]
 
 For each capture bench/packets_mix.py built (both must be in
 $YUNWANG_HOME/cache), a fresh process of the base tree and then one of this
 tree each time `--runs` read + decode + every detection passes, `--rounds`
 times; packets per CPU-second, medians and bests. Processes alternate so
-the machine's load, which comes and goes, falls on both alike.
+the machine's load, which comes and goes, falls on both alike. With
+`--workers N` a pass is the file sharded over N forked workers
+(`parallel.sense_file`), and its rate is per CPU-second of the busiest one:
+what N idle cores could give.
 """
 
 from __future__ import annotations
@@ -24,17 +27,22 @@ ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = ("bench-packets-mix-puyang-6000.pcap", "bench-packets-v2-puyang-8000.pcap")
 
 
-def _child(tree: Path, pcap: Path, runs: int) -> None:
+def _child(tree: Path, pcap: Path, runs: int, workers: int) -> None:
     """In a fresh process whose path starts at `tree`: print one rate per run."""
     sys.path.insert(0, str(tree))
     from estate import load
     from monitors.packets import Sensor, read_capture
+    from monitors.packets.parallel import sense_file
     from monitors.packets.policy_cache import policy_for
     from monitors.packets.sensor import settle_memory
 
     policy = policy_for(tree / "examples" / "puyang.yaml", load)
     settle_memory()
     for _ in range(runs):
+        if workers > 1:
+            events, outcome = sense_file(lambda: Sensor(policy, observer="bench"), pcap, workers)
+            print(outcome.stats.seen / max(outcome.cpu_s), len(events))
+            continue
         start = time.process_time()
         sensor = Sensor(policy, observer="bench")
         sensor.feed_all(read_capture(pcap))
@@ -47,11 +55,12 @@ def main() -> None:
     parser.add_argument("base", type=Path, help="an exported source tree to compare against")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--pcap", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        _child(args.child, args.pcap, args.runs)
+        _child(args.child, args.pcap, args.runs, args.workers)
         return
     from estate.home import yunwang_home
 
@@ -66,7 +75,7 @@ def main() -> None:
             for label, tree in (("base", args.base.resolve()), ("this", ROOT)):
                 out = subprocess.run(
                     [sys.executable, __file__, "x", "--child", str(tree), "--pcap", str(pcap),
-                     "--runs", str(args.runs)],
+                     "--runs", str(args.runs), "--workers", str(args.workers)],
                     capture_output=True, text=True, check=True,
                 ).stdout  # fmt: skip
                 for line in out.splitlines():

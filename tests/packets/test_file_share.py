@@ -110,6 +110,10 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Hostile variants of frames of flows already under way, then of new ones.
     extra = [m for frame in rng.sample(plain, 30) for m in _mutations(frame)]
     extra += [bytes(p) for p in scenarios.all_frames()] + _local_and_equal_ports() * 2
+    # Random bytes behind real Ethernet, IPv4, IPv6 and tagged headers.
+    for _ in range(600):
+        start = rng.choice([b"\x08\x00\x45", b"\x86\xdd\x60", b"\x81\x00\x00\x01\x08\x00\x45"])
+        extra.append(b"\x02" * 12 + start + rng.randbytes(rng.randrange(0, 120)))
     rng.shuffle(extra)
     extra += _odd_first_frames()  # in order: each conversation's first frame first
     path = tmp_path_factory.mktemp("share") / "share.pcap"
