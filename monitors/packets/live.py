@@ -68,10 +68,10 @@ class LiveCapture:
     def join_fanout(self, group: int | None = None) -> int:
         """Share the interface's packets with the other sockets of a fanout
         group: the kernel hands each packet to one of them, chosen by
-        `shards.fanout_program` (the client's address). Without `group`, a
+        `fanout.fanout_program` (the client's address). Without `group`, a
         new group with an id unused on this host is made; returns its id.
         """
-        from .shards import fanout_program, sock_fprog
+        from .fanout import fanout_program, sock_fprog
 
         sock = self._socket.ins
         mode = _FANOUT_CBPF << 16
