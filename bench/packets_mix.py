@@ -53,17 +53,18 @@ from monitors.packets.sensor import settle_memory  # noqa: E402
 from monitors.packets.synthetic import varied_traffic  # noqa: E402
 
 
-def build_capture(estate_path: Path, connections: int) -> Path:
-    path = cache_dir() / f"bench-packets-mix-{estate_path.stem}-{connections}.pcap"
+def build_capture(estate_path: Path, connections: int, seed: int = 13, name: str = "mix") -> Path:
+    """The varied mix (`synthetic.varied_traffic`), built once into the cache;
+    another `seed` and `name` give a capture of the same kind never measured before."""
+    path = cache_dir() / f"bench-packets-{name}-{estate_path.stem}-{connections}.pcap"
     if path.exists():
         return path
     estate = load(estate_path)
     clients, servers = endpoints(estate, "gov-extranet")
     _, exchange = endpoints(estate, "exchange")
-    frames = varied_traffic(clients, servers, exchange, connections, seed=13)
     partial = path.with_suffix(".tmp")
     with PcapWriter(partial) as writer:
-        for ts, frame in frames:
+        for ts, frame in varied_traffic(clients, servers, exchange, connections, seed=seed):
             writer.write(ts, frame)
     partial.rename(path)
     return path

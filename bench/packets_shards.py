@@ -30,31 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.packets_bench import build_capture as build_bench_capture  # noqa: E402
-from bench.packets_bench import cache_dir, endpoints  # noqa: E402
 from bench.packets_mix import build_capture as build_mix_capture  # noqa: E402
 from estate import load  # noqa: E402
 from monitors.packets import Sensor, SensorPolicy, compiled, read_capture  # noqa: E402
-from monitors.packets.capture import PcapWriter  # noqa: E402
 from monitors.packets.parallel import sense_file  # noqa: E402
 from monitors.packets.policy_cache import policy_for  # noqa: E402
 from monitors.packets.sensor import settle_memory  # noqa: E402
-from monitors.packets.synthetic import varied_traffic  # noqa: E402
-
-
-def build_untuned(estate_path: Path, connections: int) -> Path:
-    """A varied capture of another size and seed than the ones measured before."""
-    path = cache_dir() / f"bench-packets-untuned-{estate_path.stem}-{connections}.pcap"
-    if path.exists():
-        return path
-    estate = load(estate_path)
-    clients, servers = endpoints(estate, "gov-extranet")
-    _, exchange = endpoints(estate, "exchange")
-    partial = path.with_suffix(".tmp")
-    with PcapWriter(partial) as writer:
-        for ts, frame in varied_traffic(clients, servers, exchange, connections, seed=2026):
-            writer.write(ts, frame)
-    partial.rename(path)
-    return path
 
 
 def _one_round(policy: SensorPolicy, pcap: Path, workers: int) -> tuple[float, float, list[int]]:
@@ -76,7 +57,8 @@ def main() -> None:
     captures = [
         build_mix_capture(args.estate, 6000),
         build_bench_capture(estate, args.estate, 8000),
-        build_untuned(args.estate, args.untuned_connections),
+        # Not tuned on: a seed and sizes no earlier run measured.
+        build_mix_capture(args.estate, args.untuned_connections, seed=2026, name="untuned"),
         *args.pcap,
     ]
     policy = policy_for(args.estate, lambda path: estate)

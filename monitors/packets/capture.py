@@ -1,8 +1,8 @@
 """Reading pcap and pcapng files at raw speed.
 
 scapy's `RawPcapReader` reads ~500k records/s here; this reader does the same
-job with one `read()` per megabyte and `struct.unpack_from` per
-record, so reading never dominates the sensor's budget. It yields
+job with one `read()` per megabyte and each pcap record header read in
+place, so reading never dominates the sensor's budget. It yields
 `(timestamp, frame, wire_length)` and accepts only Ethernet link types: the
 fast path decodes Ethernet, and a capture of anything else is a user error
 worth one clear line.
