@@ -39,13 +39,12 @@ from .detections.adoption import Ipv6Adoption
 from .detections.dhcp import is_dhcp_server_message
 from .detections.gateway import NEIGHBOR_ADVERT
 from .detections.ndp import ROUTER_ADVERT
-from .fastpath import flow_key
+from .fastpath import DHCP_SERVER_PORTS, flow_key
 from .flows import Flow, FlowKey, new_flow
 from .policy import SensorPolicy
 from .signature import Detection, ThresholdError, override
 
 Sink = Callable[[Event], None]
-_DHCP_SERVER_PORTS = frozenset({67, 547})
 _FLOW_PROTOS = frozenset({PROTO_TCP, PROTO_UDP})
 
 
@@ -124,7 +123,7 @@ class Sensor:
             proto = packet.proto
             # The common case first and inline: a TCP/UDP packet of a known flow.
             if proto in _FLOW_PROTOS and packet.l4 >= 0:
-                if proto == PROTO_UDP and packet.sport in _DHCP_SERVER_PORTS:
+                if proto == PROTO_UDP and packet.sport in DHCP_SERVER_PORTS:
                     self._dhcp(packet)
                 key = (packet.src, packet.dst, proto, packet.sport, packet.dport)
                 flow = self.flows.get(key)

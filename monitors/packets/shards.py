@@ -44,9 +44,6 @@ from typing import Final
 
 from .capture import RecordFilter
 from .decode import (
-    ETH_IPV4,
-    ETH_IPV6,
-    ETH_VLAN,
     PROTO_ICMP,
     PROTO_ICMPV6,
     PROTO_TCP,
@@ -57,6 +54,7 @@ from .decode import (
     Packet,
     decode,
 )
+from .fastpath import DHCP_SERVER_PORTS, plain_at
 from .flows import new_flow
 
 # Multiplicative hashing (Knuth): consecutive addresses spread over processes.
@@ -64,9 +62,7 @@ GOLDEN: Final = 2654435761
 _WORDS: Final = struct.Struct("!IIII")
 _ECHO_REQUESTS: Final = frozenset({8, 128})
 _ECHO_REPLIES: Final = frozenset({0, 129})
-_SEGMENT_PORTS: Final = frozenset({67, 547})  # DHCP server messages
 _PORTS: Final = struct.Struct("!HH")
-_TCP_MIN_OFFSET: Final = 5 << 4  # a TCP data offset of 5 words, in its byte's high nibble
 
 
 def _spread(word: int) -> int:
@@ -93,7 +89,7 @@ def shard_of(packet: Packet, shards: int) -> int:
         sport, dport = packet.sport, packet.dport
         if sport < 0:  # an IPv4 fragment after the first: no ports
             return _spread(_word(packet.src) ^ _word(packet.dst)) % shards
-        if proto == PROTO_UDP and sport in _SEGMENT_PORTS:
+        if proto == PROTO_UDP and sport in DHCP_SERVER_PORTS:
             return 0
         if sport > dport:
             return _spread(_word(packet.src)) % shards
@@ -108,45 +104,6 @@ def shard_of(packet: Packet, shards: int) -> int:
     if packet.l4 < 0 and proto >= 0:
         return _spread(_word(packet.src) ^ _word(packet.dst)) % shards
     return 0
-
-
-def _plain_at(buf: bytes, start: int, end: int) -> tuple[int, int, int]:
-    """(transport protocol, offset of the wire key, offset of the ports) of
-    the frame `buf[start:end]` if `fastpath.flow_key` reads it; else (0, 0, 0).
-    Its checks, at the same offsets (its struct layouts need 47 bytes from
-    the frame's start for IPv4, 67 for IPv6, 4 more behind a VLAN tag)."""
-    size = end - start
-    if size < 47:
-        return 0, 0, 0
-    ip = start + 14
-    ethertype = buf[start + 12] << 8 | buf[start + 13]
-    if ethertype == ETH_VLAN:
-        if size < 51:
-            return 0, 0, 0
-        ip += 4
-        ethertype = buf[start + 16] << 8 | buf[start + 17]
-    if ethertype == ETH_IPV4:
-        if buf[ip] != 0x45 or (buf[ip + 6] & 0x1F) | buf[ip + 7]:
-            return 0, 0, 0
-        room = min(end - ip, buf[ip + 2] << 8 | buf[ip + 3]) - 20
-        proto = buf[ip + 9]
-        wire = ip + 12
-        ports = ip + 20
-    elif ethertype == ETH_IPV6:
-        if size < ip - start + 53 or buf[ip] >> 4 != 6:
-            return 0, 0, 0
-        room = min(end - ip - 40, buf[ip + 4] << 8 | buf[ip + 5])
-        proto = buf[ip + 6]
-        wire = ip + 8
-        ports = ip + 40
-    else:
-        return 0, 0, 0
-    if proto == PROTO_TCP:
-        if room < 20 or buf[ports + 12] < _TCP_MIN_OFFSET:
-            return 0, 0, 0
-    elif proto != PROTO_UDP or room < 8 or (buf[ports] << 8 | buf[ports + 1]) in _SEGMENT_PORTS:
-        return 0, 0, 0
-    return proto, wire, ports
 
 
 def _word_at(buf: bytes, at: int, size: int) -> int:
@@ -197,7 +154,7 @@ class ShardAssigner:
         """`shard` of the frame `buf[start:end]` read where it lies, when it is
         a plain TCP/UDP frame (one `fastpath.flow_key` reads, so `decode`
         accepts it); else -1, and the caller decodes it for `shard`."""
-        proto, wire, ports = _plain_at(buf, start, end)
+        proto, wire, ports = plain_at(buf, start, end)
         if not proto:
             return -1
         flows = self._tcp if proto == PROTO_TCP else self._udp
@@ -236,7 +193,7 @@ class ShardAssigner:
         sport, dport = packet.sport, packet.dport
         proto = packet.proto
         if sport >= 0 and proto in (PROTO_TCP, PROTO_UDP):
-            if not (proto == PROTO_UDP and sport in _SEGMENT_PORTS):
+            if not (proto == PROTO_UDP and sport in DHCP_SERVER_PORTS):
                 flows = self._tcp if proto == PROTO_TCP else self._udp
                 forward = packet.src + packet.dst + _PORTS.pack(sport, dport)
                 known = flows.get(forward)

@@ -26,8 +26,8 @@ from scapy.packet import Raw
 from monitors.packets import decode, read_capture
 from monitors.packets.capture import PcapWriter
 from monitors.packets.decode import MalformedPacket
-from monitors.packets.fastpath import flow_key
-from monitors.packets.shards import FileShare, ShardAssigner, _plain_at
+from monitors.packets.fastpath import flow_key, plain_at
+from monitors.packets.shards import FileShare, ShardAssigner
 from monitors.packets.synthetic import Host, mixed_traffic, varied_traffic
 from tests.packets import scenarios
 from tests.packets.test_fastpath import _HEADERS, EXCHANGE, EXTRANET, _mutations
@@ -154,7 +154,7 @@ def _assert_split_as_decoded(path: Path, shards: int) -> None:
 @pytest.mark.parametrize("shards", [2, 3])
 def test_each_share_is_the_one_decoding_every_frame_gives(capture: Path, shards: int) -> None:
     records = list(read_capture(capture))
-    in_place = sum(1 for _, frame, _ in records if _plain_at(frame, 0, len(frame))[0])
+    in_place = sum(1 for _, frame, _ in records if plain_at(frame, 0, len(frame))[0])
     assert in_place > len(records) // 2  # most frames are split without a decode
     _assert_split_as_decoded(capture, shards)
 
@@ -183,9 +183,9 @@ def test_a_full_flow_table_is_emptied_at_the_same_frame_either_way(capture: Path
 
 
 def _agrees_with_flow_key(frame: bytes, at: int = 0) -> None:
-    """`_plain_at` takes exactly the frames `flow_key` reads, and finds its key."""
+    """`plain_at` takes exactly the frames `flow_key` reads, and finds its key."""
     buf = b"\x00" * at + frame + b"\xff" * 7  # the frame inside a larger read buffer
-    proto, wire, ports = _plain_at(buf, at, at + len(frame))
+    proto, wire, ports = plain_at(buf, at, at + len(frame))
     key = flow_key(frame)
     if key is None:
         assert proto == 0
