@@ -37,7 +37,10 @@ def _child(tree: Path, pcap: Path, runs: int, workers: int) -> None:
     from monitors.packets.sensor import settle_memory
 
     policy = policy_for(tree / "examples" / "puyang.yaml", load)
-    settle_memory()
+    try:
+        settle_memory(reading_file=True)  # as `yunwang sense --pcap` does
+    except TypeError:  # a tree from before session 30 settles one way
+        settle_memory()
     for _ in range(runs):
         if workers > 1:
             events, outcome = sense_file(lambda: Sensor(policy, observer="bench"), pcap, workers)

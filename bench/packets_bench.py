@@ -153,7 +153,7 @@ def main() -> None:
     pcap = build_capture(estate, args.estate, args.connections)
     policy = policy_from_estate(estate)
     frames_total = sum(1 for _ in read_capture(pcap))
-    settle_memory()  # as `yunwang sense` does before it captures
+    settle_memory(reading_file=True)  # as `yunwang sense --pcap` does before it reads
     last_sensor: list[Sensor] = []
 
     def sensor_run() -> int:

@@ -162,7 +162,7 @@ def main() -> None:
         "bench": build_bench_capture(estate, args.estate, args.bench_connections),
     }
     policy = policy_for(args.estate, lambda path: estate)  # also fills the command's cache
-    settle_memory()
+    settle_memory(reading_file=True)
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"sensor in process: {'compiled' if compiled.in_use() else 'interpreted'}")
     for label, pcap in captures.items():

@@ -82,7 +82,7 @@ def main() -> None:
         *args.pcap,
     ]
     policy = policy_for(args.estate, lambda path: estate)
-    settle_memory()
+    settle_memory(reading_file=True)
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"sensor: {'compiled' if compiled.in_use() else 'interpreted'}; {args.rounds} rounds")
     n = args.workers

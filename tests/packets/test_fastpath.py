@@ -1,4 +1,4 @@
-"""The sensor's fast path (a known flow's frame read in one unpack) changes nothing.
+"""The sensor's fast path (a known flow's frame read in place) changes nothing.
 
 The reference is the full path for every frame: `decode`, then
 `Sensor.feed_packet`. On both kinds of traffic the benchmarks use (the

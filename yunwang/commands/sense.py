@@ -132,7 +132,7 @@ def sense(
         fail(str(exc))
     if metrics_port is not None:
         _serve_metrics(sensor, name, metrics_addr, metrics_port)
-    settle_memory()
+    settle_memory(reading_file=pcap is not None)
 
     target = iface if iface is not None else str(pcap)
     if workers > 1:

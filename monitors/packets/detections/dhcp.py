@@ -78,10 +78,13 @@ class RogueDhcp(Detection):
         from scapy.layers.l2 import Ether
 
         frame = Ether(packet.frame)
-        if packet.version == 4:
-            self._dhcp4(packet, frame)
-        else:
-            self._dhcp6(packet, frame)
+        try:
+            if packet.version == 4:
+                self._dhcp4(packet, frame)
+            else:
+                self._dhcp6(packet, frame)
+        finally:
+            _unlink(frame)
 
     def _dhcp4(self, packet: Packet, frame: Ether) -> None:
         from scapy.layers.dhcp import BOOTP, DHCP
@@ -131,3 +134,17 @@ class RogueDhcp(Detection):
             network_type=family,
             at=packet.src,
         )
+
+
+def _unlink(frame: Ether) -> None:
+    """Cut each scapy layer's link back to the layer below it (`underlayer`).
+
+    With the link, every layer and the one below it form a cycle that
+    reference counting cannot free: a capture full of server messages would
+    leave its dissections to the cyclic collector, which a sensor reading a
+    file runs only every million objects (`sensor.settle_memory`).
+    """
+    layer = frame.payload
+    while layer:
+        layer.underlayer = None
+        layer = layer.payload
