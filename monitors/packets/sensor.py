@@ -289,13 +289,16 @@ def settle_memory(*, reading_file: bool = False) -> None:
     cycles (tests/packets/test_memory.py), so memory is still returned
     promptly by reference counting.
 
-    What the collector still costs is a walk of every new object that
-    survives: the flows, their keys, the scan windows. Reading a file, the
-    sensor has no ring to overflow while the collector walks, so it lets a
-    million objects accumulate between walks instead of 50,000: most files
-    end before the first, and a long one walks its survivors 20 times less
-    often (bench/RESULTS.md, "The collector while reading a file"). Live,
-    a walk is a pause the ring must absorb, so it stays short.
+    What the collector still costs is walking the objects that survive:
+    the flows, their keys, the scan windows, each once while young and
+    again at every walk of an older generation. Reading a file, the sensor
+    has no ring to overflow while the collector walks, so it lets a million
+    objects accumulate between walks instead of 50,000: a file whose sensor
+    never holds a million at once (the bench's 6,000-connection mix leaves
+    ~70,000) ends before the first walk, and a larger one walks its older
+    generations 20 times less often (bench/RESULTS.md, "The
+    collector while reading a file"). Live, a walk is a pause the ring must
+    absorb, so it stays short.
     """
     gc.collect()
     gc.freeze()
