@@ -146,9 +146,19 @@ def _pcapng(path: Path, handle: BinaryIO, keep: RecordFilter) -> Iterator[Record
             continue
         body = pos + 8
         if block_type == 1:
+            if block_len < 20:
+                raise PcapError(
+                    f"{path}: interface description block of {block_len} bytes at offset "
+                    f"{consumed + pos}: expected at least 20"
+                )
             linktype = struct.unpack_from(endian + "H", buf, body)[0]
             interfaces.append((linktype, _if_tsresol(buf, body + 8, pos + block_len - 4, endian)))
         elif block_type == 6:
+            if block_len < 32:  # the block's own fields and its trailing length
+                raise PcapError(
+                    f"{path}: enhanced packet block of {block_len} bytes at offset "
+                    f"{consumed + pos}: expected at least 32"
+                )
             iface, high, low, caplen, wirelen = struct.unpack_from(endian + "IIIII", buf, body)
             if iface >= len(interfaces):
                 raise PcapError(
@@ -167,6 +177,11 @@ def _pcapng(path: Path, handle: BinaryIO, keep: RecordFilter) -> Iterator[Record
                     f"{path}: simple packet block before any interface at offset {consumed + pos}"
                 )
             _check_linktype(path, interfaces[0][0])
+            if block_len < 16:
+                raise PcapError(
+                    f"{path}: simple packet block of {block_len} bytes at offset "
+                    f"{consumed + pos}: expected at least 16"
+                )
             wirelen = struct.unpack_from(endian + "I", buf, body)[0]
             caplen = min(wirelen, block_len - 16)
             if keep.keep(buf, body + 4, body + 4 + caplen, wirelen):

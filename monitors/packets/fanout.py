@@ -3,8 +3,8 @@
 Live, the N sensor processes' packet sockets join one fanout group
 (PACKET_FANOUT_CBPF); the kernel runs this program on every packet and hands
 it to socket `result mod N`. The program picks the client the way
-`shards.shard_of` does (of two TCP/UDP ports the lower is the service; an
-echo request's sender, an echo reply's receiver) and multiplies its address
+`shards.shard_of` does (of two TCP/UDP ports the lower is the service;
+DHCP either way and ICMP to process 0) and multiplies its address
 word by the same constant, so the kernel's split is the Python rule's
 (`tests/packets/test_lab.py` compares them on real traffic). It has no
 memory: see `monitors.packets.shards` for what that costs.
@@ -50,8 +50,7 @@ v4l4: ldb NET+0
     tax
     ldb NET+9
     jeq 6 ports v4udp
-v4udp: jeq 17 ports v4icmp
-v4icmp: jeq 1 icmp zero
+v4udp: jeq 17 ports zero
 v6: jeq 0x86dd v6h zero
 v6h: ld NET+8
     tax
@@ -77,14 +76,8 @@ v6h: ld NET+8
     st 1
     ldx_imm 40
     ldb NET+6
-    jeq 58 icmp v6tcp
-v6tcp: jeq 6 ports v6udp
+    jeq 6 ports v6udp
 v6udp: jeq 17 ports zero
-icmp: ldb_x NET
-    jeq 8 src reply
-reply: jeq 0 dst request6
-request6: jeq 128 src reply6
-reply6: jeq 129 dst zero
 ports: st 2
     ldh_x NET
     st 3
@@ -94,7 +87,10 @@ ports: st 2
     jeq 17 udp compare
 udp: ld_mem 3
     jeq 67 zero dhcp6
-dhcp6: jeq 547 zero compare
+dhcp6: jeq 547 zero todport
+todport: ld_mem 4
+    jeq 67 zero todhcp6
+todhcp6: jeq 547 zero compare
 compare: ldx_mem 4
     ld_mem 3
     jgt_x src equal

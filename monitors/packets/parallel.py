@@ -56,6 +56,9 @@ class Outcome:
     adoption: dict[tuple[str, int], FamilyCounts]
     events: list[Event] = field(default_factory=list)
     error: str | None = None
+    # A capture corrupt partway: every worker stops at the same record, with
+    # the events of the frames before it, as one process does.
+    capture_error: str | None = None
     shares: list[int] = field(default_factory=list)  # merged: frames each worker sensed
     cpu_s: list[float] = field(default_factory=list)  # CPU seconds of each worker (one, unmerged)
 
@@ -88,18 +91,23 @@ def merge_adoption(
 
 
 def sense_file(make_sensor: MakeSensor, pcap: Path, workers: int) -> tuple[list[Event], Outcome]:
-    """Every event of `pcap` in timestamp order, and the merged outcome."""
+    """Every event of `pcap` in timestamp order, and the merged outcome.
+
+    A capture found corrupt partway still gives the events of the frames
+    before the bad record, and says why it stopped (`capture_error`)."""
     next(iter(read_capture(pcap)), None)  # a file that is no capture: one line, here
 
     def work(index: int, sensor: Sensor) -> Outcome:
         sensor.events.clear()
-        error = None
+        cut_short = None
         try:
             sensor.feed_all(read_capture(pcap, FileShare(index, workers)))
         except PcapError as exc:
-            error = str(exc)
+            cut_short = str(exc)
         sensor.close()
-        return Outcome(sensor.stats, sensor.adoption.snapshot(), sensor.events, error)
+        return Outcome(
+            sensor.stats, sensor.adoption.snapshot(), sensor.events, capture_error=cut_short
+        )
 
     outcomes = _run(make_sensor, workers, work)
     events = sorted((e for o in outcomes for e in o.events), key=lambda e: e.timestamp)
@@ -135,7 +143,14 @@ def _merged(outcomes: list[Outcome]) -> Outcome:
     stats = merge_stats(o.stats for o in outcomes)
     shares = [o.stats.seen for o in outcomes]
     cpu = [c for o in outcomes for c in o.cpu_s]
-    return Outcome(stats, merge_adoption(o.adoption for o in outcomes), shares=shares, cpu_s=cpu)
+    cut_short = next((o.capture_error for o in outcomes if o.capture_error), None)
+    return Outcome(
+        stats,
+        merge_adoption(o.adoption for o in outcomes),
+        capture_error=cut_short,
+        shares=shares,
+        cpu_s=cpu,
+    )
 
 
 def _run(

@@ -126,7 +126,7 @@ class Sensor:
                 if proto == PROTO_UDP and packet.sport in DHCP_SERVER_PORTS:
                     self._dhcp(packet)
                 key = (packet.src, packet.dst, proto, packet.sport, packet.dport)
-                flow = self.flows.get(key)
+                flow = self._known(key, packet.ts)
                 if flow is None:
                     flow = self._open(packet, key)
                 if flow is not None:
@@ -144,11 +144,14 @@ class Sensor:
             raise  # the event consumer went away: that ends sensing, it is not a packet's fault
         except Exception as exc:  # a hostile packet must not stop the sensor
             stats.malformed += 1
-            stats.detection_errors += 1
-            if stats.first_error is None:
-                stats.first_error = f"{type(exc).__name__}: {exc}"
+            self._detection_failed(exc)
             return
         stats.parsed += 1
+
+    def _detection_failed(self, exc: Exception) -> None:
+        self.stats.detection_errors += 1
+        if self.stats.first_error is None:
+            self.stats.first_error = f"{type(exc).__name__}: {exc}"
 
     def feed_all(self, records: Iterable[tuple[float, bytes, int]]) -> None:
         """Every record: a frame of a known flow that needs no detection only
@@ -156,6 +159,7 @@ class Sensor:
         stats = self.stats
         flows = self.flows
         feed_packet = self.feed_packet
+        idle = self.flow_thresholds.idle_timeout_s
         for ts, frame, length in records:
             stats.seen += 1
             if not stats.seen & _YIELD_EVERY:
@@ -167,8 +171,13 @@ class Sensor:
             key = flow_key(frame)
             if key is not None:
                 flow = flows.get(key)
-                # The server's first packet is the one the detections see as an answer.
-                if flow is not None and (flow.answered or key[0] != flow.server):
+                # The server's first packet is the one the detections see as an
+                # answer; a flow idle past its timeout ends (`_known`).
+                if (
+                    flow is not None
+                    and (flow.answered or key[0] != flow.server)
+                    and ts - flow.last_seen <= idle
+                ):
                     flow.packets += 1
                     flow.bytes += length or len(frame)
                     flow.last_seen = ts
@@ -217,7 +226,7 @@ class Sensor:
         if packet.l4 < 0:
             return  # a non-first fragment: no ports, not a flow of its own
         key = (packet.src, packet.dst, proto, packet.sport, packet.dport)
-        flow = self.flows.get(key)
+        flow = self._known(key, packet.ts)
         if flow is None:
             flow = self._open(packet, key)
             if flow is None:
@@ -240,6 +249,25 @@ class Sensor:
         flow.answered = True
         for hook in self._on_answer:
             hook(packet, flow)
+
+    def _known(self, key: FlowKey, ts: float) -> Flow | None:
+        """The live flow of `key` at `ts`. A flow idle past the timeout ends
+        here, when its next packet comes, not only when a sweep finds it:
+        sweeps run when new flows open, so when they run depends on the rest
+        of the traffic, and a flow's life must depend on its own packets
+        alone (a process sensing a share of the traffic sees other sweeps)."""
+        flow = self.flows.get(key)
+        if flow is not None and ts - flow.last_seen > self.flow_thresholds.idle_timeout_s:
+            self._expire(flow)
+            return None
+        return flow
+
+    def _expire(self, flow: Flow) -> None:
+        forward = (flow.client, flow.server, flow.proto, flow.client_port, flow.server_port)
+        reverse = (flow.server, flow.client, flow.proto, flow.server_port, flow.client_port)
+        self.flows.pop(forward, None)
+        self.flows.pop(reverse, None)
+        self.adoption.on_expire(flow)
 
     def _open(self, packet: Packet, key: FlowKey) -> Flow | None:
         flow = new_flow(packet)
@@ -270,7 +298,12 @@ class Sensor:
             if flow is not None and flow.client == key[0]:
                 self.adoption.on_expire(flow)
         for hook in self._on_sweep:
-            hook(now)
+            try:
+                hook(now)
+            except BrokenPipeError:
+                raise
+            except Exception as exc:  # as in `feed_packet`: one detection's bug, not the end
+                self._detection_failed(exc)
 
     def close(self) -> None:
         """End of capture: fold every live flow into the totals."""

@@ -8,15 +8,18 @@ client, lands in the same process, and those detections need no merge.
 
 The client is read from the packet alone, without flow state, the same way
 in both directions: of two TCP/UDP ports the lower one is the service, so
-the other end is the client (equal ports: both addresses count alike); an
-echo request comes from its client, an echo reply goes to it.
+the other end is the client (equal ports: both addresses count alike).
 
 What is not a client's goes to process 0, whole: ARP, neighbour discovery
-and router advertisements, DHCP server messages, other ICMP, non-IP frames,
-IPv6 packets with extension headers (a classic BPF program cannot walk
-them), and frames too short to decode. Those feed the per-segment
-detections (ARP bindings and storms, gateway claims, rogue routers and DHCP
-servers), which keep one view of the segment in that one process.
+and router advertisements, DHCP both ways, ICMP, non-IP frames, IPv6
+packets with extension headers (a classic BPF program cannot walk them),
+and frames too short to decode. Those feed the per-segment detections (ARP
+bindings and storms, gateway claims, rogue routers and DHCP servers), which
+keep one view of the segment in that one process. DHCP goes there both
+ways, not only the server's messages, so a unicast exchange (a renewal, a
+relay's) stays one flow in one process; ICMP goes there whole because an
+echo behind an IPv6 extension header could not go where its plain answer
+goes, and no per-client detection counts ICMP.
 
 `fanout.fanout_program` is that rule as a classic BPF program for the
 kernel's AF_PACKET fanout (PACKET_FANOUT_CBPF), which hands each live
@@ -44,8 +47,6 @@ from typing import Final
 
 from .capture import RecordFilter
 from .decode import (
-    PROTO_ICMP,
-    PROTO_ICMPV6,
     PROTO_TCP,
     PROTO_UDP,
     TCP_ACK,
@@ -60,8 +61,6 @@ from .flows import new_flow
 # Multiplicative hashing (Knuth): consecutive addresses spread over processes.
 GOLDEN: Final = 2654435761
 _WORDS: Final = struct.Struct("!IIII")
-_ECHO_REQUESTS: Final = frozenset({8, 128})
-_ECHO_REPLIES: Final = frozenset({0, 129})
 _PORTS: Final = struct.Struct("!HH")
 
 
@@ -89,18 +88,13 @@ def shard_of(packet: Packet, shards: int) -> int:
         sport, dport = packet.sport, packet.dport
         if sport < 0:  # an IPv4 fragment after the first: no ports
             return _spread(_word(packet.src) ^ _word(packet.dst)) % shards
-        if proto == PROTO_UDP and sport in DHCP_SERVER_PORTS:
+        if proto == PROTO_UDP and (sport in DHCP_SERVER_PORTS or dport in DHCP_SERVER_PORTS):
             return 0
         if sport > dport:
             return _spread(_word(packet.src)) % shards
         if sport < dport:
             return _spread(_word(packet.dst)) % shards
         return _spread(_word(packet.src) ^ _word(packet.dst)) % shards
-    if proto in (PROTO_ICMP, PROTO_ICMPV6):
-        if packet.icmp_type in _ECHO_REQUESTS:
-            return _spread(_word(packet.src)) % shards
-        if packet.icmp_type in _ECHO_REPLIES:
-            return _spread(_word(packet.dst)) % shards
     if packet.l4 < 0 and proto >= 0:
         return _spread(_word(packet.src) ^ _word(packet.dst)) % shards
     return 0
@@ -157,6 +151,8 @@ class ShardAssigner:
         proto, wire, ports = plain_at(buf, start, end)
         if not proto:
             return -1
+        if proto == PROTO_UDP and (buf[ports + 2] << 8 | buf[ports + 3]) in DHCP_SERVER_PORTS:
+            return 0  # a request to a DHCP server (its answers are not plain frames)
         flows = self._tcp if proto == PROTO_TCP else self._udp
         forward = buf[wire : ports + 4]
         known = flows.get(forward, -1)
@@ -193,7 +189,9 @@ class ShardAssigner:
         sport, dport = packet.sport, packet.dport
         proto = packet.proto
         if sport >= 0 and proto in (PROTO_TCP, PROTO_UDP):
-            if not (proto == PROTO_UDP and sport in DHCP_SERVER_PORTS):
+            if not (
+                proto == PROTO_UDP and (sport in DHCP_SERVER_PORTS or dport in DHCP_SERVER_PORTS)
+            ):
                 flows = self._tcp if proto == PROTO_TCP else self._udp
                 forward = packet.src + packet.dst + _PORTS.pack(sport, dport)
                 known = flows.get(forward)

@@ -22,6 +22,10 @@ from .decode import ArpInfo, Packet
 from .policy import SensorPolicy
 
 DATASET = "yunwang.packets"
+# The last second a `datetime` holds (9999-12-31T23:59:59Z). A pcapng
+# timestamp is 64 bits in units the file chooses, so a hostile or corrupt
+# file can date a frame far past it.
+_LAST_SECOND = 253_402_300_799.0
 
 Emit = Callable[[Event], None]
 T = TypeVar("T")
@@ -97,7 +101,7 @@ class Detection:
         estate (node, county, tenant, zone) the event is filed under."""
         self._emit(
             Event(
-                timestamp=datetime.fromtimestamp(ts, UTC),
+                timestamp=event_time(ts),
                 dataset=DATASET,
                 action=signature.action,
                 message=message,
@@ -152,3 +156,10 @@ def remember(table: dict[K, float], key: K, ts: float) -> None:
     if len(table) >= MAX_REMEMBERED and key not in table:
         table.clear()
     table[key] = ts
+
+
+def event_time(ts: float) -> datetime:
+    """The event time of a frame stamped `ts`, held to what a `datetime` can
+    hold: an impossible timestamp costs its event the right time, never the
+    event itself or the events of a window it falls in."""
+    return datetime.fromtimestamp(min(max(ts, 0.0), _LAST_SECOND), UTC)

@@ -167,3 +167,35 @@ def test_pcapng_bogus_block_length(tmp_path: Path) -> None:
     path.write_bytes(shb + struct.pack("<II", 6, 13) + b"\x00" * 16)
     with pytest.raises(PcapError, match="pcapng block of bogus length 13 at offset 28"):
         list(read_capture(path))
+
+
+def _block(kind: int, body: bytes) -> bytes:
+    length = 12 + len(body)
+    return struct.pack("<II", kind, length) + body + struct.pack("<I", length)
+
+
+_SHB = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+_IDB = _block(1, struct.pack("<HHI", 1, 0, 0))
+
+
+@pytest.mark.parametrize(
+    ("block", "where", "expected"),
+    [
+        # A block too short for its own fields, found mid-file and at the end:
+        # each is one line naming the block, its offset and what was expected.
+        (_block(6, b""), 48, "enhanced packet block of 12 bytes at offset 48: expected at least 32"),
+        (_block(6, b"\x00" * 8), 48, "enhanced packet block of 20 bytes at offset 48: expected at least 32"),
+        (_block(3, b""), 48, "simple packet block of 12 bytes at offset 48: expected at least 16"),
+        (_block(1, b""), 48, "interface description block of 12 bytes at offset 48: expected at least 20"),
+    ],
+)  # fmt: skip
+def test_pcapng_blocks_too_short_for_their_fields(
+    tmp_path: Path, block: bytes, where: int, expected: str
+) -> None:
+    frame = _frames()[0]
+    packet = _block(6, struct.pack("<IIIII", 0, 0, 0, len(frame), len(frame)) + frame)
+    for name, data in (("end", _SHB + _IDB + block), ("mid", _SHB + _IDB + block + packet)):
+        path = tmp_path / f"{name}.pcapng"
+        path.write_bytes(data)
+        with pytest.raises(PcapError, match=expected):
+            list(read_capture(path))

@@ -248,6 +248,8 @@ def _sense_workers(
             for event in events:  # merged in time order, printed (and shipped) here
                 for sink in sinks:
                     sink(event)
+            if outcome.capture_error is not None:
+                fail(outcome.capture_error)  # after the events before it, as one process
         else:
             outcome = _fan_out(make_sensor, iface, bpf, duration, workers)
     except (PcapError, CaptureError, WorkerError) as exc:
