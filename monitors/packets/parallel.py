@@ -11,9 +11,18 @@ What needs merging, and how (everything else is whole in one worker):
 - IPv6 adoption (flows and bytes per segment and family): each flow lives
   in one worker, so the totals are summed;
 - the event stream: from a file, the workers' events are merged in
-  timestamp order and printed by the parent (the same lines, in time order,
-  as one process prints); live, each worker prints its events as it raises
-  them, one `write` per line so lines never interleave.
+  timestamp order and printed by the parent: the same lines one process
+  prints, sorted by time. One process prints in the order it raises, and a
+  forbidden-flow window's summary is raised when the window closes but
+  stamped with its first flow, so there the order can differ; live, each
+  worker prints its events as it raises them, one `write` per line so lines
+  never interleave.
+
+What still depends on how the traffic is split: a window of a flow's client
+closed early by a sweep at a timestamp far ahead of its neighbours (a
+capture whose clock steps backwards) closes only in the process that saw
+that timestamp; and the flow tables' bounds (the sensor's 500,000 flows,
+the assigner's million), which each process reaches at its own packet.
 """
 
 from __future__ import annotations
