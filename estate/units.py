@@ -9,30 +9,42 @@ _BANDWIDTH_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# Bounds past any real link or schedule: a value beyond them is a typo or an
+# attack, and would overflow what is computed from it (`int(interval * 3)`).
+_MAX_DURATION_S = 10 * 365 * 86400.0  # ten years
+_MAX_BANDWIDTH = 10**15  # a petabit per second
 
 
 def parse_bandwidth(value: object) -> int:
     """Bits per second from `1Gbit/s`, `100Mbit/s`, `20 Mbps` or a bare integer."""
     if isinstance(value, bool):
         raise ValueError(f"expected a bandwidth like 100Mbit/s, found {value!r}")
-    if isinstance(value, int) and value > 0:
-        return value
-    if isinstance(value, str) and (match := _BANDWIDTH.match(value)):
+    bps: float = 0
+    if isinstance(value, int):
+        bps = value
+    elif isinstance(value, str) and (match := _BANDWIDTH.match(value)):
         bps = float(match.group(1)) * _BANDWIDTH_UNITS[match.group(2).lower()]
-        if bps > 0:
-            return int(bps)
-    raise ValueError(f"expected a bandwidth like 100Mbit/s or 1Gbit/s, found {value!r}")
+    if 0 < bps <= _MAX_BANDWIDTH:
+        return int(bps)
+    raise ValueError(
+        f"expected a bandwidth like 100Mbit/s or 1Gbit/s, at most 1000Tbit/s, found {value!r}"
+    )
 
 
 def parse_duration(value: object) -> float:
     """Seconds from `500ms`, `30s`, `5m`, `4h`, `180d` or a bare number of seconds."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 30s or 5m, found {value!r}")
-    if isinstance(value, int | float) and value >= 0:
-        return float(value)
-    if isinstance(value, str) and (match := _DURATION.match(value)):
-        return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    raise ValueError(f"expected a duration like 30s, 5m, 4h or 180d, found {value!r}")
+    seconds = -1.0
+    if isinstance(value, int | float):
+        seconds = float(value)  # NaN and infinities fail the bound below
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if 0 <= seconds <= _MAX_DURATION_S:
+        return seconds
+    raise ValueError(
+        f"expected a duration like 30s, 5m, 4h or 180d, at most ten years, found {value!r}"
+    )
 
 
 def format_bandwidth(bps: int) -> str:

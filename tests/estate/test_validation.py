@@ -94,6 +94,24 @@ CASES: list[tuple[str, Edit, str, str]] = [
         "expected a duration like 30s",
     ),
     (
+        "infinite duration",
+        _set(["monitoring", "poll_interval"], float("inf")),
+        "monitoring.poll_interval",
+        "at most ten years, found inf",
+    ),
+    (
+        "duration past any schedule",
+        _set(["monitoring", "poll_interval"], 1e308),
+        "monitoring.poll_interval",
+        "at most ten years, found 1e+308",
+    ),
+    (
+        "bandwidth past any link",
+        _set(["extranet", "owed_bandwidth", "county"], 10**30),
+        "extranet.owed_bandwidth.county",
+        "at most 1000Tbit/s",
+    ),
+    (
         "bad prefix",
         _set(["address_plan", "ipv4"], "10.0.0.0/33"),
         "address_plan.ipv4",
