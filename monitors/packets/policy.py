@@ -120,15 +120,23 @@ _OVERLAY_KEYS = ("gateway_macs", "routers", "dhcp_servers", "thresholds")
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read sensor policy ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise PolicyError(f"{path}:{line} not valid YAML") from exc
+    except (ValueError, KeyError, OverflowError, RecursionError) as exc:
+        # PyYAML converts tagged and implicit scalars (dates, !!int, !!bool)
+        # with Python's own constructors, whose errors are not YAMLErrors.
+        raise PolicyError(
+            f"{path}: not valid YAML ({type(exc).__name__}: {str(exc)[:80]})"
+        ) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

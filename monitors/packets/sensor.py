@@ -94,7 +94,7 @@ class Sensor:
         if keep_events:
             self._sinks.insert(0, self.events.append)
         self.flow_thresholds = override(
-            FlowThresholds(), policy.thresholds.get("flows", {}), "flows"
+            FlowThresholds(), policy.thresholds.get("flows", {}), "thresholds.flows"
         )
         self.detections: list[Detection] = [d(self._emit, observer, policy) for d in DETECTIONS]
         self.adoption = next(d for d in self.detections if isinstance(d, Ipv6Adoption))

@@ -11,6 +11,7 @@ is an input error.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,8 +60,16 @@ def override(defaults: T, values: Mapping[str, Any], where: str) -> T:
                 f"{where}.{name}: unknown threshold (expected one of {', '.join(sorted(known))})"
             )
         current = getattr(defaults, name)
-        if isinstance(current, bool) or not isinstance(value, int | float):
+        if (
+            isinstance(current, bool)
+            or isinstance(value, bool)
+            or not isinstance(value, int | float)
+        ):
             raise ThresholdError(f"{where}.{name}: expected a number, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):  # .inf/.nan: nothing is endless
+            raise ThresholdError(
+                f"{where}.{name}: expected a finite positive number, got {value!r}"
+            )
         if value <= 0:
             raise ThresholdError(f"{where}.{name}: expected a positive number, got {value!r}")
         changes[name] = type(current)(value)

@@ -97,8 +97,18 @@ def test_bad_estate_and_bad_policy_are_one_line(tmp_path: Path, scenario_pcap: P
         ),
         ("gateways: {}\n", "gateways: unknown key"),
         ("gateway_macs: {198.18.0.1: zz}\n", "is not a MAC address"),
+        # Found by fuzzing the command: each was a traceback, or a line without the file.
+        ("thresholds: {scan: {port_scan_threshold: .inf}}\n", "expected a finite positive"),
+        ("thresholds: {zones: {window_s: .nan}}\n", "expected a finite positive"),
+        ("thresholds: {bogus: {}}\n", "policy.yaml: thresholds.bogus: unknown detection"),
+        ("when: 2001-02-30\n", "policy.yaml: not valid YAML (ValueError: day is out of range"),
+        ("thresholds: {scan: {port_scan_threshold: !!int abc}}\n", "policy.yaml: not valid YAML"),
+        ("\xff\xfe\x00garbage\n", "policy.yaml: not UTF-8 text"),
     ):
-        policy.write_text(text)
+        if text.startswith("\xff"):
+            policy.write_bytes(text.encode("latin-1"))
+        else:
+            policy.write_text(text)
         code, _, err = sense(
             "--pcap", str(scenario_pcap), str(scenarios.ESTATE), "--policy", str(policy)
         )

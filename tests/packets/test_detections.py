@@ -283,9 +283,18 @@ def test_internet_to_extranet_is_forbidden(policy: SensorPolicy) -> None:
     ("thresholds", "message"),
     [
         ({"nosuch": {}}, "thresholds.nosuch: unknown detection"),
-        ({"scan": {"port_threshold": 3}}, "scan.port_threshold: unknown threshold"),
-        ({"scan": {"port_scan_threshold": "many"}}, "scan.port_scan_threshold: expected a number"),
-        ({"arp_storm": {"window_s": -1}}, "arp_storm.window_s: expected a positive number"),
+        ({"scan": {"port_threshold": 3}}, "thresholds.scan.port_threshold: unknown threshold"),
+        (
+            {"scan": {"port_scan_threshold": "many"}},
+            "thresholds.scan.port_scan_threshold: expected a number",
+        ),
+        (
+            {"arp_storm": {"window_s": -1}},
+            "thresholds.arp_storm.window_s: expected a positive number",
+        ),
+        ({"scan": {"port_scan_threshold": float("inf")}}, "expected a finite positive number"),
+        ({"zones": {"window_s": float("nan")}}, "expected a finite positive number"),
+        ({"flows": {"idle_timeout_s": True}}, "thresholds.flows.idle_timeout_s: expected a number"),
     ],
 )
 def test_bad_threshold_overrides(

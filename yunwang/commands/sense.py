@@ -61,7 +61,9 @@ def sense(
     duration: Annotated[
         float | None, typer.Option("--duration", help="Stop a live capture after SECONDS")
     ] = None,
-    count: Annotated[int | None, typer.Option("--count", help="Stop after N frames")] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, max=2**62, help="Stop after N frames")
+    ] = None,
     write: Annotated[
         Path | None, typer.Option("--write", help="Also save the captured frames to this pcap")
     ] = None,
@@ -129,7 +131,8 @@ def sense(
     try:
         sensor = Sensor(policy, observer=name, sinks=sinks, keep_events=False)
     except (PolicyError, ThresholdError) as exc:
-        fail(str(exc))
+        # Thresholds are checked here, from the policy merged with the overlay.
+        fail(f"{policy_file}: {exc}" if policy_file is not None else str(exc))
     if metrics_port is not None:
         _serve_metrics(sensor, name, metrics_addr, metrics_port)
     settle_memory(reading_file=pcap is not None)

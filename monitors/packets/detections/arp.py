@@ -107,7 +107,9 @@ class GratuitousStorm(Detection):
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)
-        self.thresholds = override(StormThresholds(), policy.thresholds.get(self.key, {}), self.key)
+        self.thresholds = override(
+            StormThresholds(), policy.thresholds.get(self.key, {}), f"thresholds.{self.key}"
+        )
         # mac -> [window start, count, already raised in this window]
         self._windows: dict[bytes, list[float]] = {}
 

@@ -65,7 +65,9 @@ class RogueDhcp(Detection):
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)
-        self.thresholds = override(DhcpThresholds(), policy.thresholds.get(self.key, {}), self.key)
+        self.thresholds = override(
+            DhcpThresholds(), policy.thresholds.get(self.key, {}), f"thresholds.{self.key}"
+        )
         self._servers = policy.dhcp_servers
         self._raised: dict[str, float] = {}
 

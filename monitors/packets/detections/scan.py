@@ -68,7 +68,9 @@ class Scans(Detection):
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)
-        self.thresholds = override(ScanThresholds(), policy.thresholds.get(self.key, {}), self.key)
+        self.thresholds = override(
+            ScanThresholds(), policy.thresholds.get(self.key, {}), f"thresholds.{self.key}"
+        )
         # (client, server, proto) -> ports probed; (client, proto, port) -> hosts probed
         self._ports: dict[tuple[bytes, bytes, int], _Window] = {}
         self._hosts: dict[tuple[bytes, int, int], _Window] = {}

@@ -69,7 +69,9 @@ class CrossZoneFlows(Detection):
 
     def __init__(self, emit: Emit, observer: str, policy: SensorPolicy) -> None:
         super().__init__(emit, observer, policy)
-        self.thresholds = override(ZoneThresholds(), policy.thresholds.get(self.key, {}), self.key)
+        self.thresholds = override(
+            ZoneThresholds(), policy.thresholds.get(self.key, {}), f"thresholds.{self.key}"
+        )
         self._zone_of = policy.zone_of
         self._allowed = policy.allowed
         self._zones: dict[bytes, str] = {}  # "" for an address in no zone
