@@ -68,25 +68,40 @@ class LabState:
         if not path.exists():
             return cls(directory=directory, tag=lab_tag(directory))
         try:
-            raw = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise LabError(f"{path}: unreadable lab state ({exc})") from exc
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise LabError(f"{path}: unreadable lab state ({exc.strerror})") from exc
+        except (ValueError, RecursionError) as exc:  # bad JSON, not UTF-8, a huge number
+            raise LabError(f"{path}: unreadable lab state ({str(exc)[:80]})") from exc
+        if not isinstance(raw, dict):
+            raise LabError(f"{path}: expected a lab state object, found {type(raw).__name__}")
         if raw.get("version") != STATE_VERSION:
-            raise LabError(f"{path}: lab state version {raw.get('version')!r}, expected 1")
-        return cls(
-            directory=directory,
-            tag=raw["tag"],
-            estate=raw.get("estate"),
-            slice=raw.get("slice", {}),
-            phase=raw.get("phase", "empty"),
-            namespaces=list(raw.get("namespaces", [])),
-            processes=[Process(**p) for p in raw.get("processes", [])],
-            mounts=list(raw.get("mounts", [])),
-            dirs=list(raw.get("dirs", [])),
-            plan=raw.get("plan", {}),
-            chaos=raw.get("chaos", {}),
-            timings=raw.get("timings", {}),
-        )
+            raise LabError(f"{path}: lab state version {raw.get('version')!r:.40}, expected 1")
+        try:
+            state = cls(
+                directory=directory,
+                tag=str(raw["tag"]),
+                estate=raw.get("estate"),
+                slice=dict(raw.get("slice", {})),
+                phase=str(raw.get("phase", "empty")),
+                namespaces=[str(n) for n in raw.get("namespaces", [])],
+                processes=[Process(**p) for p in raw.get("processes", [])],
+                mounts=[str(m) for m in raw.get("mounts", [])],
+                dirs=[str(d) for d in raw.get("dirs", [])],
+                plan=dict(raw.get("plan", {})),
+                chaos=dict(raw.get("chaos", {})),
+                timings=dict(raw.get("timings", {})),
+            )
+            if state.plan:
+                # Checked here, once: every command that reads the plan trusts it.
+                from lab.blueprint import LabPlan
+
+                LabPlan.from_dict(state.plan)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise LabError(
+                f"{path}: not a lab state yunwang wrote ({type(exc).__name__}: {str(exc)[:80]})"
+            ) from exc
+        return state
 
     def save(self) -> None:
         with self._lock:

@@ -84,3 +84,25 @@ def test_unreadable_state_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text("{not json")
     with pytest.raises(LabError, match="unreadable lab state"):
         LabState.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe junk", "unreadable lab state"),
+        (b"[1, 2]", "expected a lab state object, found list"),
+        (b'{"version": 1}', "not a lab state yunwang wrote \\(KeyError: 'tag'\\)"),
+        (b'{"version": 1, "tag": "t", "processes": [3]}', "not a lab state yunwang wrote"),
+        (
+            b'{"version": 1, "tag": "t", "plan": {"routers": [{"name": "r"}]}}',
+            "not a lab state yunwang wrote",
+        ),
+    ],
+)
+def test_a_state_file_yunwang_did_not_write_is_one_error(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    """Found by fuzzing `lab inventory --dir`: each of these was a traceback."""
+    (tmp_path / "state.json").write_bytes(content)
+    with pytest.raises(LabError, match=message):
+        LabState.load(tmp_path)

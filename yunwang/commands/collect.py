@@ -38,13 +38,21 @@ def _addresses(path: Path | None) -> dict[str, tuple[str, int]]:
         return {}
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        fail(f"{path}: expected a JSON object of device -> address ({error})")
+    except OSError as error:
+        fail(f"{path}: cannot read ({error.strerror})")
+    except (ValueError, RecursionError) as error:
+        # JSONDecodeError and UnicodeDecodeError are ValueErrors; so is a number
+        # past Python's digit limit.
+        fail(f"{path}: expected a JSON object of device -> address ({str(error)[:80]})")
     if not isinstance(raw, dict):
         fail(f"{path}: expected a JSON object of device -> address")
     result: dict[str, tuple[str, int]] = {}
     for device, text in raw.items():
-        value = str(text)
+        if not isinstance(text, str):
+            fail(
+                f"{path}: {device}: expected host, host:port or [v6]:port, found {type(text).__name__}"
+            )
+        value = text
         host, port = value, 161
         try:
             if value.startswith("["):
@@ -54,7 +62,9 @@ def _addresses(path: Path | None) -> dict[str, tuple[str, int]]:
                 host, port_text = value.split(":")
                 port = int(port_text)
         except ValueError:
-            fail(f"{path}: {device}: expected host, host:port or [v6]:port, found {value!r}")
+            port = -1
+        if not host or not 0 < port < 65536:
+            fail(f"{path}: {device}: expected host, host:port or [v6]:port, found {value[:80]!r}")
         result[device] = (host, port)
     return result
 
