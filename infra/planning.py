@@ -227,7 +227,10 @@ def read_stack_config(path: Path) -> dict[str, Any]:
     """The `config:` of a Pulumi.<stack>.yaml; PlanError in one line if it has none."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    # Besides YAMLError, PyYAML lets its scalar constructors' ValueError,
+    # KeyError and OverflowError out (a 30 February, `!!int abc`); UTF-8
+    # decoding raises ValueError too.
+    except (OSError, yaml.YAMLError, ValueError, KeyError, OverflowError, RecursionError) as exc:
         message = f"{path}: cannot read the stack file ({exc.__class__.__name__}: {exc})"
         raise PlanError(message.splitlines()[0]) from None
     config = data.get("config") if isinstance(data, dict) else None

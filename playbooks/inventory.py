@@ -37,6 +37,28 @@ class Collector(BaseModel):
     protocol: str = Field(default="udp", pattern="^(udp|tcp)$")
 
 
+class PasswordPolicy(BaseModel):
+    """Password ageing and quality; unset fields keep the role's defaults.
+    The bounds refuse what is a typo or no policy at all (a length under 8,
+    a negative age), not a city's stricter choice."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_days: int | None = Field(default=None, ge=1, le=3650)
+    min_days: int | None = Field(default=None, ge=0, le=365)
+    warn_age: int | None = Field(default=None, ge=0, le=365)
+    min_length: int | None = Field(default=None, ge=8, le=128)
+    min_classes: int | None = Field(default=None, ge=1, le=4)
+    remember: int | None = Field(default=None, ge=0, le=400)
+
+
+class LockoutPolicy(BaseModel):
+    """faillock: failed logins before the lock, and seconds it lasts (0: until an admin)."""
+
+    model_config = ConfigDict(extra="forbid")
+    deny: int | None = Field(default=None, ge=1, le=100)
+    unlock_time: int | None = Field(default=None, ge=0, le=7 * 86400)
+
+
 class Policy(BaseModel):
     """The city's hardening choices (policy file); every field has a default."""
 
@@ -52,8 +74,8 @@ class Policy(BaseModel):
     admin_keys: dict[str, SecretRef] = {}  # name -> {file: PATH} of a public key
     log_collector: Collector | None = None  # default: the management zone's first host
     ntp_servers: list[str] | None = Field(default=None, max_length=8)
-    password: dict[str, int] = {}  # max_days, min_days, warn_age, min_length, min_classes, remember
-    lockout: dict[str, int] = {}  # deny, unlock_time
+    password: PasswordPolicy = PasswordPolicy()
+    lockout: LockoutPolicy = LockoutPolicy()
     session_timeout: int | None = Field(default=None, ge=60, le=3600)
 
 
@@ -62,8 +84,12 @@ def load_policy(path: Path | None) -> Policy:
         return Policy()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InventoryError(f"{path}: not readable YAML ({str(exc).splitlines()[0]})") from None
+    # Besides YAMLError, PyYAML lets its scalar constructors' ValueError,
+    # KeyError and OverflowError out (a 30 February, `!!int abc`); UTF-8
+    # decoding raises ValueError too.
+    except (OSError, yaml.YAMLError, ValueError, KeyError, OverflowError, RecursionError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise InventoryError(f"{path}: not readable YAML ({first})") from None
     try:
         return Policy.model_validate(raw)
     except ValidationError as exc:
@@ -185,9 +211,9 @@ def policy_vars(policy: Policy, collector: str | None) -> dict[str, Any]:
         policy.ntp_servers if policy.ntp_servers is not None else ([collector] if collector else [])
     )
     values["mlps_ntp_servers"] = ntp
-    for key, value in policy.password.items():
+    for key, value in policy.password.model_dump(exclude_none=True).items():
         values[f"mlps_password_{key}"] = value
-    for key, value in policy.lockout.items():
+    for key, value in policy.lockout.model_dump(exclude_none=True).items():
         values[f"mlps_lockout_{key}"] = value
     if policy.session_timeout is not None:
         values["mlps_session_timeout"] = policy.session_timeout

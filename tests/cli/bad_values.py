@@ -65,6 +65,7 @@ BAD: list[Row] = [
     *_rows("show", (INVALID, ("{missing}",)), (INVALID, ("/etc",)), (USAGE, ("{small}", "--bogus"))),
     *_rows("plan",
            (INVALID, ("{missing}",)), (INVALID, ("{small}", "--stack", "/etc")),
+           (INVALID, ("{small}", "--stack", "{garbage}")),
            (USAGE, ("{small}", "--workers", "0"))),
     *_rows("collect",
            (INVALID, ("{missing}", "--once")),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 
 from estate import load
 from playbooks.hardening import ControlResult, HostOutcome, Report, latest_outcomes, to_events
-from playbooks.inventory import InventoryError, Policy, estate_targets, load_policy
+from playbooks.inventory import InventoryError, Policy, estate_targets, load_policy, policy_vars
 from security.context import EstateContext
 from security.pipeline import Pipeline
 from security.store.sqlite import SqliteStore
@@ -71,6 +72,37 @@ def test_policy_secrets_are_references_only(tmp_path: Path) -> None:
     with pytest.raises(InventoryError) as caught:
         load_policy(policy)
     assert "become_password" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # Found by fuzzing `harden --policy`: a typo or a nonsense value was
+        # silently applied, or bad bytes were a traceback.
+        ("password: {max_dayz: 90}\n", "password.max_dayz: Extra inputs are not permitted"),
+        ("password: {max_days: -5}\n", "password.max_days: Input should be greater than"),
+        ("password: {min_length: 0}\n", "password.min_length: Input should be greater than"),
+        ("lockout: {deny: 100000}\n", "lockout.deny: Input should be less than"),
+        ("password: {max_days: 2001-02-30}\n", "not readable YAML (day is out of range"),
+        ("password: {max_days: !!int abc}\n", "not readable YAML"),
+    ],
+)
+def test_a_bad_hardening_policy_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text)
+    with pytest.raises(InventoryError, match=re.escape(message)) as caught:
+        load_policy(policy)
+    assert str(caught.value).startswith(f"{policy}: ") and "\n" not in str(caught.value)
+
+
+def test_policy_values_reach_the_role_by_name(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("password: {max_days: 60, min_length: 14}\nlockout: {deny: 3}\n")
+    values = policy_vars(load_policy(policy), "198.18.0.1")
+    assert values["mlps_password_max_days"] == 60
+    assert values["mlps_password_min_length"] == 14
+    assert values["mlps_lockout_deny"] == 3
+    assert "mlps_password_min_days" not in values  # unset: the role's default stands
 
 
 def test_failure_raises_yw_host_001_and_lowers_compliance(tmp_path: Path) -> None:
