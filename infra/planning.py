@@ -236,7 +236,72 @@ def read_stack_config(path: Path) -> dict[str, Any]:
     config = data.get("config") if isinstance(data, dict) else None
     if not isinstance(config, dict):
         raise PlanError(f"{path}: expected a mapping under `config:`")
+    _check_settings(path, config)
     return config
+
+
+# The program's settings (infra/settings.py `CloudSettings.from_config`; that
+# module imports pulumi, which the plan loads only in its workers).
+NAMESPACE = "yunwang"
+_SETTINGS = (
+    "estate", "authUrl", "userName", "userDomain", "adminProject", "password",
+    "physicalNetwork", "vlanStart", "replicationZone", "keyPair", "extranetTenants",
+)  # fmt: skip
+
+
+def _check_settings(path: Path, config: dict[str, Any]) -> None:
+    """The program's own settings, checked before it runs: a misspelt one
+    would silently take its default, and Pulumi's own error for a wrong type
+    names the estate, not this file."""
+    for key, value in config.items():
+        namespace, _, name = str(key).partition(":")
+        if namespace != NAMESPACE:
+            continue
+        if name not in _SETTINGS:
+            raise PlanError(
+                f"{path}: config.{key}: unknown setting (expected one of "
+                f"{', '.join(f'{NAMESPACE}:{s}' for s in _SETTINGS)})"
+            )
+        if name == "vlanStart" and _vlan(value) is None:
+            raise PlanError(f"{path}: config.{key}: expected a VLAN id 1-4094, found {value!r:.40}")
+        if name == "extranetTenants" and (
+            not isinstance(value, list) or not all(isinstance(t, str) for t in value)
+        ):
+            raise PlanError(f"{path}: config.{key}: expected a list of tenant codes")
+
+
+def _vlan(value: object) -> int | None:
+    """A VLAN id as the stack file holds it (Pulumi keeps config as text)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4094:
+        return value
+    return None
+
+
+def check_stack_against(path: Path, config: Mapping[str, Any], estate: Estate) -> None:
+    """Settings that name parts of the estate must name parts it has, and
+    the VLANs of its segments (one per county and township, counted from
+    vlanStart as infra/program.py numbers them) must all be VLAN ids."""
+    start = _vlan(config.get(f"{NAMESPACE}:vlanStart", 1000)) or 1000
+    segments = sum(1 for n in estate.nodes() if n.level in ("county", "township"))
+    if start + segments - 1 > 4094:
+        raise PlanError(
+            f"{path}: config.{NAMESPACE}:vlanStart: {segments} extranet segments from VLAN "
+            f"{start} run past 4094; expected at most {4095 - segments}"
+        )
+    zone = config.get(f"{NAMESPACE}:replicationZone")
+    if zone is not None and zone not in {z.name for z in estate.zones}:
+        raise PlanError(
+            f"{path}: config.{NAMESPACE}:replicationZone: no zone {zone!r:.40} in the "
+            f"estate (expected one of {', '.join(z.name for z in estate.zones)})"
+        )
+    tenants = {t.code for t in estate.tenants}
+    for code in config.get(f"{NAMESPACE}:extranetTenants", []):
+        if code not in tenants:
+            raise PlanError(
+                f"{path}: config.{NAMESPACE}:extranetTenants: no tenant {code!r:.40} in the estate"
+            )
 
 
 def default_workers() -> int:

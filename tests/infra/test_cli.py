@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from yunwang.cli import app
@@ -82,6 +83,40 @@ def test_bad_inputs_are_one_line_and_exit_1(tmp_path: Path, small_path: Path) ->
     failed = runner.invoke(app, ["plan", str(small_path), "--stack", str(wrong)])
     assert failed.exit_code == 1
     assert len(failed.stderr.strip().splitlines()) == 1 and "nobody" in failed.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        # Found by fuzzing `plan --stack`: each planned silently with a default
+        # or a wrong value, or failed naming the estate instead of the stack.
+        ("yunwang:vlanStart: -5", "config.yunwang:vlanStart: expected a VLAN id 1-4094"),
+        ("yunwang:vlanStart: 0", "expected a VLAN id 1-4094, found 0"),
+        ("yunwang:vlanStart: abc", "expected a VLAN id 1-4094, found 'abc'"),
+        ("yunwang:vlanStart: 4090", "run past 4094"),
+        ("yunwang:replicationZone: nosuch", "config.yunwang:replicationZone: no zone 'nosuch'"),
+        ("yunwang:vlanStrat: 1000", "config.yunwang:vlanStrat: unknown setting"),
+        ("yunwang:extranetTenants: gaj", "expected a list of tenant codes"),
+        ("when: 2001-02-30", "cannot read the stack file (ValueError"),
+    ],
+)
+def test_a_stack_setting_the_program_cannot_use_is_one_line(
+    tmp_path: Path, small_path: Path, config: str, message: str
+) -> None:
+    stack = tmp_path / "Pulumi.bad.yaml"
+    stack.write_text(f"config:\n  {config}\n")
+    result = runner.invoke(app, ["plan", str(small_path), "--stack", str(stack)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{stack}: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_vlan_start_written_as_text_is_read_as_pulumi_reads_it(
+    tmp_path: Path, small_path: Path
+) -> None:
+    stack = tmp_path / "Pulumi.text.yaml"
+    stack.write_text('config:\n  yunwang:vlanStart: "2000"\n')
+    assert runner.invoke(app, ["plan", str(small_path), "--stack", str(stack)]).exit_code == 0
 
 
 def test_usage_errors_exit_2(small_path: Path) -> None:

@@ -12,7 +12,14 @@ from rich.table import Table
 from estate import Estate
 from infra.diff import PlanDiff, diff
 from infra.invariants import CheckResult, check_all
-from infra.planning import Plan, PlanError, Planned, plan_estates, read_stack_config
+from infra.planning import (
+    Plan,
+    PlanError,
+    Planned,
+    check_stack_against,
+    plan_estates,
+    read_stack_config,
+)
 from security.audit import record
 from yunwang.console import EXIT_INVALID, err, fail, load_estate, out, print_json
 
@@ -47,6 +54,8 @@ def plan(
     estates = [load_estate(f) for f in files]
     try:
         stack_config = read_stack_config(stack) if stack else {}
+        if stack:
+            check_stack_against(stack, stack_config, estates[-1])
         with err.status("planning under Pulumi's mock runtime…", spinner="dots"):
             plans = plan_estates(estates, stack_config, workers)
     except PlanError as exc:
