@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 import yaml
@@ -48,12 +49,17 @@ def dashboards(
     }
     for item in target or []:
         shard, sep, address = item.partition("=")
-        if not sep or not address or shard not in ("central", *counties):
+        if not sep or _host_port(address) is None or shard not in ("central", *counties):
             fail(
                 f"--target {item!r}: expected SHARD=HOST:PORT with SHARD central or one of {', '.join(counties)}",
                 EXIT_USAGE,
             )
         targets[shard] = address
+    if _host_port(alertmanager) is None:
+        fail(f"--alertmanager {alertmanager!r}: expected HOST:PORT", EXIT_USAGE)
+    hook = urlsplit(webhook)
+    if hook.scheme not in ("http", "https") or not hook.hostname:
+        fail(f"--webhook {webhook!r}: expected an http:// or https:// URL", EXIT_USAGE)
     try:
         (outdir / "grafana").mkdir(parents=True, exist_ok=True)
         written = {
@@ -69,6 +75,20 @@ def dashboards(
         fail(f"{outdir}: {exc}")
     for name in written:
         out.print(str(outdir / name), markup=False)
+
+
+def _host_port(text: str) -> tuple[str, int] | None:
+    """(host, port) of `HOST:PORT` or `[V6]:PORT`, as Prometheus takes a target."""
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        return None  # an IPv6 address without brackets is ambiguous
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    if not all(c.isalnum() or c in ".-_:" for c in host):
+        return None
+    return host, int(port)
 
 
 def _yaml(doc: object) -> str:
