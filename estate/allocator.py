@@ -37,13 +37,16 @@ class Planner:
         try:
             net4 = nth_subnet(parent.ipv4, bits, index)
             net6 = nth_subnet(parent.ipv6, bits, index)
-        except (IndexError, ValueError):
+        except (IndexError, ValueError) as exc:
             if override is None or override.ipv4 is None or override.ipv6 is None:
-                self.report(
-                    path,
-                    f"no room for {ref}: {parent.ref} holds {1 << bits} slots "
-                    f"(address_plan.split), this would be number {index + 1}",
+                # ValueError: the parent is too small to cut at all, whatever the index.
+                room = (
+                    f"holds {1 << bits} slots (address_plan.split), this would be number {index + 1}"
+                    if isinstance(exc, IndexError)
+                    else f"({parent.ipv4}, {parent.ipv6}) is too small to cut into "
+                    f"{1 << bits} slots (address_plan.split)"
                 )
+                self.report(path, f"no room for {ref}: {parent.ref} {room}")
                 return None
             net4, net6 = override.ipv4, override.ipv6
         pinned = False

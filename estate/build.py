@@ -176,6 +176,7 @@ class _Builder:
 
     def _extranet(self) -> tuple[list[Node], list[Link]]:
         planned = expand(self.spec.extranet, self.report)
+        self._check_owed({pn.spec.level for pn in planned})
         split = self.spec.address_plan.split
         child_bits: dict[Level, int | None] = {
             "city": split.counties,
@@ -193,10 +194,10 @@ class _Builder:
             if block is None:
                 continue
             blocks[spec.id] = block
-            if spec.level == "city":
-                lan4, lan6 = lan_of(nth_alloc(block, split.counties), split.townships)
-            else:
-                lan4, lan6 = lan_of(block, child_bits[spec.level])
+            lan = self._lan(pn, block, child_bits[spec.level])
+            if lan is None:
+                continue
+            lan4, lan6 = lan
             devices = self._devices(pn, lan4, lan6)
             hosts = self.hosts.of_node(spec.id, spec.hosts, pn.path, lan4, lan6, devices)
             dhcp = self.declared.dhcp_servers(
@@ -210,6 +211,39 @@ class _Builder:
                 links.extend(self._uplinks(pn, nodes[spec.id], nodes[spec.parent], link_blocks))
         self.hosts.check_names(set(nodes))
         return list(nodes.values()), links
+
+    def _lan(
+        self, pn: PlannedNode, block: Allocation, bits: int | None
+    ) -> tuple[IPv4Network, IPv6Network] | None:
+        """The node's LAN, or None (reported) when its block is too small to cut for it."""
+        split = self.spec.address_plan.split
+        if pn.spec.level == "city":
+            # The city's LAN is cut from its own core block, slot 0 of the counties' cut.
+            try:
+                block = nth_alloc(block, split.counties)
+            except ValueError:
+                self._too_small(pn, block, "counties")
+                return None
+            bits = split.townships
+        try:
+            return lan_of(block, bits)
+        except ValueError:
+            self._too_small(pn, block, "villages" if pn.spec.level == "township" else "townships")
+            return None
+
+    def _too_small(self, pn: PlannedNode, block: Allocation, field: str) -> None:
+        # Blame what made the block small: its override, else the split.
+        where: Path = (
+            ("address_plan", "overrides", block.ref)
+            if block.override
+            else ("address_plan", "split", field)
+        )
+        self.report(
+            where,
+            f"{block.ref} ({block.ipv4}, {block.ipv6}) is too small to cut by "
+            f"address_plan.split.{field} for the LAN of node {pn.spec.id!r}; "
+            "expected a larger prefix or a smaller split",
+        )
 
     def _node_block(
         self, pn: PlannedNode, blocks: dict[str, Allocation], link_blocks: dict[str, Allocation]
@@ -314,8 +348,9 @@ class _Builder:
                     parent=parent.id,
                     level=child.level,
                     role=uplink.role,
+                    # 0 only when _check_owed has already reported the missing level.
                     bandwidth_bps=uplink.bandwidth
-                    or self.spec.extranet.owed_bandwidth[child.level],  # type: ignore[index]
+                    or self.spec.extranet.owed_bandwidth.get(child.level, 0),  # type: ignore[arg-type]
                     child_end=LinkEnd(child_dev, uplink.interface, net4[1], net6[1]),
                     parent_end=LinkEnd(parent_dev, uplink.parent_interface, net4[0], net6[0]),
                     net4=net4,
@@ -328,6 +363,17 @@ class _Builder:
             )
         self._check_costs(pn)
         return out
+
+    def _check_owed(self, levels: set[Level]) -> None:
+        """Each level with nodes needs an owed bandwidth: its links default to it."""
+        owed = self.spec.extranet.owed_bandwidth
+        for level in ("county", "township", "village"):
+            if level in levels and level not in owed:
+                self.report(
+                    ("extranet", "owed_bandwidth"),
+                    f"expected a bandwidth for every level in use, missing {level!r} "
+                    f"(found only: {', '.join(owed) or 'none'})",
+                )
 
     def _cost(self, uplink: UplinkSpec) -> int:
         if uplink.cost is not None:

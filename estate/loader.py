@@ -15,7 +15,7 @@ from estate.build import build
 from estate.errors import EstateError, Problem
 from estate.model import Estate
 from estate.schema import EstateSpec
-from estate.source import SourceDoc, parse
+from estate.source import SourceDoc, clip, parse
 
 
 def load(path: str | Path) -> Estate:
@@ -82,8 +82,10 @@ def _show(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(value, int) and value.bit_length() > 256:
+        # repr() of an int past Python's 4300-digit limit raises; none belongs in an estate anyway.
+        return f"an integer of {value.bit_length()} bits"
+    return clip(repr(value))
 
 
 def _kind(value: Any) -> str:

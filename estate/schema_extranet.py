@@ -90,10 +90,12 @@ class VillageGroup(Spec):
     """
 
     count: int = Field(ge=1, le=4096)
-    names: list[str] = []
+    # Checked here, not only when the villages are generated, so a mistake
+    # points at the name or template the user wrote.
+    names: list[Annotated[str, Field(min_length=1)]] = []
     model: str = "generic"
-    interface: str = "GigabitEthernet0/0/1"
-    parent_interface: str = "GigabitEthernet1/0/{n}"
+    interface: str = Field("GigabitEthernet0/0/1", min_length=1)
+    parent_interface: str = Field("GigabitEthernet1/0/{n}", min_length=1)
 
     @model_validator(mode="after")
     def _names_fit(self) -> VillageGroup:

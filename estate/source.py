@@ -16,6 +16,14 @@ from estate.errors import Problem, dotted
 Path = tuple[str | int, ...]
 # libyaml's composer keeps the same marks and is several times faster on a city-sized file.
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Aliases let a few hundred bytes expand into billions of values (a "billion
+# laughs" bomb). The largest real estate (examples/puyang.yaml) builds about
+# 8,000 values; these limits sit over 100 times above it and far below a hang.
+MAX_VALUES = 1_000_000
+MAX_DEPTH = 100
+# What PyYAML's constructors raise for a scalar they cannot convert (a bad
+# date, `!!int abc`, `!!bool maybe`, an integer past Python's digit limit).
+_CONVERSION_ERRORS = (yaml.YAMLError, ValueError, KeyError, OverflowError)
 
 
 class SourceDoc:
@@ -60,7 +68,10 @@ def parse(text: str, file: str) -> SourceDoc:
     if node is None:
         return SourceDoc(file, None, {(): 1})
     builder = _Builder(file, lines, problems)
-    data = builder.build(node, ())
+    try:
+        data = builder.build(node, ())
+    except _TooBig as exc:
+        raise _single(Problem(file, exc.line, dotted(exc.path), exc.message)) from None
     if problems:
         from estate.errors import EstateError
 
@@ -74,6 +85,19 @@ def _single(problem: Problem) -> Exception:
     return EstateError([problem])
 
 
+def clip(text: str, limit: int = 80) -> str:
+    """`text` cut to `limit` characters, so echoing a value keeps the problem one short line."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _TooBig(Exception):
+    """Building must stop at once (an alias bomb, a recursive alias, runaway nesting)."""
+
+    def __init__(self, line: int, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.line, self.path, self.message = line, path, message
+
+
 class _Builder:
     """Turns composed nodes into data, one SafeLoader reused for every scalar."""
 
@@ -82,14 +106,33 @@ class _Builder:
         self.lines = lines
         self.problems = problems
         self.loader = yaml.SafeLoader("")
+        self.budget = MAX_VALUES
+        self.open: set[int] = set()  # ids of the collections being built: an alias to one recurses
 
     def build(self, node: yaml.Node, path: Path) -> Any:
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        line = node.start_mark.line + 1
+        self.lines[path] = line
+        self.budget -= 1
+        if self.budget < 0:
+            raise _TooBig(
+                line,
+                path,
+                f"more than {MAX_VALUES:,} values once aliases are expanded "
+                "(an alias bomb?); write the values out or use fewer aliases",
+            )
+        if len(path) > MAX_DEPTH:
+            raise _TooBig(line, path, f"nested more than {MAX_DEPTH} levels deep")
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return self._scalar(node, path)
+        if id(node) in self.open:
+            raise _TooBig(line, path, "an alias refers to a value that contains it (recursive)")
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node, path)
+        finally:
+            self.open.discard(id(node))
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -119,8 +162,15 @@ class _Builder:
             return None
         try:
             value = self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            self._add(node.start_mark.line + 1, path, f"bad value: {exc}")
+        except _CONVERSION_ERRORS as exc:
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            # KeyError's text is only the bad word; ValueError's says what is wrong with it.
+            why = f" ({clip(str(exc))})" if isinstance(exc, ValueError | yaml.YAMLError) else ""
+            self._add(
+                node.start_mark.line + 1,
+                path,
+                f"expected a valid {kind}, found {clip(repr(node.value))}{why}",
+            )
             return None
         if isinstance(value, int | float) and ":" in node.value and not node.style:
             # YAML 1.1 reads 52:54:00:12:34:56 as a base-60 number; YAML 1.2

@@ -14,7 +14,8 @@ Level = Literal["city", "county", "township", "village"]
 Role = Literal["primary", "backup"]
 # How a segment's hosts get IPv6 addresses: what its Router Advertisements say.
 Ipv6Mode = Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"]
-Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+MAX_CODE = 40  # characters in a code: ids and names devices and tools share
+Code = Annotated[str, StringConstraints(pattern=rf"^[a-z0-9][a-z0-9-]{{0,{MAX_CODE - 1}}}$")]
 Bandwidth = Annotated[int, BeforeValidator(parse_bandwidth)]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 PositiveInt = Annotated[int, Field(ge=0)]

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from estate.schema_extranet import DeviceSpec, Extranet, NodeSpec, UplinkSpec
-from estate.spec_types import Level
+from estate.spec_types import MAX_CODE, Level
 
 Path = tuple[str | int, ...]
 Report = Callable[[Path, str], None]
@@ -52,7 +54,7 @@ def expand(extranet: Extranet, report: Report) -> list[PlannedNode]:
                     (*path, "villages"), f"only townships declare villages, found a {spec.level}"
                 )
                 continue
-            for village in _villages(spec, path):
+            for village in _villages(spec, path, report):
                 if village.spec.id in planned:
                     report(
                         (*path, "villages"),
@@ -71,29 +73,55 @@ def expand(extranet: Extranet, report: Report) -> list[PlannedNode]:
     return _tree_order(cities[0])
 
 
-def _villages(township: NodeSpec, path: Path) -> list[PlannedNode]:
+def _villages(township: NodeSpec, path: Path, report: Report) -> list[PlannedNode]:
     group = township.villages
     assert group is not None
+    where: Path = (*path, "villages")
+    # The last village has the longest ids; its router's name is the longest of all.
+    longest = _device_name(_village_id(township.id, group.count))
+    if len(longest) > MAX_CODE:
+        fixed = len(longest) - len(township.id)
+        report(
+            where,
+            f"generated device id {longest!r} would be {len(longest)} characters, over the "
+            f"limit of {MAX_CODE}; expected a township id of at most {MAX_CODE - fixed} characters",
+        )
+        return []
     out = []
     for n in range(1, group.count + 1):
         name = group.names[n - 1] if n <= len(group.names) else f"{township.name}{n}村"
-        village_id = f"{township.id}-v{n:03d}"
-        spec = NodeSpec(
-            id=village_id,
-            name=name,
-            level="village",
-            parent=township.id,
-            devices=[DeviceSpec(name=f"{village_id}-r1", model=group.model)],
-            uplinks=[
-                UplinkSpec(
-                    role="primary",
-                    interface=group.interface,
-                    parent_interface=group.parent_interface.replace("{n}", str(n)),
-                )
-            ],
-        )
-        out.append(PlannedNode(spec, (*path, "villages")))
+        village_id = _village_id(township.id, n)
+        try:
+            spec = NodeSpec(
+                id=village_id,
+                name=name,
+                level="village",
+                parent=township.id,
+                devices=[DeviceSpec(name=_device_name(village_id), model=group.model)],
+                uplinks=[
+                    UplinkSpec(
+                        role="primary",
+                        interface=group.interface,
+                        parent_interface=group.parent_interface.replace("{n}", str(n)),
+                    )
+                ],
+            )
+        except ValidationError as exc:
+            # The schema checks the block's own fields; this catches what only
+            # generation can get wrong, so it still ends as one line, not a traceback.
+            error = exc.errors(include_url=False)[0]
+            report(where, f"generated village {village_id!r} is invalid: {error['msg']}")
+            continue
+        out.append(PlannedNode(spec, where))
     return out
+
+
+def _village_id(township_id: str, n: int) -> str:
+    return f"{township_id}-v{n:03d}"
+
+
+def _device_name(village_id: str) -> str:
+    return f"{village_id}-r1"
 
 
 def _attach(node: PlannedNode, planned: dict[str, PlannedNode], report: Report) -> None:

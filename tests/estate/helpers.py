@@ -42,7 +42,8 @@ def load_ok(text: str) -> Estate:
 
 
 def node(data: dict[str, Any], node_id: str) -> dict[str, Any]:
-    for n in data["extranet"]["nodes"]:
+    nodes: list[dict[str, Any]] = data["extranet"]["nodes"]
+    for n in nodes:
         if n["id"] == node_id:
             return n
     raise KeyError(node_id)

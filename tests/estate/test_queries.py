@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from estate import Estate, UnknownName, load
+from estate.model import ScopeKind
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,7 @@ def test_a_system_is_named_and_found_by_tenant_slash_code(small: Estate) -> None
 
 
 def test_resolve_takes_systems_and_hosts(small: Estate) -> None:
-    kinds = ("tenant", "system", "host")
+    kinds: tuple[ScopeKind, ...] = ("tenant", "system", "host")
     assert small.resolve("gaj/jwzh", kinds) == ("system", "gaj/jwzh")
     assert (
         small.resolve("jwzh", kinds)

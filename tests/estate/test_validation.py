@@ -344,6 +344,60 @@ CASES: list[tuple[str, Edit, str, str]] = [
         "extranet.nodes[2].villages",
         "LANs need /64 for SLAAC",
     ),
+    (
+        "override too small for the lan",
+        _set(["address_plan", "overrides", "county:qf"], {"ipv4": "10.44.0.0/30"}),
+        "address_plan.overrides.county:qf",
+        "county:qf (10.44.0.0/30, ",
+    ),
+    (
+        "ipv6 override too small for the lan",
+        _set(["address_plan", "overrides", "county:qf"], {"ipv6": "2001:db8:3900:ffff::/126"}),
+        "address_plan.overrides.county:qf",
+        "too small to cut by address_plan.split.townships for the LAN of node 'qf'",
+    ),
+    (
+        "counties split too fine for a county lan",
+        _set(["address_plan", "split"], {"counties": 16}),
+        "address_plan.split.townships",
+        "too small to cut by address_plan.split.townships for the LAN of node 'hl'",
+    ),
+    (
+        "townships split too fine for the city lan",
+        _set(["address_plan", "split"], {"townships": 16}),
+        "address_plan.split.townships",
+        "for the LAN of node 'py'",
+    ),
+    (
+        "villages split too fine for a township lan",
+        _set(["address_plan", "split"], {"villages": 16}),
+        "address_plan.split.villages",
+        "for the LAN of node 'hl-zyl'",
+    ),
+    (
+        "owed bandwidth missing a level in use",
+        _del(["extranet", "owed_bandwidth", "village"]),
+        "extranet.owed_bandwidth",
+        "missing 'village' (found only: county, township)",
+    ),
+    (
+        "empty village name",
+        lambda d: node(d, "hl-zyl")["villages"].update(names=["", "孟轲村"]),
+        "extranet.nodes[2].villages.names[0]",
+        "at least 1 character, found ''",
+    ),
+    (
+        "empty village interface",
+        lambda d: node(d, "hl-zyl")["villages"].update(interface=""),
+        "extranet.nodes[2].villages.interface",
+        "at least 1 character, found ''",
+    ),
+    (
+        "generated village id too long",
+        lambda d: node(d, "hl-zyl").update(id="hl-" + "z" * 34),
+        "extranet.nodes[2].villages",
+        "would be 45 characters, over the limit of 40; expected a township id of at most 32",
+    ),
 ]
 
 
