@@ -40,6 +40,10 @@ class SecretRef(BaseModel):
     def _exactly_one(self) -> SecretRef:
         if (self.env is None) == (self.file is None):
             raise ValueError("expected exactly one of env or file")
+        if self.env is not None and not self.env.strip():
+            raise ValueError("env: expected an environment variable name, found an empty one")
+        if self.file is not None and not self.file.strip():
+            raise ValueError("file: expected a file path, found an empty one")
         return self
 
     def describe(self) -> str:
@@ -61,6 +65,10 @@ class SecretRef(BaseModel):
             return Path(self.file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise SecretMissing(f"cannot read secret file {self.file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise SecretMissing(
+                f"secret file {self.file}: expected UTF-8 text, found binary data"
+            ) from None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ append adopts, so the chain never forks.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import getpass
 import hashlib
@@ -27,6 +28,7 @@ import json
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +41,10 @@ from security.durable import fsync_dir, replace_durably
 Outcome = Literal["success", "failure"]
 GENESIS = "0" * 64
 KEY_ENV = "YUNWANG_AUDIT_KEY"
-_REFERENCE = re.compile(r"^\{?\s*(env|file)\s*:\s*(.+?)\s*\}?$")
+_REFERENCE = re.compile(r"^(env|file)\s*:(.*)$", re.DOTALL)
+# The shortest key accepted, from the environment or from a key file alike: an
+# empty or short key lets anyone who guesses it forge records.
+MIN_KEY_LENGTH = 16
 # Field types a record must have; anything else is tampering, not a crash.
 _TYPES: dict[str, type] = {
     "seq": int,
@@ -86,17 +91,36 @@ def audit_key(create: bool = True, directory: Path | None = None) -> bytes:
 
     reference = os.environ.get(KEY_ENV)
     if reference:
-        match = _REFERENCE.match(reference.strip())
-        if match is None:
-            raise AuditError(f"{KEY_ENV}: expected {{env: NAME}} or {{file: PATH}}")
+        kind, name = _parse_reference(reference)
         try:
-            value = SecretRef(**{match.group(1): match.group(2)}).resolve()
+            value = SecretRef(**{kind: name}).resolve()
         except SecretMissing as exc:
             raise AuditError(f"{KEY_ENV}: {exc}") from None
-        if len(value) < 16:
-            raise AuditError(f"{KEY_ENV}: the key is shorter than 16 characters")
+        if len(value) < MIN_KEY_LENGTH:
+            raise AuditError(
+                f"{KEY_ENV}: the key is shorter than {MIN_KEY_LENGTH} characters"
+                " (anyone could forge records with it)"
+            )
         return value.encode()
     return _default_key((directory or yunwang_home()) / "audit.key", create)
+
+
+def _parse_reference(reference: str) -> tuple[str, str]:
+    """`{env: NAME}` or `{file: PATH}` (braces optional) as (kind, name); AuditError otherwise."""
+    expected = "expected {env: NAME} or {file: PATH}"
+    text = reference.strip()
+    if text.startswith("{") != text.endswith("}"):
+        raise AuditError(f"{KEY_ENV}: unbalanced braces; {expected}")
+    if text.startswith("{"):
+        text = text[1:-1].strip()
+    match = _REFERENCE.match(text)
+    if match is None:
+        raise AuditError(f"{KEY_ENV}: {expected}")
+    kind, name = match.group(1), match.group(2).strip()
+    if not name:
+        what = "variable name" if kind == "env" else "file path"
+        raise AuditError(f"{KEY_ENV}: {kind}: the {what} is empty; {expected}")
+    return kind, name
 
 
 def _default_key(path: Path, create: bool) -> bytes:
@@ -104,23 +128,52 @@ def _default_key(path: Path, create: bool) -> bytes:
         raise AuditError(
             f"{path}: no audit key here and {KEY_ENV} is not set: cannot check the MACs"
         )
+    if create and not path.exists():
+        _create_key(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise AuditError(f"{path}: cannot read the audit key ({exc.strerror})") from None
+    try:
+        key = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise AuditError(
+            f"{path}: expected the audit key as UTF-8 text, found binary data"
+        ) from None
+    if len(key) < MIN_KEY_LENGTH:
+        found = "an empty key" if not key else f"{len(key)} characters"
+        raise AuditError(
+            f"{path}: expected an audit key of at least {MIN_KEY_LENGTH} characters, found "
+            f"{found} (anyone could forge records with it; or set {KEY_ENV})"
+        )
+    return key.encode()
+
+
+def _create_key(path: Path) -> None:
+    """A new random key (64 hex characters), 0600, that appears whole or not at all:
+    written to a private temporary file and linked into place, so a concurrent
+    reader never sees an empty key file and a concurrent creator's key wins intact."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
+        fd, temporary = tempfile.mkstemp(prefix=".audit.key.", dir=path.parent)
     except OSError as exc:
         raise AuditError(f"{path}: cannot create the audit key ({exc.strerror})") from None
-    else:
+    try:
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return  # another process made it first: use theirs
         fsync_dir(path.parent)
-    try:
-        return path.read_text(encoding="utf-8").strip().encode()
     except OSError as exc:
-        raise AuditError(f"{path}: cannot read the audit key ({exc.strerror})") from None
+        raise AuditError(f"{path}: cannot create the audit key ({exc.strerror})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
 
 
 def key_id(key: bytes) -> str:
@@ -174,6 +227,10 @@ def parse_record(line: str, number: int) -> AuditRecord:
         raise TamperedRecord(number, f"not JSON ({exc.msg}): tampering") from None
     except RecursionError:
         raise TamperedRecord(number, "not JSON (nested too deep): tampering") from None
+    except ValueError:  # an integer longer than Python reads (sys.get_int_max_str_digits)
+        raise TamperedRecord(
+            number, "not JSON this code wrote (a number too long): tampering"
+        ) from None
     if not isinstance(raw, dict):
         raise TamperedRecord(number, "not a record (expected a JSON object): tampering")
     if set(raw) != set(_TYPES):
@@ -321,6 +378,10 @@ class AuditTrail:
             return int(seq), digest
         except (FileNotFoundError, ValueError):
             return 0, GENESIS
+        except OSError as exc:
+            raise AuditError(
+                f"{self.head_path}: cannot read the audit head ({exc.strerror}); expected a file"
+            ) from None
 
     def _write_head(self, seq: int, digest: str) -> None:
         replace_durably(self.head_path, f"{seq} {digest}\n")

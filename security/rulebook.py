@@ -27,6 +27,7 @@ from security.levels import WarningLevel
 RULES_DIR = Path(__file__).parent / "rules"
 _DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION_S = 3650 * 86400  # ten years: longer is a typo, and overflows timedelta
 
 
 class RuleError(Exception):
@@ -37,7 +38,14 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text.strip())
     if not match:
         raise ValueError(f"expected a duration like 30s, 5m, 2h or 1d, got {text!r}")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    digits, unit = match.group(1), match.group(2)
+    # Bounded before int() and timedelta(): a long digit string is a ValueError
+    # or an OverflowError deep inside Python, not a message.
+    if len(digits.lstrip("0")) > 12 or int(digits) * _UNITS[unit] > MAX_DURATION_S:
+        raise ValueError(
+            f"expected a duration of at most {MAX_DURATION_S // 86400}d (ten years), got {text!r}"
+        )
+    return timedelta(seconds=int(digits) * _UNITS[unit])
 
 
 def flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -81,6 +81,8 @@ def __getattr__(name: str) -> typer.Typer:
 
 
 def main() -> None:
+    from security.audit import AuditError
+
     # Typer's own handler draws a framed usage box over many lines; a script
     # or a log wants the one line: `yunwang VERB: what was wrong`.
     verb = sys.argv[1] if len(sys.argv) > 1 else ""
@@ -96,6 +98,11 @@ def main() -> None:
         fail(f"{where}: {_one_line(exc.format_message())}", EXIT_USAGE)
     except ClickException as exc:
         fail(f"yunwang: {_one_line(exc.format_message())}", exc.exit_code)
+    except AuditError as exc:
+        # Every verb records its action; a trail that cannot be written (a key
+        # refused as too short, a head that is a directory) stops the verb,
+        # in one line whichever verb it was.
+        fail(str(exc))
     raise SystemExit(code if isinstance(code, int) else 0)
 
 

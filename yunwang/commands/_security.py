@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -46,6 +47,8 @@ def store_from(url: str | None, *, read_only: bool = False) -> Store:
     try:
         if read_only and given:
             _must_exist(given)
+        if read_only:
+            _must_be_event_store(given or default_url())
         return open_store(given or default_url())
     except StoreError as exc:
         fail(str(exc))
@@ -83,6 +86,43 @@ def _must_exist(url: str) -> None:
         spool = parse_qs(parsed.query).get("spool")
         if spool and not Path(spool[-1]).is_dir():
             raise StoreError(f"{spool[-1]}: no spool directory here (check --store)")
+
+
+# What SqliteStore's schema creates; a read-only verb never adds them to a file.
+_STORE_TABLES = ("events", "events_fts", "warnings")
+
+
+def _must_be_event_store(url: str) -> None:
+    """An existing SQLite file must already be a yunwang event store: opening it
+    as one would add the tables (and switch it to WAL) in someone else's file.
+
+    Checked through a read-only connection, which leaves the file as it was. A
+    default store that does not exist yet is left to open_store (it is ours).
+    """
+    parsed = urlparse(url)
+    if parsed.scheme not in ("sqlite", ""):
+        return
+    path = Path(parsed.path if parsed.scheme else url)
+    if not path.is_file():
+        return
+    # Without a -wal file nobody has the store open in WAL mode and the file is
+    # the whole database: `immutable` reads it without creating -wal/-shm beside
+    # it. With one, a read-only connection also reads what the WAL holds.
+    wal = path.with_name(path.name + "-wal").exists()
+    mode = "mode=ro" if wal else "immutable=1"
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+        try:
+            names = {
+                row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: not a yunwang event store ({exc})") from None
+    missing = [name for name in _STORE_TABLES if name not in names]
+    if missing:
+        raise StoreError(f"{path}: not a yunwang event store (no {missing[0]} table)")
 
 
 def duration(text: str, option: str) -> timedelta:
