@@ -136,6 +136,7 @@ BAD: list[Row] = [
            (INVALID, ("--store", "http://127.0.0.1:1/?spool=/proc/nope", "--ack", "W1")),
            (INVALID, ("--store", "{store}", "--ack", "Wnothing")),
            (USAGE, ("--store", "{store}", "--level", "purple")),
+           (USAGE, ("--store", "{store}", "--resolve", "")),
            (USAGE, ("--store", "{store}", "--ack", "a", "--resolve", "b"))),
     *_rows("events search",
            (INVALID, ("x", "--store", "{typo}")),

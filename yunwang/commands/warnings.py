@@ -59,8 +59,13 @@ def warnings(
     }
     if status not in statuses:
         fail(f"--status: expected one of {', '.join(statuses)}, got {status!r}", EXIT_USAGE)
-    if ack and resolve:
+    if ack is not None and resolve is not None:
         fail("--ack and --resolve: give one of them", EXIT_USAGE)
+    for option, value in (("--ack", ack), ("--resolve", resolve)):
+        if value is not None and not value.strip():
+            # An empty id (a shell variable that was not set) must not fall
+            # back to listing, as if the action had been done.
+            fail(f"{option}: expected a warning id, got an empty one", EXIT_USAGE)
     db = store_from(store, read_only=not (ack or resolve))
     try:
         target = ack or resolve
