@@ -20,12 +20,12 @@ from scapy.layers.l2 import Ether
 from typer.testing import CliRunner
 
 from monitors.packets import Sensor, SensorPolicy, read_capture
-from monitors.packets.capture import PcapWriter
 from monitors.packets.decode import decode
 from monitors.packets.parallel import sense_file
 from monitors.packets.shards import ShardAssigner, shard_of
 from monitors.packets.synthetic import Host, hosts_in, mixed_traffic
 from tests.packets import scenarios
+from tests.packets.sharding import one_process, write_capture
 from yunwang.cli import app
 
 EXTRANET = hosts_in("198.18.1.0/24", "2001:db8:3900:1::/64", 40, 0x100)
@@ -51,26 +51,15 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frames.sort(key=lambda frame: frame[0])
     start = frames[len(frames) // 2][0]
     extra = [bytes(p) for p in scenarios.all_frames()] + _sweep(EXTRANET[0], EXCHANGE[:30])
-    path = tmp_path_factory.mktemp("parallel") / "mix.pcap"
     frames += [(start + i * 1e-4, frame) for i, frame in enumerate(extra)]
-    with PcapWriter(path) as writer:
-        for ts, frame in sorted(frames):
-            writer.write(ts, frame)
-    return path
-
-
-def _single(policy: SensorPolicy, path: Path) -> Sensor:
-    sensor = Sensor(policy, observer="test")
-    sensor.feed_all(read_capture(path))
-    sensor.close()
-    return sensor
+    return write_capture(tmp_path_factory.mktemp("parallel") / "mix.pcap", frames)
 
 
 @pytest.mark.parametrize("workers", [2, 3])
 def test_sharded_capture_gives_the_events_and_counters_of_one_process(
     policy: SensorPolicy, capture: Path, workers: int
 ) -> None:
-    one = _single(policy, capture)
+    one = one_process(policy, capture)
     rules = Counter(e.rule_id for e in one.events)
     # The capture is worth splitting: scans, the sweep, the storm and the scenarios.
     assert rules["ywpkt-scan-address"] >= 1 and rules["ywpkt-scan-port"] >= 1

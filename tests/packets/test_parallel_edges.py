@@ -30,13 +30,13 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from typer.testing import CliRunner
 
-from monitors.packets import Sensor, SensorPolicy, read_capture
-from monitors.packets.capture import PcapWriter
+from monitors.packets import Sensor, SensorPolicy
 from monitors.packets.decode import decode
 from monitors.packets.parallel import sense_file
 from monitors.packets.shards import shard_of
 from monitors.packets.synthetic import Host, hosts_in
 from tests.packets import scenarios
+from tests.packets.sharding import one_process, write_capture
 from yunwang.cli import app
 
 EXTRANET = hosts_in("198.18.1.0/24", "2001:db8:3900:1::/64", 60, 0x100)
@@ -101,17 +101,11 @@ def _edges() -> list[tuple[float, bytes]]:
 
 @pytest.fixture(scope="module")
 def edges(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("edges") / "edges.pcap"
-    with PcapWriter(path) as writer:
-        for ts, frame in _edges():
-            writer.write(ts, frame)
-    return path
+    return write_capture(tmp_path_factory.mktemp("edges") / "edges.pcap", _edges())
 
 
 def test_the_edges_give_one_process_events_on_two(policy: SensorPolicy, edges: Path) -> None:
-    one = Sensor(policy, observer="test")
-    one.feed_all(read_capture(edges))
-    one.close()
+    one = one_process(policy, edges)
     events, outcome = sense_file(lambda: Sensor(policy, observer="test"), edges, 2)
     assert min(outcome.shares) > 0  # both processes had traffic
     assert sorted(e.id for e in events) == sorted(e.id for e in one.events)
@@ -119,7 +113,9 @@ def test_the_edges_give_one_process_events_on_two(policy: SensorPolicy, edges: P
     assert {k: (c.flows, c.bytes) for k, c in outcome.adoption.items()} == {
         k: (c.flows, c.bytes) for k, c in one.adoption.snapshot().items()
     }
-    scans = Counter(e.message.split(" probed ")[-1] for e in one.events if "scan" in e.rule_id)
+    scans = Counter(
+        e.message.split(" probed ")[-1] for e in one.events if "scan" in (e.rule_id or "")
+    )
     # The quiet client's second round is 25 unanswered attempts: a scan of
     # udp/9999, whichever process sees it; the answered DHCP asks are none.
     assert any("udp port 9999" in what for what in scans), scans
