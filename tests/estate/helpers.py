@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,3 +48,56 @@ def node(data: dict[str, Any], node_id: str) -> dict[str, Any]:
         if n["id"] == node_id:
             return n
     raise KeyError(node_id)
+
+
+Edit = Callable[[dict[str, Any]], object]
+
+LINE = re.compile(r"^t\.yaml:\d+: \S+: .+$")
+
+
+def set_at(path: list[Any], value: Any) -> Edit:
+    def edit(data: dict[str, Any]) -> None:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return edit
+
+
+def delete_at(path: list[Any]) -> Edit:
+    def edit(data: dict[str, Any]) -> None:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        del target[path[-1]]
+
+    return edit
+
+
+def add_node(spec: dict[str, Any]) -> Edit:
+    return lambda data: data["extranet"]["nodes"].append(spec)
+
+
+def drop_backup(node_id: str) -> Edit:
+    def edit(data: dict[str, Any]) -> None:
+        n = node(data, node_id)
+        n["uplinks"] = [u for u in n["uplinks"] if u["role"] != "backup"]
+
+    return edit
+
+
+def drop_primary(node_id: str) -> Edit:
+    def edit(data: dict[str, Any]) -> None:
+        n = node(data, node_id)
+        n["uplinks"] = [u for u in n["uplinks"] if u["role"] != "primary"]
+
+    return edit
+
+
+def assert_one_precise_line(edit: Edit, path: str, message: str) -> None:
+    """The estate `edit` makes is refused, each problem in one line, one of
+    them at `path` saying `message`."""
+    problems = problems_of(mutated(edit))
+    assert all(LINE.match(p) for p in problems), problems
+    assert any(f": {path}:" in p and message in p for p in problems), problems

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.estate.helpers import dump, load_ok, mutated, problems_of, small_data
-from tests.estate.test_validation import LINE, Edit, _set
+from tests.estate.helpers import Edit, assert_one_precise_line, dump, load_ok, set_at, small_data
 
 DR_CASES: list[tuple[str, Edit, str, str]] = [
     (
         "dr placement without a dr class",
-        _set(
+        set_at(
             ["tenants", 0, "systems", 0],
             {
                 "code": "x",
@@ -26,49 +25,49 @@ DR_CASES: list[tuple[str, Edit, str, str]] = [
     ),
     (
         "dr standby is the system's own host",
-        _set(["tenants", 0, "systems", 0, "dr"], {"standby": "jwzh-db"}),
+        set_at(["tenants", 0, "systems", 0, "dr"], {"standby": "jwzh-db"}),
         "tenants[0].systems[0].dr.standby",
         "'jwzh-db' is one of this system's own hosts",
     ),
     (
         "dr standby not a host name",
-        _set(["tenants", 0, "systems", 0, "dr"], {"standby": "DR H1"}),
+        set_at(["tenants", 0, "systems", 0, "dr"], {"standby": "DR H1"}),
         "tenants[0].systems[0].dr.standby",
         "found 'DR H1'",
     ),
     (
         "dr backup path relative",
-        _set(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["etc/postgresql"]}),
+        set_at(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["etc/postgresql"]}),
         "tenants[0].systems[0].dr.backup_paths[0]",
         "expected an absolute path",
     ),
     (
         "dr backup path climbing",
-        _set(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["/srv/../etc"]}),
+        set_at(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["/srv/../etc"]}),
         "tenants[0].systems[0].dr.backup_paths[0]",
         "without '..'",
     ),
     (
         "dr backup path shell words",
-        _set(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["/srv; rm -rf /"]}),
+        set_at(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["/srv; rm -rf /"]}),
         "tenants[0].systems[0].dr.backup_paths[0]",
         "found '/srv; rm -rf /'",
     ),
     (
         "dr backup path twice",
-        _set(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["/srv", "/srv"]}),
+        set_at(["tenants", 0, "systems", 0, "dr"], {"backup_paths": ["/srv", "/srv"]}),
         "tenants[0].systems[0].dr",
         "backup_paths: /srv is listed twice",
     ),
     (
         "dr backup paths bounded",
-        _set(["tenants", 0, "systems", 0, "dr"], {"backup_paths": [f"/p{i}" for i in range(65)]}),
+        set_at(["tenants", 0, "systems", 0, "dr"], {"backup_paths": [f"/p{i}" for i in range(65)]}),
         "tenants[0].systems[0].dr.backup_paths",
         "at most 64 items",
     ),
     (
         "dr unknown key",
-        _set(["tenants", 0, "systems", 0, "dr"], {"stanby": "dr-h1"}),
+        set_at(["tenants", 0, "systems", 0, "dr"], {"stanby": "dr-h1"}),
         "tenants[0].systems[0].dr.stanby",
         "expected one of: backup_paths, standby",
     ),
@@ -81,9 +80,7 @@ DR_CASES: list[tuple[str, Edit, str, str]] = [
 def test_dr_placement_rule_reports_one_precise_line(
     name: str, edit: Edit, path: str, message: str
 ) -> None:
-    problems = problems_of(mutated(edit))
-    assert all(LINE.match(p) for p in problems), problems
-    assert any(f": {path}:" in p and message in p for p in problems), problems
+    assert_one_precise_line(edit, path, message)
 
 
 def test_the_dr_placement_is_read_from_the_system() -> None:
