@@ -24,13 +24,12 @@ from estate.model import (
     Node,
     Zone,
 )
-from estate.routing import Bfd
 from estate.schema import EstateSpec
-from estate.schema_extranet import UplinkSpec
 from estate.source import SourceDoc
 from estate.spec_types import Level
 from estate.tenancy import Tenancy
 from estate.topology import PlannedNode, expand
+from estate.uplink_rules import UplinkRules
 
 Path = tuple[str | int, ...]
 
@@ -45,6 +44,7 @@ class _Builder:
         self.ports: dict[tuple[str, str], str] = {}  # (device, ifName) -> link id
         self.declared = Declarations(self.report)
         self.hosts = Hosts(self.report)
+        self.uplinks = UplinkRules(spec.extranet, self.report)
 
     def report(self, path: Path, message: str) -> None:
         self.problems.append(self.source.problem(path, message))
@@ -176,7 +176,7 @@ class _Builder:
 
     def _extranet(self) -> tuple[list[Node], list[Link]]:
         planned = expand(self.spec.extranet, self.report)
-        self._check_owed({pn.spec.level for pn in planned})
+        self.uplinks.check_owed({pn.spec.level for pn in planned})
         split = self.spec.address_plan.split
         child_bits: dict[Level, int | None] = {
             "city": split.counties,
@@ -357,54 +357,12 @@ class _Builder:
                     net6=net6,
                     county=child.county,
                     township=child.township,
-                    cost=self._cost(uplink),
-                    bfd=self._bfd(uplink, child.level),
+                    cost=self.uplinks.cost(uplink),
+                    bfd=self.uplinks.bfd(uplink, child.level),
                 )
             )
-        self._check_costs(pn)
+        self.uplinks.check_costs(pn)
         return out
-
-    def _check_owed(self, levels: set[Level]) -> None:
-        """Each level with nodes needs an owed bandwidth: its links default to it."""
-        owed = self.spec.extranet.owed_bandwidth
-        for level in ("county", "township", "village"):
-            if level in levels and level not in owed:
-                self.report(
-                    ("extranet", "owed_bandwidth"),
-                    f"expected a bandwidth for every level in use, missing {level!r} "
-                    f"(found only: {', '.join(owed) or 'none'})",
-                )
-
-    def _cost(self, uplink: UplinkSpec) -> int:
-        if uplink.cost is not None:
-            return uplink.cost
-        plan = self.spec.extranet.dual_links
-        return plan.primary_cost if uplink.role == "primary" else plan.backup_cost
-
-    def _bfd(self, uplink: UplinkSpec, level: Level) -> Bfd | None:
-        if uplink.bfd is not None:
-            return Bfd(uplink.bfd.interval_ms, uplink.bfd.multiplier)
-        bfd = self.spec.extranet.dual_links.bfd
-        return Bfd(bfd.interval_ms, bfd.multiplier) if level in bfd.levels else None
-
-    def _check_costs(self, pn: PlannedNode) -> None:
-        """The backup must cost more than the primary, or traffic would not prefer the primary."""
-        uplinks = {u.role: (k, u) for k, u in enumerate(pn.spec.uplinks)}
-        if "primary" not in uplinks or "backup" not in uplinks:
-            return
-        (_, primary), (k, backup) = uplinks["primary"], uplinks["backup"]
-        primary_cost, backup_cost = self._cost(primary), self._cost(backup)
-        if backup_cost > primary_cost:
-            return
-        if backup.cost is not None or primary.cost is None:
-            path: Path = (*pn.path, "uplinks", k, "cost")
-        else:
-            path = (*pn.path, "uplinks", uplinks["primary"][0], "cost")
-        self.report(
-            path,
-            f"expected the backup uplink to cost more than the primary ({primary_cost}) "
-            f"so traffic prefers the primary, found backup cost {backup_cost}",
-        )
 
     def _zone_lookup(self, zones: list[Zone]) -> ZoneLookup:
         extranet = next((z.name for z in zones if z.kind == "extranet"), None)
