@@ -24,6 +24,10 @@ MAX_DEPTH = 100
 # What PyYAML's constructors raise for a scalar they cannot convert (a bad
 # date, `!!int abc`, `!!bool maybe`, an integer past Python's digit limit).
 _CONVERSION_ERRORS = (yaml.YAMLError, ValueError, KeyError, OverflowError)
+# What `yaml.safe_load` of a hostile file can raise besides: the conversion
+# errors, UTF-8 decoding (a ValueError) and nesting past the recursion limit.
+# Every reader of a user's YAML file catches these, and turns them into one line.
+YAML_LOAD_ERRORS = (*_CONVERSION_ERRORS, RecursionError)
 
 
 class SourceDoc:

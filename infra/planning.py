@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from estate import Estate
+from estate.source import YAML_LOAD_ERRORS
 
 SECRET = "[secret]"
 PLAN_PROJECT = "yunwang"
@@ -227,10 +228,7 @@ def read_stack_config(path: Path) -> dict[str, Any]:
     """The `config:` of a Pulumi.<stack>.yaml; PlanError in one line if it has none."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    # Besides YAMLError, PyYAML lets its scalar constructors' ValueError,
-    # KeyError and OverflowError out (a 30 February, `!!int abc`); UTF-8
-    # decoding raises ValueError too.
-    except (OSError, yaml.YAMLError, ValueError, KeyError, OverflowError, RecursionError) as exc:
+    except (OSError, *YAML_LOAD_ERRORS) as exc:
         message = f"{path}: cannot read the stack file ({exc.__class__.__name__}: {exc})"
         raise PlanError(message.splitlines()[0]) from None
     config = data.get("config") if isinstance(data, dict) else None

@@ -21,6 +21,7 @@ from estate import Estate
 from estate.isolation import IsolationRule
 from estate.model import Zone
 from estate.secrets import SecretMissing, SecretRef
+from estate.source import YAML_LOAD_ERRORS
 
 MANAGEMENT_ZONE = "management"
 ANY4, ANY6 = "0.0.0.0/0", "::/0"
@@ -84,10 +85,7 @@ def load_policy(path: Path | None) -> Policy:
         return Policy()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    # Besides YAMLError, PyYAML lets its scalar constructors' ValueError,
-    # KeyError and OverflowError out (a 30 February, `!!int abc`); UTF-8
-    # decoding raises ValueError too.
-    except (OSError, yaml.YAMLError, ValueError, KeyError, OverflowError, RecursionError) as exc:
+    except (OSError, *YAML_LOAD_ERRORS) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
         raise InventoryError(f"{path}: not readable YAML ({first})") from None
     try:

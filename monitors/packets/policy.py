@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from estate.prefixes import Network, PrefixMap
+from estate.source import YAML_LOAD_ERRORS
 from security.events import Context
 
 ZoneOf = Callable[[bytes], str | None]  # the zone of a raw (4 or 16 byte) address
@@ -131,9 +132,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise PolicyError(f"{path}:{line} not valid YAML") from exc
-    except (ValueError, KeyError, OverflowError, RecursionError) as exc:
-        # PyYAML converts tagged and implicit scalars (dates, !!int, !!bool)
-        # with Python's own constructors, whose errors are not YAMLErrors.
+    except YAML_LOAD_ERRORS as exc:
         raise PolicyError(
             f"{path}: not valid YAML ({type(exc).__name__}: {str(exc)[:80]})"
         ) from exc
