@@ -48,6 +48,14 @@ class RecordFilter:
         """Whether the frame `buf[start:end]` (wire length `length`) is wanted."""
         return True
 
+    def skip(self, buf: bytes, pos: int, size: int, little: bool) -> int:
+        """The first pcap record at or after `pos` in `buf[:size]` worth a
+        `keep` call: a filter may pass over whole records it would refuse
+        (`shards.FileShare` does, in C) and stops at any it cannot judge
+        alone (cut short by the buffer's end, or of a bogus length). Then
+        `keep` is asked about the record where it stopped. Passes over none."""
+        return pos
+
 
 def read_capture(path: str | Path, keep: RecordFilter | None = None) -> Iterator[Record]:
     """Records of a pcap or pcapng file, in file order (those `keep` keeps)."""
@@ -92,6 +100,9 @@ def _pcap(
         pos = 0
         size = len(buf)
         while pos + 16 <= size:
+            pos = keep.skip(buf, pos, size, little)
+            if pos + 16 > size:
+                break
             # Read in place, not with struct: compiled, four index reads cost
             # less than the call, and most records of a shared file are skipped.
             caplen = _u32(buf, pos + 8, little)

@@ -2,7 +2,9 @@
 
 The sensor is typed Python; mypyc (the mypy project's compiler) turns the
 modules every frame passes through into C extensions, about 1.4 times as
-fast on the bench's captures (bench/RESULTS.md). The compiled modules do
+fast on the bench's captures (bench/RESULTS.md). The same build compiles
+the one module written in C, the file-share assigner (`split.c`, see
+`shards.ShardAssigner`). The compiled modules do
 not live in the source tree: a build goes to
 `$XDG_CACHE_HOME/yunwang/compiled/<key>` (default ~/.cache), where the key
 hashes the sources of every compiled module and the Python version. The
@@ -53,6 +55,9 @@ MODULES: Final = (
     "monitors/packets/detections/scan.py",
     "monitors/packets/detections/zones.py",
 )
+# C written for the sensor (the file-share assigner), built with the same key.
+NATIVE: Final = {"monitors.packets._split": "monitors/packets/split.c"}
+SOURCES: Final = (*MODULES, *NATIVE.values())  # what a build is keyed on
 _KEEP: Final = 4  # builds kept in the cache (other clones share it)
 
 
@@ -64,7 +69,7 @@ def build_key(root: Path = _ROOT) -> str:
     """Hash of the compiled modules' sources under `root` and the interpreter
     that loads them."""
     digest = hashlib.sha256(sys.version.encode())
-    for module in MODULES:
+    for module in SOURCES:
         digest.update(module.encode())
         digest.update((root / module).read_bytes())
     return digest.hexdigest()[:24]
@@ -112,7 +117,7 @@ def build() -> Path:
     # Imported here: mypy and setuptools cost a second to import, and only a
     # build needs them.
     from mypyc.build import mypycify
-    from setuptools import Distribution  # type: ignore[import-untyped]
+    from setuptools import Distribution, Extension  # type: ignore[import-untyped]
 
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
@@ -120,6 +125,9 @@ def build() -> Path:
     try:
         os.chdir(_ROOT)  # mypyc names modules by their paths from the root
         extensions = mypycify(list(MODULES), opt_level="3", target_dir=str(work / "c"))
+        extensions += [
+            Extension(name, [source], extra_compile_args=["-O2"]) for name, source in NATIVE.items()
+        ]
         # A bare Distribution: setup() would read pyproject.toml, which is
         # the project's, not this build's.
         dist = Distribution({"name": "yunwang-sensor-compiled", "ext_modules": extensions})

@@ -43,7 +43,7 @@ counters and the event stream are merged from every process
 from __future__ import annotations
 
 import struct
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .capture import RecordFilter
 from .decode import (
@@ -57,6 +57,9 @@ from .decode import (
 )
 from .fastpath import DHCP_SERVER_PORTS, plain_at
 from .flows import new_flow
+
+if TYPE_CHECKING:
+    from ._split import Splitter
 
 # Multiplicative hashing (Knuth): consecutive addresses spread over processes.
 GOLDEN: Final = 2654435761
@@ -138,16 +141,37 @@ class ShardAssigner:
     (`shard_at`) without being decoded or copied.
     """
 
-    def __init__(self, shards: int, max_flows: int = 1_000_000) -> None:
+    def __init__(self, shards: int, max_flows: int = 1_000_000, *, native: bool = True) -> None:
         self.shards = shards
         self._max = max_flows
         self._tcp: dict[bytes, int] = {}
         self._udp: dict[bytes, int] = {}
+        # The same rule and table in C when built (split.c), else these dicts.
+        self._native = _splitter(shards, max_flows) if native else None
+
+    @property
+    def native(self) -> bool:
+        return self._native is not None
+
+    def skip(self, buf: bytes, pos: int, size: int, little: bool, index: int) -> int:
+        """The first pcap record from `pos` that process `index` must look at:
+        whole records of `buf[:size]` other processes own are passed over in
+        place (C only; the Python assigner looks at every record). When it
+        stops at one of `index`'s own, `mine_at` is that frame's start."""
+        if self._native is None:
+            return pos
+        return self._native.skip(buf, pos, size, little, index)
+
+    def mine_at(self) -> int:
+        """The frame start of the record `skip` stopped at as its caller's, else -1."""
+        return -1 if self._native is None else self._native.mine_at
 
     def shard_at(self, buf: bytes, start: int, end: int) -> int:
         """`shard` of the frame `buf[start:end]` read where it lies, when it is
         a plain TCP/UDP frame (one `fastpath.flow_key` reads, so `decode`
         accepts it); else -1, and the caller decodes it for `shard`."""
+        if self._native is not None:
+            return self._native.shard_at(buf, start, end)
         proto, wire, ports = plain_at(buf, start, end)
         if not proto:
             return -1
@@ -175,12 +199,8 @@ class ShardAssigner:
         else:
             client_is_src = not (sport < dport and sport < 1024)
         shard = _spread(_word_at(buf, wire if client_is_src else wire + size, size)) % self.shards
-        if len(self._tcp) + len(self._udp) >= self._max:
-            self._tcp.clear()
-            self._udp.clear()
-        flows[forward] = shard
         reverse = buf[wire + size : ports] + buf[wire : wire + size] + buf[ports + 2 : ports + 4]
-        flows[reverse + buf[ports : ports + 2]] = shard
+        self._remember(proto, forward, reverse + buf[ports : ports + 2], shard)
         return shard
 
     def shard(self, packet: Packet) -> int:
@@ -192,21 +212,44 @@ class ShardAssigner:
             if not (
                 proto == PROTO_UDP and (sport in DHCP_SERVER_PORTS or dport in DHCP_SERVER_PORTS)
             ):
-                flows = self._tcp if proto == PROTO_TCP else self._udp
                 forward = packet.src + packet.dst + _PORTS.pack(sport, dport)
-                known = flows.get(forward)
-                if known is not None:
+                known = self._known(proto, forward)
+                if known >= 0:
                     return known
                 flow = new_flow(packet)
                 if flow is not None:
                     shard = _spread(_word(flow.client)) % self.shards
-                    if len(self._tcp) + len(self._udp) >= self._max:
-                        self._tcp.clear()
-                        self._udp.clear()
-                    flows[forward] = shard
-                    flows[packet.dst + packet.src + _PORTS.pack(dport, sport)] = shard
+                    reverse = packet.dst + packet.src + _PORTS.pack(dport, sport)
+                    self._remember(proto, forward, reverse, shard)
                     return shard
         return shard_of(packet, self.shards)
+
+    def _known(self, proto: int, key: bytes) -> int:
+        if self._native is not None:
+            return self._native.known(proto, key)
+        return (self._tcp if proto == PROTO_TCP else self._udp).get(key, -1)
+
+    def _remember(self, proto: int, forward: bytes, reverse: bytes, shard: int) -> None:
+        """Both directions of a new flow; a full table is emptied first (in
+        every process at the same frame)."""
+        if self._native is not None:
+            self._native.remember(proto, forward, reverse, shard)
+            return
+        if len(self._tcp) + len(self._udp) >= self._max:
+            self._tcp.clear()
+            self._udp.clear()
+        flows = self._tcp if proto == PROTO_TCP else self._udp
+        flows[forward] = shard
+        flows[reverse] = shard
+
+
+def _splitter(shards: int, max_flows: int) -> Splitter | None:
+    """The C assigner of this build, or None when the sensor runs interpreted."""
+    try:
+        from ._split import Splitter
+    except ImportError:
+        return None
+    return Splitter(shards, max_flows)
 
 
 class FileShare(RecordFilter):
@@ -226,7 +269,12 @@ class FileShare(RecordFilter):
         self.index = index
         self.assigner = ShardAssigner(shards)
 
+    def skip(self, buf: bytes, pos: int, size: int, little: bool) -> int:
+        return self.assigner.skip(buf, pos, size, little, self.index)
+
     def keep(self, buf: bytes, start: int, end: int, length: int) -> bool:
+        if start == self.assigner.mine_at():
+            return True  # `skip` stopped here for this process
         owner = self.assigner.shard_at(buf, start, end)
         if owner < 0:
             try:

@@ -93,10 +93,14 @@ def test_a_changed_source_is_never_shadowed_by_an_old_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     copy = tmp_path / "tree"
-    for module in compiled.MODULES:
+    for module in compiled.SOURCES:
         (copy / module).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / module, copy / module)
     assert compiled.build_key(copy) == compiled.build_key()
+    split = copy / "monitors/packets/split.c"  # the C assigner is part of the build too
+    split.write_text(split.read_text() + "\n/* edited */\n")
+    assert compiled.build_key(copy) != compiled.build_key()
+    split.write_bytes((ROOT / "monitors/packets/split.c").read_bytes())
     decode = copy / "monitors/packets/decode.py"
     decode.write_text(decode.read_text() + "\n# edited\n")
     assert compiled.build_key(copy) != compiled.build_key()

@@ -1,7 +1,8 @@
 """A shared capture file split in the read buffer: the split `decode` would give.
 
 `FileShare` assigns a plain TCP/UDP frame where it lies in the reader's
-buffer (`ShardAssigner.shard_at`), without decoding it. Each process's share
+buffer (`ShardAssigner.shard_at`, in C when the sensor is built), without
+decoding it. Each process's share
 must be exactly what decoding every frame and asking `ShardAssigner.shard`
 gives, on ordinary mixes, local-scope traffic, flows between equal ports,
 hostile variants of plain frames (cut short, bogus lengths, fragments,
@@ -137,26 +138,35 @@ def _decoded_split(path: Path, shards: int) -> list[int]:
     return owners
 
 
-def _shares(path: Path, shards: int) -> list[list[tuple[float, bytes, int]]]:
-    return [list(read_capture(path, FileShare(index, shards))) for index in range(shards)]
+def _shares(path: Path, shards: int, native: bool = True) -> list[list[tuple[float, bytes, int]]]:
+    """Each process's records; `native`: the C assigner when built, else the Python one."""
+    shares = []
+    for index in range(shards):
+        share = FileShare(index, shards)
+        share.assigner = ShardAssigner(shards, native=native)
+        shares.append(list(read_capture(path, share)))
+    return shares
 
 
-def _assert_split_as_decoded(path: Path, shards: int) -> None:
+def _assert_split_as_decoded(path: Path, shards: int, native: bool = True) -> None:
     records = list(read_capture(path))
     owners = _decoded_split(path, shards)
-    shares = _shares(path, shards)
+    shares = _shares(path, shards, native)
     for index, share in enumerate(shares):
         assert share == [r for r, owner in zip(records, owners, strict=True) if owner == index]
     assert sum(len(s) for s in shares) == len(records)  # a partition: nothing twice, nothing lost
     assert all(len(s) > len(records) // (3 * shards) for s in shares)  # and the work is spread
 
 
+@pytest.mark.parametrize("native", [True, False], ids=["c-when-built", "python"])
 @pytest.mark.parametrize("shards", [2, 3])
-def test_each_share_is_the_one_decoding_every_frame_gives(capture: Path, shards: int) -> None:
+def test_each_share_is_the_one_decoding_every_frame_gives(
+    capture: Path, shards: int, native: bool
+) -> None:
     records = list(read_capture(capture))
     in_place = sum(1 for _, frame, _ in records if plain_at(frame, 0, len(frame))[0])
     assert in_place > len(records) // 2  # most frames are split without a decode
-    _assert_split_as_decoded(capture, shards)
+    _assert_split_as_decoded(capture, shards, native)
 
 
 def test_a_pcapng_is_split_as_its_pcap(capture: Path, tmp_path: Path) -> None:
@@ -167,9 +177,12 @@ def test_a_pcapng_is_split_as_its_pcap(capture: Path, tmp_path: Path) -> None:
     _assert_split_as_decoded(converted, 2)
 
 
-def test_a_full_flow_table_is_emptied_at_the_same_frame_either_way(capture: Path) -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["c-when-built", "python"])
+def test_a_full_flow_table_is_emptied_at_the_same_frame_either_way(
+    capture: Path, native: bool
+) -> None:
     small = FileShare(1, 2)
-    small.assigner = ShardAssigner(2, max_flows=64)
+    small.assigner = ShardAssigner(2, max_flows=64, native=native)
     reference = ShardAssigner(2, max_flows=64)
     kept = []
     for ts, frame, length in read_capture(capture):

@@ -1,0 +1,549 @@
+/*
+ * The file-share assigner's per-frame work in C: `shards.ShardAssigner`'s
+ * in-place rule and flow table, and a walk over a classic pcap read buffer
+ * that skips the records other processes own.
+ *
+ * Why C: every process sharing a capture file repeats this part for every
+ * frame of the file, so it bounds what N processes can gain (bench/RESULTS.md,
+ * "The ceiling of a shared file"). Compiled Python spends ~0.5 us a frame on
+ * it, mostly building the flow key as a bytes object to look it up; here the
+ * key is hashed where it lies.
+ *
+ * The bytes are a hostile file's. Every read is of buf[start..end), and the
+ * checks that make it so are `fastpath.plain_at`'s, restated below; the
+ * Python callers check start, end and size against the buffer before any of
+ * this runs (`check_range`). tests/packets/test_file_share.py compares the
+ * result with decoding every frame, on hostile and random frames.
+ *
+ * Built beside the mypyc modules (compiled.py); without a build the Python
+ * assigner in shards.py does the same, slower.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+#define ETH_IPV4 0x0800
+#define ETH_IPV6 0x86DD
+#define ETH_VLAN 0x8100
+#define ETH_QINQ 0x88A8
+#define PROTO_TCP 6
+#define PROTO_UDP 17
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+#define TCP_MIN_OFFSET (5 << 4)
+#define GOLDEN 2654435761u
+#define MAX_RECORD (256 << 10) /* capture.py's _MAX_RECORD */
+#define MAX_KEY 36             /* two IPv6 addresses and two ports */
+#define NO_SHARD (-1)
+
+typedef struct {
+    Py_hash_t hash;
+    int32_t shard;
+    uint8_t proto;
+    uint8_t len; /* 0: an empty slot */
+    uint8_t key[MAX_KEY];
+} Slot;
+
+typedef struct {
+    PyObject_HEAD
+    long shards;
+    Py_ssize_t max_flows;
+    Py_ssize_t count; /* keys held, both directions, as len(_tcp) + len(_udp) */
+    size_t mask;      /* slots - 1; slots a power of two */
+    Slot *slots;
+    Py_ssize_t mine_at; /* frame start of the record `skip` stopped at as this process's, else -1 */
+} Splitter;
+
+static int is_dhcp_server_port(unsigned port) { return port == 67 || port == 547; }
+
+/* `fastpath.plain_at`: the transport protocol of a plain TCP/UDP frame
+ * buf[start..end), and where its wire key and ports start; 0 for any other. */
+static int plain_at(const uint8_t *buf, Py_ssize_t start, Py_ssize_t end, Py_ssize_t *wire,
+                    Py_ssize_t *ports) {
+    Py_ssize_t size = end - start;
+    if (size < 47)
+        return 0;
+    Py_ssize_t ip = start + 14;
+    unsigned ethertype = (unsigned)buf[start + 12] << 8 | buf[start + 13];
+    if (ethertype == ETH_VLAN) {
+        if (size < 51)
+            return 0;
+        ip += 4;
+        ethertype = (unsigned)buf[start + 16] << 8 | buf[start + 17];
+    }
+    Py_ssize_t room;
+    int proto;
+    if (ethertype == ETH_IPV4) {
+        if (buf[ip] != 0x45 || ((buf[ip + 6] & 0x1F) | buf[ip + 7]))
+            return 0; /* options, or a later fragment */
+        Py_ssize_t total = (Py_ssize_t)buf[ip + 2] << 8 | buf[ip + 3];
+        room = (end - ip < total ? end - ip : total) - 20;
+        proto = buf[ip + 9];
+        *wire = ip + 12;
+        *ports = ip + 20;
+    } else if (ethertype == ETH_IPV6) {
+        if (size < ip - start + 53 || buf[ip] >> 4 != 6)
+            return 0;
+        Py_ssize_t payload = (Py_ssize_t)buf[ip + 4] << 8 | buf[ip + 5];
+        room = end - ip - 40 < payload ? end - ip - 40 : payload;
+        proto = buf[ip + 6];
+        *wire = ip + 8;
+        *ports = ip + 40;
+    } else {
+        return 0;
+    }
+    /* From here every read is below *ports + 20 (TCP) or *ports + 8 (UDP),
+     * both inside the frame by `room`. */
+    if (proto == PROTO_TCP) {
+        if (room < 20 || buf[*ports + 12] < TCP_MIN_OFFSET)
+            return 0;
+    } else if (proto != PROTO_UDP || room < 8 ||
+               is_dhcp_server_port((unsigned)buf[*ports] << 8 | buf[*ports + 1])) {
+        return 0;
+    }
+    return proto;
+}
+
+static uint32_t spread(uint32_t word) { return (uint32_t)(word * GOLDEN) >> 16; }
+
+/* `shards._word_at`: 32 bits of an address, an IPv6 address's four words folded. */
+static uint32_t word_at(const uint8_t *buf, Py_ssize_t at, Py_ssize_t size) {
+    uint32_t word = 0;
+    for (Py_ssize_t offset = at; offset < at + size; offset += 4)
+        word ^= (uint32_t)buf[offset] << 24 | (uint32_t)buf[offset + 1] << 16 |
+                (uint32_t)buf[offset + 2] << 8 | buf[offset + 3];
+    return word;
+}
+
+/* `flows.is_local_scope`. */
+static int local_at(const uint8_t *buf, Py_ssize_t at, Py_ssize_t size) {
+    uint8_t first = buf[at];
+    if (size == 4)
+        return first >= 224 || first == 0 || (first == 169 && buf[at + 1] == 254);
+    if (first == 0xFF || (first == 0xFE && (buf[at + 1] & 0xC0) == 0x80))
+        return 1;
+    for (Py_ssize_t i = at; i < at + size; i++)
+        if (buf[i])
+            return 0;
+    return 1;
+}
+
+/* ---- the flow table: a dict of wire keys, open addressing, linear probing ---- */
+
+static Py_hash_t key_hash(int proto, const uint8_t *key, Py_ssize_t len) {
+    /* CPython's keyed hash of bytes (SipHash, a per-run secret): a crafted
+     * capture cannot pile its flows into one probe chain. */
+    return _Py_HashBytes(key, len) ^ proto;
+}
+
+static Slot *find(Splitter *self, int proto, const uint8_t *key, Py_ssize_t len, Py_hash_t hash) {
+    size_t at = (size_t)hash & self->mask;
+    for (;;) {
+        Slot *slot = &self->slots[at];
+        if (slot->len == 0 ||
+            (slot->hash == hash && slot->proto == proto && slot->len == len &&
+             memcmp(slot->key, key, (size_t)len) == 0))
+            return slot;
+        at = (at + 1) & self->mask;
+    }
+}
+
+static int32_t known(Splitter *self, int proto, const uint8_t *key, Py_ssize_t len) {
+    Slot *slot = find(self, proto, key, len, key_hash(proto, key, len));
+    return slot->len ? slot->shard : NO_SHARD;
+}
+
+static int grow(Splitter *self) {
+    size_t slots = (self->mask + 1) * 2;
+    Slot *fresh = PyMem_Calloc(slots, sizeof(Slot));
+    if (fresh == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Slot *old = self->slots;
+    size_t old_slots = self->mask + 1;
+    self->slots = fresh;
+    self->mask = slots - 1;
+    for (size_t i = 0; i < old_slots; i++) {
+        if (old[i].len) {
+            size_t at = (size_t)old[i].hash & self->mask;
+            while (fresh[at].len)
+                at = (at + 1) & self->mask;
+            fresh[at] = old[i];
+        }
+    }
+    PyMem_Free(old);
+    return 0;
+}
+
+static int put(Splitter *self, int proto, const uint8_t *key, Py_ssize_t len, int32_t shard) {
+    /* At most two thirds full, so a probe always meets an empty slot. */
+    if ((size_t)(self->count + 1) * 3 > (self->mask + 1) * 2 && grow(self) < 0)
+        return -1;
+    Py_hash_t hash = key_hash(proto, key, len);
+    Slot *slot = find(self, proto, key, len, hash);
+    if (slot->len == 0) {
+        slot->hash = hash;
+        slot->proto = (uint8_t)proto;
+        slot->len = (uint8_t)len;
+        memcpy(slot->key, key, (size_t)len);
+        self->count++;
+    }
+    slot->shard = shard;
+    return 0;
+}
+
+/* `ShardAssigner`'s bound: a full table is emptied before the next flow is
+ * added, at the same frame in every process. */
+static void make_room(Splitter *self) {
+    if (self->count >= self->max_flows) {
+        memset(self->slots, 0, (self->mask + 1) * sizeof(Slot));
+        self->count = 0;
+    }
+}
+
+/* Both directions of a flow: `forward` then `reverse`, as the Python table stores them. */
+static int remember(Splitter *self, int proto, const uint8_t *forward, const uint8_t *reverse,
+                    Py_ssize_t len, int32_t shard) {
+    make_room(self);
+    if (put(self, proto, forward, len, shard) < 0)
+        return -1;
+    return put(self, proto, reverse, len, shard);
+}
+
+/* `ShardAssigner.shard_at` of a plain TCP/UDP frame buf[start..end); -1 for
+ * any other frame; -2 on no memory. */
+static int plain_shard_at(Splitter *self, const uint8_t *buf, Py_ssize_t start, Py_ssize_t end) {
+    Py_ssize_t wire, ports;
+    int proto = plain_at(buf, start, end, &wire, &ports);
+    if (!proto)
+        return -1;
+    unsigned sport = (unsigned)buf[ports] << 8 | buf[ports + 1];
+    unsigned dport = (unsigned)buf[ports + 2] << 8 | buf[ports + 3];
+    if (proto == PROTO_UDP && is_dhcp_server_port(dport))
+        return 0; /* a request to a DHCP server */
+    if (self->shards == 1)
+        return 0;
+    Py_ssize_t len = ports + 4 - wire;
+    int32_t shard = known(self, proto, buf + wire, len);
+    if (shard != NO_SHARD)
+        return shard;
+    Py_ssize_t size = (ports - wire) >> 1; /* an address: 4 or 16 bytes */
+    Py_ssize_t src = wire, dst = wire + size;
+    if (local_at(buf, src, size) || local_at(buf, dst, size)) {
+        /* Not a flow (`new_flow` is None): by its ports, and not remembered. */
+        uint32_t word = sport == dport   ? word_at(buf, src, size) ^ word_at(buf, dst, size)
+                        : sport > dport ? word_at(buf, src, size)
+                                         : word_at(buf, dst, size);
+        return (int)(spread(word) % (uint32_t)self->shards);
+    }
+    int client_is_src;
+    if (proto == PROTO_TCP) {
+        uint8_t flags = buf[ports + 13];
+        client_is_src = (flags & TCP_SYN) ? !(flags & TCP_ACK) : !(sport < dport);
+    } else {
+        client_is_src = !(sport < dport && sport < 1024);
+    }
+    shard = (int32_t)(spread(word_at(buf, client_is_src ? src : dst, size)) %
+                      (uint32_t)self->shards);
+    uint8_t reverse[MAX_KEY];
+    memcpy(reverse, buf + dst, (size_t)size);
+    memcpy(reverse + size, buf + src, (size_t)size);
+    memcpy(reverse + 2 * size, buf + ports + 2, 2);
+    memcpy(reverse + 2 * size + 2, buf + ports, 2);
+    if (remember(self, proto, buf + wire, reverse, len, shard) < 0)
+        return -2;
+    return shard;
+}
+
+static unsigned be16(const uint8_t *buf, Py_ssize_t at) {
+    return (unsigned)buf[at] << 8 | buf[at + 1];
+}
+
+/* The process of a frame that is not a plain TCP/UDP frame, where `decode`
+ * and `ShardAssigner.shard` decide it without flow state: -1 for the rest
+ * (TCP/UDP behind IPv4 options or IPv6 extension headers, DHCP answers,
+ * short TCP/UDP frames, QinQ), which the caller decodes.
+ *
+ * Process 0 has every frame `decode` rejects and every non-IP, ICMP or
+ * other non-TCP/UDP frame; an IPv4 fragment after the first goes by its
+ * two addresses (`shard_of`). Each check below is the one in `decode` that
+ * decides between those; nearly all of these frames are fragments, ARP and
+ * ICMP, which a file would otherwise decode in every process. */
+static int other_at(Splitter *self, const uint8_t *buf, Py_ssize_t start, Py_ssize_t end) {
+    if (end - start < 14 || self->shards == 1)
+        return 0; /* no Ethernet header: rejected */
+    Py_ssize_t l3 = start + 14;
+    unsigned ethertype = be16(buf, start + 12);
+    if (ethertype == ETH_VLAN) {
+        if (end - start < 18)
+            return 0; /* a tag cut short: rejected */
+        l3 += 4;
+        ethertype = be16(buf, start + 16);
+        if (ethertype == ETH_VLAN || ethertype == ETH_QINQ)
+            return -1;
+    } else if (ethertype == ETH_QINQ) {
+        return -1;
+    }
+    if (ethertype == ETH_IPV4) {
+        if (end - l3 < 20 || buf[l3] >> 4 != 4)
+            return 0;
+        Py_ssize_t header_len = (Py_ssize_t)(buf[l3] & 0x0F) << 2;
+        if (header_len < 20 || (Py_ssize_t)be16(buf, l3 + 2) < header_len || end - l3 < header_len)
+            return 0;
+        if (be16(buf, l3 + 6) & 0x1FFF) /* a later fragment: no ports, by both addresses */
+            return (int)(spread(word_at(buf, l3 + 12, 4) ^ word_at(buf, l3 + 16, 4)) %
+                         (uint32_t)self->shards);
+        int proto = buf[l3 + 9];
+        return proto == PROTO_TCP || proto == PROTO_UDP ? -1 : 0;
+    }
+    if (ethertype == ETH_IPV6) {
+        if (end - l3 < 40 || buf[l3] >> 4 != 6)
+            return 0;
+        switch (buf[l3 + 6]) {
+        case PROTO_TCP:
+        case PROTO_UDP:
+        case 0: /* extension headers: hop-by-hop, routing, fragment, AH, destination */
+        case 43:
+        case 44:
+        case 51:
+        case 60:
+            return -1;
+        default:
+            return 0;
+        }
+    }
+    return 0; /* ARP and every other non-IP frame */
+}
+
+/* The process of the frame buf[start..end): -1 when only a decode can tell
+ * (the caller decodes it), -2 on no memory. */
+static int shard_at(Splitter *self, const uint8_t *buf, Py_ssize_t start, Py_ssize_t end) {
+    int shard = plain_shard_at(self, buf, start, end);
+    return shard == -1 ? other_at(self, buf, start, end) : shard;
+}
+
+static uint32_t u32_at(const uint8_t *buf, Py_ssize_t pos, int little) {
+    if (little)
+        return (uint32_t)buf[pos] | (uint32_t)buf[pos + 1] << 8 | (uint32_t)buf[pos + 2] << 16 |
+               (uint32_t)buf[pos + 3] << 24;
+    return (uint32_t)buf[pos] << 24 | (uint32_t)buf[pos + 1] << 16 | (uint32_t)buf[pos + 2] << 8 |
+           buf[pos + 3];
+}
+
+/* ---- Python methods ---- */
+
+static int check_range(PyObject *buf, Py_ssize_t start, Py_ssize_t end) {
+    if (!PyBytes_Check(buf)) {
+        PyErr_SetString(PyExc_TypeError, "buf must be bytes");
+        return -1;
+    }
+    if (start < 0 || start > end || end > PyBytes_GET_SIZE(buf)) {
+        PyErr_SetString(PyExc_ValueError, "range outside the buffer");
+        return -1;
+    }
+    return 0;
+}
+
+static int ssize_args(PyObject *const *args, Py_ssize_t want, Py_ssize_t *out) {
+    for (Py_ssize_t i = 0; i < want; i++) {
+        out[i] = PyLong_AsSsize_t(args[i]);
+        if (out[i] == -1 && PyErr_Occurred())
+            return -1;
+    }
+    return 0;
+}
+
+static int ready(Splitter *self) {
+    if (self->slots == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Splitter used before __init__");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Splitter_shard_at(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t range[2];
+    if (ready(self) < 0)
+        return NULL;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "shard_at(buf, start, end)");
+        return NULL;
+    }
+    if (ssize_args(args + 1, 2, range) < 0 || check_range(args[0], range[0], range[1]) < 0)
+        return NULL;
+    int shard = shard_at(self, (const uint8_t *)PyBytes_AS_STRING(args[0]), range[0], range[1]);
+    if (shard == -2)
+        return NULL;
+    return PyLong_FromLong(shard);
+}
+
+/* skip(buf, pos, size, little, index): from the pcap record at `pos`, pass
+ * over whole records of buf[..size) that other processes own; stop at one
+ * of this process's (then `mine_at` is its frame's start), at a record
+ * needing a decode to be assigned, at a record whose captured length is
+ * past the reader's bound, or at the first record not wholly in the buffer.
+ * Returns where it stopped; the reader goes on from there as before. */
+static PyObject *Splitter_skip(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t at[2];
+    if (ready(self) < 0)
+        return NULL;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "skip(buf, pos, size, little, index)");
+        return NULL;
+    }
+    if (ssize_args(args + 1, 2, at) < 0 || check_range(args[0], at[0], at[1]) < 0)
+        return NULL;
+    int little = PyObject_IsTrue(args[3]);
+    long index = PyLong_AsLong(args[4]);
+    if (little < 0 || (index == -1 && PyErr_Occurred()))
+        return NULL;
+    const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t pos = at[0], size = at[1];
+    self->mine_at = -1;
+    while (pos + 16 <= size) {
+        uint32_t caplen = u32_at(buf, pos + 8, little);
+        if (caplen > MAX_RECORD || pos + 16 + (Py_ssize_t)caplen > size)
+            break;
+        Py_ssize_t end = pos + 16 + (Py_ssize_t)caplen;
+        int owner = shard_at(self, buf, pos + 16, end);
+        if (owner == -2)
+            return NULL;
+        if (owner == index) {
+            self->mine_at = pos + 16;
+            break;
+        }
+        if (owner < 0)
+            break;
+        pos = end;
+    }
+    return PyLong_FromSsize_t(pos);
+}
+
+static int key_arg(PyObject *arg, const uint8_t **key, Py_ssize_t *len) {
+    if (!PyBytes_Check(arg) || PyBytes_GET_SIZE(arg) > MAX_KEY || PyBytes_GET_SIZE(arg) == 0) {
+        PyErr_SetString(PyExc_ValueError, "a flow key is 1 to 36 bytes");
+        return -1;
+    }
+    *key = (const uint8_t *)PyBytes_AS_STRING(arg);
+    *len = PyBytes_GET_SIZE(arg);
+    return 0;
+}
+
+static PyObject *Splitter_known(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
+    const uint8_t *key;
+    Py_ssize_t len;
+    if (ready(self) < 0)
+        return NULL;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "known(proto, key)");
+        return NULL;
+    }
+    long proto = PyLong_AsLong(args[0]);
+    if ((proto == -1 && PyErr_Occurred()) || key_arg(args[1], &key, &len) < 0)
+        return NULL;
+    return PyLong_FromLong(known(self, (int)(proto & 0xFF), key, len));
+}
+
+static PyObject *Splitter_remember(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
+    const uint8_t *forward, *reverse;
+    Py_ssize_t len, reverse_len;
+    if (ready(self) < 0)
+        return NULL;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "remember(proto, forward, reverse, shard)");
+        return NULL;
+    }
+    long proto = PyLong_AsLong(args[0]);
+    long shard = PyLong_AsLong(args[3]);
+    if ((proto == -1 || shard == -1) && PyErr_Occurred())
+        return NULL;
+    if (key_arg(args[1], &forward, &len) < 0 || key_arg(args[2], &reverse, &reverse_len) < 0)
+        return NULL;
+    if (len != reverse_len || shard < 0 || shard >= self->shards) {
+        PyErr_SetString(PyExc_ValueError, "keys of one length, a shard in range");
+        return NULL;
+    }
+    if (remember(self, (int)(proto & 0xFF), forward, reverse, len, (int32_t)shard) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static int Splitter_init(Splitter *self, PyObject *args, PyObject *kwds) {
+    static char *names[] = {"shards", "max_flows", NULL};
+    long shards;
+    Py_ssize_t max_flows;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ln", names, &shards, &max_flows))
+        return -1;
+    if (shards < 1 || shards > 4096 || max_flows < 1) {
+        PyErr_SetString(PyExc_ValueError, "1 to 4096 shards, a positive table bound");
+        return -1;
+    }
+    PyMem_Free(self->slots);
+    self->slots = PyMem_Calloc(1024, sizeof(Slot));
+    if (self->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->shards = shards;
+    self->max_flows = max_flows;
+    self->count = 0;
+    self->mask = 1023;
+    self->mine_at = -1;
+    return 0;
+}
+
+static void Splitter_dealloc(Splitter *self) {
+    PyMem_Free(self->slots);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t Splitter_len(Splitter *self) { return self->count; }
+
+static PyMethodDef Splitter_methods[] = {
+    {"shard_at", (PyCFunction)(void (*)(void))Splitter_shard_at, METH_FASTCALL, NULL},
+    {"skip", (PyCFunction)(void (*)(void))Splitter_skip, METH_FASTCALL, NULL},
+    {"known", (PyCFunction)(void (*)(void))Splitter_known, METH_FASTCALL, NULL},
+    {"remember", (PyCFunction)(void (*)(void))Splitter_remember, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Splitter_members[] = {
+    {"mine_at", T_PYSSIZET, offsetof(Splitter, mine_at), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PySequenceMethods Splitter_sequence = {.sq_length = (lenfunc)Splitter_len};
+
+static PyTypeObject SplitterType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "monitors.packets._split.Splitter",
+    .tp_basicsize = sizeof(Splitter),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Splitter_init,
+    .tp_dealloc = (destructor)Splitter_dealloc,
+    .tp_methods = Splitter_methods,
+    .tp_members = Splitter_members,
+    .tp_as_sequence = &Splitter_sequence,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, .m_name = "monitors.packets._split", .m_size = -1,
+};
+
+PyMODINIT_FUNC PyInit__split(void) {
+    if (PyType_Ready(&SplitterType) < 0)
+        return NULL;
+    PyObject *mod = PyModule_Create(&module);
+    if (mod == NULL)
+        return NULL;
+    Py_INCREF(&SplitterType);
+    if (PyModule_AddObject(mod, "Splitter", (PyObject *)&SplitterType) < 0) {
+        Py_DECREF(&SplitterType);
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
+}

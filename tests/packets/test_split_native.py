@@ -1,0 +1,153 @@
+"""The file-share assigner in C (split.c) decides as decoding the frame would.
+
+The C assigner reads a hostile file's bytes, so beyond the share-for-share
+comparisons in test_file_share.py, every frame it decides on its own is
+checked here against the reference, on frames built to reach each of its
+branches: random bytes behind IPv4 headers of every header length,
+fragment field and protocol, behind IPv6 headers of every next header,
+behind one or two tags, and cut at every length.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Raw
+
+from monitors.packets import compiled, decode
+from monitors.packets.decode import MalformedPacket
+from monitors.packets.shards import ShardAssigner
+
+needs_build = pytest.mark.skipif(
+    not ShardAssigner(2).native, reason="the sensor is not compiled (make compile)"
+)
+
+
+def _reference(frame: bytes, shards: int) -> int:
+    """The process decoding the frame gives, the flow table empty."""
+    try:
+        return ShardAssigner(shards, native=False).shard(decode(frame, 0.0, len(frame)))
+    except MalformedPacket:
+        return 0
+
+
+def _assert_decides_as_decoding(frame: bytes) -> None:
+    for shards in (2, 3, 5):
+        buf = b"\xee" * 9 + frame + b"\xff" * 9  # inside a larger read buffer
+        for native in (True, False):
+            decided = ShardAssigner(shards, native=native).shard_at(buf, 9, 9 + len(frame))
+            assert decided == -1 or decided == _reference(frame, shards), (native, frame.hex())
+
+
+_MAC = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02"
+
+
+@st.composite
+def _ipv4_headers(draw: st.DrawFn) -> bytes:
+    first = draw(st.sampled_from([0x45, 0x46, 0x4F, 0x44, 0x40, 0x55, 0x65]))
+    total = draw(st.sampled_from([0, 19, 20, 28, 40, 60, 1500, 65535]))
+    fragment = draw(st.sampled_from([0, 0x2000, 0x4000, 1, 0x1FFF, 0x2001]))
+    proto = draw(st.sampled_from([1, 6, 17, 47, 58, 0]))
+    addresses = draw(st.binary(min_size=8, max_size=8))
+    return struct.pack("!BBHHHBBH", first, 0, total, 7, fragment, 64, proto, 0) + addresses
+
+
+@st.composite
+def _ipv6_headers(draw: st.DrawFn) -> bytes:
+    first = draw(st.sampled_from([0x60, 0x6F, 0x70, 0x00]))
+    payload = draw(st.sampled_from([0, 7, 8, 20, 1000, 65535]))
+    next_header = draw(st.sampled_from([6, 17, 58, 59, 0, 43, 44, 51, 60, 1, 135]))
+    addresses = draw(st.binary(min_size=32, max_size=32))
+    return bytes([first, 0, 0, 0]) + struct.pack("!HBB", payload, next_header, 64) + addresses
+
+
+@st.composite
+def _frames(draw: st.DrawFn) -> bytes:
+    tags = draw(st.sampled_from([b"", b"\x81\x00\x00\x07", b"\x81\x00\x00\x07\x81\x00\x00\x08",
+                                 b"\x88\xa8\x00\x07", b"\x81\x00\x00\x07\x88\xa8\x00\x08"]))  # fmt: skip
+    kind = draw(st.sampled_from(["ipv4", "ipv6", "arp", "other"]))
+    if kind == "ipv4":
+        body = b"\x08\x00" + draw(_ipv4_headers())
+    elif kind == "ipv6":
+        body = b"\x86\xdd" + draw(_ipv6_headers())
+    elif kind == "arp":
+        body = b"\x08\x06"
+    else:
+        body = draw(st.binary(min_size=2, max_size=2))
+    frame = _MAC + tags + body + draw(st.binary(min_size=20, max_size=60))
+    if draw(st.integers(0, 3)) == 0:  # a quarter cut short somewhere
+        frame = frame[: draw(st.integers(min_value=0, max_value=len(frame)))]
+    return frame
+
+
+@needs_build
+@settings(max_examples=4000, deadline=None)
+@given(_frames())
+def test_every_frame_decided_in_c_goes_where_decoding_sends_it(frame: bytes) -> None:
+    _assert_decides_as_decoding(frame)
+
+
+@needs_build
+def test_fragments_arp_and_icmp_are_decided_without_a_decode() -> None:
+    """What a file holds besides plain TCP/UDP is mostly these; each process
+    would otherwise decode every one of them."""
+    frames = [
+        Ether() / IP(src="198.18.1.5", dst="198.18.8.9", frag=185, proto=17) / Raw(b"x" * 40),
+        Ether() / IP(src="198.18.1.6", dst="198.18.8.9", flags="MF", frag=3) / Raw(b"y" * 40),
+        Ether() / ARP(psrc="198.18.1.1", pdst="198.18.1.2"),
+        Ether() / IP(src="198.18.1.5", dst="198.18.8.9") / ICMP(),
+        Ether() / IPv6(src="2001:db8::5", dst="2001:db8::9") / ICMPv6EchoRequest(),
+        Ether(type=0x88CC) / Raw(b"\x00" * 40),  # LLDP
+    ]
+    for packet in frames:
+        frame = bytes(packet)
+        for shards in (2, 3):
+            decided = ShardAssigner(shards).shard_at(frame, 0, len(frame))
+            assert decided == _reference(frame, shards) >= 0
+    spread = {
+        ShardAssigner(4).shard_at(f, 0, len(f))
+        for f in (
+            bytes(Ether() / IP(src=f"198.18.1.{n}", dst="198.18.8.9", frag=9)) for n in range(40)
+        )
+    }
+    assert len(spread) == 4  # later fragments go by address, not all to process 0
+
+
+@needs_build
+def test_cut_frames_and_short_udp_are_decided_as_decoding_decides() -> None:
+    udp = bytes(Ether() / IP(src="198.18.1.5", dst="198.18.8.9") / UDP(sport=40000, dport=53))
+    six = bytes(Ether() / IPv6(src="2001:db8::5", dst="2001:db8::9") / UDP(sport=40000, dport=53))
+    for frame in (udp, six):
+        for cut in range(len(frame) + 1):
+            _assert_decides_as_decoding(frame[:cut])
+
+
+@needs_build
+def test_the_c_assigner_refuses_what_is_outside_its_buffer_and_bounds() -> None:
+    native = ShardAssigner(2)._native
+    assert native is not None
+    with pytest.raises(ValueError):
+        native.shard_at(b"\x00" * 60, 10, 61)
+    with pytest.raises(ValueError):
+        native.shard_at(b"\x00" * 60, -1, 20)
+    with pytest.raises(ValueError):
+        native.skip(b"\x00" * 60, 0, 61, True, 0)
+    with pytest.raises(TypeError):
+        native.shard_at(bytearray(60), 0, 60)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        native.remember(6, b"a" * 37, b"b" * 37, 0)
+    with pytest.raises(ValueError):
+        native.remember(6, b"a" * 12, b"b" * 12, 2)  # no process 2 of 2
+    with pytest.raises(ValueError):
+        native.known(6, b"")
+
+
+def test_a_compiled_sensor_carries_the_c_assigner() -> None:
+    """Under CI the sensor is compiled, so this is the C assigner's build."""
+    assert ShardAssigner(2).native == compiled.in_use()
