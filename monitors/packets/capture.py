@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from io import BufferedReader
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
 Record = tuple[float, bytes, int]
 
 LINKTYPE_ETHERNET: Final = 1
 # A megabyte: four cost more in page faults (each chunk a fresh allocation)
 # than they save in calls.
-_CHUNK: Final = 1 << 20
+CHUNK: Final = 1 << 20
 # A record larger than this is a corrupt file, not a jumbo frame.
-_MAX_RECORD: Final = 256 << 10
+MAX_RECORD: Final = 256 << 10
 _MAX_BLOCK: Final = 16 << 20
 
 _PCAP_MAGIC: Final = {
@@ -48,13 +49,14 @@ class RecordFilter:
         """Whether the frame `buf[start:end]` (wire length `length`) is wanted."""
         return True
 
-    def skip(self, buf: bytes, pos: int, size: int, little: bool) -> int:
-        """The first pcap record at or after `pos` in `buf[:size]` worth a
-        `keep` call: a filter may pass over whole records it would refuse
-        (`shards.FileShare` does, in C) and stops at any it cannot judge
-        alone (cut short by the buffer's end, or of a bogus length). Then
-        `keep` is asked about the record where it stopped. Passes over none."""
-        return pos
+    def records(
+        self, path: Path, handle: BufferedReader, little: bool, scale: float
+    ) -> Iterator[Record] | None:
+        """The records of the classic pcap `handle` (past its file header)
+        this filter keeps, read by the filter itself; None to have the
+        reader read them and ask `keep` about each. `shards.FileShare`
+        reads them itself, in C. Reads none."""
+        return None
 
 
 def read_capture(path: str | Path, keep: RecordFilter | None = None) -> Iterator[Record]:
@@ -79,7 +81,7 @@ _EVERY: Final = RecordFilter()
 
 
 def _pcap(
-    path: Path, handle: BinaryIO, endian: str, scale: float, keep: RecordFilter
+    path: Path, handle: BufferedReader, endian: str, scale: float, keep: RecordFilter
 ) -> Iterator[Record]:
     header = handle.read(20)
     if len(header) < 20:
@@ -88,11 +90,15 @@ def _pcap(
     if linktype != LINKTYPE_ETHERNET:
         raise PcapError(f"{path}: link type {linktype} is not Ethernet (1)")
     little = endian == "<"
+    own = keep.records(path, handle, little, scale)
+    if own is not None:
+        yield from own
+        return
     buf = b""
     pos = 0
-    consumed = 0  # file offset of buf[0], for error messages
+    consumed = 24  # file offset of buf[0] (past the file header), for error messages
     while True:
-        chunk = handle.read(_CHUNK)
+        chunk = handle.read(CHUNK)
         if not chunk:
             break
         consumed += pos
@@ -100,13 +106,10 @@ def _pcap(
         pos = 0
         size = len(buf)
         while pos + 16 <= size:
-            pos = keep.skip(buf, pos, size, little)
-            if pos + 16 > size:
-                break
             # Read in place, not with struct: compiled, four index reads cost
             # less than the call, and most records of a shared file are skipped.
             caplen = _u32(buf, pos + 8, little)
-            if caplen > _MAX_RECORD:
+            if caplen > MAX_RECORD:
                 raise PcapError(
                     f"{path}: record of {caplen} bytes at offset {consumed + pos}: corrupt file"
                 )
@@ -127,10 +130,10 @@ def _u32(buf: bytes, pos: int, little: bool) -> int:
     return buf[pos] << 24 | buf[pos + 1] << 16 | buf[pos + 2] << 8 | buf[pos + 3]
 
 
-def _pcapng(path: Path, handle: BinaryIO, keep: RecordFilter) -> Iterator[Record]:
+def _pcapng(path: Path, handle: BufferedReader, keep: RecordFilter) -> Iterator[Record]:
     """Blocks are read in chunks too: dumpcap and Wireshark write pcapng by
     default, and investigation captures can be many gigabytes."""
-    buf = _PCAPNG_SHB + handle.read(_CHUNK)
+    buf = _PCAPNG_SHB + handle.read(CHUNK)
     pos = 0
     consumed = 0  # file offset of buf[0], for error messages
     endian = "<"
@@ -148,7 +151,7 @@ def _pcapng(path: Path, handle: BinaryIO, keep: RecordFilter) -> Iterator[Record
                     f"{path}: pcapng block of bogus length {block_len} at offset {consumed + pos}"
                 )
         if block_len == 0 or pos + block_len > len(buf):
-            more = handle.read(_CHUNK)
+            more = handle.read(CHUNK)
             if not more:
                 return  # the end, or a capture cut off mid-block
             buf = buf[pos:] + more

@@ -43,9 +43,12 @@ counters and the event stream are merged from every process
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
+from io import BufferedReader
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from .capture import RecordFilter
+from .capture import CHUNK, PcapError, Record, RecordFilter
 from .decode import (
     PROTO_TCP,
     PROTO_UDP,
@@ -153,18 +156,9 @@ class ShardAssigner:
     def native(self) -> bool:
         return self._native is not None
 
-    def skip(self, buf: bytes, pos: int, size: int, little: bool, index: int) -> int:
-        """The first pcap record from `pos` that process `index` must look at:
-        whole records of `buf[:size]` other processes own are passed over in
-        place (C only; the Python assigner looks at every record). When it
-        stops at one of `index`'s own, `mine_at` is that frame's start."""
-        if self._native is None:
-            return pos
-        return self._native.skip(buf, pos, size, little, index)
-
-    def mine_at(self) -> int:
-        """The frame start of the record `skip` stopped at as its caller's, else -1."""
-        return -1 if self._native is None else self._native.mine_at
+    def splitter(self) -> Splitter | None:
+        """The C assigner, when the sensor is built with it."""
+        return self._native
 
     def shard_at(self, buf: bytes, start: int, end: int) -> int:
         """`shard` of the frame `buf[start:end]` read where it lies, when it is
@@ -269,17 +263,52 @@ class FileShare(RecordFilter):
         self.index = index
         self.assigner = ShardAssigner(shards)
 
-    def skip(self, buf: bytes, pos: int, size: int, little: bool) -> int:
-        return self.assigner.skip(buf, pos, size, little, self.index)
+    def records(
+        self, path: Path, handle: BufferedReader, little: bool, scale: float
+    ) -> Iterator[Record] | None:
+        """With the C assigner, the file is read into one buffer, reused, and
+        walked in C: another process's frame is never copied out of it, nor
+        is the buffer itself copied or allocated afresh per chunk."""
+        native = self.assigner.splitter()
+        if native is None:
+            return None
+        return self._read(path, handle, native, little, scale)
+
+    def _read(
+        self, path: Path, handle: BufferedReader, native: Splitter, little: bool, scale: float
+    ) -> Iterator[Record]:
+        buf = bytearray(CHUNK)  # a record (at most MAX_RECORD) always fits after a leftover
+        window = memoryview(buf)
+        filled = 0
+        offset = 24  # the file offset of buf[0], for error messages
+        native.pos = 0
+        while read := handle.readinto(window[filled:]):
+            filled += read
+            while (record := native.take(buf, filled, little, scale, self.index)) is not None:
+                if not native.undecided or self._decoded_keep(record[1], record[2]):
+                    yield record
+            if native.corrupt_at >= 0:
+                raise PcapError(
+                    f"{path}: record of {native.corrupt_length} bytes at offset "
+                    f"{offset + native.corrupt_at}: corrupt file"
+                )
+            # What is left is part of one record: to the front, and read on.
+            rest = filled - native.pos
+            window[:rest] = window[native.pos : filled]
+            offset += native.pos
+            filled = rest
+            native.pos = 0
+        # A capture cut off mid-record (tcpdump killed) ends at its last whole record.
 
     def keep(self, buf: bytes, start: int, end: int, length: int) -> bool:
-        if start == self.assigner.mine_at():
-            return True  # `skip` stopped here for this process
         owner = self.assigner.shard_at(buf, start, end)
         if owner < 0:
-            try:
-                packet = decode(buf[start:end], 0.0, length)
-            except MalformedPacket:
-                return self.index == 0
-            owner = self.assigner.shard(packet)
+            return self._decoded_keep(buf[start:end], length)
         return owner == self.index
+
+    def _decoded_keep(self, frame: bytes, length: int) -> bool:
+        try:
+            packet = decode(frame, 0.0, length)
+        except MalformedPacket:
+            return self.index == 0  # which counts it as malformed
+        return self.assigner.shard(packet) == self.index

@@ -37,6 +37,8 @@
 #define MAX_RECORD (256 << 10) /* capture.py's _MAX_RECORD */
 #define MAX_KEY 36             /* two IPv6 addresses and two ports */
 #define NO_SHARD (-1)
+#define PREFETCH_AHEAD 2048 /* bytes of the file fetched ahead of the record read */
+#define LOOKAHEAD 6 /* frames read ahead of the one assigned (`skip`) */
 
 typedef struct {
     Py_hash_t hash;
@@ -53,7 +55,11 @@ typedef struct {
     Py_ssize_t count; /* keys held, both directions, as len(_tcp) + len(_udp) */
     size_t mask;      /* slots - 1; slots a power of two */
     Slot *slots;
-    Py_ssize_t mine_at; /* frame start of the record `skip` stopped at as this process's, else -1 */
+    /* `take`'s place in the read buffer, and what it found. */
+    Py_ssize_t pos;
+    char undecided; /* T_BOOL */
+    Py_ssize_t corrupt_at;
+    unsigned long corrupt_length;
 } Splitter;
 
 static int is_dhcp_server_port(unsigned port) { return port == 67 || port == 547; }
@@ -213,11 +219,31 @@ static int remember(Splitter *self, int proto, const uint8_t *forward, const uin
     return put(self, proto, reverse, len, shard);
 }
 
-/* `ShardAssigner.shard_at` of a plain TCP/UDP frame buf[start..end); -1 for
- * any other frame; -2 on no memory. */
-static int plain_shard_at(Splitter *self, const uint8_t *buf, Py_ssize_t start, Py_ssize_t end) {
-    Py_ssize_t wire, ports;
-    int proto = plain_at(buf, start, end, &wire, &ports);
+/* A frame read but not yet assigned: where it lies, and for a plain TCP/UDP
+ * frame its protocol, wire key, ports and the key's hash (proto 0: not plain). */
+typedef struct {
+    Py_ssize_t start, end, wire, ports;
+    int proto;
+    Py_hash_t hash;
+} Frame;
+
+/* Everything about buf[start..end) that needs no flow state. The key's slot
+ * is fetched into the cache while the frame before it is assigned: with the
+ * many flows of a large capture nearly every lookup would otherwise wait on
+ * memory. */
+static void look_at(Splitter *self, const uint8_t *buf, Frame *frame) {
+    frame->proto = plain_at(buf, frame->start, frame->end, &frame->wire, &frame->ports);
+    if (frame->proto && self->shards > 1) {
+        frame->hash = key_hash(frame->proto, buf + frame->wire, frame->ports + 4 - frame->wire);
+        __builtin_prefetch(&self->slots[(size_t)frame->hash & self->mask]);
+    }
+}
+
+/* `ShardAssigner.shard_at` of a plain TCP/UDP frame (`look_at` read it); -1
+ * for any other frame; -2 on no memory. */
+static int plain_shard_at(Splitter *self, const uint8_t *buf, const Frame *frame) {
+    int proto = frame->proto;
+    Py_ssize_t wire = frame->wire, ports = frame->ports;
     if (!proto)
         return -1;
     unsigned sport = (unsigned)buf[ports] << 8 | buf[ports + 1];
@@ -227,9 +253,10 @@ static int plain_shard_at(Splitter *self, const uint8_t *buf, Py_ssize_t start, 
     if (self->shards == 1)
         return 0;
     Py_ssize_t len = ports + 4 - wire;
-    int32_t shard = known(self, proto, buf + wire, len);
-    if (shard != NO_SHARD)
-        return shard;
+    Slot *slot = find(self, proto, buf + wire, len, frame->hash);
+    if (slot->len)
+        return slot->shard;
+    int32_t shard;
     Py_ssize_t size = (ports - wire) >> 1; /* an address: 4 or 16 bytes */
     Py_ssize_t src = wire, dst = wire + size;
     if (local_at(buf, src, size) || local_at(buf, dst, size)) {
@@ -321,7 +348,9 @@ static int other_at(Splitter *self, const uint8_t *buf, Py_ssize_t start, Py_ssi
 /* The process of the frame buf[start..end): -1 when only a decode can tell
  * (the caller decodes it), -2 on no memory. */
 static int shard_at(Splitter *self, const uint8_t *buf, Py_ssize_t start, Py_ssize_t end) {
-    int shard = plain_shard_at(self, buf, start, end);
+    Frame frame = {.start = start, .end = end};
+    look_at(self, buf, &frame);
+    int shard = plain_shard_at(self, buf, &frame);
     return shard == -1 ? other_at(self, buf, start, end) : shard;
 }
 
@@ -331,6 +360,25 @@ static uint32_t u32_at(const uint8_t *buf, Py_ssize_t pos, int little) {
                (uint32_t)buf[pos + 3] << 24;
     return (uint32_t)buf[pos] << 24 | (uint32_t)buf[pos + 1] << 16 | (uint32_t)buf[pos + 2] << 8 |
            buf[pos + 3];
+}
+
+/* The pcap record at `pos`, when it lies wholly in buf[..size) and its
+ * captured length is within the reader's bound: its frame in `frame`. */
+static int record_at(const uint8_t *buf, Py_ssize_t pos, Py_ssize_t size, int little,
+                     Frame *frame) {
+    if (pos + 16 > size)
+        return 0;
+    /* Each record's length leads to the next, so a walk over a file that is
+     * not in the CPU's cache waits on memory at every record; fetching
+     * ahead along the file keeps the next records' headers on their way. */
+    if (pos + PREFETCH_AHEAD < size)
+        __builtin_prefetch(buf + pos + PREFETCH_AHEAD);
+    uint32_t caplen = u32_at(buf, pos + 8, little);
+    if (caplen > MAX_RECORD || pos + 16 + (Py_ssize_t)caplen > size)
+        return 0;
+    frame->start = pos + 16;
+    frame->end = pos + 16 + (Py_ssize_t)caplen;
+    return 1;
 }
 
 /* ---- Python methods ---- */
@@ -380,46 +428,104 @@ static PyObject *Splitter_shard_at(Splitter *self, PyObject *const *args, Py_ssi
     return PyLong_FromLong(shard);
 }
 
-/* skip(buf, pos, size, little, index): from the pcap record at `pos`, pass
- * over whole records of buf[..size) that other processes own; stop at one
- * of this process's (then `mine_at` is its frame's start), at a record
- * needing a decode to be assigned, at a record whose captured length is
- * past the reader's bound, or at the first record not wholly in the buffer.
- * Returns where it stopped; the reader goes on from there as before. */
-static PyObject *Splitter_skip(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    Py_ssize_t at[2];
+typedef enum { AT_END, AT_MINE, AT_UNDECIDED } Stop;
+
+/* From the pcap record at `pos`, pass over whole records of buf[..size)
+ * that other processes own; stop at one of process `index`'s (AT_MINE), at
+ * a record needing a decode to be assigned (AT_UNDECIDED), or (AT_END) at a
+ * record whose captured length is past the reader's bound or that is not
+ * wholly in the buffer. Returns the position of the record it stopped at;
+ * -1 on no memory. */
+static Py_ssize_t walk(Splitter *self, const uint8_t *buf, Py_ssize_t pos, Py_ssize_t size,
+                       int little, long index, Stop *stop) {
+    /* A few frames of lookahead: each record is read (and its flow's slot
+     * fetched) LOOKAHEAD frames before it is assigned, long enough for the
+     * fetch to arrive. Reading is pure, so stopping at a frame leaves those
+     * after it to be read again by the next walk. */
+    Frame ahead[LOOKAHEAD];
+    int first = 0, held = 0;
+    Py_ssize_t next = pos;
+    for (;;) {
+        while (held < LOOKAHEAD) {
+            Frame *frame = &ahead[(first + held) % LOOKAHEAD];
+            if (!record_at(buf, next, size, little, frame))
+                break;
+            look_at(self, buf, frame);
+            next = frame->end;
+            held++;
+        }
+        if (held == 0) {
+            *stop = AT_END;
+            return next;
+        }
+        const Frame *this = &ahead[first];
+        int owner = plain_shard_at(self, buf, this);
+        if (owner == -1)
+            owner = other_at(self, buf, this->start, this->end);
+        if (owner == -2)
+            return -1;
+        if (owner == index || owner < 0) {
+            *stop = owner == index ? AT_MINE : AT_UNDECIDED;
+            return this->start - 16;
+        }
+        first = (first + 1) % LOOKAHEAD;
+        held--;
+    }
+}
+
+/* take(buf, size, little, scale, index): the next pcap record of buf[..size)
+ * (from `pos`) that process `index` owns or that needs a decode to be
+ * assigned (then `undecided` is true), as the reader's (timestamp, frame,
+ * wire length); `pos` moves past it. None when no whole record is left:
+ * `pos` is then where the rest starts, and `corrupt_at` is `pos` when that
+ * record's captured length is bogus (`corrupt_length`), else -1. */
+static PyObject *Splitter_take(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
     if (ready(self) < 0)
         return NULL;
     if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "skip(buf, pos, size, little, index)");
+        PyErr_SetString(PyExc_TypeError, "take(buf, size, little, scale, index)");
         return NULL;
     }
-    if (ssize_args(args + 1, 2, at) < 0 || check_range(args[0], at[0], at[1]) < 0)
-        return NULL;
-    int little = PyObject_IsTrue(args[3]);
+    Py_ssize_t size = PyLong_AsSsize_t(args[1]);
+    int little = PyObject_IsTrue(args[2]);
+    double scale = PyFloat_AsDouble(args[3]);
     long index = PyLong_AsLong(args[4]);
-    if (little < 0 || (index == -1 && PyErr_Occurred()))
+    if (little < 0 || ((size == -1 || scale == -1.0 || index == -1) && PyErr_Occurred()))
         return NULL;
-    const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(args[0]);
-    Py_ssize_t pos = at[0], size = at[1];
-    self->mine_at = -1;
-    while (pos + 16 <= size) {
-        uint32_t caplen = u32_at(buf, pos + 8, little);
-        if (caplen > MAX_RECORD || pos + 16 + (Py_ssize_t)caplen > size)
-            break;
-        Py_ssize_t end = pos + 16 + (Py_ssize_t)caplen;
-        int owner = shard_at(self, buf, pos + 16, end);
-        if (owner == -2)
-            return NULL;
-        if (owner == index) {
-            self->mine_at = pos + 16;
-            break;
-        }
-        if (owner < 0)
-            break;
-        pos = end;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const uint8_t *buf = view.buf;
+    PyObject *record = NULL;
+    if (size < 0 || size > view.len || self->pos < 0 || self->pos > size) {
+        PyErr_SetString(PyExc_ValueError, "size or pos outside the buffer");
+        goto done;
     }
-    return PyLong_FromSsize_t(pos);
+    Stop stop;
+    Py_ssize_t pos = walk(self, buf, self->pos, size, little, index, &stop);
+    if (pos < 0)
+        goto done;
+    self->corrupt_at = -1;
+    if (stop == AT_END) {
+        self->pos = pos;
+        if (pos + 16 <= size && u32_at(buf, pos + 8, little) > MAX_RECORD) {
+            self->corrupt_at = pos;
+            self->corrupt_length = u32_at(buf, pos + 8, little);
+        }
+        record = Py_NewRef(Py_None);
+        goto done;
+    }
+    Py_ssize_t caplen = (Py_ssize_t)u32_at(buf, pos + 8, little);
+    double ts = (double)u32_at(buf, pos, little) + (double)u32_at(buf, pos + 4, little) * scale;
+    record = Py_BuildValue("(dy#k)", ts, (const char *)buf + pos + 16, caplen,
+                           (unsigned long)u32_at(buf, pos + 12, little));
+    if (record != NULL) {
+        self->pos = pos + 16 + caplen;
+        self->undecided = stop == AT_UNDECIDED;
+    }
+done:
+    PyBuffer_Release(&view);
+    return record;
 }
 
 static int key_arg(PyObject *arg, const uint8_t **key, Py_ssize_t *len) {
@@ -491,7 +597,10 @@ static int Splitter_init(Splitter *self, PyObject *args, PyObject *kwds) {
     self->max_flows = max_flows;
     self->count = 0;
     self->mask = 1023;
-    self->mine_at = -1;
+    self->pos = 0;
+    self->undecided = 0;
+    self->corrupt_at = -1;
+    self->corrupt_length = 0;
     return 0;
 }
 
@@ -504,14 +613,17 @@ static Py_ssize_t Splitter_len(Splitter *self) { return self->count; }
 
 static PyMethodDef Splitter_methods[] = {
     {"shard_at", (PyCFunction)(void (*)(void))Splitter_shard_at, METH_FASTCALL, NULL},
-    {"skip", (PyCFunction)(void (*)(void))Splitter_skip, METH_FASTCALL, NULL},
+    {"take", (PyCFunction)(void (*)(void))Splitter_take, METH_FASTCALL, NULL},
     {"known", (PyCFunction)(void (*)(void))Splitter_known, METH_FASTCALL, NULL},
     {"remember", (PyCFunction)(void (*)(void))Splitter_remember, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static PyMemberDef Splitter_members[] = {
-    {"mine_at", T_PYSSIZET, offsetof(Splitter, mine_at), READONLY, NULL},
+    {"pos", T_PYSSIZET, offsetof(Splitter, pos), 0, NULL},
+    {"undecided", T_BOOL, offsetof(Splitter, undecided), READONLY, NULL},
+    {"corrupt_at", T_PYSSIZET, offsetof(Splitter, corrupt_at), READONLY, NULL},
+    {"corrupt_length", T_ULONG, offsetof(Splitter, corrupt_length), READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 

@@ -1,6 +1,7 @@
 """The file-share assigner in C (split.c) decides as decoding the frame would.
 
-The C assigner reads a hostile file's bytes, so beyond the share-for-share
+The C assigner reads a hostile file's bytes (a classic pcap file mapped
+whole, or the reader's buffer), so beyond the share-for-share
 comparisons in test_file_share.py, every frame it decides on its own is
 checked here against the reference, on frames built to reach each of its
 branches: random bytes behind IPv4 headers of every header length,
@@ -10,7 +11,10 @@ behind one or two tags, and cut at every length.
 
 from __future__ import annotations
 
+import os
 import struct
+import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,9 +24,10 @@ from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
-from monitors.packets import compiled, decode
+from monitors.packets import PcapError, compiled, decode, read_capture
+from monitors.packets.capture import PcapWriter
 from monitors.packets.decode import MalformedPacket
-from monitors.packets.shards import ShardAssigner
+from monitors.packets.shards import FileShare, ShardAssigner
 
 needs_build = pytest.mark.skipif(
     not ShardAssigner(2).native, reason="the sensor is not compiled (make compile)"
@@ -137,7 +142,10 @@ def test_the_c_assigner_refuses_what_is_outside_its_buffer_and_bounds() -> None:
     with pytest.raises(ValueError):
         native.shard_at(b"\x00" * 60, -1, 20)
     with pytest.raises(ValueError):
-        native.skip(b"\x00" * 60, 0, 61, True, 0)
+        native.take(bytearray(60), 61, True, 1e-6, 0)
+    native.pos = 61
+    with pytest.raises(ValueError):
+        native.take(bytearray(60), 60, True, 1e-6, 0)
     with pytest.raises(TypeError):
         native.shard_at(bytearray(60), 0, 60)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
@@ -151,3 +159,63 @@ def test_the_c_assigner_refuses_what_is_outside_its_buffer_and_bounds() -> None:
 def test_a_compiled_sensor_carries_the_c_assigner() -> None:
     """Under CI the sensor is compiled, so this is the C assigner's build."""
     assert ShardAssigner(2).native == compiled.in_use()
+
+
+def _small_capture(path: Path, tail: bytes = b"") -> list[bytes]:
+    frames = [
+        bytes(Ether() / IP(src="198.18.1.5", dst="198.18.8.9") / UDP(sport=40000, dport=53)),
+        bytes(Ether() / ARP(psrc="198.18.1.1", pdst="198.18.1.2")),
+    ]
+    with PcapWriter(path) as writer:
+        for n, frame in enumerate(frames):
+            writer.write(1_760_000_000.25 + n, frame)
+    with path.open("ab") as handle:
+        handle.write(tail)
+    return frames
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["c-when-built", "python"])
+def test_a_corrupt_record_is_named_by_its_offset_in_the_file(tmp_path: Path, native: bool) -> None:
+    path = tmp_path / "corrupt.pcap"
+    frames = _small_capture(path, struct.pack("<IIII", 1, 0, 0xFFFFFFFF, 60) + bytes(60))
+    offset = 24 + sum(16 + len(f) for f in frames)
+    expected = f"record of 4294967295 bytes at offset {offset}: corrupt file"
+    with pytest.raises(PcapError, match=expected):
+        list(read_capture(path))
+    share = FileShare(0, 2)
+    share.assigner = ShardAssigner(2, native=native)
+    with pytest.raises(PcapError, match=expected):
+        list(read_capture(path, share))
+
+
+@pytest.mark.parametrize("cut", [1, 15, 16, 17])
+def test_a_mapped_file_cut_mid_record_ends_at_its_last_whole_record(
+    tmp_path: Path, cut: int
+) -> None:
+    path = tmp_path / "cut.pcap"
+    _small_capture(path, struct.pack("<IIII", 1, 0, 60, 60)[:cut] + bytes(max(0, cut - 16)))
+    whole = list(read_capture(path))
+    assert len(whole) == 2
+    shares = [list(read_capture(path, FileShare(index, 2))) for index in range(2)]
+    assert sorted(shares[0] + shares[1]) == sorted(whole)
+
+
+def test_a_capture_from_a_pipe_is_shared_as_from_a_file(tmp_path: Path) -> None:
+    """A pipe hands over at most 64 KB a read: records cut at every kind of
+    place between reads, each put back together in the reused buffer."""
+    path = tmp_path / "file.pcap"
+    with PcapWriter(path) as writer:
+        for n in range(3000):
+            size = 60 + (n * 37) % 1400
+            frame = bytes(Ether() / IP(src=f"198.18.{n % 7}.{n % 250}", dst="198.18.8.9")
+                          / UDP(sport=40000 + n % 50, dport=53) / Raw(bytes(size)))  # fmt: skip
+            writer.write(1_760_000_000 + n * 1e-3, frame)
+    fifo = tmp_path / "pipe.pcap"
+    os.mkfifo(fifo)
+    for index in range(2):
+        feeder = threading.Thread(target=lambda: fifo.write_bytes(path.read_bytes()))
+        feeder.start()
+        from_pipe = list(read_capture(fifo, FileShare(index, 2)))
+        feeder.join()
+        assert from_pipe == list(read_capture(path, FileShare(index, 2)))
+        assert len(from_pipe) > 1000
