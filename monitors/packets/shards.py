@@ -227,7 +227,7 @@ class ShardAssigner:
         """Both directions of a new flow; a full table is emptied first (in
         every process at the same frame)."""
         if self._native is not None:
-            self._native.remember(proto, forward, reverse, shard)
+            self._native.remember(proto, forward, shard)  # it files both directions at once
             return
         if len(self._tcp) + len(self._udp) >= self._max:
             self._tcp.clear()

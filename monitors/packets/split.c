@@ -52,7 +52,8 @@ typedef struct {
     PyObject_HEAD
     long shards;
     Py_ssize_t max_flows;
-    Py_ssize_t count; /* keys held, both directions, as len(_tcp) + len(_udp) */
+    Py_ssize_t count; /* keys the Python dicts would hold: len(_tcp) + len(_udp) */
+    Py_ssize_t used;  /* slots used: one a flow */
     size_t mask;      /* slots - 1; slots a power of two */
     Slot *slots;
     /* `take`'s place in the read buffer, and what it found. */
@@ -136,7 +137,34 @@ static int local_at(const uint8_t *buf, Py_ssize_t at, Py_ssize_t size) {
     return 1;
 }
 
-/* ---- the flow table: a dict of wire keys, open addressing, linear probing ---- */
+/* ---- the flow table: open addressing, linear probing ----
+ *
+ * The Python assigner keeps a dict holding both directions' wire keys of
+ * every flow. Here a flow takes one slot, under the wire key of the
+ * direction whose (address, port) comes first: half the memory, half the
+ * inserts. `count` still counts what the dict would hold (two keys a flow,
+ * one when both directions are the same bytes), so the table is emptied at
+ * the same frame as the dict would be. */
+
+static void mirror_of(const uint8_t *key, Py_ssize_t len, uint8_t *mirror) {
+    Py_ssize_t size = (len - 4) >> 1;
+    memcpy(mirror, key + size, (size_t)size);
+    memcpy(mirror + size, key, (size_t)size);
+    memcpy(mirror + 2 * size, key + 2 * size + 2, 2);
+    memcpy(mirror + 2 * size + 2, key + 2 * size, 2);
+}
+
+/* Whether a wire key (source address, destination address, source port,
+ * destination port; 12 or 36 bytes) is filed under its mirror: when the
+ * destination end comes first. `symmetric` is set when both are the same. */
+static int files_as_mirror(const uint8_t *key, Py_ssize_t len, int *symmetric) {
+    Py_ssize_t size = (len - 4) >> 1;
+    int order = memcmp(key, key + size, (size_t)size);
+    if (order == 0)
+        order = memcmp(key + 2 * size, key + 2 * size + 2, 2);
+    *symmetric = order == 0;
+    return order > 0;
+}
 
 static Py_hash_t key_hash(int proto, const uint8_t *key, Py_ssize_t len) {
     /* CPython's keyed hash of bytes (SipHash, a per-run secret): a crafted
@@ -157,6 +185,12 @@ static Slot *find(Splitter *self, int proto, const uint8_t *key, Py_ssize_t len,
 }
 
 static int32_t known(Splitter *self, int proto, const uint8_t *key, Py_ssize_t len) {
+    uint8_t mirror[MAX_KEY];
+    int symmetric;
+    if (files_as_mirror(key, len, &symmetric)) {
+        mirror_of(key, len, mirror);
+        key = mirror;
+    }
     Slot *slot = find(self, proto, key, len, key_hash(proto, key, len));
     return slot->len ? slot->shard : NO_SHARD;
 }
@@ -184,39 +218,34 @@ static int grow(Splitter *self) {
     return 0;
 }
 
-static int put(Splitter *self, int proto, const uint8_t *key, Py_ssize_t len, int32_t shard) {
-    /* At most two thirds full, so a probe always meets an empty slot. */
-    if ((size_t)(self->count + 1) * 3 > (self->mask + 1) * 2 && grow(self) < 0)
-        return -1;
-    Py_hash_t hash = key_hash(proto, key, len);
-    Slot *slot = find(self, proto, key, len, hash);
-    if (slot->len == 0) {
-        slot->hash = hash;
-        slot->proto = (uint8_t)proto;
-        slot->len = (uint8_t)len;
-        memcpy(slot->key, key, (size_t)len);
-        self->count++;
-    }
-    slot->shard = shard;
-    return 0;
-}
-
 /* `ShardAssigner`'s bound: a full table is emptied before the next flow is
  * added, at the same frame in every process. */
 static void make_room(Splitter *self) {
     if (self->count >= self->max_flows) {
         memset(self->slots, 0, (self->mask + 1) * sizeof(Slot));
         self->count = 0;
+        self->used = 0;
     }
 }
 
-/* Both directions of a flow: `forward` then `reverse`, as the Python table stores them. */
-static int remember(Splitter *self, int proto, const uint8_t *forward, const uint8_t *reverse,
-                    Py_ssize_t len, int32_t shard) {
+/* A new flow, under its filed key (`files_as_mirror`) and that key's hash. */
+static int remember(Splitter *self, int proto, const uint8_t *key, Py_ssize_t len, Py_hash_t hash,
+                    int symmetric, int32_t shard) {
     make_room(self);
-    if (put(self, proto, forward, len, shard) < 0)
+    /* At most two thirds full, so a probe always meets an empty slot. */
+    if ((size_t)(self->used + 1) * 3 > (self->mask + 1) * 2 && grow(self) < 0)
         return -1;
-    return put(self, proto, reverse, len, shard);
+    Slot *slot = find(self, proto, key, len, hash);
+    if (slot->len == 0) {
+        slot->hash = hash;
+        slot->proto = (uint8_t)proto;
+        slot->len = (uint8_t)len;
+        memcpy(slot->key, key, (size_t)len);
+        self->used++;
+        self->count += symmetric ? 1 : 2;
+    }
+    slot->shard = shard;
+    return 0;
 }
 
 /* A frame read but not yet assigned: where it lies, and for a plain TCP/UDP
@@ -224,8 +253,15 @@ static int remember(Splitter *self, int proto, const uint8_t *forward, const uin
 typedef struct {
     Py_ssize_t start, end, wire, ports;
     int proto;
-    Py_hash_t hash;
+    int mirrored, symmetric; /* the flow is filed under `mirror`; both directions alike */
+    uint8_t mirror[MAX_KEY];
+    Py_hash_t hash; /* of the filed key */
 } Frame;
+
+/* The key a plain frame's flow is filed under. */
+static const uint8_t *filed_key(const uint8_t *buf, const Frame *frame) {
+    return frame->mirrored ? frame->mirror : buf + frame->wire;
+}
 
 /* Everything about buf[start..end) that needs no flow state. The key's slot
  * is fetched into the cache while the frame before it is assigned: with the
@@ -234,7 +270,11 @@ typedef struct {
 static void look_at(Splitter *self, const uint8_t *buf, Frame *frame) {
     frame->proto = plain_at(buf, frame->start, frame->end, &frame->wire, &frame->ports);
     if (frame->proto && self->shards > 1) {
-        frame->hash = key_hash(frame->proto, buf + frame->wire, frame->ports + 4 - frame->wire);
+        Py_ssize_t len = frame->ports + 4 - frame->wire;
+        frame->mirrored = files_as_mirror(buf + frame->wire, len, &frame->symmetric);
+        if (frame->mirrored)
+            mirror_of(buf + frame->wire, len, frame->mirror);
+        frame->hash = key_hash(frame->proto, filed_key(buf, frame), len);
         __builtin_prefetch(&self->slots[(size_t)frame->hash & self->mask]);
     }
 }
@@ -253,7 +293,8 @@ static int plain_shard_at(Splitter *self, const uint8_t *buf, const Frame *frame
     if (self->shards == 1)
         return 0;
     Py_ssize_t len = ports + 4 - wire;
-    Slot *slot = find(self, proto, buf + wire, len, frame->hash);
+    const uint8_t *key = filed_key(buf, frame);
+    Slot *slot = find(self, proto, key, len, frame->hash);
     if (slot->len)
         return slot->shard;
     int32_t shard;
@@ -275,12 +316,7 @@ static int plain_shard_at(Splitter *self, const uint8_t *buf, const Frame *frame
     }
     shard = (int32_t)(spread(word_at(buf, client_is_src ? src : dst, size)) %
                       (uint32_t)self->shards);
-    uint8_t reverse[MAX_KEY];
-    memcpy(reverse, buf + dst, (size_t)size);
-    memcpy(reverse + size, buf + src, (size_t)size);
-    memcpy(reverse + 2 * size, buf + ports + 2, 2);
-    memcpy(reverse + 2 * size + 2, buf + ports, 2);
-    if (remember(self, proto, buf + wire, reverse, len, shard) < 0)
+    if (remember(self, proto, key, len, frame->hash, frame->symmetric, shard) < 0)
         return -2;
     return shard;
 }
@@ -528,9 +564,10 @@ done:
     return record;
 }
 
+/* A wire key from Python: both addresses of one family, then both ports. */
 static int key_arg(PyObject *arg, const uint8_t **key, Py_ssize_t *len) {
-    if (!PyBytes_Check(arg) || PyBytes_GET_SIZE(arg) > MAX_KEY || PyBytes_GET_SIZE(arg) == 0) {
-        PyErr_SetString(PyExc_ValueError, "a flow key is 1 to 36 bytes");
+    if (!PyBytes_Check(arg) || (PyBytes_GET_SIZE(arg) != 12 && PyBytes_GET_SIZE(arg) != 36)) {
+        PyErr_SetString(PyExc_ValueError, "a wire key is 12 or 36 bytes");
         return -1;
     }
     *key = (const uint8_t *)PyBytes_AS_STRING(arg);
@@ -553,26 +590,34 @@ static PyObject *Splitter_known(Splitter *self, PyObject *const *args, Py_ssize_
     return PyLong_FromLong(known(self, (int)(proto & 0xFF), key, len));
 }
 
+/* remember(proto, key, shard): a new flow, both directions, from either's wire key. */
 static PyObject *Splitter_remember(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    const uint8_t *forward, *reverse;
-    Py_ssize_t len, reverse_len;
+    const uint8_t *key;
+    Py_ssize_t len;
     if (ready(self) < 0)
         return NULL;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "remember(proto, forward, reverse, shard)");
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "remember(proto, key, shard)");
         return NULL;
     }
     long proto = PyLong_AsLong(args[0]);
-    long shard = PyLong_AsLong(args[3]);
+    long shard = PyLong_AsLong(args[2]);
     if ((proto == -1 || shard == -1) && PyErr_Occurred())
         return NULL;
-    if (key_arg(args[1], &forward, &len) < 0 || key_arg(args[2], &reverse, &reverse_len) < 0)
+    if (key_arg(args[1], &key, &len) < 0)
         return NULL;
-    if (len != reverse_len || shard < 0 || shard >= self->shards) {
-        PyErr_SetString(PyExc_ValueError, "keys of one length, a shard in range");
+    if (shard < 0 || shard >= self->shards) {
+        PyErr_SetString(PyExc_ValueError, "a shard in range");
         return NULL;
     }
-    if (remember(self, (int)(proto & 0xFF), forward, reverse, len, (int32_t)shard) < 0)
+    uint8_t mirror[MAX_KEY];
+    int symmetric;
+    if (files_as_mirror(key, len, &symmetric)) {
+        mirror_of(key, len, mirror);
+        key = mirror;
+    }
+    int byte = (int)(proto & 0xFF);
+    if (remember(self, byte, key, len, key_hash(byte, key, len), symmetric, (int32_t)shard) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -596,6 +641,7 @@ static int Splitter_init(Splitter *self, PyObject *args, PyObject *kwds) {
     self->shards = shards;
     self->max_flows = max_flows;
     self->count = 0;
+    self->used = 0;
     self->mask = 1023;
     self->pos = 0;
     self->undecided = 0;
