@@ -2,6 +2,7 @@
 
     git archive 4d3e587 | tar -x -C /tmp/base
     .venv/bin/python bench/packets_ab.py /tmp/base [--rounds 4] [--runs 3] [--workers N]
+        [--captures NAME ...]
 
 For each capture bench/packets_mix.py built (both must be in
 $YUNWANG_HOME/cache), a fresh process of the base tree and then one of this
@@ -59,6 +60,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--captures", nargs="+", default=list(CAPTURES),
+        help="names of captures in $YUNWANG_HOME/cache (default: packets_mix.py's two)",
+    )  # fmt: skip
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--pcap", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -70,7 +75,7 @@ def main() -> None:
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("| capture | tree | packets/CPU-s median | best | events |")
     print("|---|---|---:|---:|---:|")
-    for name in CAPTURES:
+    for name in args.captures:
         pcap = yunwang_home() / "cache" / name
         rates: dict[str, list[float]] = {"base": [], "this": []}
         events: dict[str, set[str]] = {"base": set(), "this": set()}

@@ -1,6 +1,7 @@
 # The C assigner (split.c), built beside the mypyc modules; see shards.ShardAssigner.
 
 class Splitter:
+    mine_at: int
     pos: int
     undecided: bool
     corrupt_at: int
@@ -10,6 +11,9 @@ class Splitter:
     def take(
         self, buf: bytearray | bytes, size: int, little: bool, scale: float, index: int
     ) -> tuple[float, bytes, int] | None: ...
+    def skip_blocks(
+        self, buf: bytes, pos: int, size: int, little: bool, ethernet: bytes, index: int
+    ) -> int: ...
     def known(self, proto: int, key: bytes) -> int: ...
     def remember(self, proto: int, key: bytes, shard: int) -> None: ...
     def __len__(self) -> int: ...

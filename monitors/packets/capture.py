@@ -58,6 +58,14 @@ class RecordFilter:
         reads them itself, in C. Reads none."""
         return None
 
+    def skip_blocks(self, buf: bytes, pos: int, size: int, little: bool, ethernet: bytes) -> int:
+        """The first pcapng block at or after `pos` in `buf[:size]` the reader
+        must handle: a filter may pass over whole packet blocks it would
+        refuse (`shards.FileShare` does, in C), and then `keep` is asked
+        about the frame of the packet block where it stopped, if it is one.
+        `ethernet[i]` is 1 when interface i is Ethernet. Passes over none."""
+        return pos
+
 
 def read_capture(path: str | Path, keep: RecordFilter | None = None) -> Iterator[Record]:
     """Records of a pcap or pcapng file, in file order (those `keep` keeps)."""
@@ -139,12 +147,15 @@ def _pcapng(path: Path, handle: BufferedReader, keep: RecordFilter) -> Iterator[
     endian = "<"
     # Per interface: (link type, seconds per timestamp unit).
     interfaces: list[tuple[int, float]] = []
+    ethernet = b""  # per interface, 1 when its link type is Ethernet
     while True:
+        pos = keep.skip_blocks(buf, pos, len(buf), endian == "<", ethernet)
         block_len = 0
         if pos + 12 <= len(buf):
             if buf[pos : pos + 4] == _PCAPNG_SHB:
                 endian = "<" if buf[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
                 interfaces = []
+                ethernet = b""
             block_type, block_len = struct.unpack_from(endian + "II", buf, pos)
             if block_len < 12 or block_len % 4 or block_len > _MAX_BLOCK:
                 raise PcapError(
@@ -167,6 +178,7 @@ def _pcapng(path: Path, handle: BufferedReader, keep: RecordFilter) -> Iterator[
                 )
             linktype = struct.unpack_from(endian + "H", buf, body)[0]
             interfaces.append((linktype, _if_tsresol(buf, body + 8, pos + block_len - 4, endian)))
+            ethernet += b"\x01" if linktype == LINKTYPE_ETHERNET else b"\x00"
         elif block_type == 6:
             if block_len < 32:  # the block's own fields and its trailing length
                 raise PcapError(

@@ -300,7 +300,16 @@ class FileShare(RecordFilter):
             native.pos = 0
         # A capture cut off mid-record (tcpdump killed) ends at its last whole record.
 
+    def skip_blocks(self, buf: bytes, pos: int, size: int, little: bool, ethernet: bytes) -> int:
+        native = self.assigner.splitter()
+        if native is None:
+            return pos
+        return native.skip_blocks(buf, pos, size, little, ethernet, self.index)
+
     def keep(self, buf: bytes, start: int, end: int, length: int) -> bool:
+        native = self.assigner.splitter()
+        if native is not None and start == native.mine_at:
+            return True  # `skip_blocks` stopped at this process's frame
         owner = self.assigner.shard_at(buf, start, end)
         if owner < 0:
             return self._decoded_keep(buf[start:end], length)

@@ -34,7 +34,8 @@
 #define TCP_ACK 0x10
 #define TCP_MIN_OFFSET (5 << 4)
 #define GOLDEN 2654435761u
-#define MAX_RECORD (256 << 10) /* capture.py's _MAX_RECORD */
+#define MAX_RECORD (256 << 10) /* capture.py's MAX_RECORD */
+#define MAX_BLOCK (16 << 20)   /* capture.py's _MAX_BLOCK */
 #define MAX_KEY 36             /* two IPv6 addresses and two ports */
 #define NO_SHARD (-1)
 #define PREFETCH_AHEAD 2048 /* bytes of the file fetched ahead of the record read */
@@ -56,6 +57,7 @@ typedef struct {
     Py_ssize_t used;  /* slots used: one a flow */
     size_t mask;      /* slots - 1; slots a power of two */
     Slot *slots;
+    Py_ssize_t mine_at; /* the frame start of the block `skip_blocks` stopped at as index's, or -1 */
     /* `take`'s place in the read buffer, and what it found. */
     Py_ssize_t pos;
     char undecided; /* T_BOOL */
@@ -509,6 +511,63 @@ static Py_ssize_t walk(Splitter *self, const uint8_t *buf, Py_ssize_t pos, Py_ss
     }
 }
 
+/* skip_blocks(buf, pos, size, little, ethernet, index): from the pcapng
+ * block at `pos`, pass over whole enhanced packet blocks of buf[..size)
+ * that other processes own, and stop at any other block: one of `index`'s
+ * (then `mine_at` is its frame's start), one needing a decode to be
+ * assigned, a block of any other type (the reader handles interfaces,
+ * section headers and simple packets), one of a bogus length, one for an
+ * interface that is not Ethernet (`ethernet[i]` is 1 for each declared
+ * interface that is) or one not wholly in the buffer. Returns where it
+ * stopped; the reader reads on from there as before. */
+static PyObject *Splitter_skip_blocks(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t at[2];
+    if (ready(self) < 0)
+        return NULL;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "skip_blocks(buf, pos, size, little, ethernet, index)");
+        return NULL;
+    }
+    if (ssize_args(args + 1, 2, at) < 0 || check_range(args[0], at[0], at[1]) < 0)
+        return NULL;
+    int little = PyObject_IsTrue(args[3]);
+    long index = PyLong_AsLong(args[5]);
+    if (little < 0 || (index == -1 && PyErr_Occurred()))
+        return NULL;
+    if (!PyBytes_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "ethernet must be bytes");
+        return NULL;
+    }
+    const uint8_t *ethernet = (const uint8_t *)PyBytes_AS_STRING(args[4]);
+    Py_ssize_t interfaces = PyBytes_GET_SIZE(args[4]);
+    const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t pos = at[0], size = at[1];
+    self->mine_at = -1;
+    while (pos + 12 <= size) {
+        uint32_t type = u32_at(buf, pos, little);
+        uint32_t length = u32_at(buf, pos + 4, little);
+        if (type != 6 || length < 32 || length % 4 || length > MAX_BLOCK ||
+            pos + (Py_ssize_t)length > size)
+            break;
+        uint32_t iface = u32_at(buf, pos + 8, little);
+        if ((Py_ssize_t)iface >= interfaces || !ethernet[iface])
+            break;
+        uint32_t caplen = u32_at(buf, pos + 20, little);
+        Py_ssize_t start = pos + 28;
+        /* A captured length past its own block would read the next block's bytes. */
+        Py_ssize_t end = start + (caplen < length - 32 ? caplen : length - 32);
+        int owner = shard_at(self, buf, start, end);
+        if (owner == -2)
+            return NULL;
+        if (owner == index)
+            self->mine_at = start;
+        if (owner == index || owner < 0)
+            break;
+        pos += length;
+    }
+    return PyLong_FromSsize_t(pos);
+}
+
 /* take(buf, size, little, scale, index): the next pcap record of buf[..size)
  * (from `pos`) that process `index` owns or that needs a decode to be
  * assigned (then `undecided` is true), as the reader's (timestamp, frame,
@@ -643,6 +702,7 @@ static int Splitter_init(Splitter *self, PyObject *args, PyObject *kwds) {
     self->count = 0;
     self->used = 0;
     self->mask = 1023;
+    self->mine_at = -1;
     self->pos = 0;
     self->undecided = 0;
     self->corrupt_at = -1;
@@ -660,12 +720,14 @@ static Py_ssize_t Splitter_len(Splitter *self) { return self->count; }
 static PyMethodDef Splitter_methods[] = {
     {"shard_at", (PyCFunction)(void (*)(void))Splitter_shard_at, METH_FASTCALL, NULL},
     {"take", (PyCFunction)(void (*)(void))Splitter_take, METH_FASTCALL, NULL},
+    {"skip_blocks", (PyCFunction)(void (*)(void))Splitter_skip_blocks, METH_FASTCALL, NULL},
     {"known", (PyCFunction)(void (*)(void))Splitter_known, METH_FASTCALL, NULL},
     {"remember", (PyCFunction)(void (*)(void))Splitter_remember, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static PyMemberDef Splitter_members[] = {
+    {"mine_at", T_PYSSIZET, offsetof(Splitter, mine_at), READONLY, NULL},
     {"pos", T_PYSSIZET, offsetof(Splitter, pos), 0, NULL},
     {"undecided", T_BOOL, offsetof(Splitter, undecided), READONLY, NULL},
     {"corrupt_at", T_PYSSIZET, offsetof(Splitter, corrupt_at), READONLY, NULL},
