@@ -5,6 +5,7 @@ and start-up.
 
     .venv/bin/python bench/packets_mix.py [--estate examples/puyang.yaml]
         [--connections 6000] [--bench-connections 8000] [--workers 2] [--repeat 3]
+        [--pcap FILE ...]
 
 The capture (built once, cached in $YUNWANG_HOME/cache): TCP sessions with
 full option sets (MSS, SACK, timestamps, window scale) and 200-1400 byte
@@ -155,11 +156,13 @@ def main() -> None:
     parser.add_argument("--bench-connections", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pcap", type=Path, nargs="*", default=[], help="more captures")
     args = parser.parse_args()
     estate = load(args.estate)
     captures = {
         "mix": build_capture(args.estate, args.connections),
         "bench": build_bench_capture(estate, args.estate, args.bench_connections),
+        **{path.stem: path for path in args.pcap},
     }
     policy = policy_for(args.estate, lambda path: estate)  # also fills the command's cache
     settle_memory(reading_file=True)
