@@ -158,6 +158,32 @@ def test_the_c_assigner_refuses_what_is_outside_its_buffer_and_bounds() -> None:
         native.known(6, b"")
 
 
+class _Index:
+    def __index__(self) -> int:
+        return 1
+
+
+class _BadBool:
+    def __bool__(self) -> bool:
+        raise ZeroDivisionError
+
+
+@needs_build
+def test_odd_arguments_raise_their_own_error_not_a_system_error() -> None:
+    """Found by fuzzing under ASan: one failed conversion, then another
+    argument's Python `__index__` ran with the error set (SystemError)."""
+    native = ShardAssigner(2).splitter()
+    assert native is not None
+    with pytest.raises(OverflowError):
+        native.take(bytearray(64), 2**70, True, 1.0, _Index())  # type: ignore[arg-type]
+    with pytest.raises(OverflowError):
+        native.remember(2**70, bytes(12), _Index())  # type: ignore[arg-type]
+    with pytest.raises(ZeroDivisionError):
+        native.skip_blocks(bytes(64), 0, 64, _BadBool(), b"", _Index())  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        native.take(bytearray(64), 64, True, 1.0, -1)  # -1 is what "needs a decode" reads as
+
+
 def test_a_compiled_sensor_carries_the_c_assigner() -> None:
     """Under CI the sensor is compiled, so this is the C assigner's build."""
     assert ShardAssigner(2).native == compiled.in_use()
