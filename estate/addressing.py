@@ -54,6 +54,13 @@ def nth_subnet(parent: Net, bits: int, index: int) -> Net:
     return type(parent)((int(parent.network_address) + index * step, new_len))
 
 
+def first_slot(block: Allocation, bits: int) -> Allocation:
+    """Slot 0 of a block split `bits` further, as an allocation (the city's own core block)."""
+    return Allocation(
+        block.kind, block.key, nth_subnet(block.ipv4, bits, 0), nth_subnet(block.ipv6, bits, 0)
+    )
+
+
 def nth_host4(net: IPv4Network, index: int) -> IPv4Address:
     if index >= net.num_addresses:
         raise IndexError(f"{net} has no address number {index}")

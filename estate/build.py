@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network
 
-from estate.addressing import Allocation, ZoneLookup, find_clashes, nth_host4, nth_host6
+from estate.addressing import (
+    Allocation,
+    ZoneLookup,
+    find_clashes,
+    first_slot,
+    nth_host4,
+    nth_host6,
+)
 from estate.allocator import Planner, lan_of
 from estate.declared import Declarations
 from estate.errors import EstateError, Problem
@@ -220,7 +227,7 @@ class _Builder:
         if pn.spec.level == "city":
             # The city's LAN is cut from its own core block, slot 0 of the counties' cut.
             try:
-                block = nth_alloc(block, split.counties)
+                block = first_slot(block, split.counties)
             except ValueError:
                 self._too_small(pn, block, "counties")
                 return None
@@ -387,15 +394,6 @@ class _Builder:
                 continue
             entries += [(a.ipv4, zone), (a.ipv6, zone)]
         return ZoneLookup(entries, internet)
-
-
-def nth_alloc(block: Allocation, bits: int) -> Allocation:
-    """Slot 0 of a block, as an allocation (the city's own core block)."""
-    from estate.addressing import nth_subnet
-
-    return Allocation(
-        block.kind, block.key, nth_subnet(block.ipv4, bits, 0), nth_subnet(block.ipv6, bits, 0)
-    )
 
 
 def build(spec: EstateSpec, source: SourceDoc) -> Estate:

@@ -465,23 +465,31 @@ static int ssize_args(PyObject *const *args, Py_ssize_t want, Py_ssize_t *out) {
     return 0;
 }
 
-static int ready(Splitter *self) {
+/* Every method's entry: an initialised object, and `want` arguments (`usage`). */
+static int called(Splitter *self, Py_ssize_t nargs, Py_ssize_t want, const char *usage) {
     if (self->slots == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Splitter used before __init__");
+        return -1;
+    }
+    if (nargs != want) {
+        PyErr_SetString(PyExc_TypeError, usage);
         return -1;
     }
     return 0;
 }
 
+/* (buf, a, b) with 0 <= a <= b <= len(buf), buf bytes: a range of the buffer. */
+static int range_args(PyObject *const *args, Py_ssize_t *range) {
+    if (ssize_args(args + 1, 2, range) < 0)
+        return -1;
+    return check_range(args[0], range[0], range[1]);
+}
+
 static PyObject *Splitter_shard_at(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t range[2];
-    if (ready(self) < 0)
+    if (called(self, nargs, 3, "shard_at(buf, start, end)") < 0)
         return NULL;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "shard_at(buf, start, end)");
-        return NULL;
-    }
-    if (ssize_args(args + 1, 2, range) < 0 || check_range(args[0], range[0], range[1]) < 0)
+    if (range_args(args, range) < 0)
         return NULL;
     int shard = shard_at(self, (const uint8_t *)PyBytes_AS_STRING(args[0]), range[0], range[1]);
     if (shard == -2)
@@ -545,13 +553,9 @@ static Py_ssize_t walk(Splitter *self, const uint8_t *buf, Py_ssize_t pos, Py_ss
  * stopped; the reader reads on from there as before. */
 static PyObject *Splitter_skip_blocks(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t at[2];
-    if (ready(self) < 0)
+    if (called(self, nargs, 6, "skip_blocks(buf, pos, size, little, ethernet, index)") < 0)
         return NULL;
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "skip_blocks(buf, pos, size, little, ethernet, index)");
-        return NULL;
-    }
-    if (ssize_args(args + 1, 2, at) < 0 || check_range(args[0], at[0], at[1]) < 0)
+    if (range_args(args, at) < 0)
         return NULL;
     int little;
     long index;
@@ -598,12 +602,8 @@ static PyObject *Splitter_skip_blocks(Splitter *self, PyObject *const *args, Py_
  * `pos` is then where the rest starts, and `corrupt_at` is `pos` when that
  * record's captured length is bogus (`corrupt_length`), else -1. */
 static PyObject *Splitter_take(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (ready(self) < 0)
+    if (called(self, nargs, 5, "take(buf, size, little, scale, index)") < 0)
         return NULL;
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "take(buf, size, little, scale, index)");
-        return NULL;
-    }
     Py_ssize_t size;
     int little;
     long index;
@@ -662,12 +662,8 @@ static int key_arg(PyObject *arg, const uint8_t **key, Py_ssize_t *len) {
 static PyObject *Splitter_known(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
     const uint8_t *key;
     Py_ssize_t len;
-    if (ready(self) < 0)
+    if (called(self, nargs, 2, "known(proto, key)") < 0)
         return NULL;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "known(proto, key)");
-        return NULL;
-    }
     long proto;
     if (long_arg(args[0], LONG_MIN, LONG_MAX, &proto) < 0 || key_arg(args[1], &key, &len) < 0)
         return NULL;
@@ -678,12 +674,8 @@ static PyObject *Splitter_known(Splitter *self, PyObject *const *args, Py_ssize_
 static PyObject *Splitter_remember(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
     const uint8_t *key;
     Py_ssize_t len;
-    if (ready(self) < 0)
+    if (called(self, nargs, 3, "remember(proto, key, shard)") < 0)
         return NULL;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "remember(proto, key, shard)");
-        return NULL;
-    }
     long proto, shard;
     if (long_arg(args[0], LONG_MIN, LONG_MAX, &proto) < 0 || key_arg(args[1], &key, &len) < 0 ||
         long_arg(args[2], 0, self->shards - 1, &shard) < 0)
