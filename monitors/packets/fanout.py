@@ -4,8 +4,8 @@ Live, the N sensor processes' packet sockets join one fanout group
 (PACKET_FANOUT_CBPF); the kernel runs this program on every packet and hands
 it to socket `result mod N`. The program picks the client the way
 `shards.shard_of` does (of two TCP/UDP ports the lower is the service;
-DHCP either way and ICMP to process 0) and multiplies its address
-word by the same constant, so the kernel's split is the Python rule's
+DHCP either way and ICMP to process 0) and mixes its address
+word the same way (`shards._spread`), so the kernel's split is the Python rule's
 (`tests/packets/test_lab.py` compares them on real traffic). It has no
 memory: see `monitors.packets.shards` for what that costs.
 """
@@ -102,7 +102,10 @@ both: ld_mem 0
 src: ld_mem 0
     ja hash
 dst: ld_mem 1
-hash: mul GOLDEN
+hash: tax
+    rsh 16
+    xor_x
+    mul GOLDEN
     rsh 16
     ret_a
 zero: ret 0

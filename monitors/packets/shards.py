@@ -59,7 +59,7 @@ from .decode import (
     decode,
 )
 from .fastpath import DHCP_SERVER_PORTS, plain_at
-from .flows import new_flow
+from .flows import is_local_scope, new_flow
 
 if TYPE_CHECKING:
     from ._split import Splitter
@@ -71,7 +71,12 @@ _PORTS: Final = struct.Struct("!HH")
 
 
 def _spread(word: int) -> int:
-    return ((word * GOLDEN) & 0xFFFFFFFF) >> 16
+    # The high half is folded in first: the product's low bits, which pick
+    # among few processes (bit 16 of it for 2), depend only on the word's
+    # low bits, and an estate's clients can differ only above them (an
+    # IPv6 client's /64 differs from its neighbours' in the folded word's
+    # high half).
+    return (((word ^ word >> 16) * GOLDEN) & 0xFFFFFFFF) >> 16
 
 
 def _word(address: bytes) -> int:
@@ -124,6 +129,27 @@ def _local_at(buf: bytes, at: int, size: int) -> bool:
     return not any(buf[at : at + size])
 
 
+def _client_by_ports(proto: int, sport: int, dport: int) -> bool:
+    """Whether every packet of a flow between these ports names the flow's
+    client alike without flow state: the end with the higher port, as
+    `new_flow` decides from any of them. Not so when the ports are equal,
+    nor for UDP between two ports of 1024 and over (the first packet's
+    sender is the client), nor for a TCP flow opened from its lower port
+    (`_opened_from_lower_port`)."""
+    return sport != dport and (proto == PROTO_TCP or min(sport, dport) < 1024)
+
+
+def _opened_from_lower_port(flags: int, sport: int, dport: int) -> bool:
+    """A SYN (or SYN-ACK) whose client end has the lower port: a scan from
+    source port 20 or 53, say, which `new_flow` gives to its sender."""
+    return bool(flags & TCP_SYN) and (not flags & TCP_ACK) != (sport > dport)
+
+
+def _swapped(buf: bytes, ports: int) -> bytes:
+    """The two ports at `ports`, the other way round (a reverse wire key's)."""
+    return buf[ports + 2 : ports + 4] + buf[ports : ports + 2]
+
+
 class ShardAssigner:
     """`shard_of`, except that a flow belongs to its client as the sensor sees it.
 
@@ -133,9 +159,21 @@ class ShardAssigner:
     scans from low source ports and per-client windows stay whole, and so
     do flows behind IPv6 extension headers (decoded here, unlike in BPF).
     Deterministic: processes that see the same packets in the same order
-    agree. The table is bounded; when full it is emptied (in every process
-    at the same packet), and later packets of older flows then go by their
-    first packet again.
+    agree.
+
+    Most flows need no table: between two different ports, one of them
+    under 1024 or over TCP, every packet names the flow's client alike (the
+    higher port's end, `_client_by_ports`). The table holds the others: a
+    TCP flow opened from its lower port (a scan from port 20), and flows
+    whose client only the first packet tells (equal ports, UDP between two
+    high ports). So nearly every frame is assigned without a lookup, and in
+    C (split.c) a bitmap of the table's flows says when one is needed. The
+    table is bounded; when full it is emptied (in every process at the same
+    packet), and later packets of older flows then go by their first packet
+    again. A TCP flow first seen past its SYN, whose SYN then comes from
+    the lower port (a capture started mid-flow that sees the flow opened
+    again), is from that SYN on its sender's; one sensor would keep the
+    flow it already had.
 
     A flow is remembered by its wire key, per transport protocol: source and
     destination address then source and destination port, the bytes that
@@ -171,12 +209,9 @@ class ShardAssigner:
             return -1
         if proto == PROTO_UDP and (buf[ports + 2] << 8 | buf[ports + 3]) in DHCP_SERVER_PORTS:
             return 0  # a request to a DHCP server (its answers are not plain frames)
-        flows = self._tcp if proto == PROTO_TCP else self._udp
+        if self.shards == 1:
+            return 0
         forward = buf[wire : ports + 4]
-        known = flows.get(forward, -1)
-        if known >= 0 or self.shards == 1:
-            return max(known, 0)
-        # `new_flow`'s client and `shard_of`'s rule, read in place.
         size = (ports - wire) >> 1  # an address: 4 or 16 bytes
         sport = buf[ports] << 8 | buf[ports + 1]
         dport = buf[ports + 2] << 8 | buf[ports + 3]
@@ -187,14 +222,33 @@ class ShardAssigner:
             else:
                 word = _word_at(buf, wire if sport > dport else wire + size, size)
             return _spread(word) % self.shards
+        if _client_by_ports(proto, sport, dport):
+            if proto == PROTO_TCP:
+                known = self._tcp.get(forward, -1)
+                if known >= 0:
+                    return known
+                flags = buf[ports + 13]
+                if _opened_from_lower_port(flags, sport, dport):
+                    client = wire if not flags & TCP_ACK else wire + size
+                    shard = _spread(_word_at(buf, client, size)) % self.shards
+                    reverse = buf[wire + size : ports] + buf[wire : wire + size]
+                    self._remember(proto, forward, reverse + _swapped(buf, ports), shard)
+                    return shard
+            higher = wire if sport > dport else wire + size
+            return _spread(_word_at(buf, higher, size)) % self.shards
+        flows = self._tcp if proto == PROTO_TCP else self._udp
+        known = flows.get(forward, -1)
+        if known >= 0:
+            return known
+        # `new_flow`'s client: the first packet's, read in place.
         if proto == PROTO_TCP:
             flags = buf[ports + 13]
             client_is_src = not flags & TCP_ACK if flags & TCP_SYN else not sport < dport
         else:
             client_is_src = not (sport < dport and sport < 1024)
         shard = _spread(_word_at(buf, wire if client_is_src else wire + size, size)) % self.shards
-        reverse = buf[wire + size : ports] + buf[wire : wire + size] + buf[ports + 2 : ports + 4]
-        self._remember(proto, forward, reverse + buf[ports : ports + 2], shard)
+        reverse = buf[wire + size : ports] + buf[wire : wire + size]
+        self._remember(proto, forward, reverse + _swapped(buf, ports), shard)
         return shard
 
     def shard(self, packet: Packet) -> int:
@@ -202,20 +256,40 @@ class ShardAssigner:
             return 0
         sport, dport = packet.sport, packet.dport
         proto = packet.proto
-        if sport >= 0 and proto in (PROTO_TCP, PROTO_UDP):
-            if not (
+        if (
+            sport >= 0
+            and proto in (PROTO_TCP, PROTO_UDP)
+            and not (
                 proto == PROTO_UDP and (sport in DHCP_SERVER_PORTS or dport in DHCP_SERVER_PORTS)
-            ):
-                forward = packet.src + packet.dst + _PORTS.pack(sport, dport)
-                known = self._known(proto, forward)
-                if known >= 0:
-                    return known
-                flow = new_flow(packet)
-                if flow is not None:
-                    shard = _spread(_word(flow.client)) % self.shards
-                    reverse = packet.dst + packet.src + _PORTS.pack(dport, sport)
-                    self._remember(proto, forward, reverse, shard)
-                    return shard
+            )
+            and not is_local_scope(packet.src)
+            and not is_local_scope(packet.dst)
+        ):
+            forward = packet.src + packet.dst + _PORTS.pack(sport, dport)
+            reverse = packet.dst + packet.src + _PORTS.pack(dport, sport)
+            if _client_by_ports(proto, sport, dport):
+                if proto == PROTO_TCP:
+                    known = self._known(proto, forward)
+                    if known >= 0:
+                        return known
+                    flags = packet.tcp_flags
+                    if _opened_from_lower_port(flags, sport, dport):
+                        client = packet.src if not flags & TCP_ACK else packet.dst
+                        shard = _spread(_word(client)) % self.shards
+                        self._remember(proto, forward, reverse, shard)
+                        return shard
+                # Not `shard_of`: that sends a packet behind IPv6 extension
+                # headers to process 0, and this one's flow is its client's.
+                higher = packet.src if sport > dport else packet.dst
+                return _spread(_word(higher)) % self.shards
+            known = self._known(proto, forward)
+            if known >= 0:
+                return known
+            flow = new_flow(packet)
+            if flow is not None:
+                shard = _spread(_word(flow.client)) % self.shards
+                self._remember(proto, forward, reverse, shard)
+                return shard
         return shard_of(packet, self.shards)
 
     def _known(self, proto: int, key: bytes) -> int:

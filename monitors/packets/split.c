@@ -42,6 +42,7 @@
 #define NO_SHARD (-1)
 #define PREFETCH_AHEAD 2048 /* bytes of the file fetched ahead of the record read */
 #define LOOKAHEAD 6 /* frames read ahead of the one assigned (`skip`) */
+#define FILTER_BITS (1u << 20) /* the table's bitmap: 128 KB, within a core's L2 */
 
 typedef struct {
     Py_hash_t hash;
@@ -59,6 +60,9 @@ typedef struct {
     Py_ssize_t used;  /* slots used: one a flow */
     size_t mask;      /* slots - 1; slots a power of two */
     Slot *slots;
+    /* A bit for each flow in the table, by `filter_bit`: a clear bit means
+     * the flow is not there, so most frames need no hash and no probe. */
+    uint64_t *filter;
     Py_ssize_t mine_at; /* the frame start of the block `skip_blocks` stopped at as index's, or -1 */
     /* `take`'s place in the read buffer, and what it found. */
     Py_ssize_t pos;
@@ -117,7 +121,12 @@ static int plain_at(const uint8_t *buf, Py_ssize_t start, Py_ssize_t end, Py_ssi
     return proto;
 }
 
-static uint32_t spread(uint32_t word) { return (uint32_t)(word * GOLDEN) >> 16; }
+/* `shards._spread`: the high half folded in, then Knuth's multiplication. */
+static uint32_t spread(uint32_t word) { return (uint32_t)((word ^ word >> 16) * GOLDEN) >> 16; }
+
+static unsigned be16_at(const uint8_t *buf, Py_ssize_t at) {
+    return (unsigned)buf[at] << 8 | buf[at + 1];
+}
 
 /* `shards._word_at`: 32 bits of an address, an IPv6 address's four words folded. */
 static uint32_t word_at(const uint8_t *buf, Py_ssize_t at, Py_ssize_t size) {
@@ -139,6 +148,37 @@ static int local_at(const uint8_t *buf, Py_ssize_t at, Py_ssize_t size) {
         if (buf[i])
             return 0;
     return 1;
+}
+
+/* `shards._client_by_ports`: every packet of a flow between these ports
+ * names its client alike (the higher port's end), without flow state. */
+static int client_by_ports(int proto, unsigned sport, unsigned dport) {
+    return sport != dport && (proto == PROTO_TCP || sport < 1024 || dport < 1024);
+}
+
+/* `shards._opened_from_lower_port`: a SYN or SYN-ACK from a TCP flow's
+ * lower-port end (a scan from port 20). */
+static int opened_from_lower_port(uint8_t flags, unsigned sport, unsigned dport) {
+    return (flags & TCP_SYN) && !(flags & TCP_ACK) != (sport > dport);
+}
+
+/* One end of a wire key, mixed: its address word and port. */
+static uint32_t end_mix(uint32_t word, unsigned port) {
+    return (uint32_t)((((uint64_t)word << 16) ^ port) * 0x9E3779B97F4A7C15ull >> 40);
+}
+
+/* The bitmap bit of the flow of a wire key (12 or 36 bytes), the same for
+ * both directions. Not keyed: a capture that sets bits only sends its
+ * frames to the table's lookup, as every frame went before the bitmap. */
+static uint32_t filter_bit(int proto, const uint8_t *key, Py_ssize_t len) {
+    Py_ssize_t size = (len - 4) >> 1;
+    uint32_t a = end_mix(word_at(key, 0, size), be16_at(key, 2 * size));
+    uint32_t b = end_mix(word_at(key, size, size), be16_at(key, 2 * size + 2));
+    return (a + b + (uint32_t)proto) & (FILTER_BITS - 1);
+}
+
+static int filtered(const Splitter *self, uint32_t bit) {
+    return (int)(self->filter[bit >> 6] >> (bit & 63) & 1);
 }
 
 /* ---- the flow table: open addressing, linear probing ----
@@ -230,6 +270,7 @@ static int grow(Splitter *self) {
 static void make_room(Splitter *self) {
     if (self->count >= self->max_flows) {
         memset(self->slots, 0, (self->mask + 1) * sizeof(Slot));
+        memset(self->filter, 0, FILTER_BITS / 8);
         self->count = 0;
         self->used = 0;
     }
@@ -248,6 +289,8 @@ static int remember(Splitter *self, int proto, const uint8_t *key, Py_ssize_t le
         slot->proto = (uint8_t)proto;
         slot->len = (uint8_t)len;
         memcpy(slot->key, key, (size_t)len);
+        uint32_t bit = filter_bit(proto, key, len);
+        self->filter[bit >> 6] |= (uint64_t)1 << (bit & 63);
         self->used++;
         self->count += symmetric ? 1 : 2;
     }
@@ -256,10 +299,14 @@ static int remember(Splitter *self, int proto, const uint8_t *key, Py_ssize_t le
 }
 
 /* A frame read but not yet assigned: where it lies, and for a plain TCP/UDP
- * frame its protocol, wire key, ports and the key's hash (proto 0: not plain). */
+ * frame its protocol, wire key and ports (proto 0: not plain), its flow's
+ * bitmap bit, and once `hashed` the key its flow is filed under and the
+ * key's hash. */
 typedef struct {
     Py_ssize_t start, end, wire, ports;
     int proto;
+    uint32_t bit; /* `filter_bit`, of a TCP frame whose ports tell its client */
+    int hashed;
     int mirrored, symmetric; /* the flow is filed under `mirror`; both directions alike */
     uint8_t mirror[MAX_KEY];
     Py_hash_t hash; /* of the filed key */
@@ -270,41 +317,51 @@ static const uint8_t *filed_key(const uint8_t *buf, const Frame *frame) {
     return frame->mirrored ? frame->mirror : buf + frame->wire;
 }
 
-/* Everything about buf[start..end) that needs no flow state. The key's slot
- * is fetched into the cache while the frame before it is assigned: with the
- * many flows of a large capture nearly every lookup would otherwise wait on
- * memory. */
+static void hash_frame(const uint8_t *buf, Frame *frame) {
+    Py_ssize_t len = frame->ports + 4 - frame->wire;
+    frame->mirrored = files_as_mirror(buf + frame->wire, len, &frame->symmetric);
+    if (frame->mirrored)
+        mirror_of(buf + frame->wire, len, frame->mirror);
+    frame->hash = key_hash(frame->proto, filed_key(buf, frame), len);
+    frame->hashed = 1;
+}
+
+/* Everything about buf[start..end) that needs no flow state. A frame whose
+ * flow is likely in the table (by its ports, or by the bitmap now) is
+ * hashed here and its slot fetched into the cache while the frames before
+ * it are assigned: with the many flows of a large capture a lookup would
+ * otherwise wait on memory. */
 static void look_at(Splitter *self, const uint8_t *buf, Frame *frame) {
     frame->proto = plain_at(buf, frame->start, frame->end, &frame->wire, &frame->ports);
-    if (frame->proto && self->shards > 1) {
-        Py_ssize_t len = frame->ports + 4 - frame->wire;
-        frame->mirrored = files_as_mirror(buf + frame->wire, len, &frame->symmetric);
-        if (frame->mirrored)
-            mirror_of(buf + frame->wire, len, frame->mirror);
-        frame->hash = key_hash(frame->proto, filed_key(buf, frame), len);
-        __builtin_prefetch(&self->slots[(size_t)frame->hash & self->mask]);
+    frame->hashed = 0;
+    if (!frame->proto || self->shards == 1)
+        return;
+    unsigned sport = be16_at(buf, frame->ports), dport = be16_at(buf, frame->ports + 2);
+    if (client_by_ports(frame->proto, sport, dport)) {
+        if (frame->proto != PROTO_TCP)
+            return; /* never looked up */
+        frame->bit = filter_bit(frame->proto, buf + frame->wire, frame->ports + 4 - frame->wire);
+        if (!filtered(self, frame->bit))
+            return;
     }
+    hash_frame(buf, frame);
+    __builtin_prefetch(&self->slots[(size_t)frame->hash & self->mask]);
 }
 
 /* `ShardAssigner.shard_at` of a plain TCP/UDP frame (`look_at` read it); -1
  * for any other frame; -2 on no memory. */
-static int plain_shard_at(Splitter *self, const uint8_t *buf, const Frame *frame) {
+static int plain_shard_at(Splitter *self, const uint8_t *buf, Frame *frame) {
     int proto = frame->proto;
     Py_ssize_t wire = frame->wire, ports = frame->ports;
     if (!proto)
         return -1;
-    unsigned sport = (unsigned)buf[ports] << 8 | buf[ports + 1];
-    unsigned dport = (unsigned)buf[ports + 2] << 8 | buf[ports + 3];
+    unsigned sport = be16_at(buf, ports), dport = be16_at(buf, ports + 2);
     if (proto == PROTO_UDP && is_dhcp_server_port(dport))
         return 0; /* a request to a DHCP server */
     if (self->shards == 1)
         return 0;
+    uint32_t shards = (uint32_t)self->shards;
     Py_ssize_t len = ports + 4 - wire;
-    const uint8_t *key = filed_key(buf, frame);
-    Slot *slot = find(self, proto, key, len, frame->hash);
-    if (slot->len)
-        return slot->shard;
-    int32_t shard;
     Py_ssize_t size = (ports - wire) >> 1; /* an address: 4 or 16 bytes */
     Py_ssize_t src = wire, dst = wire + size;
     if (local_at(buf, src, size) || local_at(buf, dst, size)) {
@@ -312,8 +369,39 @@ static int plain_shard_at(Splitter *self, const uint8_t *buf, const Frame *frame
         uint32_t word = sport == dport   ? word_at(buf, src, size) ^ word_at(buf, dst, size)
                         : sport > dport ? word_at(buf, src, size)
                                          : word_at(buf, dst, size);
-        return (int)(spread(word) % (uint32_t)self->shards);
+        return (int)(spread(word) % shards);
     }
+    int32_t shard;
+    if (client_by_ports(proto, sport, dport)) {
+        if (proto == PROTO_TCP) {
+            /* The bit may have been set since `look_at`, by a frame before this one. */
+            if (filtered(self, frame->bit)) {
+                if (!frame->hashed)
+                    hash_frame(buf, frame);
+                Slot *slot = find(self, proto, filed_key(buf, frame), len, frame->hash);
+                if (slot->len)
+                    return slot->shard;
+            }
+            uint8_t flags = buf[ports + 13];
+            if (opened_from_lower_port(flags, sport, dport)) {
+                if (!frame->hashed)
+                    hash_frame(buf, frame);
+                shard = (int32_t)(spread(word_at(buf, flags & TCP_ACK ? dst : src, size)) % shards);
+                if (remember(self, proto, filed_key(buf, frame), len, frame->hash, frame->symmetric,
+                             shard) < 0)
+                    return -2;
+                return shard;
+            }
+        }
+        return (int)(spread(word_at(buf, sport > dport ? src : dst, size)) % shards);
+    }
+    if (!frame->hashed)
+        hash_frame(buf, frame);
+    const uint8_t *key = filed_key(buf, frame);
+    Slot *slot = find(self, proto, key, len, frame->hash);
+    if (slot->len)
+        return slot->shard;
+    /* `new_flow`'s client: the first packet's. */
     int client_is_src;
     if (proto == PROTO_TCP) {
         uint8_t flags = buf[ports + 13];
@@ -321,15 +409,10 @@ static int plain_shard_at(Splitter *self, const uint8_t *buf, const Frame *frame
     } else {
         client_is_src = !(sport < dport && sport < 1024);
     }
-    shard = (int32_t)(spread(word_at(buf, client_is_src ? src : dst, size)) %
-                      (uint32_t)self->shards);
+    shard = (int32_t)(spread(word_at(buf, client_is_src ? src : dst, size)) % shards);
     if (remember(self, proto, key, len, frame->hash, frame->symmetric, shard) < 0)
         return -2;
     return shard;
-}
-
-static unsigned be16(const uint8_t *buf, Py_ssize_t at) {
-    return (unsigned)buf[at] << 8 | buf[at + 1];
 }
 
 /* The process of a frame that is not a plain TCP/UDP frame, where `decode`
@@ -346,12 +429,12 @@ static int other_at(Splitter *self, const uint8_t *buf, Py_ssize_t start, Py_ssi
     if (end - start < 14 || self->shards == 1)
         return 0; /* no Ethernet header: rejected */
     Py_ssize_t l3 = start + 14;
-    unsigned ethertype = be16(buf, start + 12);
+    unsigned ethertype = be16_at(buf, start + 12);
     if (ethertype == ETH_VLAN) {
         if (end - start < 18)
             return 0; /* a tag cut short: rejected */
         l3 += 4;
-        ethertype = be16(buf, start + 16);
+        ethertype = be16_at(buf, start + 16);
         if (ethertype == ETH_VLAN || ethertype == ETH_QINQ)
             return -1;
     } else if (ethertype == ETH_QINQ) {
@@ -361,9 +444,9 @@ static int other_at(Splitter *self, const uint8_t *buf, Py_ssize_t start, Py_ssi
         if (end - l3 < 20 || buf[l3] >> 4 != 4)
             return 0;
         Py_ssize_t header_len = (Py_ssize_t)(buf[l3] & 0x0F) << 2;
-        if (header_len < 20 || (Py_ssize_t)be16(buf, l3 + 2) < header_len || end - l3 < header_len)
+        if (header_len < 20 || (Py_ssize_t)be16_at(buf, l3 + 2) < header_len || end - l3 < header_len)
             return 0;
-        if (be16(buf, l3 + 6) & 0x1FFF) /* a later fragment: no ports, by both addresses */
+        if (be16_at(buf, l3 + 6) & 0x1FFF) /* a later fragment: no ports, by both addresses */
             return (int)(spread(word_at(buf, l3 + 12, 4) ^ word_at(buf, l3 + 16, 4)) %
                          (uint32_t)self->shards);
         int proto = buf[l3 + 9];
@@ -527,7 +610,7 @@ static Py_ssize_t walk(Splitter *self, const uint8_t *buf, Py_ssize_t pos, Py_ss
             *stop = AT_END;
             return next;
         }
-        const Frame *this = &ahead[first];
+        Frame *this = &ahead[first];
         int owner = plain_shard_at(self, buf, this);
         if (owner == -1)
             owner = other_at(self, buf, this->start, this->end);
@@ -703,8 +786,14 @@ static int Splitter_init(Splitter *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     PyMem_Free(self->slots);
+    PyMem_Free(self->filter);
     self->slots = PyMem_Calloc(1024, sizeof(Slot));
-    if (self->slots == NULL) {
+    self->filter = PyMem_Calloc(FILTER_BITS / 64, sizeof(uint64_t));
+    if (self->slots == NULL || self->filter == NULL) {
+        PyMem_Free(self->slots);
+        PyMem_Free(self->filter);
+        self->slots = NULL;
+        self->filter = NULL;
         PyErr_NoMemory();
         return -1;
     }
@@ -723,6 +812,7 @@ static int Splitter_init(Splitter *self, PyObject *args, PyObject *kwds) {
 
 static void Splitter_dealloc(Splitter *self) {
     PyMem_Free(self->slots);
+    PyMem_Free(self->filter);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
