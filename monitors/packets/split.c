@@ -170,11 +170,16 @@ static uint32_t end_mix(uint32_t word, unsigned port) {
 /* The bitmap bit of the flow of a wire key (12 or 36 bytes), the same for
  * both directions. Not keyed: a capture that sets bits only sends its
  * frames to the table's lookup, as every frame went before the bitmap. */
+static uint32_t filter_of(int proto, uint32_t src_word, unsigned sport, uint32_t dst_word,
+                          unsigned dport) {
+    return (end_mix(src_word, sport) + end_mix(dst_word, dport) + (uint32_t)proto) &
+           (FILTER_BITS - 1);
+}
+
 static uint32_t filter_bit(int proto, const uint8_t *key, Py_ssize_t len) {
     Py_ssize_t size = (len - 4) >> 1;
-    uint32_t a = end_mix(word_at(key, 0, size), be16_at(key, 2 * size));
-    uint32_t b = end_mix(word_at(key, size, size), be16_at(key, 2 * size + 2));
-    return (a + b + (uint32_t)proto) & (FILTER_BITS - 1);
+    return filter_of(proto, word_at(key, 0, size), be16_at(key, 2 * size), word_at(key, size, size),
+                     be16_at(key, 2 * size + 2));
 }
 
 static int filtered(const Splitter *self, uint32_t bit) {
@@ -306,6 +311,7 @@ typedef struct {
     Py_ssize_t start, end, wire, ports;
     int proto;
     uint32_t bit; /* `filter_bit`, of a TCP frame whose ports tell its client */
+    uint32_t higher_word; /* and `word_at` of its higher port's address */
     int hashed;
     int mirrored, symmetric; /* the flow is filed under `mirror`; both directions alike */
     uint8_t mirror[MAX_KEY];
@@ -340,7 +346,12 @@ static void look_at(Splitter *self, const uint8_t *buf, Frame *frame) {
     if (client_by_ports(frame->proto, sport, dport)) {
         if (frame->proto != PROTO_TCP)
             return; /* never looked up */
-        frame->bit = filter_bit(frame->proto, buf + frame->wire, frame->ports + 4 - frame->wire);
+        /* Both ends' words once: the bit's, and the higher port's the process's. */
+        Py_ssize_t size = (frame->ports - frame->wire) >> 1;
+        uint32_t src_word = word_at(buf, frame->wire, size);
+        uint32_t dst_word = word_at(buf, frame->wire + size, size);
+        frame->bit = filter_of(PROTO_TCP, src_word, sport, dst_word, dport);
+        frame->higher_word = sport > dport ? src_word : dst_word;
         if (!filtered(self, frame->bit))
             return;
     }
@@ -392,6 +403,7 @@ static int plain_shard_at(Splitter *self, const uint8_t *buf, Frame *frame) {
                     return -2;
                 return shard;
             }
+            return (int)(spread(frame->higher_word) % shards);
         }
         return (int)(spread(word_at(buf, sport > dport ? src : dst, size)) % shards);
     }
