@@ -34,6 +34,7 @@ import resource
 import signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
@@ -64,6 +65,9 @@ class Outcome:
     stats: SensorStats
     adoption: dict[tuple[str, int], FamilyCounts]
     events: list[Event] = field(default_factory=list)
+    # Or, when the caller renders them (`sense_file(render=...)`), each
+    # event's time and line: merged in the same order as the events.
+    lines: list[tuple[datetime, str]] = field(default_factory=list)
     error: str | None = None
     # A capture corrupt partway: every worker stops at the same record, with
     # the events of the frames before it, as one process does.
@@ -99,8 +103,19 @@ def merge_adoption(
     return total
 
 
-def sense_file(make_sensor: MakeSensor, pcap: Path, workers: int) -> tuple[list[Event], Outcome]:
+def sense_file(
+    make_sensor: MakeSensor,
+    pcap: Path,
+    workers: int,
+    render: Callable[[Event], str] | None = None,
+) -> tuple[list[Event], Outcome]:
     """Every event of `pcap` in timestamp order, and the merged outcome.
+
+    With `render`, each worker renders its own events, all at once, and the
+    lines come back in `outcome.lines` (the event list is then empty), in
+    the order the events would have. What the parent does after the workers
+    is serial: unpickling thousands of events and rendering them there cost
+    a third of a second on a 512k-frame capture (bench/RESULTS.md).
 
     A capture found corrupt partway still gives the events of the frames
     before the bad record, and says why it stopped (`capture_error`)."""
@@ -114,13 +129,18 @@ def sense_file(make_sensor: MakeSensor, pcap: Path, workers: int) -> tuple[list[
         except PcapError as exc:
             cut_short = str(exc)
         sensor.close()
-        return Outcome(
-            sensor.stats, sensor.adoption.snapshot(), sensor.events, capture_error=cut_short
-        )
+        outcome = Outcome(sensor.stats, sensor.adoption.snapshot(), capture_error=cut_short)
+        if render is None:
+            outcome.events = sensor.events
+        else:
+            outcome.lines = [(event.timestamp, render(event)) for event in sensor.events]
+        return outcome
 
     outcomes = _run(make_sensor, workers, work)
     events = sorted((e for o in outcomes for e in o.events), key=lambda e: e.timestamp)
-    return events, _merged(outcomes)
+    merged = _merged(outcomes)
+    merged.lines = sorted((line for o in outcomes for line in o.lines), key=lambda line: line[0])
+    return events, merged
 
 
 def sense_live(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from monitors.packets.decode import decode
 from monitors.packets.parallel import sense_file
 from monitors.packets.shards import ShardAssigner, shard_of
 from monitors.packets.synthetic import Host, hosts_in, mixed_traffic
+from security.events import Event
 from tests.packets import scenarios
 from tests.packets.sharding import one_process, write_capture
 from yunwang.cli import app
@@ -81,6 +83,21 @@ def test_sharded_capture_gives_the_events_and_counters_of_one_process(
     }
 
 
+def test_workers_render_the_lines_of_the_events_in_their_order(
+    policy: SensorPolicy, capture: Path
+) -> None:
+    """`render`: each worker renders its own events; the merged lines are the
+    events' lines in the order the merged events have, and no event comes back."""
+
+    def render(event: Event) -> str:
+        return f"{event.timestamp.isoformat()} {event.id} {event.message}"
+
+    events, _ = sense_file(lambda: Sensor(policy, observer="test"), capture, 2)
+    none, outcome = sense_file(lambda: Sensor(policy, observer="test"), capture, 2, render)
+    assert none == [] and len(events) >= 10
+    assert [line for _, line in outcome.lines] == [render(e) for e in events]
+
+
 def test_every_flow_and_every_client_stays_in_one_shard(capture: Path) -> None:
     assigner = ShardAssigner(3)
     where: dict[object, set[int]] = {}
@@ -111,3 +128,28 @@ def test_the_command_with_workers_prints_what_one_process_prints(
         json.loads(line)["event"]["id"] for line in one.stdout.splitlines()
     )
     assert one.stderr.splitlines()[-1] == two.stderr.splitlines()[-1]  # the same summary line
+
+
+def test_the_command_with_workers_ships_to_a_store_what_it_prints(
+    capture: Path, policy_file: Path, tmp_path: Path
+) -> None:
+    """With --store the parent needs the events themselves, not their lines:
+    each is printed and shipped once."""
+    from security.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    common = ["sense", "--pcap", str(capture), str(scenarios.ESTATE), "--policy", str(policy_file)]
+    two = CliRunner().invoke(app, [*common, "--json", "--workers", "2", "--store", url])
+    assert two.exit_code == 0, two.stderr
+    printed = sorted(
+        (doc["@timestamp"], doc["message"]) for doc in map(json.loads, two.stdout.splitlines())
+    )
+    assert len(printed) >= 10
+    store = open_store(url)
+    try:
+        since = datetime(2000, 1, 1, tzinfo=UTC)
+        shipped = list(store.iter_events(["yunwang.packets"], since))
+    finally:
+        store.close()
+    # Once each (the producer's heartbeat aside; shipping adds its context).
+    assert sorted((e.to_ecs()["@timestamp"], e.message) for e in shipped) == printed

@@ -153,6 +153,9 @@ def sense(
                 bpf,
                 duration,
                 workers,
+                # Shipping needs the events themselves; printing only needs
+                # their lines, which each worker renders for its own.
+                _renderer(as_json) if shipper is None else None,
             )
         except SystemExit:
             _audit(record, target, "failure", estate_file, name, sensor.stats)
@@ -239,18 +242,24 @@ def _sense_workers(
     bpf: str | None,
     duration: float | None,
     workers: int,
+    render: Callable[[Event], str] | None,
 ) -> SensorStats:
-    """One sensor process per worker; their counters merged (monitors.packets.parallel)."""
+    """One sensor process per worker; their counters merged (monitors.packets.parallel).
+
+    From a file, the events are printed (and shipped) here, merged in time
+    order; with `render`, only printed, from the lines the workers rendered."""
     from monitors.packets import PcapError
     from monitors.packets.live import CaptureError
     from monitors.packets.parallel import WorkerError, sense_file
 
     try:
         if pcap is not None:
-            events, outcome = sense_file(lambda: make_sensor(True), pcap, workers)
+            events, outcome = sense_file(lambda: make_sensor(True), pcap, workers, render)
             for event in events:  # merged in time order, printed (and shipped) here
                 for sink in sinks:
                     sink(event)
+            sys.stdout.writelines(f"{line}\n" for _, line in outcome.lines)
+            sys.stdout.flush()
             if outcome.capture_error is not None:
                 fail(outcome.capture_error)  # after the events before it, as one process
         else:
@@ -343,14 +352,21 @@ def _live(
             signal.signal(signal.SIGTERM, previous)
 
 
-def _printer(as_json: bool) -> Callable[[Event], None]:
-    def emit(event: Event) -> None:
+def _renderer(as_json: bool) -> Callable[[Event], str]:
+    def render(event: Event) -> str:
         if as_json:
-            line = json.dumps(event.to_ecs(), ensure_ascii=False, sort_keys=True)
-        else:
-            when = event.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            line = f"{when} {event.severity:>3} {event.rule_id} {event.message}"
-        sys.stdout.write(line + "\n")
+            return json.dumps(event.to_ecs(), ensure_ascii=False, sort_keys=True)
+        when = event.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return f"{when} {event.severity:>3} {event.rule_id} {event.message}"
+
+    return render
+
+
+def _printer(as_json: bool) -> Callable[[Event], None]:
+    render = _renderer(as_json)
+
+    def emit(event: Event) -> None:
+        sys.stdout.write(render(event) + "\n")
         sys.stdout.flush()
 
     return emit
