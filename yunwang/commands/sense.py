@@ -355,7 +355,8 @@ def _live(
 def _renderer(as_json: bool) -> Callable[[Event], str]:
     def render(event: Event) -> str:
         if as_json:
-            return json.dumps(event.to_ecs(), ensure_ascii=False, sort_keys=True)
+            # The document the id was hashed from, kept: not built a second time.
+            return json.dumps(event.document(), ensure_ascii=False, sort_keys=True)
         when = event.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return f"{when} {event.severity:>3} {event.rule_id} {event.message}"
 
