@@ -130,10 +130,15 @@ static unsigned be16_at(const uint8_t *buf, Py_ssize_t at) {
 
 /* `shards._word_at`: 32 bits of an address, an IPv6 address's four words folded. */
 static uint32_t word_at(const uint8_t *buf, Py_ssize_t at, Py_ssize_t size) {
-    uint32_t word = 0;
-    for (Py_ssize_t offset = at; offset < at + size; offset += 4)
-        word ^= (uint32_t)buf[offset] << 24 | (uint32_t)buf[offset + 1] << 16 |
-                (uint32_t)buf[offset + 2] << 8 | buf[offset + 3];
+    /* The XOR of big-endian words is the XOR of the words as loaded, swapped once. */
+    uint32_t word = 0, part;
+    for (Py_ssize_t offset = at; offset < at + size; offset += 4) {
+        memcpy(&part, buf + offset, 4);
+        word ^= part;
+    }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    word = __builtin_bswap32(word);
+#endif
     return word;
 }
 
@@ -338,9 +343,13 @@ static void hash_frame(const uint8_t *buf, Frame *frame) {
  * it are assigned: with the many flows of a large capture a lookup would
  * otherwise wait on memory. */
 static void look_at(Splitter *self, const uint8_t *buf, Frame *frame) {
-    frame->proto = plain_at(buf, frame->start, frame->end, &frame->wire, &frame->ports);
     frame->hashed = 0;
-    if (!frame->proto || self->shards == 1)
+    if (self->shards == 1) {
+        frame->proto = 0; /* every frame is process 0's (`other_at`): nothing to read */
+        return;
+    }
+    frame->proto = plain_at(buf, frame->start, frame->end, &frame->wire, &frame->ports);
+    if (!frame->proto)
         return;
     unsigned sport = be16_at(buf, frame->ports), dport = be16_at(buf, frame->ports + 2);
     if (client_by_ports(frame->proto, sport, dport)) {
