@@ -70,6 +70,24 @@ class SensorStats:
 _YIELD_EVERY: Final = 0xFF  # frames between two GIL hand-overs, less one
 
 
+class _Emitter:
+    """Counts each event raised and hands it to the sinks.
+
+    Its own object rather than a method of the sensor: every detection
+    holds it, and a bound method would make each sensor a reference cycle,
+    kept (with every flow and window it holds) until the cyclic collector
+    runs, which `settle_memory` makes rare."""
+
+    def __init__(self, stats: SensorStats, sinks: list[Sink]) -> None:
+        self.stats = stats
+        self.sinks = sinks
+
+    def __call__(self, event: Event) -> None:
+        self.stats.events[event.rule_id or event.action] += 1
+        for sink in self.sinks:
+            sink(event)
+
+
 class Sensor:
     def __init__(
         self,
@@ -90,9 +108,10 @@ class Sensor:
         self.policy = policy
         self.stats = SensorStats()
         self.events: list[Event] = []
-        self._sinks = list(sinks)
+        held = list(sinks)
         if keep_events:
-            self._sinks.insert(0, self.events.append)
+            held.insert(0, self.events.append)
+        self._emit = _Emitter(self.stats, held)
         self.flow_thresholds = override(
             FlowThresholds(), policy.thresholds.get("flows", {}), "thresholds.flows"
         )
@@ -107,11 +126,6 @@ class Sensor:
         self._on_sweep = _hooks(self.detections, "on_sweep")
         self.flows: dict[FlowKey, Flow] = {}
         self._next_sweep = 0.0
-
-    def _emit(self, event: Event) -> None:
-        self.stats.events[event.rule_id or event.action] += 1
-        for sink in self._sinks:
-            sink(event)
 
     def feed(self, ts: float, frame: bytes, length: int = 0) -> None:
         self.feed_all(((ts, frame, length),))
