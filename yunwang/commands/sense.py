@@ -249,9 +249,14 @@ def _sense_workers(
     From a file, the events are printed (and shipped) here, merged in time
     order; with `render`, only printed, from the lines the workers rendered."""
     from monitors.packets import PcapError
-    from monitors.packets.live import CaptureError
     from monitors.packets.parallel import WorkerError, sense_file
 
+    failures: tuple[type[Exception], ...] = (PcapError, WorkerError)
+    if pcap is None:
+        # Only live capture needs scapy's socket layer: a sixth of a second to import.
+        from monitors.packets.live import CaptureError
+
+        failures += (CaptureError,)
     try:
         if pcap is not None:
             events, outcome = sense_file(lambda: make_sensor(True), pcap, workers, render)
@@ -264,7 +269,7 @@ def _sense_workers(
                 fail(outcome.capture_error)  # after the events before it, as one process
         else:
             outcome = _fan_out(make_sensor, iface, bpf, duration, workers)
-    except (PcapError, CaptureError, WorkerError) as exc:
+    except failures as exc:
         fail(str(exc))
     except BrokenPipeError:
         sys.stderr.close()
