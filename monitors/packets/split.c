@@ -193,8 +193,9 @@ static int filtered(const Splitter *self, uint32_t bit) {
 
 /* ---- the flow table: open addressing, linear probing ----
  *
- * The Python assigner keeps a dict holding both directions' wire keys of
- * every flow. Here a flow takes one slot, under the wire key of the
+ * Only the flows whose client the ports cannot tell are here
+ * (`client_by_ports`). The Python assigner keeps a dict holding both
+ * directions' wire keys of each. Here a flow takes one slot, under the wire key of the
  * direction whose (address, port) comes first: half the memory, half the
  * inserts. `count` still counts what the dict would hold (two keys a flow,
  * one when both directions are the same bytes), so the table is emptied at
