@@ -125,7 +125,9 @@ def sense_file(
         sensor.events.clear()
         cut_short = None
         try:
-            sensor.feed_all(read_capture(pcap, FileShare(index, workers)))
+            # One worker keeps every record: the reader alone, as one process reads.
+            share = FileShare(index, workers) if workers > 1 else None
+            sensor.feed_all(read_capture(pcap, share))
         except PcapError as exc:
             cut_short = str(exc)
         sensor.close()

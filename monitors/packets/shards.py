@@ -358,9 +358,14 @@ class FileShare(RecordFilter):
         native.pos = 0
         while read := handle.readinto(window[filled:]):
             filled += read
-            while (record := native.take(buf, filled, little, scale, self.index)) is not None:
-                if not native.undecided or self._decoded_keep(record[1], record[2]):
-                    yield record
+            while records := native.take(buf, filled, little, scale, self.index):
+                if native.undecided:  # the last one: only a decode tells whose it is
+                    last = records.pop()
+                    yield from records
+                    if self._decoded_keep(last[1], last[2]):
+                        yield last
+                else:
+                    yield from records
             if native.corrupt_at >= 0:
                 raise PcapError(
                     f"{path}: record of {native.corrupt_length} bytes at offset "

@@ -41,7 +41,8 @@
 #define MAX_KEY 36             /* two IPv6 addresses and two ports */
 #define NO_SHARD (-1)
 #define PREFETCH_AHEAD 2048 /* bytes of the file fetched ahead of the record read */
-#define LOOKAHEAD 6 /* frames read ahead of the one assigned (`skip`) */
+#define LOOKAHEAD 6 /* frames read ahead of the one assigned (`take`) */
+#define TAKE_BATCH 256 /* records `take` lists at most */
 #define FILTER_BITS (1u << 20) /* the table's bitmap: 128 KB, within a core's L2 */
 
 typedef struct {
@@ -602,51 +603,6 @@ static PyObject *Splitter_shard_at(Splitter *self, PyObject *const *args, Py_ssi
     return PyLong_FromLong(shard);
 }
 
-typedef enum { AT_END, AT_MINE, AT_UNDECIDED } Stop;
-
-/* From the pcap record at `pos`, pass over whole records of buf[..size)
- * that other processes own; stop at one of process `index`'s (AT_MINE), at
- * a record needing a decode to be assigned (AT_UNDECIDED), or (AT_END) at a
- * record whose captured length is past the reader's bound or that is not
- * wholly in the buffer. Returns the position of the record it stopped at;
- * -1 on no memory. */
-static Py_ssize_t walk(Splitter *self, const uint8_t *buf, Py_ssize_t pos, Py_ssize_t size,
-                       int little, long index, Stop *stop) {
-    /* A few frames of lookahead: each record is read (and its flow's slot
-     * fetched) LOOKAHEAD frames before it is assigned, long enough for the
-     * fetch to arrive. Reading is pure, so stopping at a frame leaves those
-     * after it to be read again by the next walk. */
-    Frame ahead[LOOKAHEAD];
-    int first = 0, held = 0;
-    Py_ssize_t next = pos;
-    for (;;) {
-        while (held < LOOKAHEAD) {
-            Frame *frame = &ahead[(first + held) % LOOKAHEAD];
-            if (!record_at(buf, next, size, little, frame))
-                break;
-            look_at(self, buf, frame);
-            next = frame->end;
-            held++;
-        }
-        if (held == 0) {
-            *stop = AT_END;
-            return next;
-        }
-        Frame *this = &ahead[first];
-        int owner = plain_shard_at(self, buf, this);
-        if (owner == -1)
-            owner = other_at(self, buf, this->start, this->end);
-        if (owner == -2)
-            return -1;
-        if (owner == index || owner < 0) {
-            *stop = owner == index ? AT_MINE : AT_UNDECIDED;
-            return this->start - 16;
-        }
-        first = (first + 1) % LOOKAHEAD;
-        held--;
-    }
-}
-
 /* skip_blocks(buf, pos, size, little, ethernet, index): from the pcapng
  * block at `pos`, pass over whole enhanced packet blocks of buf[..size)
  * that other processes own, and stop at any other block: one of `index`'s
@@ -700,12 +656,45 @@ static PyObject *Splitter_skip_blocks(Splitter *self, PyObject *const *args, Py_
     return PyLong_FromSsize_t(pos);
 }
 
-/* take(buf, size, little, scale, index): the next pcap record of buf[..size)
- * (from `pos`) that process `index` owns or that needs a decode to be
- * assigned (then `undecided` is true), as the reader's (timestamp, frame,
- * wire length); `pos` moves past it. None when no whole record is left:
- * `pos` is then where the rest starts, and `corrupt_at` is `pos` when that
- * record's captured length is bogus (`corrupt_length`), else -1. */
+/* The reader's record (timestamp, frame, wire length) of the pcap record at `pos`. */
+static PyObject *record_of(const uint8_t *buf, Py_ssize_t pos, int little, double scale) {
+    Py_ssize_t caplen = (Py_ssize_t)u32_at(buf, pos + 8, little);
+    double ts = (double)u32_at(buf, pos, little) + (double)u32_at(buf, pos + 4, little) * scale;
+    PyObject *record = PyTuple_New(3);
+    if (record == NULL)
+        return NULL;
+    PyObject *items[3] = {
+        PyFloat_FromDouble(ts),
+        PyBytes_FromStringAndSize((const char *)buf + pos + 16, caplen),
+        PyLong_FromUnsignedLong((unsigned long)u32_at(buf, pos + 12, little)),
+    };
+    for (int i = 0; i < 3; i++) {
+        if (items[i] == NULL) {
+            for (int j = 0; j < 3; j++)
+                Py_XDECREF(items[j]);
+            Py_DECREF(record);
+            return NULL;
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        PyTuple_SET_ITEM(record, i, items[i]);
+    return record;
+}
+
+/* take(buf, size, little, scale, index): from `pos`, the pcap records of
+ * buf[..size) that process `index` owns, as the reader's (timestamp,
+ * frame, wire length), at most TAKE_BATCH of them; the records other
+ * processes own are passed over. The list ends early at a record that
+ * needs a decode to be assigned: then it is the list's last, and
+ * `undecided` is true. `pos` moves past the last record listed. An empty
+ * list: no whole record is left; `pos` is then where the rest starts, and
+ * `corrupt_at` is `pos` when that record's captured length is bogus
+ * (`corrupt_length`), else -1.
+ *
+ * A few frames of lookahead: each record is read (and a flow's slot
+ * fetched) LOOKAHEAD frames before it is assigned, long enough for the
+ * fetch to arrive. Reading is pure, so the frames read ahead when the list
+ * ends are read again by the next call. */
 static PyObject *Splitter_take(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
     if (called(self, nargs, 5, "take(buf, size, little, scale, index)") < 0)
         return NULL;
@@ -721,36 +710,66 @@ static PyObject *Splitter_take(Splitter *self, PyObject *const *args, Py_ssize_t
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
         return NULL;
     const uint8_t *buf = view.buf;
-    PyObject *record = NULL;
+    PyObject *records = NULL;
     if (size < 0 || size > view.len || self->pos < 0 || self->pos > size) {
         PyErr_SetString(PyExc_ValueError, "size or pos outside the buffer");
         goto done;
     }
-    Stop stop;
-    Py_ssize_t pos = walk(self, buf, self->pos, size, little, index, &stop);
-    if (pos < 0)
+    records = PyList_New(0);
+    if (records == NULL)
         goto done;
+    self->undecided = 0;
     self->corrupt_at = -1;
-    if (stop == AT_END) {
-        self->pos = pos;
-        if (pos + 16 <= size && u32_at(buf, pos + 8, little) > MAX_RECORD) {
-            self->corrupt_at = pos;
-            self->corrupt_length = u32_at(buf, pos + 8, little);
+    Frame ahead[LOOKAHEAD];
+    int first = 0, held = 0;
+    Py_ssize_t next = self->pos; /* the record after those read ahead */
+    for (;;) {
+        while (held < LOOKAHEAD) {
+            Frame *frame = &ahead[(first + held) % LOOKAHEAD];
+            if (!record_at(buf, next, size, little, frame))
+                break;
+            look_at(self, buf, frame);
+            next = frame->end;
+            held++;
         }
-        record = Py_NewRef(Py_None);
-        goto done;
+        if (held == 0) { /* no whole record left */
+            self->pos = next;
+            if (next + 16 <= size && u32_at(buf, next + 8, little) > MAX_RECORD) {
+                self->corrupt_at = next;
+                self->corrupt_length = u32_at(buf, next + 8, little);
+            }
+            break;
+        }
+        Frame *this = &ahead[first];
+        first = (first + 1) % LOOKAHEAD;
+        held--;
+        int owner = plain_shard_at(self, buf, this);
+        if (owner == -1)
+            owner = other_at(self, buf, this->start, this->end);
+        if (owner == -2)
+            goto failed;
+        if (owner != index && owner >= 0)
+            continue;
+        PyObject *record = record_of(buf, this->start - 16, little, scale);
+        if (record == NULL || PyList_Append(records, record) < 0) {
+            Py_XDECREF(record);
+            goto failed;
+        }
+        Py_DECREF(record);
+        self->pos = this->end;
+        if (owner < 0) {
+            self->undecided = 1;
+            break;
+        }
+        if (PyList_GET_SIZE(records) >= TAKE_BATCH)
+            break;
     }
-    Py_ssize_t caplen = (Py_ssize_t)u32_at(buf, pos + 8, little);
-    double ts = (double)u32_at(buf, pos, little) + (double)u32_at(buf, pos + 4, little) * scale;
-    record = Py_BuildValue("(dy#k)", ts, (const char *)buf + pos + 16, caplen,
-                           (unsigned long)u32_at(buf, pos + 12, little));
-    if (record != NULL) {
-        self->pos = pos + 16 + caplen;
-        self->undecided = stop == AT_UNDECIDED;
-    }
+    goto done;
+failed:
+    Py_CLEAR(records);
 done:
     PyBuffer_Release(&view);
-    return record;
+    return records;
 }
 
 /* A wire key from Python: both addresses of one family, then both ports. */

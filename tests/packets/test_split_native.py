@@ -415,3 +415,31 @@ def test_only_flows_the_ports_cannot_tell_are_remembered(native: bool) -> None:
         udp = Ether() / IP(src=client, dst=scanner) / UDP(sport=sport, dport=dport) / Raw(bytes(8))
         assert at(bytes(udp)) >= 0
     assert size() == 2 * len(probes) + 4
+
+
+@needs_build
+def test_take_lists_at_most_a_batch_and_ends_one_at_a_frame_needing_a_decode(
+    tmp_path: Path,
+) -> None:
+    """`take` lists up to 256 records a call; a frame only a decode can assign
+    ends the list wherever it falls (at, just before and just after a
+    batch's end), and every share is still the one decoding gives."""
+    plain = bytes(Ether() / IP(src="198.18.1.5", dst="198.18.8.9") / TCP(sport=40000, dport=443))
+    options = bytes(
+        Ether() / IP(src="198.18.1.6", dst="198.18.8.9", options=[b"\x01" * 4]) / TCP(dport=443)
+    )
+    undecided = {0, 254, 255, 256, 257, 511, 512, 767}
+    path = tmp_path / "batches.pcap"
+    with PcapWriter(path) as writer:
+        for n in range(900):
+            writer.write(1_760_000_000 + n * 1e-3, options if n in undecided else plain)
+    reference = ShardAssigner(2, native=False)
+    every = list(read_capture(path))
+    owners = [reference.shard(decode(f, 0.0, len(f))) for _, f, _ in every]
+    assert ShardAssigner(2).shard_at(options, 0, len(options)) == -1  # a decode decides it
+    for index in range(2):
+        share = FileShare(index, 2)
+        assert share.assigner.native
+        kept = [record for record, owner in zip(every, owners, strict=True) if owner == index]
+        assert list(read_capture(path, share)) == kept
+    assert owners.count(owners[1]) > 600  # one process lists several whole batches
