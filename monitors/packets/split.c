@@ -686,10 +686,12 @@ static PyObject *record_of(const uint8_t *buf, Py_ssize_t pos, int little, doubl
  * frame, wire length), at most TAKE_BATCH of them; the records other
  * processes own are passed over. The list ends early at a record that
  * needs a decode to be assigned: then it is the list's last, and
- * `undecided` is true. `pos` moves past the last record listed. An empty
- * list: no whole record is left; `pos` is then where the rest starts, and
- * `corrupt_at` is `pos` when that record's captured length is bogus
- * (`corrupt_length`), else -1.
+ * `undecided` is true. `pos` moves past the last record listed, or, when
+ * the walk met the end of the whole records (past records other processes
+ * own), to where the rest starts; `corrupt_at` is then `pos` when that
+ * record's captured length is bogus (`corrupt_length`), else -1, and may
+ * be set with records listed: the caller reads it after an empty list (no
+ * whole record left), which the next call gives with the same flag.
  *
  * A few frames of lookahead: each record is read (and a flow's slot
  * fetched) LOOKAHEAD frames before it is assigned, long enough for the
