@@ -161,19 +161,13 @@ class ShardAssigner:
     Deterministic: processes that see the same packets in the same order
     agree.
 
-    Most flows need no table: between two different ports, one of them
-    under 1024 or over TCP, every packet names the flow's client alike (the
-    higher port's end, `_client_by_ports`). The table holds the others: a
-    TCP flow opened from its lower port (a scan from port 20), and flows
-    whose client only the first packet tells (equal ports, UDP between two
-    high ports). So nearly every frame is assigned without a lookup, and in
-    C (split.c) a bitmap of the table's flows says when one is needed. The
-    table is bounded; when full it is emptied (in every process at the same
-    packet), and later packets of older flows then go by their first packet
-    again. A TCP flow first seen past its SYN, whose SYN then comes from
-    the lower port (a capture started mid-flow that sees the flow opened
-    again), is from that SYN on its sender's; one sensor would keep the
-    flow it already had.
+    Most flows need no table: the ports alone name their client
+    (`_client_by_ports`). The table holds the others, and in C a bitmap
+    of them says when a frame needs a lookup. It is bounded; when full it
+    is emptied (in every process at the same packet), and later packets of
+    older flows go by their first packet again. A TCP flow first seen past
+    its SYN whose SYN then comes from the lower port is from then on its
+    sender's; one sensor would keep the flow it had.
 
     A flow is remembered by its wire key, per transport protocol: source and
     destination address then source and destination port, the bytes that
