@@ -16,11 +16,10 @@ wall-clock ratio; also each worker's share of the frames. The load average
 is printed before and after: the machine is shared and its speed wanders,
 so only ratios from the same run mean much.
 
-Also timed, in its own forked worker: reading the file and assigning every
-frame while keeping none (`FileShare` of a process that owns nothing), the
-part of the work each of N processes repeats. With that S and one worker's
-W, no split of this design can beat W / (S + W/N) on N cores, even with
-every worker's share perfectly even: the "ceiling" column.
+Also summed: every worker's CPU seconds, against the one worker's: what
+sharing the file adds (the relay reading and handing on the file, each
+worker's start and close). With that sum S and one worker's W, no balance
+of the shares can beat N * W / S on N cores: the "ceiling" column.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,30 +39,23 @@ from bench.packets_bench import build_capture as build_bench_capture  # noqa: E4
 from bench.packets_mix import build_capture as build_mix_capture  # noqa: E402
 from estate import load  # noqa: E402
 from monitors.packets import Sensor, SensorPolicy, compiled, read_capture  # noqa: E402
-from monitors.packets.parallel import Outcome, _run, sense_file  # noqa: E402
+from monitors.packets.parallel import sense_file  # noqa: E402
 from monitors.packets.policy_cache import policy_for  # noqa: E402
 from monitors.packets.sensor import settle_memory  # noqa: E402
-from monitors.packets.shards import FileShare  # noqa: E402
 
 
-def _one_round(policy: SensorPolicy, pcap: Path, workers: int) -> tuple[float, float, list[int]]:
-    """(busiest worker's CPU seconds, wall seconds, frames per worker)."""
+class Round(NamedTuple):
+    busiest: float  # CPU seconds of the busiest worker
+    total: float  # CPU seconds of all workers
+    wall: float
+    shares: list[int]  # frames each worker sensed
+
+
+def _one_round(policy: SensorPolicy, pcap: Path, workers: int) -> Round:
     start = time.perf_counter()
     _, outcome = sense_file(lambda: Sensor(policy, observer="bench"), pcap, workers)
-    return max(outcome.cpu_s), time.perf_counter() - start, outcome.shares
-
-
-def _shared_part(policy: SensorPolicy, pcap: Path, workers: int) -> float:
-    """CPU seconds of a worker that reads `pcap` and assigns every frame of
-    it to one of `workers` processes, keeping none (it owns no share)."""
-
-    def work(index: int, sensor: Sensor) -> Outcome:
-        for _ in read_capture(pcap, FileShare(workers, workers)):
-            pass
-        return Outcome(sensor.stats, {})
-
-    (outcome,) = _run(lambda: Sensor(policy, observer="bench"), 1, work)
-    return outcome.cpu_s[0]
+    wall = time.perf_counter() - start
+    return Round(max(outcome.cpu_s), sum(outcome.cpu_s), wall, outcome.shares)
 
 
 def main() -> None:
@@ -87,27 +80,24 @@ def main() -> None:
     print(f"sensor: {'compiled' if compiled.in_use() else 'interpreted'}; {args.rounds} rounds")
     n = args.workers
     print(f"| capture | frames | 1 worker CPU-s | busiest of {n} CPU-s | ratio | "
-          "round by round | wall ratio | reading and assigning alone CPU-s | ceiling | "
-          "frames per worker |")  # fmt: skip
+          f"round by round | wall ratio | all {n} CPU-s | ceiling | frames per worker |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for pcap in captures:
         frames = sum(1 for _ in read_capture(pcap))
-        one: list[tuple[float, float, list[int]]] = []
-        many: list[tuple[float, float, list[int]]] = []
-        shared: list[float] = []
+        one: list[Round] = []
+        many: list[Round] = []
         for _ in range(args.rounds):
             one.append(_one_round(policy, pcap, 1))
             many.append(_one_round(policy, pcap, n))
-            shared.append(_shared_part(policy, pcap, n))
-        cpu1 = statistics.median(c for c, _, _ in one)
-        cpun = statistics.median(c for c, _, _ in many)
-        paired = statistics.median(a[0] / b[0] for a, b in zip(one, many, strict=True))
-        wall = statistics.median(w for _, w, _ in one) / statistics.median(w for _, w, _ in many)
-        alone = statistics.median(shared)
-        ceiling = statistics.median(a[0] / (s + a[0] / n) for a, s in zip(one, shared, strict=True))
-        shares = ", ".join(str(s) for s in many[0][2])
+        cpu1 = statistics.median(r.busiest for r in one)
+        cpun = statistics.median(r.busiest for r in many)
+        paired = statistics.median(a.busiest / b.busiest for a, b in zip(one, many, strict=True))
+        wall = statistics.median(r.wall for r in one) / statistics.median(r.wall for r in many)
+        total = statistics.median(r.total for r in many)
+        ceiling = statistics.median(n * a.busiest / b.total for a, b in zip(one, many, strict=True))
+        shares = ", ".join(str(s) for s in many[0].shares)
         print(f"| {pcap.name} | {frames:,} | {cpu1:.3f} | {cpun:.3f} | {cpu1 / cpun:.2f} | "
-              f"{paired:.2f} | {wall:.2f} | {alone:.3f} | {ceiling:.2f} | {shares} |")  # fmt: skip
+              f"{paired:.2f} | {wall:.2f} | {total:.3f} | {ceiling:.2f} | {shares} |")  # fmt: skip
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

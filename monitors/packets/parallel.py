@@ -2,12 +2,14 @@
 
 Each worker is a forked copy of the loaded sensor (the policy is built
 once, before the fork) with its share of the traffic (`shards`): for a
-file, every worker reads the file and keeps its own packets (`FileShare`); live, the
-kernel's AF_PACKET fanout hands each packet to one worker's socket.
+classic pcap file, worker 0 reads the file and hands each other worker its
+packets through shared memory (`FileShare`'s relay; a pcapng is read by
+every worker, each keeping its own); live, the kernel's AF_PACKET fanout
+hands each packet to one worker's socket.
 
 What needs merging, and how (everything else is whole in one worker):
-- the counters (`SensorStats`): summed; malformed frames are counted by
-  worker 0 alone, since every worker reads them;
+- the counters (`SensorStats`): summed; malformed frames are worker 0's
+  alone;
 - IPv6 adoption (flows and bytes per segment and family): each flow lives
   in one worker, so the totals are summed;
 - the event stream: from a file, the workers' events are merged in
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import resource
 import signal
@@ -45,7 +48,7 @@ from security.events import Event
 from .capture import PcapError, read_capture
 from .detections.adoption import FamilyCounts
 from .sensor import Sensor, SensorStats
-from .shards import FileShare
+from .shards import FileShare, relay_rings
 
 if TYPE_CHECKING:
     from .live import LiveCapture
@@ -120,13 +123,14 @@ def sense_file(
     A capture found corrupt partway still gives the events of the frames
     before the bad record, and says why it stopped (`capture_error`)."""
     next(iter(read_capture(pcap)), None)  # a file that is no capture: one line, here
+    rings = relay_rings(workers)
 
     def work(index: int, sensor: Sensor) -> Outcome:
         sensor.events.clear()
         cut_short = None
         try:
             # One worker keeps every record: the reader alone, as one process reads.
-            share = FileShare(index, workers) if workers > 1 else None
+            share = FileShare(index, workers, rings) if workers > 1 else None
             sensor.feed_all(read_capture(pcap, share))
         except PcapError as exc:
             cut_short = str(exc)
@@ -168,9 +172,6 @@ def sense_live(
 
 
 def _merged(outcomes: list[Outcome]) -> Outcome:
-    for index, outcome in enumerate(outcomes):
-        if outcome.error is not None:
-            raise WorkerError(outcome.error if index == 0 else f"worker {index}: {outcome.error}")
     stats = merge_stats(o.stats for o in outcomes)
     shares = [o.stats.seen for o in outcomes]
     cpu = [c for o in outcomes for c in o.cpu_s]
@@ -228,17 +229,30 @@ def _run(
     previous_int = signal.signal(signal.SIGINT, forward)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
     started()
-    outcomes: list[Outcome] = []
+    outcomes: dict[int, Outcome] = {}
     try:
-        for index, (process, receive) in enumerate(channels):
-            try:
-                outcomes.append(receive.recv())
-            except EOFError:
+        waiting = {receive: index for index, (_, receive) in enumerate(channels)}
+        while waiting:
+            # Whichever ends first: a worker that failed is reported at
+            # once, and the finally below stops the others, which may be
+            # waiting on it (a file's relay and its readers).
+            for ready in multiprocessing.connection.wait(list(waiting)):
+                assert isinstance(ready, Connection)
+                index = waiting.pop(ready)
+                process = channels[index][0]
+                try:
+                    outcome: Outcome = ready.recv()
+                except EOFError:
+                    process.join()
+                    raise WorkerError(
+                        f"worker {index} ended without a result (exit {process.exitcode})"
+                    ) from None
                 process.join()
-                raise WorkerError(
-                    f"worker {index} ended without a result (exit {process.exitcode})"
-                ) from None
-            process.join()
+                if outcome.error is not None:
+                    raise WorkerError(
+                        outcome.error if index == 0 else f"worker {index}: {outcome.error}"
+                    )
+                outcomes[index] = outcome
     finally:
         if stopping:
             # The command is leaving but still has its events and summary to
@@ -251,7 +265,7 @@ def _run(
         for process, _ in channels:
             if process.is_alive():
                 process.kill()
-    return outcomes
+    return [outcomes[index] for index in range(workers)]
 
 
 def _worker(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -46,7 +47,8 @@ T = 1_760_000_000.0
 
 
 def _in_process(host: Host, index: int) -> bool:
-    """Whether `host`'s connections go to process `index` of 2."""
+    """Whether `host`'s connections go to process `index` of 2 by the hash
+    (`shard_of`), as a pcapng is split."""
     syn = Ether() / IP(src=host.ipv4, dst=SERVERS[0].ipv4) / TCP(sport=40000, dport=80, flags="S")
     return shard_of(decode(bytes(syn), 0.0, 0), 2) == index
 
@@ -104,9 +106,19 @@ def edges(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_capture(tmp_path_factory.mktemp("edges") / "edges.pcap", _edges())
 
 
-def test_the_edges_give_one_process_events_on_two(policy: SensorPolicy, edges: Path) -> None:
+@pytest.mark.parametrize("form", ["pcap", "pcapng"])
+def test_the_edges_give_one_process_events_on_two(
+    policy: SensorPolicy, edges: Path, form: str, tmp_path: Path
+) -> None:
+    """A pcap is relayed, and the relay places each client by how busy the
+    processes are; a pcapng is split by the hash, which puts these clients
+    where `_edges` wants them (away from process 0, and from each other)."""
     one = one_process(policy, edges)
-    events, outcome = sense_file(lambda: Sensor(policy, observer="test"), edges, 2)
+    path = edges
+    if form == "pcapng":
+        path = tmp_path / "edges.pcapng"
+        subprocess.run(["editcap", "-F", "pcapng", str(edges), str(path)], check=True)
+    events, outcome = sense_file(lambda: Sensor(policy, observer="test"), path, 2)
     assert min(outcome.shares) > 0  # both processes had traffic
     assert sorted(e.id for e in events) == sorted(e.id for e in one.events)
     assert outcome.stats.events == one.stats.events
