@@ -62,8 +62,9 @@
  * fewer than this wait; else to the relay itself. Also about what the last
  * process still has to sense once the relay is done: a millisecond or two. */
 #define BACKLOG_LOW 512
-#define CLIENT_SLOTS (1u << 21)
-#define MAX_CLIENTS (CLIENT_SLOTS / 2)
+#define CLIENT_BITS_FIRST 12 /* the relay's client table starts at 4096 slots, */
+#define CLIENT_BITS_MOST 21  /* grows at half full, and stops growing here */
+#define MAX_CLIENTS (1u << (CLIENT_BITS_MOST - 1))
 
 typedef struct {
     Py_hash_t hash;
@@ -72,6 +73,11 @@ typedef struct {
     uint8_t len; /* 0: an empty slot */
     uint8_t key[MAX_KEY];
 } Slot;
+
+struct Client {
+    uint32_t word;
+    uint32_t owner; /* the process + 1; 0: an empty slot */
+};
 
 typedef struct {
     PyObject_HEAD
@@ -95,11 +101,11 @@ typedef struct {
     int has_rings;
     long ring_index; /* 0: this process is the relay */
     /* The relay's clients (an address word, `word_at`) and the process each
-     * was given when first seen: `client_owner` is the process + 1, 0 when
-     * the slot is empty. Keyed by a random multiplier, since the words are
-     * the file's. */
-    uint32_t *client_words;
-    uint8_t *client_owner;
+     * was given when first seen (`owner_of`); open addressing, keyed by a
+     * random multiplier, since the words are the file's. Small while the
+     * clients are few, so a lookup stays in the core's cache. */
+    struct Client *client_slots;
+    int client_bits; /* the table has 1 << client_bits slots */
     Py_ssize_t clients;
     uint64_t client_key;
 } Splitter;
@@ -203,22 +209,52 @@ static int least_busy(const Splitter *self) {
  * process when it first sees it, by how busy each is then, and keeps to it:
  * the same word always goes to the same process, as the hash would. When
  * the table holds MAX_CLIENTS, a new word goes by its hash. */
+static size_t client_slot(const Splitter *self, uint32_t word) {
+    return (size_t)((((uint64_t)word ^ self->client_key) * (self->client_key | 1)) >>
+                    (64 - self->client_bits));
+}
+
+/* Twice the slots, when there is memory for them; else the table stays. */
+static void grow_clients(Splitter *self) {
+    size_t slots = (size_t)1 << (self->client_bits + 1);
+    struct Client *fresh = PyMem_Calloc(slots, sizeof(struct Client));
+    if (fresh == NULL)
+        return;
+    struct Client *old = self->client_slots;
+    size_t old_slots = (size_t)1 << self->client_bits;
+    self->client_slots = fresh;
+    self->client_bits++;
+    for (size_t i = 0; i < old_slots; i++) {
+        if (old[i].owner) {
+            size_t at = client_slot(self, old[i].word);
+            while (fresh[at].owner)
+                at = (at + 1) & (slots - 1);
+            fresh[at] = old[i];
+        }
+    }
+    PyMem_Free(old);
+}
+
 static int owner_of(Splitter *self, uint32_t word) {
-    if (self->client_words == NULL)
+    if (self->client_slots == NULL)
         return (int)(spread(word) % (uint32_t)self->shards);
-    size_t mask = CLIENT_SLOTS - 1;
-    size_t at = (size_t)(((uint64_t)word ^ self->client_key) * (self->client_key | 1) >> 43) & mask;
-    while (self->client_owner[at]) {
-        if (self->client_words[at] == word)
-            return self->client_owner[at] - 1;
+    size_t mask = ((size_t)1 << self->client_bits) - 1;
+    size_t at = client_slot(self, word);
+    struct Client *slot;
+    while ((slot = &self->client_slots[at])->owner) {
+        if (slot->word == word)
+            return (int)slot->owner - 1;
         at = (at + 1) & mask;
     }
-    if (self->clients >= MAX_CLIENTS)
+    if ((size_t)self->clients >= MAX_CLIENTS)
         return (int)(spread(word) % (uint32_t)self->shards);
     int chosen = least_busy(self);
-    self->client_words[at] = word;
-    self->client_owner[at] = (uint8_t)(chosen + 1);
+    slot->word = word;
+    slot->owner = (uint32_t)chosen + 1;
     self->clients++;
+    /* At most half full, so a probe always meets an empty slot. */
+    if ((size_t)self->clients * 2 > mask + 1 && self->client_bits < CLIENT_BITS_MOST)
+        grow_clients(self);
     return chosen;
 }
 
@@ -460,6 +496,8 @@ static void look_at(Splitter *self, const uint8_t *buf, Frame *frame) {
         uint32_t dst_word = word_at(buf, frame->wire + size, size);
         frame->bit = filter_of(PROTO_TCP, src_word, sport, dst_word, dport);
         frame->higher_word = sport > dport ? src_word : dst_word;
+        if (self->client_slots != NULL) /* the relay: its client's slot, on its way */
+            __builtin_prefetch(&self->client_slots[client_slot(self, frame->higher_word)]);
         if (!filtered(self, frame->bit))
             return;
     }
@@ -955,17 +993,13 @@ static PyObject *Splitter_relay(Splitter *self, PyObject *const *args, Py_ssize_
     }
     if (index > 0)
         __atomic_store_n(&ring_at(self, index)->ready, 1, __ATOMIC_RELEASE);
-    if (index == 0 && self->shards > 1 && self->shards < 256) {
-        self->client_words = PyMem_Calloc(CLIENT_SLOTS, sizeof(uint32_t));
-        self->client_owner = PyMem_Calloc(CLIENT_SLOTS, 1);
-        if (self->client_words == NULL || self->client_owner == NULL ||
-            getrandom(&self->client_key, sizeof self->client_key, 0) != sizeof self->client_key) {
-            PyMem_Free(self->client_words);
-            PyMem_Free(self->client_owner);
-            self->client_words = NULL;
-            self->client_owner = NULL;
+    if (index == 0 && self->shards > 1) {
+        if (getrandom(&self->client_key, sizeof self->client_key, 0) != sizeof self->client_key)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        self->client_bits = CLIENT_BITS_FIRST;
+        self->client_slots = PyMem_Calloc((size_t)1 << CLIENT_BITS_FIRST, sizeof(struct Client));
+        if (self->client_slots == NULL)
             return PyErr_NoMemory();
-        }
     }
     Py_RETURN_NONE;
 }
@@ -1199,8 +1233,7 @@ static int Splitter_init(Splitter *self, PyObject *args, PyObject *kwds) {
 static void Splitter_dealloc(Splitter *self) {
     PyMem_Free(self->slots);
     PyMem_Free(self->filter);
-    PyMem_Free(self->client_words);
-    PyMem_Free(self->client_owner);
+    PyMem_Free(self->client_slots);
     if (self->has_rings)
         PyBuffer_Release(&self->rings);
     Py_TYPE(self)->tp_free((PyObject *)self);
