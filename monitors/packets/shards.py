@@ -43,6 +43,8 @@ counters and the event stream are merged from every process
 from __future__ import annotations
 
 import mmap
+import os
+import stat
 import struct
 import time
 from collections.abc import Iterator
@@ -379,7 +381,7 @@ class FileShare(RecordFilter):
         native = self.assigner.splitter()
         if native is None:
             return None
-        if self.rings is None:
+        if self.rings is None or not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             return self._read(path, handle, native, little, scale)
         native.relay(self.rings, self.index)
         if self.index == 0:
@@ -396,6 +398,7 @@ class FileShare(RecordFilter):
         native.pos = 0
         while read := handle.readinto(window[filled:]):
             filled += read
+            native.base = offset
             while records := native.take(buf, filled, little, scale, self.index):
                 if native.undecided:  # the last one: only a decode tells whose it is
                     last = records.pop()
@@ -404,7 +407,7 @@ class FileShare(RecordFilter):
                     if owner == self.index:
                         yield last
                     elif self.rings is not None:
-                        native.forward(owner, last)
+                        native.forward(owner, last, offset + native.pos - len(last[1]))
                 else:
                     yield from records
             if native.corrupt_at >= 0:
@@ -439,21 +442,34 @@ class FileShare(RecordFilter):
             native.finish(state, at, length)
 
     def _drain(self, path: Path, native: Splitter) -> Iterator[Record]:
-        """Another process's records, as the relay hands them on."""
-        while True:
-            if records := native.drain():
-                yield from records
-                continue
-            state, at, length = native.ring_state()
-            if state == RING_RUNNING:
-                time.sleep(_IDLE)
-                continue
-            if records := native.drain():  # handed on before the relay ended
-                yield from records
-                continue
-            if state == RING_CORRUPT:
-                raise _Corrupt(path, at, length)
-            return  # ended, or stopped: the relay's outcome says which
+        """Another process's records, as the relay hands them on: where each
+        frame lies in the file, copied out of this process's map of it (the
+        page cache's pages, not a copy of the file)."""
+        with path.open("rb") as handle:
+            file = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                while True:
+                    if records := native.drain(file):
+                        yield from records
+                        continue
+                    if native.beyond >= 0:  # the file grew since it was mapped
+                        file.close()
+                        file = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+                        if native.beyond > len(file):
+                            raise PcapError(f"{path}: the file shrank while it was read")
+                        continue
+                    state, at, length = native.ring_state()
+                    if state == RING_RUNNING:
+                        time.sleep(_IDLE)
+                        continue
+                    if records := native.drain(file):  # handed on before the relay ended
+                        yield from records
+                        continue
+                    if state == RING_CORRUPT:
+                        raise _Corrupt(path, at, length)
+                    return  # ended, or stopped: the relay's outcome says which
+            finally:
+                file.close()
 
     def skip_blocks(self, buf: bytes, pos: int, size: int, little: bool, ethernet: bytes) -> int:
         native = self.assigner.splitter()

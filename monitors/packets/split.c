@@ -49,11 +49,10 @@
 /* The relay (`relay`): process 0 reads the file and hands each other
  * process its frames through a ring in memory shared since the fork. */
 #define RING_HEADER 256
-/* Small, since each process faults in each page of it once: with the
- * backlog kept near BACKLOG_LOW frames it is rarely half full. */
-#define RING_BYTES (1u << 20)
+/* Room for 8 times BACKLOG_LOW records: the relay rarely waits on it. */
+#define RING_BYTES (128u << 10)
 #define RING_STRIDE (RING_HEADER + RING_BYTES)
-#define RING_WRAP 0xFFFFFFFFu /* a record's length: the rest up to the ring's end is unused */
+#define RING_RECORD 32 /* a frame's file offset, lengths and timestamp (`forward`) */
 #define RING_RUNNING 0
 #define RING_ENDED 1
 #define RING_CORRUPT 2
@@ -62,6 +61,7 @@
  * fewer than this wait; else to the relay itself. Also about what the last
  * process still has to sense once the relay is done: a millisecond or two. */
 #define BACKLOG_LOW 512
+#define BACKLOG_BYTES (512u << 10)
 #define CLIENT_BITS_FIRST 12 /* the relay's client table starts at 4096 slots, */
 #define CLIENT_BITS_MOST 21  /* grows at half full, and stops growing here */
 #define MAX_CLIENTS (1u << (CLIENT_BITS_MOST - 1))
@@ -91,6 +91,8 @@ typedef struct {
      * the flow is not there, so most frames need no hash and no probe. */
     uint64_t *filter;
     Py_ssize_t mine_at; /* the frame start of the block `skip_blocks` stopped at as index's, or -1 */
+    Py_ssize_t base; /* the relay: the file offset of `take`'s buf[0] */
+    Py_ssize_t beyond; /* a reader: the file size its next record needs (`drain`), or -1 */
     /* `take`'s place in the read buffer, and what it found. */
     Py_ssize_t pos;
     char undecided; /* T_BOOL */
@@ -119,11 +121,13 @@ typedef struct {
     uint64_t head;      /* bytes written, ever */
     uint64_t published; /* frames written */
     uint64_t seen_tail; /* the relay's last look at `tail` */
-    uint8_t relay_line[40];
-    uint64_t tail;     /* bytes read, ever */
-    uint64_t consumed; /* frames read */
-    uint64_t ready;    /* the reader has started (`relay`) */
-    uint8_t reader_line[40];
+    uint64_t bytes;     /* frame bytes handed on */
+    uint8_t relay_line[32];
+    uint64_t tail;      /* bytes read, ever */
+    uint64_t consumed;  /* frames read */
+    uint64_t ready;     /* the reader has started (`relay`) */
+    uint64_t read_bytes; /* frame bytes read */
+    uint8_t reader_line[32];
     int64_t state; /* RING_RUNNING until the relay ends */
     int64_t corrupt_at;
     uint64_t corrupt_length;
@@ -188,15 +192,15 @@ static Ring *ring_at(const Splitter *self, long index) {
 }
 
 /* The reader with the fewest frames waiting, if fewer than BACKLOG_LOW and
- * its ring is less than half full; else the relay itself (0). */
+ * of fewer than BACKLOG_BYTES; else the relay itself (0). */
 static int least_busy(const Splitter *self) {
     int chosen = 0;
     uint64_t lowest = BACKLOG_LOW;
     for (long index = 1; index < self->shards; index++) {
         Ring *ring = ring_at(self, index);
         uint64_t waiting = ring->published - __atomic_load_n(&ring->consumed, __ATOMIC_ACQUIRE);
-        uint64_t filled = ring->head - __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
-        if (waiting < lowest && filled < RING_BYTES / 2) { /* and large frames count by size */
+        uint64_t bytes = ring->bytes - __atomic_load_n(&ring->read_bytes, __ATOMIC_ACQUIRE);
+        if (waiting < lowest && bytes < BACKLOG_BYTES) { /* and large frames count by size */
             lowest = waiting;
             chosen = (int)index;
         }
@@ -825,21 +829,17 @@ static PyObject *record_of(const uint8_t *buf, Py_ssize_t pos, int little, doubl
 
 /* ---- the relay's rings ---- */
 
-static uint64_t ring_room(uint64_t caplen) { return 16 + ((caplen + 7) & ~(uint64_t)7); }
-
-/* Hands reader `index` the record (ts, frame, wire length), waiting while its
- * ring is full. -1 with an exception when a signal's handler raised one
- * (SIGTERM stops the relay while it waits). */
-static int forward(Splitter *self, long index, double ts, const uint8_t *frame, uint32_t caplen,
+/* Hands reader `index` the frame at file offset `offset` (its lengths and
+ * timestamp), waiting while its ring is full; the reader copies the frame
+ * out of its own map of the file. -1 with an exception when a signal's
+ * handler raised one (SIGTERM stops the relay while it waits). */
+static int forward(Splitter *self, long index, double ts, uint64_t offset, uint32_t caplen,
                    uint32_t wirelen) {
     Ring *ring = ring_at(self, index);
-    uint8_t *data = (uint8_t *)ring + RING_HEADER;
-    uint64_t need = ring_room(caplen), head = ring->head;
-    uint64_t to_end = RING_BYTES - head % RING_BYTES;
-    uint64_t taken = need <= to_end ? need : to_end + need;
-    while (head + taken - ring->seen_tail > RING_BYTES) {
+    uint64_t head = ring->head;
+    while (head + RING_RECORD - ring->seen_tail > RING_BYTES) {
         ring->seen_tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
-        if (head + taken - ring->seen_tail <= RING_BYTES)
+        if (head + RING_RECORD - ring->seen_tail <= RING_BYTES)
             break;
         struct timespec pause = {0, 20000};
         Py_BEGIN_ALLOW_THREADS
@@ -848,18 +848,14 @@ static int forward(Splitter *self, long index, double ts, const uint8_t *frame, 
         if (PyErr_CheckSignals() < 0)
             return -1;
     }
-    if (need > to_end) {
-        uint32_t wrap = RING_WRAP;
-        memcpy(data + head % RING_BYTES, &wrap, 4);
-        head += to_end;
-    }
-    uint8_t *at = data + head % RING_BYTES;
-    memcpy(at, &caplen, 4);
-    memcpy(at + 4, &wirelen, 4);
-    memcpy(at + 8, &ts, 8);
-    memcpy(at + 16, frame, caplen);
+    uint8_t *at = (uint8_t *)ring + RING_HEADER + head % RING_BYTES;
+    memcpy(at, &offset, 8);
+    memcpy(at + 8, &caplen, 4);
+    memcpy(at + 12, &wirelen, 4);
+    memcpy(at + 16, &ts, 8);
     ring->published++;
-    __atomic_store_n(&ring->head, head + need, __ATOMIC_RELEASE);
+    ring->bytes += caplen;
+    __atomic_store_n(&ring->head, head + RING_RECORD, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -939,8 +935,9 @@ static PyObject *Splitter_take(Splitter *self, PyObject *const *args, Py_ssize_t
         if (owner != index && owner >= 0) {
             if (self->has_rings) { /* the relay: hand it to its process */
                 Py_ssize_t at = this->start - 16;
-                if (forward(self, owner, ts_at(buf, at, little, scale), buf + this->start,
-                            (uint32_t)(this->end - this->start), u32_at(buf, at + 12, little)) < 0)
+                if (forward(self, owner, ts_at(buf, at, little, scale),
+                            (uint64_t)(self->base + this->start), (uint32_t)(this->end - this->start),
+                            u32_at(buf, at + 12, little)) < 0)
                     goto failed;
                 self->pos = this->end;
             }
@@ -1030,56 +1027,62 @@ static PyObject *Splitter_readers_ready(Splitter *self, PyObject *const *args, P
     Py_RETURN_TRUE;
 }
 
-/* drain(): the records waiting in this process's ring, at most TAKE_BATCH;
- * an empty list when none is waiting now (`ring_state` says whether more
- * will come). */
+/* drain(file): the records waiting in this process's ring, at most
+ * TAKE_BATCH, each frame copied out of `file` (the capture, mapped); an
+ * empty list when none is waiting now (`ring_state` says whether more will
+ * come). It stops before a frame past the end of `file` (the file grew
+ * since it was mapped): `beyond` is then the size that frame needs. */
 static PyObject *Splitter_drain(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)args;
-    if (called(self, nargs, 0, "drain()") < 0 || reading_a_ring(self) < 0)
+    if (called(self, nargs, 1, "drain(file)") < 0 || reading_a_ring(self) < 0)
+        return NULL;
+    Py_buffer file;
+    if (PyObject_GetBuffer(args[0], &file, PyBUF_SIMPLE) < 0)
         return NULL;
     Ring *ring = ring_at(self, self->ring_index);
     const uint8_t *data = (const uint8_t *)ring + RING_HEADER;
     uint64_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE), tail = ring->tail;
-    uint64_t frames = 0;
+    uint64_t frames = 0, bytes = 0;
+    self->beyond = -1;
     PyObject *records = PyList_New(0);
     if (records == NULL)
-        return NULL;
+        goto done;
     while (tail < head && frames < TAKE_BATCH) {
-        uint64_t at = tail % RING_BYTES;
+        const uint8_t *at = data + tail % RING_BYTES;
+        uint64_t offset;
         uint32_t caplen, wirelen;
         double ts;
-        memcpy(&caplen, data + at, 4);
-        if (caplen == RING_WRAP) {
-            tail += RING_BYTES - at;
-            continue;
+        memcpy(&offset, at, 8);
+        memcpy(&caplen, at + 8, 4);
+        memcpy(&wirelen, at + 12, 4);
+        memcpy(&ts, at + 16, 8);
+        if (offset + caplen > (uint64_t)file.len) {
+            self->beyond = (Py_ssize_t)(offset + caplen);
+            break;
         }
-        /* Written by the relay, a process of this run: a bad length is a bug. */
-        if (caplen > MAX_RECORD || at + ring_room(caplen) > RING_BYTES) {
-            PyErr_SetString(PyExc_RuntimeError, "a corrupt record in the relay's ring");
-            Py_DECREF(records);
-            return NULL;
-        }
-        memcpy(&wirelen, data + at + 4, 4);
-        memcpy(&ts, data + at + 8, 8);
-        PyObject *record = record_from(ts, data + at + 16, (Py_ssize_t)caplen, wirelen);
+        PyObject *record =
+            record_from(ts, (const uint8_t *)file.buf + offset, (Py_ssize_t)caplen, wirelen);
         if (record == NULL || PyList_Append(records, record) < 0) {
             Py_XDECREF(record);
-            Py_DECREF(records);
-            return NULL;
+            Py_CLEAR(records);
+            goto done;
         }
         Py_DECREF(record);
-        tail += ring_room(caplen);
+        tail += RING_RECORD;
         frames++;
+        bytes += caplen;
     }
     __atomic_store_n(&ring->consumed, ring->consumed + frames, __ATOMIC_RELEASE);
+    __atomic_store_n(&ring->read_bytes, ring->read_bytes + bytes, __ATOMIC_RELEASE);
     __atomic_store_n(&ring->tail, tail, __ATOMIC_RELEASE);
+done:
+    PyBuffer_Release(&file);
     return records;
 }
 
 /* forward(index, record): hands process `index` a record the relay decided
  * outside `take` (one a decode assigned). */
 static PyObject *Splitter_forward(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (called(self, nargs, 2, "forward(index, (ts, frame, wire length))") < 0)
+    if (called(self, nargs, 3, "forward(index, (ts, frame, wire length), offset)") < 0)
         return NULL;
     long index;
     if (long_arg(args[0], 1, self->shards - 1, &index) < 0)
@@ -1094,11 +1097,14 @@ static PyObject *Splitter_forward(Splitter *self, PyObject *const *args, Py_ssiz
     unsigned long wirelen;
     if (!PyArg_ParseTuple(args[1], "dy#k", &ts, &frame, &caplen, &wirelen))
         return NULL;
-    if (caplen > MAX_RECORD) {
-        PyErr_SetString(PyExc_ValueError, "a frame longer than a record can be");
+    Py_ssize_t offset = PyLong_AsSsize_t(args[2]);
+    if (offset == -1 && PyErr_Occurred())
+        return NULL;
+    if (caplen > MAX_RECORD || offset < 0) {
+        PyErr_SetString(PyExc_ValueError, "a frame longer than a record can be, or before the file");
         return NULL;
     }
-    if (forward(self, index, ts, (const uint8_t *)frame, (uint32_t)caplen, (uint32_t)wirelen) < 0)
+    if (forward(self, index, ts, (uint64_t)offset, (uint32_t)caplen, (uint32_t)wirelen) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1227,6 +1233,8 @@ static int Splitter_init(Splitter *self, PyObject *args, PyObject *kwds) {
     self->undecided = 0;
     self->corrupt_at = -1;
     self->corrupt_length = 0;
+    self->base = 0;
+    self->beyond = -1;
     return 0;
 }
 
@@ -1263,6 +1271,8 @@ static PyMemberDef Splitter_members[] = {
     {"undecided", T_BOOL, offsetof(Splitter, undecided), READONLY, NULL},
     {"corrupt_at", T_PYSSIZET, offsetof(Splitter, corrupt_at), READONLY, NULL},
     {"corrupt_length", T_ULONG, offsetof(Splitter, corrupt_length), READONLY, NULL},
+    {"base", T_PYSSIZET, offsetof(Splitter, base), 0, NULL},
+    {"beyond", T_PYSSIZET, offsetof(Splitter, beyond), READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 

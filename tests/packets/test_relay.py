@@ -58,7 +58,7 @@ pytestmark = needs_build
 Record = tuple[float, bytes, int]
 T = 1_760_000_000.0
 BACKLOG_LOW = 512  # split.c
-RING_BYTES = 1 << 20  # split.c
+BACKLOG_BYTES = 512 << 10  # split.c
 
 
 def _splitters(shards: int) -> list[Splitter]:
@@ -77,31 +77,47 @@ def _splitters(shards: int) -> list[Splitter]:
 
 def _records(count: int, seed: int) -> list[Record]:
     rng = random.Random(seed)
-    sizes = [0, 1, 7, 8, 9, MAX_RECORD] + [rng.randrange(1, 30_000) for _ in range(count - 6)]
+    sizes = [0, 1, 7, 8, 9, MAX_RECORD] + [rng.randrange(1, 2000) for _ in range(count - 6)]
     return [(T + i / 1000, rng.randbytes(size), size + i % 3) for i, size in enumerate(sizes)]
 
 
-def test_records_cross_the_ring_whole_and_in_order_past_its_end_and_while_it_is_full() -> None:
+def _file_of(tmp_path: Path, records: list[Record]) -> tuple[mmap.mmap, list[int]]:
+    """The frames laid end to end in a file, mapped, and where each starts."""
+    path = tmp_path / "frames"
+    offsets, at = [], 0
+    with path.open("wb") as out:
+        for _, frame, _ in records:
+            offsets.append(at)
+            out.write(frame)
+            at += len(frame)
+        out.write(bytes(1))  # a file of frames all empty is still a file to map
+    with path.open("rb") as handle:
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), offsets
+
+
+def test_records_cross_the_ring_whole_and_in_order_past_its_end_and_while_it_is_full(
+    tmp_path: Path,
+) -> None:
     relay, reader = _splitters(2)
-    sent = _records(700, seed=7)  # ~10 MB: ten times the 1 MB ring
-    assert sum(len(frame) for _, frame, _ in sent) > 8 * RING_BYTES
+    sent = _records(20_000, seed=7)  # five times what the ring holds
+    file, offsets = _file_of(tmp_path, sent)
     received: list[Record] = []
 
     def read() -> None:  # slower than the relay, so it waits on a full ring
         while True:
-            batch = reader.drain()
+            batch = reader.drain(file)
             received.extend(batch)
             if not batch:
                 if reader.ring_state()[0] != RING_RUNNING:
-                    received.extend(reader.drain())
+                    received.extend(reader.drain(file))
                     return
                 threading.Event().wait(0.001)
-            threading.Event().wait(0.0005)
+            threading.Event().wait(0.0002)
 
     thread = threading.Thread(target=read)
     thread.start()
-    for record in sent:
-        relay.forward(1, record)
+    for record, offset in zip(sent, offsets, strict=True):
+        relay.forward(1, record, offset)
     relay.finish(RING_ENDED, 0, 0)
     thread.join(timeout=60)
     assert not thread.is_alive()
@@ -109,41 +125,61 @@ def test_records_cross_the_ring_whole_and_in_order_past_its_end_and_while_it_is_
     assert reader.ring_state() == (RING_ENDED, 0, 0)
 
 
-def test_a_new_client_goes_to_the_process_least_behind_and_a_known_one_stays() -> None:
+def test_a_frame_past_the_mapped_file_waits_for_a_larger_map(tmp_path: Path) -> None:
+    relay, reader = _splitters(2)
+    sent = _records(10, seed=3)[6:]  # a few small frames
+    file, offsets = _file_of(tmp_path, sent)
+    for record, offset in zip(sent, offsets, strict=True):
+        relay.forward(1, record, offset)
+    relay.forward(1, (T, bytes(100), 100), len(file))  # written after the map was made
+    assert reader.drain(file) == sent
+    assert reader.beyond == len(file) + 100
+    assert reader.drain(file) == [] and reader.beyond == len(file) + 100
+    bigger = mmap.mmap(-1, len(file) + 100)
+    assert reader.drain(bigger) == [(T, bytes(100), 100)] and reader.beyond == -1
+
+
+def test_a_new_client_goes_to_the_process_least_behind_and_a_known_one_stays(
+    tmp_path: Path,
+) -> None:
     relay, first, second = _splitters(3)
+    file, _ = _file_of(tmp_path, [(T, bytes(60_000), 60_000)])
     record = (T, bytes(60), 60)
     assert relay.owner(100) == 1  # nothing waits anywhere
     for _ in range(BACKLOG_LOW):
-        relay.forward(1, record)
+        relay.forward(1, record, 0)
     assert relay.owner(101) == 2
     for _ in range(BACKLOG_LOW):
-        relay.forward(2, record)
+        relay.forward(2, record, 0)
     assert relay.owner(102) == 0  # both behind: the relay's own
     assert [relay.owner(w) for w in (100, 101, 102)] == [1, 2, 0]
-    while first.drain():
+    while first.drain(file):
         pass
     assert relay.owner(103) == 1
     assert [relay.owner(w) for w in (100, 101, 102)] == [1, 2, 0]
-    assert len(second.drain()) == 256  # a batch at most
+    assert len(second.drain(file)) == 256  # a batch at most
 
 
-def test_a_ring_half_full_of_large_frames_is_busy_however_few_they_are() -> None:
+def test_large_frames_waiting_make_a_process_busy_however_few_they_are(tmp_path: Path) -> None:
     relay, reader = _splitters(2)
-    for _ in range(RING_BYTES // 2 // 60_000):
-        relay.forward(1, (T, bytes(60_000), 60_000))
+    large = (T, bytes(60_000), 60_000)
+    file, _ = _file_of(tmp_path, [large])
+    for _ in range(BACKLOG_BYTES // 60_000):
+        relay.forward(1, large, 0)
     assert relay.owner(100) == 1
-    relay.forward(1, (T, bytes(60_000), 60_000))  # now past half the ring
+    relay.forward(1, large, 0)  # now past BACKLOG_BYTES waiting
     assert relay.owner(101) == 0
-    reader.drain()
+    reader.drain(file)
     assert relay.owner(102) == 1
 
 
-def test_each_side_refuses_the_other_side_s_calls() -> None:
+def test_each_side_refuses_the_other_side_s_calls(tmp_path: Path) -> None:
     relay, reader = _splitters(2)
+    file, _ = _file_of(tmp_path, [(T, b"x", 1)])
     with pytest.raises(RuntimeError):
-        relay.drain()
+        relay.drain(file)
     with pytest.raises(RuntimeError):
-        reader.forward(1, (T, b"x", 1))
+        reader.forward(1, (T, b"x", 1), 0)
     with pytest.raises(RuntimeError):
         reader.finish(RING_ENDED, 0, 0)
     with pytest.raises(RuntimeError):
@@ -151,9 +187,11 @@ def test_each_side_refuses_the_other_side_s_calls() -> None:
     with pytest.raises(RuntimeError):
         relay.relay(mmap.mmap(-1, 1 << 23), 0)
     with pytest.raises(ValueError):
-        relay.forward(2, (T, b"x", 1))
+        relay.forward(2, (T, b"x", 1), 0)
     with pytest.raises(ValueError):
-        relay.forward(1, (T, bytes(MAX_RECORD + 1), 1))
+        relay.forward(1, (T, bytes(MAX_RECORD + 1), 1), 0)
+    with pytest.raises(ValueError):
+        relay.forward(1, (T, b"x", 1), -1)
     relay.finish(RING_ABORTED, 0, 0)
     assert reader.ring_state()[0] == RING_ABORTED
 
