@@ -16,10 +16,11 @@ wall-clock ratio; also each worker's share of the frames. The load average
 is printed before and after: the machine is shared and its speed wanders,
 so only ratios from the same run mean much.
 
-Also summed: every worker's CPU seconds, against the one worker's: what
-sharing the file adds (the relay reading and handing on the file, each
-worker's start and close). With that sum S and one worker's W, no balance
-of the shares can beat N * W / S on N cores: the "ceiling" column.
+Also summed: every worker's CPU seconds S, against the one worker's W:
+what sharing the file adds, all of it (each worker reading and assigning
+the whole file, its start and close, and whatever else two processes
+sensing halves cost beyond one sensing all). No balance of the shares can
+beat N * W / S on N cores: the "ceiling" column.
 """
 
 from __future__ import annotations

@@ -2,14 +2,12 @@
 
 Each worker is a forked copy of the loaded sensor (the policy is built
 once, before the fork) with its share of the traffic (`shards`): for a
-classic pcap file, worker 0 reads the file and hands each other worker its
-packets through shared memory (`FileShare`'s relay; a pcapng is read by
-every worker, each keeping its own); live, the kernel's AF_PACKET fanout
-hands each packet to one worker's socket.
+file, every worker reads the file and keeps its own packets (`FileShare`); live, the
+kernel's AF_PACKET fanout hands each packet to one worker's socket.
 
 What needs merging, and how (everything else is whole in one worker):
-- the counters (`SensorStats`): summed; malformed frames are worker 0's
-  alone;
+- the counters (`SensorStats`): summed; malformed frames are counted by
+  worker 0 alone, since every worker reads them;
 - IPv6 adoption (flows and bytes per segment and family): each flow lives
   in one worker, so the totals are summed;
 - the event stream: from a file, the workers' events are merged in
@@ -48,7 +46,7 @@ from security.events import Event
 from .capture import PcapError, read_capture
 from .detections.adoption import FamilyCounts
 from .sensor import Sensor, SensorStats
-from .shards import FileShare, relay_rings
+from .shards import FileShare
 
 if TYPE_CHECKING:
     from .live import LiveCapture
@@ -123,14 +121,13 @@ def sense_file(
     A capture found corrupt partway still gives the events of the frames
     before the bad record, and says why it stopped (`capture_error`)."""
     next(iter(read_capture(pcap)), None)  # a file that is no capture: one line, here
-    rings = relay_rings(workers)
 
     def work(index: int, sensor: Sensor) -> Outcome:
         sensor.events.clear()
         cut_short = None
         try:
             # One worker keeps every record: the reader alone, as one process reads.
-            share = FileShare(index, workers, rings) if workers > 1 else None
+            share = FileShare(index, workers) if workers > 1 else None
             sensor.feed_all(read_capture(pcap, share))
         except PcapError as exc:
             cut_short = str(exc)
@@ -234,8 +231,9 @@ def _run(
         waiting = {receive: index for index, (_, receive) in enumerate(channels)}
         while waiting:
             # Whichever ends first: a worker that failed is reported at
-            # once, and the finally below stops the others, which may be
-            # waiting on it (a file's relay and its readers).
+            # once, and the finally below stops the others (a live worker
+            # would otherwise sense on until stopped, its peer's share of
+            # the wire unwatched).
             for ready in multiprocessing.connection.wait(list(waiting)):
                 assert isinstance(ready, Connection)
                 index = waiting.pop(ready)
@@ -265,6 +263,7 @@ def _run(
         for process, _ in channels:
             if process.is_alive():
                 process.kill()
+                process.join()
     return [outcomes[index] for index in range(workers)]
 
 

@@ -42,11 +42,7 @@ counters and the event stream are merged from every process
 
 from __future__ import annotations
 
-import mmap
-import os
-import stat
 import struct
-import time
 from collections.abc import Iterator
 from io import BufferedReader
 from pathlib import Path
@@ -67,12 +63,6 @@ from .flows import is_local_scope, new_flow
 
 if TYPE_CHECKING:
     from ._split import Splitter
-
-# `split.c`'s ring states (`Splitter.finish`, `ring_state`).
-RING_RUNNING: Final = 0
-RING_ENDED: Final = 1
-RING_CORRUPT: Final = 2
-RING_ABORTED: Final = 3
 
 # Multiplicative hashing (Knuth): consecutive addresses spread over processes.
 GOLDEN: Final = 2654435761
@@ -100,34 +90,25 @@ def _word(address: bytes) -> int:
 
 def shard_of(packet: Packet, shards: int) -> int:
     """The process (0..shards-1) that senses this packet."""
-    if shards == 1:
+    if shards == 1 or packet.version == 0:
         return 0
-    word = client_word(packet)
-    return 0 if word is None else _spread(word) % shards
-
-
-def client_word(packet: Packet) -> int | None:
-    """What `shard_of` hashes: the word of the packet's client (or of both
-    its addresses); None for what is process 0's whatever the client."""
-    if packet.version == 0:
-        return None
     proto = packet.proto
     if packet.version == 6 and packet.l4 != packet.l3 + 40:
-        return None  # extension headers (or a later fragment)
+        return 0  # extension headers (or a later fragment)
     if proto in (PROTO_TCP, PROTO_UDP):
         sport, dport = packet.sport, packet.dport
         if sport < 0:  # an IPv4 fragment after the first: no ports
-            return _word(packet.src) ^ _word(packet.dst)
+            return _spread(_word(packet.src) ^ _word(packet.dst)) % shards
         if proto == PROTO_UDP and (sport in DHCP_SERVER_PORTS or dport in DHCP_SERVER_PORTS):
-            return None
+            return 0
         if sport > dport:
-            return _word(packet.src)
+            return _spread(_word(packet.src)) % shards
         if sport < dport:
-            return _word(packet.dst)
-        return _word(packet.src) ^ _word(packet.dst)
+            return _spread(_word(packet.dst)) % shards
+        return _spread(_word(packet.src) ^ _word(packet.dst)) % shards
     if packet.l4 < 0 and proto >= 0:
-        return _word(packet.src) ^ _word(packet.dst)
-    return None
+        return _spread(_word(packet.src) ^ _word(packet.dst)) % shards
+    return 0
 
 
 def _word_at(buf: bytes, at: int, size: int) -> int:
@@ -288,30 +269,22 @@ class ShardAssigner:
                     flags = packet.tcp_flags
                     if _opened_from_lower_port(flags, sport, dport):
                         client = packet.src if not flags & TCP_ACK else packet.dst
-                        shard = self._owner(_word(client))
+                        shard = _spread(_word(client)) % self.shards
                         self._remember(proto, forward, reverse, shard)
                         return shard
                 # Not `shard_of`: that sends a packet behind IPv6 extension
                 # headers to process 0, and this one's flow is its client's.
                 higher = packet.src if sport > dport else packet.dst
-                return self._owner(_word(higher))
+                return _spread(_word(higher)) % self.shards
             known = self._known(proto, forward)
             if known >= 0:
                 return known
             flow = new_flow(packet)
             if flow is not None:
-                shard = self._owner(_word(flow.client))
+                shard = _spread(_word(flow.client)) % self.shards
                 self._remember(proto, forward, reverse, shard)
                 return shard
-        word = client_word(packet)
-        return 0 if word is None else self._owner(word)
-
-    def _owner(self, word: int) -> int:
-        """The process of a client's word: its hash, or, in the process
-        relaying a file (`FileShare`), the one the C assigner gave it."""
-        if self._native is not None:
-            return self._native.owner(word)
-        return _spread(word) % self.shards
+        return shard_of(packet, self.shards)
 
     def _known(self, proto: int, key: bytes) -> int:
         if self._native is not None:
@@ -345,32 +318,18 @@ class FileShare(RecordFilter):
     """The records of sensor process `index` of `shards` sharing one capture
     file (`read_capture(path, FileShare(...))`).
 
-    A classic pcap file with the C assigner built is relayed (`rings`, made
-    by `relay_rings` before the processes fork): process 0 reads the file,
-    senses its own records and hands every other process its records
-    through a ring in shared memory, so the file is read and assigned once
-    rather than once per process. The relay gives each new client to the
-    process then least behind (itself when every other has
-    `split.c`'s BACKLOG_LOW frames waiting), so the shares follow what each
-    process's traffic costs, not the hash's luck. Which process a client
-    lands in then depends on timing, but every frame of a client (and every
-    frame of a flow) still lands in the same one.
-
-    Otherwise (pcapng, the interpreted sensor, no rings) every process
-    reads the whole file and runs the same `ShardAssigner` over every frame,
-    so they agree without talking. A plain TCP/UDP frame (nearly all
-    traffic) is assigned where it lies in the read buffer (`shard_at`), and
-    another process's frame is skipped there, never copied out or decoded;
-    only the frames the fast path does not read are decoded to be assigned.
-
-    Either way a frame `decode` rejects goes to process 0, which counts it
-    as malformed.
+    Every process reads the whole file and runs the same `ShardAssigner`
+    over every frame, so they agree without talking. A plain TCP/UDP frame
+    (nearly all traffic) is assigned where it lies in the read buffer
+    (`shard_at`), and another process's frame is skipped there, never
+    copied out or decoded; only the frames the fast path does not read are
+    decoded to be assigned. A frame `decode` rejects goes to process 0,
+    which counts it as malformed.
     """
 
-    def __init__(self, index: int, shards: int, rings: mmap.mmap | None = None) -> None:
+    def __init__(self, index: int, shards: int) -> None:
         self.index = index
         self.assigner = ShardAssigner(shards)
-        self.rings = rings
 
     def records(
         self, path: Path, handle: BufferedReader, little: bool, scale: float
@@ -381,12 +340,7 @@ class FileShare(RecordFilter):
         native = self.assigner.splitter()
         if native is None:
             return None
-        if self.rings is None or not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return self._read(path, handle, native, little, scale)
-        native.relay(self.rings, self.index)
-        if self.index == 0:
-            return self._relay(path, handle, native, little, scale)
-        return self._drain(path, native)
+        return self._read(path, handle, native, little, scale)
 
     def _read(
         self, path: Path, handle: BufferedReader, native: Splitter, little: bool, scale: float
@@ -398,20 +352,19 @@ class FileShare(RecordFilter):
         native.pos = 0
         while read := handle.readinto(window[filled:]):
             filled += read
-            native.base = offset
             while records := native.take(buf, filled, little, scale, self.index):
                 if native.undecided:  # the last one: only a decode tells whose it is
                     last = records.pop()
                     yield from records
-                    owner = self._decoded_owner(last[1], last[2])
-                    if owner == self.index:
+                    if self._decoded_keep(last[1], last[2]):
                         yield last
-                    elif self.rings is not None:
-                        native.forward(owner, last, offset + native.pos - len(last[1]))
                 else:
                     yield from records
             if native.corrupt_at >= 0:
-                raise _Corrupt(path, offset + native.corrupt_at, native.corrupt_length)
+                raise PcapError(
+                    f"{path}: record of {native.corrupt_length} bytes at offset "
+                    f"{offset + native.corrupt_at}: corrupt file"
+                )
             # What is left is part of one record: to the front, and read on.
             rest = filled - native.pos
             window[:rest] = window[native.pos : filled]
@@ -419,57 +372,6 @@ class FileShare(RecordFilter):
             filled = rest
             native.pos = 0
         # A capture cut off mid-record (tcpdump killed) ends at its last whole record.
-
-    def _relay(
-        self, path: Path, handle: BufferedReader, native: Splitter, little: bool, scale: float
-    ) -> Iterator[Record]:
-        """Process 0's records; every other's goes to its ring as it is met.
-        The readers are told how it ended, after their last record: a
-        corrupt record stops them where it stops this one; a stop or an
-        error here, or a sensor that stopped reading, stops them too."""
-        state = RING_ABORTED
-        at = length = 0
-        try:
-            # A reader that dies before it starts: the parent stops this one.
-            while not native.readers_ready():
-                time.sleep(_IDLE)
-            yield from self._read(path, handle, native, little, scale)
-            state = RING_ENDED
-        except _Corrupt as corrupt:
-            state, at, length = RING_CORRUPT, corrupt.at, corrupt.length
-            raise
-        finally:
-            native.finish(state, at, length)
-
-    def _drain(self, path: Path, native: Splitter) -> Iterator[Record]:
-        """Another process's records, as the relay hands them on: where each
-        frame lies in the file, copied out of this process's map of it (the
-        page cache's pages, not a copy of the file)."""
-        with path.open("rb") as handle:
-            file = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-            try:
-                while True:
-                    if records := native.drain(file):
-                        yield from records
-                        continue
-                    if native.beyond >= 0:  # the file grew since it was mapped
-                        file.close()
-                        file = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-                        if native.beyond > len(file):
-                            raise PcapError(f"{path}: the file shrank while it was read")
-                        continue
-                    state, at, length = native.ring_state()
-                    if state == RING_RUNNING:
-                        time.sleep(_IDLE)
-                        continue
-                    if records := native.drain(file):  # handed on before the relay ended
-                        yield from records
-                        continue
-                    if state == RING_CORRUPT:
-                        raise _Corrupt(path, at, length)
-                    return  # ended, or stopped: the relay's outcome says which
-            finally:
-                file.close()
 
     def skip_blocks(self, buf: bytes, pos: int, size: int, little: bool, ethernet: bytes) -> int:
         native = self.assigner.splitter()
@@ -483,38 +385,12 @@ class FileShare(RecordFilter):
             return True  # `skip_blocks` stopped at this process's frame
         owner = self.assigner.shard_at(buf, start, end)
         if owner < 0:
-            owner = self._decoded_owner(buf[start:end], length)
+            return self._decoded_keep(buf[start:end], length)
         return owner == self.index
 
-    def _decoded_owner(self, frame: bytes, length: int) -> int:
+    def _decoded_keep(self, frame: bytes, length: int) -> bool:
         try:
             packet = decode(frame, 0.0, length)
         except MalformedPacket:
-            return 0  # which counts it as malformed
-        return self.assigner.shard(packet)
-
-
-# A reader with nothing waiting looks again this much later: a few hundred
-# frames of the relay's, so the wait costs the run little.
-_IDLE: Final = 0.0002
-
-
-class _Corrupt(PcapError):
-    """A record whose captured length is bogus, at a file offset."""
-
-    def __init__(self, path: Path, at: int, length: int) -> None:
-        super().__init__(f"{path}: record of {length} bytes at offset {at}: corrupt file")
-        self.at = at
-        self.length = length
-
-
-def relay_rings(shards: int) -> mmap.mmap | None:
-    """Memory for `FileShare`'s rings, shared by the processes forked after
-    this; None when the C assigner is not built (no relay then)."""
-    try:
-        from ._split import RING_STRIDE
-    except ImportError:
-        return None
-    if shards < 2:
-        return None
-    return mmap.mmap(-1, RING_STRIDE * (shards - 1))
+            return self.index == 0  # which counts it as malformed
+        return self.assigner.shard(packet) == self.index

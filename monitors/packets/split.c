@@ -25,8 +25,6 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #define ETH_IPV4 0x0800
 #define ETH_IPV6 0x86DD
@@ -46,26 +44,6 @@
 #define LOOKAHEAD 6 /* frames read ahead of the one assigned (`take`) */
 #define TAKE_BATCH 256 /* records `take` lists at most */
 #define FILTER_BITS (1u << 20) /* the table's bitmap: 128 KB, within a core's L2 */
-/* The relay (`relay`): process 0 reads the file and hands each other
- * process its frames through a ring in memory shared since the fork. */
-#define RING_HEADER 256
-/* Room for 8 times BACKLOG_LOW records: the relay rarely waits on it. */
-#define RING_BYTES (128u << 10)
-#define RING_STRIDE (RING_HEADER + RING_BYTES)
-#define RING_RECORD 32 /* a frame's file offset, lengths and timestamp (`forward`) */
-#define DRAIN_AHEAD 4 /* records whose frames `drain` fetches ahead */
-#define RING_RUNNING 0
-#define RING_ENDED 1
-#define RING_CORRUPT 2
-#define RING_ABORTED 3
-/* A new client goes to the process with the fewest frames waiting, if
- * fewer than this wait; else to the relay itself. Also about what the last
- * process still has to sense once the relay is done: a millisecond or two. */
-#define BACKLOG_LOW 512
-#define BACKLOG_BYTES (512u << 10)
-#define CLIENT_BITS_FIRST 12 /* the relay's client table starts at 4096 slots, */
-#define CLIENT_BITS_MOST 21  /* grows at half full, and stops growing here */
-#define MAX_CLIENTS (1u << (CLIENT_BITS_MOST - 1))
 
 typedef struct {
     Py_hash_t hash;
@@ -74,11 +52,6 @@ typedef struct {
     uint8_t len; /* 0: an empty slot */
     uint8_t key[MAX_KEY];
 } Slot;
-
-struct Client {
-    uint32_t word;
-    uint32_t owner; /* the process + 1; 0: an empty slot */
-};
 
 typedef struct {
     PyObject_HEAD
@@ -92,48 +65,12 @@ typedef struct {
      * the flow is not there, so most frames need no hash and no probe. */
     uint64_t *filter;
     Py_ssize_t mine_at; /* the frame start of the block `skip_blocks` stopped at as index's, or -1 */
-    Py_ssize_t base; /* the relay: the file offset of `take`'s buf[0] */
-    Py_ssize_t beyond; /* a reader: the file size its next record needs (`drain`), or -1 */
     /* `take`'s place in the read buffer, and what it found. */
     Py_ssize_t pos;
     char undecided; /* T_BOOL */
     Py_ssize_t corrupt_at;
     unsigned long corrupt_length;
-    /* The relay's rings (`relay`), and which one is this process's. */
-    Py_buffer rings;
-    int has_rings;
-    long ring_index; /* 0: this process is the relay */
-    /* The relay's clients (an address word, `word_at`) and the process each
-     * was given when first seen (`owner_of`); open addressing, keyed by a
-     * random multiplier, since the words are the file's. Small while the
-     * clients are few, so a lookup stays in the core's cache. */
-    struct Client *client_slots;
-    int client_bits; /* the table has 1 << client_bits slots */
-    Py_ssize_t clients;
-    uint64_t client_key;
 } Splitter;
-
-/* One ring's header, in the shared memory; each side's fields on its own
- * cache line. The relay writes `head` after a record is whole, the reader
- * writes `tail` after it has copied records out: each reads the other's
- * with acquire, so a record is never read half written nor overwritten
- * before it is read. */
-typedef struct {
-    uint64_t head;      /* bytes written, ever */
-    uint64_t published; /* frames written */
-    uint64_t seen_tail; /* the relay's last look at `tail` */
-    uint64_t bytes;     /* frame bytes handed on */
-    uint8_t relay_line[32];
-    uint64_t tail;      /* bytes read, ever */
-    uint64_t consumed;  /* frames read */
-    uint64_t ready;     /* the reader has started (`relay`) */
-    uint64_t read_bytes; /* frame bytes read */
-    uint8_t reader_line[32];
-    int64_t state; /* RING_RUNNING until the relay ends */
-    int64_t corrupt_at;
-    uint64_t corrupt_length;
-    uint8_t rest[RING_HEADER - 152];
-} Ring;
 
 static int is_dhcp_server_port(unsigned port) { return port == 67 || port == 547; }
 
@@ -187,81 +124,6 @@ static int plain_at(const uint8_t *buf, Py_ssize_t start, Py_ssize_t end, Py_ssi
 
 /* `shards._spread`: the high half folded in, then Knuth's multiplication. */
 static uint32_t spread(uint32_t word) { return (uint32_t)((word ^ word >> 16) * GOLDEN) >> 16; }
-
-static Ring *ring_at(const Splitter *self, long index) {
-    return (Ring *)((uint8_t *)self->rings.buf + (size_t)(index - 1) * RING_STRIDE);
-}
-
-/* The reader with the fewest frames waiting, if fewer than BACKLOG_LOW and
- * of fewer than BACKLOG_BYTES; else the relay itself (0). */
-static int least_busy(const Splitter *self) {
-    int chosen = 0;
-    uint64_t lowest = BACKLOG_LOW;
-    for (long index = 1; index < self->shards; index++) {
-        Ring *ring = ring_at(self, index);
-        uint64_t waiting = ring->published - __atomic_load_n(&ring->consumed, __ATOMIC_ACQUIRE);
-        uint64_t bytes = ring->bytes - __atomic_load_n(&ring->read_bytes, __ATOMIC_ACQUIRE);
-        if (waiting < lowest && bytes < BACKLOG_BYTES) { /* and large frames count by size */
-            lowest = waiting;
-            chosen = (int)index;
-        }
-    }
-    return chosen;
-}
-
-/* The process of a client (or of a pair of addresses), by its word: its
- * hash, unless this process is the relay. The relay gives a client to a
- * process when it first sees it, by how busy each is then, and keeps to it:
- * the same word always goes to the same process, as the hash would. When
- * the table holds MAX_CLIENTS, a new word goes by its hash. */
-static size_t client_slot(const Splitter *self, uint32_t word) {
-    return (size_t)((((uint64_t)word ^ self->client_key) * (self->client_key | 1)) >>
-                    (64 - self->client_bits));
-}
-
-/* Twice the slots, when there is memory for them; else the table stays. */
-static void grow_clients(Splitter *self) {
-    size_t slots = (size_t)1 << (self->client_bits + 1);
-    struct Client *fresh = PyMem_Calloc(slots, sizeof(struct Client));
-    if (fresh == NULL)
-        return;
-    struct Client *old = self->client_slots;
-    size_t old_slots = (size_t)1 << self->client_bits;
-    self->client_slots = fresh;
-    self->client_bits++;
-    for (size_t i = 0; i < old_slots; i++) {
-        if (old[i].owner) {
-            size_t at = client_slot(self, old[i].word);
-            while (fresh[at].owner)
-                at = (at + 1) & (slots - 1);
-            fresh[at] = old[i];
-        }
-    }
-    PyMem_Free(old);
-}
-
-static int owner_of(Splitter *self, uint32_t word) {
-    if (self->client_slots == NULL)
-        return (int)(spread(word) % (uint32_t)self->shards);
-    size_t mask = ((size_t)1 << self->client_bits) - 1;
-    size_t at = client_slot(self, word);
-    struct Client *slot;
-    while ((slot = &self->client_slots[at])->owner) {
-        if (slot->word == word)
-            return (int)slot->owner - 1;
-        at = (at + 1) & mask;
-    }
-    if ((size_t)self->clients >= MAX_CLIENTS)
-        return (int)(spread(word) % (uint32_t)self->shards);
-    int chosen = least_busy(self);
-    slot->word = word;
-    slot->owner = (uint32_t)chosen + 1;
-    self->clients++;
-    /* At most half full, so a probe always meets an empty slot. */
-    if ((size_t)self->clients * 2 > mask + 1 && self->client_bits < CLIENT_BITS_MOST)
-        grow_clients(self);
-    return chosen;
-}
 
 static unsigned be16_at(const uint8_t *buf, Py_ssize_t at) {
     return (unsigned)buf[at] << 8 | buf[at + 1];
@@ -501,8 +363,6 @@ static void look_at(Splitter *self, const uint8_t *buf, Frame *frame) {
         uint32_t dst_word = word_at(buf, frame->wire + size, size);
         frame->bit = filter_of(PROTO_TCP, src_word, sport, dst_word, dport);
         frame->higher_word = sport > dport ? src_word : dst_word;
-        if (self->client_slots != NULL) /* the relay: its client's slot, on its way */
-            __builtin_prefetch(&self->client_slots[client_slot(self, frame->higher_word)]);
         if (!filtered(self, frame->bit))
             return;
     }
@@ -522,6 +382,7 @@ static int plain_shard_at(Splitter *self, const uint8_t *buf, Frame *frame) {
         return 0; /* a request to a DHCP server */
     if (self->shards == 1)
         return 0;
+    uint32_t shards = (uint32_t)self->shards;
     Py_ssize_t len = ports + 4 - wire;
     Py_ssize_t size = (ports - wire) >> 1; /* an address: 4 or 16 bytes */
     Py_ssize_t src = wire, dst = wire + size;
@@ -530,7 +391,7 @@ static int plain_shard_at(Splitter *self, const uint8_t *buf, Frame *frame) {
         uint32_t word = sport == dport   ? word_at(buf, src, size) ^ word_at(buf, dst, size)
                         : sport > dport ? word_at(buf, src, size)
                                          : word_at(buf, dst, size);
-        return owner_of(self, word);
+        return (int)(spread(word) % shards);
     }
     int32_t shard;
     if (client_by_ports(proto, sport, dport)) {
@@ -547,15 +408,15 @@ static int plain_shard_at(Splitter *self, const uint8_t *buf, Frame *frame) {
             if (opened_from_lower_port(flags, sport, dport)) {
                 if (!frame->hashed)
                     hash_frame(buf, frame);
-                shard = (int32_t)owner_of(self, word_at(buf, flags & TCP_ACK ? dst : src, size));
+                shard = (int32_t)(spread(word_at(buf, flags & TCP_ACK ? dst : src, size)) % shards);
                 if (remember(self, proto, filed_key(buf, frame), len, frame->hash, frame->symmetric,
                              shard) < 0)
                     return -2;
                 return shard;
             }
-            return owner_of(self, frame->higher_word);
+            return (int)(spread(frame->higher_word) % shards);
         }
-        return owner_of(self, word_at(buf, sport > dport ? src : dst, size));
+        return (int)(spread(word_at(buf, sport > dport ? src : dst, size)) % shards);
     }
     if (!frame->hashed)
         hash_frame(buf, frame);
@@ -571,7 +432,7 @@ static int plain_shard_at(Splitter *self, const uint8_t *buf, Frame *frame) {
     } else {
         client_is_src = !(sport < dport && sport < 1024);
     }
-    shard = (int32_t)owner_of(self, word_at(buf, client_is_src ? src : dst, size));
+    shard = (int32_t)(spread(word_at(buf, client_is_src ? src : dst, size)) % shards);
     if (remember(self, proto, key, len, frame->hash, frame->symmetric, shard) < 0)
         return -2;
     return shard;
@@ -609,7 +470,8 @@ static int other_at(Splitter *self, const uint8_t *buf, Py_ssize_t start, Py_ssi
         if (header_len < 20 || (Py_ssize_t)be16_at(buf, l3 + 2) < header_len || end - l3 < header_len)
             return 0;
         if (be16_at(buf, l3 + 6) & 0x1FFF) /* a later fragment: no ports, by both addresses */
-            return owner_of(self, word_at(buf, l3 + 12, 4) ^ word_at(buf, l3 + 16, 4));
+            return (int)(spread(word_at(buf, l3 + 12, 4) ^ word_at(buf, l3 + 16, 4)) %
+                         (uint32_t)self->shards);
         int proto = buf[l3 + 9];
         return proto == PROTO_TCP || proto == PROTO_UDP ? -1 : 0;
     }
@@ -794,16 +656,17 @@ static PyObject *Splitter_skip_blocks(Splitter *self, PyObject *const *args, Py_
     return PyLong_FromSsize_t(pos);
 }
 
-/* The reader's record (timestamp, frame, wire length). */
-static PyObject *record_from(double ts, const uint8_t *frame, Py_ssize_t caplen,
-                             unsigned long wirelen) {
+/* The reader's record (timestamp, frame, wire length) of the pcap record at `pos`. */
+static PyObject *record_of(const uint8_t *buf, Py_ssize_t pos, int little, double scale) {
+    Py_ssize_t caplen = (Py_ssize_t)u32_at(buf, pos + 8, little);
+    double ts = (double)u32_at(buf, pos, little) + (double)u32_at(buf, pos + 4, little) * scale;
     PyObject *record = PyTuple_New(3);
     if (record == NULL)
         return NULL;
     PyObject *items[3] = {
         PyFloat_FromDouble(ts),
-        PyBytes_FromStringAndSize((const char *)frame, caplen),
-        PyLong_FromUnsignedLong(wirelen),
+        PyBytes_FromStringAndSize((const char *)buf + pos + 16, caplen),
+        PyLong_FromUnsignedLong((unsigned long)u32_at(buf, pos + 12, little)),
     };
     for (int i = 0; i < 3; i++) {
         if (items[i] == NULL) {
@@ -816,48 +679,6 @@ static PyObject *record_from(double ts, const uint8_t *frame, Py_ssize_t caplen,
     for (int i = 0; i < 3; i++)
         PyTuple_SET_ITEM(record, i, items[i]);
     return record;
-}
-
-static double ts_at(const uint8_t *buf, Py_ssize_t pos, int little, double scale) {
-    return (double)u32_at(buf, pos, little) + (double)u32_at(buf, pos + 4, little) * scale;
-}
-
-/* The reader's record of the pcap record at `pos`. */
-static PyObject *record_of(const uint8_t *buf, Py_ssize_t pos, int little, double scale) {
-    return record_from(ts_at(buf, pos, little, scale), buf + pos + 16,
-                       (Py_ssize_t)u32_at(buf, pos + 8, little), u32_at(buf, pos + 12, little));
-}
-
-/* ---- the relay's rings ---- */
-
-/* Hands reader `index` the frame at file offset `offset` (its lengths and
- * timestamp), waiting while its ring is full; the reader copies the frame
- * out of its own map of the file. -1 with an exception when a signal's
- * handler raised one (SIGTERM stops the relay while it waits). */
-static int forward(Splitter *self, long index, double ts, uint64_t offset, uint32_t caplen,
-                   uint32_t wirelen) {
-    Ring *ring = ring_at(self, index);
-    uint64_t head = ring->head;
-    while (head + RING_RECORD - ring->seen_tail > RING_BYTES) {
-        ring->seen_tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
-        if (head + RING_RECORD - ring->seen_tail <= RING_BYTES)
-            break;
-        struct timespec pause = {0, 20000};
-        Py_BEGIN_ALLOW_THREADS
-        nanosleep(&pause, NULL);
-        Py_END_ALLOW_THREADS
-        if (PyErr_CheckSignals() < 0)
-            return -1;
-    }
-    uint8_t *at = (uint8_t *)ring + RING_HEADER + head % RING_BYTES;
-    memcpy(at, &offset, 8);
-    memcpy(at + 8, &caplen, 4);
-    memcpy(at + 12, &wirelen, 4);
-    memcpy(at + 16, &ts, 8);
-    ring->published++;
-    ring->bytes += caplen;
-    __atomic_store_n(&ring->head, head + RING_RECORD, __ATOMIC_RELEASE);
-    return 0;
 }
 
 /* take(buf, size, little, scale, index): from `pos`, the pcap records of
@@ -887,10 +708,6 @@ static PyObject *Splitter_take(Splitter *self, PyObject *const *args, Py_ssize_t
     double scale = PyFloat_AsDouble(args[3]);
     if ((scale == -1.0 && PyErr_Occurred()) || long_arg(args[4], 0, LONG_MAX, &index) < 0)
         return NULL;
-    if (self->has_rings && (self->ring_index != 0 || index != 0)) {
-        PyErr_SetString(PyExc_RuntimeError, "a process reading a ring takes nothing from the file");
-        return NULL;
-    }
     Py_buffer view;
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
         return NULL;
@@ -933,17 +750,8 @@ static PyObject *Splitter_take(Splitter *self, PyObject *const *args, Py_ssize_t
             owner = other_at(self, buf, this->start, this->end);
         if (owner == -2)
             goto failed;
-        if (owner != index && owner >= 0) {
-            if (self->has_rings) { /* the relay: hand it to its process */
-                Py_ssize_t at = this->start - 16;
-                if (forward(self, owner, ts_at(buf, at, little, scale),
-                            (uint64_t)(self->base + this->start), (uint32_t)(this->end - this->start),
-                            u32_at(buf, at + 12, little)) < 0)
-                    goto failed;
-                self->pos = this->end;
-            }
+        if (owner != index && owner >= 0)
             continue;
-        }
         PyObject *record = record_of(buf, this->start - 16, little, scale);
         if (record == NULL || PyList_Append(records, record) < 0) {
             Py_XDECREF(record);
@@ -964,206 +772,6 @@ failed:
 done:
     PyBuffer_Release(&view);
     return records;
-}
-
-/* relay(rings, index): share a file through `rings` (a writable buffer of
- * RING_STRIDE bytes per process after the first, zeroed, shared by every
- * process since before they were forked), as process `index`: 0 reads the
- * file (`take` then hands every other process its records, and gives each
- * new client to the least busy process), any other reads its ring (`drain`). */
-static PyObject *Splitter_relay(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (called(self, nargs, 2, "relay(rings, index)") < 0)
-        return NULL;
-    long index;
-    if (long_arg(args[1], 0, self->shards - 1, &index) < 0)
-        return NULL;
-    if (self->has_rings) {
-        PyErr_SetString(PyExc_RuntimeError, "relay() already called");
-        return NULL;
-    }
-    if (PyObject_GetBuffer(args[0], &self->rings, PyBUF_WRITABLE) < 0)
-        return NULL;
-    self->has_rings = 1;
-    self->ring_index = index;
-    if (self->rings.len < (Py_ssize_t)RING_STRIDE * (self->shards - 1)) {
-        PyErr_SetString(PyExc_ValueError, "rings too small for the processes");
-        return NULL;
-    }
-    if (index > 0)
-        __atomic_store_n(&ring_at(self, index)->ready, 1, __ATOMIC_RELEASE);
-    if (index == 0 && self->shards > 1) {
-        if (getrandom(&self->client_key, sizeof self->client_key, 0) != sizeof self->client_key)
-            return PyErr_SetFromErrno(PyExc_OSError);
-        self->client_bits = CLIENT_BITS_FIRST;
-        self->client_slots = PyMem_Calloc((size_t)1 << CLIENT_BITS_FIRST, sizeof(struct Client));
-        if (self->client_slots == NULL)
-            return PyErr_NoMemory();
-    }
-    Py_RETURN_NONE;
-}
-
-static int reading_a_ring(Splitter *self) {
-    if (!self->has_rings || self->ring_index == 0) {
-        PyErr_SetString(PyExc_RuntimeError, "not a process reading a ring (relay(rings, index > 0))");
-        return -1;
-    }
-    return 0;
-}
-
-/* readers_ready(): whether every reader has started. The relay waits for
- * them before it reads: a reader still starting would look busy, and the
- * clients first seen meanwhile (many, early in a capture) would all be the
- * relay's. */
-static PyObject *Splitter_readers_ready(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)args;
-    if (called(self, nargs, 0, "readers_ready()") < 0)
-        return NULL;
-    if (!self->has_rings || self->ring_index != 0) {
-        PyErr_SetString(PyExc_RuntimeError, "not the relay (relay(rings, 0))");
-        return NULL;
-    }
-    for (long index = 1; index < self->shards; index++)
-        if (!__atomic_load_n(&ring_at(self, index)->ready, __ATOMIC_ACQUIRE))
-            Py_RETURN_FALSE;
-    Py_RETURN_TRUE;
-}
-
-/* drain(file): the records waiting in this process's ring, at most
- * TAKE_BATCH, each frame copied out of `file` (the capture, mapped); an
- * empty list when none is waiting now (`ring_state` says whether more will
- * come). It stops before a frame past the end of `file` (the file grew
- * since it was mapped): `beyond` is then the size that frame needs. */
-static PyObject *Splitter_drain(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (called(self, nargs, 1, "drain(file)") < 0 || reading_a_ring(self) < 0)
-        return NULL;
-    Py_buffer file;
-    if (PyObject_GetBuffer(args[0], &file, PyBUF_SIMPLE) < 0)
-        return NULL;
-    Ring *ring = ring_at(self, self->ring_index);
-    const uint8_t *data = (const uint8_t *)ring + RING_HEADER;
-    uint64_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE), tail = ring->tail;
-    uint64_t frames = 0, bytes = 0;
-    self->beyond = -1;
-    PyObject *records = PyList_New(0);
-    if (records == NULL)
-        goto done;
-    while (tail < head && frames < TAKE_BATCH) {
-        const uint8_t *at = data + tail % RING_BYTES;
-        /* The frames a few records on are fetched while this one is copied:
-         * the relay read them last, into its own core's cache. */
-        if (tail + DRAIN_AHEAD * RING_RECORD < head) {
-            const uint8_t *ahead = data + (tail + DRAIN_AHEAD * RING_RECORD) % RING_BYTES;
-            uint64_t where;
-            uint32_t length;
-            memcpy(&where, ahead, 8);
-            memcpy(&length, ahead + 8, 4);
-            if (where + length <= (uint64_t)file.len)
-                for (uint32_t line = 0; line < length; line += 64)
-                    __builtin_prefetch((const uint8_t *)file.buf + where + line);
-        }
-        uint64_t offset;
-        uint32_t caplen, wirelen;
-        double ts;
-        memcpy(&offset, at, 8);
-        memcpy(&caplen, at + 8, 4);
-        memcpy(&wirelen, at + 12, 4);
-        memcpy(&ts, at + 16, 8);
-        if (offset + caplen > (uint64_t)file.len) {
-            self->beyond = (Py_ssize_t)(offset + caplen);
-            break;
-        }
-        PyObject *record =
-            record_from(ts, (const uint8_t *)file.buf + offset, (Py_ssize_t)caplen, wirelen);
-        if (record == NULL || PyList_Append(records, record) < 0) {
-            Py_XDECREF(record);
-            Py_CLEAR(records);
-            goto done;
-        }
-        Py_DECREF(record);
-        tail += RING_RECORD;
-        frames++;
-        bytes += caplen;
-    }
-    __atomic_store_n(&ring->consumed, ring->consumed + frames, __ATOMIC_RELEASE);
-    __atomic_store_n(&ring->read_bytes, ring->read_bytes + bytes, __ATOMIC_RELEASE);
-    __atomic_store_n(&ring->tail, tail, __ATOMIC_RELEASE);
-done:
-    PyBuffer_Release(&file);
-    return records;
-}
-
-/* forward(index, record): hands process `index` a record the relay decided
- * outside `take` (one a decode assigned). */
-static PyObject *Splitter_forward(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (called(self, nargs, 3, "forward(index, (ts, frame, wire length), offset)") < 0)
-        return NULL;
-    long index;
-    if (long_arg(args[0], 1, self->shards - 1, &index) < 0)
-        return NULL;
-    if (!self->has_rings || self->ring_index != 0) {
-        PyErr_SetString(PyExc_RuntimeError, "not the relay (relay(rings, 0))");
-        return NULL;
-    }
-    double ts;
-    const char *frame;
-    Py_ssize_t caplen;
-    unsigned long wirelen;
-    if (!PyArg_ParseTuple(args[1], "dy#k", &ts, &frame, &caplen, &wirelen))
-        return NULL;
-    Py_ssize_t offset = PyLong_AsSsize_t(args[2]);
-    if (offset == -1 && PyErr_Occurred())
-        return NULL;
-    if (caplen > MAX_RECORD || offset < 0) {
-        PyErr_SetString(PyExc_ValueError, "a frame longer than a record can be, or before the file");
-        return NULL;
-    }
-    if (forward(self, index, ts, (uint64_t)offset, (uint32_t)caplen, (uint32_t)wirelen) < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
-/* finish(state, corrupt_at, corrupt_length): the relay is done (RING_ENDED),
- * found the file corrupt at that offset (RING_CORRUPT), or stopped
- * (RING_ABORTED): told to every reader, after every record it handed on. */
-static PyObject *Splitter_finish(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (called(self, nargs, 3, "finish(state, corrupt_at, corrupt_length)") < 0)
-        return NULL;
-    long state;
-    Py_ssize_t corrupt[2];
-    if (long_arg(args[0], RING_ENDED, RING_ABORTED, &state) < 0 || ssize_args(args + 1, 2, corrupt) < 0)
-        return NULL;
-    if (!self->has_rings || self->ring_index != 0) {
-        PyErr_SetString(PyExc_RuntimeError, "not the relay (relay(rings, 0))");
-        return NULL;
-    }
-    for (long index = 1; index < self->shards; index++) {
-        Ring *ring = ring_at(self, index);
-        ring->corrupt_at = corrupt[0];
-        ring->corrupt_length = (uint64_t)corrupt[1];
-        __atomic_store_n(&ring->state, state, __ATOMIC_RELEASE);
-    }
-    Py_RETURN_NONE;
-}
-
-/* ring_state(): (state, corrupt_at, corrupt_length) of this process's ring. */
-static PyObject *Splitter_ring_state(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)args;
-    if (called(self, nargs, 0, "ring_state()") < 0 || reading_a_ring(self) < 0)
-        return NULL;
-    Ring *ring = ring_at(self, self->ring_index);
-    int64_t state = __atomic_load_n(&ring->state, __ATOMIC_ACQUIRE);
-    return Py_BuildValue("(LLK)", (long long)state, (long long)ring->corrupt_at,
-                         (unsigned long long)ring->corrupt_length);
-}
-
-/* owner(word): `owner_of`, for a frame the caller decoded to assign. */
-static PyObject *Splitter_owner(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (called(self, nargs, 1, "owner(word)") < 0)
-        return NULL;
-    long word;
-    if (long_arg(args[0], 0, 0xFFFFFFFFL, &word) < 0)
-        return NULL;
-    return PyLong_FromLong(owner_of(self, (uint32_t)word));
 }
 
 /* A wire key from Python: both addresses of one family, then both ports. */
@@ -1220,10 +828,6 @@ static int Splitter_init(Splitter *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_ValueError, "1 to 4096 shards, a positive table bound");
         return -1;
     }
-    if (self->has_rings) {
-        PyErr_SetString(PyExc_RuntimeError, "a Splitter relaying cannot be initialised again");
-        return -1;
-    }
     PyMem_Free(self->slots);
     PyMem_Free(self->filter);
     self->slots = PyMem_Calloc(1024, sizeof(Slot));
@@ -1246,17 +850,12 @@ static int Splitter_init(Splitter *self, PyObject *args, PyObject *kwds) {
     self->undecided = 0;
     self->corrupt_at = -1;
     self->corrupt_length = 0;
-    self->base = 0;
-    self->beyond = -1;
     return 0;
 }
 
 static void Splitter_dealloc(Splitter *self) {
     PyMem_Free(self->slots);
     PyMem_Free(self->filter);
-    PyMem_Free(self->client_slots);
-    if (self->has_rings)
-        PyBuffer_Release(&self->rings);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1268,13 +867,6 @@ static PyMethodDef Splitter_methods[] = {
     {"skip_blocks", (PyCFunction)(void (*)(void))Splitter_skip_blocks, METH_FASTCALL, NULL},
     {"known", (PyCFunction)(void (*)(void))Splitter_known, METH_FASTCALL, NULL},
     {"remember", (PyCFunction)(void (*)(void))Splitter_remember, METH_FASTCALL, NULL},
-    {"owner", (PyCFunction)(void (*)(void))Splitter_owner, METH_FASTCALL, NULL},
-    {"relay", (PyCFunction)(void (*)(void))Splitter_relay, METH_FASTCALL, NULL},
-    {"readers_ready", (PyCFunction)(void (*)(void))Splitter_readers_ready, METH_FASTCALL, NULL},
-    {"drain", (PyCFunction)(void (*)(void))Splitter_drain, METH_FASTCALL, NULL},
-    {"forward", (PyCFunction)(void (*)(void))Splitter_forward, METH_FASTCALL, NULL},
-    {"finish", (PyCFunction)(void (*)(void))Splitter_finish, METH_FASTCALL, NULL},
-    {"ring_state", (PyCFunction)(void (*)(void))Splitter_ring_state, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1284,8 +876,6 @@ static PyMemberDef Splitter_members[] = {
     {"undecided", T_BOOL, offsetof(Splitter, undecided), READONLY, NULL},
     {"corrupt_at", T_PYSSIZET, offsetof(Splitter, corrupt_at), READONLY, NULL},
     {"corrupt_length", T_ULONG, offsetof(Splitter, corrupt_length), READONLY, NULL},
-    {"base", T_PYSSIZET, offsetof(Splitter, base), 0, NULL},
-    {"beyond", T_PYSSIZET, offsetof(Splitter, beyond), READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -1316,14 +906,6 @@ PyMODINIT_FUNC PyInit__split(void) {
     Py_INCREF(&SplitterType);
     if (PyModule_AddObject(mod, "Splitter", (PyObject *)&SplitterType) < 0) {
         Py_DECREF(&SplitterType);
-        Py_DECREF(mod);
-        return NULL;
-    }
-    if (PyModule_AddIntConstant(mod, "RING_STRIDE", RING_STRIDE) < 0 ||
-        PyModule_AddIntConstant(mod, "RING_ENDED", RING_ENDED) < 0 ||
-        PyModule_AddIntConstant(mod, "RING_CORRUPT", RING_CORRUPT) < 0 ||
-        PyModule_AddIntConstant(mod, "RING_ABORTED", RING_ABORTED) < 0 ||
-        PyModule_AddIntConstant(mod, "RING_RUNNING", RING_RUNNING) < 0) {
         Py_DECREF(mod);
         return NULL;
     }

@@ -47,8 +47,7 @@ T = 1_760_000_000.0
 
 
 def _in_process(host: Host, index: int) -> bool:
-    """Whether `host`'s connections go to process `index` of 2 by the hash
-    (`shard_of`), as a pcapng is split."""
+    """Whether `host`'s connections go to process `index` of 2."""
     syn = Ether() / IP(src=host.ipv4, dst=SERVERS[0].ipv4) / TCP(sport=40000, dport=80, flags="S")
     return shard_of(decode(bytes(syn), 0.0, 0), 2) == index
 
@@ -110,9 +109,8 @@ def edges(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_edges_give_one_process_events_on_two(
     policy: SensorPolicy, edges: Path, form: str, tmp_path: Path
 ) -> None:
-    """A pcap is relayed, and the relay places each client by how busy the
-    processes are; a pcapng is split by the hash, which puts these clients
-    where `_edges` wants them (away from process 0, and from each other)."""
+    """Both readers' splits (a pcap's in C by `take`, a pcapng's by
+    `skip_blocks` and `keep`) put these clients where `_edges` wants them."""
     one = one_process(policy, edges)
     path = edges
     if form == "pcapng":
