@@ -3,6 +3,7 @@ one process's sense of it to compare N processes with."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,3 +24,10 @@ def one_process(policy: SensorPolicy, path: Path) -> Sensor:
     sensor.feed_all(read_capture(path))
     sensor.close()
     return sensor
+
+
+def as_pcapng(path: Path, converted: Path) -> Path:
+    """The capture rewritten as pcapng by editcap (installed by
+    ci/setup.d/40-packets.sh), the format dumpcap and Wireshark write."""
+    subprocess.run(["editcap", "-F", "pcapng", str(path), str(converted)], check=True, timeout=60)
+    return converted

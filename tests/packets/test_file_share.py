@@ -13,7 +13,6 @@ and pcapng alike.
 from __future__ import annotations
 
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ from monitors.packets.fastpath import flow_key, plain_at
 from monitors.packets.shards import FileShare, ShardAssigner
 from monitors.packets.synthetic import Host, mixed_traffic, varied_traffic
 from tests.packets import scenarios
+from tests.packets.sharding import as_pcapng
 from tests.packets.test_fastpath import _HEADERS, EXCHANGE, EXTRANET, _mutations
 
 # A payload: a frame too short for the fast path's layout is decoded, not read in place.
@@ -170,8 +170,7 @@ def test_each_share_is_the_one_decoding_every_frame_gives(
 
 
 def test_a_pcapng_is_split_as_its_pcap(capture: Path, tmp_path: Path) -> None:
-    converted = tmp_path / "share.pcapng"
-    subprocess.run(["editcap", "-F", "pcapng", str(capture), str(converted)], check=True)
+    converted = as_pcapng(capture, tmp_path / "share.pcapng")
     frames = [[(f, n) for _, f, n in share] for share in _shares(converted, 2)]
     assert frames == [[(f, n) for _, f, n in share] for share in _shares(capture, 2)]
     _assert_split_as_decoded(converted, 2)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from monitors.packets.parallel import sense_file
 from monitors.packets.shards import shard_of
 from monitors.packets.synthetic import Host, hosts_in
 from tests.packets import scenarios
-from tests.packets.sharding import one_process, write_capture
+from tests.packets.sharding import as_pcapng, one_process, write_capture
 from yunwang.cli import app
 
 EXTRANET = hosts_in("198.18.1.0/24", "2001:db8:3900:1::/64", 60, 0x100)
@@ -112,10 +111,7 @@ def test_the_edges_give_one_process_events_on_two(
     """Both readers' splits (a pcap's in C by `take`, a pcapng's by
     `skip_blocks` and `keep`) put these clients where `_edges` wants them."""
     one = one_process(policy, edges)
-    path = edges
-    if form == "pcapng":
-        path = tmp_path / "edges.pcapng"
-        subprocess.run(["editcap", "-F", "pcapng", str(edges), str(path)], check=True)
+    path = as_pcapng(edges, tmp_path / "edges.pcapng") if form == "pcapng" else edges
     events, outcome = sense_file(lambda: Sensor(policy, observer="test"), path, 2)
     assert min(outcome.shares) > 0  # both processes had traffic
     assert sorted(e.id for e in events) == sorted(e.id for e in one.events)
