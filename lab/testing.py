@@ -7,8 +7,11 @@ In a conftest.py:
 
 then `def test_x(lab): lab.cut("hl/primary")`. Without root the fixture
 skips with a reason; CI runs as root. Two fixtures asking for the same
-estate and slice share one lab; it is torn down (`down`) when the session
-ends, whatever the tests did.
+estate and slice share one lab; it is torn down (`down`) when the last of
+them ends, whatever the tests did. A lab that only one package (or module)
+uses says so with `scope="package"` (`"module"`): it goes down when that
+package's tests end, rather than idling (BFD, OSPF, snmpd, sshd) under every
+later test until the session ends.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -34,6 +37,7 @@ TEST_SECRETS = {
 }
 
 _shared: dict[tuple[Any, ...], Lab] = {}
+_holders: dict[tuple[Any, ...], int] = {}  # fixtures holding each shared lab now
 
 
 def needs_root() -> None:
@@ -68,8 +72,9 @@ def lab_session(
     routing: bool = True,
     dr_hosts: int = 0,
     routers_ipv6: bool = True,
+    scope: Literal["session", "package", "module"] = "session",
 ) -> Callable[..., Any]:
-    """A session-scoped fixture bringing up (or reusing) one lab."""
+    """A fixture of `scope` bringing up (or reusing) one lab."""
     key = (
         str(Path(estate_path).resolve()),
         counties,
@@ -83,11 +88,10 @@ def lab_session(
         routers_ipv6,
     )
 
-    @pytest.fixture(scope="session")
+    @pytest.fixture(scope=scope)
     def _lab() -> Iterator[Lab]:
         needs_root()
-        owner = key not in _shared
-        if owner:
+        if key not in _shared:
             directory = _session_dir()
             _shared[key] = Lab.up(
                 estate_path,
@@ -103,10 +107,13 @@ def lab_session(
                 secrets=TEST_SECRETS,
                 dr_hosts=dr_hosts,
             )
+        _holders[key] = _holders.get(key, 0) + 1
         try:
             yield _shared[key]
         finally:
-            if owner:
+            _holders[key] -= 1
+            if not _holders[key]:
+                del _holders[key]
                 lab = _shared.pop(key)
                 lab.down()
                 shutil.rmtree(lab.directory, ignore_errors=True)

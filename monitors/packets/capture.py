@@ -140,28 +140,34 @@ def _u32(buf: bytes, pos: int, little: bool) -> int:
 
 def _pcapng(path: Path, handle: BufferedReader, keep: RecordFilter) -> Iterator[Record]:
     """Blocks are read in chunks too: dumpcap and Wireshark write pcapng by
-    default, and investigation captures can be many gigabytes."""
+    default, and investigation captures can be many gigabytes. Each block's
+    fields are read in place, as the pcap reader's are: compiled, index
+    reads cost a fifth of what `struct.unpack_from` calls did (pcapng was
+    read five times slower than pcap, bench/RESULTS.md)."""
     buf = _PCAPNG_SHB + handle.read(CHUNK)
     pos = 0
     consumed = 0  # file offset of buf[0], for error messages
-    endian = "<"
+    little = True
     # Per interface: (link type, seconds per timestamp unit).
     interfaces: list[tuple[int, float]] = []
     ethernet = b""  # per interface, 1 when its link type is Ethernet
     while True:
-        pos = keep.skip_blocks(buf, pos, len(buf), endian == "<", ethernet)
+        pos = keep.skip_blocks(buf, pos, len(buf), little, ethernet)
+        size = len(buf)
+        block_type = 0
         block_len = 0
-        if pos + 12 <= len(buf):
-            if buf[pos : pos + 4] == _PCAPNG_SHB:
-                endian = "<" if buf[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+        if pos + 12 <= size:
+            if buf[pos] == 0x0A and buf[pos + 1 : pos + 4] == b"\x0d\x0d\x0a":
+                little = buf[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a"
                 interfaces = []
                 ethernet = b""
-            block_type, block_len = struct.unpack_from(endian + "II", buf, pos)
+            block_type = _u32(buf, pos, little)
+            block_len = _u32(buf, pos + 4, little)
             if block_len < 12 or block_len % 4 or block_len > _MAX_BLOCK:
                 raise PcapError(
                     f"{path}: pcapng block of bogus length {block_len} at offset {consumed + pos}"
                 )
-        if block_len == 0 or pos + block_len > len(buf):
+        if block_len == 0 or pos + block_len > size:
             more = handle.read(CHUNK)
             if not more:
                 return  # the end, or a capture cut off mid-block
@@ -170,33 +176,36 @@ def _pcapng(path: Path, handle: BufferedReader, keep: RecordFilter) -> Iterator[
             pos = 0
             continue
         body = pos + 8
-        if block_type == 1:
-            if block_len < 20:
-                raise PcapError(
-                    f"{path}: interface description block of {block_len} bytes at offset "
-                    f"{consumed + pos}: expected at least 20"
-                )
-            linktype = struct.unpack_from(endian + "H", buf, body)[0]
-            interfaces.append((linktype, _if_tsresol(buf, body + 8, pos + block_len - 4, endian)))
-            ethernet += b"\x01" if linktype == LINKTYPE_ETHERNET else b"\x00"
-        elif block_type == 6:
+        if block_type == 6:
             if block_len < 32:  # the block's own fields and its trailing length
                 raise PcapError(
                     f"{path}: enhanced packet block of {block_len} bytes at offset "
                     f"{consumed + pos}: expected at least 32"
                 )
-            iface, high, low, caplen, wirelen = struct.unpack_from(endian + "IIIII", buf, body)
+            iface = _u32(buf, body, little)
             if iface >= len(interfaces):
                 raise PcapError(
                     f"{path}: packet for undeclared interface {iface} at offset {consumed + pos}"
                 )
             linktype, unit = interfaces[iface]
             _check_linktype(path, linktype)
+            caplen = _u32(buf, body + 12, little)
             start = body + 20
             # A captured length past its own block would read the next block's bytes.
             end = start + max(0, min(caplen, block_len - 32))
+            wirelen = _u32(buf, body + 16, little)
             if keep.keep(buf, start, end, wirelen):
-                yield ((high << 32) | low) * unit, buf[start:end], wirelen
+                stamp = (_u32(buf, body + 4, little) << 32) | _u32(buf, body + 8, little)
+                yield stamp * unit, buf[start:end], wirelen
+        elif block_type == 1:
+            if block_len < 20:
+                raise PcapError(
+                    f"{path}: interface description block of {block_len} bytes at offset "
+                    f"{consumed + pos}: expected at least 20"
+                )
+            linktype = struct.unpack_from("<H" if little else ">H", buf, body)[0]
+            interfaces.append((linktype, _if_tsresol(buf, body + 8, pos + block_len - 4, little)))
+            ethernet += b"\x01" if linktype == LINKTYPE_ETHERNET else b"\x00"
         elif block_type == 3:
             if not interfaces:
                 raise PcapError(
@@ -208,7 +217,7 @@ def _pcapng(path: Path, handle: BufferedReader, keep: RecordFilter) -> Iterator[
                     f"{path}: simple packet block of {block_len} bytes at offset "
                     f"{consumed + pos}: expected at least 16"
                 )
-            wirelen = struct.unpack_from(endian + "I", buf, body)[0]
+            wirelen = _u32(buf, body, little)
             caplen = min(wirelen, block_len - 16)
             if keep.keep(buf, body + 4, body + 4 + caplen, wirelen):
                 yield 0.0, buf[body + 4 : body + 4 + caplen], wirelen
@@ -220,10 +229,10 @@ def _check_linktype(path: Path, linktype: int) -> None:
         raise PcapError(f"{path}: link type {linktype} is not Ethernet (1)")
 
 
-def _if_tsresol(data: bytes, pos: int, end: int, endian: str) -> float:
+def _if_tsresol(data: bytes, pos: int, end: int, little: bool) -> float:
     """The interface's timestamp unit (option 9, if_tsresol); microseconds by default."""
     while pos + 4 <= end:
-        code, length = struct.unpack_from(endian + "HH", data, pos)
+        code, length = struct.unpack_from("<HH" if little else ">HH", data, pos)
         if code == 0:
             break
         if code == 9 and length >= 1:

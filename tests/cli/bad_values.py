@@ -117,6 +117,7 @@ BAD: list[Row] = [
            (INVALID, ("{missing}", *W)),
            (INVALID, ("--scenario", "nonsense", *W)),
            (USAGE, ("--interval", "-1", *W)),
+           (USAGE, ("--cycles", "-1", *W)),
            (INVALID, ("{small}", "--live", "--sensor", "nosuch", *W)),
            (INVALID, ("--sensor", "hl-tap", *W)),
            (INVALID, ("--store", "http://127.0.0.1:1/?api_key=inline", *W))),

@@ -82,9 +82,10 @@ def stop_watch(watch: WatchWeb) -> None:
             watch.process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def watch_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WatchWeb]:
-    """One simulated city for the browser and the Prometheus/Grafana tests."""
+    """One simulated city for the browser and the Prometheus/Grafana tests, stopped
+    when they end (package scope) rather than polling under the tests after them."""
     watch = start_watch(tmp_path_factory.mktemp("yunwang-home"), duration=600)
     yield watch
     stop_watch(watch)

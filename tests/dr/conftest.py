@@ -12,7 +12,9 @@ from lab.testing import lab_session
 REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "examples" / "small.yaml"
 
-lab = lab_session(SMALL, counties=1, townships=1, villages=0, hosts=2, bfd_ms=300, dr_hosts=2)
+lab = lab_session(
+    SMALL, counties=1, townships=1, villages=0, hosts=2, bfd_ms=300, dr_hosts=2, scope="package"
+)
 STANDBY, SCRATCH = "dr-h1", "dr-h2"
 
 # Lab-only DR passwords, handed over as reference defaults (never os.environ).

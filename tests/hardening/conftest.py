@@ -10,4 +10,4 @@ REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "examples" / "small.yaml"
 
 # jwzh-app-1 (a level-3 system in the gov-extranet zone) and a township LAN host.
-lab = lab_session(SMALL, counties=1, townships=1, villages=1, hosts=2, bfd_ms=300)
+lab = lab_session(SMALL, counties=1, townships=1, villages=1, hosts=2, bfd_ms=300, scope="package")

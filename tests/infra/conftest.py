@@ -62,3 +62,16 @@ def small() -> Estate:
 @pytest.fixture(scope="session")
 def small_plan(small: Estate) -> Plan:
     return plan_estates([small], workers=1)[0]
+
+
+@pytest.fixture(scope="package")
+def puyang() -> Estate:
+    return load(ROOT / "examples" / "puyang.yaml")
+
+
+@pytest.fixture(scope="package")
+def puyang_plan(puyang: Estate) -> Plan:
+    """The full city, planned once for the tests that read it (none changes a plan);
+    package-scoped, so its memory goes when the infra tests end."""
+    (plan,) = plan_estates([puyang])
+    return plan

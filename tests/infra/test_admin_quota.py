@@ -12,12 +12,10 @@ from collections import Counter
 
 import pytest
 
-from estate import load
+from estate import Estate
 from infra.admin_quota import NEUTRON_DEFAULTS, admin_needs
-from infra.planning import Plan, plan_estates
+from infra.planning import Plan
 from infra.verify.desired import Desired
-
-from .conftest import ROOT
 
 QUOTA = "openstack:networking/quotaV2:QuotaV2"
 # Quota field -> the plan's resource kind it counts.
@@ -61,17 +59,15 @@ def test_the_small_citys_admin_quota_covers_the_admins_objects(small_plan: Plan)
     assert owned["SecGroupRule"] == 114  # already above Neutron's default of 100
 
 
-def test_puyangs_shares_are_counted_without_planning_it() -> None:
-    estate = load(ROOT / "examples" / "puyang.yaml")
-    needs = admin_needs(estate, (), rules=110)
+def test_puyangs_shares_are_counted_without_planning_it(puyang: Estate) -> None:
+    needs = admin_needs(puyang, (), rules=110)
     assert needs["rbac_policy"] == 68 > NEUTRON_DEFAULTS["rbac_policy"]  # 34 tenants x 2 zones
     assert needs["subnet"] == 182 > NEUTRON_DEFAULTS["subnet"]  # 91 extranet segments
     # Extranet tenants add one share per segment each.
-    assert admin_needs(estate, ("gaj",), rules=110)["rbac_policy"] == 68 + 91
+    assert admin_needs(puyang, ("gaj",), rules=110)["rbac_policy"] == 68 + 91
 
 
 @pytest.mark.slow
-def test_puyangs_admin_quota_covers_the_admins_objects() -> None:
-    (plan,) = plan_estates([load(ROOT / "examples" / "puyang.yaml")])
-    owned = assert_admin_quota_holds_the_admins_objects(plan)
+def test_puyangs_admin_quota_covers_the_admins_objects(puyang_plan: Plan) -> None:
+    owned = assert_admin_quota_holds_the_admins_objects(puyang_plan)
     assert owned["RbacPolicyV2"] == 68

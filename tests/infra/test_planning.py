@@ -130,18 +130,19 @@ async def test_the_pulumi_entry_point_runs_under_mocks(small: Estate) -> None:
 
 
 @pytest.mark.slow
-def test_the_full_city_plans_clean() -> None:
-    from estate import load
+def test_the_full_city_plans_clean(puyang_plan: Plan, puyang: Estate) -> None:
     from infra.invariants import check_all
 
-    estate = load(ROOT / "examples" / "puyang.yaml")
-    (plan,) = plan_estates([estate])
-    results = check_all(plan, estate)
+    results = check_all(puyang_plan, puyang)
     assert all(r.passed for r in results), [f for r in results for f in r.findings][:10]
-    hosts = sum(len(s.hosts) for s in estate.systems())
-    assert sum(r.type.endswith(":Instance") for r in plan.resources) == hosts
-    segments = [n for n in estate.nodes() if n.level in ("county", "township")]
-    qos = [r for r in plan.resources if r.type.endswith(":Network") and r.inputs.get("qosPolicyId")]
+    hosts = sum(len(s.hosts) for s in puyang.systems())
+    assert sum(r.type.endswith(":Instance") for r in puyang_plan.resources) == hosts
+    segments = [n for n in puyang.nodes() if n.level in ("county", "township")]
+    qos = [
+        r
+        for r in puyang_plan.resources
+        if r.type.endswith(":Network") and r.inputs.get("qosPolicyId")
+    ]
     assert len(qos) == len(segments)
 
 

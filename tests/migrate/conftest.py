@@ -23,6 +23,7 @@ lab = lab_session(
     bfd_ms=300,
     hosts_ipv6=False,
     routers_ipv6=False,
+    scope="package",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import struct
 import subprocess
@@ -199,3 +200,77 @@ def test_pcapng_blocks_too_short_for_their_fields(
         path.write_bytes(data)
         with pytest.raises(PcapError, match=expected):
             list(read_capture(path))
+
+
+def test_big_endian_pcapng_with_nanosecond_interface(tmp_path: Path) -> None:
+    """Every field of a big-endian section is read big-endian, and the
+    interface's if_tsresol (here 10^-9) scales its timestamps."""
+    frames = _frames()[:4]
+
+    def block(kind: int, body: bytes) -> bytes:
+        length = 12 + len(body)
+        return struct.pack(">II", kind, length) + body + struct.pack(">I", length)
+
+    shb = block(0x0A0D0D0A, struct.pack(">IHHq", 0x1A2B3C4D, 1, 0, -1))
+    tsresol = struct.pack(">HH", 9, 1) + b"\x09\x00\x00\x00" + struct.pack(">HH", 0, 0)
+    idb = block(1, struct.pack(">HHI", 1, 0, 0) + tsresol)
+    stamp = 1_700_000_000_123_456_789
+    packets = b"".join(
+        block(6, struct.pack(">IIIII", 0, stamp >> 32, stamp & 0xFFFFFFFF, len(f), len(f) + 4)
+              + f + b"\x00" * (-len(f) % 4))
+        for f in frames
+    )  # fmt: skip
+    path = tmp_path / "big.pcapng"
+    path.write_bytes(shb + idb + packets)
+    records = list(read_capture(path))
+    assert [(f, n) for _, f, n in records] == [(f, len(f) + 4) for f in frames]
+    assert records[0][0] == pytest.approx(1_700_000_000.123456789)
+
+
+def test_corrupted_captures_give_records_or_one_line(tmp_path: Path) -> None:
+    """Hostile bytes anywhere in a pcap or pcapng container: the reader (alone,
+    and as each of two processes sharing the file) yields records or raises
+    PcapError, nothing else; a file refused alone is refused by both shares
+    (the command says so with any number of workers), and a file read
+    whole is, by its two shares together, frame for frame."""
+    from monitors.packets.shards import FileShare
+
+    frames = _frames()[:12]
+    classic = tmp_path / "base.pcap"
+    with PcapWriter(classic) as writer:
+        for index, frame in enumerate(frames):
+            writer.write(1_700_000_000 + index, frame)
+    ng = tmp_path / "base.pcapng"
+    with PcapNgWriter(str(ng)) as ng_writer:
+        for packet in scenarios.all_frames()[:12]:
+            ng_writer.write(packet)
+    rng = random.Random(5)
+    mutated = tmp_path / "mutated"
+    for base in (classic.read_bytes(), ng.read_bytes()):
+        for _ in range(300):
+            data = bytearray(base)
+            for _ in range(rng.randrange(1, 4)):
+                at = rng.randrange(4, len(data))  # the magic kept: the container is what is fuzzed
+                if rng.random() < 0.5:
+                    data[at] = rng.randrange(256)
+                else:  # a length or count field: four bytes at once
+                    data[at : at + 4] = rng.randbytes(4)
+            if rng.random() < 0.2:
+                del data[rng.randrange(4, len(data)) :]
+            mutated.write_bytes(bytes(data))
+            whole = _read_or_error(mutated, None)
+            shares = [_read_or_error(mutated, FileShare(index, 2)) for index in (0, 1)]
+            assert [share is None for share in shares] == [whole is None] * 2
+            if whole is not None and shares[0] is not None and shares[1] is not None:
+                assert sorted(shares[0] + shares[1]) == sorted(whole)
+
+
+def _read_or_error(path: Path, share: object) -> list[bytes] | None:
+    from monitors.packets.shards import FileShare
+
+    assert share is None or isinstance(share, FileShare)
+    try:
+        return [frame for _, frame, _ in read_capture(path, share)]
+    except PcapError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+        return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from security.store import open_store
 from tests.packets import scenarios
 from tests.packets.conftest import Segment
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-DURATION_S = 45
+DURATION_S = 300  # a failure bound only: the test stops the watch once the scan is stored
 
 
 def _estate_with_sensor(tmp_path: Path, interface: str) -> Path:
@@ -65,7 +67,18 @@ def test_watch_live_senses_the_declared_sensor(segment: Segment, tmp_path: Path)
             check=True, cwd=ROOT, timeout=60, capture_output=True,
         )  # fmt: skip
         assert time.monotonic() - started < DURATION_S - 5, "the attack outlasted the watch"
-        stdout, stderr = watch.communicate(timeout=DURATION_S + 90)
+        store = open_store(f"sqlite:///{home / 'events.db'}")
+        try:
+            wait_until(
+                lambda: watch.poll() is not None or store.find_warnings(rule_id="YW-NET-004"),
+                DURATION_S,
+                "the scan graded and stored",
+                every=0.5,
+            )
+        finally:
+            store.close()
+        watch.send_signal(signal.SIGTERM)  # as a service manager stops it: the summary still comes
+        stdout, stderr = watch.communicate(timeout=120)
     finally:
         if watch.poll() is None:
             watch.kill()

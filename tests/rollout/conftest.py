@@ -13,7 +13,9 @@ SMALL = REPO / "examples" / "small.yaml"
 
 # City, one county, one township: three routers, two dual links, no hosts.
 # BFD at 300 ms (FRR's default: the role writes no timer lines).
-lab = lab_session(SMALL, counties=1, townships=1, villages=0, hosts=0, bfd_ms=300, routing=False)
+lab = lab_session(
+    SMALL, counties=1, townships=1, villages=0, hosts=0, bfd_ms=300, routing=False, scope="package"
+)
 
 
 @pytest.fixture(autouse=True)

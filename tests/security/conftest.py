@@ -77,7 +77,7 @@ class EsNode:
         subprocess.run(args + (["--keep-data"] if keep_data else []), check=True, timeout=120)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped when the security tests end, not left idle
 def es_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EsNode]:
     if shutil.which("java") is None:
         pytest.skip("no java: run ci/setup.d/50-security.sh (CI does)")

@@ -46,6 +46,10 @@ def watch(
     duration: Annotated[
         float, typer.Option(help="Stop after this many seconds (0: until Ctrl-C).")
     ] = 0,
+    cycles: Annotated[
+        int,
+        typer.Option(min=0, help="Stop once this many poll cycles are done (0: no limit)."),
+    ] = 0,
     interval: Annotated[float | None, typer.Option(help="Seconds between polls.")] = None,
     pcap: Annotated[
         Path | None, typer.Option(help="Capture to replay through the packet sensor.")
@@ -130,6 +134,7 @@ def watch(
     leave_on_sigterm(runner.request_stop)
     signal.signal(signal.SIGINT, partial(_interrupted, runner))
     deadline = time.monotonic() + duration if duration > 0 else None
+    done = (lambda: runner.cycles >= cycles) if cycles > 0 else None
     try:
         with runner, _web(runner, web, web_listen, web_port, cert, key) as web_changed:
             for line in runner.problems:
@@ -138,7 +143,7 @@ def watch(
                 # Stopped before --duration (Ctrl-C, a service manager's SIGTERM)
                 # is an end too: the summary of what ran is still printed.
                 with suppress(KeyboardInterrupt):
-                    _loop(runner, deadline, web_changed)
+                    _loop(runner, deadline, web_changed, done)
             elif not sys.stdout.isatty():
                 from yunwang.watchlog import WatchLog
 
@@ -148,9 +153,9 @@ def watch(
                     log.update(runner.summary(), time.monotonic())
                     web_changed()
 
-                _loop(runner, deadline, log_update)
+                _loop(runner, deadline, log_update, done)
             else:
-                _live(runner, deadline, names, web_changed)
+                _live(runner, deadline, names, web_changed, done)
             summary = runner.summary()
     except WatchError as exc:
         fail(str(exc))
@@ -181,7 +186,11 @@ def _web(
 
 
 def _live(
-    runner: Watch, deadline: float | None, names: dict[str, str], web_changed: Callable[[], None]
+    runner: Watch,
+    deadline: float | None,
+    names: dict[str, str],
+    web_changed: Callable[[], None],
+    done: Callable[[], bool] | None,
 ) -> None:
     from rich.live import Live
 
@@ -193,7 +202,7 @@ def _live(
             live.update(render(runner.summary(), names))
             web_changed()
 
-        _loop(runner, deadline, refresh)
+        _loop(runner, deadline, refresh, done)
 
 
 def _interrupted(runner: Watch, signum: int, frame: FrameType | None) -> None:
@@ -203,7 +212,12 @@ def _interrupted(runner: Watch, signum: int, frame: FrameType | None) -> None:
     runner.request_stop()
 
 
-def _loop(runner: Watch, deadline: float | None, refresh: Callable[[], None] | None = None) -> None:
-    runner.run(deadline, refresh)
+def _loop(
+    runner: Watch,
+    deadline: float | None,
+    refresh: Callable[[], None] | None = None,
+    done: Callable[[], bool] | None = None,
+) -> None:
+    runner.run(deadline, refresh, done)
     if runner.stop_requested:  # raised here, outside any lock: leaves as Ctrl-C always did
         raise KeyboardInterrupt
