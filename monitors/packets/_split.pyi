@@ -1,7 +1,6 @@
 # The C assigner (split.c), built beside the mypyc modules; see shards.ShardAssigner.
 
 class Splitter:
-    mine_at: int
     pos: int
     undecided: bool
     corrupt_at: int
@@ -11,9 +10,16 @@ class Splitter:
     def take(
         self, buf: bytearray | bytes, size: int, little: bool, scale: float, index: int
     ) -> list[tuple[float, bytes, int]]: ...
-    def skip_blocks(
-        self, buf: bytes, pos: int, size: int, little: bool, ethernet: bytes, index: int
-    ) -> int: ...
+    def take_blocks(
+        self,
+        buf: bytes,
+        pos: int,
+        size: int,
+        little: bool,
+        ethernet: bytes,
+        units: bytes,
+        index: int,
+    ) -> list[tuple[float, bytes, int]]: ...
     def known(self, proto: int, key: bytes) -> int: ...
     def remember(self, proto: int, key: bytes, shard: int) -> None: ...
     def __len__(self) -> int: ...

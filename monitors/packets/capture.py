@@ -58,13 +58,17 @@ class RecordFilter:
         reads them itself, in C. Reads none."""
         return None
 
-    def skip_blocks(self, buf: bytes, pos: int, size: int, little: bool, ethernet: bytes) -> int:
-        """The first pcapng block at or after `pos` in `buf[:size]` the reader
-        must handle: a filter may pass over whole packet blocks it would
-        refuse (`shards.FileShare` does, in C), and then `keep` is asked
-        about the frame of the packet block where it stopped, if it is one.
-        `ethernet[i]` is 1 when interface i is Ethernet. Passes over none."""
-        return pos
+    def take_blocks(
+        self, buf: bytes, pos: int, size: int, little: bool, ethernet: bytes, units: bytes
+    ) -> tuple[list[Record], int] | None:
+        """From the pcapng block at `pos` in `buf[:size]`, the records of the
+        whole packet blocks this filter keeps, and where it stopped: a
+        filter may walk runs of packet blocks itself (`shards.FileShare`
+        does, in C), handing on its own records and passing over the rest,
+        and stop at any block it leaves to the reader. `ethernet[i]` is 1
+        when interface i is Ethernet, `units` its seconds per timestamp
+        unit (a native double each). None: the reader reads every block."""
+        return None
 
 
 def read_capture(path: str | Path, keep: RecordFilter | None = None) -> Iterator[Record]:
@@ -151,8 +155,14 @@ def _pcapng(path: Path, handle: BufferedReader, keep: RecordFilter) -> Iterator[
     # Per interface: (link type, seconds per timestamp unit).
     interfaces: list[tuple[int, float]] = []
     ethernet = b""  # per interface, 1 when its link type is Ethernet
+    units = b""  # per interface, its unit as a native double (`take_blocks`)
     while True:
-        pos = keep.skip_blocks(buf, pos, len(buf), little, ethernet)
+        taken = keep.take_blocks(buf, pos, len(buf), little, ethernet, units)
+        if taken is not None:
+            records, pos = taken
+            if records:
+                yield from records
+                continue  # it stopped when its list was full, or at a block for the reader
         size = len(buf)
         block_type = 0
         block_len = 0
@@ -161,6 +171,7 @@ def _pcapng(path: Path, handle: BufferedReader, keep: RecordFilter) -> Iterator[
                 little = buf[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a"
                 interfaces = []
                 ethernet = b""
+                units = b""
             block_type = _u32(buf, pos, little)
             block_len = _u32(buf, pos + 4, little)
             if block_len < 12 or block_len % 4 or block_len > _MAX_BLOCK:
@@ -204,8 +215,10 @@ def _pcapng(path: Path, handle: BufferedReader, keep: RecordFilter) -> Iterator[
                     f"{consumed + pos}: expected at least 20"
                 )
             linktype = struct.unpack_from("<H" if little else ">H", buf, body)[0]
-            interfaces.append((linktype, _if_tsresol(buf, body + 8, pos + block_len - 4, little)))
+            unit = _if_tsresol(buf, body + 8, pos + block_len - 4, little)
+            interfaces.append((linktype, unit))
             ethernet += b"\x01" if linktype == LINKTYPE_ETHERNET else b"\x00"
+            units += struct.pack("d", unit)
         elif block_type == 3:
             if not interfaces:
                 raise PcapError(

@@ -373,16 +373,18 @@ class FileShare(RecordFilter):
             native.pos = 0
         # A capture cut off mid-record (tcpdump killed) ends at its last whole record.
 
-    def skip_blocks(self, buf: bytes, pos: int, size: int, little: bool, ethernet: bytes) -> int:
+    def take_blocks(
+        self, buf: bytes, pos: int, size: int, little: bool, ethernet: bytes, units: bytes
+    ) -> tuple[list[Record], int] | None:
+        """In C, as `records` reads a pcap: another process's block is never
+        copied out, and this one's records come back a list at a time."""
         native = self.assigner.splitter()
         if native is None:
-            return pos
-        return native.skip_blocks(buf, pos, size, little, ethernet, self.index)
+            return None
+        records = native.take_blocks(buf, pos, size, little, ethernet, units, self.index)
+        return records, native.pos
 
     def keep(self, buf: bytes, start: int, end: int, length: int) -> bool:
-        native = self.assigner.splitter()
-        if native is not None and start == native.mine_at:
-            return True  # `skip_blocks` stopped at this process's frame
         owner = self.assigner.shard_at(buf, start, end)
         if owner < 0:
             return self._decoded_keep(buf[start:end], length)

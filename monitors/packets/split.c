@@ -64,8 +64,7 @@ typedef struct {
     /* A bit for each flow in the table, by `filter_bit`: a clear bit means
      * the flow is not there, so most frames need no hash and no probe. */
     uint64_t *filter;
-    Py_ssize_t mine_at; /* the frame start of the block `skip_blocks` stopped at as index's, or -1 */
-    /* `take`'s place in the read buffer, and what it found. */
+    /* `take`'s place in the read buffer (and `take_blocks`'), and what it found. */
     Py_ssize_t pos;
     char undecided; /* T_BOOL */
     Py_ssize_t corrupt_at;
@@ -603,35 +602,75 @@ static PyObject *Splitter_shard_at(Splitter *self, PyObject *const *args, Py_ssi
     return PyLong_FromLong(shard);
 }
 
-/* skip_blocks(buf, pos, size, little, ethernet, index): from the pcapng
- * block at `pos`, pass over whole enhanced packet blocks of buf[..size)
- * that other processes own, and stop at any other block: one of `index`'s
- * (then `mine_at` is its frame's start), one needing a decode to be
- * assigned, a block of any other type (the reader handles interfaces,
- * section headers and simple packets), one of a bogus length, one for an
+/* A record (timestamp, frame, wire length) from its parts. */
+static PyObject *record_from(double ts, const uint8_t *frame, Py_ssize_t caplen, uint32_t wirelen) {
+    PyObject *record = PyTuple_New(3);
+    if (record == NULL)
+        return NULL;
+    PyObject *items[3] = {
+        PyFloat_FromDouble(ts),
+        PyBytes_FromStringAndSize((const char *)frame, caplen),
+        PyLong_FromUnsignedLong((unsigned long)wirelen),
+    };
+    for (int i = 0; i < 3; i++) {
+        if (items[i] == NULL) {
+            for (int j = 0; j < 3; j++)
+                Py_XDECREF(items[j]);
+            Py_DECREF(record);
+            return NULL;
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        PyTuple_SET_ITEM(record, i, items[i]);
+    return record;
+}
+
+/* The reader's record (timestamp, frame, wire length) of the pcap record at `pos`. */
+static PyObject *record_of(const uint8_t *buf, Py_ssize_t pos, int little, double scale) {
+    Py_ssize_t caplen = (Py_ssize_t)u32_at(buf, pos + 8, little);
+    double ts = (double)u32_at(buf, pos, little) + (double)u32_at(buf, pos + 4, little) * scale;
+    return record_from(ts, buf + pos + 16, caplen, u32_at(buf, pos + 12, little));
+}
+
+/* take_blocks(buf, pos, size, little, ethernet, units, index): from the
+ * pcapng block at `pos`, the frames of the whole enhanced packet blocks of
+ * buf[..size) that process `index` owns, as the reader's records (at most
+ * TAKE_BATCH); those other processes own are passed over. It stops before
+ * any other block, for the reader to handle as it would alone: one
+ * needing a decode to be assigned, a block of any other type (interfaces,
+ * section headers, simple packets), one of a bogus length, one for an
  * interface that is not Ethernet (`ethernet[i]` is 1 for each declared
- * interface that is) or one not wholly in the buffer. Returns where it
- * stopped; the reader reads on from there as before. */
-static PyObject *Splitter_skip_blocks(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
+ * interface that is) or one not wholly in the buffer. `units` holds each
+ * interface's seconds per timestamp unit, a native double each. `pos` is
+ * then where it stopped. */
+static PyObject *Splitter_take_blocks(Splitter *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t at[2];
-    if (called(self, nargs, 6, "skip_blocks(buf, pos, size, little, ethernet, index)") < 0)
+    if (called(self, nargs, 7, "take_blocks(buf, pos, size, little, ethernet, units, index)") < 0)
         return NULL;
     if (range_args(args, at) < 0)
         return NULL;
     int little;
     long index;
-    if (bool_arg(args[3], &little) < 0 || long_arg(args[5], 0, LONG_MAX, &index) < 0)
+    if (bool_arg(args[3], &little) < 0 || long_arg(args[6], 0, LONG_MAX, &index) < 0)
         return NULL;
-    if (!PyBytes_Check(args[4])) {
-        PyErr_SetString(PyExc_TypeError, "ethernet must be bytes");
+    if (!PyBytes_Check(args[4]) || !PyBytes_Check(args[5]) ||
+        PyBytes_GET_SIZE(args[5]) != PyBytes_GET_SIZE(args[4]) * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_TypeError, "ethernet and units must be bytes, a double a unit");
         return NULL;
     }
     const uint8_t *ethernet = (const uint8_t *)PyBytes_AS_STRING(args[4]);
+    const char *units = PyBytes_AS_STRING(args[5]);
     Py_ssize_t interfaces = PyBytes_GET_SIZE(args[4]);
+    /* Bytes are immutable and the list holds copies, so nothing here can
+     * move the buffer while it is walked. */
     const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(args[0]);
     Py_ssize_t pos = at[0], size = at[1];
-    self->mine_at = -1;
-    while (pos + 12 <= size) {
+    PyObject *records = PyList_New(0);
+    if (records == NULL)
+        return NULL;
+    while (pos + 12 <= size && PyList_GET_SIZE(records) < TAKE_BATCH) {
+        if (pos + PREFETCH_AHEAD < size)
+            __builtin_prefetch(buf + pos + PREFETCH_AHEAD);
         uint32_t type = u32_at(buf, pos, little);
         uint32_t length = u32_at(buf, pos + 4, little);
         if (type != 6 || length < 32 || length % 4 || length > MAX_BLOCK ||
@@ -646,39 +685,30 @@ static PyObject *Splitter_skip_blocks(Splitter *self, PyObject *const *args, Py_
         Py_ssize_t end = start + (caplen < length - 32 ? caplen : length - 32);
         int owner = shard_at(self, buf, start, end);
         if (owner == -2)
-            return NULL;
-        if (owner == index)
-            self->mine_at = start;
-        if (owner == index || owner < 0)
+            goto failed;
+        if (owner < 0)
             break;
+        if (owner == index) {
+            double unit;
+            memcpy(&unit, units + iface * sizeof(double), sizeof unit);
+            uint64_t stamp = (uint64_t)u32_at(buf, pos + 12, little) << 32 |
+                             u32_at(buf, pos + 16, little);
+            PyObject *record =
+                record_from((double)stamp * unit, buf + start, end - start,
+                            u32_at(buf, pos + 24, little));
+            if (record == NULL || PyList_Append(records, record) < 0) {
+                Py_XDECREF(record);
+                goto failed;
+            }
+            Py_DECREF(record);
+        }
         pos += length;
     }
-    return PyLong_FromSsize_t(pos);
-}
-
-/* The reader's record (timestamp, frame, wire length) of the pcap record at `pos`. */
-static PyObject *record_of(const uint8_t *buf, Py_ssize_t pos, int little, double scale) {
-    Py_ssize_t caplen = (Py_ssize_t)u32_at(buf, pos + 8, little);
-    double ts = (double)u32_at(buf, pos, little) + (double)u32_at(buf, pos + 4, little) * scale;
-    PyObject *record = PyTuple_New(3);
-    if (record == NULL)
-        return NULL;
-    PyObject *items[3] = {
-        PyFloat_FromDouble(ts),
-        PyBytes_FromStringAndSize((const char *)buf + pos + 16, caplen),
-        PyLong_FromUnsignedLong((unsigned long)u32_at(buf, pos + 12, little)),
-    };
-    for (int i = 0; i < 3; i++) {
-        if (items[i] == NULL) {
-            for (int j = 0; j < 3; j++)
-                Py_XDECREF(items[j]);
-            Py_DECREF(record);
-            return NULL;
-        }
-    }
-    for (int i = 0; i < 3; i++)
-        PyTuple_SET_ITEM(record, i, items[i]);
-    return record;
+    self->pos = pos;
+    return records;
+failed:
+    Py_DECREF(records);
+    return NULL;
 }
 
 /* take(buf, size, little, scale, index): from `pos`, the pcap records of
@@ -845,7 +875,6 @@ static int Splitter_init(Splitter *self, PyObject *args, PyObject *kwds) {
     self->count = 0;
     self->used = 0;
     self->mask = 1023;
-    self->mine_at = -1;
     self->pos = 0;
     self->undecided = 0;
     self->corrupt_at = -1;
@@ -864,14 +893,13 @@ static Py_ssize_t Splitter_len(Splitter *self) { return self->count; }
 static PyMethodDef Splitter_methods[] = {
     {"shard_at", (PyCFunction)(void (*)(void))Splitter_shard_at, METH_FASTCALL, NULL},
     {"take", (PyCFunction)(void (*)(void))Splitter_take, METH_FASTCALL, NULL},
-    {"skip_blocks", (PyCFunction)(void (*)(void))Splitter_skip_blocks, METH_FASTCALL, NULL},
+    {"take_blocks", (PyCFunction)(void (*)(void))Splitter_take_blocks, METH_FASTCALL, NULL},
     {"known", (PyCFunction)(void (*)(void))Splitter_known, METH_FASTCALL, NULL},
     {"remember", (PyCFunction)(void (*)(void))Splitter_remember, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static PyMemberDef Splitter_members[] = {
-    {"mine_at", T_PYSSIZET, offsetof(Splitter, mine_at), READONLY, NULL},
     {"pos", T_PYSSIZET, offsetof(Splitter, pos), 0, NULL},
     {"undecided", T_BOOL, offsetof(Splitter, undecided), READONLY, NULL},
     {"corrupt_at", T_PYSSIZET, offsetof(Splitter, corrupt_at), READONLY, NULL},

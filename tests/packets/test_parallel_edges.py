@@ -109,7 +109,7 @@ def test_the_edges_give_one_process_events_on_two(
     policy: SensorPolicy, edges: Path, form: str, tmp_path: Path
 ) -> None:
     """Both readers' splits (a pcap's in C by `take`, a pcapng's by
-    `skip_blocks` and `keep`) put these clients where `_edges` wants them."""
+    `take_blocks` and `keep`) put these clients where `_edges` wants them."""
     one = one_process(policy, edges)
     path = as_pcapng(edges, tmp_path / "edges.pcapng") if form == "pcapng" else edges
     events, outcome = sense_file(lambda: Sensor(policy, observer="test"), path, 2)

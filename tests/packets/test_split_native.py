@@ -179,7 +179,11 @@ def test_odd_arguments_raise_their_own_error_not_a_system_error() -> None:
     with pytest.raises(OverflowError):
         native.remember(2**70, bytes(12), _Index())  # type: ignore[arg-type]
     with pytest.raises(ZeroDivisionError):
-        native.skip_blocks(bytes(64), 0, 64, _BadBool(), b"", _Index())  # type: ignore[arg-type]
+        native.take_blocks(bytes(64), 0, 64, _BadBool(), b"", b"", _Index())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a double a unit"):
+        native.take_blocks(bytes(64), 0, 64, True, b"\x01", b"", 0)  # a unit short of its interfaces
+    with pytest.raises(ValueError, match="range outside the buffer"):
+        native.take_blocks(bytes(64), 0, 65, True, b"", b"", 0)
     with pytest.raises(ValueError):
         native.take(bytearray(64), 64, True, 1.0, -1)  # -1 is what "needs a decode" reads as
 
