@@ -180,10 +180,8 @@ def test_odd_arguments_raise_their_own_error_not_a_system_error() -> None:
         native.remember(2**70, bytes(12), _Index())  # type: ignore[arg-type]
     with pytest.raises(ZeroDivisionError):
         native.take_blocks(bytes(64), 0, 64, _BadBool(), b"", b"", _Index())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="a double a unit"):
-        native.take_blocks(
-            bytes(64), 0, 64, True, b"\x01", b"", 0
-        )  # a unit short of its interfaces
+    with pytest.raises(TypeError, match="a double a unit"):  # a unit short of its interfaces
+        native.take_blocks(bytes(64), 0, 64, True, b"\x01", b"", 0)
     with pytest.raises(ValueError, match="range outside the buffer"):
         native.take_blocks(bytes(64), 0, 65, True, b"", b"", 0)
     with pytest.raises(ValueError):
