@@ -8,7 +8,7 @@ bench/packets_bench.py's), a larger varied capture with other connections
 and seed than either (built once, cached in $YUNWANG_HOME/cache, not tuned
 on), and any `--pcap` given. For each, rounds alternate
 `parallel.sense_file` on 1 forked worker and on --workers forked workers, the
-same machinery on both sides (a worker starts from a fork of this process,
+same machinery on both sides (a worker starts from a fork of a process
 with the policy loaded and memory settled as `yunwang sense` does). Printed,
 medians: the busiest worker's CPU seconds against the one worker's (the
 most N idle cores could give), the same ratio taken round by round, and the
