@@ -17,8 +17,11 @@ tcp/22, tcp/445 and tcp/3389 on many exchange servers).
 Measures, per capture: packets per CPU-second and per wall-second of the
 sensor in process (read + decode + every detection) on one process, the
 same with every frame decoded (what the fast path saves), and sharded over
---workers forked processes (CPU of all of them, and the busiest worker's
-CPU: the most N idle cores could give), of the whole
+--workers forked processes (CPU of all of them; what N cores give, the
+busiest worker against one, is bench/packets_shards.py's to measure: here
+the workers fork from a process holding the estate, the capture builders
+and every contender's leftovers, and take more copy-on-write faults than
+the command's do, bench/RESULTS.md), of the whole
 `yunwang sense --pcap FILE ESTATE --json [--workers N]` command (CPU of the
 children, start-up included; also interpreted, `YUNWANG_COMPILED=0`) and of
 `tshark -n -r FILE`, medians over
@@ -99,9 +102,8 @@ def _contenders(
     policy: SensorPolicy,
     total: int,
     workers: int,
-    busiest: list[float],
 ) -> dict[str, Callable[[], int]]:
-    """The runs to time; the sharded one appends its busiest worker's CPU to `busiest`."""
+    """The runs to time."""
 
     def in_process() -> int:
         sensor = Sensor(policy, observer="bench", keep_events=True)
@@ -118,7 +120,6 @@ def _contenders(
 
     def in_process_sharded() -> int:
         _, outcome = sense_file(lambda: Sensor(policy, observer="bench"), pcap, workers)
-        busiest.append(max(outcome.cpu_s))
         return outcome.stats.seen
 
     def command(n: int, built: bool = True) -> Callable[[], int]:
@@ -170,8 +171,7 @@ def main() -> None:
     print(f"sensor in process: {'compiled' if compiled.in_use() else 'interpreted'}")
     for label, pcap in captures.items():
         total = sum(1 for _ in read_capture(pcap))
-        busiest: list[float] = []
-        runs = _contenders(args.estate, pcap, policy, total, args.workers, busiest)
+        runs = _contenders(args.estate, pcap, policy, total, args.workers)
         cpu_rates: dict[str, list[float]] = {name: [] for name in runs}
         wall_rates: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.repeat):
@@ -189,10 +189,6 @@ def main() -> None:
             print(
                 f"| {name} | {rate:,.0f} | {statistics.median(wall_rates[name]):,.0f} | {ratio} |"
             )
-        one = total / statistics.median(cpu_rates["sensor in process, 1 process"])
-        print(f"\nin process on {args.workers} processes: busiest worker "
-              f"{statistics.median(busiest):.3f} CPU-s against {one:.3f} for one process: "
-              f"at most {one / statistics.median(busiest):.2f}x on {args.workers} idle cores")  # fmt: skip
     starts = [first_packet(args.estate, captures["mix"]) for _ in range(args.repeat + 1)][1:]
     print(f"\n`yunwang sense` on a one-packet capture (cached policy), exec to exit: "
           f"median {statistics.median(w for w, _ in starts):.2f} s wall, "

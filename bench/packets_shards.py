@@ -21,8 +21,8 @@ when it forks: its modules, the policy from the estate's cache and one
 sensor, not the estate model, the capture builders nor earlier rounds'
 events. A worker's copy-on-write faults come from its parent's heap: in a
 parent that had built the captures, the holes left all through it were
-filled by each worker's first objects, twice the faults the command's
-workers take, and a ratio below the command's (bench/RESULTS.md).
+filled by each worker's first objects: 1.7 times the faults the
+command's workers take, and a ratio below the command's (bench/RESULTS.md).
 
 Also summed: every worker's CPU seconds S, against the one worker's W:
 what sharing the file adds, all of it (each worker reading and assigning
