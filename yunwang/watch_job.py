@@ -80,6 +80,7 @@ class WatchOptions:
     trap_address: str | None = None  # None: the estate's monitoring.traps (127.0.0.1:162)
     trap_port: int | None = None
     sensors: tuple[str, ...] = ()  # live: these declared sensors (default: this host's)
+    cycles: int = 0  # stop after this many poll cycles (0: no limit)
 
 
 class Watch:
@@ -280,7 +281,8 @@ class Watch:
         done: Callable[[], bool] | None = None,
         refresh_s: float = 1.0,
     ) -> None:
-        """Poll, sense and grade in their own threads until `deadline` (monotonic) or `done()`."""
+        """Poll, sense and grade in their own threads until `deadline` (monotonic), `done()`
+        or, with `options.cycles`, the last of those cycles."""
         switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(watch_loop.SWITCH_INTERVAL_S)
         workers = [watch_loop.thread("poll", self._poll_forever)]
@@ -304,7 +306,7 @@ class Watch:
                     break
                 if refresh is not None:
                     refresh()
-                if done is not None and done():
+                if (done is not None and done()) or self.cycles_done:
                     break
         finally:
             self._halt.set()
@@ -316,6 +318,11 @@ class Watch:
             finally:
                 sys.setswitchinterval(switch_interval)
 
+    @property
+    def cycles_done(self) -> bool:
+        """All the cycles `options.cycles` asked for are done (never, without it)."""
+        return 0 < self.options.cycles <= self.cycles
+
     def request_stop(self) -> None:
         """Ask `run` to end; safe in a signal handler (`watch_loop.wait_unless`)."""
         self.stop_requested = True
@@ -326,7 +333,7 @@ class Watch:
     async def _poll_on_schedule(self) -> None:
         """The poll thread's loop: the schedule, and the trap receiver between cycles."""
         schedule = Schedule(self.interval_s)
-        while (lateness := await schedule.wait(self._halt)) is not None:
+        while not self.cycles_done and (lateness := await schedule.wait(self._halt)) is not None:
             self.stats.lateness_last_s = lateness
             self.stats.lateness_max_s = max(self.stats.lateness_max_s, lateness)
             if lateness > self.interval_s * watch_loop.LATE_FRACTION:

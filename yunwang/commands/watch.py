@@ -121,6 +121,7 @@ def watch(
         trap_address=trap_listen,
         trap_port=trap_port,
         sensors=tuple(sensor or ()),
+        cycles=cycles,
     )
     try:
         runner = Watch(options)
@@ -134,7 +135,6 @@ def watch(
     leave_on_sigterm(runner.request_stop)
     signal.signal(signal.SIGINT, partial(_interrupted, runner))
     deadline = time.monotonic() + duration if duration > 0 else None
-    done = (lambda: runner.cycles >= cycles) if cycles > 0 else None
     try:
         with runner, _web(runner, web, web_listen, web_port, cert, key) as web_changed:
             for line in runner.problems:
@@ -143,7 +143,7 @@ def watch(
                 # Stopped before --duration (Ctrl-C, a service manager's SIGTERM)
                 # is an end too: the summary of what ran is still printed.
                 with suppress(KeyboardInterrupt):
-                    _loop(runner, deadline, web_changed, done)
+                    _loop(runner, deadline, web_changed)
             elif not sys.stdout.isatty():
                 from yunwang.watchlog import WatchLog
 
@@ -153,9 +153,9 @@ def watch(
                     log.update(runner.summary(), time.monotonic())
                     web_changed()
 
-                _loop(runner, deadline, log_update, done)
+                _loop(runner, deadline, log_update)
             else:
-                _live(runner, deadline, names, web_changed, done)
+                _live(runner, deadline, names, web_changed)
             summary = runner.summary()
     except WatchError as exc:
         fail(str(exc))
@@ -186,11 +186,7 @@ def _web(
 
 
 def _live(
-    runner: Watch,
-    deadline: float | None,
-    names: dict[str, str],
-    web_changed: Callable[[], None],
-    done: Callable[[], bool] | None,
+    runner: Watch, deadline: float | None, names: dict[str, str], web_changed: Callable[[], None]
 ) -> None:
     from rich.live import Live
 
@@ -202,7 +198,7 @@ def _live(
             live.update(render(runner.summary(), names))
             web_changed()
 
-        _loop(runner, deadline, refresh, done)
+        _loop(runner, deadline, refresh)
 
 
 def _interrupted(runner: Watch, signum: int, frame: FrameType | None) -> None:
@@ -212,12 +208,7 @@ def _interrupted(runner: Watch, signum: int, frame: FrameType | None) -> None:
     runner.request_stop()
 
 
-def _loop(
-    runner: Watch,
-    deadline: float | None,
-    refresh: Callable[[], None] | None = None,
-    done: Callable[[], bool] | None = None,
-) -> None:
-    runner.run(deadline, refresh, done)
+def _loop(runner: Watch, deadline: float | None, refresh: Callable[[], None] | None = None) -> None:
+    runner.run(deadline, refresh)
     if runner.stop_requested:  # raised here, outside any lock: leaves as Ctrl-C always did
         raise KeyboardInterrupt
