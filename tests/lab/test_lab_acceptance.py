@@ -1,6 +1,6 @@
 """The issue's acceptance tests, on a real lab (root; CI runs them).
 
-One lab for the whole module (the session fixture `lab`); every test that
+One lab for the whole package (the fixture `lab`, tests/lab/conftest.py); every test that
 breaks something restores it in `finally`, so the tests stay independent.
 """
 

@@ -1,6 +1,6 @@
 """`down` leaves nothing behind: no namespace, veth, process, mount or run dir.
 
-These tests build their own small labs (not the shared session lab): one torn
+These tests build their own small labs (not the package's shared lab): one torn
 down normally, one whose `up` is killed half-way, as a crash would.
 """
 

@@ -51,7 +51,8 @@ MIRROR = "mir0"  # the sensor's capture port in each county router
 OUTAGE_S = 30  # longer than the silence limit (~18 s) by itself; the node's restart adds more
 POLL_S = 3  # the shards' poll interval: snmpd shows a cut within 3-5 s
 
-lab = lab_session(SMALL)  # the slice tests/snmp and tests/traps share: 2 counties
+# The default slice (2 counties, as tests/snmp and tests/traps use), up for this module only.
+lab = lab_session(SMALL, scope="module")
 
 
 def _fleet_estate(tmp_path: Path) -> Path:

@@ -40,7 +40,8 @@ pytestmark = pytest.mark.lab
 POLL_INTERVAL_S = 8.0
 POLL_EVERY_S = 1.0
 
-lab = lab_session(SMALL)  # shared with tests/traps/test_lab_traps.py
+# The default slice (as tests/lab and tests/traps/test_lab_traps.py), up for this module only.
+lab = lab_session(SMALL, scope="module")
 
 
 class Driver:

@@ -44,7 +44,8 @@ from tests.snmp.agents import free_udp_port
 pytestmark = pytest.mark.lab
 ESTATE_INTERVAL_S = 60.0  # examples/small.yaml's monitoring.poll_interval
 
-lab = lab_session(SMALL)  # the same lab tests/snmp/test_lab_links.py uses
+# The default slice (as tests/lab and tests/snmp/test_lab_links.py), up for this module only.
+lab = lab_session(SMALL, scope="module")
 
 
 class TrapDriver:
