@@ -103,7 +103,8 @@ def test_three_roles_in_the_browser(
     assert (
         WebDriverWait(browser, 10).until(lambda b: attribute_fresh(b, row, "data-status")) == "open"
     )
-    assert int(browser.find_element(By.CSS_SELECTOR, "#levels b").text) >= 0
+    # The level counts are redrawn with the list: read afresh (a stale read failed a CI run).
+    assert int(WebDriverWait(browser, 10).until(lambda b: text_fresh(b, "#levels b")) or "") >= 0
     assert browser.find_elements(By.CSS_SELECTOR, "#map .county")  # the extranet is drawn
     # The list is redrawn whenever the stream says something changed: find it afresh.
     click_fresh(browser, f'button.ack[data-ack="{warning_id}"]')
@@ -132,7 +133,9 @@ def test_three_roles_in_the_browser(
     WebDriverWait(browser, 10).until(
         EC.text_to_be_present_in_element((By.ID, "audit"), "warning.acknowledge")
     )
-    assert browser.find_element(By.ID, "audit-intact").text == "审计链完整"
+    assert (
+        WebDriverWait(browser, 10).until(lambda b: text_fresh(b, "#audit-intact")) == "审计链完整"
+    )
     assert not browser.find_elements(By.CSS_SELECTOR, "button.ack")  # the auditor may not act
 
     trail = AuditTrail(watch_web.home / "audit.jsonl")
