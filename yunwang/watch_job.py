@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -45,6 +44,12 @@ from security.store import StoreError
 from yunwang import watch_loop, watch_summary
 from yunwang.watch_feed import CentreFeed
 from yunwang.watch_loop import EventQueue, LoopCollector, LoopStats, Schedule
+
+# The options, re-exported: callers import them from the job, as before.
+from yunwang.watch_options import EXAMPLE as EXAMPLE
+from yunwang.watch_options import OBSERVER as OBSERVER
+from yunwang.watch_options import WatchError as WatchError
+from yunwang.watch_options import WatchOptions as WatchOptions
 from yunwang.watch_sensors import (
     LiveSensor,
     LiveSensorError,
@@ -54,33 +59,6 @@ from yunwang.watch_sensors import (
     sensors_here,
 )
 from yunwang.watch_summary import Summary as Summary  # re-exported: the view and log import it here
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "small.yaml"
-OBSERVER = "yunwang-watch"
-
-
-class WatchError(Exception):
-    """The main job cannot start or go on; str() is one line naming the option at fault."""
-
-
-@dataclass(frozen=True)
-class WatchOptions:
-    estate_path: Path | None = None  # None: the example city, simulated
-    simulate: bool | None = None  # None: simulate exactly when no estate is given
-    scenario: str = "demo"
-    interval_s: float | None = None  # None: the estate's poll interval (5 s when simulated)
-    pcap: Path | None = None  # replayed through the sensor; the demo writes its own
-    store: str | None = None
-    alertmanager: str | None = None
-    webhook: str | None = None
-    metrics_address: str = "127.0.0.1"
-    metrics_port: int = 9464
-    flap_period_s: float = 10.0  # demo: four transitions, hence "flapping", within a minute
-    traps: bool = False  # receive SNMP traps/informs; a link trap re-polls its pair at once
-    trap_address: str | None = None  # None: the estate's monitoring.traps (127.0.0.1:162)
-    trap_port: int | None = None
-    sensors: tuple[str, ...] = ()  # live: these declared sensors (default: this host's)
-    cycles: int = 0  # stop after this many poll cycles (0: no limit)
 
 
 class Watch:
