@@ -12,6 +12,7 @@ import pytest
 from scapy.utils import PcapNgWriter, RawPcapReader, wrpcap
 
 from monitors.packets.capture import PcapError, PcapWriter, read_capture
+from monitors.packets.shards import FileShare
 from tests.packets import scenarios
 
 
@@ -265,10 +266,7 @@ def test_corrupted_captures_give_records_or_one_line(tmp_path: Path) -> None:
                 assert sorted(shares[0] + shares[1]) == sorted(whole)
 
 
-def _read_or_error(path: Path, share: object) -> list[bytes] | None:
-    from monitors.packets.shards import FileShare
-
-    assert share is None or isinstance(share, FileShare)
+def _read_or_error(path: Path, share: FileShare | None) -> list[bytes] | None:
     try:
         return [frame for _, frame, _ in read_capture(path, share)]
     except PcapError as exc:
