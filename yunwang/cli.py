@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from typing import Final
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -48,18 +49,26 @@ def _register(name: str) -> None:
         register(_app)
 
 
+# Verbs defined in a module not named after them (every other verb's
+# module is its name); tests/cli/test_names.py checks this against what
+# each module registers.
+MODULE_OF: Final = {"validate": "estate", "show": "estate"}
+
+
 def _register_only(verb: str) -> bool:
-    """Register just the module named like `verb`, if it provides that verb.
+    """Register just the module of `verb`, if it provides that verb.
 
     A verb's start-up is the user's wait: importing every room (cloud SDKs,
     pydantic, scapy, the web view) costs about a second, and `yunwang sense`
-    needs none of it before its first packet.
+    needs none of it before its first packet, nor `yunwang validate` to
+    say a file is missing.
     """
-    if verb.startswith("_") or not any(
-        m.name == verb for m in pkgutil.iter_modules(commands.__path__)
+    module = MODULE_OF.get(verb, verb)
+    if module.startswith("_") or not any(
+        m.name == module for m in pkgutil.iter_modules(commands.__path__)
     ):
         return False
-    _register(verb)
+    _register(module)
     names = {c.name for c in _app.registered_commands} | {g.name for g in _app.registered_groups}
     if verb not in names:
         return False
