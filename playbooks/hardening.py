@@ -51,7 +51,7 @@ class ControlResult:
     control: str
     status: Status
     evidence: str
-    changed: int = 0  # fix tasks of this control that changed something on the host
+    changed: int = 0  # fix tasks (or mlps_lines lines) of this control that changed the host
 
 
 @dataclass
@@ -107,7 +107,14 @@ class _Collector:
         res = data.get("res") or {}
         task = str(data.get("task") or "")
         if kind == "runner_on_ok":
-            if res.get("changed"):
+            if data.get("task_action") == "mlps_lines":
+                # One task sets many controls' lines: each line that changed
+                # counts for its control, as its own lineinfile task did.
+                for control, count in (res.get("controls") or {}).items():
+                    key = (host, str(control))
+                    self.changed[key] = self.changed.get(key, 0) + int(count)
+                    outcome.changed += int(count)
+            elif res.get("changed"):
                 outcome.changed += 1
                 match = _TASK_CONTROL.match(task)
                 if match:

@@ -51,14 +51,9 @@ import os  # noqa: E402 (Ansible modules put DOCUMENTATION first)
 import subprocess  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]  # noqa: E402
+from ansible.module_utils.mlps_select import selected  # type: ignore[import-untyped]  # noqa: E402
 
 EVIDENCE_MAX = 400
-
-
-def _selected(control_id: str, area: str, only: list[str]) -> bool:
-    """The run's tags name control ids or areas (mlps_<area>); none named: all."""
-    named = [t for t in only if t.startswith("YW-C-") or t.startswith("mlps_")]
-    return not named or control_id in named or f"mlps_{area}" in named
 
 
 def _run(script: str, env: dict[str, str], timeout: int) -> tuple[str, str]:
@@ -97,15 +92,10 @@ def main() -> None:
     results = []
     level, switches = module.params["level"], module.params["switches"]
     for control in module.params["controls"]:
-        control_id = str(control.get("id", ""))
-        if not module.boolean(switches.get(control.get("switch"), True)):
-            continue
-        if level not in [int(v) for v in control.get("levels", [])]:
-            continue
-        if not _selected(control_id, str(control.get("area", "")), module.params["only"]):
+        if not selected(control, level, switches, module.params["only"]):
             continue
         status, evidence = _run(str(control["script"]), env, module.params["timeout"])
-        results.append({"id": control_id, "status": status, "evidence": evidence})
+        results.append({"id": str(control.get("id", "")), "status": status, "evidence": evidence})
     module.exit_json(changed=False, results=results)
 
 
