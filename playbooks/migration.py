@@ -55,13 +55,10 @@ STAGES = ("city", "county", "township", "village")
 DEFAULT_BATCH = 4
 # Rollback checks run side by side: each is a ping or a vtysh call that waits.
 _CHECK_WORKERS = 8
-# Task name -> the piece of a host's migration it adds (see the role's migrate.yml).
-PIECES = {
-    "IPv6 address": "address",
-    "IPv6 default route": "route",
-    "The sshd listens on IPv6": "sshd",
-    "IPv6 firewall rules mirror the IPv4 ones": "firewall",
-}
+# The pieces of a host's migration, in the order they go on. The role's one
+# host task (tasks/migrate.yml) prints "changed PIECE" for each it added.
+PIECES = ("address", "route", "sshd", "firewall")
+_HOST_TASK = "IPv6 on the host"
 # The router tasks (tasks/router.yml) the controller reads.
 _RUNNING_TASK = "The running configuration"
 _RELOAD_TASK = "The router's IPv6 (frr-reload.py)"
@@ -230,12 +227,14 @@ def apply(
         res = data.get("res") or {}
         kind = event.get("event")
         task = str(data.get("task", ""))
+        if task == _HOST_TASK and kind in ("runner_on_ok", "runner_on_failed"):
+            # A run that failed part-way reports the pieces it added before.
+            outcome.added += host_pieces(str(res.get("stdout", "")), outcome.added)
         if kind == "runner_on_ok" and task == _RUNNING_TASK and name in routers:
             had[name] = pieces_in(routers[name], str(res.get("stdout", "")))
-        elif kind == "runner_on_ok" and task == _RELOAD_TASK and state == "present":
+        elif kind == "runner_on_ok" and task == _RELOAD_TASK and res.get("changed"):
+            # Reloaded: the pieces it lacked (a rollback's task has another name).
             outcome.added += [p for p in ROUTER_PIECES if p not in had.get(name, [])]
-        elif kind == "runner_on_ok" and res.get("changed") and task in PIECES:
-            outcome.added.append(PIECES[task])
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get(
             "ignore_errors"
         ):
@@ -244,6 +243,13 @@ def apply(
 
     inv = inventory(batch, sources, state=state, undo=undo)
     run_playbook("ipv6_migration.yml", inv, limit=[t.name for t in batch], on_event=on_event)
+
+
+def host_pieces(stdout: str, known: Sequence[str] = ()) -> list[str]:
+    """The pieces the host task says it added ("changed PIECE" lines), in the
+    role's order, each once and none of `known`."""
+    said = {line.removeprefix("changed ").strip() for line in stdout.splitlines()}
+    return [p for p in PIECES if p in said and p not in known]
 
 
 def gate(
