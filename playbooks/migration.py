@@ -59,9 +59,9 @@ _CHECK_WORKERS = 8
 # host task (tasks/migrate.yml) prints "changed PIECE" for each it added.
 PIECES = ("address", "route", "sshd", "firewall")
 _HOST_TASK = "IPv6 on the host"
-# The router tasks (tasks/router.yml) the controller reads.
-_RUNNING_TASK = "The running configuration"
-_RELOAD_TASK = "The router's IPv6 (frr-reload.py)"
+# The router task (tasks/router.yml) the controller reads: "was: LINE" for
+# its running configuration before, "reloaded" when it applied a difference.
+_ROUTER_TASK = "The router's IPv6 (frr-reload.py)"
 
 
 class MigrationError(Exception):
@@ -216,7 +216,6 @@ def apply(
 ) -> None:
     """Run the role on `batch`; each outcome gets the pieces added and any error."""
     routers = {t.name: t for t in batch if isinstance(t, MigrationRouter)}
-    had: dict[str, list[str]] = {}  # router -> pieces it had before this run
 
     def on_event(event: RunnerEvent) -> None:
         data = event.get("event_data") or {}
@@ -230,11 +229,10 @@ def apply(
         if task == _HOST_TASK and kind in ("runner_on_ok", "runner_on_failed"):
             # A run that failed part-way reports the pieces it added before.
             outcome.added += host_pieces(str(res.get("stdout", "")), outcome.added)
-        if kind == "runner_on_ok" and task == _RUNNING_TASK and name in routers:
-            had[name] = pieces_in(routers[name], str(res.get("stdout", "")))
-        elif kind == "runner_on_ok" and task == _RELOAD_TASK and res.get("changed"):
+        router = routers.get(name)
+        if kind == "runner_on_ok" and task == _ROUTER_TASK and res.get("changed") and router:
             # Reloaded: the pieces it lacked (a rollback's task has another name).
-            outcome.added += [p for p in ROUTER_PIECES if p not in had.get(name, [])]
+            outcome.added += router_pieces(router, str(res.get("stdout", "")))
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get(
             "ignore_errors"
         ):
@@ -250,6 +248,14 @@ def host_pieces(stdout: str, known: Sequence[str] = ()) -> list[str]:
     role's order, each once and none of `known`."""
     said = {line.removeprefix("changed ").strip() for line in stdout.splitlines()}
     return [p for p in PIECES if p in said and p not in known]
+
+
+def router_pieces(router: MigrationRouter, stdout: str) -> list[str]:
+    """The pieces a reloaded router lacked: those not in the running
+    configuration the router task found ("was: LINE")."""
+    lines = stdout.splitlines()
+    had = pieces_in(router, "\n".join(line[5:] for line in lines if line.startswith("was: ")))
+    return [p for p in ROUTER_PIECES if p not in had]
 
 
 def gate(
