@@ -67,6 +67,8 @@ def _set_line(lines: list[bytes], line: bytes, regexp: bytes | None) -> bool:
                 index = number
     new = line + b"\n"
     if index != -1:
+        if line.endswith(b"\n"):  # lineinfile adds none to a replacing line that has one
+            new = line
         if lines[index] == new:
             return False
         lines[index] = new
@@ -78,14 +80,15 @@ def _set_line(lines: list[bytes], line: bytes, regexp: bytes | None) -> bool:
 
 
 def _write(module: Any, path: str, lines: list[bytes]) -> None:
-    """As lineinfile writes: a temporary file, moved over the old one."""
+    """As lineinfile writes: a temporary file, moved over the old one (over a
+    symlink's target, keeping the link, as lineinfile does)."""
     directory = os.path.dirname(path)
     if directory and not os.path.exists(directory):
         os.makedirs(directory)
     handle, temporary = tempfile.mkstemp(dir=module.tmpdir)
     with os.fdopen(handle, "wb") as out:
         out.writelines(lines)
-    module.atomic_move(temporary, path)
+    module.atomic_move(temporary, os.path.realpath(path))
 
 
 def main() -> None:
