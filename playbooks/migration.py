@@ -38,7 +38,6 @@ from playbooks.migration_report import (
     MigrationReport,
     TargetOutcome,
 )
-from playbooks.migration_routers import PIECES as ROUTER_PIECES
 from playbooks.migration_routers import (
     HeardRa,
     MigrationRouter,
@@ -46,8 +45,8 @@ from playbooks.migration_routers import (
     heard_text,
     host_vars,
     ipv4_only_findings,
-    pieces_in,
     router_findings,
+    router_pieces,
 )
 from playbooks.runner import RunnerEvent, run_playbook
 
@@ -248,14 +247,6 @@ def host_pieces(stdout: str, known: Sequence[str] = ()) -> list[str]:
     role's order, each once and none of `known`."""
     said = {line.removeprefix("changed ").strip() for line in stdout.splitlines()}
     return [p for p in PIECES if p in said and p not in known]
-
-
-def router_pieces(router: MigrationRouter, stdout: str) -> list[str]:
-    """The pieces a reloaded router lacked: those not in the running
-    configuration the router task found ("was: LINE")."""
-    lines = stdout.splitlines()
-    had = pieces_in(router, "\n".join(line[5:] for line in lines if line.startswith("was: ")))
-    return [p for p in ROUTER_PIECES if p not in had]
 
 
 def gate(

@@ -236,6 +236,14 @@ def pieces_in(router: MigrationRouter, running: str) -> list[str]:
     return found
 
 
+def router_pieces(router: MigrationRouter, stdout: str) -> list[str]:
+    """The pieces a reloaded router lacked: those not in the running
+    configuration the router task found ("was: LINE")."""
+    lines = stdout.splitlines()
+    had = pieces_in(router, "\n".join(line[5:] for line in lines if line.startswith("was: ")))
+    return [p for p in PIECES if p not in had]
+
+
 def host_vars(router: MigrationRouter, *, state: str, undo: list[str] | None) -> dict[str, Any]:
     """The role's variables for one router: the configuration it should end with."""
     taken = [] if state == "present" else [p for p in PIECES if p in (undo or PIECES)]
