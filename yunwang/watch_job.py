@@ -25,19 +25,19 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from estate import Estate, load
 from estate.home import yunwang_home
+from estate.model import Sensor as SensorSpec
 from monitors.exporter import CollectionCollector, registry
 from monitors.packets import PcapError, Sensor, read_capture
 from monitors.packets.estate_policy import policy_from_estate
 from monitors.packets.metrics import SensorCollector
-from monitors.sim.fast import FastSimulatedEstate
-from monitors.sim.traffic import write_demo_capture
+from monitors.sim import scenarios
 from monitors.snmp.collection import Collection, Snapshot, targets_from_estate
 from monitors.snmp.poller import PollerSettings
 from monitors.snmp.session import Target
-from monitors.traps.service import TrapService
 from security.audit import record
 from security.service import SecurityService, WatchConfig
 from security.store import StoreError
@@ -60,6 +60,12 @@ from yunwang.watch_sensors import (
 )
 from yunwang.watch_summary import Summary as Summary  # re-exported: the view and log import it here
 
+# The simulator (pysnmp) and the demo capture's writer (scapy) are imported
+# where they start: options they refuse cost no second of imports.
+if TYPE_CHECKING:
+    from monitors.sim.fast import FastSimulatedEstate
+    from monitors.traps.service import TrapService
+
 
 class Watch:
     def __init__(self, options: WatchOptions) -> None:
@@ -76,6 +82,8 @@ class Watch:
         self.sensor: Sensor | None = None
         self.traps: TrapService | None = None
         self.live: list[LiveSensor] = []
+        self.live_specs: list[SensorSpec] = []  # with --live: the sensors to open here
+        self.scenario: scenarios.Scenario | None = None  # simulated: the faults, parsed at start
         self.trap_address: tuple[str, int] | None = None  # where the receiver is bound
         self.problems: list[str] = []
         self.queue = EventQueue()
@@ -107,11 +115,7 @@ class Watch:
             target=self.estate.file,
             detail={"simulated": self.simulated, "store": opts.store or "sqlite (default)"},
         )
-        if opts.sensors and (self.simulated or opts.pcap is not None):
-            raise WatchError("--sensor: only with --live and no --pcap (it captures live)")
-        if opts.pcap is not None:
-            if (problem := capture_problem(opts.pcap)) is not None:  # at start, not later
-                raise WatchError(f"--pcap: {problem}")
+        self._check()
         config = WatchConfig(
             store=opts.store,
             alertmanager=opts.alertmanager,
@@ -172,9 +176,28 @@ class Watch:
         self._pcap = opts.pcap or (self._demo_capture() if self.simulated else None)
         self._replayed = False
 
+    def _check(self) -> None:
+        """Refuse what the options alone get wrong, before the store, the listener
+        and the simulator open (and their imports load): a mistake costs a moment."""
+        opts = self.options
+        if opts.sensors and (self.simulated or opts.pcap is not None):
+            raise WatchError("--sensor: only with --live and no --pcap (it captures live)")
+        if opts.pcap is not None:
+            if (problem := capture_problem(opts.pcap)) is not None:  # at start, not later
+                raise WatchError(f"--pcap: {problem}")
+        if self.simulated:
+            self.scenario = scenarios.parse(
+                opts.scenario, self.estate, flap_period_s=opts.flap_period_s
+            )
+        elif opts.pcap is None:
+            try:
+                self.live_specs = sensors_here(self.estate, opts.sensors)
+            except LiveSensorError as exc:
+                raise WatchError(str(exc)) from None
+
     def _start_traps(self) -> None:
         from monitors.traps.metrics import TrapCollector
-        from monitors.traps.service import receiver_settings
+        from monitors.traps.service import TrapService, receiver_settings
 
         assert self.collection is not None
         opts = self.options
@@ -193,8 +216,7 @@ class Watch:
 
     def _start_live_sensors(self) -> None:
         try:
-            specs = sensors_here(self.estate, self.options.sensors)
-            self.live = open_live(self.estate, specs, self.queue.put)
+            self.live = open_live(self.estate, self.live_specs, self.queue.put)
         except LiveSensorError as exc:
             raise WatchError(str(exc)) from None
         for live in self.live:
@@ -212,9 +234,12 @@ class Watch:
             targets, problems = targets_from_estate(self.estate)
             self.problems += [str(p) for p in problems]
             return targets
+        from monitors.sim.fast import FastSimulatedEstate
+
+        assert self.scenario is not None  # parsed in _check
         self.sim = self._stack.enter_context(
             FastSimulatedEstate(
-                self.estate, self.options.scenario, flap_period_s=self.options.flap_period_s
+                self.estate, self.scenario, flap_period_s=self.options.flap_period_s
             )
         )
         targets, problems = self.sim.poll_targets()
@@ -227,6 +252,8 @@ class Watch:
         return PollerSettings.for_estate(self.estate.monitoring, interval)
 
     def _demo_capture(self) -> Path:
+        from monitors.sim.traffic import write_demo_capture
+
         path = yunwang_home() / "demo" / "attacks.pcap"
         write_demo_capture(self.estate, path, start=time.time())
         return path

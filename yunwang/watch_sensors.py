@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import Metric
 
@@ -26,9 +27,11 @@ from estate import Estate
 from estate.model import Sensor as SensorSpec
 from monitors.packets import PcapError, Sensor, read_capture
 from monitors.packets.estate_policy import policy_from_estate
-from monitors.packets.live import CaptureError, LiveCapture, interface_exists
 from monitors.packets.metrics import SensorCollector
 from security.events import Event
+
+if TYPE_CHECKING:  # the live capture (scapy) is imported when a sensor opens
+    from monitors.packets.live import LiveCapture
 
 
 class SensorsCollector:
@@ -88,6 +91,8 @@ def open_live(
     estate: Estate, specs: Sequence[SensorSpec], sink: Callable[[Event], None]
 ) -> list[LiveSensor]:
     """A capture on each sensor's interface, opened now: a missing one fails at start."""
+    from monitors.packets.live import CaptureError, LiveCapture, interface_exists
+
     opened: list[LiveSensor] = []
     try:
         for spec in specs:

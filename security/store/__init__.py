@@ -166,10 +166,12 @@ def open_store(
     url = url or default_url()
     parsed = urlparse(url)
     if parsed.scheme in ("http", "https"):
-        from security.store.elastic import ElasticStore
         from security.store.es_auth import client_options
 
         params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        options = client_options(params)  # a secret in the URL is refused before the client loads
+        from security.store.elastic import ElasticStore
+
         endpoint = f"{parsed.scheme}://{parsed.netloc}"
         spool = Path(params["spool"]) if "spool" in params else None
         return ElasticStore(
@@ -178,7 +180,7 @@ def open_store(
             spool_dir=spool,
             retention_days=retention_days,
             install=install,
-            client_options=client_options(params),
+            client_options=options,
         )
     if parsed.scheme in ("sqlite", ""):
         from security.store.sqlite import SqliteStore

@@ -68,7 +68,6 @@ def harden(
     estate = load_estate(estate_file)
     mode = "check" if check else "fix"
     try:
-        ids = resolve_ids(control or [])
         policy = load_policy(policy_file)
         if lab or lab_dir is not None:
             from lab.errors import LabError
@@ -85,6 +84,7 @@ def harden(
             if limit
             else list(targets.hosts)
         )
+        ids = resolve_ids(control or [])  # last: the catalogue is 135 YAML files to read
     except (ControlError, InventoryError) as exc:
         fail(str(exc), EXIT_USAGE if isinstance(exc, ControlError) else EXIT_INVALID)
     if not hosts:

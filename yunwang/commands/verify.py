@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from infra.planning import PlanError, plan_estates, read_stack_config
-from infra.verify import Report, verify
-from infra.verify.credentials import CredentialError, connector
-from infra.verify.events import drift_event, grade
-from infra.verify.reader import ReadError, ReadOnlyCloud
 from security.audit import record
-from security.events import utcnow
-from security.levels import WarningLevel
-from security.pipeline import Pipeline
-from security.rulebook import load_rules
 from yunwang.commands._security import JsonFlag, StoreOption, store_from
 from yunwang.console import EXIT_INVALID, err, fail, load_estate, out, print_json
+
+if TYPE_CHECKING:
+    from infra.verify import Report
+    from security.levels import WarningLevel
 
 verify_app = typer.Typer(help="Check what is deployed against the estate.", no_args_is_help=True)
 COLOURS = {"red": "red", "orange": "dark_orange", "yellow": "yellow", "blue": "blue"}
@@ -48,6 +43,12 @@ def cloud(
     as_json: JsonFlag = False,
 ) -> None:
     """Read the live cloud (read-only) and report missing, different and unmanaged objects. Exit 1 on drift."""
+    # Imported here: a mistaken argument is refused without the planner and the reader.
+    from infra.planning import PlanError, plan_estates, read_stack_config
+    from infra.verify import verify
+    from infra.verify.credentials import CredentialError, connector
+    from infra.verify.reader import ReadError, ReadOnlyCloud
+
     spec = load_estate(estate)
     # The SDK logs each failed attempt; the verb reports the failure once, in one line.
     for logger in ("keystoneauth", "openstack"):
@@ -91,6 +92,11 @@ def cloud(
 
 def _store(report: Report, url: str | None) -> list[tuple[str, WarningLevel | None]]:
     """Every drift as an event through the security pipeline (warnings raised and stored)."""
+    from infra.verify.events import drift_event, grade
+    from security.events import utcnow
+    from security.pipeline import Pipeline
+    from security.rulebook import load_rules
+
     rules = load_rules()
     now = utcnow()
     events = [drift_event(d, now) for d in report.drifts]
