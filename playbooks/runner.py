@@ -116,6 +116,10 @@ def run_playbook(
                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control),
                 "ANSIBLE_RETRY_FILES_ENABLED": "False",
                 "ANSIBLE_NOCOLOR": "True",
+                # The inventory is always the hosts.json written above: the
+                # yaml plugin reads it, and not trying the others first saves
+                # ~0.15 CPU-s of every run (ansible-playbook's start is ~1 s).
+                "ANSIBLE_INVENTORY_ENABLED": "yaml",
             },
         )
         return RunResult(runner.status, runner.rc or 0, _recap(runner.stats or {}))
