@@ -51,7 +51,7 @@ class ControlResult:
     control: str
     status: Status
     evidence: str
-    changed: int = 0  # fix tasks (or mlps_lines lines) of this control that changed the host
+    changed: int = 0  # fix tasks (mlps_lines lines) of this control that changed the host
 
 
 @dataclass
@@ -107,9 +107,10 @@ class _Collector:
         res = data.get("res") or {}
         task = str(data.get("task") or "")
         if kind == "runner_on_ok":
-            if data.get("task_action") == "mlps_lines":
-                # One task sets many controls' lines: each line that changed
-                # counts for its control, as its own lineinfile task did.
+            if data.get("task_action") in ("mlps_lines", "mlps_files"):
+                # One task sets many controls' lines (files): each line (file or
+                # copy task) that changed counts for its control, as its own
+                # lineinfile (file, copy) task did.
                 for control, count in (res.get("controls") or {}).items():
                     key = (host, str(control))
                     self.changed[key] = self.changed.get(key, 0) + int(count)
