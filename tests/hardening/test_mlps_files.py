@@ -19,19 +19,14 @@ import json
 import os
 import pwd
 import stat
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.hardening.local_ansible import run_local
 from tests.hardening.mlps_files_cases import CASES, DIR, OLD, ROOT, Case
-
-REPO = Path(__file__).resolve().parents[2]
-ROLE = REPO / "playbooks" / "roles" / "mlps"
-ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
-PYTHON = REPO / ".venv" / "bin" / "python"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="owners are changed: needs root")
 
@@ -194,29 +189,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
     out = tmp / "results.json"
     playbook = tmp / "playbook.yml"
     playbook.write_text(json.dumps(_playbook(tmp, out)))
-    env = {
-        **os.environ,
-        "ANSIBLE_LIBRARY": str(ROLE / "library"),
-        "ANSIBLE_MODULE_UTILS": str(ROLE / "module_utils"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp / ".ansible-local"),
-        "ANSIBLE_REMOTE_TMP": str(tmp / ".ansible-remote"),
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "ANSIBLE_PIPELINING": "true",
-    }
-    command = [str(ANSIBLE_PLAYBOOK), "-i", ",".join(["localhost", *CASES]) + ","]
-    command += ["-c", "local", "-f", "12", "-e", f"ansible_python_interpreter={PYTHON}"]
-    proc = subprocess.run(
-        [*command, str(playbook)],
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    proc = run_local(tmp, playbook, CASES, forks=12)
     # 2: the failing cases' hosts failed (as they should; the results say where).
     assert proc.returncode in (0, 2) and out.exists(), proc.stdout[-5000:] + proc.stderr[-5000:]
     return tmp, json.loads(out.read_text())

@@ -17,19 +17,14 @@ import importlib.util
 import json
 import os
 import stat
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.hardening.local_ansible import ROLE, run_local
 from tests.hardening.mlps_lines_cases import CASES, OLD, Case
-
-REPO = Path(__file__).resolve().parents[2]
-ROLE = REPO / "playbooks" / "roles" / "mlps"
-ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
-PYTHON = REPO / ".venv" / "bin" / "python"
 
 # lineinfile's arguments among an edit's keys (the rest say which control it is).
 LINEINFILE_ARGS = ("path", "line", "regexp", "owner", "group", "mode")
@@ -155,31 +150,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
     out = tmp / "results.json"
     playbook = tmp / "playbook.yml"
     playbook.write_text(json.dumps(_playbook(tmp, out)))
-    env = {
-        **os.environ,
-        "ANSIBLE_LIBRARY": str(ROLE / "library"),
-        "ANSIBLE_MODULE_UTILS": str(ROLE / "module_utils"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp / ".ansible-local"),
-        "ANSIBLE_REMOTE_TMP": str(tmp / ".ansible-remote"),
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "ANSIBLE_PIPELINING": "true",
-    }
-    command = [str(ANSIBLE_PLAYBOOK), "-i", ",".join(["localhost", *CASES]) + ","]
-    command += [
-        "-c",
-        "local",
-        "-f",
-        "8",
-        "-e",
-        f"ansible_python_interpreter={PYTHON}",
-        str(playbook),
-    ]
-    proc = subprocess.run(
-        command, cwd=tmp, env=env, capture_output=True, text=True, timeout=180, check=False
-    )
+    proc = run_local(tmp, playbook, CASES, forks=8)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
     return tmp, json.loads(out.read_text())
 
