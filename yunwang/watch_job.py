@@ -50,13 +50,12 @@ from yunwang.watch_options import EXAMPLE as EXAMPLE
 from yunwang.watch_options import OBSERVER as OBSERVER
 from yunwang.watch_options import WatchError as WatchError
 from yunwang.watch_options import WatchOptions as WatchOptions
+from yunwang.watch_options import check
 from yunwang.watch_sensors import (
     LiveSensor,
     LiveSensorError,
     SensorsCollector,
-    capture_problem,
     open_live,
-    sensors_here,
 )
 from yunwang.watch_summary import Summary as Summary  # re-exported: the view and log import it here
 
@@ -115,7 +114,8 @@ class Watch:
             target=self.estate.file,
             detail={"simulated": self.simulated, "store": opts.store or "sqlite (default)"},
         )
-        self._check()
+        checked = check(opts, self.estate, self.simulated)
+        self.scenario, self.live_specs = checked.scenario, checked.live
         config = WatchConfig(
             store=opts.store,
             alertmanager=opts.alertmanager,
@@ -176,25 +176,6 @@ class Watch:
         self._pcap = opts.pcap or (self._demo_capture() if self.simulated else None)
         self._replayed = False
 
-    def _check(self) -> None:
-        """Refuse what the options alone get wrong, before the store, the listener
-        and the simulator open (and their imports load): a mistake costs a moment."""
-        opts = self.options
-        if opts.sensors and (self.simulated or opts.pcap is not None):
-            raise WatchError("--sensor: only with --live and no --pcap (it captures live)")
-        if opts.pcap is not None:
-            if (problem := capture_problem(opts.pcap)) is not None:  # at start, not later
-                raise WatchError(f"--pcap: {problem}")
-        if self.simulated:
-            self.scenario = scenarios.parse(
-                opts.scenario, self.estate, flap_period_s=opts.flap_period_s
-            )
-        elif opts.pcap is None:
-            try:
-                self.live_specs = sensors_here(self.estate, opts.sensors)
-            except LiveSensorError as exc:
-                raise WatchError(str(exc)) from None
-
     def _start_traps(self) -> None:
         from monitors.traps.metrics import TrapCollector
         from monitors.traps.service import TrapService, receiver_settings
@@ -236,7 +217,7 @@ class Watch:
             return targets
         from monitors.sim.fast import FastSimulatedEstate
 
-        assert self.scenario is not None  # parsed in _check
+        assert self.scenario is not None  # parsed by check()
         self.sim = self._stack.enter_context(
             FastSimulatedEstate(
                 self.estate, self.scenario, flap_period_s=self.options.flap_period_s
