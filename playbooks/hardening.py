@@ -51,7 +51,7 @@ class ControlResult:
     control: str
     status: Status
     evidence: str
-    changed: int = 0  # fix tasks (mlps_lines lines) of this control that changed the host
+    changed: int = 0  # its fix tasks that changed the host (batched: each line or entry)
 
 
 @dataclass
