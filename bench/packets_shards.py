@@ -12,7 +12,7 @@ same machinery on both sides (a worker starts from a fork of a process
 with the policy loaded and memory settled as `yunwang sense` does). Printed,
 medians: the busiest worker's CPU seconds against the one worker's (the
 most N idle cores could give), the same ratio taken round by round, and the
-wall-clock ratio; also each worker's share of the frames. The load average
+wall-clock ratio; also each worker's share of the frames and of the CPU. The load average
 is printed before and after: the machine is shared and its speed wanders,
 so only ratios from the same run mean much.
 
@@ -61,6 +61,7 @@ class Round(NamedTuple):
     total: float  # CPU seconds of all workers
     wall: float
     shares: list[int]  # frames each worker sensed
+    cpu: list[float]  # CPU seconds of each worker
 
 
 def main() -> None:
@@ -80,8 +81,9 @@ def main() -> None:
     print(f"sensor: {'compiled' if compiled.in_use() else 'interpreted'}; {args.rounds} rounds")
     n = args.workers
     print(f"| capture | frames | 1 worker CPU-s | busiest of {n} CPU-s | ratio | "
-          f"round by round | wall ratio | all {n} CPU-s | ceiling | frames per worker |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+          f"round by round | wall ratio | all {n} CPU-s | ceiling | frames per worker | "
+          f"CPU share of each worker |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for pcap in captures:
         one: list[Round] = []
         many: list[Round] = []
@@ -95,9 +97,15 @@ def main() -> None:
         total = statistics.median(r.total for r in many)
         ceiling = statistics.median(n * a.busiest / b.total for a, b in zip(one, many, strict=True))
         shares = ", ".join(str(s) for s in many[0].shares)
+        # Each worker's part of all the workers' CPU, round by round: what
+        # the frames per worker do not say (a frame of a new flow, or one
+        # only process 0 decodes, costs several of an established flow's).
+        cpu_shares = ", ".join(
+            f"{statistics.median(r.cpu[i] / r.total for r in many):.1%}" for i in range(n)
+        )
         print(f"| {pcap.name} | {sum(one[0].shares):,} | {cpu1:.3f} | {cpun:.3f} | "
               f"{cpu1 / cpun:.2f} | {paired:.2f} | {wall:.2f} | {total:.3f} | {ceiling:.2f} | "
-              f"{shares} |")  # fmt: skip
+              f"{shares} | {cpu_shares} |")  # fmt: skip
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
@@ -136,7 +144,7 @@ def _measure(estate_path: Path, pcap: Path, workers: int) -> Round:
     _, outcome = sense_file(lambda: Sensor(policy, observer="bench"), pcap, workers)
     wall = time.perf_counter() - start
     del held  # kept through the round, as the command keeps its own
-    return Round(max(outcome.cpu_s), sum(outcome.cpu_s), wall, outcome.shares)
+    return Round(max(outcome.cpu_s), sum(outcome.cpu_s), wall, outcome.shares, outcome.cpu_s)
 
 
 if __name__ == "__main__":
