@@ -61,8 +61,12 @@ def _dump(doc: Any) -> str:
 LINEINFILE = "ansible.builtin.lineinfile"
 # The lineinfile arguments mlps_lines implements (it applies them as lineinfile does).
 _BATCHED_ARGS = {"path", "line", "regexp", "create", "owner", "group", "mode"}
-# The lines' switches, looked up once per host (as for the check task).
-_SWITCHES = "{{ dict(mlps_lines_switches | zip(q('ansible.builtin.vars', *mlps_lines_switches))) }}"
+
+
+def _switches_of(names: str) -> str:
+    """The switches a role module task is given: each one the variable `names`
+    lists, with its value, looked up once per host."""
+    return f"{{{{ dict({names} | zip(q('ansible.builtin.vars', *{names}))) }}}}"
 
 
 def _batched(task: dict[str, Any]) -> bool:
@@ -165,7 +169,7 @@ def _switched(module: str, key: str, entries: list[dict[str, Any]], name: str) -
         module: {
             "level": "{{ mlps_level | int }}",
             "only": "{{ ansible_run_tags }}",
-            "switches": _SWITCHES.replace("mlps_lines_switches", f"{module}_switches"),
+            "switches": _switches_of(f"{module}_switches"),
             key: entries,
         },
         "vars": {f"{module}_switches": switches},
@@ -275,7 +279,7 @@ def _check_file(grouped: dict[str, list[Control]]) -> str:
             "kernel_shared": "{{ mlps_kernel_shared | bool }}",
             "only": "{{ ansible_run_tags }}",
             "level": "{{ mlps_level | int }}",
-            "switches": "{{ dict(mlps_check_switches | zip(q('ansible.builtin.vars', *mlps_check_switches))) }}",
+            "switches": _switches_of("mlps_check_switches"),
             "controls": [
                 {
                     "id": c.id,

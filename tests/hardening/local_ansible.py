@@ -5,10 +5,14 @@ module_utils/, one inventory host per case so the cases run side by side."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
+
+Case = TypeVar("Case")
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "playbooks" / "roles" / "mlps"
@@ -44,3 +48,24 @@ def run_local(
         timeout=180,
         check=False,
     )
+
+
+def run_cases(
+    tmp: Path,
+    cases: Mapping[str, Case],
+    setup: Callable[[Path, Case], None],
+    sides: tuple[str, str],
+    plays: Callable[[Path, Path], list[dict[str, Any]]],
+    forks: int,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Every case set up twice (`setup(tmp / case / side, case)`: once for the
+    role's module, once for the builtin it stands for), then the plays
+    `plays(tmp, results)` give run in one ansible-playbook: the process and
+    the file the plays write their results to."""
+    for name, case in cases.items():
+        for side in sides:
+            setup(tmp / name / side, case)
+    out = tmp / "results.json"
+    playbook = tmp / "playbook.yml"
+    playbook.write_text(json.dumps(plays(tmp, out)))
+    return run_local(tmp, playbook, cases, forks), out

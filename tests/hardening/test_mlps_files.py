@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.hardening.local_ansible import run_local
+from tests.hardening.local_ansible import run_cases
 from tests.hardening.mlps_files_cases import CASES, DIR, OLD, ROOT, Case
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="owners are changed: needs root")
@@ -183,13 +183,7 @@ def _playbook(tmp: Path, out: Path) -> list[dict[str, Any]]:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """All cases in one ansible-playbook run: the directory and the results."""
     tmp = tmp_path_factory.mktemp("mlps_files")
-    for name, case in CASES.items():
-        _setup(tmp / name / "m", case)
-        _setup(tmp / name / "b", case)
-    out = tmp / "results.json"
-    playbook = tmp / "playbook.yml"
-    playbook.write_text(json.dumps(_playbook(tmp, out)))
-    proc = run_local(tmp, playbook, CASES, forks=12)
+    proc, out = run_cases(tmp, CASES, _setup, ("m", "b"), _playbook, forks=12)
     # 2: the failing cases' hosts failed (as they should; the results say where).
     assert proc.returncode in (0, 2) and out.exists(), proc.stdout[-5000:] + proc.stderr[-5000:]
     return tmp, json.loads(out.read_text())

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.hardening.local_ansible import ROLE, run_local
+from tests.hardening.local_ansible import ROLE, run_cases
 from tests.hardening.mlps_lines_cases import CASES, OLD, Case
 
 # lineinfile's arguments among an edit's keys (the rest say which control it is).
@@ -144,13 +144,7 @@ def _playbook(tmp: Path, out: Path) -> list[dict[str, Any]]:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """All cases in one ansible-playbook run: the directory and the results."""
     tmp = tmp_path_factory.mktemp("mlps_lines")
-    for name, case in CASES.items():
-        _setup(tmp / name / "m", case)
-        _setup(tmp / name / "l", case)
-    out = tmp / "results.json"
-    playbook = tmp / "playbook.yml"
-    playbook.write_text(json.dumps(_playbook(tmp, out)))
-    proc = run_local(tmp, playbook, CASES, forks=8)
+    proc, out = run_cases(tmp, CASES, _setup, ("m", "l"), _playbook, forks=8)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
     return tmp, json.loads(out.read_text())
 

@@ -51,7 +51,7 @@ import os  # noqa: E402 (Ansible modules put DOCUMENTATION first)
 import subprocess  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]  # noqa: E402
-from ansible.module_utils.mlps_select import selected  # type: ignore[import-untyped]  # noqa: E402
+from ansible.module_utils.mlps_select import SELECTION_ARGS, selected  # type: ignore[import-untyped]  # noqa: E402
 
 EVIDENCE_MAX = 400
 
@@ -77,9 +77,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "controls": {"type": "list", "elements": "dict", "required": True},
-            "level": {"type": "int", "required": True},
-            "switches": {"type": "dict", "default": {}},
-            "only": {"type": "list", "elements": "str", "default": ["all"]},
+            **SELECTION_ARGS,
             "kernel_shared": {"type": "bool", "default": False},
             "timeout": {"type": "int", "default": 60},
         },

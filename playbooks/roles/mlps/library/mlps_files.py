@@ -58,7 +58,7 @@ from collections.abc import Mapping  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]  # noqa: E402
-from ansible.module_utils.mlps_select import selected  # type: ignore[import-untyped]  # noqa: E402
+from ansible.module_utils.mlps_select import SELECTION_ARGS, selected  # type: ignore[import-untyped]  # noqa: E402
 
 
 class EntryFailed(Exception):
@@ -248,9 +248,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "files": {"type": "list", "elements": "dict", "required": True},
-            "level": {"type": "int", "required": True},
-            "switches": {"type": "dict", "default": {}},
-            "only": {"type": "list", "elements": "str", "default": ["all"]},
+            **SELECTION_ARGS,
         },
         supports_check_mode=True,
     )

@@ -49,7 +49,7 @@ import tempfile  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]  # noqa: E402
-from ansible.module_utils.mlps_select import selected  # type: ignore[import-untyped]  # noqa: E402
+from ansible.module_utils.mlps_select import SELECTION_ARGS, selected  # type: ignore[import-untyped]  # noqa: E402
 
 
 def _set_line(lines: list[bytes], line: bytes, regexp: bytes | None) -> bool:
@@ -95,9 +95,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "lines": {"type": "list", "elements": "dict", "required": True},
-            "level": {"type": "int", "required": True},
-            "switches": {"type": "dict", "default": {}},
-            "only": {"type": "list", "elements": "str", "default": ["all"]},
+            **SELECTION_ARGS,
         },
         supports_check_mode=True,
     )

@@ -7,6 +7,13 @@ from typing import Any
 
 from ansible.module_utils.parsing.convert_bool import boolean  # type: ignore[import-untyped]
 
+# The arguments each of the role's modules selects its controls by (`selected`).
+SELECTION_ARGS: dict[str, dict[str, Any]] = {
+    "level": {"type": "int", "required": True},
+    "switches": {"type": "dict", "default": {}},
+    "only": {"type": "list", "elements": "str", "default": ["all"]},
+}
+
 
 def selected(
     control: Mapping[str, Any], level: int, switches: Mapping[str, Any], only: Sequence[str]
