@@ -106,23 +106,22 @@ class _Collector:
         outcome.tasks += 1
         res = data.get("res") or {}
         task = str(data.get("task") or "")
-        if kind == "runner_on_ok":
-            if data.get("task_action") in ("mlps_lines", "mlps_files"):
-                # One task sets many controls' lines (files): each line (file or
-                # copy task) that changed counts for its control, as its own
-                # lineinfile (file, copy) task did.
-                for control, count in (res.get("controls") or {}).items():
-                    key = (host, str(control))
-                    self.changed[key] = self.changed.get(key, 0) + int(count)
-                    outcome.changed += int(count)
-            elif res.get("changed"):
-                outcome.changed += 1
-                match = _TASK_CONTROL.match(task)
-                if match:
-                    key = (host, match.group(1))
-                    self.changed[key] = self.changed.get(key, 0) + 1
-            if data.get("task_action") == "mlps_check":
-                self.checks += [(host, r) for r in res.get("results", [])]
+        action = data.get("task_action")
+        if action in ("mlps_lines", "mlps_files"):
+            # One task sets many controls' lines (files): each line (file or
+            # copy task) that changed counts for its control, as its own
+            # lineinfile (file, copy) task did; also when a later entry
+            # failed the task, since what the entries before it changed
+            # stays changed on the host.
+            self._count_entries(host, outcome, res)
+        elif kind == "runner_on_ok" and res.get("changed"):
+            outcome.changed += 1
+            match = _TASK_CONTROL.match(task)
+            if match:
+                key = (host, match.group(1))
+                self.changed[key] = self.changed.get(key, 0) + 1
+        if kind == "runner_on_ok" and action == "mlps_check":
+            self.checks += [(host, r) for r in res.get("results", [])]
         elif kind == "runner_on_failed" and not data.get("ignore_errors"):
             refused = "refused:" in str(res.get("msg", ""))
             outcome.state = "refused" if refused else "failed"
@@ -132,6 +131,15 @@ class _Collector:
             outcome.message = str(res.get("msg", ""))[:300]
         if self.progress is not None:
             self.progress(host, outcome)
+
+    def _count_entries(self, host: str, outcome: HostOutcome, res: Mapping[str, Any]) -> None:
+        controls = res.get("controls")
+        if not isinstance(controls, Mapping):
+            return
+        for control, count in controls.items():
+            key = (host, str(control))
+            self.changed[key] = self.changed.get(key, 0) + int(count)
+            outcome.changed += int(count)
 
     def results(self) -> list[ControlResult]:
         return [

@@ -79,16 +79,30 @@ def _set_line(lines: list[bytes], line: bytes, regexp: bytes | None) -> bool:
     return True
 
 
+class WriteFailed(Exception):
+    pass
+
+
 def _write(module: Any, path: str, lines: list[bytes]) -> None:
     """As lineinfile writes: a temporary file, moved over the old one (over a
-    symlink's target, keeping the link, as lineinfile does)."""
+    symlink's target, keeping the link, as lineinfile does). A file that
+    cannot be written raises WriteFailed, so the caller can still report
+    what the files before it changed."""
     directory = os.path.dirname(path)
-    if directory and not os.path.exists(directory):
-        os.makedirs(directory)
-    handle, temporary = tempfile.mkstemp(dir=module.tmpdir)
-    with os.fdopen(handle, "wb") as out:
-        out.writelines(lines)
-    module.atomic_move(temporary, os.path.realpath(path))
+    try:
+        if directory and not os.path.exists(directory):
+            os.makedirs(directory)
+        handle, temporary = tempfile.mkstemp(dir=module.tmpdir)
+        with os.fdopen(handle, "wb") as out:
+            out.writelines(lines)
+    except OSError as exc:
+        raise WriteFailed(f"{path}: {exc.strerror or exc}") from exc
+    try:
+        module.atomic_move(temporary, os.path.realpath(path))
+    except Exception as exc:  # ansible-core's atomic_move raises a bare Exception
+        cause = exc.__cause__
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else exc
+        raise WriteFailed(f"{path}: {reason}") from exc
 
 
 def main() -> None:
@@ -116,10 +130,23 @@ def main() -> None:
         if _set_line(contents[path], line, None if regexp is None else str(regexp).encode()):
             edited.add(path)
             changed[number] = True
+    failure = ""
     if not module.check_mode:
+        written: set[str] = set()
         for path in sorted(edited):
-            _write(module, path, contents[path])
-    for number, entry in enumerate(entries):
+            try:
+                _write(module, path, contents[path])
+            except WriteFailed as exc:
+                failure = str(exc)
+                break
+            written.add(path)
+        if failure:
+            # What the files written before this one changed stays changed:
+            # it is counted, and nothing more is touched.
+            changed = [
+                c and str(e["path"]) in written for c, e in zip(changed, entries, strict=True)
+            ]
+    for number, entry in enumerate([] if failure else entries):
         path = str(entry["path"])
         if not os.path.exists(path):
             continue  # check mode, and the file still to be created
@@ -134,6 +161,8 @@ def main() -> None:
     for entry, was_changed in zip(entries, changed, strict=True):
         if was_changed:
             counts[str(entry["id"])] = counts.get(str(entry["id"]), 0) + 1
+    if failure:
+        module.fail_json(msg=failure, changed=bool(counts), controls=counts)
     module.exit_json(changed=bool(counts), controls=counts)
 
 
