@@ -17,8 +17,7 @@ from pathlib import Path
 
 from playbooks.hardening import Report, _Collector
 from playbooks.runner import run_playbook
-
-ROLE = Path(__file__).resolve().parents[2] / "playbooks" / "roles" / "mlps"
+from tests.hardening.local_ansible import ROLE
 
 
 def _entry(**fields: str) -> dict[str, object]:

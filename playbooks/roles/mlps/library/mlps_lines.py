@@ -95,12 +95,9 @@ def _write(module: Any, path: str, lines: list[bytes]) -> None:
         handle, temporary = tempfile.mkstemp(dir=module.tmpdir)
         with os.fdopen(handle, "wb") as out:
             out.writelines(lines)
-    except OSError as exc:
-        raise WriteFailed(f"{path}: {exc.strerror or exc}") from exc
-    try:
         module.atomic_move(temporary, os.path.realpath(path))
     except Exception as exc:  # ansible-core's atomic_move raises a bare Exception
-        cause = exc.__cause__
+        cause = exc if isinstance(exc, OSError) else exc.__cause__
         reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else exc
         raise WriteFailed(f"{path}: {reason}") from exc
 
