@@ -36,7 +36,10 @@ def _pytest(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
     """The project's conftest as a plugin, on a sample outside tests/ (so the suite never runs it)."""
     sample = tmp_path / "test_sample.py"
     sample.write_text(SAMPLE)
-    env = {k: v for k, v in os.environ.items() if k != "CI"} | ({"CI": "true"} if ci else {})
+    # Not CI, nor the variables pytest-xdist sets in the worker running this test.
+    env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST_")} | (
+        {"CI": "true"} if ci else {}
+    )
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.conftest", "--rootdir", str(tmp_path),
          "-p", "no:cacheprovider", str(sample)],

@@ -7,12 +7,14 @@ unknown output instead of letting an `apply` callback silently never run.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
 import pytest
 from pulumi.runtime import mocks
+from pulumi.runtime import settings as runtime_settings
 
 from estate import Estate, load
 from infra.planning import Plan, plan_estates
@@ -32,7 +34,36 @@ class CityMocks(pulumi.runtime.Mocks):
         return {"id": f"{args.token.rsplit(':', 1)[-1]}/{name}", "name": name}, []
 
 
-pulumi.runtime.set_mocks(CityMocks(), project="yunwang", stack="test", preview=False)
+def _current_loop() -> asyncio.AbstractEventLoop:
+    """The thread's event loop, made if it has none (as Pulumi's runtime does)."""
+    try:
+        return asyncio.get_event_loop()
+    except RuntimeError:  # an earlier asyncio.run() left the thread without one
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        return loop
+
+
+def _set_city_mocks() -> asyncio.AbstractEventLoop:
+    loop = _current_loop()
+    # A root stack made on another loop would be awaited from this one.
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(CityMocks(), project="yunwang", stack="test", preview=False)
+    return loop
+
+
+_mocked_on = [_set_city_mocks()]
+
+
+@pytest.fixture(autouse=True)
+def city_mocks() -> None:
+    """The mock runtime on the loop this test runs on. Under `make test` a
+    worker runs other folders' files between these (tests/scheduling.py),
+    and one that ends with asyncio.run() leaves the thread without the loop
+    the runtime's root stack was made on."""
+    loop = _current_loop()
+    if loop is not _mocked_on[0] or loop.is_closed():
+        _mocked_on[0] = _set_city_mocks()
 
 
 async def known(output: pulumi.Output[T]) -> T:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.snmp.agents import NamespaceSnmpd, Snmpsim, recordings_cache
+from tests.workers import worker_index
 
 SLOW_WAIT_MS = 2500
 
@@ -61,8 +62,11 @@ def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NamespaceSnmpd]:
     if not _root():
         pytest.skip("needs root for network namespaces (CI runs as root)")
     _need("snmpd")
+    # Its host side holds 198.19.<subnet>.1: one subnet a worker running at once.
     agent = NamespaceSnmpd(
-        f"ywsnmp-t{os.getpid() % 100000}", tmp_path_factory.mktemp("snmpd"), subnet=241
+        f"ywsnmp-t{os.getpid() % 100000}",
+        tmp_path_factory.mktemp("snmpd"),
+        subnet=241 + worker_index(),
     )
     try:
         agent.start()
