@@ -245,7 +245,7 @@ def test_producers_feed_the_centre_and_a_silent_shard_is_warned(
         "watch", str(SMALL), "--simulate", "--scenario", "normal", "--interval", "2",
         "--pcap", str(_benign_capture(tmp_path / "benign.pcap")),
         "--store", f"{store}&spool={tmp_path / 'c-spool'}", "--port", "0", "--json",
-        "--duration", "300",
+        "--duration", "900",  # stopped below; this only bounds a test that fails midway
         home=tmp_path / "centre",
     )  # fmt: skip
     shard = None
@@ -277,7 +277,14 @@ def test_producers_feed_the_centre_and_a_silent_shard_is_warned(
             found = reader.find_warnings(limit=1000)
             return {(w.rule_id, w.key) for w in found}
 
-        wait_until(lambda: set(expected) <= graded(), 60, "every sensor detection graded", every=1)
+        # Bounds for a machine loaded by the other tests `make test` runs beside
+        # this one, not latency targets (bench/RESULTS.md measures those).
+        try:
+            wait_until(
+                lambda: set(expected) <= graded(), 180, "every sensor detection graded", every=1
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; missing {sorted(set(expected) - graded())}") from None
         # The shard cannot reach hl's devices: one YW-SNMP-001 warning per device.
         hl_devices = {d.name for d in estate.devices() if d.name.startswith("hl-")}
 
@@ -285,12 +292,12 @@ def test_producers_feed_the_centre_and_a_silent_shard_is_warned(
             found = reader.find_warnings(rule_id="YW-SNMP-001", limit=1000)
             return [w.key for w in found if any(w.key.endswith(d) for d in hl_devices)]
 
-        wait_until(lambda: len(unreachable()) >= len(hl_devices), 60, "hl devices graded", every=1)
+        wait_until(lambda: len(unreachable()) >= len(hl_devices), 180, "hl devices graded", every=1)
         shard.send_signal(signal.SIGKILL)
         shard.wait(10)
         wait_until(
             lambda: [w for w in reader.find_warnings(rule_id="YW-MON-001") if "poller-hl" in w.key],
-            60,  # three missed 1 s heartbeats and the feed's 15 s grace
+            180,  # three missed 1 s heartbeats and the feed's 15 s grace, on a loaded machine
             "the killed shard reported silent",
             every=1,
         )
