@@ -10,7 +10,9 @@ import pytest
 from tests.snmp.agents import NamespaceSnmpd, Snmpsim, recordings_cache
 from tests.workers import worker_index
 
-SLOW_WAIT_MS = 2500
+# Far enough above slow_s (test_poller_states) that a fast device still reads
+# as fast while the other test worker loads the machine.
+SLOW_WAIT_MS = 6000
 
 
 def _need(binary: str) -> None:

@@ -19,7 +19,7 @@ def test_unreachable_and_slow_devices_do_not_delay_the_others(
     slow = Target("slow", "127.0.0.1", Credential(2, community="slow"), slow_snmpsim.port)
     dead = Target("dead", "127.0.0.1", Credential(2, community="x"), free_udp_port())
     # The slow agent answers within the timeout, but past slow_s.
-    settings = PollerSettings(timeout_s=3.0, retries=1, slow_s=1.5, routing=False)
+    settings = PollerSettings(timeout_s=8.0, retries=1, slow_s=4.0, routing=False)
     poller = Poller([slow, dead, *fast], settings)
     started = time.monotonic()
     polls = {p.device: p for p in asyncio.run(poller.poll())}
