@@ -13,12 +13,13 @@ while the other has nothing left to do.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 # Folders whose files share one service (see their conftest.py).
 SHARED_SERVICE = ("tests/security/", "tests/cloud/")
 
-# The costliest units, most first (serial seconds in CI, session 39):
+# The costliest units, most first (seconds each took in session 39's runs):
 # a unit not listed runs after these, in collection order.
 COSTLIEST = (
     "tests/hardening/test_lab_hardening.py",  # ~330 s: the lab hosts fixed and checked
@@ -58,3 +59,11 @@ def make_scheduler(config: Any, log: Any) -> Any:
 
     config.option.loadscopereorder = False  # by test count: lab files, few and slow, went last
     return ByUnit(config, log)
+
+
+def worker_index() -> int:
+    """0, 1, … for xdist's workers gw0, gw1, …; 0 in a serial run. For what
+    must differ between tests running at once on one host, such as the
+    addresses of a host-side veth."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else 0

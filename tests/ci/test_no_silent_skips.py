@@ -32,7 +32,7 @@ def test_known_bug():
 """
 
 
-def _pytest(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
+def _pytest(tmp_path: Path, ci: bool, *options: str) -> subprocess.CompletedProcess[str]:
     """The project's conftest as a plugin, on a sample outside tests/ (so the suite never runs it)."""
     sample = tmp_path / "test_sample.py"
     sample.write_text(SAMPLE)
@@ -42,13 +42,17 @@ def _pytest(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
     )
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.conftest", "--rootdir", str(tmp_path),
-         "-p", "no:cacheprovider", str(sample)],
+         "-p", "no:cacheprovider", *options, str(sample)],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False,
     )  # fmt: skip
 
 
-def test_under_ci_a_skip_is_a_failure(tmp_path: Path) -> None:
-    done = _pytest(tmp_path, ci=True)
+@pytest.mark.parametrize(
+    "options", [(), ("-n", "2", "--dist", "loadscope")], ids=["serial", "xdist"]
+)
+def test_under_ci_a_skip_is_a_failure(tmp_path: Path, options: tuple[str, ...]) -> None:
+    # `make test` runs on xdist's workers: the guard holds there too.
+    done = _pytest(tmp_path, True, *options)
     assert done.returncode == 1, done.stdout
     assert "1 failed, 1 passed, 1 xfailed, 1 error" in done.stdout
     assert (

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.scheduling import worker_index
 from tests.snmp.agents import NamespaceSnmpd, Snmpsim, recordings_cache
-from tests.workers import worker_index
 
 # Far enough above slow_s (test_poller_states) that a fast device still reads
 # as fast while the other test worker loads the machine.
