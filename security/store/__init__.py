@@ -154,6 +154,18 @@ def default_url() -> str:
     return f"sqlite:///{yunwang_home() / 'events.db'}"
 
 
+def check_url(url: str) -> None:
+    """Refuse what `open_store(url)` would refuse for the URL alone (StoreError),
+    before anything opens: a command checks it ahead of slower work."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("http", "https"):
+        from security.store.es_auth import client_options
+
+        client_options({k: v[-1] for k, v in parse_qs(parsed.query).items()})
+    elif parsed.scheme not in ("sqlite", ""):
+        raise StoreError(f"store url {url!r}: expected sqlite:///PATH or http://HOST:PORT")
+
+
 def open_store(
     url: str | None = None, retention_days: int = MIN_RETENTION_DAYS, install: bool = True
 ) -> Store:

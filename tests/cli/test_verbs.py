@@ -72,3 +72,16 @@ def test_watch_refuses_a_bad_value_before_the_simulator_and_the_sniffer(tmp_path
         assert "yunwang.watch_job" in imported
         for heavy in ("scapy", "pysnmp", "elasticsearch"):
             assert heavy not in imported, (bad, heavy)
+
+
+def test_sense_refuses_a_missing_capture_before_the_estate_and_its_policy(
+    tmp_path: Path,
+) -> None:
+    """With no policy cached, `sense` loads the whole estate to compile one
+    (a second or more for the city): a mistyped --pcap was said only after."""
+    missing = tmp_path / "missing.pcap"
+    args = ["sense", "--pcap", str(missing), str(ROOT / "examples" / "puyang.yaml")]
+    imported = _imported(args, tmp_path, 1)
+    assert "monitors.packets.capture" in imported
+    assert "estate.schema" not in imported
+    assert not (tmp_path / "cache" / "sensor-policy").exists()  # nothing compiled either

@@ -151,3 +151,19 @@ def test_an_inline_secret_in_store_is_one_line(tmp_path: Path) -> None:
         "--store: store url: api_key: give api_key_env=VARIABLE or api_key_file=PATH, "
         "never the secret"
     )
+
+
+def test_a_store_url_is_checked_before_anything_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from security.store import check_url
+
+    for url, said in (("http://127.0.0.1:9/?password=x&user=u", "password: give password_env"),
+                      ("ftp://x", "expected sqlite:///PATH or http://HOST:PORT"),
+                      ("http://127.0.0.1:9/?api_key_env=YW_TEST_UNSET", "YW_TEST_UNSET is not set")):  # fmt: skip
+        with pytest.raises(StoreError, match=said):
+            check_url(url)
+    monkeypatch.setenv("YW_TEST_KEY", "k")
+    check_url("http://127.0.0.1:9/?api_key_env=YW_TEST_KEY")  # nothing listens there: not asked
+    check_url(f"sqlite:///{tmp_path / 'never-made.db'}")
+    assert not (tmp_path / "never-made.db").exists()

@@ -26,6 +26,17 @@ HeartbeatOption = Annotated[
 ]
 
 
+def check_store_url(url: str) -> None:
+    """Refuse a --store URL that could never open (a secret written inline, a
+    scheme no store speaks) before the command's slower work begins."""
+    from security.store import StoreError, check_url
+
+    try:
+        check_url(url)
+    except StoreError as exc:
+        fail(f"--store: {exc}")
+
+
 def start_shipper(url: str, producer: Producer, estate: Estate, heartbeat_s: float) -> Shipper:
     """Open the store as a producer (no installation rights needed) and start shipping."""
     from security.context import EstateContext

@@ -23,7 +23,12 @@ from monitors.snmp.collection import Collection, Snapshot, jsonl_sink, targets_f
 from monitors.snmp.poller import PollerSettings
 from security.audit import record
 from security.events import Event
-from yunwang.commands._feed import HeartbeatOption, StoreOption, start_shipper
+from yunwang.commands._feed import (
+    HeartbeatOption,
+    StoreOption,
+    check_store_url,
+    start_shipper,
+)
 from yunwang.commands._traps import TrapListenOption, TrapPortOption, TrapsFlag
 from yunwang.console import err, fail, load_estate, out, print_json
 
@@ -130,6 +135,8 @@ def collect(
     heartbeat: HeartbeatOption = 60.0,
 ) -> None:
     """Poll every estate device; derive each dual link's state; export metrics."""
+    if store is not None:
+        check_store_url(store)  # before the estate loads: seconds for the city
     estate = load_estate(file)
     if county is not None:
         try:

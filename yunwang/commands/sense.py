@@ -24,7 +24,12 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from security.events import Event
-from yunwang.commands._feed import HeartbeatOption, StoreOption, start_shipper
+from yunwang.commands._feed import (
+    HeartbeatOption,
+    StoreOption,
+    check_store_url,
+    start_shipper,
+)
 from yunwang.console import EXIT_USAGE, fail, load_estate
 
 if TYPE_CHECKING:
@@ -107,6 +112,15 @@ def sense(
     from monitors.packets.sensor import settle_memory
     from security.audit import record
 
+    if store is not None:
+        check_store_url(store)
+    if pcap is not None:
+        # Its first record read before the policy loads: a mistyped path
+        # costs a moment, not the estate's policy (0.15 s or more).
+        try:
+            next(iter(read_capture(pcap)), None)
+        except PcapError as exc:
+            fail(str(exc))
     # Compiled once per estate and cached: loading the city takes seconds.
     policy = policy_for(estate_file, load_estate)
     name = observer or socket.gethostname()
