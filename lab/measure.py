@@ -2,7 +2,9 @@
 
 `ping -i 0.01` really sends about every 16 ms here; `-D` stamps each reply,
 and the largest gap between consecutive replies is the outage. ping stops
-on SIGINT and then prints its summary. `tcp_throughput` measures what a
+on SIGINT and then prints its summary. On a loaded machine ping itself can
+wait seconds for a CPU with nothing lost, which that gap counts as outage;
+`lost_run_s` counts only requests that went unanswered. `tcp_throughput` measures what a
 (throttled) path carries.
 """
 
@@ -12,6 +14,7 @@ import itertools
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import threading
 import time
@@ -31,10 +34,25 @@ class Outage:
     sent: int
     received: int
     replies: tuple[float, ...]  # reply timestamps (for "which path after?")
+    sequence: tuple[int, ...] = ()  # icmp_seq of each reply
 
     @property
     def lost(self) -> int:
         return self.sent - self.received
+
+    @property
+    def lost_run_s(self) -> float:
+        """The longest run of unanswered requests, as time: (run + 1) x the
+        usual spacing of consecutive requests. Equal to `largest_gap_s` when
+        ping gets its CPU; unlike it, a ping starved of CPU sends late rather
+        than losing, so the starvation is not counted as outage."""
+        pairs = list(itertools.pairwise(zip(self.sequence, self.replies, strict=True)))
+        steps = [(tb - ta) / (sb - sa) for (sa, ta), (sb, tb) in pairs if sb > sa]
+        if not steps:
+            return 0.0
+        runs = [sb - sa - 1 for (sa, _), (sb, _) in pairs]
+        runs.append(self.sent - self.sequence[-1])  # sent after the last reply, unanswered
+        return (max(runs) + 1) * statistics.median(steps)
 
 
 def ping_through(
@@ -80,14 +98,16 @@ def ping_through(
 def parse(out: str, err: str = "", *, stopped_at: float | None = None) -> Outage:
     """Replies from `ping -D` output; a stream that never came back counts up
     to `stopped_at` (wall clock, like ping's stamps)."""
-    replies = [float(m.group(1)) for line in out.splitlines() if (m := _REPLY.match(line))]
+    matched = [m for line in out.splitlines() if (m := _REPLY.match(line))]
+    replies = [float(m.group(1)) for m in matched]
     summary = _SUMMARY.search(out)
     if summary is None or len(replies) < 2:
         raise LabError(f"ping gave no usable output: {(err or out).strip()[-200:]}")
     gaps = [b - a for a, b in itertools.pairwise(replies)]
     if stopped_at is not None:
         gaps.append(stopped_at - replies[-1])
-    return Outage(max(gaps), int(summary.group(1)), int(summary.group(2)), tuple(replies))
+    sequence = tuple(int(m.group(2)) for m in matched)
+    return Outage(max(gaps), int(summary.group(1)), int(summary.group(2)), tuple(replies), sequence)
 
 
 def tcp_throughput(

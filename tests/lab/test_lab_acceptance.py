@@ -28,7 +28,8 @@ _AUTH = {"sha": "SHA", "sha256": "SHA-256", "sha512": "SHA-512"}
 _PRIV = {"aes128": "AES", "aes256": "AES-256"}
 
 
-def eventually(check: Callable[[], bool], timeout_s: float = 15.0) -> bool:
+def eventually(check: Callable[[], bool], timeout_s: float = 60.0) -> bool:
+    """True once `check` is (it returns then): the bound only ends a failing wait."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():
@@ -92,12 +93,15 @@ def test_cut_primary_fails_over_to_backup_and_restore_returns(lab: Lab) -> None:
     try:
         outage = ping_through(lab.namespace(src), dst, lambda: lab.cut("hl/primary"))
         assert route_dev(lab, "hl", dst) == "up-b"
-        assert outage.received > 0 and outage.largest_gap_s < 1.0, outage
+        # Requests unanswered, not the time between replies: a loaded
+        # machine can hold ping itself for seconds with nothing lost.
+        assert outage.received > 0 and outage.lost_run_s < 1.0, outage
         back = ping_through(lab.namespace(src), dst, lambda: lab.restore("hl/primary"), after_s=3.0)
         assert eventually(lambda: route_dev(lab, "hl", dst) == "up-p")
         assert back.lost <= 2, back  # failback loses (almost) nothing
         print(
-            f"cut: largest gap {outage.largest_gap_s * 1000:.0f} ms; "
+            f"cut: lost run {outage.lost_run_s * 1000:.0f} ms "
+            f"(largest gap {outage.largest_gap_s * 1000:.0f} ms); "
             f"restore: lost {back.lost}/{back.sent}"
         )
     finally:
@@ -116,8 +120,11 @@ def test_silent_failure_is_caught_by_bfd_within_the_measured_figure(lab: Lab) ->
         assert " UP " in lab.run("qf", ["ip", "-br", "link", "show", "up-p"]).stdout
         assert route_dev(lab, "qf", dst) == "up-b"
         # Well under OSPF's 4 s dead interval: only BFD can have seen it.
-        assert 0.1 < outage.largest_gap_s < 1.5, outage
-        print(f"blackhole: largest gap {outage.largest_gap_s * 1000:.0f} ms")
+        assert 0.1 < outage.lost_run_s < 1.5, outage
+        print(
+            f"blackhole: lost run {outage.lost_run_s * 1000:.0f} ms "
+            f"(largest gap {outage.largest_gap_s * 1000:.0f} ms)"
+        )
     finally:
         lab.restore("qf/primary", wait=True)
     assert eventually(lambda: route_dev(lab, "qf", dst) == "up-p")

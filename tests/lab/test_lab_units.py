@@ -53,6 +53,27 @@ def test_a_stream_that_never_came_back_counts_to_the_stop() -> None:
     assert parse(PING, stopped_at=1005.0).largest_gap_s == pytest.approx(4.634)
 
 
+STARVED = """PING 198.18.0.10 (198.18.0.10) 56(84) bytes of data.
+[1000.000] 64 bytes from 198.18.0.10: icmp_seq=1 ttl=62 time=0.3 ms
+[1000.016] 64 bytes from 198.18.0.10: icmp_seq=2 ttl=62 time=0.3 ms
+[1000.032] 64 bytes from 198.18.0.10: icmp_seq=3 ttl=62 time=0.3 ms
+[1009.632] 64 bytes from 198.18.0.10: icmp_seq=4 ttl=62 time=0.3 ms
+[1009.648] 64 bytes from 198.18.0.10: icmp_seq=5 ttl=62 time=0.3 ms
+[1009.664] 64 bytes from 198.18.0.10: icmp_seq=8 ttl=62 time=0.3 ms
+
+--- 198.18.0.10 ping statistics ---
+10 packets transmitted, 6 received, 40% packet loss, time 9670ms
+"""
+
+
+def test_the_lost_run_counts_unanswered_requests_not_a_starved_pinger() -> None:
+    assert parse(PING).lost_run_s == pytest.approx(20 * 0.016, rel=0.05)  # as the gap
+    starved = parse(STARVED)  # ping waited 9.6 s for a CPU between two requests
+    assert starved.largest_gap_s == pytest.approx(9.6)
+    # seq 6-7 unanswered (3 steps) and 9-10 after the last reply (3 steps).
+    assert starved.lost_run_s == pytest.approx(3 * 0.016)
+
+
 def test_no_replies_is_an_error() -> None:
     with pytest.raises(LabError, match="no usable output"):
         parse("connect: Network is unreachable\n")

@@ -130,7 +130,7 @@ def test_migrate_gates_green_second_run_changes_nothing_and_stage_rollback(
         " || echo 'AddressFamily inet' >> /etc/ssh/sshd_config; kill -HUP $(cat /run/sshd.pid)",
     )
     # sshd re-executes on SIGHUP: its port refuses connections for a moment.
-    wait_until(lambda: _reachable(lab, TOWNSHIP_HOST, 4), 20, "sshd back after its SIGHUP")
+    wait_until(lambda: _reachable(lab, TOWNSHIP_HOST, 4), 120, "sshd back after its SIGHUP")
     assert _sshd_family(lab, TOWNSHIP_HOST) == "inet"
     for host in (FIREWALLED, TOWNSHIP_HOST):
         assert _ipv6_of(lab, host) == "" and not _reachable(lab, host, 6)

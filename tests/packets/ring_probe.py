@@ -4,7 +4,8 @@
 
 Run as its own process in the namespace: scapy learns the interfaces of the
 namespace it starts in, so a capture opened by a thread that only entered
-it would look for the host's. Prints `ready ring|receive` once capturing,
+it would look for the host's. Prints `ready ring|receive BYTES` (the
+socket's receive buffer) once capturing,
 keeps the frames from the test's sender (its MAC) in OUT.pcap, and ends
 after N of them, at --duration, or with the capture's one-line error.
 """
@@ -32,7 +33,8 @@ def main() -> int:
     args = parser.parse_args()
     kept = 0
     with LiveCapture(args.iface, ring=not args.no_ring) as capture, PcapWriter(args.out) as out:
-        print("ready", "ring" if capture.ring_in_use else "receive", flush=True)
+        how = "ring" if capture.ring_in_use else "receive"
+        print("ready", how, capture.receive_buffer, flush=True)
         begun = time.time()
         try:
             for ts, frame, length in capture.records(duration=args.duration):

@@ -115,10 +115,10 @@ def _sense_live(
     sensor = _Sensor(segment, [*args, *extra])
     metrics = ""
     try:
-        _wait_for(sensor.process.stderr, "sensing on", timeout=30)
+        _wait_for(sensor.process.stderr, "sensing on", timeout=90)
         _attack(segment)
         # The last answers are on their way: wait for the events, not the clock.
-        wait_until(lambda: sensor.events_so_far() >= expected, 30, f"{expected} events")
+        wait_until(lambda: sensor.events_so_far() >= expected, 90, f"{expected} events")
         if scrape:
             metrics = _scrape(segment.sensor, "http://127.0.0.1:9464/metrics", sensor.process)
     finally:
@@ -186,11 +186,11 @@ def test_fanout_over_two_processes_gives_the_events_of_one(
     fanned = _Sensor(segment, [*common, "--workers", "2"])
     try:
         for sensor in (single, fanned):
-            _wait_for(sensor.process.stderr, "sensing on", timeout=30)
+            _wait_for(sensor.process.stderr, "sensing on", timeout=90)
         _attack(segment)
         expected = len(scenarios.EXPECTED)
-        wait_until(lambda: single.events_so_far() >= expected, 30, "one process's events")
-        wait_until(lambda: fanned.events_so_far() >= expected, 30, "the fanout's events")
+        wait_until(lambda: single.events_so_far() >= expected, 90, "one process's events")
+        wait_until(lambda: fanned.events_so_far() >= expected, 90, "the fanout's events")
     finally:
         fanned.process.send_signal(signal.SIGTERM)  # both stop, whatever the first says
         one, _ = single.stop()
@@ -225,7 +225,7 @@ def test_a_repeated_sigterm_still_leaves_with_its_summary(
     the events and the summary still to be written."""
     args = [str(scenarios.ESTATE), "--policy", str(policy_file), "--json"]
     sensor = _Sensor(segment, [*args, "--workers", str(workers)])
-    _wait_for(sensor.process.stderr, "sensing on", timeout=30)
+    _wait_for(sensor.process.stderr, "sensing on", timeout=90)
     sent = 0
     deadline = time.monotonic() + 30
     while sensor.process.poll() is None and time.monotonic() < deadline:
@@ -243,7 +243,7 @@ def test_an_interface_taken_down_under_the_capture_is_one_line(segment: Segment)
     """A mirror port that goes away (its namespace deleted, the link set down)
     ends the sensor with one line naming the interface, never a traceback."""
     sensor = _Sensor(segment, [str(scenarios.ESTATE), "--json"])
-    _wait_for(sensor.process.stderr, "sensing on", timeout=30)
+    _wait_for(sensor.process.stderr, "sensing on", timeout=90)
     subprocess.run(
         ["ip", "-n", segment.sensor, "link", "set", segment.sensor_if, "down"],
         check=True,

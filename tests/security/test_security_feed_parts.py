@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -19,6 +19,7 @@ from security.fleet import Fleet
 from security.store import StoreError
 from security.store.es_auth import client_options
 from tests.waiting import wait_until
+from yunwang import watch_loop
 from yunwang.watch_loop import EventQueue, Schedule
 
 SMALL = Path(__file__).resolve().parents[2] / "examples" / "small.yaml"
@@ -107,15 +108,34 @@ def test_a_damaged_checkpoint_is_one_line(tmp_path: Path) -> None:
         Checkpoint.load(path, T0)
 
 
-def test_the_schedule_measures_lateness_and_skips_missed_instants() -> None:
-    start = time.monotonic()
-    schedule = Schedule(0.2, start)
+class FakeClock:
+    """Stands in for watch_loop's time.monotonic and asyncio.sleep: exact, never slow."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_the_schedule_measures_lateness_and_skips_missed_instants(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A fake clock: on a loaded machine real sleeps overrun by any amount.
+    clock = FakeClock()
+    monkeypatch.setattr(watch_loop, "time", SimpleNamespace(monotonic=clock.monotonic))
+    monkeypatch.setattr(watch_loop, "asyncio", SimpleNamespace(sleep=clock.sleep))
+    schedule = Schedule(0.2, clock.monotonic())
     stop = threading.Event()
     assert asyncio.run(schedule.wait(stop)) == pytest.approx(0.0, abs=0.1)
-    time.sleep(0.5)  # a cycle that overran two instants
+    clock.now += 0.5  # a cycle that overran two instants
     lateness = asyncio.run(schedule.wait(stop))
     assert lateness is not None and lateness >= 0.25
-    assert schedule.next > time.monotonic()  # no bunched-up catch-up cycles
+    assert schedule.next > clock.monotonic()  # no bunched-up catch-up cycles
+    assert asyncio.run(schedule.wait(stop)) == pytest.approx(0.0)  # sleeps to the next instant
     stop.set()
     assert asyncio.run(schedule.wait(stop)) is None
 

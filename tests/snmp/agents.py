@@ -175,10 +175,10 @@ class NamespaceSnmpd:
             check=True, env=env,
         )  # fmt: skip
         pid = wait_until(
-            lambda: pidfile.exists() and pidfile.read_text().strip(), 5, "snmpd's pid file"
+            lambda: pidfile.exists() and pidfile.read_text().strip(), 60, "snmpd's pid file"
         )
         self.pid = int(pid)
-        wait_for_udp_agent(self.address4, 161, self.community, seconds=10)
+        wait_for_udp_agent(self.address4, 161, self.community)  # returns when it answers
         return self
 
     def stop(self) -> None:

@@ -93,7 +93,9 @@ def test_malformed_answers_are_counted_and_others_still_polled(
     port, sent = crafting_agent
     bad = Target("crafted", "127.0.0.1", Credential(2, community="c"), port)
     good = Target("ruijie", "127.0.0.1", Credential(2, community="ruijie-s5750"), snmpsim.port)
-    poller = Poller([bad, good], PollerSettings(timeout_s=0.5, retries=0, slow_s=30))
+    # Every crafted answer is dropped, so each cycle waits out the timeout:
+    # 2 s, not 0.5, so the healthy snmpsim answers in time on a loaded machine.
+    poller = Poller([bad, good], PollerSettings(timeout_s=2.0, retries=0, slow_s=30))
 
     async def cycles() -> list[list[str]]:
         states = []
@@ -117,7 +119,7 @@ def test_damaged_snmpv3_answers_are_malformed_not_auth_errors(
     port, sent = crafting_agent
     credential = Credential(3, user="ywsnmp", auth_key="yw-auth-key-1", priv_key="yw-priv-key-1")
     target = Target("crafted-v3", "127.0.0.1", credential, port)
-    poller = Poller([target], PollerSettings(timeout_s=0.5, retries=0, slow_s=30))
+    poller = Poller([target], PollerSettings(timeout_s=2.0, retries=0, slow_s=30))
 
     async def cycles() -> list[str | None]:
         kinds = []

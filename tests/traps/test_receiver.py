@@ -26,6 +26,11 @@ LINK_DOWN = ["1.3.6.1.6.3.1.1.5.3", "1.3.6.1.2.1.2.2.1.1.7", "i", "7",
              "1.3.6.1.2.1.2.2.1.8.7", "i", "2"]  # fmt: skip
 
 
+# net-snmp's default (-t 1 -r 5) retransmits an inform whose acknowledgement is
+# over 1 s late, delivering it twice; one send, waited for patiently, instead.
+ONE_INFORM = ["-t", "10", "-r", "0"]
+
+
 def v3_args(auth: str = AUTH, priv: str = PRIV) -> list[str]:
     return ["-v3", "-u", "yunwang", "-l", "authPriv", "-a", "SHA-256", "-A", auth,
             "-x", "AES", "-X", priv]  # fmt: skip
@@ -82,7 +87,7 @@ async def settle(got: list[Notification], count: int, within_s: float = 5.0) -> 
 def test_informs_are_acknowledged_and_v3_traps_learn_the_sender_engine(tmp_path: Path) -> None:
     async def scenario(receiver: TrapReceiver, got: list[Notification], to: str) -> None:
         # snmpinform exits 0 only once our Response came back.
-        await send("snmpinform", [*v3_args(), to, "", *LINK_DOWN])
+        await send("snmpinform", [*ONE_INFORM, *v3_args(), to, "", *LINK_DOWN])
         await send("snmptrap", [*v3_args(), "-e", "0x80001f8880c0ffee01", to, "", *LINK_DOWN])
         await settle(got, 2)
         assert [n.confirmed for n in got] == [True, False]
@@ -112,7 +117,9 @@ def test_wrong_keys_and_unknown_senders_are_counted_and_never_delivered(tmp_path
     async def scenario(receiver: TrapReceiver, got: list[Notification], to: str) -> None:
         wrong = v3_args("not-the-auth-key", "not-the-priv-key")
         await send("snmptrap", [*wrong, "-e", "0x80001f8880c0ffee02", to, "", *LINK_DOWN])
-        await send("snmpinform", ["-r", "0", "-t", "1", *wrong, to, "", *LINK_DOWN], ok=False)
+        # Never acknowledged, so it waits out -t; 3 s, so a late answer to its
+        # engine-id probe still lets the inform itself go out.
+        await send("snmpinform", ["-r", "0", "-t", "3", *wrong, to, "", *LINK_DOWN], ok=False)
         # A stranger with the right keys: its trap's engine id is never learned.
         await send("snmptrap", [*v3_args(), "-e", "0x80001f8880c0ffee03", to, "", *LINK_DOWN],
                    source="127.0.0.2")  # fmt: skip
@@ -208,7 +215,7 @@ def test_hostile_datagrams_cost_only_themselves(tmp_path: Path) -> None:
             out.sendto(valid, ("127.0.0.1", port))  # a copy within the time window: accepted
             await settle(got, delivered + 1)
             assert len(got) == delivered + 1, receiver.stats  # still serving
-        await send("snmpinform", [*v3_args(), to, "", *LINK_DOWN])  # and acknowledging
+        await send("snmpinform", [*ONE_INFORM, *v3_args(), to, "", *LINK_DOWN])  # and acknowledging
 
     receiver = run(scenario, tmp_path)
     stats = receiver.stats
@@ -234,7 +241,8 @@ def test_informs_over_ipv6(tmp_path: Path) -> None:
     async def main() -> None:
         _host, port = await receiver.start()
         try:
-            await send("snmpinform", [*v3_args(), f"udp6:[::1]:{port}", "", *LINK_DOWN], "::1")
+            to = f"udp6:[::1]:{port}"
+            await send("snmpinform", [*ONE_INFORM, *v3_args(), to, "", *LINK_DOWN], "::1")
             await settle(got, 1)
         finally:
             receiver.close()
