@@ -32,15 +32,18 @@ def test_bad_rates_are_one_line_errors(text: str) -> None:
         parse_rate(text)
 
 
-PING = """PING 198.18.0.10 (198.18.0.10) 56(84) bytes of data.
-[1000.000] 64 bytes from 198.18.0.10: icmp_seq=1 ttl=62 time=0.3 ms
-[1000.016] 64 bytes from 198.18.0.10: icmp_seq=2 ttl=62 time=0.3 ms
-[1000.350] 64 bytes from 198.18.0.10: icmp_seq=22 ttl=62 time=0.3 ms
-[1000.366] 64 bytes from 198.18.0.10: icmp_seq=23 ttl=62 time=0.3 ms
+def _ping(replies: list[tuple[float, int]], sent: int) -> str:
+    """`ping -D` output: a reply per (stamp, icmp_seq), then the summary."""
+    lines = [f"[{at:.3f}] 64 bytes from 198.18.0.10: icmp_seq={seq} ttl=62 time=0.3 ms"
+             for at, seq in replies]  # fmt: skip
+    return "\n".join([
+        "PING 198.18.0.10 (198.18.0.10) 56(84) bytes of data.", *lines, "",
+        "--- 198.18.0.10 ping statistics ---",
+        f"{sent} packets transmitted, {len(replies)} received, time 360ms", "",
+    ])  # fmt: skip
 
---- 198.18.0.10 ping statistics ---
-23 packets transmitted, 4 received, 82.6087% packet loss, time 360ms
-"""
+
+PING = _ping([(1000.0, 1), (1000.016, 2), (1000.35, 22), (1000.366, 23)], sent=23)
 
 
 def test_largest_gap_between_replies_is_the_outage() -> None:
@@ -53,17 +56,11 @@ def test_a_stream_that_never_came_back_counts_to_the_stop() -> None:
     assert parse(PING, stopped_at=1005.0).largest_gap_s == pytest.approx(4.634)
 
 
-STARVED = """PING 198.18.0.10 (198.18.0.10) 56(84) bytes of data.
-[1000.000] 64 bytes from 198.18.0.10: icmp_seq=1 ttl=62 time=0.3 ms
-[1000.016] 64 bytes from 198.18.0.10: icmp_seq=2 ttl=62 time=0.3 ms
-[1000.032] 64 bytes from 198.18.0.10: icmp_seq=3 ttl=62 time=0.3 ms
-[1009.632] 64 bytes from 198.18.0.10: icmp_seq=4 ttl=62 time=0.3 ms
-[1009.648] 64 bytes from 198.18.0.10: icmp_seq=5 ttl=62 time=0.3 ms
-[1009.664] 64 bytes from 198.18.0.10: icmp_seq=8 ttl=62 time=0.3 ms
-
---- 198.18.0.10 ping statistics ---
-10 packets transmitted, 6 received, 40% packet loss, time 9670ms
-"""
+# ping waited 9.6 s for a CPU between requests 3 and 4; 6-7 and 9-10 unanswered.
+STARVED = _ping(
+    [(1000.0, 1), (1000.016, 2), (1000.032, 3), (1009.632, 4), (1009.648, 5), (1009.664, 8)],
+    sent=10,
+)
 
 
 def test_the_lost_run_counts_unanswered_requests_not_a_starved_pinger() -> None:
