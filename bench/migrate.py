@@ -109,8 +109,10 @@ def _ipv4(outages: list[Outage]) -> str:
     sent = sum(o.sent for o in outages)
     lost = sum(o.lost for o in outages)
     gap = max((o.largest_gap_s for o in outages), default=0.0)
+    unanswered = max((o.lost_run_s for o in outages), default=0.0)
     return (
         f"IPv4 to {len(outages)} hosts: {sent} sent, {lost} lost, largest gap {gap * 1000:.0f} ms"
+        f" (longest run unanswered {unanswered * 1000:.0f} ms)"
     )
 
 

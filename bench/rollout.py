@@ -205,14 +205,16 @@ def main() -> None:
             _print_report(second)
             print(
                 f"reloads: {reloads}; ping {township} -> city during it: sent {outage.sent}, "
-                f"lost {outage.lost}, largest gap {outage.largest_gap_s * 1000:.0f} ms"
+                f"lost {outage.lost}, largest gap {outage.largest_gap_s * 1000:.0f} ms "
+                f"(longest run unanswered {outage.lost_run_s * 1000:.0f} ms)"
             )
             cut = ping_through(
                 lab.namespace(township), city, lambda: lab.cut(f"{county}/primary"), after_s=3.0
             )
             print(
                 f"## cut {county}/primary after the rollout: largest gap "
-                f"{cut.largest_gap_s * 1000:.0f} ms, lost {cut.lost} of {cut.sent}"
+                f"{cut.largest_gap_s * 1000:.0f} ms (unanswered {cut.lost_run_s * 1000:.0f} ms), "
+                f"lost {cut.lost} of {cut.sent}"
             )
         finally:
             lab.down()
