@@ -30,7 +30,9 @@ from security.events import Event
 from tests.snmp.agents import Snmpsim
 from tests.snmp.hostile import Answer, HostileAgent, Request, response_pdu, seal, vendor_recording
 
-SETTINGS = PollerSettings(timeout_s=1.0, retries=1, slow_s=30, routing=False)
+# 2 s: an honest answer late under load would read as a retry ("slow") or a
+# second request, which several tests here count; garbage costs 2 x 2 s.
+SETTINGS = PollerSettings(timeout_s=2.0, retries=1, slow_s=30, routing=False)
 
 
 def cycles(poller: Poller, count: int = 1) -> list[list[DevicePoll]]:
