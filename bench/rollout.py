@@ -203,19 +203,11 @@ def main() -> None:
             reloads = sum(o.reloaded for b in second.batches for o in b.routers.values())
             print("## second rollout (nothing to change)")
             _print_report(second)
-            print(
-                f"reloads: {reloads}; ping {township} -> city during it: sent {outage.sent}, "
-                f"lost {outage.lost}, largest gap {outage.largest_gap_s * 1000:.0f} ms "
-                f"(longest run unanswered {outage.lost_run_s * 1000:.0f} ms)"
-            )
+            print(f"reloads: {reloads}; ping {township} -> city during it: {outage.summary()}")
             cut = ping_through(
                 lab.namespace(township), city, lambda: lab.cut(f"{county}/primary"), after_s=3.0
             )
-            print(
-                f"## cut {county}/primary after the rollout: largest gap "
-                f"{cut.largest_gap_s * 1000:.0f} ms (unanswered {cut.lost_run_s * 1000:.0f} ms), "
-                f"lost {cut.lost} of {cut.sent}"
-            )
+            print(f"## cut {county}/primary after the rollout: {cut.summary()}")
         finally:
             lab.down()
     print(f"## peer: vtysh -f per router + converge: {_peer(args.counties):.1f} s")

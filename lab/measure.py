@@ -54,6 +54,12 @@ class Outage:
         runs.append(self.sent - self.sequence[-1])  # sent after the last reply, unanswered
         return (max(runs) + 1) * statistics.median(steps)
 
+    def summary(self) -> str:
+        return (
+            f"unanswered {self.lost_run_s * 1000:.0f} ms "
+            f"(largest gap {self.largest_gap_s * 1000:.0f} ms), lost {self.lost} of {self.sent}"
+        )
+
 
 def ping_through(
     namespace: str,

@@ -99,11 +99,7 @@ def test_cut_primary_fails_over_to_backup_and_restore_returns(lab: Lab) -> None:
         back = ping_through(lab.namespace(src), dst, lambda: lab.restore("hl/primary"), after_s=3.0)
         assert eventually(lambda: route_dev(lab, "hl", dst) == "up-p")
         assert back.lost <= 2, back  # failback loses (almost) nothing
-        print(
-            f"cut: lost run {outage.lost_run_s * 1000:.0f} ms "
-            f"(largest gap {outage.largest_gap_s * 1000:.0f} ms); "
-            f"restore: lost {back.lost}/{back.sent}"
-        )
+        print(f"cut: {outage.summary()}; restore: lost {back.lost}/{back.sent}")
     finally:
         lab.restore("hl/primary", wait=True)
 
@@ -121,10 +117,7 @@ def test_silent_failure_is_caught_by_bfd_within_the_measured_figure(lab: Lab) ->
         assert route_dev(lab, "qf", dst) == "up-b"
         # Well under OSPF's 4 s dead interval: only BFD can have seen it.
         assert 0.1 < outage.lost_run_s < 1.5, outage
-        print(
-            f"blackhole: lost run {outage.lost_run_s * 1000:.0f} ms "
-            f"(largest gap {outage.largest_gap_s * 1000:.0f} ms)"
-        )
+        print(f"blackhole: {outage.summary()}")
     finally:
         lab.restore("qf/primary", wait=True)
     assert eventually(lambda: route_dev(lab, "qf", dst) == "up-p")

@@ -65,6 +65,7 @@ STARVED = _ping(
 
 def test_the_lost_run_counts_unanswered_requests_not_a_starved_pinger() -> None:
     assert parse(PING).lost_run_s == pytest.approx(20 * 0.016, rel=0.05)  # as the gap
+    assert parse(PING).summary() == "unanswered 320 ms (largest gap 334 ms), lost 19 of 23"
     starved = parse(STARVED)  # ping waited 9.6 s for a CPU between two requests
     assert starved.largest_gap_s == pytest.approx(9.6)
     # seq 6-7 unanswered (3 steps) and 9-10 after the last reply (3 steps).

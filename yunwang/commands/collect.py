@@ -23,12 +23,7 @@ from monitors.snmp.collection import Collection, Snapshot, jsonl_sink, targets_f
 from monitors.snmp.poller import PollerSettings
 from security.audit import record
 from security.events import Event
-from yunwang.commands._feed import (
-    HeartbeatOption,
-    StoreOption,
-    check_store_url,
-    start_shipper,
-)
+from yunwang.commands._feed import HeartbeatOption, StoreOption, check_store_url, start_shipper
 from yunwang.commands._traps import TrapListenOption, TrapPortOption, TrapsFlag
 from yunwang.console import err, fail, load_estate, out, print_json
 

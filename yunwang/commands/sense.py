@@ -24,12 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from security.events import Event
-from yunwang.commands._feed import (
-    HeartbeatOption,
-    StoreOption,
-    check_store_url,
-    start_shipper,
-)
+from yunwang.commands._feed import HeartbeatOption, StoreOption, check_store_url, start_shipper
 from yunwang.console import EXIT_USAGE, fail, load_estate
 
 if TYPE_CHECKING:
@@ -115,9 +110,7 @@ def sense(
     if store is not None:
         check_store_url(store)
     if pcap is not None:
-        # Its first record read before the policy loads: a mistyped path
-        # costs a moment, not the estate's policy (0.15 s or more).
-        try:
+        try:  # its first record before the policy loads: a mistyped path costs a moment
             next(iter(read_capture(pcap)), None)
         except PcapError as exc:
             fail(str(exc))
