@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import parse_qs, urlparse
+from typing import Any, Protocol
+from urllib.parse import ParseResult, parse_qs, urlparse
 
 from estate.home import yunwang_home
 from security.events import Event
@@ -154,16 +154,26 @@ def default_url() -> str:
     return f"sqlite:///{yunwang_home() / 'events.db'}"
 
 
+def _elastic(parsed: ParseResult) -> tuple[dict[str, str], dict[str, Any]]:
+    """An Elasticsearch URL's query, and the client's credentials from it."""
+    from security.store.es_auth import client_options
+
+    params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+    return params, client_options(params)  # a secret in the URL is refused before the client loads
+
+
+def _unknown(url: str) -> StoreError:
+    return StoreError(f"store url {url!r}: expected sqlite:///PATH or http://HOST:PORT")
+
+
 def check_url(url: str) -> None:
     """Refuse what `open_store(url)` would refuse for the URL alone (StoreError),
     before anything opens: a command checks it ahead of slower work."""
     parsed = urlparse(url)
     if parsed.scheme in ("http", "https"):
-        from security.store.es_auth import client_options
-
-        client_options({k: v[-1] for k, v in parse_qs(parsed.query).items()})
+        _elastic(parsed)
     elif parsed.scheme not in ("sqlite", ""):
-        raise StoreError(f"store url {url!r}: expected sqlite:///PATH or http://HOST:PORT")
+        raise _unknown(url)
 
 
 def open_store(
@@ -178,10 +188,7 @@ def open_store(
     url = url or default_url()
     parsed = urlparse(url)
     if parsed.scheme in ("http", "https"):
-        from security.store.es_auth import client_options
-
-        params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-        options = client_options(params)  # a secret in the URL is refused before the client loads
+        params, options = _elastic(parsed)
         from security.store.elastic import ElasticStore
 
         endpoint = f"{parsed.scheme}://{parsed.netloc}"
@@ -199,4 +206,4 @@ def open_store(
 
         path = parsed.path if parsed.scheme else url
         return SqliteStore(Path(path), retention_days=retention_days)
-    raise StoreError(f"store url {url!r}: expected sqlite:///PATH or http://HOST:PORT")
+    raise _unknown(url)
