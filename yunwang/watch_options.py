@@ -12,8 +12,9 @@ from pathlib import Path
 
 from estate import Estate
 from estate.model import Sensor as SensorSpec
+from monitors.packets import capture_problem
 from monitors.sim import scenarios
-from yunwang.watch_sensors import LiveSensorError, capture_problem, sensors_here
+from yunwang.watch_sensors import LiveSensorError, sensors_here
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "small.yaml"
 OBSERVER = "yunwang-watch"

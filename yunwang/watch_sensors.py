@@ -18,14 +18,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import Metric
 
 from estate import Estate
 from estate.model import Sensor as SensorSpec
-from monitors.packets import PcapError, Sensor, read_capture
+from monitors.packets import Sensor
 from monitors.packets.estate_policy import policy_from_estate
 from monitors.packets.metrics import SensorCollector
 from security.events import Event
@@ -113,12 +112,3 @@ def open_live(
             live.close()
         raise
     return opened
-
-
-def capture_problem(path: Path) -> str | None:
-    """What is wrong with a capture to replay (its first record read), if anything."""
-    try:
-        next(iter(read_capture(path)), None)
-    except PcapError as exc:
-        return str(exc)
-    return None

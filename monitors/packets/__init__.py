@@ -11,7 +11,7 @@ from .compiled import prefer_compiled
 
 __path__ = prefer_compiled(__path__, "monitors/packets")
 
-from .capture import PcapError, read_capture
+from .capture import PcapError, capture_problem, check_capture, read_capture
 from .decode import MalformedPacket, Packet, decode
 from .policy import PolicyError, SensorPolicy
 from .sensor import Sensor, SensorStats
@@ -27,6 +27,8 @@ __all__ = [
     "SensorPolicy",
     "SensorStats",
     "ThresholdError",
+    "capture_problem",
+    "check_capture",
     "decode",
     "read_capture",
 ]

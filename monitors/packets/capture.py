@@ -92,6 +92,22 @@ def read_capture(path: str | Path, keep: RecordFilter | None = None) -> Iterator
 _EVERY: Final = RecordFilter()
 
 
+def check_capture(path: str | Path) -> None:
+    """PcapError when `path` is no capture this reader reads: its header and
+    first record are read, so a mistyped path or a wrong file costs a moment,
+    before anything slow (the estate, its policy, forked workers) starts."""
+    next(iter(read_capture(path)), None)
+
+
+def capture_problem(path: str | Path) -> str | None:
+    """`check_capture`'s one line, or None for a capture that reads."""
+    try:
+        check_capture(path)
+    except PcapError as exc:
+        return str(exc)
+    return None
+
+
 def _pcap(
     path: Path, handle: BufferedReader, endian: str, scale: float, keep: RecordFilter
 ) -> Iterator[Record]:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from security.events import Event
 
-from .capture import PcapError, read_capture
+from .capture import PcapError, check_capture, read_capture
 from .detections.adoption import FamilyCounts
 from .sensor import Sensor, SensorStats
 from .shards import FileShare
@@ -120,7 +120,7 @@ def sense_file(
 
     A capture found corrupt partway still gives the events of the frames
     before the bad record, and says why it stopped (`capture_error`)."""
-    next(iter(read_capture(pcap)), None)  # a file that is no capture: one line, here
+    check_capture(pcap)  # a file that is no capture: one line, here
 
     def work(index: int, sensor: Sensor) -> Outcome:
         sensor.events.clear()

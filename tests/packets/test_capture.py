@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from scapy.utils import PcapNgWriter, RawPcapReader, wrpcap
 
-from monitors.packets.capture import PcapError, PcapWriter, read_capture
+from monitors.packets.capture import (
+    PcapError,
+    PcapWriter,
+    capture_problem,
+    check_capture,
+    read_capture,
+)
 from monitors.packets.shards import FileShare
 from tests.packets import scenarios
 
@@ -135,11 +141,30 @@ def test_bad_files_give_one_line_naming_the_file(
     assert message in str(info.value)
     assert str(path) in str(info.value)
     assert "\n" not in str(info.value)
+    # The check the commands make before anything slow starts: the same line.
+    # (The corrupt record is the first one, so the check reads as far as it.)
+    assert capture_problem(path) == str(info.value)
+    with pytest.raises(PcapError):
+        check_capture(path)
 
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PcapError, match="cannot open capture"):
         list(read_capture(tmp_path / "nope.pcap"))
+    assert "cannot open capture" in (capture_problem(tmp_path / "nope.pcap") or "")
+
+
+def test_a_capture_that_reads_has_no_problem(tmp_path: Path) -> None:
+    path = tmp_path / "good.pcap"
+    with PcapWriter(path) as writer:
+        for frame in _frames()[:3]:
+            writer.write(1.0, frame)
+    assert capture_problem(path) is None
+    check_capture(path)
+    empty = tmp_path / "empty.pcap"  # a header and no record yet: a capture still
+    with PcapWriter(empty):
+        pass
+    assert capture_problem(empty) is None
 
 
 def test_large_pcapng_streams_across_chunks_and_matches_pcap(tmp_path: Path) -> None:

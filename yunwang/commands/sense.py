@@ -101,7 +101,14 @@ def sense(
         # do not survive the fork, and N shippers would race on one spool.
         fail("--workers above 1 ships to --store from --pcap only", EXIT_USAGE)
     # Imported here so `yunwang --help` stays fast and the other verbs never pay for scapy.
-    from monitors.packets import PcapError, PolicyError, Sensor, ThresholdError, read_capture
+    from monitors.packets import (
+        PcapError,
+        PolicyError,
+        Sensor,
+        ThresholdError,
+        capture_problem,
+        read_capture,
+    )
     from monitors.packets.capture import PcapWriter
     from monitors.packets.policy_cache import policy_for
     from monitors.packets.sensor import settle_memory
@@ -109,11 +116,9 @@ def sense(
 
     if store is not None:
         check_store_url(store)
-    if pcap is not None:
-        try:  # its first record before the policy loads: a mistyped path costs a moment
-            next(iter(read_capture(pcap)), None)
-        except PcapError as exc:
-            fail(str(exc))
+    # Its first record before the policy loads: a mistyped path costs a moment.
+    if pcap is not None and (problem := capture_problem(pcap)) is not None:
+        fail(problem)
     # Compiled once per estate and cached: loading the city takes seconds.
     policy = policy_for(estate_file, load_estate)
     name = observer or socket.gethostname()
