@@ -23,7 +23,7 @@ from security.levels import WarningLevel, rank
 from security.store import StoreError, StoreHealth, check_retention, parse_query
 from security.store import es_retention as retention
 from security.store import es_schema as schema
-from security.store.es_bulk import REFUSED, UNREACHABLE, BulkSpool
+from security.store.es_bulk import REFUSED, RETRYABLE, UNREACHABLE, BulkSpool
 from security.store.es_health import StoreProblems
 from security.store.spool import Spool
 from security.warnings import Status, Warning
@@ -31,20 +31,37 @@ from security.warnings import Status, Warning
 P = ParamSpec("P")
 R = TypeVar("R")
 log = logging.getLogger(__name__)
+MAX_SAID = 200  # characters of an error the node names, in a StoreError
 
 
 def _reachable(method: Callable[P, R]) -> Callable[P, R]:
-    """A cluster that is down is one clear StoreError, not a transport traceback."""
+    """A cluster that is down, or answers with an error, is one clear
+    StoreError, not a transport traceback."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        url = getattr(args[0], "url", "?")
         try:
             return method(*args, **kwargs)
         except UNREACHABLE as exc:
-            store = args[0]
-            raise StoreError(f"{getattr(store, 'url', '?')}: elasticsearch is unreachable") from exc
+            raise StoreError(f"{url}: elasticsearch is unreachable") from exc
+        except ApiError as exc:
+            raise _answered(url, exc) from exc
 
     return wrapper
+
+
+def _answered(url: str, exc: ApiError) -> StoreError:
+    """A read the node answered with an error: shards not started yet (503
+    just after a data stream is created), overload (429), a refusal. The
+    callers retry (the pipeline at its next tick) or say it in one line; the
+    node's words are cut short, since they come from the network."""
+    return StoreError(f"{url}: {_said(exc)}")
+
+
+def _said(exc: ApiError) -> str:
+    said = " ".join(str(exc.message).split())[:MAX_SAID]
+    return f"elasticsearch answered {exc.status_code} ({said})"
 
 
 class ElasticStore(BulkSpool):
@@ -88,6 +105,7 @@ class ElasticStore(BulkSpool):
         self.held = 0  # events at the head of _pending that the spool's disk could not take
         self.down = False
         self._ready = False
+        self._not_ready = "elasticsearch is unreachable"  # what reads say until it is ready
         self._pending: list[dict[str, Any]] = []
         self.problems = StoreProblems(url)
         self._lock = threading.Lock()  # _pending only, never held across I/O
@@ -105,11 +123,13 @@ class ElasticStore(BulkSpool):
             self.down = True
             log.warning("elasticsearch at %s unreachable; events will spool", url)
         except ApiError as exc:
-            if exc.status_code not in REFUSED:
-                raise
-            log.warning(
-                "elasticsearch at %s refuses us (%s); events will spool", url, exc.status_code
-            )
+            if exc.status_code not in (*RETRYABLE, *REFUSED):
+                raise _answered(url, exc) from exc
+            # Starting, overloaded or refusing us: events spool, the template is
+            # installed before a later send, and reads say why they cannot.
+            self.down = exc.status_code in RETRYABLE
+            self._not_ready = _said(exc)
+            log.warning("elasticsearch at %s: %s; events will spool", url, self._not_ready)
 
     # -- installation ----------------------------------------------------
     def setup(self) -> None:
@@ -158,7 +178,7 @@ class ElasticStore(BulkSpool):
         """Reads see everything written so far; a down cluster is one clear error."""
         self.flush()
         if not self._ready:
-            raise StoreError(f"{self.url}: elasticsearch is unreachable")
+            raise StoreError(f"{self.url}: {self._not_ready}")
 
     def get_event(self, event_id: str) -> Event | None:
         hits = self._search({"term": {"event.id": event_id}}, size=1)
@@ -209,6 +229,8 @@ class ElasticStore(BulkSpool):
             return []
         except UNREACHABLE as exc:
             raise StoreError(f"{self.url}: elasticsearch is unreachable") from exc
+        except ApiError as exc:
+            raise _answered(self.url, exc) from exc
         return [Event.from_ecs(hit["_source"]) for hit in response["hits"]["hits"]]
 
     @_reachable
@@ -243,6 +265,8 @@ class ElasticStore(BulkSpool):
             return
         except UNREACHABLE as exc:
             raise StoreError(f"{self.url}: elasticsearch is unreachable") from exc
+        except ApiError as exc:  # a page of the scroll too, not only its first
+            raise _answered(self.url, exc) from exc
 
     # -- warnings --------------------------------------------------------
     @_reachable

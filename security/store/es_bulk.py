@@ -17,6 +17,7 @@ memory, retries on every flush, and says so once in the log, in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -26,7 +27,7 @@ from typing import Any, Final
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
-from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import ApiError, Elasticsearch, helpers
 
 from security.events import Event
 from security.store.es_health import StoreProblems
@@ -85,12 +86,10 @@ class BulkSpool:
     def _refresh(self) -> None:
         if not self.install:  # a producer may not refresh; the centre's reads do
             return
-        try:
+        # Down, not found or not ready (ApiError covers NotFoundError): the read
+        # that follows says it.
+        with contextlib.suppress(*UNREACHABLE, ApiError):
             self.client.indices.refresh(index=self.stream, ignore_unavailable=True)
-        except UNREACHABLE:
-            pass
-        except NotFoundError:
-            pass
 
     # -- events ----------------------------------------------------------
     # Two locks: `_lock` guards `_pending` and is held only to add or swap it,
@@ -173,10 +172,13 @@ class BulkSpool:
                 self._spool(actions)
                 return
             except ApiError as exc:
-                if exc.status_code not in REFUSED:
+                self._spool(actions)  # whatever the node answered, these wait on disk
+                if exc.status_code in RETRYABLE:  # starting, or overloaded: as if down
+                    self.down = True
+                elif exc.status_code in REFUSED:
+                    self._refused(exc, len(actions))  # e.g. credentials rotated before a restart
+                else:
                     raise
-                self._refused(exc, len(actions))  # e.g. credentials rotated before a restart
-                self._spool(actions)
                 return
         if self.spool and not self.replay():
             self._spool(actions)
