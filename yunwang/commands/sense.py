@@ -101,15 +101,8 @@ def sense(
         # do not survive the fork, and N shippers would race on one spool.
         fail("--workers above 1 ships to --store from --pcap only", EXIT_USAGE)
     # Imported here so `yunwang --help` stays fast and the other verbs never pay for scapy.
-    from monitors.packets import (
-        PcapError,
-        PolicyError,
-        Sensor,
-        ThresholdError,
-        capture_problem,
-        read_capture,
-    )
-    from monitors.packets.capture import PcapWriter
+    from monitors.packets import PcapError, PolicyError, Sensor, ThresholdError, read_capture
+    from monitors.packets.capture import PcapWriter, capture_problem
     from monitors.packets.policy_cache import policy_for
     from monitors.packets.sensor import settle_memory
     from security.audit import record
