@@ -40,23 +40,22 @@ def _reachable(method: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        url = getattr(args[0], "url", "?")
         try:
             return method(*args, **kwargs)
-        except UNREACHABLE as exc:
-            raise StoreError(f"{url}: elasticsearch is unreachable") from exc
-        except ApiError as exc:
-            raise _answered(url, exc) from exc
+        except (*UNREACHABLE, ApiError) as exc:
+            raise _store_error(getattr(args[0], "url", "?"), exc) from exc
 
     return wrapper
 
 
-def _answered(url: str, exc: ApiError) -> StoreError:
-    """A read the node answered with an error: shards not started yet (503
-    just after a data stream is created), overload (429), a refusal. The
-    callers retry (the pipeline at its next tick) or say it in one line; the
-    node's words are cut short, since they come from the network."""
-    return StoreError(f"{url}: {_said(exc)}")
+def _store_error(url: str, exc: Exception) -> StoreError:
+    """A node that is down, or that answered with an error: shards not
+    started yet (503 just after a data stream is created), overload (429), a
+    refusal. The callers retry (the pipeline at its next tick) or say it in
+    one line; the node's words are cut short, since they come from the network."""
+    if isinstance(exc, ApiError):
+        return StoreError(f"{url}: {_said(exc)}")
+    return StoreError(f"{url}: elasticsearch is unreachable")
 
 
 def _said(exc: ApiError) -> str:
@@ -124,7 +123,7 @@ class ElasticStore(BulkSpool):
             log.warning("elasticsearch at %s unreachable; events will spool", url)
         except ApiError as exc:
             if exc.status_code not in (*RETRYABLE, *REFUSED):
-                raise _answered(url, exc) from exc
+                raise _store_error(url, exc) from exc
             # Starting, overloaded or refusing us: events spool, the template is
             # installed before a later send, and reads say why they cannot.
             self.down = exc.status_code in RETRYABLE
@@ -212,6 +211,7 @@ class ElasticStore(BulkSpool):
             {"bool": {"filter": must}} if must else {"match_all": {}}, size=min(limit, 10000)
         )
 
+    @_reachable
     def _search(self, query: dict[str, Any], size: int, ascending: bool = False) -> list[Event]:
         self._reading()
         try:
@@ -227,10 +227,6 @@ class ElasticStore(BulkSpool):
             )
         except NotFoundError:
             return []
-        except UNREACHABLE as exc:
-            raise StoreError(f"{self.url}: elasticsearch is unreachable") from exc
-        except ApiError as exc:
-            raise _answered(self.url, exc) from exc
         return [Event.from_ecs(hit["_source"]) for hit in response["hits"]["hits"]]
 
     @_reachable
@@ -263,10 +259,10 @@ class ElasticStore(BulkSpool):
                 yield Event.from_ecs(hit["_source"])
         except NotFoundError:
             return
-        except UNREACHABLE as exc:
-            raise StoreError(f"{self.url}: elasticsearch is unreachable") from exc
-        except ApiError as exc:  # a page of the scroll too, not only its first
-            raise _answered(self.url, exc) from exc
+        # Not `_reachable`: a generator fails as it is read, a page of the scroll
+        # as well as its first.
+        except (*UNREACHABLE, ApiError) as exc:
+            raise _store_error(self.url, exc) from exc
 
     # -- warnings --------------------------------------------------------
     @_reachable
